@@ -29,6 +29,13 @@ nonlocal_replaces() {
     | grep -v '=> *\.' || true
 }
 
+# pinned_local_replaces <go.mod>: each replace to a sibling folder, swapped for the version the module requires
+pinned_local_replaces() {
+  awk '/^require \(/{b=1;next} b&&/^\)/{b=0;next} b&&NF>=2{print "R",$1,$2;next} /^require [^(]/{print "R",$2,$3}
+       /^replace \(/{r=1;next} r&&/^\)/{r=0;next} r&&/=> *\./{print "L",$1;next} /^replace [^(].*=> *\./{print "L",$2}' "$1" \
+    | awk '$1=="R"{v[$2]=$3} $1=="L"{l[$2]=1} END{for(m in l) if(m in v) print "replace " m " => " m " " v[m]}'
+}
+
 modfile() { go mod download -json "$1" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p'; }
 moddir() { go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'; }
 
@@ -57,9 +64,8 @@ build_etcd() {
   if [ -x "$out/bin/etcd" ]; then log "etcd v$v: cached"; return; fi
   log "etcd v$v: building"
   local w="$cache/src/etcd-v$v"
-  local reqs=() m
-  for m in api/v3 client/pkg/v3 client/v2 client/v3 pkg/v3 raft/v3 server/v3; do reqs+=("require go.etcd.io/etcd/$m v$v"); done
-  wrapper "$w" "${reqs[@]}"
+  local gomod; gomod=$(modfile go.etcd.io/etcd/server/v3@v$v)
+  wrapper "$w" "require go.etcd.io/etcd/server/v3 v$v" "$(pinned_local_replaces "$gomod")" "$(nonlocal_replaces "$gomod")"
   printf 'package main\nimport _ "go.etcd.io/etcd/server/v3/etcdmain"\n' >"$w/tools.go"
   (cd "$w" && go mod tidy >/dev/null 2>&1 || true
    mkdir -p "$out.tmp/bin"

@@ -1,0 +1,134 @@
+// Typed failures of the core: permanent ones (stop and report) versus transient ones (retry with backoff),
+// and the mapping from Postgres SQLSTATEs and socket errors to them.
+
+/** One problem with a spec, named by its field, with the fix in the message. */
+export interface FieldFailure {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * The reason an operation failed, in the words status conditions use. Permanent reasons need the user to change
+ * something; transient ones resolve by themselves and are retried.
+ */
+export type FailureReason =
+  | "InvalidSpec"
+  | "NotOwned"
+  | "DatabaseInUse"
+  | "PostgresUnavailable"
+  | "AuthenticationFailed"
+  | "PostgresRejected";
+
+export class PgKopfError extends Error {
+  readonly reason: FailureReason;
+  readonly transient: boolean;
+  readonly sqlstate: string | undefined;
+
+  constructor(reason: FailureReason, message: string, options: { transient: boolean; sqlstate?: string; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = reason;
+    this.reason = reason;
+    this.transient = options.transient;
+    this.sqlstate = options.sqlstate;
+  }
+}
+
+/** The spec cannot be applied as written; retrying the same spec cannot help. */
+export class InvalidSpec extends PgKopfError {
+  readonly failures: readonly FieldFailure[];
+
+  constructor(failures: readonly FieldFailure[], options: { sqlstate?: string; cause?: unknown } = {}) {
+    super("InvalidSpec", failures.map((f) => `${f.field}: ${f.message}`).join("; "), { transient: false, ...options });
+    this.failures = failures;
+  }
+}
+
+/** The database exists but carries another manager's stamp (or none) and the spec does not say to adopt it. */
+export class NotOwned extends PgKopfError {
+  constructor(message: string) {
+    super("NotOwned", message, { transient: false });
+  }
+}
+
+/** A drop was refused because sessions are connected and forceDrop is not set. Retrying later may succeed. */
+export class DatabaseInUse extends PgKopfError {
+  constructor(message: string, options: { sqlstate?: string; cause?: unknown } = {}) {
+    super("DatabaseInUse", message, { transient: true, ...options });
+  }
+}
+
+// SQLSTATEs that describe a passing condition of the server, not a problem with the request.
+const transientStates = new Map<string, string>([
+  ["53300", "too many connections"],
+  ["53400", "configuration limit exceeded"],
+  ["55P03", "lock not available"],
+  ["57P01", "server shutting down"],
+  ["57P02", "crash shutdown"],
+  ["57P03", "server starting up"],
+  ["57014", "statement timeout"],
+  ["40001", "serialization failure"],
+  ["40P01", "deadlock detected"],
+  ["53100", "disk full"],
+  ["53200", "out of memory"],
+]);
+
+// SQLSTATEs that point at a field of the spec, so the user knows which one to fix.
+const specStates = new Map<string, string>([
+  ["42704", "owner"], // undefined_object: the role (or tablespace) does not exist
+  ["3D000", "template"], // invalid_catalog_name: e.g. the template database does not exist
+  ["22023", "spec"], // invalid_parameter_value: bad locale, encoding incompatible with locale
+  ["42P04", "name"], // duplicate_database
+  ["58P01", "extensions"], // undefined_file: extension control file missing on the server
+]);
+
+const transientSocketCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+]);
+
+/**
+ * Maps any error thrown while talking to Postgres to a PgKopfError. Errors that are already typed pass through.
+ * Never throws; never includes connection secrets (pg's messages do not carry the password).
+ */
+export function classifyError(err: unknown, field?: string): PgKopfError {
+  if (err instanceof PgKopfError) return err;
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  const message = typeof e?.message === "string" ? e.message : String(err);
+
+  if (code && transientStates.has(code)) {
+    return new PgKopfError("PostgresUnavailable", `${transientStates.get(code)}: ${message}`, {
+      transient: true,
+      sqlstate: code,
+      cause: err,
+    });
+  }
+  if (code === "55006") return new DatabaseInUse(message, { sqlstate: code, cause: err });
+  if (code?.startsWith("08")) {
+    return new PgKopfError("PostgresUnavailable", message, { transient: true, sqlstate: code, cause: err });
+  }
+  if (code === "28P01" || code === "28000") {
+    return new PgKopfError("AuthenticationFailed", `${message} (check the admin user and password)`, {
+      transient: false,
+      sqlstate: code,
+      cause: err,
+    });
+  }
+  if (code && specStates.has(code)) {
+    return new InvalidSpec([{ field: field ?? specStates.get(code)!, message }], { sqlstate: code, cause: err });
+  }
+  if ((code && transientSocketCodes.has(code)) || /Connection terminated|timeout expired|connect ETIMEDOUT/i.test(message)) {
+    return new PgKopfError("PostgresUnavailable", message, { transient: true, sqlstate: code, cause: err });
+  }
+  return new PgKopfError("PostgresRejected", message, {
+    transient: false,
+    sqlstate: code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
+    cause: err,
+  });
+}
