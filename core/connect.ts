@@ -1,0 +1,137 @@
+// Connection settings for the admin connection, decided in one place (explicit > libpq environment > defaults),
+// and withClient, which opens a client, uses it and always closes it.
+import { readFileSync } from "node:fs";
+import { Client, type ClientConfig } from "pg";
+import type { ConnectionOptions } from "node:tls";
+import { classifyError, InvalidSpec } from "./errors";
+
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+const SSL_MODES: readonly SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
+/** Where and how to reach Postgres as an administrator. The password property is never enumerable. */
+export interface ConnectionSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password?: string;
+  /** The maintenance database to connect to for CREATE/ALTER/DROP DATABASE. */
+  readonly database: string;
+  readonly sslmode: SslMode;
+  /** PEM text of the CA that signs the server certificate (verify-ca, verify-full). */
+  readonly sslrootcert?: string;
+  readonly connectTimeoutSeconds: number;
+  readonly applicationName: string;
+}
+
+export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode">> & {
+  port?: number | string;
+  connectTimeoutSeconds?: number | string;
+  sslmode?: string;
+  /** A path to the CA file, as PGSSLROOTCERT gives it; read once here. */
+  sslrootcertFile?: string;
+};
+
+/**
+ * Builds settings from explicit values, then libpq-style environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+ * PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGCONNECT_TIMEOUT, PGAPPNAME), then defaults. Throws InvalidSpec naming the
+ * setting when a value is malformed. The returned object hides the password from JSON and logging.
+ */
+export function connectionSettings(explicit: ConnectionInput = {}, env: NodeJS.ProcessEnv = {}): ConnectionSettings {
+  const pick = <T>(value: T | undefined, envName: string): T | string | undefined =>
+    value !== undefined && value !== "" ? value : env[envName] !== undefined && env[envName] !== "" ? env[envName] : undefined;
+
+  const port = Number(pick(explicit.port, "PGPORT") ?? 5432);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidSpec([{ field: "port", message: `"${pick(explicit.port, "PGPORT")}" is not a TCP port; use 1-65535` }]);
+  }
+  const timeout = Number(pick(explicit.connectTimeoutSeconds, "PGCONNECT_TIMEOUT") ?? 10);
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new InvalidSpec([{ field: "connectTimeoutSeconds", message: "use a positive number of seconds" }]);
+  }
+  const sslmode = String(pick(explicit.sslmode, "PGSSLMODE") ?? "prefer") as SslMode;
+  if (!SSL_MODES.includes(sslmode)) {
+    throw new InvalidSpec([{ field: "sslmode", message: `"${sslmode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}` }]);
+  }
+  let sslrootcert = explicit.sslrootcert;
+  const caFile = pick(explicit.sslrootcertFile, "PGSSLROOTCERT");
+  if (sslrootcert === undefined && typeof caFile === "string") {
+    try {
+      sslrootcert = readFileSync(caFile, "utf8");
+    } catch (err) {
+      throw new InvalidSpec([{ field: "sslrootcert", message: `cannot read CA file ${caFile}: ${(err as Error).message}` }]);
+    }
+  }
+  if ((sslmode === "verify-ca" || sslmode === "verify-full") && !sslrootcert) {
+    throw new InvalidSpec([{ field: "sslrootcert", message: `sslmode ${sslmode} needs the CA certificate; set sslrootcert` }]);
+  }
+  const settings: ConnectionSettings = {
+    host: String(pick(explicit.host, "PGHOST") ?? "localhost"),
+    port,
+    user: String(pick(explicit.user, "PGUSER") ?? "postgres"),
+    database: String(pick(explicit.database, "PGDATABASE") ?? "postgres"),
+    sslmode,
+    sslrootcert,
+    connectTimeoutSeconds: timeout,
+    applicationName: String(pick(explicit.applicationName, "PGAPPNAME") ?? "pg-kopf"),
+  };
+  const password = pick(explicit.password, "PGPASSWORD");
+  // Like pg's own Client: a non-enumerable password never shows up in JSON.stringify, util.inspect or logs.
+  Object.defineProperty(settings, "password", { value: password, enumerable: false });
+  return settings;
+}
+
+function tlsOptions(s: ConnectionSettings): ClientConfig["ssl"] {
+  switch (s.sslmode) {
+    case "disable":
+    case "allow":
+    case "prefer":
+      // pg cannot fall back between TLS and plain text the way libpq does; these modes connect in plain text.
+      return false;
+    case "require":
+      return { rejectUnauthorized: false };
+    case "verify-ca": {
+      const opts: ConnectionOptions = { ca: s.sslrootcert, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+      return opts;
+    }
+    case "verify-full":
+      return { ca: s.sslrootcert, rejectUnauthorized: true, servername: s.host };
+  }
+}
+
+/** The pg client configuration for these settings, connected to `database` (default: the maintenance database). */
+export function clientConfig(s: ConnectionSettings, database?: string): ClientConfig {
+  return {
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    password: s.password,
+    database: database ?? s.database,
+    ssl: tlsOptions(s),
+    connectionTimeoutMillis: Math.round(s.connectTimeoutSeconds * 1000),
+    application_name: s.applicationName,
+    // A session that waits on a lock (e.g. ALTER DATABASE while another backend holds it) fails fast and retries
+    // instead of hanging the provider or the controller.
+    options: "-c lock_timeout=10000 -c statement_timeout=600000",
+  };
+}
+
+/**
+ * Opens a client to `database`, runs `fn` and always closes the client. Connection failures are thrown as typed
+ * PgKopfErrors (transient when the server is unreachable). Idempotent as far as `fn` is.
+ */
+export async function withClient<T>(s: ConnectionSettings, database: string | undefined, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client(clientConfig(s, database));
+  // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw classifyError(err);
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,9 @@
+// The Postgres core's public surface: spec -> validate -> observe -> plan -> apply -> observed state.
+export * from "./spec";
+export * from "./errors";
+export * from "./connect";
+export * from "./observe";
+export * from "./steps";
+export * from "./plan";
+export * from "./apply";
+export * from "./ownership";
