@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { classifyError, InvalidSpec, PgKopfError } from "./errors";
+
+const pgError = (code: string, message = "boom") => Object.assign(new Error(message), { code });
+
+test("server conditions that pass are transient", () => {
+  for (const code of ["53300", "55P03", "57P03", "08006", "40P01"]) {
+    const e = classifyError(pgError(code));
+    assert.equal(e.transient, true, code);
+    assert.equal(e.reason, "PostgresUnavailable", code);
+    assert.equal(e.sqlstate, code);
+  }
+});
+
+test("socket failures are transient", () => {
+  for (const code of ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND"]) {
+    assert.equal(classifyError(pgError(code)).transient, true, code);
+  }
+  assert.equal(classifyError(new Error("Connection terminated unexpectedly")).transient, true);
+});
+
+test("an unknown role is a spec problem naming the field", () => {
+  const e = classifyError(pgError("42704", 'role "nobody" does not exist'), "owner");
+  assert.ok(e instanceof InvalidSpec);
+  assert.equal(e.transient, false);
+  assert.deepEqual(e.failures, [{ field: "owner", message: 'role "nobody" does not exist' }]);
+});
+
+test("a database in use is retried, a bad password is not", () => {
+  assert.equal(classifyError(pgError("55006")).reason, "DatabaseInUse");
+  assert.equal(classifyError(pgError("55006")).transient, true);
+  const auth = classifyError(pgError("28P01", "password authentication failed for user \"admin\""));
+  assert.equal(auth.reason, "AuthenticationFailed");
+  assert.equal(auth.transient, false);
+});
+
+test("typed errors pass through unchanged; anything else is a permanent rejection", () => {
+  const typed = new PgKopfError("NotOwned", "x", { transient: false });
+  assert.equal(classifyError(typed), typed);
+  const other = classifyError(pgError("42601", "syntax error"));
+  assert.equal(other.reason, "PostgresRejected");
+  assert.equal(other.transient, false);
+  assert.equal(classifyError("weird").reason, "PostgresRejected");
+});

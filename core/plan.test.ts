@@ -1,0 +1,88 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { plan, planDelete } from "./plan";
+import { parseSpec, type PgDatabaseSpec } from "./spec";
+import type { ObservedDatabase } from "./observe";
+import { ownershipStamp } from "./ownership";
+import { DatabaseInUse, InvalidSpec, NotOwned } from "./errors";
+
+const ctx = { manager: "pulumi:proj/dev" };
+const spec = (input: object): PgDatabaseSpec => {
+  const r = parseSpec(input);
+  if (!r.ok) throw new Error(JSON.stringify(r.failures));
+  return r.spec;
+};
+const observed = (over: Partial<ObservedDatabase> = {}): ObservedDatabase => ({
+  name: "app", oid: 16384, owner: "postgres", encoding: "UTF8", lcCollate: "C.UTF-8", lcCtype: "C.UTF-8",
+  localeProvider: "libc", tablespace: "pg_default", connectionLimit: -1, allowConnections: true, isTemplate: false,
+  comment: ownershipStamp(ctx.manager), extensions: ["plpgsql"], ...over,
+});
+
+test("an absent database is created, stamped, and given its extensions", () => {
+  const steps = plan(spec({ name: "app", owner: "bob", encoding: "utf8", extensions: ["citext"] }), undefined, ctx);
+  assert.deepEqual(steps.map((s) => s.kind), ["createDatabase", "stampOwnership", "createExtension"]);
+  assert.deepEqual(steps[0], { kind: "createDatabase", database: "app", owner: "bob", encoding: "UTF8" });
+});
+
+test("a database that matches needs no step, whatever the spec leaves unset", () => {
+  assert.deepEqual(plan(spec({ name: "app" }), observed(), ctx), []);
+  assert.deepEqual(plan(spec({ name: "app", owner: "postgres", encoding: "UTF8", lcCollate: "C.utf8", connectionLimit: -1, extensions: ["plpgsql"] }), observed(), ctx), []);
+});
+
+test("mutable fields are altered in place, one statement each", () => {
+  const steps = plan(spec({ name: "app", owner: "bob", connectionLimit: 10, allowConnections: false, isTemplate: true, tablespace: "fast" }), observed(), ctx);
+  assert.deepEqual(steps, [
+    { kind: "alterOwner", database: "app", owner: "bob" },
+    { kind: "alterTablespace", database: "app", tablespace: "fast" },
+    { kind: "alterConnectionLimit", database: "app", connectionLimit: 10 },
+    { kind: "alterAllowConnections", database: "app", allowConnections: false },
+    { kind: "alterIsTemplate", database: "app", isTemplate: true },
+  ]);
+});
+
+test("an immutable field that differs is refused, never turned into a drop", () => {
+  assert.throws(
+    () => plan(spec({ name: "app", encoding: "LATIN1", lcCtype: "C" }), observed(), ctx),
+    (e: unknown) => e instanceof InvalidSpec && e.failures.map((f) => f.field).join() === "encoding,lcCtype" && /reclaimPolicy: delete/.test(e.message),
+  );
+});
+
+test("a database another manager stamped, or nobody did, is not touched without adopt", () => {
+  assert.throws(() => plan(spec({ name: "app", owner: "bob" }), observed({ comment: ownershipStamp("pulumi:other/prod") }), ctx),
+    (e: unknown) => e instanceof NotOwned && /managed by pulumi:other\/prod/.test(e.message) && /adopt: true/.test(e.message));
+  assert.throws(() => plan(spec({ name: "app" }), observed({ comment: undefined }), ctx), NotOwned);
+  const steps = plan(spec({ name: "app", adopt: true, owner: "bob" }), observed({ comment: "hand-made" }), ctx);
+  assert.deepEqual(steps.map((s) => s.kind), ["stampOwnership", "alterOwner"]);
+});
+
+test("only missing extensions are created", () => {
+  const steps = plan(spec({ name: "app", extensions: ["plpgsql", "citext"] }), observed(), ctx);
+  assert.deepEqual(steps, [{ kind: "createExtension", database: "app", extension: "citext" }]);
+});
+
+test("retain leaves the database; delete drops it; absent is a no-op", () => {
+  assert.deepEqual(planDelete(spec({ name: "app" }), observed(), [], ctx), []);
+  assert.deepEqual(planDelete(spec({ name: "app", reclaimPolicy: "delete" }), undefined, [], ctx), []);
+  assert.deepEqual(planDelete(spec({ name: "app", reclaimPolicy: "delete" }), observed(), [], ctx), [
+    { kind: "dropDatabase", database: "app", force: false },
+  ]);
+});
+
+test("a drop with live sessions is refused and lists who is connected, unless forceDrop", () => {
+  const sessions = [{ pid: 42, user: "app_user", application: "api", clientAddress: "10.0.0.7" }];
+  assert.throws(() => planDelete(spec({ name: "app", reclaimPolicy: "delete" }), observed(), sessions, ctx),
+    (e: unknown) => e instanceof DatabaseInUse && /pid 42 user app_user app api from 10.0.0.7/.test(e.message) && /forceDrop/.test(e.message));
+  assert.deepEqual(planDelete(spec({ name: "app", reclaimPolicy: "delete", forceDrop: true }), observed(), sessions, ctx), [
+    { kind: "dropDatabase", database: "app", force: true },
+  ]);
+});
+
+test("a drop never touches a database it does not own, even with adopt", () => {
+  assert.throws(() => planDelete(spec({ name: "app", reclaimPolicy: "delete", adopt: true }), observed({ comment: undefined }), [], ctx), NotOwned);
+});
+
+test("a template database is unmarked before it is dropped", () => {
+  assert.deepEqual(planDelete(spec({ name: "app", reclaimPolicy: "delete" }), observed({ isTemplate: true }), [], ctx).map((s) => s.kind), [
+    "alterIsTemplate", "dropDatabase",
+  ]);
+});
