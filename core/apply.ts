@@ -29,11 +29,8 @@ export async function applySteps(settings: ConnectionSettings, steps: readonly S
           await client.query(sql);
         } catch (err) {
           const typed = classifyError(err, fieldOf(step));
-          throw new PgKopfError(typed.reason, `${step.kind} failed: ${typed.message}`, {
-            transient: typed.transient,
-            sqlstate: typed.sqlstate,
-            cause: err,
-          });
+          typed.message = `${step.kind} failed: ${typed.message}`;
+          throw typed;
         }
         onStep?.(step, sql);
       }

@@ -1,0 +1,203 @@
+// The core against a real PostgreSQL 15: every field converges and re-plans to nothing, ownership and live
+// sessions are respected, failures are typed, and TLS verify-full works.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, chownSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { Client } from "pg";
+import * as core from "../../core";
+import { startPostgres, type TestPostgres } from "../support/postgres";
+
+const ctx = { manager: "test:core" };
+let pg: TestPostgres;
+let settings: core.ConnectionSettings;
+
+const spec = (input: object): core.PgDatabaseSpec => {
+  const r = core.parseSpec(input);
+  if (!r.ok) throw new Error(JSON.stringify(r.failures));
+  return r.spec;
+};
+const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
+
+/** Converges, then checks that a fresh observation plans no step: the idempotence rule. */
+async function convergeAndReplan(s: core.PgDatabaseSpec) {
+  const result = await core.converge(settings, s, ctx);
+  const again = core.plan(s, await core.observeFor(settings, s), ctx);
+  assert.deepEqual(again, [], `plan after apply must be empty for ${JSON.stringify(s)}`);
+  return result;
+}
+
+before(async () => {
+  pg = await startPostgres();
+  settings = pg.settings();
+  await pg.query("CREATE ROLE app_owner");
+  await pg.query("CREATE ROLE other_owner");
+  const dir = join(pg.dataDir, "..", "fast");
+  mkdirSync(dir);
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }));
+    chownSync(dir, uid, uid === 0 ? 0 : Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })));
+  }
+  await pg.query(`CREATE TABLESPACE fast LOCATION '${dir}'`);
+});
+after(() => pg.destroy());
+
+describe("every field converges and then plans nothing", () => {
+  const cases: Record<string, object> = {
+    owner: { owner: "app_owner" },
+    encodingAndLocale: { encoding: "LATIN1", lcCollate: "C", lcCtype: "C", template: "template0" },
+    icu: { localeProvider: "icu", icuLocale: "und", template: "template0" },
+    tablespace: { tablespace: "fast" },
+    connectionLimit: { connectionLimit: 7 },
+    allowConnections: { allowConnections: false },
+    isTemplate: { isTemplate: true, reclaimPolicy: "delete" },
+    extensions: { extensions: ["citext", "pgcrypto"] },
+  };
+  for (const [label, fields] of Object.entries(cases)) {
+    test(label, async () => {
+      const name = `conv_${label.toLowerCase()}`;
+      const { steps, observed } = await convergeAndReplan(spec({ name, ...fields }));
+      assert.equal(steps[0].kind, "createDatabase");
+      assert.equal(core.stampedManager(observed.comment), ctx.manager);
+      for (const [k, v] of Object.entries(fields)) {
+        if (k === "template" || k === "reclaimPolicy") continue;
+        if (k === "extensions") assert.deepEqual((v as string[]).filter((e) => !observed.extensions!.includes(e)), []);
+        else assert.deepEqual(observed[k as keyof core.ObservedDatabase], v, k);
+      }
+      // A second converge runs nothing.
+      assert.deepEqual((await core.converge(settings, spec({ name, ...fields }), ctx)).steps, []);
+    });
+  }
+});
+
+test("mutable fields change in place and keep the data", async () => {
+  const name = "inplace";
+  await core.converge(settings, spec({ name, owner: "app_owner", connectionLimit: 3 }), ctx);
+  await pg.query("CREATE TABLE keep (v int); INSERT INTO keep VALUES (42)", [], name);
+  const { oid } = (await core.observeFor(settings, spec({ name })))!;
+  const { steps, observed } = await convergeAndReplan(
+    spec({ name, owner: "other_owner", connectionLimit: -1, tablespace: "fast", extensions: ["citext"] }),
+  );
+  assert.deepEqual(steps.map((s) => s.kind), ["alterOwner", "alterTablespace", "alterConnectionLimit", "createExtension"]);
+  assert.equal(observed.oid, oid, "same database, not a new one");
+  assert.deepEqual(await pg.query("SELECT v FROM keep", [], name), [{ v: 42 }]);
+});
+
+test("an immutable change is refused and the database is untouched", async () => {
+  const name = "immutable";
+  await core.converge(settings, spec({ name, encoding: "UTF8" }), ctx);
+  await assert.rejects(core.converge(settings, spec({ name, encoding: "LATIN1", template: "template0" }), ctx), (e: unknown) =>
+    e instanceof core.InvalidSpec && e.failures[0].field === "encoding");
+  assert.ok(await exists(name));
+});
+
+test("identifiers are quoted by the driver: a hostile name is just a name", async () => {
+  const hostile = 'x"; DROP DATABASE victim; --';
+  await pg.query("CREATE DATABASE victim");
+  await core.applySteps(settings, [{ kind: "createDatabase", database: hostile }]);
+  assert.ok(await exists(hostile));
+  assert.ok(await exists("victim"));
+  await core.applySteps(settings, [{ kind: "dropDatabase", database: hostile, force: false }]);
+  assert.ok(!(await exists(hostile)));
+});
+
+test("a database this manager did not create is refused until adopted", async () => {
+  await pg.query("CREATE DATABASE handmade");
+  await assert.rejects(core.converge(settings, spec({ name: "handmade", owner: "app_owner" }), ctx), core.NotOwned);
+  await assert.rejects(core.reclaim(settings, spec({ name: "handmade", reclaimPolicy: "delete" }), ctx), core.NotOwned);
+  assert.ok(await exists("handmade"));
+  const { steps, observed } = await core.converge(settings, spec({ name: "handmade", owner: "app_owner", adopt: true }), ctx);
+  assert.deepEqual(steps.map((s) => s.kind), ["stampOwnership", "alterOwner"]);
+  assert.equal(core.stampedManager(observed.comment), ctx.manager);
+  // Another manager now sees it as someone else's.
+  await assert.rejects(core.converge(settings, spec({ name: "handmade" }), { manager: "test:other" }), /managed by test:core/);
+});
+
+test("retain keeps the database; delete drops it", async () => {
+  await core.converge(settings, spec({ name: "kept" }), ctx);
+  assert.deepEqual(await core.reclaim(settings, spec({ name: "kept" }), ctx), []);
+  assert.ok(await exists("kept"));
+  await core.converge(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx);
+  await core.reclaim(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx);
+  assert.ok(!(await exists("dropped")));
+  // Deleting again is a no-op.
+  assert.deepEqual(await core.reclaim(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx), []);
+});
+
+test("a database with live sessions is not dropped unless forceDrop, and the error says who is connected", async () => {
+  const name = "busy";
+  await core.converge(settings, spec({ name, reclaimPolicy: "delete" }), ctx);
+  const s = pg.settings({ database: name });
+  const session = new Client({ ...core.clientConfig(s, name), application_name: "billing-api" });
+  session.on("error", () => undefined);
+  await session.connect();
+  try {
+    await assert.rejects(core.reclaim(settings, spec({ name, reclaimPolicy: "delete" }), ctx), (e: unknown) =>
+      e instanceof core.DatabaseInUse && /app billing-api/.test(e.message) && /forceDrop/.test(e.message) && e.transient);
+    assert.ok(await exists(name));
+    await core.reclaim(settings, spec({ name, reclaimPolicy: "delete", forceDrop: true }), ctx);
+    assert.ok(!(await exists(name)));
+  } finally {
+    await session.end().catch(() => undefined);
+  }
+});
+
+test("a template database is unmarked, then dropped", async () => {
+  const name = "conv_istemplate";
+  assert.ok(await exists(name));
+  await core.reclaim(settings, spec({ name, isTemplate: true, reclaimPolicy: "delete" }), ctx);
+  assert.ok(!(await exists(name)));
+});
+
+test("Postgres rejections are typed and name the field", async () => {
+  await assert.rejects(core.converge(settings, spec({ name: "orphan", owner: "nobody" }), ctx), (e: unknown) =>
+    e instanceof core.InvalidSpec && e.failures[0].field === "owner" && /role "nobody" does not exist/.test(e.message));
+  assert.ok(!(await exists("orphan")));
+  await assert.rejects(core.converge(settings, spec({ name: "badext", extensions: ["no_such_ext"] }), ctx), (e: unknown) =>
+    e instanceof core.PgKopfError && !e.transient && /createExtension failed/.test(e.message));
+});
+
+test("an unreachable server is transient; a wrong password is not, and is never echoed", async () => {
+  const refused = pg.settings({ port: 1 });
+  await assert.rejects(core.observeDatabase(refused, "x"), (e: unknown) => e instanceof core.PgKopfError && e.transient && e.reason === "PostgresUnavailable");
+  const wrong = pg.settings({ password: "not-the-password-xyz" });
+  await assert.rejects(core.observeDatabase(wrong, "x"), (e: unknown) =>
+    e instanceof core.PgKopfError && e.reason === "AuthenticationFailed" && !e.transient && !e.message.includes("not-the-password-xyz"));
+});
+
+test("the password is not enumerable: it never shows in JSON or logs", () => {
+  const s = pg.settings();
+  assert.equal(s.password, pg.password);
+  assert.ok(!JSON.stringify(s).includes(pg.password));
+  assert.ok(!require("node:util").inspect(s).includes(pg.password));
+});
+
+describe("TLS", () => {
+  let tls: TestPostgres;
+  before(async () => (tls = await startPostgres({ tls: true })));
+  after(() => tls.destroy());
+
+  test("verify-full with the CA connects over TLS; plain text is refused by the server", async () => {
+    const observed = await core.converge(tls.settings(), spec({ name: "secure" }), ctx);
+    assert.equal(observed.observed.name, "secure");
+    await assert.rejects(core.observeDatabase(tls.settings({ sslmode: "disable" }), "secure"), /no encryption|pg_hba/);
+  });
+
+  test("verify-full refuses a server whose certificate another CA signed", async () => {
+    await assert.rejects(core.observeDatabase(tls.settings({ sslrootcert: selfSignedOther() }), "secure"), (e: unknown) =>
+      e instanceof core.PgKopfError && /certificate/i.test(e.message));
+  });
+
+  test("verify-full checks the host name", async () => {
+    // 127.0.0.1 reaches the same server, but the certificate names only localhost.
+    await assert.rejects(core.observeDatabase(tls.settings({ host: "127.0.0.1" }), "secure"), (e: unknown) =>
+      e instanceof core.PgKopfError && /altnames|Hostname\/IP/i.test(e.message));
+  });
+});
+
+function selfSignedOther(): string {
+  const dir = require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "pg-kopf-ca-"));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other CA", "-keyout", "k", "-out", "c"], { cwd: dir, stdio: "pipe" });
+  return require("node:fs").readFileSync(join(dir, "c"), "utf8");
+}

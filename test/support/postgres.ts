@@ -1,0 +1,152 @@
+// A throwaway PostgreSQL 15 cluster for tests: initdb in a temporary directory, SCRAM password auth on a free
+// loopback port, optional TLS with a CA made on the spot; stopped (and removed) on stop() or process exit.
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { Client } from "pg";
+import { connectionSettings, type ConnectionSettings } from "../../core/connect";
+
+const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+
+export interface TestPostgres {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly dataDir: string;
+  /** PEM of the CA that signed the server certificate (tls only). */
+  readonly caPem?: string;
+  /** Admin connection settings for the core; `extra` overrides any of them. */
+  settings(extra?: Parameters<typeof connectionSettings>[0]): ConnectionSettings;
+  /** Runs one statement as the admin, in `database` (default postgres). */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  /** Stops the server (fast shutdown); start() brings it back on the same port and data. */
+  stop(): void;
+  start(): void;
+  /** Stops the server and deletes its directory. */
+  destroy(): void;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// initdb and postgres refuse to run as root; as root we run them as the postgres system user.
+function asServerUser(cmd: string, args: string[]): string[] {
+  return userInfo().uid === 0 ? ["runuser", "-u", "postgres", "--", cmd, ...args] : [cmd, ...args];
+}
+
+function run(cmd: string, args: string[]): void {
+  const [bin, ...rest] = asServerUser(cmd, args);
+  const r = spawnSync(bin, rest, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
+}
+
+function makeCertificates(dir: string): { caPem: string } {
+  // A CA of our own signs a certificate for localhost (only: so a test can prove the name is checked), so verify-full can be tested for real.
+  const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pg-kopf test CA", "-keyout", "ca.key", "-out", "ca.crt");
+  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr");
+  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost\n");
+  ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt");
+  chmodSync(join(dir, "server.key"), 0o600);
+  return { caPem: readFileSync(join(dir, "ca.crt"), "utf8") };
+}
+
+/** Starts a fresh cluster. Requires PostgreSQL 15's server binaries (Debian: postgresql-15). */
+export async function startPostgres(options: { tls?: boolean } = {}): Promise<TestPostgres> {
+  if (!existsSync(join(PG_BIN, "initdb"))) {
+    throw new Error(`PostgreSQL server binaries not found in ${PG_BIN}: install postgresql-15 or set PG_BIN`);
+  }
+  const base = mkdtempSync(join(tmpdir(), "pg-kopf-pg-"));
+  const dataDir = join(base, "data");
+  const sockDir = join(base, "sock");
+  const password = randomBytes(18).toString("base64url");
+  const port = await freePort();
+  const pwfile = join(base, "pwfile");
+  writeFileSync(pwfile, password + "\n", { mode: 0o600 });
+  const root = userInfo().uid === 0;
+  if (root) {
+    const { uid, gid } = pgUser();
+    chownSync(base, uid, gid);
+    chownSync(pwfile, uid, gid);
+  }
+  run(join(PG_BIN, "initdb"), [
+    "-D", dataDir, "-U", "postgres", "--pwfile", pwfile, "--auth-local=trust", "--auth-host=scram-sha-256",
+    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+  ]);
+  rmSync(pwfile);
+  run("mkdir", ["-p", sockDir]);
+  let caPem: string | undefined;
+  const conf = [
+    `port = ${port}`, "listen_addresses = '127.0.0.1'", `unix_socket_directories = '${sockDir}'`,
+    "fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 200",
+    "password_encryption = 'scram-sha-256'", "log_min_messages = warning",
+  ];
+  if (options.tls) {
+    caPem = makeCertificates(base).caPem;
+    if (root) {
+      const { uid, gid } = pgUser();
+      for (const f of ["server.key", "server.crt", "ca.crt"]) chownSync(join(base, f), uid, gid);
+    }
+    conf.push("ssl = on", `ssl_cert_file = '${join(base, "server.crt")}'`, `ssl_key_file = '${join(base, "server.key")}'`);
+    // TLS only: plain TCP connections are refused, so a test that connects proves it used TLS.
+    writeFileSync(join(dataDir, "pg_hba.conf"), "local all all trust\nhostnossl all all 0.0.0.0/0 reject\nhostssl all all 127.0.0.1/32 scram-sha-256\n");
+  }
+  appendFileSync(join(dataDir, "postgresql.conf"), "\n" + conf.join("\n") + "\n");
+  const logFile = join(base, "server.log");
+
+  const start = () => run(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "start"]);
+  const stop = () => {
+    const [bin, ...rest] = asServerUser(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]);
+    spawnSync(bin, rest, { stdio: "ignore" });
+  };
+  start();
+  let destroyed = false;
+  const destroy = () => {
+    if (destroyed) return;
+    destroyed = true;
+    stop();
+    rmSync(base, { recursive: true, force: true });
+  };
+  process.once("exit", destroy);
+
+  const host = "127.0.0.1";
+  const settings = (extra: Parameters<typeof connectionSettings>[0] = {}) =>
+    connectionSettings({
+      // verify-full checks the certificate's name, which is localhost.
+      host: options.tls ? "localhost" : host, port, user: "postgres", password, database: "postgres", connectTimeoutSeconds: 5,
+      ...(options.tls ? { sslmode: "verify-full", sslrootcert: caPem } : { sslmode: "disable" }),
+      ...extra,
+    });
+  return {
+    host, port, user: "postgres", password, dataDir, caPem, settings, stop, start, destroy,
+    async query<T>(sql: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
+      const s = settings({ database });
+      const c = new Client({ host: s.host, port: s.port, user: s.user, password: s.password, database, ssl: options.tls ? { ca: caPem } : false });
+      await c.connect();
+      try {
+        return (await c.query(sql, params)).rows as T[];
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+function pgUser(): { uid: number; gid: number } {
+  const out = execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim();
+  const gid = execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim();
+  return { uid: Number(out), gid: Number(gid) };
+}
