@@ -86,19 +86,16 @@ export const PgDatabaseSpecSchema = Type.Object(
     ),
     reclaimPolicy: Type.Optional(
       Type.Union([Type.Literal("retain"), Type.Literal("delete")], {
-        default: "retain",
         description: "What deleting the resource does to the database: retain (default) leaves it, delete runs DROP DATABASE.",
       }),
     ),
     forceDrop: Type.Optional(
       Type.Boolean({
-        default: false,
         description: "With reclaimPolicy delete: terminate connected sessions, DROP DATABASE ... WITH (FORCE). Without it a database in use is not dropped.",
       }),
     ),
     adopt: Type.Optional(
       Type.Boolean({
-        default: false,
         description: "Take over a database that exists but was not created by this manager (stamps it via COMMENT ON DATABASE).",
       }),
     ),
@@ -107,6 +104,12 @@ export const PgDatabaseSpecSchema = Type.Object(
 );
 
 export type PgDatabaseSpecInput = Static<typeof PgDatabaseSpecSchema>;
+
+/**
+ * Defaults of the optional policy fields. Kept out of the schema objects themselves: Pulumi's closure serializer
+ * mistakes an object with a string `default` property for a module namespace and fails (see docs/adr).
+ */
+export const SPEC_DEFAULTS = { reclaimPolicy: "retain", forceDrop: false, adopt: false } as const;
 
 /** A validated spec: defaults applied, encoding in its canonical spelling. */
 export type PgDatabaseSpec = PgDatabaseSpecInput & {
@@ -192,9 +195,9 @@ export function parseSpec(input: unknown): ParseResult {
 
   const spec = {
     ...(raw as PgDatabaseSpecInput),
-    reclaimPolicy: (raw.reclaimPolicy as "retain" | "delete" | undefined) ?? "retain",
-    forceDrop: (raw.forceDrop as boolean | undefined) ?? false,
-    adopt: (raw.adopt as boolean | undefined) ?? false,
+    reclaimPolicy: (raw.reclaimPolicy as "retain" | "delete" | undefined) ?? SPEC_DEFAULTS.reclaimPolicy,
+    forceDrop: (raw.forceDrop as boolean | undefined) ?? SPEC_DEFAULTS.forceDrop,
+    adopt: (raw.adopt as boolean | undefined) ?? SPEC_DEFAULTS.adopt,
   } as PgDatabaseSpec;
   if (encoding) (spec as { encoding?: string }).encoding = encoding;
   return { ok: true, spec };

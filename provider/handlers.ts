@@ -1,0 +1,174 @@
+// What the PgDatabase provider does for each of Pulumi's methods, each a thin call into the core. Loaded by name in
+// the provider process (see ./provider), never serialized.
+import type * as pulumi from "@pulumi/pulumi";
+import * as core from "../core";
+import { adminConnection, type ConfigSource } from "./config";
+
+/** The resource's properties as the engine passes them around: the spec, the manager, and outputs. */
+type Props = Record<string, unknown>;
+
+/** Spec fields of a property bag (engine keys such as __provider, manager and outputs dropped). */
+export function specFields(props: Props): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(core.PgDatabaseSpecSchema.properties)) {
+    if (props[key] !== undefined && props[key] !== null) out[key] = props[key];
+  }
+  return out;
+}
+
+function parseOrThrow(props: Props): core.PgDatabaseSpec {
+  const r = core.parseSpec(specFields(props));
+  if (!r.ok) throw new core.InvalidSpec(r.failures);
+  return r.spec;
+}
+
+function managerOf(props: Props): string {
+  if (typeof props.manager !== "string" || props.manager === "") {
+    throw new core.InvalidSpec([{ field: "manager", message: "missing; the PgDatabase resource sets it to the stack's identity" }]);
+  }
+  return props.manager;
+}
+
+/**
+ * Fields that differ between two property bags, immutable ones first. Values are compared as JSON, so list order
+ * counts for extensions (the order is the order they are installed in).
+ */
+export function changedFields(olds: Props, news: Props): string[] {
+  const a = specFields(olds);
+  const b = specFields(news);
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** The recorded properties after the database was brought to `spec`: the spec, who manages it, and its oid. */
+function outputs(spec: core.PgDatabaseSpec, manager: string, observed: core.ObservedDatabase): Props {
+  return { ...spec, manager, oid: observed.oid };
+}
+
+/** A spec failure in the words of Pulumi's check: one entry per property. */
+function checkFailures(failures: readonly core.FieldFailure[]): pulumi.dynamic.CheckFailure[] {
+  return failures.map((f) => ({ property: f.field.split(".")[0], reason: `${f.field}: ${f.message}` }));
+}
+
+/** Errors leave the provider with the failing field and reason in the message, never with connection secrets. */
+function rethrow(err: unknown): never {
+  const e = core.classifyError(err);
+  throw new Error(`${e.reason}: ${e.message}`);
+}
+
+/** The admin connection from stack config (configure) or, when the engine never called configure, PG* variables. */
+export function configure(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): core.ConnectionSettings {
+  return adminConnection(config ?? { get: () => undefined }, env);
+}
+
+/** Keys the resource itself adds to its inputs; everything else is the user's and is validated as the spec. */
+const RESOURCE_KEYS = new Set(["__provider", "manager", "oid"]);
+
+export async function check(olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
+  // Validate everything the user passed, so a misspelt field fails instead of being dropped.
+  const user = Object.fromEntries(Object.entries(news).filter(([k, v]) => !RESOURCE_KEYS.has(k) && v !== undefined && v !== null));
+  const r = core.parseSpec(user);
+  if (!r.ok) return { failures: checkFailures(r.failures) };
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  // An immutable change means DROP + CREATE. Only a resource whose recorded policy already says delete may do
+  // that; otherwise the preview stops here, naming the field.
+  if (olds && Object.keys(olds).length > 0 && olds.reclaimPolicy !== "delete") {
+    for (const field of changedFields(olds, news)) {
+      if (isImmutable(field)) {
+        failures.push({
+          property: field,
+          reason: `${field}: ${core.immutableChangeMessage(specFields(olds)[field], specFields(news)[field])}`,
+        });
+      }
+    }
+  }
+  if (failures.length) return { failures };
+  return { inputs: { ...r.spec, manager: news.manager } };
+}
+
+export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
+  const changed = changedFields(olds, news);
+  const replaces = changed.filter(isImmutable);
+  return {
+    changes: changed.length > 0 || olds.manager !== news.manager,
+    replaces,
+    stables: core.IMMUTABLE_FIELDS.filter((f) => !replaces.includes(f)),
+    // The replacement has the same name (or must not coexist with the old one), so the old goes first; with
+    // reclaimPolicy delete recorded, that is the explicit permission to drop it.
+    deleteBeforeReplace: replaces.length > 0,
+  };
+}
+
+export async function create(settings: core.ConnectionSettings, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
+  const spec = parseOrThrow(inputs);
+  const manager = managerOf(inputs);
+  try {
+    const { observed } = await core.converge(settings, spec, { manager });
+    return { id: spec.name, outs: outputs(spec, manager, observed) };
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+export async function read(settings: core.ConnectionSettings, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
+  const name = typeof props.name === "string" ? props.name : id;
+  let observed: core.ObservedDatabase | undefined;
+  try {
+    const wanted = Array.isArray(props.extensions) && props.extensions.length > 0;
+    observed = await core.observeDatabase(settings, name, { withExtensions: wanted });
+  } catch (err) {
+    rethrow(err);
+  }
+  // Gone out of band: an empty id tells the engine the resource no longer exists.
+  if (!observed) return { id: undefined, props: {} };
+  const refreshed = reflectObserved(props, observed);
+  // Returning inputs too makes the next preview compare the program against what really exists.
+  return { id: name, props: refreshed, inputs: { ...specFields(refreshed), manager: refreshed.manager } } as pulumi.dynamic.ReadResult;
+}
+
+export async function update(settings: core.ConnectionSettings, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+  const spec = parseOrThrow(news);
+  const manager = managerOf(news);
+  try {
+    const { observed } = await core.converge(settings, spec, { manager });
+    return { outs: outputs(spec, manager, observed) };
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+export async function remove(settings: core.ConnectionSettings, props: Props): Promise<void> {
+  const spec = parseOrThrow(props);
+  try {
+    await core.reclaim(settings, spec, { manager: managerOf(props) });
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+function isImmutable(field: string): field is core.ImmutableField {
+  return (core.IMMUTABLE_FIELDS as readonly string[]).includes(field);
+}
+
+/**
+ * Recorded properties updated with what the catalog says, so a refresh shows drift and the next update repairs
+ * it. Only fields the spec sets are reflected (unset ones stay unset); with no recorded name (an import) every
+ * observable field is taken.
+ */
+export function reflectObserved(props: Props, observed: core.ObservedDatabase): Props {
+  const importing = typeof props.name !== "string";
+  const out: Props = { ...props, name: observed.name, oid: observed.oid };
+  const observable = ["owner", "encoding", "lcCollate", "lcCtype", "localeProvider", "icuLocale", "tablespace", "connectionLimit", "allowConnections", "isTemplate"] as const;
+  for (const field of observable) {
+    if ((importing || props[field] !== undefined) && observed[field] !== undefined) out[field] = observed[field];
+  }
+  if (Array.isArray(props.extensions) && observed.extensions) {
+    const installed = new Set(observed.extensions);
+    out.extensions = (props.extensions as string[]).filter((e) => installed.has(e));
+  }
+  if (importing) {
+    out.reclaimPolicy = "retain";
+    if (typeof props.manager !== "string") out.manager = core.stampedManager(observed.comment) ?? "";
+  }
+  return out;
+}

@@ -1,0 +1,225 @@
+// The dynamic provider against a real PostgreSQL 15, driven the way the engine drives it: serialized, revived from
+// its text, configured from stack config, then check -> diff -> create -> read -> update -> delete.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "pg";
+import type * as pulumi from "@pulumi/pulumi";
+import { pgDatabaseProvider } from "../../provider/provider";
+import { clientConfig } from "../../core/connect";
+import { startPostgres, type TestPostgres } from "../support/postgres";
+
+// The engine's own pieces: the closure serializer the dynamic Resource uses, and the loader and config class of
+// the provider process.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { serializeFunction } = require("@pulumi/pulumi/runtime/closure/serializeClosure");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Config } = require("@pulumi/pulumi/cmd/dynamic-provider/config");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const requireFromString = require("require-from-string");
+
+const PROJECT = "pg-kopf";
+const manager = "pulumi:pg-kopf/test";
+let pg: TestPostgres;
+let serialized: string;
+let provider: pulumi.dynamic.ResourceProvider;
+
+function stackConfig(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    [`${PROJECT}:adminHost`]: pg.host,
+    [`${PROJECT}:adminPort`]: String(pg.port),
+    [`${PROJECT}:adminUser`]: pg.user,
+    [`${PROJECT}:adminPassword`]: pg.password,
+    [`${PROJECT}:adminSslMode`]: "disable",
+    ...overrides,
+  };
+}
+
+/** A provider revived from its serialized text and configured, exactly as the engine's provider process does. */
+async function revive(config: Record<string, string>): Promise<pulumi.dynamic.ResourceProvider> {
+  const p = requireFromString(serialized).handler() as pulumi.dynamic.ResourceProvider;
+  await p.configure!({ config: new Config(config, PROJECT) });
+  return p;
+}
+
+const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
+const ownerOf = async (name: string) =>
+  (await pg.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1", [name]))[0]?.o;
+
+/** check, then diff against the recorded outputs, like a preview; returns the checked inputs. */
+async function checkAndDiff(olds: Record<string, unknown>, news: Record<string, unknown>, oldOuts?: Record<string, unknown>) {
+  const checked = await provider.check!(olds, { ...news, manager });
+  const diff = oldOuts ? await provider.diff!(String(oldOuts.name), oldOuts, checked.inputs ?? {}) : undefined;
+  return { checked, diff };
+}
+
+before(async () => {
+  pg = await startPostgres();
+  await pg.query("CREATE ROLE app_owner");
+  await pg.query("CREATE ROLE new_owner");
+  serialized = (await serializeFunction(() => pgDatabaseProvider, { allowSecrets: true })).text;
+  provider = await revive(stackConfig());
+});
+after(() => pg.destroy());
+
+test("the provider serializes without any credential in its text", () => {
+  assert.ok(serialized.length > 0);
+  assert.ok(!serialized.includes(pg.password));
+  assert.ok(serialized.length < 10_000, `the serialized provider is a small dispatcher, not the core (${serialized.length} bytes)`);
+  assert.match(serialized, /dist", "provider", "handlers.js"/);
+});
+
+test("the serialized provider works in a separate process with only its text and the stack config", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pg-kopf-provider-"));
+  writeFileSync(join(dir, "provider.js.txt"), serialized);
+  const script = `
+    const fs = require("fs");
+    const requireFromString = require("require-from-string");
+    const { Config } = require("@pulumi/pulumi/cmd/dynamic-provider/config");
+    (async () => {
+      const p = requireFromString(fs.readFileSync(${JSON.stringify(join(dir, "provider.js.txt"))}, "utf8")).handler();
+      await p.configure({ config: new Config(JSON.parse(process.env.CFG), "${PROJECT}") });
+      const made = await p.create({ name: "from_child", owner: "app_owner", manager: "${manager}", reclaimPolicy: "delete" });
+      await p.delete(made.id, made.outs);
+      console.log(JSON.stringify(made));
+    })().catch((e) => { console.error(e.message); process.exit(1); });`;
+  const out = execFileSync(process.execPath, ["-e", script], {
+    cwd: join(__dirname, "..", "..", ".."),
+    env: { PATH: process.env.PATH, CFG: JSON.stringify(stackConfig()) },
+    encoding: "utf8",
+  });
+  const made = JSON.parse(out);
+  assert.equal(made.id, "from_child");
+  assert.equal(made.outs.owner, "app_owner");
+  assert.ok(!out.includes(pg.password));
+});
+
+describe("check", () => {
+  test("normalizes valid inputs and applies safe defaults", async () => {
+    const { checked } = await checkAndDiff({}, { name: "app", encoding: "utf-8" });
+    assert.deepEqual(checked.failures, undefined);
+    assert.deepEqual(checked.inputs, { name: "app", encoding: "UTF8", reclaimPolicy: "retain", forceDrop: false, adopt: false, manager });
+  });
+
+  test("rejects bad input naming the property and the fix", async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ name: "x\"; DROP DATABASE y; --" }, "name", /letters, digits/],
+      [{ name: "a".repeat(64) }, "name", /63/],
+      [{ name: "template1" }, "name", /system database/],
+      [{ name: "app", encoding: "EBCDIC" }, "encoding", /unknown encoding/],
+      [{ name: "app", connectionLimit: -5 }, "connectionLimit", /-1 for no limit/],
+      [{ name: "app", ownr: "x" }, "ownr", /unknown field/],
+    ];
+    for (const [news, property, reason] of cases) {
+      const { checked } = await checkAndDiff({}, news);
+      assert.equal(checked.failures?.[0]?.property, property, JSON.stringify(news));
+      assert.match(checked.failures![0].reason, reason);
+    }
+  });
+
+  test("refuses an immutable change while the recorded policy is retain, and names the way out", async () => {
+    const olds = { name: "app", encoding: "UTF8", reclaimPolicy: "retain", manager };
+    const { checked } = await checkAndDiff(olds, { name: "app", encoding: "LATIN1" });
+    assert.equal(checked.failures?.[0]?.property, "encoding");
+    assert.match(checked.failures![0].reason, /DROP DATABASE.*loses the data/);
+    assert.match(checked.failures![0].reason, /reclaimPolicy: delete/);
+    // With delete already recorded, the user has said the database may go: check passes, diff replaces.
+    const { checked: ok, diff } = await checkAndDiff({ ...olds, reclaimPolicy: "delete" }, { name: "app", encoding: "LATIN1", reclaimPolicy: "delete" }, { ...olds, reclaimPolicy: "delete" });
+    assert.equal(ok.failures, undefined);
+    assert.deepEqual(diff?.replaces, ["encoding"]);
+    assert.equal(diff?.deleteBeforeReplace, true);
+  });
+});
+
+describe("the resource lifecycle", () => {
+  let outs: Record<string, unknown>;
+
+  test("create makes the database with its settings and records no secret", async () => {
+    const { checked } = await checkAndDiff({}, { name: "life", owner: "app_owner", connectionLimit: 5, extensions: ["citext"] });
+    const made = await provider.create(checked.inputs!);
+    outs = made.outs!;
+    assert.equal(made.id, "life");
+    assert.equal(await ownerOf("life"), "app_owner");
+    assert.equal(typeof outs.oid, "number");
+    assert.ok(!JSON.stringify(outs).includes(pg.password));
+  });
+
+  test("an unchanged program diffs to nothing", async () => {
+    const { diff } = await checkAndDiff(outs, { name: "life", owner: "app_owner", connectionLimit: 5, extensions: ["citext"] }, outs);
+    assert.equal(diff?.changes, false);
+    assert.deepEqual(diff?.replaces, []);
+  });
+
+  test("an owner change is an in-place update of exactly that property", async () => {
+    const { checked, diff } = await checkAndDiff(outs, { name: "life", owner: "new_owner", connectionLimit: 5, extensions: ["citext"] }, outs);
+    assert.equal(diff?.changes, true);
+    assert.deepEqual(diff?.replaces, []);
+    const oid = outs.oid;
+    outs = (await provider.update!("life", outs, checked.inputs!)).outs!;
+    assert.equal(await ownerOf("life"), "new_owner");
+    assert.equal(outs.oid, oid, "the same database");
+  });
+
+  test("read reports drift made out of band, so refresh shows it", async () => {
+    await pg.query('ALTER DATABASE "life" OWNER TO app_owner');
+    await pg.query('DROP EXTENSION citext', [], "life");
+    const read = await provider.read!("life", outs);
+    assert.equal(read.id, "life");
+    assert.equal(read.props?.owner, "app_owner");
+    assert.deepEqual(read.props?.extensions, []);
+    // The next diff against the refreshed state sees the changes and the update repairs them.
+    const { checked, diff } = await checkAndDiff(read.props!, { name: "life", owner: "new_owner", connectionLimit: 5, extensions: ["citext"] }, read.props);
+    assert.equal(diff?.changes, true);
+    outs = (await provider.update!("life", read.props!, checked.inputs!)).outs!;
+    assert.equal(await ownerOf("life"), "new_owner");
+    assert.deepEqual((await pg.query("SELECT extname FROM pg_extension WHERE extname = 'citext'", [], "life")).length, 1);
+  });
+
+  test("read of a database dropped out of band says it is gone", async () => {
+    const made = await provider.create({ name: "gone2", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false });
+    await pg.query('DROP DATABASE "gone2"');
+    const read = await provider.read!("gone2", made.outs!);
+    assert.ok(!read.id, "an empty id tells the engine the resource is gone");
+  });
+
+  test("delete with retain leaves the database", async () => {
+    await provider.delete!("life", outs);
+    assert.ok(await exists("life"));
+  });
+});
+
+test("delete with reclaimPolicy delete drops, but not while sessions are connected unless forceDrop", async () => {
+  const made = await provider.create({ name: "doomed", manager, reclaimPolicy: "delete", forceDrop: false, adopt: false });
+  const session = new Client({ ...clientConfig(pg.settings(), "doomed"), application_name: "reporting" });
+  session.on("error", () => undefined);
+  await session.connect();
+  try {
+    await assert.rejects(provider.delete!("doomed", made.outs!), /DatabaseInUse.*app reporting.*forceDrop/s);
+    assert.ok(await exists("doomed"));
+    await provider.delete!("doomed", { ...made.outs!, forceDrop: true });
+    assert.ok(!(await exists("doomed")));
+  } finally {
+    await session.end().catch(() => undefined);
+  }
+});
+
+test("create refuses a database it did not make, and adopt takes it over", async () => {
+  await pg.query("CREATE DATABASE legacy");
+  await assert.rejects(provider.create({ name: "legacy", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false }), /NotOwned.*adopt: true/);
+  const adopted = await provider.create({ name: "legacy", owner: "app_owner", manager, reclaimPolicy: "retain", forceDrop: false, adopt: true });
+  assert.equal(adopted.id, "legacy");
+  assert.equal(await ownerOf("legacy"), "app_owner");
+});
+
+test("a wrong admin password fails with AuthenticationFailed and never shows the password", async () => {
+  const bad = await revive(stackConfig({ [`${PROJECT}:adminPassword`]: "wrong-password-123" }));
+  await assert.rejects(bad.create({ name: "never", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false }), (e: Error) =>
+    /AuthenticationFailed/.test(e.message) && !e.message.includes("wrong-password-123"));
+});
+
+test("bad stack config names the key", async () => {
+  await assert.rejects(revive(stackConfig({ [`${PROJECT}:adminPort`]: "99999" })), /port: "99999" is not a TCP port/);
+});
