@@ -4,39 +4,50 @@
 import type { Client } from "pg";
 import { withClient, type ConnectionSettings } from "./connect";
 import { classifyError, PgKopfError } from "./errors";
-import { observeDatabase, observeDatabaseWith, observeSessions, type ObservedDatabase } from "./observe";
+import { observeDatabaseWith, observeExtensions, observeSessions, type ObservedDatabase } from "./observe";
 import { plan, planDelete, type PlanContext } from "./plan";
 import type { PgDatabaseSpec } from "./spec";
 import { stepSql, stepTarget, type Step } from "./steps";
 
 /**
- * Runs the steps in order, each as one statement. Not atomic (CREATE DATABASE cannot run in a transaction): a
+ * Runs the steps in order, each as one statement, on `admin` (a client of the maintenance database) or, for steps
+ * inside a database, on a client of that database. Not atomic (CREATE DATABASE cannot run in a transaction): a
  * failure leaves the earlier steps applied, and re-planning from a fresh observation resumes where it stopped.
  * Throws a typed PgKopfError naming the step that failed.
  */
-export async function applySteps(settings: ConnectionSettings, steps: readonly Step[], onStep?: (step: Step, sql: string) => void): Promise<void> {
+export async function applyStepsWith(admin: Client, settings: ConnectionSettings, steps: readonly Step[], onStep?: (step: Step, sql: string) => void): Promise<void> {
+  const run = async (client: Client, step: Step) => {
+    const sql = stepSql(step);
+    try {
+      await client.query(sql);
+    } catch (err) {
+      const typed = classifyError(err, fieldOf(step));
+      typed.message = `${step.kind} failed: ${typed.message}`;
+      throw typed;
+    }
+    onStep?.(step, sql);
+  };
   let i = 0;
   while (i < steps.length) {
-    // Consecutive steps with the same target share one connection.
     const target = stepTarget(steps[i]);
+    if (target === undefined) {
+      await run(admin, steps[i++]);
+      continue;
+    }
+    // Consecutive steps inside the same database share one connection to it.
     let j = i;
     while (j < steps.length && stepTarget(steps[j]) === target) j++;
     const batch = steps.slice(i, j);
-    await withClient(settings, target, async (client: Client) => {
-      for (const step of batch) {
-        const sql = stepSql(step);
-        try {
-          await client.query(sql);
-        } catch (err) {
-          const typed = classifyError(err, fieldOf(step));
-          typed.message = `${step.kind} failed: ${typed.message}`;
-          throw typed;
-        }
-        onStep?.(step, sql);
-      }
+    await withClient(settings, target, async (client) => {
+      for (const step of batch) await run(client, step);
     });
     i = j;
   }
+}
+
+/** applyStepsWith on a client of its own. */
+export async function applySteps(settings: ConnectionSettings, steps: readonly Step[], onStep?: (step: Step, sql: string) => void): Promise<void> {
+  await withClient(settings, undefined, (admin) => applyStepsWith(admin, settings, steps, onStep));
 }
 
 function fieldOf(step: Step): string | undefined {
@@ -61,22 +72,31 @@ export interface Converged {
 
 /** Observes a database with what the spec needs to compare (extensions only when it lists some). */
 export function observeFor(settings: ConnectionSettings, spec: PgDatabaseSpec): Promise<ObservedDatabase | undefined> {
-  return observeDatabase(settings, spec.name, { withExtensions: (spec.extensions?.length ?? 0) > 0 });
+  return withClient(settings, undefined, (admin) => observeForWith(admin, settings, spec));
+}
+
+async function observeForWith(admin: Client, settings: ConnectionSettings, spec: PgDatabaseSpec): Promise<ObservedDatabase | undefined> {
+  const db = await observeDatabaseWith(admin, spec.name);
+  if (!db || !spec.extensions?.length || !db.allowConnections) return db;
+  return { ...db, extensions: await observeExtensions(settings, spec.name) };
 }
 
 /**
- * Brings the database to the spec: observe, plan, apply, observe. Idempotent: a second call runs no step.
- * Throws NotOwned / InvalidSpec (permanent) or a transient PgKopfError; a failure can leave earlier steps applied.
+ * Brings the database to the spec: observe, plan, apply, observe, on one admin connection. Idempotent: a second
+ * call runs no step. Throws NotOwned / InvalidSpec (permanent) or a transient PgKopfError; a failure can leave
+ * earlier steps applied.
  */
 export async function converge(settings: ConnectionSettings, spec: PgDatabaseSpec, ctx: PlanContext, onStep?: (step: Step, sql: string) => void): Promise<Converged> {
-  const before = await observeFor(settings, spec);
-  const steps = plan(spec, before, ctx);
-  await applySteps(settings, steps, onStep);
-  const after = steps.length ? await observeFor(settings, spec) : before;
-  if (!after) {
-    throw new PgKopfError("PostgresRejected", `database "${spec.name}" is missing right after it was created`, { transient: true });
-  }
-  return { steps, observed: after };
+  return withClient(settings, undefined, async (admin) => {
+    const before = await observeForWith(admin, settings, spec);
+    const steps = plan(spec, before, ctx);
+    await applyStepsWith(admin, settings, steps, onStep);
+    const after = steps.length ? await observeForWith(admin, settings, spec) : before;
+    if (!after) {
+      throw new PgKopfError("PostgresRejected", `database "${spec.name}" is missing right after it was created`, { transient: true });
+    }
+    return { steps, observed: after };
+  });
 }
 
 /**
@@ -85,11 +105,11 @@ export async function converge(settings: ConnectionSettings, spec: PgDatabaseSpe
  */
 export async function reclaim(settings: ConnectionSettings, spec: PgDatabaseSpec, ctx: PlanContext, onStep?: (step: Step, sql: string) => void): Promise<Step[]> {
   if (spec.reclaimPolicy !== "delete") return [];
-  const { observed, sessions } = await withClient(settings, undefined, async (c) => {
-    const observed = await observeDatabaseWith(c, spec.name);
-    return { observed, sessions: observed ? await observeSessions(c, spec.name) : [] };
+  return withClient(settings, undefined, async (admin) => {
+    const observed = await observeDatabaseWith(admin, spec.name);
+    const sessions = observed ? await observeSessions(admin, spec.name) : [];
+    const steps = planDelete(spec, observed, sessions, ctx);
+    await applyStepsWith(admin, settings, steps, onStep);
+    return steps;
   });
-  const steps = planDelete(spec, observed, sessions, ctx);
-  await applySteps(settings, steps, onStep);
-  return steps;
 }

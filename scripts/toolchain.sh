@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the tools the end-to-end tests need (Pulumi CLI, etcd, Kubernetes control plane, KWOK) from the
 # Go module proxy, pinned to package.json's versions, into a cache outside the repo. A warm cache is a no-op.
-# Usage: scripts/toolchain.sh [pulumi|etcd|kubernetes|kwok|kubernetes-plugin ...]   (default: all)
+# Usage: scripts/toolchain.sh [pulumi|etcd|kubernetes|kwok ...]   (default: all)
+#        scripts/toolchain.sh paths   (prints the bin folders, builds nothing)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,7 +121,16 @@ build_kwok() {
   log "kwok v$v: done"
 }
 
+# paths: the bin folders of the cached tools, one per line (for PATH); builds nothing
+paths() {
+  echo "$cache/pulumi-v$(version @pulumi/pulumi)/bin"
+  echo "$cache/etcd-v$(version etcd)/bin"
+  echo "$cache/kubernetes-v$(version kubernetes)/bin"
+  echo "$cache/kwok-v$(version kwok)/bin"
+}
+
 main() {
+  if [ "${1:-}" = paths ]; then paths; return; fi
   mkdir -p "$cache/src"
   local started=$SECONDS parts=("$@")
   [ ${#parts[@]} -gt 0 ] || parts=(pulumi etcd kubernetes kwok)
