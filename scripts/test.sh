@@ -12,7 +12,7 @@ tsc -p tsconfig.json
 files=()
 for s in "${suites[@]}"; do
   case "$s" in
-    unit) files+=(dist/core/*.test.js dist/provider/*.test.js dist/infra/*.test.js dist/controller/*.test.js) ;;
+    unit) files+=(dist/core/*.test.js dist/crd/*.test.js dist/provider/*.test.js dist/infra/*.test.js dist/controller/*.test.js) ;;
     integration) files+=(dist/test/integration/*.test.js) ;;
     e2e)
       bash scripts/toolchain.sh

@@ -1,0 +1,53 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { pgDatabaseCrd, specSchema } from "./pgdatabase";
+import { IMMUTABLE_FIELDS, PgDatabaseSpecSchema, SPEC_DEFAULTS } from "../core/spec";
+
+type S = Record<string, any>;
+const crdSpec = (): S => (pgDatabaseCrd() as S).spec.versions[0].schema.openAPIV3Schema.properties.spec;
+
+test("the CRD's spec schema has exactly the core's fields and required list", () => {
+  const spec = crdSpec();
+  assert.deepEqual(Object.keys(spec.properties).sort(), Object.keys(PgDatabaseSpecSchema.properties).sort());
+  assert.deepEqual(spec.required, PgDatabaseSpecSchema.required);
+});
+
+test("every field carries the core's constraints and documentation", () => {
+  const spec = crdSpec();
+  for (const [field, core] of Object.entries(PgDatabaseSpecSchema.properties as Record<string, S>)) {
+    const crd = spec.properties[field];
+    assert.equal(crd.description, core.description, field);
+    for (const k of ["pattern", "minLength", "maxLength", "minimum", "maxItems"]) assert.deepEqual(crd[k], core[k], `${field}.${k}`);
+    if (core.anyOf) {
+      assert.equal(crd.type, "string", field);
+      assert.deepEqual(crd.enum, core.anyOf.map((s: S) => s.const), `${field} enum`);
+    } else {
+      assert.equal(crd.type, core.type, `${field}.type`);
+    }
+    if (core.items) assert.equal(crd.items.pattern, core.items.pattern, `${field} items`);
+  }
+});
+
+test("the schema is structural: no keyword Kubernetes rejects", () => {
+  const walk = (s: S, path: string) => {
+    for (const bad of ["anyOf", "const", "additionalProperties", "uniqueItems", "$id"]) assert.ok(!(bad in s), `${path} has ${bad}`);
+    for (const [k, v] of Object.entries(s.properties ?? {})) walk(v as S, `${path}.${k}`);
+    if (s.items) walk(s.items, `${path}[]`);
+  };
+  walk(specSchema(), "spec");
+  assert.equal(crdSpec().properties.extensions["x-kubernetes-list-type"], "set");
+});
+
+test("defaults match the core's, and every immutable field has a CEL transition rule", () => {
+  const spec = crdSpec();
+  for (const [k, v] of Object.entries(SPEC_DEFAULTS)) assert.equal(spec.properties[k].default, v, k);
+  const rules: S[] = spec["x-kubernetes-validations"];
+  for (const field of IMMUTABLE_FIELDS) {
+    assert.ok(rules.some((r) => r.rule.includes(`oldSelf.${field}`) && r.message.startsWith(`spec.${field} is immutable`)), field);
+  }
+});
+
+test("printer columns show database, owner, readiness and age", () => {
+  const cols = (pgDatabaseCrd() as S).spec.versions[0].additionalPrinterColumns.map((c: S) => c.name);
+  assert.deepEqual(cols, ["Database", "Owner", "Ready", "Reason", "Age"]);
+});
