@@ -1,0 +1,109 @@
+// PgKopfOperator: the in-cluster controller and everything it needs: ServiceAccount, least-privilege RBAC, the
+// pgdatabases.my.local CRD, and the Deployment.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { pgDatabaseCrd } from "../crd/pgdatabase";
+import { controllerClusterRules, controllerNamespaceRules } from "./rbac";
+
+export interface PgKopfOperatorArgs {
+  readonly namespace: pulumi.Input<string>;
+  readonly image: string;
+  readonly imageTag: string;
+  readonly imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  readonly replicas: number;
+  /** In-cluster address of Postgres (the PostgresEndpoint Service). */
+  readonly postgresHost: pulumi.Input<string>;
+  readonly postgresPort: number;
+  /** The Secret holding PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE. */
+  readonly secretName: string;
+}
+
+export const CONTROLLER_NAME = "pg-kopf-controller";
+const HTTP_PORT = 8080;
+
+export class PgKopfOperator extends pulumi.ComponentResource {
+  public readonly deploymentName: pulumi.Output<string>;
+  public readonly crdName: pulumi.Output<string>;
+
+  constructor(name: string, args: PgKopfOperatorArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pg-kopf:index:PgKopfOperator", name, {}, opts);
+    const labels = { "app.kubernetes.io/name": CONTROLLER_NAME, "app.kubernetes.io/part-of": "pg-kopf" };
+    const parent = { parent: this };
+
+    const crd = new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-crd`, pgDatabaseCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, parent);
+    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels } }, parent);
+
+    // Cluster-scoped names carry the namespace, so two installations in one cluster do not collide.
+    const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, {
+      metadata: { name: pulumi.interpolate`${CONTROLLER_NAME}-${args.namespace}`, labels },
+      rules: controllerClusterRules(),
+    }, parent);
+    new k8s.rbac.v1.ClusterRoleBinding(`${name}-clusterrolebinding`, {
+      metadata: { name: pulumi.interpolate`${CONTROLLER_NAME}-${args.namespace}`, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
+      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
+    }, parent);
+    const role = new k8s.rbac.v1.Role(`${name}-role`, {
+      metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
+      rules: controllerNamespaceRules(CONTROLLER_NAME, args.secretName),
+    }, parent);
+    new k8s.rbac.v1.RoleBinding(`${name}-rolebinding`, {
+      metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
+    }, parent);
+
+    const fromSecret = (key: string) => ({ name: key, valueFrom: { secretKeyRef: { name: args.secretName, key } } });
+    const probe = (path: string, periodSeconds: number) => ({
+      httpGet: { path, port: "http" }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3,
+    });
+    const deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
+      metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
+      spec: {
+        replicas: args.replicas,
+        selector: { matchLabels: labels },
+        // Leader election makes a rolling update safe: the new pod waits for the lease.
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: sa.metadata.name,
+            terminationGracePeriodSeconds: 30,
+            securityContext: {
+              runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532,
+              seccompProfile: { type: "RuntimeDefault" },
+            },
+            containers: [{
+              name: "controller",
+              image: `${args.image}:${args.imageTag}`,
+              imagePullPolicy: args.imagePullPolicy,
+              ports: [{ name: "http", containerPort: HTTP_PORT }],
+              env: [
+                { name: "PGHOST", value: args.postgresHost },
+                { name: "PGPORT", value: String(args.postgresPort) },
+                fromSecret("PGUSER"), fromSecret("PGPASSWORD"), fromSecret("PGDATABASE"), fromSecret("PGSSLMODE"),
+                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                { name: "LEASE_NAME", value: CONTROLLER_NAME },
+                { name: "HTTP_PORT", value: String(HTTP_PORT) },
+              ],
+              livenessProbe: probe("/healthz", 10),
+              readinessProbe: probe("/readyz", 5),
+              resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+              securityContext: {
+                allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false,
+                capabilities: { drop: ["ALL"] },
+              },
+              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+            }],
+            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "16Mi" } }],
+          },
+        },
+      },
+    }, { parent: this, dependsOn: [crd] });
+
+    this.deploymentName = deployment.metadata.name;
+    this.crdName = crd.metadata.name;
+    this.registerOutputs({ deploymentName: this.deploymentName, crdName: this.crdName });
+  }
+}

@@ -1,0 +1,163 @@
+// The program under Pulumi's mocks: every resource's important fields, for both ways of reaching Postgres, and
+// config errors that name the key.
+import { before, beforeEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { pgDatabaseCrd } from "../crd/pgdatabase";
+import type { ConfigReader } from "./settings";
+
+interface Registered { type: string; name: string; inputs: Record<string, any> }
+let registered: Registered[] = [];
+
+before(() => {
+  pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "pg-kopf",
+    "test",
+    true,
+  );
+});
+beforeEach(() => {
+  registered = [];
+});
+
+const PASSWORD = "s3cret-Pa55word";
+function config(values: Record<string, unknown>): ConfigReader {
+  return {
+    name: "pg-kopf",
+    get: (k) => (values[k] === undefined ? undefined : String(values[k])),
+    getObject: <T>(k: string) => values[k] as T | undefined,
+    getSecret: (k) => (values[k] === undefined ? undefined : pulumi.secret(String(values[k]))),
+  };
+}
+const base = { postgresHostIp: "192.168.65.254", adminPassword: PASSWORD, databases: [{ name: "mynewdb", owner: "app" }] };
+
+async function run(values: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { program } = await import("./program");
+  const outputs = await program(config(values));
+  // Let the mock monitor receive every registration.
+  await new Promise((r) => setTimeout(r, 50));
+  return outputs;
+}
+const one = (type: string) => {
+  const found = registered.filter((r) => r.type === type);
+  assert.equal(found.length, 1, `exactly one ${type}, got ${found.length}`);
+  return found[0].inputs;
+};
+const output = <T>(o: unknown) => new Promise<T>((resolve) => (o as pulumi.Output<T>).apply(resolve));
+
+describe("with a host IP", () => {
+  test("creates the namespace, the CRD and the declared databases", async () => {
+    const outputs = await run(base);
+    assert.equal(one("kubernetes:core/v1:Namespace").metadata.name, "pg-kopf");
+    assert.deepEqual(one("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").spec, pgDatabaseCrd().spec);
+    const db = one("pulumi-nodejs:dynamic/pg:Database");
+    assert.equal(db.name, "mynewdb");
+    assert.equal(db.owner, "app");
+    assert.equal(db.manager, "pulumi:pg-kopf/test");
+    assert.deepEqual(await output(outputs.namespace), "pg-kopf");
+    assert.deepEqual(await output(outputs.postgresAddress), "postgres.pg-kopf.svc.cluster.local:5432");
+  });
+
+  test("grants the controller exactly these permissions", async () => {
+    await run(base);
+    assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").rules, [
+      { apiGroups: ["my.local"], resources: ["pgdatabases"], verbs: ["get", "list", "watch", "patch", "update"] },
+      { apiGroups: ["my.local"], resources: ["pgdatabases/status"], verbs: ["get", "patch", "update"] },
+      { apiGroups: ["my.local"], resources: ["pgdatabases/finalizers"], verbs: ["update"] },
+      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    ]);
+    assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:Role").rules, [
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update", "patch"], resourceNames: ["pg-kopf-controller"] },
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["pg-kopf-postgres"] },
+    ]);
+    const crb = one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
+    assert.deepEqual(crb.subjects, [{ kind: "ServiceAccount", name: "pg-kopf-controller", namespace: "pg-kopf" }]);
+    assert.equal(crb.roleRef.kind, "ClusterRole");
+  });
+
+  test("runs the controller hardened, with credentials only by reference", async () => {
+    await run({ ...base, image: "registry.example/pg-kopf", imageTag: "1.2.3", imagePullPolicy: "Always", replicas: "2" });
+    const d = one("kubernetes:apps/v1:Deployment");
+    assert.equal(d.spec.replicas, 2);
+    const pod = d.spec.template.spec;
+    assert.equal(pod.serviceAccountName, "pg-kopf-controller");
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
+    const c = pod.containers[0];
+    assert.equal(c.image, "registry.example/pg-kopf:1.2.3");
+    assert.equal(c.imagePullPolicy, "Always");
+    assert.deepEqual(c.securityContext, {
+      allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] },
+    });
+    assert.equal(c.livenessProbe.httpGet.path, "/healthz");
+    assert.equal(c.readinessProbe.httpGet.path, "/readyz");
+    assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
+    assert.equal(env.PGHOST.value, "postgres.pg-kopf.svc.cluster.local");
+    assert.equal(env.PGPORT.value, "5432");
+    for (const k of ["PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"]) {
+      assert.deepEqual(env[k].valueFrom, { secretKeyRef: { name: "pg-kopf-postgres", key: k } });
+    }
+    assert.ok(!JSON.stringify(d).includes(PASSWORD), "no password in the Deployment");
+  });
+
+  test("reaches Postgres through a selector-less Service and an EndpointSlice", async () => {
+    await run({ ...base, postgresPort: "6543" });
+    const svc = one("kubernetes:core/v1:Service");
+    assert.equal(svc.spec.type, "ClusterIP");
+    assert.equal(svc.spec.selector, undefined);
+    assert.deepEqual(svc.spec.ports, [{ name: "postgres", port: 6543, targetPort: 6543, protocol: "TCP" }]);
+    const slice = one("kubernetes:discovery.k8s.io/v1:EndpointSlice");
+    assert.equal(slice.metadata.labels["kubernetes.io/service-name"], "postgres");
+    assert.deepEqual(slice.endpoints, [{ addresses: ["192.168.65.254"], conditions: { ready: true } }]);
+    assert.deepEqual(slice.ports, [{ name: "postgres", port: 6543, protocol: "TCP" }]);
+  });
+
+  test("keeps the credentials in a Secret Pulumi treats as secret", async () => {
+    await run(base);
+    const s = one("kubernetes:core/v1:Secret");
+    assert.equal(s.metadata.name, "pg-kopf-postgres");
+    // The engine receives the whole stringData wrapped as a secret value: the state keeps only ciphertext.
+    assert.equal(s.stringData[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
+    assert.equal(s.stringData.value.PGPASSWORD, PASSWORD);
+  });
+});
+
+test("with a DNS name, reaches Postgres through an ExternalName Service", async () => {
+  const { postgresHostIp: _ip, ...rest } = base;
+  await run({ ...rest, postgresExternalName: "db.example.internal" });
+  const svc = one("kubernetes:core/v1:Service");
+  assert.equal(svc.spec.type, "ExternalName");
+  assert.equal(svc.spec.externalName, "db.example.internal");
+  assert.equal(registered.filter((r) => r.type.includes("EndpointSlice")).length, 0);
+});
+
+test("with manageCluster false, only the databases are declared", async () => {
+  await run({ adminPassword: PASSWORD, manageCluster: "false", databases: [{ name: "a" }, { name: "b" }] });
+  assert.deepEqual(registered.map((r) => r.type).sort(), ["pulumi-nodejs:dynamic/pg:Database", "pulumi-nodejs:dynamic/pg:Database"]);
+});
+
+describe("invalid config fails with the key", () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ["missing password", { postgresHostIp: "10.0.0.1" }, /pg-kopf:adminPassword: missing; set it with: pulumi config set --secret/],
+    ["bad port", { ...base, postgresPort: "70000" }, /pg-kopf:postgresPort: "70000" is not a TCP port/],
+    ["both addresses", { ...base, postgresExternalName: "db.example" }, /pg-kopf:postgresHostIp: set either .* not both/],
+    ["no address", { adminPassword: PASSWORD }, /pg-kopf:postgresHostIp: say how the cluster reaches Postgres/],
+    ["IP that is a name", { ...base, postgresHostIp: "db.local" }, /pg-kopf:postgresHostIp: "db.local" is not an IPv4 address/],
+    ["bad pull policy", { ...base, imagePullPolicy: "Sometimes" }, /pg-kopf:imagePullPolicy: use one of Always, IfNotPresent, Never/],
+    ["database without name", { ...base, databases: [{ owner: "x" }] }, /pg-kopf:databases\[0\]: each entry needs at least a name/],
+  ];
+  for (const [label, values, message] of cases) {
+    test(label, async () => {
+      await assert.rejects(run(values), message);
+    });
+  }
+});

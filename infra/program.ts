@@ -1,0 +1,46 @@
+// The Pulumi program: reads the stack config and wires the namespace, the Postgres endpoint, the operator and the
+// declared databases. Returns the stack outputs.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { PgDatabase } from "../provider";
+import { PostgresEndpoint } from "./postgresEndpoint";
+import { PgKopfOperator } from "./operator";
+import { readSettings, type ConfigReader } from "./settings";
+
+export async function program(config: ConfigReader = new pulumi.Config()): Promise<Record<string, unknown>> {
+  const s = readSettings(config);
+
+  const databases = s.databases.map((d) => new PgDatabase(`db-${d.name}`, d as never));
+  const outputs: Record<string, unknown> = { databases: databases.map((d) => d.name) };
+  if (!s.manageCluster) return outputs;
+
+  const ns = new k8s.core.v1.Namespace("namespace", {
+    metadata: { name: s.namespace, labels: { "app.kubernetes.io/part-of": "pg-kopf" } },
+  });
+  const postgres = new PostgresEndpoint("postgres", {
+    namespace: ns.metadata.name,
+    target: s.postgres,
+    user: s.adminUser,
+    password: s.adminPassword,
+    database: s.adminDatabase,
+    sslmode: s.postgresSslMode,
+  });
+  const operator = new PgKopfOperator("operator", {
+    namespace: ns.metadata.name,
+    image: s.image,
+    imageTag: s.imageTag,
+    imagePullPolicy: s.imagePullPolicy,
+    replicas: s.replicas,
+    postgresHost: postgres.host,
+    postgresPort: postgres.port,
+    secretName: postgres.secretName,
+  }, { dependsOn: [postgres] });
+
+  return {
+    ...outputs,
+    namespace: ns.metadata.name,
+    controller: operator.deploymentName,
+    crd: operator.crdName,
+    postgresAddress: pulumi.interpolate`${postgres.host}:${postgres.port}`,
+  };
+}

@@ -1,0 +1,116 @@
+// Reads and validates the stack config into Settings. Every failure names the config key and the fix, so a bad
+// config stops `pulumi preview` before anything is planned.
+import * as pulumi from "@pulumi/pulumi";
+import { isIPv4 } from "node:net";
+
+export interface DatabaseDeclaration {
+  /** Resource name suffix and, unless the spec says otherwise, the database name. */
+  readonly name: string;
+  readonly [field: string]: unknown;
+}
+
+export interface Settings {
+  /** Whether to create the cluster resources (needs the kubernetes resource plugin); PgDatabase resources are always managed. */
+  readonly manageCluster: boolean;
+  readonly namespace: string;
+  readonly image: string;
+  readonly imageTag: string;
+  readonly imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  readonly replicas: number;
+  /** How the cluster reaches Postgres: a host IP (selector-less Service + EndpointSlice) or a DNS name (ExternalName). */
+  readonly postgres: { readonly hostIp: string; readonly port: number } | { readonly externalName: string; readonly port: number };
+  readonly postgresSslMode: string;
+  readonly adminUser: string;
+  readonly adminPassword: pulumi.Output<string>;
+  readonly adminDatabase: string;
+  readonly databases: readonly DatabaseDeclaration[];
+}
+
+/** The subset of pulumi.Config the program reads; lets tests pass plain values. */
+export interface ConfigReader {
+  get(key: string): string | undefined;
+  getObject<T>(key: string): T | undefined;
+  getSecret(key: string): pulumi.Output<string> | undefined;
+  name: string;
+}
+
+const PULL_POLICIES = ["Always", "IfNotPresent", "Never"] as const;
+const DNS_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
+
+export class ConfigError extends Error {
+  constructor(key: string, namespace: string, message: string) {
+    super(`config ${namespace}:${key}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads and validates the stack config. Throws ConfigError naming the first bad key. Pure apart from reading. */
+export function readSettings(config: ConfigReader): Settings {
+  const fail = (key: string, message: string): never => {
+    throw new ConfigError(key, config.name, message);
+  };
+  const str = (key: string, fallback: string) => config.get(key) ?? fallback;
+  const bool = (key: string, fallback: boolean) => {
+    const v = config.get(key);
+    if (v === undefined) return fallback;
+    if (v !== "true" && v !== "false") fail(key, `"${v}" is not a boolean; use true or false`);
+    return v === "true";
+  };
+  const port = (key: string, fallback: number) => {
+    const raw = config.get(key);
+    const v = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(v) || v < 1 || v > 65535) fail(key, `"${raw}" is not a TCP port; use 1-65535`);
+    return v;
+  };
+
+  const namespace = str("namespace", "pg-kopf");
+  if (!DNS_1123.test(namespace) || namespace.length > 63) fail("namespace", `"${namespace}" is not a valid namespace name (lower-case letters, digits and -)`);
+  const imagePullPolicy = str("imagePullPolicy", "IfNotPresent");
+  if (!(PULL_POLICIES as readonly string[]).includes(imagePullPolicy)) fail("imagePullPolicy", `use one of ${PULL_POLICIES.join(", ")}`);
+  const replicas = Number(str("replicas", "1"));
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 10) fail("replicas", "use a whole number from 0 to 10 (leader election makes extra replicas standbys)");
+
+  const postgresPort = port("postgresPort", 5432);
+  const hostIp = config.get("postgresHostIp");
+  const externalName = config.get("postgresExternalName");
+  const manageCluster = bool("manageCluster", true);
+  let postgres: Settings["postgres"] = { hostIp: "127.0.0.1", port: postgresPort };
+  if (hostIp && externalName) {
+    fail("postgresHostIp", `set either ${config.name}:postgresHostIp (an IP, e.g. the minikube host's) or ${config.name}:postgresExternalName (a DNS name), not both`);
+  } else if (hostIp) {
+    if (!isIPv4(hostIp)) fail("postgresHostIp", `"${hostIp}" is not an IPv4 address; for a DNS name use ${config.name}:postgresExternalName`);
+    postgres = { hostIp, port: postgresPort };
+  } else if (externalName) {
+    if (!DNS_NAME.test(externalName)) fail("postgresExternalName", `"${externalName}" is not a DNS name`);
+    postgres = { externalName, port: postgresPort };
+  } else if (manageCluster) {
+    fail("postgresHostIp", `say how the cluster reaches Postgres: set ${config.name}:postgresHostIp or ${config.name}:postgresExternalName`);
+  }
+
+  const adminPassword = config.getSecret("adminPassword");
+  if (!adminPassword) fail("adminPassword", `missing; set it with: pulumi config set --secret ${config.name}:adminPassword`);
+
+  const databases = config.getObject<unknown>("databases") ?? [];
+  if (!Array.isArray(databases)) fail("databases", "expected a list of databases, e.g. [{name: app, owner: app}]");
+  (databases as unknown[]).forEach((d, i) => {
+    if (typeof d !== "object" || d === null || typeof (d as { name?: unknown }).name !== "string") {
+      fail(`databases[${i}]`, "each entry needs at least a name, e.g. {name: app}");
+    }
+  });
+
+  return {
+    manageCluster,
+    namespace,
+    image: str("image", "pg-kopf-controller"),
+    imageTag: str("imageTag", "dev"),
+    imagePullPolicy: imagePullPolicy as Settings["imagePullPolicy"],
+    replicas,
+    postgres,
+    postgresSslMode: str("postgresSslMode", "prefer"),
+    adminUser: str("adminUser", "postgres"),
+    adminPassword: adminPassword!,
+    adminDatabase: str("adminDatabase", "postgres"),
+    databases: databases as DatabaseDeclaration[],
+  };
+}
