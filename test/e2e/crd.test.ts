@@ -1,0 +1,92 @@
+// The generated CRD on a real kube-apiserver: it is accepted, it agrees with the core's validation on the same
+// inputs, its CEL rules refuse immutable changes, and the shipped examples are valid.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { pgDatabaseCrd, CRD_NAME } from "../../crd/pgdatabase";
+import { parseSpec } from "../../core/spec";
+import { startCluster, type TestCluster } from "../support/cluster";
+import { REPO } from "../support/pulumi";
+
+let cluster: TestCluster;
+const object = (name: string, spec: object) =>
+  JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: "default" }, spec });
+
+/** Whether the API server accepts the object (server-side dry run, strict field validation). */
+function serverAccepts(spec: object): { ok: boolean; message: string } {
+  try {
+    cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], object("probe", spec));
+    return { ok: true, message: "" };
+  } catch (err) {
+    return { ok: false, message: String((err as { stderr?: string }).stderr ?? err) };
+  }
+}
+
+before(async () => {
+  cluster = await startCluster();
+  cluster.kubectl(["apply", "-f", "-"], JSON.stringify(pgDatabaseCrd()));
+  cluster.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
+});
+after(() => cluster?.stop());
+
+describe("the API server and the core agree on what is valid", () => {
+  const cases: Record<string, object> = {
+    minimal: { name: "app" },
+    full: { name: "app", owner: "app_owner", encoding: "UTF8", lcCollate: "C", lcCtype: "C", template: "template0", tablespace: "pg_default", connectionLimit: 5, allowConnections: true, isTemplate: false, extensions: ["citext"], reclaimPolicy: "delete", forceDrop: true, adopt: true },
+    icu: { name: "app", localeProvider: "icu", icuLocale: "und" },
+    tooLong: { name: "a".repeat(64) },
+    injection: { name: 'x"; DROP DATABASE y; --' },
+    reserved: { name: "template1" },
+    negativeLimit: { name: "app", connectionLimit: -2 },
+    unknownField: { name: "app", ownr: "x" },
+    forceWithoutDelete: { name: "app", forceDrop: true },
+    icuWithoutLocale: { name: "app", localeProvider: "icu" },
+    localeWithoutIcu: { name: "app", icuLocale: "und" },
+    badPolicy: { name: "app", reclaimPolicy: "drop" },
+    duplicateExtensions: { name: "app", extensions: ["citext", "citext"] },
+    hostileOwner: { name: "app", owner: "bob'; DROP ROLE x; --" },
+  };
+  for (const [label, spec] of Object.entries(cases)) {
+    test(label, () => {
+      const core = parseSpec(spec).ok;
+      const server = serverAccepts(spec);
+      assert.equal(server.ok, core, `core says ${core}, API server says ${server.ok}: ${server.message}`);
+    });
+  }
+
+  test("encoding names are checked by the core only (spellings vary), and reported by the controller", () => {
+    assert.equal(serverAccepts({ name: "app", encoding: "KLINGON" }).ok, true);
+    assert.equal(parseSpec({ name: "app", encoding: "KLINGON" }).ok, false);
+  });
+});
+
+describe("CEL rules refuse changes Postgres cannot make in place", () => {
+  before(() => {
+    cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db", encoding: "UTF8" }));
+  });
+  for (const [field, spec, message] of [
+    ["encoding", { name: "immutable_db", encoding: "LATIN1" }, /spec.encoding is immutable/],
+    ["encoding removed", { name: "immutable_db" }, /spec.encoding is immutable/],
+    ["name", { name: "renamed_db", encoding: "UTF8" }, /spec.name is immutable: renaming would create a new, empty database/],
+  ] as const) {
+    test(`changing ${field} is refused with a clear message`, () => {
+      assert.throws(() => cluster.kubectl(["apply", "-f", "-"], object("immutable", spec)), (e: { stderr?: string }) => message.test(e.stderr ?? ""));
+    });
+  }
+  test("a mutable field changes", () => {
+    cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db", encoding: "UTF8", owner: "someone" }));
+    assert.equal(cluster.kubectl(["get", "pgdb", "immutable", "-o", "jsonpath={.spec.owner} {.spec.reclaimPolicy}"]), "someone retain");
+  });
+});
+
+test("every example in examples/ is a valid PgDatabase", () => {
+  const dir = join(REPO, "examples");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
+  assert.ok(files.length > 0);
+  for (const f of files) {
+    const applied = JSON.parse(cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-o", "json", "-f", join(dir, f)]));
+    const parsed = parseSpec(applied.spec);
+    assert.ok(parsed.ok, `${f}: ${JSON.stringify(parsed)}`);
+  }
+});

@@ -1,0 +1,188 @@
+// A throwaway Kubernetes control plane built from the toolchain: etcd, kube-apiserver (RBAC on), and optionally
+// kube-controller-manager, kube-scheduler and a KWOK fake node, so Deployments roll out without a container
+// runtime. Certificates and an admin kubeconfig are made on the spot; everything stops on stop() or exit.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./postgres";
+
+export interface TestCluster {
+  readonly dir: string;
+  readonly server: string;
+  /** kubeconfig of a cluster administrator (system:masters). */
+  readonly kubeconfig: string;
+  /** Runs kubectl as the administrator; returns stdout, throws with stderr on failure. */
+  kubectl(args: string[], input?: string): string;
+  /** A kubeconfig that authenticates as a ServiceAccount, with a fresh token. */
+  serviceAccountKubeconfig(namespace: string, name: string): string;
+  /** Stops and restarts kube-apiserver only (same etcd, same port). */
+  restartApiServer(): Promise<void>;
+  stop(): void;
+}
+
+export interface ClusterOptions {
+  /** Also run controller-manager, scheduler and a KWOK fake node, so workloads roll out. */
+  readonly workloads?: boolean;
+}
+
+function openssl(dir: string, ...args: string[]): void {
+  execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+}
+
+function makePki(dir: string): void {
+  openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pg-kopf-test-ca", "-keyout", "ca.key", "-out", "ca.crt");
+  const leaf = (name: string, subject: string, ext: string) => {
+    openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", `${name}.key`, "-out", `${name}.csr`);
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    openssl(dir, "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", `${name}.crt`);
+  };
+  leaf("apiserver", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n");
+  leaf("admin", "/CN=admin/O=system:masters", "extendedKeyUsage=clientAuth\n");
+  openssl(dir, "genrsa", "-out", "sa.key", "2048");
+  openssl(dir, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
+}
+
+function kubeconfigFor(server: string, caFile: string, user: Record<string, string>): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "local", cluster: { server, "certificate-authority": caFile } }],
+    users: [{ name: "user", user }],
+    contexts: [{ name: "local", context: { cluster: "local", user: "user" } }],
+    "current-context": "local",
+  });
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Starts the control plane. Needs the toolchain's etcd, kube-* and kwok on PATH, and kubectl. */
+export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "pg-kopf-cluster-"));
+  makePki(dir);
+  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const server = `https://127.0.0.1:${apiPort}`;
+  const kubeconfig = join(dir, "admin.kubeconfig");
+  writeFileSync(kubeconfig, kubeconfigFor(server, join(dir, "ca.crt"), {
+    "client-certificate": join(dir, "admin.crt"),
+    "client-key": join(dir, "admin.key"),
+  }));
+
+  const children = new Map<string, ChildProcess>();
+  const launch = (name: string, cmd: string, args: string[]) => {
+    const log = openSync(join(dir, `${name}.log`), "a");
+    const child = spawn(cmd, args, { stdio: ["ignore", log, log] });
+    child.on("error", (err) => writeFileSync(join(dir, `${name}.log`), `failed to start: ${err.message}\n`, { flag: "a" }));
+    children.set(name, child);
+    return child;
+  };
+  const kill = (name: string) => {
+    const c = children.get(name);
+    if (c && c.exitCode === null) c.kill("SIGKILL");
+    children.delete(name);
+  };
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    for (const name of [...children.keys()].reverse()) kill(name);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once("exit", stop);
+
+  const kubectl = (args: string[], input?: string) =>
+    execFileSync("kubectl", ["--kubeconfig", kubeconfig, ...args], { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+  const ready = () => {
+    try {
+      return kubectl(["get", "--raw", "/readyz"]).trim() === "ok";
+    } catch {
+      return false;
+    }
+  };
+
+  const startApiServer = () =>
+    launch("kube-apiserver", "kube-apiserver", [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${apiPort}`,
+      `--tls-cert-file=${join(dir, "apiserver.crt")}`, `--tls-private-key-file=${join(dir, "apiserver.key")}`,
+      `--client-ca-file=${join(dir, "ca.crt")}`,
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${join(dir, "sa.pub")}`, `--service-account-signing-key-file=${join(dir, "sa.key")}`,
+      "--service-cluster-ip-range=10.96.0.0/16", "--authorization-mode=RBAC", "--allow-privileged=true",
+      "--profiling=false", "--enable-priority-and-fairness=false", `--cert-dir=${dir}`,
+    ]);
+
+  try {
+    launch("etcd", "etcd", [
+      "--name=default", `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`, "--unsafe-no-fsync", "--log-level=warn",
+    ]);
+    startApiServer();
+    await waitFor("kube-apiserver /readyz", ready, 90_000);
+
+    if (options.workloads) {
+      launch("kube-controller-manager", "kube-controller-manager", [
+        `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
+        `--service-account-private-key-file=${join(dir, "sa.key")}`, `--root-ca-file=${join(dir, "ca.crt")}`,
+        "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0", "--controllers=*,-nodeipam",
+      ]);
+      launch("kube-scheduler", "kube-scheduler", [
+        `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
+        "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
+      ]);
+      launch("kwok", "kwok", [
+        `--kubeconfig=${kubeconfig}`, "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--cidr=10.244.0.1/24", "--node-ip=10.244.0.1", "--server-address=",
+      ]);
+      kubectl(["apply", "-f", "-"], JSON.stringify({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: "kwok-node-0", annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { type: "kwok", "kubernetes.io/os": "linux" } },
+      }));
+      await waitFor("the fake node to be Ready", () => {
+        try {
+          return kubectl(["get", "node", "kwok-node-0", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]) === "True";
+        } catch {
+          return false;
+        }
+      }, 60_000);
+    }
+  } catch (err) {
+    const logs = [...children.keys()].map((n) => `--- ${n}\n${tail(join(dir, `${n}.log`))}`).join("\n");
+    stop();
+    throw new Error(`${(err as Error).message}\n${logs}`);
+  }
+
+  return {
+    dir, server, kubeconfig, kubectl, stop,
+    serviceAccountKubeconfig(namespace: string, name: string): string {
+      const token = kubectl(["create", "token", name, "-n", namespace, "--duration=2h"]).trim();
+      const file = join(dir, `sa-${namespace}-${name}.kubeconfig`);
+      writeFileSync(file, kubeconfigFor(server, join(dir, "ca.crt"), { token }), { mode: 0o600 });
+      return file;
+    },
+    async restartApiServer(): Promise<void> {
+      kill("kube-apiserver");
+      await waitFor("kube-apiserver to stop", () => !ready(), 10_000);
+      startApiServer();
+      await waitFor("kube-apiserver /readyz after restart", ready, 90_000);
+    },
+  };
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, "utf8").split("\n").slice(-15).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
