@@ -98,7 +98,7 @@ const statusSchema: Schema = {
         connectionLimit: { type: "integer" },
       },
     },
-    lastAppliedSql: { type: "array", items: { type: "string" }, description: "The statements the last reconcile ran." },
+    lastAppliedSql: { type: "array", items: { type: "string" }, description: "The statements the last reconcile that changed anything ran." },
   },
 };
 

@@ -1,0 +1,35 @@
+// Adding and removing our finalizer with JSON Patch preconditions, so a concurrent change by another controller
+// makes our patch fail (and the reconcile retry) instead of overwriting their finalizers.
+import * as k8s from "@kubernetes/client-node";
+import { API, FINALIZER, type PgDatabaseObject } from "./resource";
+
+const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
+
+export function hasFinalizer(obj: PgDatabaseObject): boolean {
+  return obj.metadata.finalizers?.includes(FINALIZER) ?? false;
+}
+
+/**
+ * Adds the finalizer if missing. Returns the updated object. Throws (HTTP 422 or 409) if the finalizers or the
+ * object changed since `obj` was read; the caller retries from a fresh read.
+ */
+export async function addFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
+  if (hasFinalizer(obj)) return obj;
+  const current = obj.metadata.finalizers;
+  const body = current
+    ? [{ op: "test", path: "/metadata/finalizers", value: current }, { op: "add", path: "/metadata/finalizers/-", value: FINALIZER }]
+    : [{ op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion }, { op: "add", path: "/metadata/finalizers", value: [FINALIZER] }];
+  return (await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch)) as PgDatabaseObject;
+}
+
+/**
+ * Removes only our finalizer, by index, after testing that the list is still exactly what we read. Idempotent when
+ * it is already gone. Throws on a concurrent change; the caller retries.
+ */
+export async function removeFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabaseObject): Promise<void> {
+  const current = obj.metadata.finalizers ?? [];
+  const index = current.indexOf(FINALIZER);
+  if (index < 0) return;
+  const body = [{ op: "test", path: "/metadata/finalizers", value: current }, { op: "remove", path: `/metadata/finalizers/${index}` }];
+  await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch);
+}

@@ -1,0 +1,103 @@
+// One level-based reconcile of a PgDatabase, as a ladder of early returns: fetch, deleting, finalizer, validate,
+// converge, status. Status is written once, at the end; the outcome tells the queue when to come back.
+import type * as k8s from "@kubernetes/client-node";
+import * as core from "../core";
+import { addFinalizer, hasFinalizer, removeFinalizer } from "./finalizer";
+import { buildStatus, recordEvent, writeStatus, type ReadyReason, type Verdict } from "./status";
+import type { Outcome } from "./queue";
+import type { PgDatabaseObject } from "./resource";
+
+export interface ReconcilerDeps {
+  readonly custom: k8s.CustomObjectsApi;
+  readonly events: k8s.CoreV1Api;
+  readonly settings: core.ConnectionSettings;
+  /** The latest object for a key, from the informer's cache. */
+  readonly get: (key: string) => PgDatabaseObject | undefined;
+  readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+  /** Who we are, for events. */
+  readonly reporter: string;
+  /** How long to wait before checking a permanent failure again (the world may change: a role appears). */
+  readonly slowRetryMs: number;
+}
+
+export interface ReconcileResult {
+  readonly outcome: Outcome;
+  readonly reason: ReadyReason | "Gone" | "Released";
+}
+
+/**
+ * Reconciles one object. Idempotent: running it again with nothing changed runs no SQL and writes no status.
+ * Throws only on unexpected API errors; the queue then retries with backoff.
+ */
+export async function reconcile(key: string, deps: ReconcilerDeps): Promise<ReconcileResult> {
+  const obj = deps.get(key);
+  if (!obj) return { outcome: { kind: "done" }, reason: "Gone" };
+  const manager = core.kubernetesManager(obj.metadata.namespace, obj.metadata.name);
+  const parsed = core.parseSpec(obj.spec);
+
+  if (obj.metadata.deletionTimestamp) return reconcileDeletion(obj, parsed, manager, deps);
+
+  // The finalizer goes on before the first change in Postgres, so no database is created that a deletion could miss.
+  let current = obj;
+  if (!hasFinalizer(current)) current = await addFinalizer(deps.custom, current);
+
+  if (!parsed.ok) {
+    // Nothing to retry: the next change to the spec brings the object back.
+    await finish(deps, current, { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(parsed.failures).message });
+    return { outcome: { kind: "done" }, reason: "InvalidSpec" };
+  }
+
+  const sql: string[] = [];
+  try {
+    const { observed } = await core.converge(deps.settings, parsed.spec, { manager }, (_step, statement) => sql.push(statement));
+    for (const statement of sql) await recordEvent(deps.events, current, "Normal", "Applied", statement, deps.reporter);
+    await finish(deps, current, { ready: true, reason: "Reconciled", message: sql.length ? `applied ${sql.length} statement(s)` : "database matches the spec", observed, appliedSql: sql });
+    return { outcome: { kind: "done" }, reason: "Reconciled" };
+  } catch (err) {
+    const e = core.classifyError(err);
+    const verdict: Verdict = { ready: false, reason: e.reason, message: e.message, appliedSql: sql };
+    // One event per change of reason, not one per retry.
+    if (readyReason(current) !== e.reason) await recordEvent(deps.events, current, "Warning", e.reason, e.message, deps.reporter);
+    await finish(deps, current, verdict);
+    deps.log.warn({ key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
+    return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: e.reason };
+  }
+}
+
+async function reconcileDeletion(
+  obj: PgDatabaseObject,
+  parsed: core.ParseResult,
+  manager: string,
+  deps: ReconcilerDeps,
+): Promise<ReconcileResult> {
+  if (!hasFinalizer(obj)) return { outcome: { kind: "done" }, reason: "Gone" };
+  // A spec that does not parse cannot say "delete": it is treated as retain, which loses nothing.
+  if (parsed.ok && parsed.spec.reclaimPolicy === "delete") {
+    try {
+      const steps = await core.reclaim(deps.settings, parsed.spec, { manager });
+      for (const step of steps) await recordEvent(deps.events, obj, "Normal", "Dropped", core.stepSql(step), deps.reporter);
+    } catch (err) {
+      const e = core.classifyError(err);
+      if (!(e instanceof core.NotOwned)) {
+        // Postgres down, sessions connected: keep the finalizer, say why, and try again.
+        if (readyReason(obj) !== "Deleting") await recordEvent(deps.events, obj, "Warning", e.reason, e.message, deps.reporter);
+        await finish(deps, obj, { ready: false, reason: "Deleting", message: `${e.reason}: ${e.message}` });
+        return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "Deleting" };
+      }
+      // Not ours to drop: it stays, and so nothing blocks the deletion of the resource.
+      await recordEvent(deps.events, obj, "Warning", "NotOwned", `${e.message} Left in place.`, deps.reporter);
+    }
+  } else {
+    await recordEvent(deps.events, obj, "Normal", "Retained", `database "${parsed.ok ? parsed.spec.name : String(obj.spec?.name)}" left in place (reclaimPolicy retain)`, deps.reporter);
+  }
+  await removeFinalizer(deps.custom, obj);
+  return { outcome: { kind: "done" }, reason: "Released" };
+}
+
+function readyReason(obj: PgDatabaseObject): string | undefined {
+  return obj.status?.conditions?.find((c) => c.type === "Ready")?.reason;
+}
+
+async function finish(deps: ReconcilerDeps, obj: PgDatabaseObject, verdict: Verdict): Promise<void> {
+  await writeStatus(deps.custom, obj, buildStatus(obj, verdict));
+}
