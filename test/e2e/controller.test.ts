@@ -1,0 +1,188 @@
+// The controller end to end: a process with its least-privilege ServiceAccount against a real kube-apiserver and a
+// real PostgreSQL 15, through faults: Postgres down, API server restart, kill mid-reconcile, leader hand-over.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startPostgres, type TestPostgres } from "../support/postgres";
+import { startCluster, type TestCluster } from "../support/cluster";
+import { installController, startController, type ControllerProcess } from "../support/controller";
+import { REPO } from "../support/pulumi";
+
+let pg: TestPostgres;
+let cluster: TestCluster;
+let kubeconfig: string;
+let leader: ControllerProcess;
+const processes: ControllerProcess[] = [];
+
+const NS = "default";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function apply(name: string, spec: object): void {
+  cluster.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: NS }, spec }));
+}
+function get(name: string): any | undefined {
+  try {
+    return JSON.parse(cluster.kubectl(["get", "pgdb", name, "-n", NS, "-o", "json"]));
+  } catch {
+    return undefined;
+  }
+}
+const ready = (obj: any) => obj?.status?.conditions?.find((c: any) => c.type === "Ready");
+
+async function eventually<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last) return last as NonNullable<T>;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}; controller log tail:\n${processes.map((p) => p.output().split("\n").slice(-8).join("\n")).join("\n")}`);
+}
+const untilReady = (name: string, reason = "Reconciled") =>
+  eventually(`${name} Ready/${reason}`, () => {
+    const obj = get(name);
+    const c = ready(obj);
+    return c?.reason === reason && obj.status.observedGeneration === obj.metadata.generation ? obj : undefined;
+  });
+const exists = async (db: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [db])).length === 1;
+const ownerOf = async (db: string) =>
+  (await pg.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1", [db]))[0]?.o;
+
+async function start(name: string): Promise<ControllerProcess> {
+  const p = await startController(name, kubeconfig, pg);
+  processes.push(p);
+  return p;
+}
+
+before(async () => {
+  pg = await startPostgres();
+  cluster = await startCluster();
+  kubeconfig = installController(cluster);
+  await pg.query("CREATE ROLE app_owner");
+  leader = await start("controller-a");
+  await eventually("controller-a to lead", async () => (await leader.metric("pgkopf_leader")) === 1);
+});
+after(async () => {
+  for (const p of processes) await p.kill();
+  cluster?.stop();
+  pg?.destroy();
+});
+
+describe("the controller reconciles PgDatabase objects into Postgres", () => {
+  test("1. the sample resource creates its database; status is Ready with the observed generation", async () => {
+    cluster.kubectl(["apply", "-f", join(REPO, "examples", "mynewdb.yaml")]);
+    const obj = await untilReady("mynewdb");
+    assert.ok(await exists("mynewdb"));
+    assert.deepEqual(obj.metadata.finalizers, ["pgdatabases.my.local/finalizer"]);
+    assert.equal(ready(obj).status, "True");
+    assert.equal(obj.status.database.encoding, "UTF8");
+    const events = cluster.kubectl(["get", "events", "-n", NS, "--field-selector", "involvedObject.name=mynewdb", "-o", "jsonpath={.items[*].message}"]);
+    assert.match(events, /CREATE DATABASE "mynewdb"/);
+  });
+
+  test("2. an owner change converges; an immutable change is refused by the API server", async () => {
+    apply("mynewdb", { name: "mynewdb", owner: "app_owner" });
+    await eventually("owner to change", async () => (await ownerOf("mynewdb")) === "app_owner");
+    const obj = await untilReady("mynewdb");
+    assert.deepEqual(obj.status.lastAppliedSql, ['ALTER DATABASE "mynewdb" OWNER TO "app_owner"']);
+    assert.throws(() => apply("mynewdb", { name: "mynewdb", owner: "app_owner", encoding: "LATIN1" }), /spec.encoding is immutable/);
+  });
+
+  test("3. an unknown owner gives Ready=False with the reason, and recovers when the role appears", async () => {
+    assert.throws(() => apply("bad", { name: "bad", connectionLimit: -5 }), /connectionLimit/);
+    apply("needs-role", { name: "needs_role", owner: "late_role" });
+    const failing = await untilReady("needs-role", "InvalidSpec");
+    assert.equal(ready(failing).status, "False");
+    assert.match(ready(failing).message, /role "late_role" does not exist/);
+    await pg.query("CREATE ROLE late_role");
+    await untilReady("needs-role");
+    assert.equal(await ownerOf("needs_role"), "late_role");
+  });
+
+  test("4. Postgres down: the controller keeps running, reports PostgresUnavailable, and converges after", async () => {
+    pg.stop();
+    try {
+      apply("during-outage", { name: "during_outage" });
+      await untilReady("during-outage", "PostgresUnavailable");
+      assert.equal(leader.child.exitCode, null);
+    } finally {
+      pg.start();
+    }
+    await untilReady("during-outage");
+    assert.ok(await exists("during_outage"));
+  });
+
+  test("5. the API server restarts: the controller resumes without a restart and sees new changes", async () => {
+    await cluster.restartApiServer();
+    apply("after-restart", { name: "after_restart" });
+    await untilReady("after-restart");
+    assert.equal(leader.child.exitCode, null, "same process");
+  });
+
+  test("6. killed mid-reconcile and restarted, it converges", async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `burst-${i}`);
+    for (const n of names) apply(n, { name: n.replace("-", "_"), owner: "app_owner" });
+    await sleep(150);
+    await leader.kill("SIGKILL");
+    leader = await start("controller-a2");
+    for (const n of names) await untilReady(n);
+    for (const n of names) assert.equal(await ownerOf(n.replace("-", "_")), "app_owner");
+  });
+
+  test("7. two controllers: only the leader acts; killing it hands over", async () => {
+    await eventually("controller-a2 to lead", async () => (await leader.metric("pgkopf_leader")) === 1);
+    const standby = await start("controller-b");
+    apply("leader-test", { name: "leader_test" });
+    await untilReady("leader-test");
+    assert.equal(await standby.metric("pgkopf_leader"), 0);
+    assert.equal(await standby.metric("pgkopf_reconcile_total"), 0, "the standby did nothing");
+    await leader.kill("SIGKILL");
+    await eventually("controller-b to take over", async () => (await standby.metric("pgkopf_leader")) === 1, 30_000);
+    apply("after-handover", { name: "after_handover" });
+    await untilReady("after-handover");
+    assert.ok((await standby.metric("pgkopf_reconcile_total")) > 0);
+    leader = standby;
+  });
+
+  test("8. deletion: retain keeps the database, delete drops it, and a database it did not create is never dropped", async () => {
+    apply("keep-me", { name: "keep_me" });
+    apply("drop-me", { name: "drop_me", reclaimPolicy: "delete" });
+    await pg.query("CREATE DATABASE not_mine");
+    apply("not-mine", { name: "not_mine", reclaimPolicy: "delete" });
+    await untilReady("keep-me");
+    await untilReady("drop-me");
+    const notMine = await untilReady("not-mine", "NotOwned");
+    assert.match(ready(notMine).message, /was not created by pg-kopf/);
+
+    cluster.kubectl(["delete", "pgdb", "keep-me", "drop-me", "not-mine", "-n", NS, "--wait=true", "--timeout=30s"]);
+    assert.ok(await exists("keep_me"));
+    assert.ok(!(await exists("drop_me")));
+    assert.ok(await exists("not_mine"));
+  });
+
+  test("8b. a deletion while Postgres is down waits, keeps the finalizer, and completes when it returns", async () => {
+    apply("drop-later", { name: "drop_later", reclaimPolicy: "delete" });
+    await untilReady("drop-later");
+    pg.stop();
+    try {
+      cluster.kubectl(["delete", "pgdb", "drop-later", "-n", NS, "--wait=false"]);
+      const waiting = await untilReady("drop-later", "Deleting");
+      assert.deepEqual(waiting.metadata.finalizers, ["pgdatabases.my.local/finalizer"]);
+    } finally {
+      pg.start();
+    }
+    await eventually("drop-later to be gone", () => get("drop-later") === undefined);
+    assert.ok(!(await exists("drop_later")));
+  });
+
+  test("no secret in status, events or logs", () => {
+    const everything = [
+      cluster.kubectl(["get", "pgdb", "-A", "-o", "json"]),
+      cluster.kubectl(["get", "events", "-A", "-o", "json"]),
+      ...processes.map((p) => p.output()),
+    ].join("\n");
+    assert.ok(everything.length > 1000);
+    assert.ok(!everything.includes(pg.password));
+  });
+});

@@ -1,0 +1,88 @@
+// Runs the controller as a process against a test cluster, with the ServiceAccount and RBAC rules the Pulumi
+// program grants it (so the tests also prove those permissions suffice), and Postgres credentials in its env.
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { pgDatabaseCrd, CRD_NAME } from "../../crd/pgdatabase";
+import { controllerClusterRules, controllerNamespaceRules } from "../../infra/rbac";
+import { freePort, type TestPostgres } from "./postgres";
+import type { TestCluster } from "./cluster";
+import { REPO } from "./pulumi";
+
+export const NAMESPACE = "pg-kopf";
+const SA = "pg-kopf-controller";
+
+/** Installs the CRD, the namespace, the ServiceAccount and its RBAC. Returns the ServiceAccount's kubeconfig. */
+export function installController(cluster: TestCluster): string {
+  const apply = (obj: object) => cluster.kubectl(["apply", "-f", "-"], JSON.stringify(obj));
+  apply(pgDatabaseCrd());
+  cluster.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
+  apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });
+  apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SA, namespace: NAMESPACE } });
+  const subjects = [{ kind: "ServiceAccount", name: SA, namespace: NAMESPACE }];
+  apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: SA }, rules: controllerClusterRules() });
+  apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name: SA }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: SA }, subjects });
+  apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: SA, namespace: NAMESPACE }, rules: controllerNamespaceRules(SA, "pg-kopf-postgres") });
+  apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: SA, namespace: NAMESPACE }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: SA }, subjects });
+  return cluster.serviceAccountKubeconfig(NAMESPACE, SA);
+}
+
+export interface ControllerProcess {
+  readonly name: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Everything the process wrote (JSON log lines). */
+  output(): string;
+  metric(name: string): Promise<number>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startController(
+  name: string,
+  kubeconfig: string,
+  pg: TestPostgres,
+  extraEnv: Record<string, string> = {},
+): Promise<ControllerProcess> {
+  const port = await freePort();
+  let out = "";
+  const child = spawn(process.execPath, [join(REPO, "dist", "controller", "main.js")], {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: kubeconfig,
+      // The password travels in the environment, as from the Secret, never on the command line.
+      PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password, PGDATABASE: "postgres", PGSSLMODE: "disable",
+      POD_NAME: name, POD_NAMESPACE: NAMESPACE, HTTP_PORT: String(port),
+      RESYNC_SECONDS: "5", SLOW_RETRY_SECONDS: "2", LEASE_DURATION_SECONDS: "4", LOG_LEVEL: "info",
+      ...extraEnv,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  process.once("exit", () => child.kill("SIGKILL"));
+  const proc: ControllerProcess = {
+    name, port, child,
+    output: () => out,
+    async metric(metricName: string): Promise<number> {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return text.split("\n").filter((l) => l.startsWith(metricName)).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+    },
+    async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill(signal);
+      await exited;
+    },
+  };
+  // Up when it answers on its health port.
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`controller ${name} exited: ${out}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return proc;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`controller ${name} did not start: ${out}`);
+}
