@@ -6,7 +6,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "../core";
-import { startPostgres } from "../test/support/postgres";
+import { startPostgres } from "../scripts/local/postgres";
 
 const N = Number(process.argv[2] ?? 100);
 const ctx = { manager: "bench:databases" };

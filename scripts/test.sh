@@ -4,7 +4,7 @@
 # Usage: scripts/test.sh [unit] [integration] [e2e]   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/node_modules/.bin:$PATH"
+source scripts/env.sh
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(unit integration e2e)
 
@@ -16,8 +16,7 @@ for s in "${suites[@]}"; do
     integration) files+=(dist/test/integration/*.test.js) ;;
     e2e)
       bash scripts/toolchain.sh
-      while read -r dir; do PATH="$dir:$PATH"; done < <(bash scripts/toolchain.sh paths)
-      files+=(dist/test/e2e/*.test.js) ;;
+      files+=(dist/test/lint/*.test.js dist/test/e2e/*.test.js) ;;
     *) echo "unknown suite: $s (use unit, integration or e2e)" >&2; exit 2 ;;
   esac
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the tools the end-to-end tests need (Pulumi CLI, etcd, Kubernetes control plane, KWOK) from the
+# Builds the tools the tests need (Pulumi CLI, etcd, Kubernetes control plane, KWOK, a Dockerfile linter) from the
 # Go module proxy, pinned to package.json's versions, into a cache outside the repo. A warm cache is a no-op.
-# Usage: scripts/toolchain.sh [pulumi|etcd|kubernetes|kwok ...]   (default: all)
+# Usage: scripts/toolchain.sh [pulumi|etcd|kubernetes|kwok|dockerfile-lint ...]   (default: all)
 #        scripts/toolchain.sh paths   (prints the bin folders, builds nothing)
 set -euo pipefail
 
@@ -121,19 +121,33 @@ build_kwok() {
   log "kwok v$v: done"
 }
 
+dockerfile_lint_dir() { echo "$cache/dockerfile-lint-$(cat "$root/tools/dockerfile-lint/go.sum" "$root/tools/dockerfile-lint/main.go" | sha256sum | cut -c1-12)"; }
+
+# dockerfile-lint: BuildKit's Dockerfile checks as a small program of the project (tools/dockerfile-lint)
+build_dockerfile-lint() {
+  local out; out=$(dockerfile_lint_dir)
+  if [ -x "$out/bin/dockerfile-lint" ]; then log "dockerfile-lint: cached"; return; fi
+  log "dockerfile-lint: building"
+  mkdir -p "$out.tmp/bin"
+  (cd "$root/tools/dockerfile-lint" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/bin/dockerfile-lint" .)
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "dockerfile-lint: done"
+}
+
 # paths: the bin folders of the cached tools, one per line (for PATH); builds nothing
 paths() {
   echo "$cache/pulumi-v$(version @pulumi/pulumi)/bin"
   echo "$cache/etcd-v$(version etcd)/bin"
   echo "$cache/kubernetes-v$(version kubernetes)/bin"
   echo "$cache/kwok-v$(version kwok)/bin"
+  echo "$(dockerfile_lint_dir)/bin"
 }
 
 main() {
   if [ "${1:-}" = paths ]; then paths; return; fi
   mkdir -p "$cache/src"
   local started=$SECONDS parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(pulumi etcd kubernetes kwok)
+  [ ${#parts[@]} -gt 0 ] || parts=(pulumi etcd kubernetes kwok dockerfile-lint)
   for p in "${parts[@]}"; do "build_$p"; done
   log "all done in $((SECONDS - started))s; cache $(du -sh "$cache" 2>/dev/null | cut -f1) at $cache"
 }

@@ -3,10 +3,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../support/postgres";
-import { startCluster, type TestCluster } from "../support/cluster";
-import { installController, startController, type ControllerProcess } from "../support/controller";
-import { REPO } from "../support/pulumi";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startCluster, type TestCluster } from "../../scripts/local/cluster";
+import { installController, startController, type ControllerProcess } from "../../scripts/local/controller";
+import { REPO } from "../../scripts/local/pulumi";
 
 let pg: TestPostgres;
 let cluster: TestCluster;

@@ -6,8 +6,8 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { pgDatabaseCrd, CRD_NAME } from "../../crd/pgdatabase";
 import { parseSpec } from "../../core/spec";
-import { startCluster, type TestCluster } from "../support/cluster";
-import { REPO } from "../support/pulumi";
+import { startCluster, type TestCluster } from "../../scripts/local/cluster";
+import { REPO } from "../../scripts/local/pulumi";
 
 let cluster: TestCluster;
 const object = (name: string, spec: object) =>

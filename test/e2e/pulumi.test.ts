@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { UpResult } from "@pulumi/pulumi/automation";
-import { startPostgres, type TestPostgres } from "../support/postgres";
-import { createTestStack, type TestStack } from "../support/pulumi";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { createTestStack, type TestStack } from "../../scripts/local/pulumi";
 
 let pg: TestPostgres;
 let t: TestStack;

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { Client } from "pg";
 import * as core from "../../core";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 
 const ctx = { manager: "test:core" };
 let pg: TestPostgres;

@@ -10,7 +10,7 @@ import { Client } from "pg";
 import type * as pulumi from "@pulumi/pulumi";
 import { pgDatabaseProvider } from "../../provider/provider";
 import { clientConfig } from "../../core/connect";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 
 // The engine's own pieces: the closure serializer the dynamic Resource uses, and the loader and config class of
 // the provider process.

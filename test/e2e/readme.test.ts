@@ -1,0 +1,20 @@
+// The README's first command, run exactly as written: it must bring everything up, show the sample database
+// Ready, and tear down cleanly.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO } from "../../scripts/local/pulumi";
+
+test("README: the run command works as written", () => {
+  const readme = readFileSync(join(REPO, "README.md"), "utf8");
+  const command = /^```sh\n(npm start)\n/m.exec(readme)?.[1];
+  assert.equal(command, "npm start", "the README opens with npm start");
+  const r = spawnSync("npm", ["start"], { cwd: REPO, encoding: "utf8", timeout: 300_000 });
+  assert.equal(r.status, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
+  assert.match(r.stdout, /default\s+mynewdb\s+mynewdb\s+True/);
+  assert.match(r.stdout, /app\s+owner app_owner\s+managed by pg-kopf: pulumi:pg-kopf\/local/);
+  assert.match(r.stdout, /mynewdb\s+owner postgres\s+managed by pg-kopf: kubernetes:default\/mynewdb/);
+  assert.match(r.stdout, /tearing down/);
+});
