@@ -1,0 +1,89 @@
+// Benchmark: apply N PgDatabase objects at once to a local control plane and measure, through a watch, the time
+// until each is Ready (p50/p99, total) and the controller's peak RSS; beside it, psql running the same CREATE
+// DATABASE statements in one session (the floor), as a ratio. Usage: npm run bench:controller [-- N]
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import * as core from "../core";
+import { startPostgres } from "../scripts/local/postgres";
+import { startCluster } from "../scripts/local/cluster";
+import { installController, startController } from "../scripts/local/controller";
+
+const N = Number(process.argv[2] ?? 100);
+const NS = "bench";
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function main(): Promise<void> {
+  const pg = await startPostgres();
+  const cluster = await startCluster();
+  try {
+    const kubeconfig = installController(cluster);
+    cluster.kubectl(["create", "namespace", NS]);
+    const controller = await startController("bench-controller", kubeconfig, pg, { RESYNC_SECONDS: "600", LOG_LEVEL: "warn" });
+    while ((await controller.metric("pgkopf_leader")) !== 1) await new Promise((r) => setTimeout(r, 100));
+
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const readyAt = new Map<string, number>();
+    let allReady: () => void = () => undefined;
+    const done = new Promise<void>((r) => (allReady = r));
+    const watch = await new k8s.Watch(kc).watch(`/apis/my.local/v1/namespaces/${NS}/pgdatabases`, {}, (_phase, obj: any) => {
+      const ready = obj.status?.conditions?.find((c: any) => c.type === "Ready");
+      if (ready?.status === "True" && !readyAt.has(obj.metadata.name)) {
+        readyAt.set(obj.metadata.name, performance.now());
+        if (readyAt.size === N) allReady();
+      }
+    }, () => undefined);
+
+    const items = Array.from({ length: N }, (_, i) => ({
+      apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name: `db-${i}`, namespace: NS }, spec: { name: `ctl_${i}` },
+    }));
+    const t0 = performance.now();
+    cluster.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+    const applied = performance.now() - t0;
+    await done;
+    const total = performance.now() - t0;
+    watch.abort();
+    const latencies = [...readyAt.values()].map((t) => t - t0).sort((a, b) => a - b);
+    const status = readFileSync(`/proc/${controller.child.pid}/status`, "utf8");
+    const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+    await controller.kill("SIGTERM");
+
+    // The floor: the same statements from the same planner, one psql session.
+    const ctx = { manager: "bench:floor" };
+    const sql = Array.from({ length: N }, (_, i) => {
+      const r = core.parseSpec({ name: `psql_${i}` });
+      if (!r.ok) throw new Error("bad spec");
+      return core.plan(r.spec, undefined, ctx).map(core.stepSql).join(";\n") + ";";
+    }).join("\n");
+    const file = join(mkdtempSync(join(tmpdir(), "pg-kopf-bench-")), "create.sql");
+    writeFileSync(file, sql);
+    const p0 = performance.now();
+    const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file], {
+      env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(r.stderr);
+    const floor = performance.now() - p0;
+
+    console.log(`pg-kopf controller bench: ${N} PgDatabase objects applied at once, concurrency ${process.env.CONCURRENCY ?? 4}`);
+    console.log(`kubectl apply of all objects     ${(applied / 1000).toFixed(2)} s`);
+    console.log(`all Ready after apply            ${(total / 1000).toFixed(2)} s`);
+    console.log(`apply-to-Ready latency           p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s`);
+    console.log(`controller peak RSS              ${peakRssMb.toFixed(1)} MiB`);
+    console.log(`psql floor (same SQL, 1 session) ${(floor / 1000).toFixed(2)} s`);
+    console.log(`ratio controller/psql            ${(total / floor).toFixed(2)}`);
+  } finally {
+    cluster.stop();
+    pg.destroy();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
