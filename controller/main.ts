@@ -50,7 +50,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const log = pino({ level: env.LOG_LEVEL || "info", base: { component: "pg-kopf-controller" } });
   const s = settingsFromEnv(env);
   // PG* variables from the Secret; the password stays non-enumerable and never reaches a log line.
-  const pg = core.connectionSettings({ applicationName: "pg-kopf-controller" }, env);
+  const pg = core.withPool(core.connectionSettings({ applicationName: "pg-kopf-controller" }, env), s.concurrency + 1);
   const kc = new k8s.KubeConfig();
   kc.loadFromDefault();
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -120,6 +120,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     await Promise.race([queue.shutdown(), new Promise((r) => setTimeout(r, s.shutdownTimeoutMs).unref())]);
     await watcher?.stop().catch(() => undefined);
     await elector.stop();
+    await pg.pool?.end().catch(() => undefined);
     server.close();
     log.info({}, "stopped");
     process.exit(0);

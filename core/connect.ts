@@ -1,7 +1,7 @@
 // Connection settings for the admin connection, decided in one place (explicit > libpq environment > defaults),
 // and withClient, which opens a client, uses it and always closes it.
 import { readFileSync } from "node:fs";
-import { Client, type ClientConfig } from "pg";
+import { Client, Pool, type ClientConfig, type PoolClient } from "pg";
 import type { ConnectionOptions } from "node:tls";
 import { classifyError, InvalidSpec } from "./errors";
 
@@ -21,6 +21,8 @@ export interface ConnectionSettings {
   readonly sslrootcert?: string;
   readonly connectTimeoutSeconds: number;
   readonly applicationName: string;
+  /** Reused connections to the maintenance database, for long-running processes (see withPool). */
+  readonly pool?: Pool;
 }
 
 export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode">> & {
@@ -116,10 +118,26 @@ export function clientConfig(s: ConnectionSettings, database?: string): ClientCo
 }
 
 /**
- * Opens a client to `database`, runs `fn` and always closes the client. Connection failures are thrown as typed
+ * The same settings with a small pool of maintenance-database connections, so a long-running process (the
+ * controller) does not pay a TLS and SCRAM handshake per reconcile. The caller ends the pool (settings.pool.end()).
+ */
+export function withPool(s: ConnectionSettings, max: number): ConnectionSettings {
+  const pool = new Pool({ ...clientConfig(s), max, idleTimeoutMillis: 30_000 });
+  // An idle pooled connection whose server goes away emits 'error'; the pool drops it and the next use reconnects.
+  pool.on("error", () => undefined);
+  const pooled = { ...s };
+  Object.defineProperty(pooled, "password", { value: s.password, enumerable: false });
+  Object.defineProperty(pooled, "pool", { value: pool, enumerable: false });
+  return pooled;
+}
+
+/**
+ * Opens a client to `database` (from the pool, for the maintenance database when there is one), runs `fn` and
+ * always closes or releases the client. Connection failures are thrown as typed
  * PgKopfErrors (transient when the server is unreachable). Idempotent as far as `fn` is.
  */
 export async function withClient<T>(s: ConnectionSettings, database: string | undefined, fn: (c: Client) => Promise<T>): Promise<T> {
+  if (s.pool && (database === undefined || database === s.database)) return withPooledClient(s.pool, fn);
   const client = new Client(clientConfig(s, database));
   // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
   client.on("error", () => undefined);
@@ -133,5 +151,24 @@ export async function withClient<T>(s: ConnectionSettings, database: string | un
     return await fn(client);
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+async function withPooledClient<T>(pool: Pool, fn: (c: Client) => Promise<T>): Promise<T> {
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw classifyError(err);
+  }
+  let failed = false;
+  try {
+    return await fn(client as unknown as Client);
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    // After a failure the connection may be broken or mid-transaction: discard it rather than reuse it.
+    client.release(failed);
   }
 }

@@ -201,3 +201,21 @@ function selfSignedOther(): string {
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other CA", "-keyout", "k", "-out", "c"], { cwd: dir, stdio: "pipe" });
   return require("node:fs").readFileSync(join(dir, "c"), "utf8");
 }
+
+test("a pooled connection is reused across converges, and recovers after Postgres restarts", async () => {
+  const pooled = core.withPool(pg.settings({ applicationName: "pooled-test" }), 2);
+  try {
+    const backends = async () => (await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'pooled-test'")).map((r) => r.pid);
+    for (let i = 0; i < 5; i++) await core.converge(pooled, spec({ name: `pooled_${i}` }), ctx);
+    assert.equal((await backends()).length, 1, "one connection served five converges");
+    assert.ok(!JSON.stringify(pooled).includes(pg.password));
+    pg.stop();
+    pg.start();
+    // The first use may meet the connection the restart broke; it is discarded, and the next one reconnects.
+    await core.converge(pooled, spec({ name: "pooled_after" }), ctx).catch((e: unknown) => assert.ok(e instanceof core.PgKopfError && e.transient, String(e)));
+    await core.converge(pooled, spec({ name: "pooled_after" }), ctx);
+    assert.ok(await exists("pooled_after"));
+  } finally {
+    await pooled.pool!.end();
+  }
+});
