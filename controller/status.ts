@@ -2,9 +2,10 @@
 // subresource only when it changed, plus Kubernetes Events. Never carries secrets: only names, SQL and reasons.
 import * as k8s from "@kubernetes/client-node";
 import type { ObservedDatabase } from "../core/observe";
+import type { FailureReason } from "../core/errors";
 import { API, type Condition, type PgDatabaseObject, type PgDatabaseStatus } from "./resource";
 
-export type ReadyReason = "Reconciled" | "InvalidSpec" | "PostgresUnavailable" | "Deleting" | "NotOwned" | "AuthenticationFailed" | "DatabaseInUse" | "PostgresRejected";
+export type ReadyReason = "Reconciled" | "Deleting" | FailureReason;
 
 export interface Verdict {
   readonly ready: boolean;

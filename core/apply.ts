@@ -7,7 +7,7 @@ import { classifyError, PgKopfError } from "./errors";
 import { observeDatabaseWith, observeExtensions, observeSessions, type ObservedDatabase } from "./observe";
 import { plan, planDelete, type PlanContext } from "./plan";
 import type { PgDatabaseSpec } from "./spec";
-import { stepSql, stepTarget, type Step } from "./steps";
+import { describeStep, stepSql, stepTarget, type Step } from "./steps";
 
 /**
  * Runs the steps in order, each as one statement, on `admin` (a client of the maintenance database) or, for steps
@@ -83,13 +83,28 @@ async function observeForWith(admin: Client, settings: ConnectionSettings, spec:
 
 /**
  * Brings the database to the spec: observe, plan, apply, observe, on one admin connection. Idempotent: a second
- * call runs no step. Throws NotOwned / InvalidSpec (permanent) or a transient PgKopfError; a failure can leave
- * earlier steps applied.
+ * call runs no step. With `expected` (the statements a reviewer was shown, as describeStep writes them) it runs
+ * nothing unless the plan is exactly that, and throws PlanChanged otherwise. Throws NotOwned / InvalidSpec
+ * (permanent) or a transient PgKopfError; a failure can leave earlier steps applied.
  */
-export async function converge(settings: ConnectionSettings, spec: PgDatabaseSpec, ctx: PlanContext, onStep?: (step: Step, sql: string) => void): Promise<Converged> {
+export async function converge(
+  settings: ConnectionSettings,
+  spec: PgDatabaseSpec,
+  ctx: PlanContext,
+  onStep?: (step: Step, sql: string) => void,
+  expected?: readonly string[],
+): Promise<Converged> {
   return withClient(settings, undefined, async (admin) => {
     const before = await observeForWith(admin, settings, spec);
     const steps = plan(spec, before, ctx);
+    const planned = steps.map(describeStep);
+    if (expected && JSON.stringify(planned) !== JSON.stringify(expected)) {
+      throw new PgKopfError(
+        "PlanChanged",
+        `the database changed since the plan was shown: planned ${JSON.stringify(expected)}, now ${JSON.stringify(planned)}; nothing was run. Preview again.`,
+        { transient: false },
+      );
+    }
     await applyStepsWith(admin, settings, steps, onStep);
     const after = steps.length ? await observeForWith(admin, settings, spec) : before;
     if (!after) {

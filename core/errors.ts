@@ -17,7 +17,8 @@ export type FailureReason =
   | "DatabaseInUse"
   | "PostgresUnavailable"
   | "AuthenticationFailed"
-  | "PostgresRejected";
+  | "PostgresRejected"
+  | "PlanChanged";
 
 export class PgKopfError extends Error {
   readonly reason: FailureReason;

@@ -30,14 +30,18 @@ function managerOf(props: Props): string {
 }
 
 /**
- * Fields that differ between two property bags, immutable ones first. Values are compared as JSON, so list order
- * counts for extensions (the order is the order they are installed in).
+ * Fields that differ between two property bags. Values are compared as JSON, so list order counts for extensions
+ * (the order they are installed in). An immutable field set on one side only is no change: unset means "whatever
+ * Postgres chose at creation", and the plan compares a newly set value with the database itself.
  */
 export function changedFields(olds: Props, news: Props): string[] {
   const a = specFields(olds);
   const b = specFields(news);
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return [...keys].filter((k) => {
+    if (isImmutable(k) && (a[k] === undefined || b[k] === undefined)) return false;
+    return JSON.stringify(a[k]) !== JSON.stringify(b[k]);
+  });
 }
 
 /** The recorded properties after the database was brought to `spec`: the spec, who manages it, and its oid. */
@@ -62,9 +66,17 @@ export function configure(config: ConfigSource | undefined, env: NodeJS.ProcessE
 }
 
 /** Keys the resource itself adds to its inputs; everything else is the user's and is validated as the spec. */
-const RESOURCE_KEYS = new Set(["__provider", "manager", "oid"]);
+const RESOURCE_KEYS = new Set(["__provider", "manager", "oid", "plannedSql"]);
 
-export async function check(olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
+/** How a plan that could not be made at preview time (Postgres unreachable) is shown; update then plans afresh. */
+export const NOT_PLANNED = "-- not planned: ";
+
+/**
+ * Validates the inputs and plans the SQL an update would run now, returned as the input property plannedSql so
+ * previews show it. Refusals the plan makes (an immutable change, a database another manager owns) fail here,
+ * naming the field, before anything runs.
+ */
+export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
   // Validate everything the user passed, so a misspelt field fails instead of being dropped.
   const user = Object.fromEntries(Object.entries(news).filter(([k, v]) => !RESOURCE_KEYS.has(k) && v !== undefined && v !== null));
   const r = core.parseSpec(user);
@@ -83,14 +95,50 @@ export async function check(olds: Props, news: Props): Promise<pulumi.dynamic.Ch
     }
   }
   if (failures.length) return { failures };
-  return { inputs: { ...r.spec, manager: news.manager } };
+  const manager = typeof news.manager === "string" ? news.manager : "";
+  let plannedSql: string[];
+  try {
+    plannedSql = await planSql(settings, olds, r.spec, manager);
+  } catch (err) {
+    const e = core.classifyError(err);
+    if (e instanceof core.InvalidSpec) return { failures: checkFailures(e.failures) };
+    if (e instanceof core.NotOwned) return { failures: [{ property: "name", reason: `name: ${e.message}` }] };
+    plannedSql = [`${NOT_PLANNED}${e.reason}: ${e.message}`];
+  }
+  return { inputs: { ...r.spec, manager: news.manager, plannedSql } };
+}
+
+/** The statements, as reviewers read them, that bringing the database from its current state to `spec` runs. */
+async function planSql(settings: core.ConnectionSettings, olds: Props, spec: core.PgDatabaseSpec, manager: string): Promise<string[]> {
+  const ctx = { manager };
+  const replacing = olds && Object.keys(olds).length > 0 && changedFields(olds, spec as unknown as Props).some(isImmutable);
+  if (!replacing) return core.plan(spec, await core.observeFor(settings, spec), ctx).map(core.describeStep);
+  // A replacement (only reached with reclaimPolicy delete recorded): the old database is dropped, then created anew.
+  const old = parseOrThrow(olds);
+  const drop = core.planDelete(old, await core.observeFor(settings, old), [], ctx);
+  const fresh = old.name === spec.name ? undefined : await core.observeFor(settings, spec);
+  return [...drop, ...core.plan(spec, fresh, ctx)].map(core.describeStep);
+}
+
+/** The part of a checked plan that create/update must find again, or undefined when there is none to hold to. */
+function expectedSql(news: Props): string[] | undefined {
+  const planned = news.plannedSql;
+  if (!Array.isArray(planned) || planned.some((s) => String(s).startsWith(NOT_PLANNED))) return undefined;
+  // After a replacement's drop (run by delete), the creation is what remains.
+  const lastDrop = planned.map(String).findLastIndex((s) => s.startsWith("[destructive]"));
+  return planned.slice(lastDrop + 1).map(String);
+}
+
+function hasPlannedWork(news: Props): boolean {
+  return Array.isArray(news.plannedSql) && news.plannedSql.some((s) => !String(s).startsWith(NOT_PLANNED));
 }
 
 export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
   const changed = changedFields(olds, news);
   const replaces = changed.filter(isImmutable);
   return {
-    changes: changed.length > 0 || olds.manager !== news.manager,
+    // Planned SQL with an unchanged spec is drift made in Postgres: an update repairs it.
+    changes: changed.length > 0 || olds.manager !== news.manager || hasPlannedWork(news),
     replaces,
     stables: core.IMMUTABLE_FIELDS.filter((f) => !replaces.includes(f)),
     // The replacement has the same name (or must not coexist with the old one), so the old goes first; with
@@ -103,7 +151,7 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
   const spec = parseOrThrow(inputs);
   const manager = managerOf(inputs);
   try {
-    const { observed } = await core.converge(settings, spec, { manager });
+    const { observed } = await core.converge(settings, spec, { manager }, undefined, expectedSql(inputs));
     return { id: spec.name, outs: outputs(spec, manager, observed) };
   } catch (err) {
     rethrow(err);
@@ -130,7 +178,7 @@ export async function update(settings: core.ConnectionSettings, news: Props): Pr
   const spec = parseOrThrow(news);
   const manager = managerOf(news);
   try {
-    const { observed } = await core.converge(settings, spec, { manager });
+    const { observed } = await core.converge(settings, spec, { manager }, undefined, expectedSql(news));
     return { outs: outputs(spec, manager, observed) };
   } catch (err) {
     rethrow(err);

@@ -28,7 +28,8 @@ export const pgDatabaseProvider: PgDatabaseProvider = {
     this.settings = handlers().configure(req.config, process.env);
   },
   async check(olds, news) {
-    return handlers().check(olds, news);
+    const h = handlers();
+    return h.check((this.settings ??= h.configure(undefined, process.env)), olds, news);
   },
   async diff(_id, olds, news) {
     return handlers().diff(olds, news);

@@ -49,7 +49,8 @@ export async function createTestStack(name: string, config: Record<string, { val
     {
       workDir: dir,
       envVars: env,
-      projectSettings: { name: "pg-kopf", runtime: { name: "nodejs" }, backend: { url: env.PULUMI_BACKEND_URL } },
+      // The same options as Pulumi.yaml: refresh before every preview and up.
+      projectSettings: { name: "pg-kopf", runtime: { name: "nodejs" }, backend: { url: env.PULUMI_BACKEND_URL }, options: { refresh: "always" } } as never,
     },
   );
   await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`pg-kopf:${k}`, v])));

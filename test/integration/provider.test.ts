@@ -101,7 +101,10 @@ describe("check", () => {
   test("normalizes valid inputs and applies safe defaults", async () => {
     const { checked } = await checkAndDiff({}, { name: "app", encoding: "utf-8" });
     assert.deepEqual(checked.failures, undefined);
-    assert.deepEqual(checked.inputs, { name: "app", encoding: "UTF8", reclaimPolicy: "retain", forceDrop: false, adopt: false, manager });
+    assert.deepEqual(checked.inputs, {
+      name: "app", encoding: "UTF8", reclaimPolicy: "retain", forceDrop: false, adopt: false, manager,
+      plannedSql: [`CREATE DATABASE "app" WITH ENCODING 'UTF8'`, `COMMENT ON DATABASE "app" IS 'managed by pg-kopf: ${manager}'`],
+    });
   });
 
   test("rejects bad input naming the property and the fix", async () => {
@@ -131,6 +134,63 @@ describe("check", () => {
     assert.equal(ok.failures, undefined);
     assert.deepEqual(diff?.replaces, ["encoding"]);
     assert.equal(diff?.deleteBeforeReplace, true);
+  });
+});
+
+describe("the planned SQL", () => {
+  test("check plans against the live database, and update runs exactly that", async () => {
+    const made = await provider.create((await checkAndDiff({}, { name: "planned", owner: "app_owner" })).checked.inputs!);
+    const { checked, diff } = await checkAndDiff(made.outs!, { name: "planned", owner: "new_owner", connectionLimit: 3 }, made.outs);
+    assert.deepEqual(checked.inputs?.plannedSql, [
+      'ALTER DATABASE "planned" OWNER TO "new_owner"',
+      'ALTER DATABASE "planned" WITH CONNECTION LIMIT 3',
+    ]);
+    assert.equal(diff?.changes, true);
+    await provider.update!("planned", made.outs!, checked.inputs!);
+    assert.equal(await ownerOf("planned"), "new_owner");
+  });
+
+  test("if the database changed after the plan was shown, update runs nothing and says so", async () => {
+    const made = await provider.create((await checkAndDiff({}, { name: "stale", owner: "app_owner" })).checked.inputs!);
+    const { checked } = await checkAndDiff(made.outs!, { name: "stale", owner: "new_owner", connectionLimit: 2 }, made.outs);
+    assert.equal((checked.inputs?.plannedSql as string[]).length, 2);
+    // Between preview and update, someone else does half of it.
+    await pg.query('ALTER DATABASE "stale" OWNER TO new_owner');
+    await assert.rejects(provider.update!("stale", made.outs!, checked.inputs!), /PlanChanged: the database changed since the plan was shown/);
+    assert.deepEqual(await pg.query("SELECT datconnlimit FROM pg_database WHERE datname = 'stale'"), [{ datconnlimit: -1 }], "nothing ran");
+  });
+
+  test("drift with an unchanged program is planned and shows as an update", async () => {
+    const made = await provider.create((await checkAndDiff({}, { name: "drifty", owner: "app_owner" })).checked.inputs!);
+    await pg.query('ALTER DATABASE "drifty" OWNER TO new_owner');
+    const { checked, diff } = await checkAndDiff(made.outs!, { name: "drifty", owner: "app_owner" }, made.outs);
+    assert.deepEqual(checked.inputs?.plannedSql, ['ALTER DATABASE "drifty" OWNER TO "app_owner"']);
+    assert.equal(diff?.changes, true);
+  });
+
+  test("setting an immutable field to the value the database already has is no change", async () => {
+    const made = await provider.create((await checkAndDiff({}, { name: "implicit" })).checked.inputs!);
+    const { checked, diff } = await checkAndDiff(made.outs!, { name: "implicit", encoding: "UTF8" }, made.outs);
+    assert.equal(checked.failures, undefined);
+    assert.deepEqual(checked.inputs?.plannedSql, []);
+    assert.equal(diff?.changes, false);
+    const refused = await checkAndDiff(made.outs!, { name: "implicit", encoding: "LATIN1" });
+    assert.equal(refused.checked.failures?.[0]?.property, "encoding");
+    assert.match(refused.checked.failures![0].reason, /cannot change from "UTF8" to "LATIN1"/);
+  });
+
+  test("a database someone else owns fails check, naming the field", async () => {
+    await pg.query("CREATE DATABASE theirs");
+    const { checked } = await checkAndDiff({}, { name: "theirs" });
+    assert.equal(checked.failures?.[0]?.property, "name");
+    assert.match(checked.failures![0].reason, /was not created by pg-kopf.*adopt: true/);
+  });
+
+  test("with Postgres unreachable, check still passes and says the plan is missing", async () => {
+    const offline = await revive(stackConfig({ [`${PROJECT}:adminPort`]: "1" }));
+    const checked = await offline.check!({}, { name: "later", manager });
+    assert.equal(checked.failures, undefined);
+    assert.match(String((checked.inputs?.plannedSql as string[])[0]), /^-- not planned: PostgresUnavailable/);
   });
 });
 

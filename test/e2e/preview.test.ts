@@ -1,0 +1,88 @@
+// What reviewers see: `pulumi preview --diff` of representative changes, rendered by the real CLI and compared with
+// checked-in expected output (test/e2e/golden), so a regression in the review is caught. UPDATE_GOLDEN=1 rewrites.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { createTestStack, REPO, type TestStack } from "../../scripts/local/pulumi";
+
+let pg: TestPostgres;
+let t: TestStack;
+const GOLDEN = join(REPO, "test", "e2e", "golden");
+
+/** Removes what changes from run to run (timings, progress dots, the random port and passphrase-derived values). */
+function normalize(text: string): string {
+  return text
+    .replace(/\x1b\[[0-9;]*m/g, "")
+    .split("\n")
+    .filter((l) => !/^@ /.test(l) && !/^\s*Duration:/.test(l))
+    .map((l) => l.replace(/\(\d+(\.\d+)?s\)/g, "(Ns)").replace(/\s+$/, ""))
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim() + "\n";
+}
+
+function compare(name: string, actual: string): void {
+  const file = join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) writeFileSync(file, actual);
+  assert.equal(actual, readFileSync(file, "utf8"), `${name} differs; if the change is intended, run with UPDATE_GOLDEN=1`);
+}
+
+const dbs = (list: object[]) => ({ value: JSON.stringify(list) });
+const app = { name: "app", owner: "app_owner", connectionLimit: 20 };
+
+before(async () => {
+  pg = await startPostgres();
+  await pg.query("CREATE ROLE app_owner");
+  await pg.query("CREATE ROLE new_owner");
+  t = await createTestStack("review", {
+    manageCluster: { value: "false" },
+    adminHost: { value: pg.host },
+    adminPort: { value: String(pg.port) },
+    adminUser: { value: pg.user },
+    adminPassword: { value: pg.password, secret: true },
+    adminSslMode: { value: "disable" },
+    databases: dbs([app, { name: "old_reports" }]),
+  });
+  await t.stack.up();
+});
+after(() => {
+  pg?.destroy();
+  t?.destroyDir();
+});
+
+test("preview of an owner change, a new database and a removed database (retain)", async () => {
+  await t.stack.setConfig("pg-kopf:databases", dbs([{ ...app, owner: "new_owner" }, { name: "reports", extensions: ["citext"] }]));
+  const preview = await t.stack.preview({ diff: true, color: "never" });
+  compare("preview-changes.txt", normalize(preview.stdout));
+  assert.deepEqual(preview.changeSummary, { create: 1, delete: 1, same: 1, update: 1 });
+});
+
+test("preview of a refused encoding change", async () => {
+  await t.stack.setConfig("pg-kopf:databases", dbs([{ ...app, encoding: "LATIN1" }, { name: "old_reports" }]));
+  const err = await t.stack.preview({ diff: true, color: "never" }).then(() => undefined, (e: Error) => e);
+  assert.ok(err, "the preview must fail");
+  // The Automation API keeps the CLI's output on the error it throws.
+  const result = (err as unknown as { commandResult: { stdout: string; stderr: string } }).commandResult;
+  // Only the errors: how far the preview got before stopping varies from run to run.
+  const errors = `${result.stdout}\n${result.stderr}`.split("\n").filter((l) => l.startsWith("error:")).join("\n");
+  compare("preview-refused.txt", normalize(errors));
+  assert.match(result.stdout + result.stderr, /encoding: cannot change from "UTF8" to "LATIN1"/);
+});
+
+test("what the preview shows is what up runs", async () => {
+  await t.stack.setConfig("pg-kopf:databases", dbs([{ ...app, owner: "new_owner" }, { name: "old_reports" }]));
+  const preview = await t.stack.preview({ diff: true, color: "never" });
+  const shown = /ALTER DATABASE \\"app\\" OWNER TO \\"new_owner\\"/.test(preview.stdout);
+  assert.ok(shown, preview.stdout);
+  const before = (await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database"))[0].n;
+  const up = await t.stack.up({ color: "never" });
+  assert.equal(up.summary.resourceChanges?.update, 1);
+  assert.deepEqual(await pg.query("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = 'app'"), [{ o: "new_owner" }]);
+  assert.equal((await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database"))[0].n, before, "nothing else was created or dropped");
+  // The state records the statements the update ran: the same ones the preview showed.
+  const state = JSON.parse(t.cli(["stack", "export"]));
+  const res = state.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("::db-app"));
+  assert.deepEqual(res.inputs.plannedSql, ['ALTER DATABASE "app" OWNER TO "new_owner"']);
+});
