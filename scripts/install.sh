@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs everything the project needs on a fresh machine: Debian packages (PostgreSQL 15, openssl, kubectl),
+# Installs everything the project needs on a fresh machine: Debian packages (PostgreSQL 15, openssl, kubectl, shellcheck),
 # the npm dependencies (Node 24 among them) and the toolchain built from Go modules. Cached work is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in postgresql-15 openssl kubectl; do
+for pkg in postgresql-15 openssl kubectl shellcheck; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

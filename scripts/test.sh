@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the tests with Node 24: unit tests beside the code, integration tests against a throwaway PostgreSQL 15,
-# end-to-end tests against the real pulumi CLI, a local kube-apiserver and PostgreSQL.
-# Usage: scripts/test.sh [unit] [integration] [e2e]   (default: all three)
+# lint of the Dockerfile and the workflows, end-to-end tests against the real pulumi CLI, a local kube-apiserver and
+# PostgreSQL.
+# Usage: scripts/test.sh [unit] [integration] [lint] [e2e]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration lint e2e)
 
 tsc -p tsconfig.json
 files=()
@@ -14,10 +15,13 @@ for s in "${suites[@]}"; do
   case "$s" in
     unit) files+=(dist/core/*.test.js dist/crd/*.test.js dist/provider/*.test.js dist/infra/*.test.js dist/controller/*.test.js) ;;
     integration) files+=(dist/test/integration/*.test.js) ;;
+    lint)
+      bash scripts/toolchain.sh actionlint dockerfile-lint
+      files+=(dist/test/lint/*.test.js) ;;
     e2e)
       bash scripts/toolchain.sh
-      files+=(dist/test/lint/*.test.js dist/test/e2e/*.test.js) ;;
-    *) echo "unknown suite: $s (use unit, integration or e2e)" >&2; exit 2 ;;
+      files+=(dist/test/e2e/*.test.js) ;;
+    *) echo "unknown suite: $s (use unit, integration, lint or e2e)" >&2; exit 2 ;;
   esac
 done
 existing=()

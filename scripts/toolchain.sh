@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the tools the tests need (Pulumi CLI, etcd, Kubernetes control plane, KWOK, a Dockerfile linter) from the
+# Builds the tools the tests need (Pulumi CLI, etcd, Kubernetes control plane, KWOK, the workflow and Dockerfile linters) from the
 # Go module proxy, pinned to package.json's versions, into a cache outside the repo. A warm cache is a no-op.
-# Usage: scripts/toolchain.sh [pulumi|etcd|kubernetes|kwok|dockerfile-lint ...]   (default: all)
+# Usage: scripts/toolchain.sh [pulumi|etcd|kubernetes|kwok|actionlint|dockerfile-lint ...]   (default: all)
 #        scripts/toolchain.sh paths   (prints the bin folders, builds nothing)
 set -euo pipefail
 
@@ -121,6 +121,18 @@ build_kwok() {
   log "kwok v$v: done"
 }
 
+build_actionlint() {
+  local v; v=$(version actionlint)
+  local out="$cache/actionlint-v$v"
+  if [ -x "$out/bin/actionlint" ]; then log "actionlint v$v: cached"; return; fi
+  log "actionlint v$v: building"
+  mkdir -p "$out.tmp/bin"
+  GOBIN="$out.tmp/bin" go install -trimpath -ldflags "-s -w -X github.com/rhysd/actionlint.version=v$v" \
+    "github.com/rhysd/actionlint/cmd/actionlint@v$v"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "actionlint v$v: done"
+}
+
 dockerfile_lint_dir() { echo "$cache/dockerfile-lint-$(cat "$root/tools/dockerfile-lint/go.sum" "$root/tools/dockerfile-lint/main.go" | sha256sum | cut -c1-12)"; }
 
 # dockerfile-lint: BuildKit's Dockerfile checks as a small program of the project (tools/dockerfile-lint)
@@ -140,6 +152,7 @@ paths() {
   echo "$cache/etcd-v$(version etcd)/bin"
   echo "$cache/kubernetes-v$(version kubernetes)/bin"
   echo "$cache/kwok-v$(version kwok)/bin"
+  echo "$cache/actionlint-v$(version actionlint)/bin"
   echo "$(dockerfile_lint_dir)/bin"
 }
 
@@ -147,7 +160,7 @@ main() {
   if [ "${1:-}" = paths ]; then paths; return; fi
   mkdir -p "$cache/src"
   local started=$SECONDS parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(pulumi etcd kubernetes kwok dockerfile-lint)
+  [ ${#parts[@]} -gt 0 ] || parts=(pulumi etcd kubernetes kwok actionlint dockerfile-lint)
   for p in "${parts[@]}"; do "build_$p"; done
   log "all done in $((SECONDS - started))s; cache $(du -sh "$cache" 2>/dev/null | cut -f1) at $cache"
 }

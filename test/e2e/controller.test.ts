@@ -2,7 +2,9 @@
 // real PostgreSQL 15, through faults: Postgres down, API server restart, kill mid-reconcile, leader hand-over.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { escapeIdentifier } from "pg";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 import { startCluster, type TestCluster } from "../../scripts/local/cluster";
 import { installController, startController, type ControllerProcess } from "../../scripts/local/controller";
@@ -174,6 +176,31 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     }
     await eventually("drop-later to be gone", () => get("drop-later") === undefined);
     assert.ok(!(await exists("drop_later")));
+  });
+
+  test("9. every example in examples/ reconciles as declared, and its deletion does what its reclaimPolicy says", async () => {
+    const dir = join(REPO, "examples");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
+    assert.ok(files.length >= 2);
+    for (const file of files) {
+      const example = JSON.parse(cluster.kubectl(["create", "--dry-run=client", "-o", "json", "-f", join(dir, file)]));
+      const { name: objectName } = example.metadata;
+      const spec = example.spec;
+      // The roles an example names are the user's to create; the database is pg-kopf's.
+      if (spec.owner && (await pg.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [spec.owner])).length === 0) {
+        await pg.query(`CREATE ROLE ${escapeIdentifier(spec.owner)}`);
+      }
+      cluster.kubectl(["apply", "-f", join(dir, file)]);
+      const obj = await untilReady(objectName);
+      assert.ok(await exists(spec.name), file);
+      if (spec.owner) assert.equal(await ownerOf(spec.name), spec.owner, file);
+      if (spec.encoding) assert.equal(obj.status.database.encoding, spec.encoding, file);
+      const installed = (await pg.query<{ e: string }>("SELECT extname AS e FROM pg_extension", [], spec.name)).map((r) => r.e);
+      for (const ext of spec.extensions ?? []) assert.ok(installed.includes(ext), `${file}: extension ${ext}`);
+
+      cluster.kubectl(["delete", "-f", join(dir, file), "--wait=true", "--timeout=30s"]);
+      assert.equal(await exists(spec.name), spec.reclaimPolicy !== "delete", `${file}: reclaimPolicy ${spec.reclaimPolicy ?? "retain"}`);
+    }
   });
 
   test("no secret in status, events or logs", () => {

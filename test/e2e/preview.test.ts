@@ -71,6 +71,15 @@ test("preview of a refused encoding change", async () => {
   assert.match(result.stdout + result.stderr, /encoding: cannot change from "UTF8" to "LATIN1"/);
 });
 
+test("the README shows the previews exactly as the CLI renders them", () => {
+  const readme = readFileSync(join(REPO, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Reviewing changes"));
+  const blocks = [...section.matchAll(/^```text\n([\s\S]*?)\n```$/gm)].map((m) => m[1]);
+  assert.equal(blocks.length, 2);
+  assert.ok(readFileSync(join(GOLDEN, "preview-changes.txt"), "utf8").includes(blocks[0]), "README owner-change preview is stale");
+  assert.equal(blocks[1] + "\n", readFileSync(join(GOLDEN, "preview-refused.txt"), "utf8"), "README refused preview is stale");
+});
+
 test("what the preview shows is what up runs", async () => {
   await t.stack.setConfig("pg-kopf:databases", dbs([{ ...app, owner: "new_owner" }, { name: "old_reports" }]));
   const preview = await t.stack.preview({ diff: true, color: "never" });

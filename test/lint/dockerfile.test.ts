@@ -2,13 +2,14 @@
 // properties the deployment relies on. The image itself cannot be built here: there is no container engine.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../../scripts/local/pulumi";
+import { toolchainBin } from "./toolchain";
 
-const linter = () => join(execFileSync("bash", [join(REPO, "scripts", "toolchain.sh"), "paths"], { encoding: "utf8" }).trim().split("\n").pop()!, "dockerfile-lint");
+const linter = () => toolchainBin("dockerfile-lint");
 const dockerfile = readFileSync(join(REPO, "Dockerfile"), "utf8");
 
 test("the Dockerfile has no lint findings", () => {

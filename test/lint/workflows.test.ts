@@ -1,0 +1,75 @@
+// The GitHub Actions workflows, checked with actionlint (built by scripts/toolchain.sh; it runs shellcheck on every
+// `run:` script) and for the properties reviewers and operators rely on.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO } from "../../scripts/local/pulumi";
+import { toolchainBin } from "./toolchain";
+
+const WORKFLOWS = join(REPO, ".github", "workflows");
+const workflow = (name: string) => readFileSync(join(WORKFLOWS, name), "utf8");
+const shellcheck = () => execFileSync("bash", ["-c", "command -v shellcheck"], { encoding: "utf8" }).trim();
+
+function actionlint(files: string[]) {
+  return spawnSync(toolchainBin("actionlint"), ["-shellcheck", shellcheck(), "-no-color", ...files], { encoding: "utf8" });
+}
+
+test("the workflows have no actionlint or shellcheck findings", () => {
+  const r = actionlint(readdirSync(WORKFLOWS).map((f) => join(WORKFLOWS, f)));
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test("actionlint does flag a bad workflow (so the check above can fail)", () => {
+  const bad = join(mkdtempSync(join(tmpdir(), "pg-kopf-actionlint-")), "bad.yml");
+  writeFileSync(
+    bad,
+    [
+      "on: pull_request",
+      "jobs:",
+      "  preview:",
+      "    runs-on: ubuntu-latest",
+      "    steps:",
+      "      - uses: actions/setup-node@v5",
+      "        with:",
+      "          node-versoin: 24",
+      "      - run: echo ${{ github.event.pull_request.title }} && ls $HOME/*.txt",
+      "",
+    ].join("\n"),
+  );
+  const r = actionlint([bad]);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /input "node-versoin" is not defined/);
+  assert.match(r.stdout, /"github\.event\.pull_request\.title" is potentially untrusted/);
+  assert.match(r.stdout, /shellcheck reported issue/);
+});
+
+test("secrets reach the steps only through env, never inside a script", () => {
+  for (const name of readdirSync(WORKFLOWS)) {
+    for (const line of workflow(name).split("\n").filter((l) => l.includes("secrets."))) {
+      assert.match(line, /^\s+[A-Z_]+: \$\{\{ secrets\.[A-Z_]+ \}\}$/, `${name}: ${line.trim()}`);
+    }
+  }
+});
+
+test("pull requests get the preview with its diff as one comment that is updated in place", () => {
+  const preview = workflow("preview.yml");
+  assert.match(preview, /^on:\n  pull_request:/m);
+  assert.match(preview, /pulumi preview --diff/);
+  assert.match(preview, /bash scripts\/toolchain\.sh pulumi/, "the CLI comes from the project's own toolchain");
+  assert.match(preview, /updateComment/);
+  assert.match(preview, /createComment/);
+  assert.match(preview, /^permissions:\n  contents: read\n  pull-requests: write\n\n/m);
+  assert.match(preview, /if: steps\.preview\.outputs\.status != '0'/, "a failed preview fails the check after commenting");
+});
+
+test("main runs pulumi up only behind the approval of an environment, one update at a time", () => {
+  const up = workflow("up.yml");
+  assert.match(up, /^on:\n  push:\n    branches: \[main\]/m);
+  assert.match(up, /^    environment: production$/m);
+  assert.match(up, /cancel-in-progress: false/);
+  assert.match(up, /pulumi up --yes/);
+  assert.match(up, /^permissions:\n  contents: read\n\n/m);
+});
