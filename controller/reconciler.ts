@@ -3,6 +3,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import * as core from "../core";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "./finalizer";
+import { claimsCreation, clearCreating, markCreating } from "./creating";
 import { buildStatus, recordEvent, writeStatus, type ReadyReason, type Verdict } from "./status";
 import type { Outcome } from "./queue";
 import type { PgDatabaseObject } from "./resource";
@@ -47,14 +48,32 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
     return { outcome: { kind: "done" }, reason: "InvalidSpec" };
   }
 
+  const database = parsed.spec.name;
   const sql: string[] = [];
+  // An API failure while recording the creation intent is not a Postgres verdict: the queue retries it.
+  let apiError: unknown;
+  let creating = false;
+  const beforeCreate = async () => {
+    creating = true;
+    if (claimsCreation(current, database)) return;
+    current = await markCreating(deps.custom, current, database).catch((err: unknown) => {
+      apiError = err;
+      throw err;
+    });
+  };
   try {
-    const { observed } = await core.converge(deps.settings, parsed.spec, { manager }, (_step, statement) => sql.push(statement));
+    const ctx = { manager, claimsUnstamped: claimsCreation(current, database) };
+    const { observed } = await core.converge(deps.settings, parsed.spec, ctx, { onStep: (_step, statement) => sql.push(statement), beforeCreate });
+    if (claimsCreation(current, database)) current = await clearCreating(deps.custom, current);
     for (const statement of sql) await recordEvent(deps.events, current, "Normal", "Applied", statement, deps.reporter);
     await finish(deps, current, { ready: true, reason: "Reconciled", message: sql.length ? `applied ${sql.length} statement(s)` : "database matches the spec", observed, appliedSql: sql });
     return { outcome: { kind: "done" }, reason: "Reconciled" };
   } catch (err) {
+    if (apiError) throw apiError;
     const e = core.classifyError(err);
+    // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
+    // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
+    if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database)) current = await clearCreating(deps.custom, current);
     const verdict: Verdict = { ready: false, reason: e.reason, message: e.message, appliedSql: sql };
     // One event per change of reason, not one per retry.
     if (readyReason(current) !== e.reason) await recordEvent(deps.events, current, "Warning", e.reason, e.message, deps.reporter);

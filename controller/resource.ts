@@ -2,6 +2,8 @@
 import { GROUP, PLURAL, VERSION, KIND } from "../crd/pgdatabase";
 
 export const FINALIZER = "pgdatabases.my.local/finalizer";
+/** Set, to the database name, right before CREATE DATABASE runs and removed once the database is stamped. */
+export const CREATING_ANNOTATION = "pgdatabases.my.local/creating";
 /** Where PgDatabase objects live in the API: spread into the client's custom-object calls. */
 export const API = { group: GROUP, version: VERSION, plural: PLURAL } as const;
 export { KIND };
@@ -35,6 +37,7 @@ export interface PgDatabaseObject {
     // presence is used.
     deletionTimestamp?: Date;
     finalizers?: string[];
+    annotations?: Record<string, string>;
   };
   spec?: Record<string, unknown>;
   status?: PgDatabaseStatus;

@@ -81,19 +81,34 @@ async function observeForWith(admin: Client, settings: ConnectionSettings, spec:
   return { ...db, extensions: await observeExtensions(settings, spec.name) };
 }
 
+export interface ConvergeOptions {
+  /** Called after each step has run, with the statement it ran. */
+  readonly onStep?: (step: Step, sql: string) => void;
+  /**
+   * The statements a reviewer was shown (as describeStep writes them): nothing runs unless the plan is exactly
+   * that, and PlanChanged is thrown otherwise.
+   */
+  readonly expected?: readonly string[];
+  /**
+   * Called right before CREATE DATABASE runs, to record the intent durably (see PlanContext.claimsUnstamped):
+   * CREATE DATABASE cannot share a transaction with the ownership stamp, so a crash between the two leaves an
+   * unstamped database that only this record shows to be ours.
+   */
+  readonly beforeCreate?: () => Promise<void>;
+}
+
 /**
  * Brings the database to the spec: observe, plan, apply, observe, on one admin connection. Idempotent: a second
- * call runs no step. With `expected` (the statements a reviewer was shown, as describeStep writes them) it runs
- * nothing unless the plan is exactly that, and throws PlanChanged otherwise. Throws NotOwned / InvalidSpec
- * (permanent) or a transient PgKopfError; a failure can leave earlier steps applied.
+ * call runs no step. Throws NotOwned / InvalidSpec (permanent), PlanChanged, or a transient PgKopfError; a failure
+ * can leave earlier steps applied.
  */
 export async function converge(
   settings: ConnectionSettings,
   spec: PgDatabaseSpec,
   ctx: PlanContext,
-  onStep?: (step: Step, sql: string) => void,
-  expected?: readonly string[],
+  options: ConvergeOptions = {},
 ): Promise<Converged> {
+  const { onStep, expected, beforeCreate } = options;
   return withClient(settings, undefined, async (admin) => {
     const before = await observeForWith(admin, settings, spec);
     const steps = plan(spec, before, ctx);
@@ -105,6 +120,7 @@ export async function converge(
         { transient: false },
       );
     }
+    if (beforeCreate && steps.some((s) => s.kind === "createDatabase")) await beforeCreate();
     await applyStepsWith(admin, settings, steps, onStep);
     const after = steps.length ? await observeForWith(admin, settings, spec) : before;
     if (!after) {

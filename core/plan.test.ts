@@ -55,6 +55,15 @@ test("a database another manager stamped, or nobody did, is not touched without 
   assert.deepEqual(steps.map((s) => s.kind), ["stampOwnership", "alterOwner"]);
 });
 
+test("a claimed creation finishes an unstamped database, but never one with any comment, and never grants a drop", () => {
+  const claim = { ...ctx, claimsUnstamped: true };
+  const steps = plan(spec({ name: "app", owner: "bob", extensions: ["citext"] }), observed({ comment: undefined }), claim);
+  assert.deepEqual(steps.map((s) => s.kind), ["stampOwnership", "alterOwner", "createExtension"]);
+  assert.throws(() => plan(spec({ name: "app" }), observed({ comment: "hand-made" }), claim), NotOwned);
+  assert.throws(() => plan(spec({ name: "app" }), observed({ comment: ownershipStamp("pulumi:other/prod") }), claim), NotOwned);
+  assert.throws(() => planDelete(spec({ name: "app", reclaimPolicy: "delete" }), observed({ comment: undefined }), [], claim), NotOwned);
+});
+
 test("only missing extensions are created", () => {
   const steps = plan(spec({ name: "app", extensions: ["plpgsql", "citext"] }), observed(), ctx);
   assert.deepEqual(steps, [{ kind: "createExtension", database: "app", extension: "citext" }]);

@@ -8,15 +8,24 @@ import { ownershipStamp, stampedManager } from "./ownership";
 export interface PlanContext {
   /** Who is managing: the identity written in the ownership stamp. */
   readonly manager: string;
+  /**
+   * The manager recorded that it ran CREATE DATABASE for this name and may have stopped before stamping it: a
+   * database of this name with no comment at all is then its own, and gets stamped. A comment of any kind still
+   * means someone else's.
+   */
+  readonly claimsUnstamped?: boolean;
 }
 
 /** The immutable fields Postgres reports back; template is used only at creation and cannot be observed. */
 const OBSERVABLE_IMMUTABLE = IMMUTABLE_FIELDS.filter((f) => f !== "name" && f !== "template");
 
-function refuseUnlessOwned(spec: Pick<PgDatabaseSpec, "name" | "adopt">, observed: ObservedDatabase, ctx: PlanContext, action: string): boolean {
+/** True when the plan must (re-)stamp the database; throws NotOwned when it may not touch it. */
+function refuseUnlessOwned(spec: Pick<PgDatabaseSpec, "name" | "adopt">, observed: ObservedDatabase, ctx: PlanContext, action: "alter" | "drop"): boolean {
   const stamped = stampedManager(observed.comment);
   if (stamped === ctx.manager) return false;
   if (spec.adopt) return true;
+  // A claim finishes an interrupted creation; it never grants a drop, any more than adopt does.
+  if (ctx.claimsUnstamped && observed.comment === undefined && action === "alter") return true;
   const who = stamped ? `is managed by ${stamped}` : "was not created by pg-kopf";
   throw new NotOwned(
     `database "${spec.name}" exists and ${who}, so it will not ${action} it. ` +

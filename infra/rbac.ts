@@ -12,7 +12,7 @@ export interface PolicyRule {
 /** Cluster-wide: PgDatabase objects may live in any namespace. */
 export function controllerClusterRules(): PolicyRule[] {
   return [
-    // Watch and read the resources; patch/update only to add and remove our finalizer.
+    // Watch and read the resources; patch/update only for our finalizer and the creation-intent annotation.
     { apiGroups: [GROUP], resources: [PLURAL], verbs: ["get", "list", "watch", "patch", "update"] },
     { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ["get", "patch", "update"] },
     { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ["update"] },

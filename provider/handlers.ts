@@ -151,7 +151,7 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
   const spec = parseOrThrow(inputs);
   const manager = managerOf(inputs);
   try {
-    const { observed } = await core.converge(settings, spec, { manager }, undefined, expectedSql(inputs));
+    const { observed } = await core.converge(settings, spec, { manager }, { expected: expectedSql(inputs) });
     return { id: spec.name, outs: outputs(spec, manager, observed) };
   } catch (err) {
     rethrow(err);
@@ -178,7 +178,7 @@ export async function update(settings: core.ConnectionSettings, news: Props): Pr
   const spec = parseOrThrow(news);
   const manager = managerOf(news);
   try {
-    const { observed } = await core.converge(settings, spec, { manager }, undefined, expectedSql(news));
+    const { observed } = await core.converge(settings, spec, { manager }, { expected: expectedSql(news) });
     return { outs: outputs(spec, manager, observed) };
   } catch (err) {
     rethrow(err);

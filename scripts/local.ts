@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "./local/postgres";
 import { startCluster, type TestCluster } from "./local/cluster";
 import { installController, startController, NAMESPACE, type ControllerProcess } from "./local/controller";
-import { createTestStack, REPO, type TestStack } from "./local/pulumi";
+import { createTestStack, localStackConfig, REPO, type TestStack } from "./local/pulumi";
 
 const keep = process.argv.includes("--keep");
 const say = (m: string) => process.stdout.write(`[pg-kopf] ${m}\n`);
@@ -33,16 +33,10 @@ async function main(): Promise<void> {
     cluster = await startCluster({ workloads: true });
 
     say("pulumi up: the local stack declares the databases app and analytics");
-    stack = await createTestStack("local", {
-      // The kubernetes resource plugin cannot be built from the Go module proxy; see README "Local stack".
-      manageCluster: { value: "false" },
-      adminHost: { value: pg.host },
-      adminPort: { value: String(pg.port) },
-      adminUser: { value: pg.user },
-      adminPassword: { value: pg.password, secret: true },
-      adminSslMode: { value: "disable" },
-      databases: { value: JSON.stringify([{ name: "app", owner: "app_owner", extensions: ["citext"] }, { name: "analytics", reclaimPolicy: "delete" }]) },
-    });
+    stack = await createTestStack(
+      "local",
+      localStackConfig(pg, [{ name: "app", owner: "app_owner", extensions: ["citext"] }, { name: "analytics", reclaimPolicy: "delete" }]),
+    );
     const up = await stack.stack.up({ onOutput: (o) => process.stdout.write(o) });
     say(`pulumi up: ${JSON.stringify(up.summary.resourceChanges)}`);
 

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { program } from "../../infra/program";
+import type { TestPostgres } from "./postgres";
 
 export const REPO = resolve(__dirname, "..", "..", "..");
 
@@ -21,12 +22,31 @@ export interface TestStack {
   destroyDir(): void;
 }
 
+export type StackConfig = Record<string, { value: string; secret?: boolean }>;
+
+/**
+ * The local stack's config: the admin connection to `pg` (password as a secret) and the declared databases.
+ * The kubernetes resource plugin cannot be built from the Go module proxy (see README "Local stack"), so the
+ * stack manages the databases and the harness installs the cluster side.
+ */
+export function localStackConfig(pg: TestPostgres, databases: object[]): StackConfig {
+  return {
+    manageCluster: { value: "false" },
+    adminHost: { value: pg.host },
+    adminPort: { value: String(pg.port) },
+    adminUser: { value: pg.user },
+    adminPassword: { value: pg.password, secret: true },
+    adminSslMode: { value: "disable" },
+    databases: { value: JSON.stringify(databases) },
+  };
+}
+
 /**
  * Creates stack `name` of project pg-kopf in a fresh directory, running infra/program.ts inline. The directory
  * links the project's build and node_modules, because the dynamic provider process loads them from its working
  * directory, exactly as in a checkout.
  */
-export async function createTestStack(name: string, config: Record<string, { value: string; secret?: boolean }>): Promise<TestStack> {
+export async function createTestStack(name: string, config: StackConfig): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-stack-"));
   symlinkSync(join(REPO, "dist"), join(dir, "dist"));
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));

@@ -132,6 +132,26 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     for (const n of names) assert.equal(await ownerOf(n.replace("-", "_")), "app_owner");
   });
 
+  test("6b. a creation cut off before the ownership stamp is finished by the object that recorded it, and only by it", async () => {
+    // What a kill between CREATE DATABASE and COMMENT ON DATABASE leaves: the database unstamped, the intent recorded.
+    await pg.query("CREATE DATABASE cut_off");
+    cluster.kubectl(["apply", "-f", "-"], JSON.stringify({
+      apiVersion: "my.local/v1", kind: "PgDatabase",
+      metadata: { name: "cut-off", namespace: NS, annotations: { "pgdatabases.my.local/creating": "cut_off" } },
+      spec: { name: "cut_off", owner: "app_owner" },
+    }));
+    const obj = await untilReady("cut-off");
+    assert.equal(await ownerOf("cut_off"), "app_owner");
+    const [{ c }] = await pg.query<{ c: string }>("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'cut_off'");
+    assert.equal(c, "managed by pg-kopf: kubernetes:default/cut-off");
+    await eventually("the intent to be cleared", () => get("cut-off")?.metadata.annotations?.["pgdatabases.my.local/creating"] === undefined);
+    assert.ok(obj);
+    // A fresh creation leaves no intent behind either.
+    apply("fresh", { name: "fresh" });
+    await untilReady("fresh");
+    assert.equal(get("fresh").metadata.annotations?.["pgdatabases.my.local/creating"], undefined);
+  });
+
   test("7. two controllers: only the leader acts; killing it hands over", async () => {
     await eventually("controller-a2 to lead", async () => (await leader.metric("pgkopf_leader")) === 1);
     const standby = await start("controller-b");

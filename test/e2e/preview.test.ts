@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { createTestStack, REPO, type TestStack } from "../../scripts/local/pulumi";
+import { createTestStack, localStackConfig, REPO, type TestStack } from "../../scripts/local/pulumi";
 
 let pg: TestPostgres;
 let t: TestStack;
@@ -36,15 +36,7 @@ before(async () => {
   pg = await startPostgres();
   await pg.query("CREATE ROLE app_owner");
   await pg.query("CREATE ROLE new_owner");
-  t = await createTestStack("review", {
-    manageCluster: { value: "false" },
-    adminHost: { value: pg.host },
-    adminPort: { value: String(pg.port) },
-    adminUser: { value: pg.user },
-    adminPassword: { value: pg.password, secret: true },
-    adminSslMode: { value: "disable" },
-    databases: dbs([app, { name: "old_reports" }]),
-  });
+  t = await createTestStack("review", localStackConfig(pg, [app, { name: "old_reports" }]));
   await t.stack.up();
 });
 after(() => {

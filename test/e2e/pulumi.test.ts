@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { UpResult } from "@pulumi/pulumi/automation";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { createTestStack, type TestStack } from "../../scripts/local/pulumi";
+import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
 
 let pg: TestPostgres;
 let t: TestStack;
@@ -32,16 +32,7 @@ before(async () => {
   pg = await startPostgres();
   await pg.query("CREATE ROLE app_owner");
   await pg.query("CREATE ROLE new_owner");
-  t = await createTestStack("local", {
-    // The kubernetes resource plugin cannot be built here (see README); the databases are the engine's part.
-    manageCluster: { value: "false" },
-    adminHost: { value: pg.host },
-    adminPort: { value: String(pg.port) },
-    adminUser: { value: pg.user },
-    adminPassword: { value: pg.password, secret: true },
-    adminSslMode: { value: "disable" },
-    databases: databases(declared),
-  });
+  t = await createTestStack("local", localStackConfig(pg, declared));
 });
 after(() => {
   pg?.destroy();

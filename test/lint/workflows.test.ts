@@ -10,6 +10,7 @@ import { REPO } from "../../scripts/local/pulumi";
 import { toolchainBin } from "./toolchain";
 
 const WORKFLOWS = join(REPO, ".github", "workflows");
+const SETUP = join(REPO, ".github", "actions", "pulumi-setup", "action.yml");
 const workflow = (name: string) => readFileSync(join(WORKFLOWS, name), "utf8");
 const shellcheck = () => execFileSync("bash", ["-c", "command -v shellcheck"], { encoding: "utf8" }).trim();
 
@@ -20,6 +21,31 @@ function actionlint(files: string[]) {
 test("the workflows have no actionlint or shellcheck findings", () => {
   const r = actionlint(readdirSync(WORKFLOWS).map((f) => join(WORKFLOWS, f)));
   assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+/** The `run: |` scripts of an action file (actionlint checks those of workflows only). */
+function runScripts(yaml: string): string[] {
+  const lines = yaml.split("\n");
+  const scripts: string[] = [];
+  lines.forEach((line, i) => {
+    const m = /^(\s*)run: \|$/.exec(line);
+    if (!m) return;
+    const body: string[] = [];
+    for (let j = i + 1; j < lines.length && (lines[j].trim() === "" || lines[j].search(/\S/) > m[1].length); j++) body.push(lines[j].trim());
+    scripts.push(body.join("\n"));
+  });
+  return scripts;
+}
+
+test("the shared setup action's scripts have no shellcheck findings", () => {
+  const scripts = runScripts(readFileSync(SETUP, "utf8"));
+  assert.equal(scripts.length, 2);
+  for (const script of scripts) {
+    const r = spawnSync(shellcheck(), ["--shell=bash", "-"], { input: script, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + script);
+  }
+  const bad = spawnSync(shellcheck(), ["--shell=bash", "-"], { input: "ls $HOME/*.txt", encoding: "utf8" });
+  assert.equal(bad.status, 1, "shellcheck flags an unquoted expansion");
 });
 
 test("actionlint does flag a bad workflow (so the check above can fail)", () => {
@@ -46,19 +72,26 @@ test("actionlint does flag a bad workflow (so the check above can fail)", () => 
   assert.match(r.stdout, /shellcheck reported issue/);
 });
 
-test("secrets reach the steps only through env, never inside a script", () => {
-  for (const name of readdirSync(WORKFLOWS)) {
-    for (const line of workflow(name).split("\n").filter((l) => l.includes("secrets."))) {
-      assert.match(line, /^\s+[A-Z_]+: \$\{\{ secrets\.[A-Z_]+ \}\}$/, `${name}: ${line.trim()}`);
+test("secrets reach the steps only through env or an action's input, never inside a script", () => {
+  const files = [...readdirSync(WORKFLOWS).map((f) => join(WORKFLOWS, f)), SETUP];
+  for (const file of files) {
+    for (const line of readFileSync(file, "utf8").split("\n").filter((l) => /secrets\.|inputs\./.test(l))) {
+      assert.match(line, /^\s+[A-Za-z_]+: \$\{\{ (secrets|inputs)\.[A-Za-z_]+ \}\}$/, `${file}: ${line.trim()}`);
     }
   }
+});
+
+test("the shared setup installs the project's own pulumi build and keeps the kubeconfig private", () => {
+  const setup = readFileSync(SETUP, "utf8");
+  assert.match(setup, /bash scripts\/toolchain\.sh pulumi/);
+  assert.match(setup, /umask 077/);
+  for (const name of readdirSync(WORKFLOWS)) assert.match(workflow(name), /uses: \.\/\.github\/actions\/pulumi-setup/, name);
 });
 
 test("pull requests get the preview with its diff as one comment that is updated in place", () => {
   const preview = workflow("preview.yml");
   assert.match(preview, /^on:\n  pull_request:/m);
   assert.match(preview, /pulumi preview --diff/);
-  assert.match(preview, /bash scripts\/toolchain\.sh pulumi/, "the CLI comes from the project's own toolchain");
   assert.match(preview, /updateComment/);
   assert.match(preview, /createComment/);
   assert.match(preview, /^permissions:\n  contents: read\n  pull-requests: write\n\n/m);

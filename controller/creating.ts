@@ -1,0 +1,33 @@
+// The creation intent: CREATE DATABASE cannot run in a transaction with the ownership stamp that follows it, so a
+// controller killed between the two would leave an unstamped database it could never touch again (NotOwned). The
+// object records "I am creating <name>" before the CREATE and drops the record once the database is stamped; a
+// reconcile that finds the record finishes the creation instead of refusing.
+import * as k8s from "@kubernetes/client-node";
+import { API, CREATING_ANNOTATION, type PgDatabaseObject } from "./resource";
+
+const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
+const POINTER = `/metadata/annotations/${CREATING_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+
+/** Whether `obj` recorded that it was creating database `database`. */
+export function claimsCreation(obj: PgDatabaseObject, database: string): boolean {
+  return obj.metadata.annotations?.[CREATING_ANNOTATION] === database;
+}
+
+/** Records the intent; fails (409/422) if the object changed since it was read, so nothing runs on a stale view. */
+export async function markCreating(api: k8s.CustomObjectsApi, obj: PgDatabaseObject, database: string): Promise<PgDatabaseObject> {
+  const body = [
+    { op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion },
+    obj.metadata.annotations
+      ? { op: "add", path: POINTER, value: database }
+      : { op: "add", path: "/metadata/annotations", value: { [CREATING_ANNOTATION]: database } },
+  ];
+  return (await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch)) as PgDatabaseObject;
+}
+
+/** Removes the record if it is still the one we read; leaves everything else in the annotations alone. */
+export async function clearCreating(api: k8s.CustomObjectsApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
+  const value = obj.metadata.annotations?.[CREATING_ANNOTATION];
+  if (value === undefined) return obj;
+  const body = [{ op: "test", path: POINTER, value }, { op: "remove", path: POINTER }];
+  return (await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch)) as PgDatabaseObject;
+}
