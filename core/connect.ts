@@ -161,6 +161,13 @@ async function withPooledClient<T>(pool: Pool, fn: (c: Client) => Promise<T>): P
   } catch (err) {
     throw classifyError(err);
   }
+  // The pool listens for 'error' only on idle clients: a server that goes away between two queries of a checked-out
+  // client would otherwise crash the process. The failure surfaces on the next query instead.
+  let broken = false;
+  const onError = () => {
+    broken = true;
+  };
+  client.on("error", onError);
   let failed = false;
   try {
     return await fn(client as unknown as Client);
@@ -168,7 +175,8 @@ async function withPooledClient<T>(pool: Pool, fn: (c: Client) => Promise<T>): P
     failed = true;
     throw err;
   } finally {
+    client.off("error", onError);
     // After a failure the connection may be broken or mid-transaction: discard it rather than reuse it.
-    client.release(failed);
+    client.release(failed || broken);
   }
 }

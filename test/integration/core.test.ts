@@ -219,3 +219,21 @@ test("a pooled connection is reused across converges, and recovers after Postgre
     await pooled.pool!.end();
   }
 });
+
+test("Postgres going away while a pooled connection is checked out fails that use, not the process", async () => {
+  const pooled = core.withPool(pg.settings({ applicationName: "checked-out-test" }), 1);
+  try {
+    await core.withClient(pooled, undefined, async (c) => {
+      await c.query("SELECT 1");
+      // The server terminates the connection between two queries; the client emits 'error' with no query to fail.
+      pg.stop();
+      await new Promise((r) => setTimeout(r, 300));
+    });
+    pg.start();
+    // The broken connection was discarded on release: the next use gets a fresh one.
+    const rows = await core.withClient(pooled, undefined, (c) => c.query("SELECT 1 AS one"));
+    assert.deepEqual(rows.rows, [{ one: 1 }]);
+  } finally {
+    await pooled.pool!.end();
+  }
+});
