@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const pg = await startPostgres();
   const cluster = await startCluster();
   try {
-    const kubeconfig = installController(cluster);
+    const kubeconfig = installController(cluster, pg);
     cluster.kubectl(["create", "namespace", NS]);
     const controller = await startController("bench-controller", kubeconfig, pg, { RESYNC_SECONDS: "600", LOG_LEVEL: "warn" });
     while ((await controller.metric("pgkopf_leader")) !== 1) await new Promise((r) => setTimeout(r, 100));

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     say(`pulumi up: ${JSON.stringify(up.summary.resourceChanges)}`);
 
     say("starting the controller with its ServiceAccount");
-    const kubeconfig = installController(cluster);
+    const kubeconfig = installController(cluster, pg);
     controller = await startController("pg-kopf-controller-local", kubeconfig, pg, { RESYNC_SECONDS: "30" });
 
     say("kubectl apply -f examples/mynewdb.yaml");

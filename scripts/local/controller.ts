@@ -2,28 +2,44 @@
 // program grants it (so the tests also prove those permissions suffice), and Postgres credentials in its env.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { pgDatabaseCrd, CRD_NAME } from "../../crd/pgdatabase";
-import { controllerClusterRules, controllerNamespaceRules } from "../../infra/rbac";
+import { CRD_NAME } from "../../crd/pgdatabase";
 import { freePort, type TestPostgres } from "./postgres";
 import type { TestCluster } from "./cluster";
 import { REPO } from "./pulumi";
+import { renderManifests, type Manifest } from "./render";
 
 export const NAMESPACE = "pg-kopf";
 const SA = "pg-kopf-controller";
 
-/** Installs the CRD, the namespace, the ServiceAccount and its RBAC. Returns the ServiceAccount's kubeconfig. */
-export function installController(cluster: TestCluster): string {
-  const apply = (obj: object) => cluster.kubectl(["apply", "-f", "-"], JSON.stringify(obj));
-  apply(pgDatabaseCrd());
-  cluster.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
-  apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });
-  apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SA, namespace: NAMESPACE } });
-  const subjects = [{ kind: "ServiceAccount", name: SA, namespace: NAMESPACE }];
-  apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: SA }, rules: controllerClusterRules() });
-  apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name: SA }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: SA }, subjects });
-  apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: SA, namespace: NAMESPACE }, rules: controllerNamespaceRules(SA, "pg-kopf-postgres") });
-  apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: SA, namespace: NAMESPACE }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: SA }, subjects });
+/**
+ * Puts the Pulumi program's own cluster objects on the cluster (rendered, see ./render): the CRD, the namespace,
+ * the ServiceAccount and its RBAC, the Postgres Service and Secret. The Deployment is left out: the tests run the
+ * controller as a process. Returns the ServiceAccount's kubeconfig, so the process has exactly those permissions.
+ */
+export function installController(cluster: TestCluster, pg: TestPostgres): string {
+  const manifests = renderManifests({
+    namespace: NAMESPACE,
+    // Pods would reach the local Postgres on this machine; an EndpointSlice may not point at loopback.
+    postgresExternalName: "localhost",
+    postgresPort: pg.port,
+    adminUser: pg.user,
+    adminPassword: pg.password,
+  }).filter((m) => m.kind !== "Deployment");
+  applyManifests(cluster, manifests);
   return cluster.serviceAccountKubeconfig(NAMESPACE, SA);
+}
+
+/** Applies manifests in order, the CRD first and established, as `pulumi up` would. */
+export function applyManifests(cluster: TestCluster, manifests: Manifest[]): void {
+  const crds = manifests.filter((m) => m.kind === "CustomResourceDefinition");
+  const rest = manifests.filter((m) => m.kind !== "CustomResourceDefinition");
+  const apply = (list: Manifest[]) =>
+    cluster.kubectl(["apply", "--validate=strict", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: list }));
+  if (crds.length) {
+    apply(crds);
+    cluster.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
+  }
+  apply(rest);
 }
 
 export interface ControllerProcess {

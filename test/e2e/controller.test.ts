@@ -60,7 +60,7 @@ async function start(name: string): Promise<ControllerProcess> {
 before(async () => {
   pg = await startPostgres();
   cluster = await startCluster();
-  kubeconfig = installController(cluster);
+  kubeconfig = installController(cluster, pg);
   await pg.query("CREATE ROLE app_owner");
   leader = await start("controller-a");
   await eventually("controller-a to lead", async () => (await leader.metric("pgkopf_leader")) === 1);
