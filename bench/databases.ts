@@ -20,53 +20,67 @@ function spec(i: number, prefix: string): core.PgDatabaseSpec {
 async function main() {
   const pg = await startPostgres();
   const settings = pg.settings();
+  const pooled = core.withPool(pg.settings(), 2);
+  const dir = mkdtempSync(join(tmpdir(), "pg-kopf-bench-"));
+  const psql = (file: string) => {
+    // The password goes through the environment, never the command line.
+    const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file], {
+      env: { ...process.env, PGPASSWORD: pg.password },
+      encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(r.stderr);
+  };
+  // CREATE DATABASE writes the template's pages to the WAL, so checkpoints come every few dozen databases and
+  // cost whoever runs then. Each phase starts from a fresh checkpoint so they all pay alike.
+  const timed = async (fn: () => Promise<void> | void): Promise<number> => {
+    await pg.query("CHECKPOINT");
+    const t = performance.now();
+    await fn();
+    return performance.now() - t;
+  };
+  // The same statements the core runs, from the same planner, fed to psql.
+  const createSql = (prefix: string, i: number) => core.plan(spec(i, prefix), undefined, ctx).map(core.stepSql).join(";\n") + ";";
+  const sqlFile = (name: string, lines: string[]) => {
+    const file = join(dir, name);
+    writeFileSync(file, lines.join("\n"));
+    return file;
+  };
+  const range = Array.from({ length: N }, (_, i) => i);
   try {
-    let t = performance.now();
-    for (let i = 0; i < N; i++) await core.converge(settings, spec(i, "core"), ctx);
-    const coreCreate = performance.now() - t;
-    t = performance.now();
-    for (let i = 0; i < N; i++) await core.reclaim(settings, spec(i, "core"), ctx);
-    const coreDrop = performance.now() - t;
-
-    // The same statements the core runs, from the same planner, fed to psql.
-    const creates = Array.from({ length: N }, (_, i) => core.plan(spec(i, "psql"), undefined, ctx).map(core.stepSql).join(";\n") + ";");
-    const drops = Array.from({ length: N }, (_, i) => core.stepSql({ kind: "dropDatabase", database: `psql_${i}`, force: false }) + ";");
-    const dir = mkdtempSync(join(tmpdir(), "pg-kopf-bench-"));
-    const psql = (file: string) => {
-      // The password goes through the environment, never the command line.
-      const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file], {
-        env: { ...process.env, PGPASSWORD: pg.password },
-        encoding: "utf8",
-      });
-      if (r.status !== 0) throw new Error(r.stderr);
-    };
-    writeFileSync(join(dir, "create.sql"), creates.join("\n"));
-    writeFileSync(join(dir, "drop.sql"), drops.join("\n"));
-    t = performance.now();
-    psql(join(dir, "create.sql"));
-    const psqlCreate = performance.now() - t;
-    t = performance.now();
-    psql(join(dir, "drop.sql"));
-    const psqlDrop = performance.now() - t;
-
+    const psqlCreate = await timed(() => psql(sqlFile("create.sql", range.map((i) => createSql("psql", i)))));
+    const coreCreate = await timed(async () => {
+      for (const i of range) await core.converge(settings, spec(i, "core"), ctx);
+    });
+    const pooledCreate = await timed(async () => {
+      for (const i of range) await core.converge(pooled, spec(i, "pooled"), ctx);
+    });
+    const noop = await timed(async () => {
+      for (const i of range) await core.converge(pooled, spec(i, "pooled"), ctx);
+    });
     // A psql process per database, as a shell loop would do it.
-    t = performance.now();
-    for (let i = 0; i < N; i++) {
-      writeFileSync(join(dir, "one.sql"), creates[i].replaceAll("psql_", "loop_"));
-      psql(join(dir, "one.sql"));
-    }
-    const loopCreate = performance.now() - t;
+    const loopFiles = range.map((i) => sqlFile(`loop_${i}.sql`, [createSql("loop", i)]));
+    const loopCreate = await timed(() => loopFiles.forEach(psql));
+
+    const psqlDrop = await timed(() =>
+      psql(sqlFile("drop.sql", range.map((i) => core.stepSql({ kind: "dropDatabase", database: `psql_${i}`, force: false }) + ";"))),
+    );
+    const coreDrop = await timed(async () => {
+      for (const i of range) await core.reclaim(settings, spec(i, "core"), ctx);
+    });
 
     const row = (label: string, ms: number, floor: number) =>
-      `${label.padEnd(44)} ${(ms / 1000).toFixed(2).padStart(7)} s  ${(ms / N).toFixed(1).padStart(6)} ms/db  x${(ms / floor).toFixed(2)}`;
+      `${label.padEnd(48)} ${(ms / 1000).toFixed(2).padStart(7)} s  ${(ms / N).toFixed(1).padStart(6)} ms/db  x${(ms / floor).toFixed(2)}`;
     console.log(`pg-kopf bench: ${N} databases, PostgreSQL 15 on loopback, ${process.version}`);
-    console.log(row("core create (observe+plan+apply+observe)", coreCreate, psqlCreate));
     console.log(row("psql, one session (floor)", psqlCreate, psqlCreate));
+    console.log(row("core create, connection per database", coreCreate, psqlCreate));
+    console.log(row("core create, pooled connection (controller)", pooledCreate, psqlCreate));
     console.log(row("psql, one process per database", loopCreate, psqlCreate));
-    console.log(row("core drop (reclaim: observe+sessions+drop)", coreDrop, psqlDrop));
+    console.log(row("core, nothing to do (observe+plan), pooled", noop, psqlCreate));
     console.log(row("psql drop, one session (floor)", psqlDrop, psqlDrop));
-    console.log(`ratio core/psql: create ${(coreCreate / psqlCreate).toFixed(2)}, drop ${(coreDrop / psqlDrop).toFixed(2)}`);
+    console.log(row("core drop (reclaim: observe+sessions+drop)", coreDrop, psqlDrop));
+    console.log(`ratio core/psql: create ${(coreCreate / psqlCreate).toFixed(2)} (pooled ${(pooledCreate / psqlCreate).toFixed(2)}), drop ${(coreDrop / psqlDrop).toFixed(2)}`);
   } finally {
+    await pooled.pool!.end();
     pg.destroy();
   }
 }
