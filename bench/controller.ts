@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   try {
     const kubeconfig = installController(cluster, pg);
     cluster.kubectl(["create", "namespace", NS]);
-    const controller = await startController("bench-controller", kubeconfig, pg, { RESYNC_SECONDS: "600", LOG_LEVEL: "warn" });
+    const controller = await startController("bench-controller", kubeconfig, pg, { RESYNC_SECONDS: "600", LOG_LEVEL: "warn", ...(process.env.CONTROLLER_NODE_OPTIONS !== undefined ? { NODE_OPTIONS: process.env.CONTROLLER_NODE_OPTIONS } : {}) });
     while ((await controller.metric("pgkopf_leader")) !== 1) await new Promise((r) => setTimeout(r, 100));
 
     const kc = new k8s.KubeConfig();
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     const items = Array.from({ length: N }, (_, i) => ({
       apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name: `db-${i}`, namespace: NS }, spec: { name: `ctl_${i}` },
     }));
+    await pg.query("CHECKPOINT");
     const t0 = performance.now();
     cluster.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
     const applied = performance.now() - t0;
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
     const latencies = [...readyAt.values()].map((t) => t - t0).sort((a, b) => a - b);
     const status = readFileSync(`/proc/${controller.child.pid}/status`, "utf8");
     const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+    const mib = async (metric: string) => ((await controller.metric(metric)) / 1048576).toFixed(1);
+    const heap = `heap used ${await mib("pgkopf_nodejs_heap_size_used_bytes")} MiB of ${await mib("pgkopf_nodejs_heap_size_total_bytes")}, external ${await mib("pgkopf_nodejs_external_memory_bytes")}`;
     await controller.kill("SIGTERM");
 
     // The floor: the same statements from the same planner, one psql session.
@@ -63,6 +66,8 @@ async function main(): Promise<void> {
     }).join("\n");
     const file = join(mkdtempSync(join(tmpdir(), "pg-kopf-bench-")), "create.sql");
     writeFileSync(file, sql);
+    // CREATE DATABASE makes checkpoints; both runs start from a fresh one so neither pays for the other's.
+    await pg.query("CHECKPOINT");
     const p0 = performance.now();
     const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file], {
       env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8",
@@ -74,7 +79,7 @@ async function main(): Promise<void> {
     console.log(`kubectl apply of all objects     ${(applied / 1000).toFixed(2)} s`);
     console.log(`all Ready after apply            ${(total / 1000).toFixed(2)} s`);
     console.log(`apply-to-Ready latency           p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s`);
-    console.log(`controller peak RSS              ${peakRssMb.toFixed(1)} MiB`);
+    console.log(`controller peak RSS              ${peakRssMb.toFixed(1)} MiB (now: ${heap})`);
     console.log(`psql floor (same SQL, 1 session) ${(floor / 1000).toFixed(2)} s`);
     console.log(`ratio controller/psql            ${(total / floor).toFixed(2)}`);
   } finally {

@@ -99,10 +99,12 @@ describe("with a host IP", () => {
     });
     assert.equal(c.livenessProbe.httpGet.path, "/healthz");
     assert.equal(c.readinessProbe.httpGet.path, "/readyz");
-    assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
+    assert.deepEqual(c.resources, { requests: { cpu: "50m", memory: "160Mi" }, limits: { memory: "384Mi" } });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
     assert.equal(env.PGHOST.value, "postgres.pg-kopf.svc.cluster.local");
     assert.equal(env.PGPORT.value, "5432");
+    // The heap cap leaves room under the memory limit for code, buffers and the young generation.
+    assert.equal(env.NODE_OPTIONS.value, "--max-old-space-size=192");
     for (const k of ["PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"]) {
       assert.deepEqual(env[k].valueFrom, { secretKeyRef: { name: "pg-kopf-postgres", key: k } });
     }

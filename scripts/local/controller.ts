@@ -7,6 +7,7 @@ import { freePort, type TestPostgres } from "./postgres";
 import type { TestCluster } from "./cluster";
 import { REPO } from "./pulumi";
 import { renderManifests, type Manifest } from "./render";
+import { CONTROLLER_NODE_OPTIONS } from "../../infra/operator";
 
 export const NAMESPACE = "pg-kopf";
 const SA = "pg-kopf-controller";
@@ -68,6 +69,8 @@ export async function startController(
       PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password, PGDATABASE: "postgres", PGSSLMODE: "disable",
       POD_NAME: name, POD_NAMESPACE: NAMESPACE, HTTP_PORT: String(port),
       RESYNC_SECONDS: "5", SLOW_RETRY_SECONDS: "2", LEASE_DURATION_SECONDS: "4", LOG_LEVEL: "info",
+      // As the Deployment runs it.
+      NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
       ...extraEnv,
     },
     stdio: ["ignore", "pipe", "pipe"],
