@@ -81,9 +81,10 @@ test("secrets reach the steps only through env or an action's input, never insid
   }
 });
 
-test("the shared setup installs the project's own pulumi build and keeps the kubeconfig private", () => {
+test("the shared setup installs the CLI at the version package.json pins and keeps the kubeconfig private", () => {
   const setup = readFileSync(SETUP, "utf8");
-  assert.match(setup, /bash scripts\/toolchain\.sh pulumi/);
+  assert.match(setup, /require\("\.\/package\.json"\)\.dependencies\["@pulumi\/pulumi"\]/);
+  assert.match(setup, /uses: pulumi\/actions@v\d+\n\s+with:\n\s+pulumi-version: \$\{\{ steps\.deps\.outputs\.pulumi \}\}/);
   assert.match(setup, /umask 077/);
   for (const name of readdirSync(WORKFLOWS)) assert.match(workflow(name), /uses: \.\/\.github\/actions\/pulumi-setup/, name);
 });
