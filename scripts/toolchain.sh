@@ -44,7 +44,7 @@ build_pulumi() {
   local v; v=$(version @pulumi/pulumi)
   local out="$cache/pulumi-v$v"
   if [ -x "$out/bin/pulumi" ]; then log "pulumi v$v: cached"; return; fi
-  log "pulumi v$v: building (cold: ~15 min on 2 cores)"
+  log "pulumi v$v: building (cold: about 4 min on 2 cores)"
   local w="$cache/src/pulumi-v$v"
   wrapper "$w" "require github.com/pulumi/pulumi/pkg/v3 v$v" "require github.com/pulumi/pulumi/sdk/v3 v$v" \
     "$(nonlocal_replaces "$(modfile github.com/pulumi/pulumi/pkg/v3@v$v)")"
@@ -80,7 +80,7 @@ build_kubernetes() {
   local out="$cache/kubernetes-v$v"
   if [ -x "$out/bin/kube-apiserver" ] && [ -x "$out/bin/kube-controller-manager" ] && [ -x "$out/bin/kube-scheduler" ]; then
     log "kubernetes v$v: cached"; return; fi
-  log "kubernetes v$v: building kube-apiserver, kube-controller-manager, kube-scheduler (cold: ~25 min on 2 cores)"
+  log "kubernetes v$v: building kube-apiserver, kube-controller-manager, kube-scheduler (cold: about 4 min on 2 cores)"
   local w="$cache/src/kubernetes-v$v"
   local staging="0.${v#1.}" # k8s.io/kubernetes v1.N.P publishes its staging modules as v0.N.P
   local lines=("require k8s.io/kubernetes v$v") mod
