@@ -11,16 +11,34 @@ let pg: TestPostgres;
 let t: TestStack;
 const GOLDEN = join(REPO, "test", "e2e", "golden");
 
-/** Removes what changes from run to run (timings, progress dots, the random port and passphrase-derived values). */
+/**
+ * Removes what changes from run to run: timings, progress lines, and the order of resource blocks (the engine
+ * runs steps in parallel, so it prints them as they finish); blocks are sorted by URN.
+ */
 function normalize(text: string): string {
-  return text
+  const lines = text
     .replace(/\x1b\[[0-9;]*m/g, "")
     .split("\n")
     .filter((l) => !/^@ /.test(l) && !/^\s*Duration:/.test(l))
-    .map((l) => l.replace(/\(\d+(\.\d+)?s\)/g, "(Ns)").replace(/\s+$/, ""))
-    .join("\n")
-    .replace(/\n{3,}/g, "\n\n")
-    .trim() + "\n";
+    .map((l) => l.replace(/\(\d+(\.\d+)?s\)/g, "(Ns)").replace(/\s+$/, ""));
+  const out: string[] = [];
+  let blocks: string[][] = [];
+  const flush = () => {
+    const urn = (b: string[]) => b.find((l) => l.includes("[urn=")) ?? "";
+    for (const b of blocks.sort((x, y) => urn(x).localeCompare(urn(y)))) out.push(...b);
+    blocks = [];
+  };
+  for (const line of lines) {
+    // A resource step nested under the stack: "    + type: (create)", with its properties indented below it.
+    if (/^    [+~-] \S+: \(/.test(line)) blocks.push([line]);
+    else if (blocks.length && /^      /.test(line)) blocks[blocks.length - 1].push(line);
+    else {
+      flush();
+      out.push(line);
+    }
+  }
+  flush();
+  return out.join("\n").replace(/\n{3,}/g, "\n\n").trim() + "\n";
 }
 
 function compare(name: string, actual: string): void {
