@@ -68,7 +68,9 @@ export async function startController(
       // The password travels in the environment, as from the Secret, never on the command line.
       PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password, PGDATABASE: "postgres", PGSSLMODE: "disable",
       POD_NAME: name, POD_NAMESPACE: NAMESPACE, HTTP_PORT: String(port),
-      RESYNC_SECONDS: "5", SLOW_RETRY_SECONDS: "2", LEASE_DURATION_SECONDS: "4", LOG_LEVEL: "info",
+      // A lease long enough to ride out an API server restart (the renew deadline is 2/3 of it, and RBAC answers
+      // 403 for a moment after a restart), short enough that a hand-over test does not wait long.
+      RESYNC_SECONDS: "5", SLOW_RETRY_SECONDS: "2", LEASE_DURATION_SECONDS: "10", LOG_LEVEL: "info",
       // As the Deployment runs it.
       NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
       ...extraEnv,
