@@ -23,31 +23,36 @@ function handlers(): typeof Handlers {
   }
 }
 
+/** The admin connection: from configure, or from PG* variables when the engine never called configure. */
+function settingsOf(provider: PgDatabaseProvider, h: typeof Handlers): ConnectionSettings {
+  return (provider.settings ??= h.configure(undefined, process.env));
+}
+
 export const pgDatabaseProvider: PgDatabaseProvider = {
   async configure(req: pulumi.dynamic.ConfigureRequest) {
     this.settings = handlers().configure(req.config, process.env);
   },
   async check(olds, news) {
     const h = handlers();
-    return h.check((this.settings ??= h.configure(undefined, process.env)), olds, news);
+    return h.check(settingsOf(this, h), olds, news);
   },
   async diff(_id, olds, news) {
     return handlers().diff(olds, news);
   },
   async create(inputs) {
     const h = handlers();
-    return h.create((this.settings ??= h.configure(undefined, process.env)), inputs);
+    return h.create(settingsOf(this, h), inputs);
   },
   async read(id, props) {
     const h = handlers();
-    return h.read((this.settings ??= h.configure(undefined, process.env)), id, props ?? {});
+    return h.read(settingsOf(this, h), id, props ?? {});
   },
   async update(_id, _olds, news) {
     const h = handlers();
-    return h.update((this.settings ??= h.configure(undefined, process.env)), news);
+    return h.update(settingsOf(this, h), news);
   },
   async delete(_id, props) {
     const h = handlers();
-    return h.remove((this.settings ??= h.configure(undefined, process.env)), props);
+    return h.remove(settingsOf(this, h), props);
   },
 };
