@@ -1,5 +1,6 @@
 // The Postgres core's public surface: spec -> validate -> observe -> plan -> apply -> observed state.
 export * from "./spec";
+export * from "./fields";
 export * from "./errors";
 export * from "./connect";
 export * from "./observe";

@@ -34,8 +34,8 @@ test("mutable fields are altered in place, one statement each", () => {
   assert.deepEqual(steps, [
     { kind: "alterOwner", database: "app", owner: "bob" },
     { kind: "alterTablespace", database: "app", tablespace: "fast" },
-    { kind: "alterConnectionLimit", database: "app", connectionLimit: 10 },
     { kind: "alterAllowConnections", database: "app", allowConnections: false },
+    { kind: "alterConnectionLimit", database: "app", connectionLimit: 10 },
     { kind: "alterIsTemplate", database: "app", isTemplate: true },
   ]);
 });
@@ -47,18 +47,28 @@ test("an immutable field that differs is refused, never turned into a drop", () 
   );
 });
 
-test("a database another manager stamped, or nobody did, is not touched without adopt", () => {
-  assert.throws(() => plan(spec({ name: "app", owner: "bob" }), observed({ comment: ownershipStamp("pulumi:other/prod") }), ctx),
-    (e: unknown) => e instanceof NotOwned && /managed by pulumi:other\/prod/.test(e.message) && /adopt: true/.test(e.message));
-  assert.throws(() => plan(spec({ name: "app" }), observed({ comment: undefined }), ctx), NotOwned);
+test("a database nobody stamped is not touched without adopt; adopt stamps it after the rest of the plan", () => {
+  assert.throws(() => plan(spec({ name: "app" }), observed({ comment: undefined }), ctx), (e: unknown) => e instanceof NotOwned && /adopt: true/.test(e.message));
   const steps = plan(spec({ name: "app", adopt: true, owner: "bob" }), observed({ comment: "hand-made" }), ctx);
-  assert.deepEqual(steps.map((s) => s.kind), ["stampOwnership", "alterOwner"]);
+  assert.deepEqual(steps.map((s) => s.kind), ["alterOwner", "stampOwnership"]);
+});
+
+// Regression: adopt: true took a database away from another pg-kopf manager (another namespace's object or a Pulumi
+// stack), which then re-created it empty after the new owner dropped it.
+test("adopt never takes a database another pg-kopf manager stamped; adoptFrom naming that manager does", () => {
+  const theirs = observed({ comment: ownershipStamp("kubernetes:team-a/app") });
+  assert.throws(() => plan(spec({ name: "app", owner: "bob" }), theirs, ctx),
+    (e: unknown) => e instanceof NotOwned && /managed by kubernetes:team-a\/app/.test(e.message) && /adoptFrom: "kubernetes:team-a\/app"/.test(e.message));
+  assert.throws(() => plan(spec({ name: "app", adopt: true }), theirs, ctx), (e: unknown) => e instanceof NotOwned && /adoptFrom/.test(e.message));
+  assert.throws(() => plan(spec({ name: "app", adoptFrom: "kubernetes:team-a/other" }), theirs, ctx), (e: unknown) => e instanceof NotOwned && /name its manager exactly/.test(e.message));
+  assert.deepEqual(plan(spec({ name: "app", owner: "bob", adoptFrom: "kubernetes:team-a/app" }), theirs, ctx).map((s) => s.kind), ["alterOwner", "stampOwnership"]);
+  assert.throws(() => planDelete(spec({ name: "app", reclaimPolicy: "delete", adoptFrom: "kubernetes:team-a/app" }), theirs, [], ctx), NotOwned);
 });
 
 test("a claimed creation finishes an unstamped database, but never one with any comment, and never grants a drop", () => {
   const claim = { ...ctx, claimsUnstamped: true };
   const steps = plan(spec({ name: "app", owner: "bob", extensions: ["citext"] }), observed({ comment: undefined }), claim);
-  assert.deepEqual(steps.map((s) => s.kind), ["stampOwnership", "alterOwner", "createExtension"]);
+  assert.deepEqual(steps.map((s) => s.kind), ["alterOwner", "createExtension", "stampOwnership"]);
   assert.throws(() => plan(spec({ name: "app" }), observed({ comment: "hand-made" }), claim), NotOwned);
   assert.throws(() => plan(spec({ name: "app" }), observed({ comment: ownershipStamp("pulumi:other/prod") }), claim), NotOwned);
   assert.throws(() => planDelete(spec({ name: "app", reclaimPolicy: "delete" }), observed({ comment: undefined }), [], claim), NotOwned);

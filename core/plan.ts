@@ -1,5 +1,6 @@
 // plan: the only place that decides which SQL runs. Pure: (spec, observed) -> steps, or a typed refusal.
-import { IMMUTABLE_FIELDS, type PgDatabaseSpec } from "./spec";
+import type { PgDatabaseSpec } from "./spec";
+import { alterStep, CREATE_FIELDS, OBSERVED_FIELDS, behaviourOf, sameSetting } from "./fields";
 import type { ObservedDatabase, Session } from "./observe";
 import type { Step } from "./steps";
 import { DatabaseInUse, InvalidSpec, NotOwned } from "./errors";
@@ -16,21 +17,34 @@ export interface PlanContext {
   readonly claimsUnstamped?: boolean;
 }
 
-/** The immutable fields Postgres reports back; template is used only at creation and cannot be observed. */
-const OBSERVABLE_IMMUTABLE = IMMUTABLE_FIELDS.filter((f) => f !== "name" && f !== "template");
-
-/** True when the plan must (re-)stamp the database; throws NotOwned when it may not touch it. */
-function refuseUnlessOwned(spec: Pick<PgDatabaseSpec, "name" | "adopt">, observed: ObservedDatabase, ctx: PlanContext, action: "alter" | "drop"): boolean {
+/**
+ * Whether the plan may touch an existing database, and whether it must stamp it as ours once its other steps have
+ * run (a takeover). Throws NotOwned when it may not: a database stamped by another manager is taken over only when
+ * the spec names that manager in adoptFrom; adopt takes over only a database no pg-kopf manager has stamped.
+ */
+function ownership(spec: Pick<PgDatabaseSpec, "name" | "adopt" | "adoptFrom">, observed: ObservedDatabase, ctx: PlanContext, action: "alter" | "drop"): { takeOver: boolean } {
   const stamped = stampedManager(observed.comment);
-  if (stamped === ctx.manager) return false;
-  if (spec.adopt) return true;
-  // A claim finishes an interrupted creation; it never grants a drop, any more than adopt does.
-  if (ctx.claimsUnstamped && observed.comment === undefined && action === "alter") return true;
-  const who = stamped ? `is managed by ${stamped}` : "was not created by pg-kopf";
-  throw new NotOwned(
-    `database "${spec.name}" exists and ${who}, so it will not ${action} it. ` +
-      `To manage it from ${ctx.manager}, set adopt: true (this re-stamps it); otherwise choose another name.`,
-  );
+  if (stamped === ctx.manager) return { takeOver: false };
+  const refuse = (why: string, fix: string) => {
+    throw new NotOwned(`database "${spec.name}" exists and ${why}, so ${ctx.manager} will not ${action} it. ${fix}`);
+  };
+  if (action === "drop") {
+    // Dropping is never a way of taking over: only a database stamped as ours is dropped.
+    return refuse(stamped ? `is managed by ${stamped}` : "was not created by pg-kopf", "Left in place.");
+  }
+  if (stamped) {
+    if (spec.adoptFrom === stamped) return { takeOver: true };
+    return refuse(
+      `is managed by ${stamped}`,
+      spec.adoptFrom !== undefined
+        ? `adoptFrom names ${JSON.stringify(spec.adoptFrom)}; to take it over, name its manager exactly: adoptFrom: ${JSON.stringify(stamped)}.`
+        : `To take it over from that manager on purpose, set adoptFrom: ${JSON.stringify(stamped)}; otherwise choose another name.`,
+    );
+  }
+  if (spec.adopt) return { takeOver: true };
+  // A claim finishes an interrupted creation: a database with no comment at all that we recorded creating.
+  if (ctx.claimsUnstamped && observed.comment === undefined) return { takeOver: true };
+  return refuse("was not created by pg-kopf", "To manage it, set adopt: true (it is stamped as managed once the rest of the plan has run); otherwise choose another name.");
 }
 
 /** The message for an immutable field that differs between what exists and what is asked. */
@@ -50,44 +64,31 @@ export function immutableChangeMessage(from: unknown, to: unknown): string {
  */
 export function plan(spec: PgDatabaseSpec, observed: ObservedDatabase | undefined, ctx: PlanContext): Step[] {
   const database = spec.name;
-  const steps: Step[] = [];
+  const stamp: Step = { kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   if (!observed) {
-    steps.push({
-      kind: "createDatabase",
-      database,
-      ...pickDefined(spec, [
-        "owner", "template", "encoding", "lcCollate", "lcCtype", "localeProvider", "icuLocale",
-        "tablespace", "allowConnections", "connectionLimit", "isTemplate",
-      ]),
-    });
-    steps.push({ kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) });
-    for (const extension of spec.extensions ?? []) steps.push({ kind: "createExtension", database, extension });
-    return steps;
+    const options = Object.fromEntries(CREATE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
+    return [
+      { kind: "createDatabase", database, ...options },
+      // Right after the CREATE: a database we created is ours before anything else can fail.
+      stamp,
+      ...(spec.extensions ?? []).map((extension): Step => ({ kind: "createExtension", database, extension })),
+    ];
   }
 
-  const adopting = refuseUnlessOwned(spec, observed, ctx, "alter");
-  const failures = OBSERVABLE_IMMUTABLE.flatMap((field) => {
+  const { takeOver } = ownership(spec, observed, ctx, "alter");
+  const failures = OBSERVED_FIELDS.filter((f) => behaviourOf(f) === "immutable").flatMap((field) => {
     const want = spec[field];
     const have = observed[field];
-    return want !== undefined && !sameSetting(field, want, have)
-      ? [{ field, message: immutableChangeMessage(have, want) }]
-      : [];
+    return want !== undefined && !sameSetting(field, want, have) ? [{ field, message: immutableChangeMessage(have, want) }] : [];
   });
   if (failures.length) throw new InvalidSpec(failures);
 
-  if (adopting) steps.push({ kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) });
-  if (spec.owner !== undefined && spec.owner !== observed.owner) steps.push({ kind: "alterOwner", database, owner: spec.owner });
-  if (spec.tablespace !== undefined && spec.tablespace !== observed.tablespace) {
-    steps.push({ kind: "alterTablespace", database, tablespace: spec.tablespace });
-  }
-  if (spec.connectionLimit !== undefined && spec.connectionLimit !== observed.connectionLimit) {
-    steps.push({ kind: "alterConnectionLimit", database, connectionLimit: spec.connectionLimit });
-  }
-  if (spec.allowConnections !== undefined && spec.allowConnections !== observed.allowConnections) {
-    steps.push({ kind: "alterAllowConnections", database, allowConnections: spec.allowConnections });
-  }
-  if (spec.isTemplate !== undefined && spec.isTemplate !== observed.isTemplate) {
-    steps.push({ kind: "alterIsTemplate", database, isTemplate: spec.isTemplate });
+  const steps: Step[] = [];
+  for (const field of OBSERVED_FIELDS) {
+    const want = spec[field];
+    if (want === undefined || behaviourOf(field) !== "mutable" || sameSetting(field, want, observed[field])) continue;
+    const step = alterStep(field, database, want);
+    if (step) steps.push(step);
   }
   if (spec.extensions?.length) {
     // Callers observe extensions whenever the spec lists some; unobserved means none could be seen.
@@ -96,6 +97,8 @@ export function plan(spec: PgDatabaseSpec, observed: ObservedDatabase | undefine
       if (!installed.has(extension)) steps.push({ kind: "createExtension", database, extension });
     }
   }
+  // A takeover is stamped last, so a plan that fails half-way (a missing owner role) leaves the stamp as it was.
+  if (takeOver) steps.push(stamp);
   return steps;
 }
 
@@ -111,7 +114,7 @@ export function planDelete(
   ctx: PlanContext,
 ): Step[] {
   if (!observed || spec.reclaimPolicy !== "delete") return [];
-  refuseUnlessOwned({ ...spec, adopt: false }, observed, ctx, "drop");
+  ownership(spec, observed, ctx, "drop");
   if (sessions.length > 0 && !spec.forceDrop) {
     const who = sessions.map((s) => `pid ${s.pid} user ${s.user || "?"} app ${s.application || "?"} from ${s.clientAddress}`);
     throw new DatabaseInUse(
@@ -124,19 +127,4 @@ export function planDelete(
   if (observed.isTemplate) steps.push({ kind: "alterIsTemplate", database: spec.name, isTemplate: false });
   steps.push({ kind: "dropDatabase", database: spec.name, force: spec.forceDrop });
   return steps;
-}
-
-function sameSetting(field: string, want: unknown, have: unknown): boolean {
-  // Postgres reports locale names as given, but users write "C.utf8" and "C.UTF-8" interchangeably.
-  if ((field === "lcCollate" || field === "lcCtype") && typeof want === "string" && typeof have === "string") {
-    const norm = (s: string) => s.toLowerCase().replace(/utf-?8/, "utf8");
-    return norm(want) === norm(have);
-  }
-  return want === have;
-}
-
-function pickDefined<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
-  return out;
 }

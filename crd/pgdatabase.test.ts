@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pgDatabaseCrd, specSchema } from "./pgdatabase";
-import { IMMUTABLE_FIELDS, PgDatabaseSpecSchema, SPEC_DEFAULTS } from "../core/spec";
+import { PgDatabaseSpecSchema, SPEC_DEFAULTS } from "../core/spec";
+import { REPLACING_FIELDS } from "../core/fields";
 
 type S = Record<string, any>;
 const crdSpec = (): S => (pgDatabaseCrd() as S).spec.versions[0].schema.openAPIV3Schema.properties.spec;
@@ -42,7 +43,7 @@ test("defaults match the core's, and every immutable field has a CEL transition 
   const spec = crdSpec();
   for (const [k, v] of Object.entries(SPEC_DEFAULTS)) assert.equal(spec.properties[k].default, v, k);
   const rules: S[] = spec["x-kubernetes-validations"];
-  for (const field of IMMUTABLE_FIELDS) {
+  for (const field of REPLACING_FIELDS) {
     assert.ok(rules.some((r) => r.rule.includes(`oldSelf.${field}`) && r.message.startsWith(`spec.${field} is immutable`)), field);
   }
 });

@@ -1,6 +1,7 @@
 // The pgdatabases.my.local CustomResourceDefinition, generated from the core's spec schema so that the API server
 // enforces the same shape as the provider, plus CEL rules for immutable fields and cross-field constraints.
-import { IMMUTABLE_FIELDS, SPEC_DEFAULTS, specJsonSchema } from "../core/spec";
+import { SPEC_DEFAULTS, specJsonSchema } from "../core/spec";
+import { REPLACING_FIELDS, replacingChangeCel } from "../core/fields";
 
 export const GROUP = "my.local";
 export const VERSION = "v1";
@@ -43,21 +44,21 @@ export function toStructural(schema: Schema): Schema {
   return out;
 }
 
-const immutableRules = IMMUTABLE_FIELDS.map((field) => ({
-  // A transition rule on the spec also catches an immutable field being added or removed, which a rule on the
-  // field itself would not see.
-  rule: `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
+const immutableRules = REPLACING_FIELDS.map((field) => ({
+  // A transition rule on the spec (not on the field) also sees the field being added or removed: the core's rule
+  // (core/fields replacingChange) lets that through, and the controller's plan checks a new value against the database.
+  rule: replacingChangeCel(field),
   message:
     field === "name"
       ? "spec.name is immutable: renaming would create a new, empty database. Create a new PgDatabase instead."
-      : `spec.${field} is immutable: Postgres fixes it when the database is created. Keep the old value, or create a new PgDatabase under another name.`,
+      : `spec.${field} is immutable: Postgres fixes it when the database is created. Keep the old value (or remove the field), or create a new PgDatabase under another name.`,
 }));
-
 const crossFieldRules = [
   { rule: "!has(self.forceDrop) || !self.forceDrop || (has(self.reclaimPolicy) && self.reclaimPolicy == 'delete')", message: "spec.forceDrop only applies with reclaimPolicy: delete" },
   { rule: "!has(self.icuLocale) || (has(self.localeProvider) && self.localeProvider == 'icu')", message: "spec.icuLocale is only used with localeProvider: icu" },
   { rule: "!has(self.localeProvider) || self.localeProvider != 'icu' || has(self.icuLocale)", message: "spec.localeProvider icu needs spec.icuLocale (for example und)" },
   { rule: "!(self.name in ['postgres', 'template0', 'template1'])", message: "spec.name: postgres, template0 and template1 are system databases and cannot be managed" },
+  { rule: "!has(self.adopt) || !self.adopt || !has(self.adoptFrom)", message: "spec.adopt and spec.adoptFrom: set one of them (adopt for an unstamped database, adoptFrom to take over from a named manager)" },
 ];
 
 /** The spec part of the CRD schema: the core's schema, structural, with defaults and CEL rules. */

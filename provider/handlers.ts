@@ -34,14 +34,19 @@ function managerOf(props: Props): string {
  * (the order they are installed in). An immutable field set on one side only is no change: unset means "whatever
  * Postgres chose at creation", and the plan compares a newly set value with the database itself.
  */
-export function changedFields(olds: Props, news: Props): string[] {
+export function changedFields(olds: Props, news: Props): core.FieldName[] {
   const a = specFields(olds);
   const b = specFields(news);
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((k) => {
-    if (isImmutable(k) && (a[k] === undefined || b[k] === undefined)) return false;
-    return JSON.stringify(a[k]) !== JSON.stringify(b[k]);
-  });
+  return core.FIELD_NAMES.filter((k) =>
+    core.REPLACING_FIELDS.includes(k) ? core.replacingChange(k, a[k], b[k]) : JSON.stringify(a[k]) !== JSON.stringify(b[k]),
+  );
+}
+
+/** The fields whose change means a new database (core/fields decides which, and when). */
+function replacingFields(olds: Props, news: Props): core.FieldName[] {
+  const a = specFields(olds);
+  const b = specFields(news);
+  return core.REPLACING_FIELDS.filter((k) => core.replacingChange(k, a[k], b[k]));
 }
 
 /** The recorded properties after the database was brought to `spec`: the spec, who manages it, and its oid. */
@@ -85,13 +90,11 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   // An immutable change means DROP + CREATE. Only a resource whose recorded policy already says delete may do
   // that; otherwise the preview stops here, naming the field.
   if (olds && Object.keys(olds).length > 0 && olds.reclaimPolicy !== "delete") {
-    for (const field of changedFields(olds, news)) {
-      if (isImmutable(field)) {
-        failures.push({
-          property: field,
-          reason: `${field}: ${core.immutableChangeMessage(specFields(olds)[field], specFields(news)[field])}`,
-        });
-      }
+    for (const field of replacingFields(olds, news)) {
+      failures.push({
+        property: field,
+        reason: `${field}: ${core.immutableChangeMessage(specFields(olds)[field], specFields(news)[field])}`,
+      });
     }
   }
   if (failures.length) return { failures };
@@ -111,7 +114,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
 /** The statements, as reviewers read them, that bringing the database from its current state to `spec` runs. */
 async function planSql(settings: core.ConnectionSettings, olds: Props, spec: core.PgDatabaseSpec, manager: string): Promise<string[]> {
   const ctx = { manager };
-  const replacing = olds && Object.keys(olds).length > 0 && changedFields(olds, spec as unknown as Props).some(isImmutable);
+  const replacing = olds && Object.keys(olds).length > 0 && replacingFields(olds, spec as unknown as Props).length > 0;
   if (!replacing) return core.plan(spec, await core.observeFor(settings, spec), ctx).map(core.describeStep);
   // A replacement (only reached with reclaimPolicy delete recorded): the old database is dropped, then created anew.
   const old = parseOrThrow(olds);
@@ -135,12 +138,12 @@ function hasPlannedWork(news: Props): boolean {
 
 export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
   const changed = changedFields(olds, news);
-  const replaces = changed.filter(isImmutable);
+  const replaces = replacingFields(olds, news);
   return {
     // Planned SQL with an unchanged spec is drift made in Postgres: an update repairs it.
     changes: changed.length > 0 || olds.manager !== news.manager || hasPlannedWork(news),
     replaces,
-    stables: core.IMMUTABLE_FIELDS.filter((f) => !replaces.includes(f)),
+    stables: core.REPLACING_FIELDS.filter((f) => !replaces.includes(f)),
     // The replacement has the same name (or must not coexist with the old one), so the old goes first; with
     // reclaimPolicy delete recorded, that is the explicit permission to drop it.
     deleteBeforeReplace: replaces.length > 0,
@@ -194,9 +197,6 @@ export async function remove(settings: core.ConnectionSettings, props: Props): P
   }
 }
 
-function isImmutable(field: string): field is core.ImmutableField {
-  return (core.IMMUTABLE_FIELDS as readonly string[]).includes(field);
-}
 
 /**
  * Recorded properties updated with what the catalog says, so a refresh shows drift and the next update repairs
@@ -206,8 +206,7 @@ function isImmutable(field: string): field is core.ImmutableField {
 export function reflectObserved(props: Props, observed: core.ObservedDatabase): Props {
   const importing = typeof props.name !== "string";
   const out: Props = { ...props, name: observed.name, oid: observed.oid };
-  const observable = ["owner", "encoding", "lcCollate", "lcCtype", "localeProvider", "icuLocale", "tablespace", "connectionLimit", "allowConnections", "isTemplate"] as const;
-  for (const field of observable) {
+  for (const field of core.OBSERVED_FIELDS) {
     if ((importing || props[field] !== undefined) && observed[field] !== undefined) out[field] = observed[field];
   }
   if (Array.isArray(props.extensions) && observed.extensions) {

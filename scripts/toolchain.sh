@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the tools the tests need (Pulumi CLI, etcd, Kubernetes control plane, KWOK, the workflow and Dockerfile linters) from the
 # Go module proxy, pinned to package.json's versions, into a cache outside the repo. A warm cache is a no-op.
-# Usage: scripts/toolchain.sh [pulumi|etcd|kubernetes|kwok|actionlint|dockerfile-lint ...]   (default: all)
-#        scripts/toolchain.sh paths   (prints the bin folders, builds nothing)
+# The two Pulumi plugins the proxy cannot serve (the kubernetes resource plugin, the nodejs language host) are built from
+# upstream source archives in ../shared/vendor (PGKOPF_VENDOR), or installed the normal way where those are absent.
+# Usage: scripts/toolchain.sh [pulumi|language-nodejs|kubernetes-plugin|etcd|kubernetes|kwok|actionlint|dockerfile-lint ...]
+#        scripts/toolchain.sh paths         (prints the bin folders, builds nothing)
+#        scripts/toolchain.sh pulumi-home   (prints the PULUMI_HOME holding the plugins, builds nothing)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -133,6 +136,136 @@ build_actionlint() {
   log "actionlint v$v: done"
 }
 
+vendor=${PGKOPF_VENDOR:-$root/../shared/vendor}
+
+# vendored <name>: the path of a verified upstream source archive in $vendor, or nothing when it is absent.
+# Fails when the archive is there but its sha256 is not the one MANIFEST.md records.
+vendored() {
+  local archive="$vendor/$1.tar.gz"
+  [ -f "$archive" ] || return 0
+  local want; want=$(awk -v a="## $1.tar.gz" '$0==a{f=1;next} /^## /{f=0} f&&/sha256:/{print $NF}' "$vendor/MANIFEST.md")
+  local have; have=$(sha256sum "$archive" | cut -d' ' -f1)
+  if [ -z "$want" ] || [ "$want" != "$have" ]; then
+    log "$archive: sha256 $have is not the one in $vendor/MANIFEST.md (${want:-none}); refusing to build from it"; return 1
+  fi
+  echo "$archive"
+}
+
+# The plugins the engine loads live in the toolchain's own PULUMI_HOME, shared by every stack the project runs.
+pulumi_home() { echo "$cache/pulumi-home"; }
+
+plugin_installed() { [ -x "$(pulumi_home)/plugins/$1-v$2/pulumi-$1" ] || [ -x "$(pulumi_home)/plugins/$1-v$2/pulumi-resource-${1#resource-}" ]; }
+
+# pulumi-language-nodejs: the language host that runs `pulumi up` of a Pulumi.yaml project. Built from the vendored
+# upstream source with the CLI's own pkg/sdk modules (the tag's go.mod points at sibling folders).
+build_language-nodejs() {
+  local v; v=$(version @pulumi/pulumi)
+  local out="$cache/pulumi-language-nodejs-v$v"
+  if [ -x "$out/bin/pulumi-language-nodejs" ]; then log "pulumi-language-nodejs v$v: cached"; return; fi
+  local archive; archive=$(vendored "pulumi-language-nodejs-v$v")
+  mkdir -p "$out.tmp/bin"
+  if [ -z "$archive" ]; then
+    # A machine that can download: the released host ships in the CLI's release archive.
+    log "pulumi-language-nodejs v$v: no vendored source; installing the released language host"
+    PULUMI_HOME=$(pulumi_home) "$cache/pulumi-v$v/bin/pulumi" plugin install language nodejs "v$v"
+    ln -sf "$(pulumi_home)/plugins/language-nodejs-v$v/pulumi-language-nodejs" "$out.tmp/bin/pulumi-language-nodejs"
+  else
+    log "pulumi-language-nodejs v$v: building from $archive"
+    local src="$cache/src/pulumi-language-nodejs-v$v"
+    rm -rf "$src"; mkdir -p "$src"; tar xzf "$archive" -C "$src" --strip-components=1
+    (cd "$src/sdk/nodejs/cmd/pulumi-language-nodejs"
+     go mod edit -replace "github.com/pulumi/pulumi/pkg/v3=github.com/pulumi/pulumi/pkg/v3@v$v" \
+       -replace "github.com/pulumi/pulumi/sdk/v3=github.com/pulumi/pulumi/sdk/v3@v$v"
+     go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
+       -o "$out.tmp/bin/pulumi-language-nodejs" .)
+  fi
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "pulumi-language-nodejs v$v: done"
+}
+
+# pulumi-resource-kubernetes: the resource plugin @pulumi/kubernetes asks the engine for, at the SDK's own version.
+# From the vendored source: regenerate what upstream does not store (schema.json from the Kubernetes OpenAPI specs,
+# the Go SDK the provider imports), then build, as upstream's Makefile does. Modules the proxy refuses are swapped
+# for served versions that compile the same code; see docs/adr/0006.
+build_kubernetes-plugin() {
+  local v; v=$(version @pulumi/kubernetes)
+  local home; home=$(pulumi_home)
+  if plugin_installed resource-kubernetes "$v"; then log "pulumi-resource-kubernetes v$v: cached"; return; fi
+  local archive; archive=$(vendored "pulumi-kubernetes-v$v")
+  mkdir -p "$home"
+  if [ -z "$archive" ]; then
+    log "pulumi-resource-kubernetes v$v: no vendored source; installing the released plugin"
+    PULUMI_HOME=$home "$cache/pulumi-v$(version @pulumi/pulumi)/bin/pulumi" plugin install resource kubernetes "v$v"
+    return
+  fi
+  log "pulumi-resource-kubernetes v$v: building from $archive (cold: about 8 min on 2 cores)"
+  local src="$cache/src/pulumi-kubernetes-v$v" pv=3.245.0 kube=v1.36.1
+  rm -rf "$src"; mkdir -p "$src"; tar xzf "$archive" -C "$src" --strip-components=1
+  # The generator's .NET code path needs a module the proxy refuses; this stand-in satisfies the compiler and
+  # fails if ever called (only the schema and Go SDK are generated here).
+  mkdir -p "$src/dotnet-standin/codegen"
+  printf 'module github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/pkg/v3 v%s\n' "$pv" >"$src/dotnet-standin/go.mod"
+  cat >"$src/dotnet-standin/codegen/codegen.go" <<'GO'
+// Package codegen stands in for the .NET SDK generator, which pg-kopf never runs.
+package codegen
+
+import (
+	"errors"
+
+	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
+)
+
+type LanguageResource struct{ Name, Package, Token string }
+
+var errAbsent = errors.New(".NET SDK generation is not part of this build")
+
+func LanguageResources(string, *schema.Package) (map[string]LanguageResource, error) { return nil, errAbsent }
+
+func GeneratePackage(string, *schema.Package, map[string][]byte, map[string]string) (map[string][]byte, error) {
+	return nil, errAbsent
+}
+GO
+  local p="$src/provider" gen="$src/bin/pulumi-gen-kubernetes" openapi="$src/openapi"
+  (cd "$p"
+   go mod edit -require "github.com/pulumi/pulumi/pkg/v3@v$pv" -require "github.com/pulumi/pulumi/sdk/v3@v$pv" \
+     -require "github.com/fluxcd/pkg/ssa@v0.72.0" \
+     -replace "github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3=../dotnet-standin"
+   (cd ../sdk && go mod edit -require "github.com/pulumi/pulumi/sdk/v3@v$pv")
+   log "pulumi-resource-kubernetes v$v: generator"
+   go build -trimpath -o "$gen" ./cmd/pulumi-gen-kubernetes)
+  # The OpenAPI specs the schema is generated from, from the Kubernetes module at each version the generator merges.
+  mkdir -p "$openapi"
+  local n
+  for n in 17 18 19 20 26 28 30 31; do
+    log "pulumi-resource-kubernetes v$v: OpenAPI spec of Kubernetes v1.$n.0"
+    cp "$(moddir "k8s.io/kubernetes@v1.$n.0")/api/openapi-spec/swagger.json" "$openapi/swagger-v1.$n.0.json"
+  done
+  cp "$(moddir "k8s.io/kubernetes@$kube")/api/openapi-spec/swagger.json" "$openapi/swagger-$kube.json"
+  local mapping="$p/cmd/pulumi-resource-kubernetes/terraform-mapping.json"
+  cp "$mapping" "$src/terraform-mapping.json"
+  echo '{"resource_schemas":{}}' >"$p/cmd/pulumi-gen-kubernetes/terraform.json"
+  log "pulumi-resource-kubernetes v$v: schema"
+  chmod -R u+w "$openapi"
+  "$gen" -version="$v" schema "$openapi/swagger-$kube.json" "$src" >/dev/null
+  cp "$src/terraform-mapping.json" "$mapping"
+  local blob; blob=$(git hash-object "$p/cmd/pulumi-resource-kubernetes/schema.json")
+  case "$blob" in
+    9c927da9*) ;;
+    *) log "schema.json (git blob $blob) differs from upstream's v$v schema (9c927da9...)"; return 1 ;;
+  esac
+  log "pulumi-resource-kubernetes v$v: Go SDK"
+  "$gen" -version="$v" go "$p/cmd/pulumi-resource-kubernetes/schema.json" "$src" >/dev/null
+  log "pulumi-resource-kubernetes v$v: provider"
+  mkdir -p "$src/bin"
+  (cd "$p/cmd/pulumi-resource-kubernetes" && VERSION="$v" go generate ./main.go)
+  (cd "$p" && go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$v" \
+     -o "$src/bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes)
+  PULUMI_HOME=$home "$cache/pulumi-v$(version @pulumi/pulumi)/bin/pulumi" plugin install resource kubernetes "v$v" \
+    --file "$src/bin/pulumi-resource-kubernetes" >/dev/null
+  rm -rf "$src/openapi" "$src/sdk/go"
+  log "pulumi-resource-kubernetes v$v: done"
+}
+
 dockerfile_lint_dir() { echo "$cache/dockerfile-lint-$(cat "$root/tools/dockerfile-lint/go.sum" "$root/tools/dockerfile-lint/main.go" | sha256sum | cut -c1-12)"; }
 
 # dockerfile-lint: BuildKit's Dockerfile checks as a small program of the project (tools/dockerfile-lint)
@@ -149,6 +282,7 @@ build_dockerfile-lint() {
 # paths: the bin folders of the cached tools, one per line (for PATH); builds nothing
 paths() {
   echo "$cache/pulumi-v$(version @pulumi/pulumi)/bin"
+  echo "$cache/pulumi-language-nodejs-v$(version @pulumi/pulumi)/bin"
   echo "$cache/etcd-v$(version etcd)/bin"
   echo "$cache/kubernetes-v$(version kubernetes)/bin"
   echo "$cache/kwok-v$(version kwok)/bin"
@@ -158,9 +292,10 @@ paths() {
 
 main() {
   if [ "${1:-}" = paths ]; then paths; return; fi
+  if [ "${1:-}" = pulumi-home ]; then pulumi_home; return; fi
   mkdir -p "$cache/src"
   local started=$SECONDS parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(pulumi etcd kubernetes kwok actionlint dockerfile-lint)
+  [ ${#parts[@]} -gt 0 ] || parts=(pulumi language-nodejs kubernetes-plugin etcd kubernetes kwok actionlint dockerfile-lint)
   for p in "${parts[@]}"; do "build_$p"; done
   log "all done in $((SECONDS - started))s; cache $(du -sh "$cache" 2>/dev/null | cut -f1) at $cache"
 }

@@ -1,0 +1,62 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FIELDS, FIELD_NAMES, OBSERVED_FIELDS, CREATE_FIELDS, REPLACING_FIELDS, behaviourOf, replacingChange, type Behaviour } from "./fields";
+import { PgDatabaseSpecSchema, parseSpec } from "./spec";
+import { plan } from "./plan";
+import type { ObservedDatabase } from "./observe";
+import { ownershipStamp } from "./ownership";
+import { changedFields } from "../provider/handlers";
+import { specSchema } from "../crd/pgdatabase";
+
+const BEHAVIOURS: Behaviour[] = ["identity", "immutable", "creationOnly", "mutable", "extensions", "policy"];
+
+test("every schema property is classified, and the schema has no field the table lacks", () => {
+  assert.deepEqual(Object.keys(PgDatabaseSpecSchema.properties), FIELD_NAMES);
+  for (const f of FIELD_NAMES) assert.ok(BEHAVIOURS.includes(behaviourOf(f)!), f);
+});
+
+test("each behaviour carries what it needs: CREATE options, ALTERs for mutable fields, none for policies", () => {
+  for (const f of FIELD_NAMES) {
+    const e = FIELDS[f] as { behaviour: Behaviour; createOption?: unknown; alter?: unknown; alterSql?: unknown };
+    if (e.behaviour === "mutable") assert.ok(e.createOption && e.alter && e.alterSql, `${f} is mutable but cannot be created or altered`);
+    if (e.behaviour === "immutable" || e.behaviour === "creationOnly") assert.ok(e.createOption && !e.alter, f);
+    if (e.behaviour === "policy") assert.ok(!e.createOption && !e.alter, f);
+  }
+  assert.deepEqual(CREATE_FIELDS.filter((f) => !OBSERVED_FIELDS.includes(f as never)), ["template"]);
+});
+
+test("every observed field is read from the catalog (ObservedDatabase has a key for each)", () => {
+  const observed: Required<Omit<ObservedDatabase, "comment" | "extensions">> = {
+    name: "app", oid: 1, owner: "o", encoding: "UTF8", lcCollate: "C", lcCtype: "C", localeProvider: "libc", icuLocale: "und",
+    tablespace: "pg_default", connectionLimit: -1, allowConnections: true, isTemplate: false,
+  };
+  for (const f of OBSERVED_FIELDS) assert.ok(f in observed, f);
+});
+
+// Regression (the three places that disagreed): the plan, the provider's diff and the CRD's CEL rule now take one
+// rule from core/fields. Adding an immutable field that matches the database is no change anywhere; changing it from
+// one value to another is a change everywhere.
+test("adding encoding UTF8 to a UTF8 database is no change in the provider, the plan or the CRD rule", () => {
+  const olds = { name: "app", manager: "m" };
+  const news = { name: "app", encoding: "UTF8", manager: "m" };
+  assert.deepEqual(changedFields(olds, news), []);
+  const parsed = parseSpec({ name: "app", encoding: "UTF8" });
+  assert.ok(parsed.ok);
+  const db: ObservedDatabase = {
+    name: "app", oid: 1, owner: "o", encoding: "UTF8", lcCollate: "C", lcCtype: "C", localeProvider: "libc", tablespace: "pg_default",
+    connectionLimit: -1, allowConnections: true, isTemplate: false, comment: ownershipStamp("m"),
+  };
+  assert.deepEqual(plan(parsed.spec, db, { manager: "m" }), []);
+  const rule = (specSchema()["x-kubernetes-validations"] as { rule: string }[]).find((r) => r.rule.includes("oldSelf.encoding"))!.rule;
+  assert.equal(rule, "!has(self.encoding) || !has(oldSelf.encoding) || self.encoding == oldSelf.encoding");
+});
+
+test("replacingChange: the name always, other replacing fields only from one value to another", () => {
+  assert.deepEqual(REPLACING_FIELDS, ["name", "template", "encoding", "localeProvider", "icuLocale", "lcCollate", "lcCtype"]);
+  assert.equal(replacingChange("name", "a", "b"), true);
+  assert.equal(replacingChange("encoding", undefined, "UTF8"), false);
+  assert.equal(replacingChange("encoding", "UTF8", undefined), false);
+  assert.equal(replacingChange("encoding", "UTF8", "LATIN1"), true);
+  assert.equal(replacingChange("owner", "a", "b"), false);
+  assert.deepEqual(changedFields({ name: "app", encoding: "UTF8" }, { name: "app", encoding: "LATIN1", owner: "x" }), ["owner", "encoding"]);
+});
