@@ -118,9 +118,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     log.info({ signal }, "shutting down");
     // Finish the reconciles in flight (each leaves Postgres consistent: one statement at a time), bounded in time.
     await Promise.race([queue.shutdown(), new Promise((r) => setTimeout(r, s.shutdownTimeoutMs).unref())]);
-    await watcher?.stop().catch(() => undefined);
-    await elector.stop();
-    await pg.pool?.end().catch(() => undefined);
+    // Shutting down goes on whatever fails here; each failure is logged.
+    const logged = (what: string) => (err: unknown) => log.warn({ err: (err as Error)?.message ?? String(err) }, `${what} failed during shutdown`);
+    await watcher?.stop().catch(logged("stopping the watch"));
+    await elector.stop().catch(logged("releasing the lease"));
+    await pg.pool?.end().catch(logged("closing the Postgres pool"));
     server.close();
     log.info({}, "stopped");
     process.exit(0);

@@ -42,11 +42,13 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
   let current = obj;
   if (!hasFinalizer(current)) current = await addFinalizer(deps.custom, current);
 
-  if (!parsed.ok) {
+  const failures = parsed.ok ? crossNamespaceTakeover(parsed.spec, obj.metadata.namespace) : parsed.failures;
+  if (failures.length > 0) {
     // Nothing to retry: the next change to the spec brings the object back.
-    await finish(deps, current, { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(parsed.failures).message });
+    await finish(deps, current, { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(failures).message });
     return { outcome: { kind: "done" }, reason: "InvalidSpec" };
   }
+  if (!parsed.ok) return { outcome: { kind: "done" }, reason: "InvalidSpec" };
 
   const database = parsed.spec.name;
   const sql: string[] = [];
@@ -55,6 +57,13 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
   let creating = false;
   const beforeCreate = async () => {
     creating = true;
+    // It was there when this object last looked: someone dropped it. Re-creating it empty is what the spec says,
+    // but never silently.
+    const had = current.status?.database;
+    if (had) {
+      await recordEvent(deps, current, "Warning", "Recreating",
+        `database "${database}" (oid ${had.oid}) is gone from Postgres; creating it again, empty. Restore its data from a backup if it was dropped by mistake.`);
+    }
     if (claimsCreation(current, database)) return;
     current = await markCreating(deps.custom, current, database).catch((err: unknown) => {
       apiError = err;
@@ -65,7 +74,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
     const ctx = { manager, claimsUnstamped: claimsCreation(current, database) };
     const { observed } = await core.converge(deps.settings, parsed.spec, ctx, { onStep: (_step, statement) => sql.push(statement), beforeCreate });
     if (claimsCreation(current, database)) current = await clearCreating(deps.custom, current);
-    for (const statement of sql) await recordEvent(deps.events, current, "Normal", "Applied", statement, deps.reporter);
+    for (const statement of sql) await recordEvent(deps, current, "Normal", "Applied", statement);
     await finish(deps, current, { ready: true, reason: "Reconciled", message: sql.length ? `applied ${sql.length} statement(s)` : "database matches the spec", observed, appliedSql: sql });
     return { outcome: { kind: "done" }, reason: "Reconciled" };
   } catch (err) {
@@ -76,7 +85,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
     if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database)) current = await clearCreating(deps.custom, current);
     const verdict: Verdict = { ready: false, reason: e.reason, message: e.message, appliedSql: sql };
     // One event per change of reason, not one per retry.
-    if (readyReason(current) !== e.reason) await recordEvent(deps.events, current, "Warning", e.reason, e.message, deps.reporter);
+    if (readyReason(current) !== e.reason) await recordEvent(deps, current, "Warning", e.reason, e.message);
     await finish(deps, current, verdict);
     deps.log.warn({ key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
     return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: e.reason };
@@ -94,23 +103,36 @@ async function reconcileDeletion(
   if (parsed.ok && parsed.spec.reclaimPolicy === "delete") {
     try {
       const steps = await core.reclaim(deps.settings, parsed.spec, { manager });
-      for (const step of steps) await recordEvent(deps.events, obj, "Normal", "Dropped", core.stepSql(step), deps.reporter);
+      for (const step of steps) await recordEvent(deps, obj, "Normal", "Dropped", core.stepSql(step));
     } catch (err) {
       const e = core.classifyError(err);
       if (!(e instanceof core.NotOwned)) {
         // Postgres down, sessions connected: keep the finalizer, say why, and try again.
-        if (readyReason(obj) !== "Deleting") await recordEvent(deps.events, obj, "Warning", e.reason, e.message, deps.reporter);
+        if (readyReason(obj) !== "Deleting") await recordEvent(deps, obj, "Warning", e.reason, e.message);
         await finish(deps, obj, { ready: false, reason: "Deleting", message: `${e.reason}: ${e.message}` });
         return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "Deleting" };
       }
       // Not ours to drop: it stays, and so nothing blocks the deletion of the resource.
-      await recordEvent(deps.events, obj, "Warning", "NotOwned", `${e.message} Left in place.`, deps.reporter);
+      await recordEvent(deps, obj, "Warning", "NotOwned", `${e.message} Left in place.`);
     }
   } else {
-    await recordEvent(deps.events, obj, "Normal", "Retained", `database "${parsed.ok ? parsed.spec.name : String(obj.spec?.name)}" left in place (reclaimPolicy retain)`, deps.reporter);
+    await recordEvent(deps, obj, "Normal", "Retained", `database "${parsed.ok ? parsed.spec.name : String(obj.spec?.name)}" left in place (reclaimPolicy retain)`);
   }
   await removeFinalizer(deps.custom, obj);
   return { outcome: { kind: "done" }, reason: "Released" };
+}
+
+/**
+ * A PgDatabase may take over a database only from a manager in its own namespace: otherwise anyone who can create
+ * objects in one namespace could take (and drop) another team's database.
+ */
+function crossNamespaceTakeover(spec: core.PgDatabaseSpec, namespace: string): core.FieldFailure[] {
+  if (spec.adoptFrom === undefined || spec.adoptFrom.startsWith(core.kubernetesManager(namespace, ""))) return [];
+  return [{
+    field: "adoptFrom",
+    message: `a PgDatabase in namespace ${namespace} may take over only from a manager in the same namespace (${core.kubernetesManager(namespace, "<name>")}); ` +
+      `move the object to the manager's namespace, or ask that manager's owner to hand the database over`,
+  }];
 }
 
 function readyReason(obj: PgDatabaseObject): string | undefined {

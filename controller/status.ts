@@ -1,5 +1,6 @@
 // The status of a PgDatabase: built once per reconcile from what happened, written with a merge patch to the status
 // subresource only when it changed, plus Kubernetes Events. Never carries secrets: only names, SQL and reasons.
+import { isDeepStrictEqual } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import type { ObservedDatabase } from "../core/observe";
 import type { FailureReason } from "../core/errors";
@@ -15,7 +16,11 @@ export interface Verdict {
   readonly appliedSql?: readonly string[];
 }
 
-/** The new status for `obj` given the reconcile's verdict. Keeps lastTransitionTime when the condition did not change. Pure but for the clock. */
+/**
+ * The whole status for `obj`, rebuilt from this reconcile's verdict: nothing of the old status survives except the
+ * Ready condition's lastTransitionTime (when the condition did not change) and lastAppliedSql (history by
+ * definition). `database` is there only when this reconcile observed the database. Pure but for the clock.
+ */
 export function buildStatus(obj: PgDatabaseObject, v: Verdict, now = new Date()): PgDatabaseStatus {
   const previous = obj.status?.conditions?.find((c) => c.type === "Ready");
   const status: Condition["status"] = v.ready ? "True" : "False";
@@ -27,42 +32,54 @@ export function buildStatus(obj: PgDatabaseObject, v: Verdict, now = new Date())
     observedGeneration: obj.metadata.generation,
     lastTransitionTime: previous && previous.status === status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
   };
-  const out: PgDatabaseStatus = {
-    ...obj.status,
-    observedGeneration: obj.metadata.generation,
-    conditions: [...(obj.status?.conditions ?? []).filter((c) => c.type !== "Ready"), ready],
-  };
+  const out: PgDatabaseStatus = { observedGeneration: obj.metadata.generation, conditions: [ready] };
   if (v.observed) {
     const o = v.observed;
     out.database = { oid: o.oid, owner: o.owner, encoding: o.encoding, tablespace: o.tablespace, connectionLimit: o.connectionLimit };
   }
-  if (v.appliedSql && v.appliedSql.length > 0) out.lastAppliedSql = [...v.appliedSql];
+  const applied = v.appliedSql && v.appliedSql.length > 0 ? [...v.appliedSql] : obj.status?.lastAppliedSql;
+  if (applied) out.lastAppliedSql = applied;
   return out;
 }
 
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
-/** Writes the status if it differs from the object's. Custom resources need a merge patch, not the client's default. */
+/**
+ * Writes the status if it differs from the object's, compared by value (the API server returns keys in its own
+ * order). Custom resources need a merge patch, not the client's default; a key the new status no longer has is
+ * removed with null, as merge patches require.
+ */
 export async function writeStatus(api: k8s.CustomObjectsApi, obj: PgDatabaseObject, status: PgDatabaseStatus): Promise<boolean> {
-  if (JSON.stringify(status) === JSON.stringify(obj.status ?? {})) return false;
-  await api.patchNamespacedCustomObjectStatus(
-    { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body: { status } },
-    mergePatch,
-  );
+  if (sameStatus(status, obj.status)) return false;
+  const removed = Object.keys(obj.status ?? {}).filter((k) => !(k in status));
+  const body = { status: { ...Object.fromEntries(removed.map((k) => [k, null])), ...status } };
+  await api.patchNamespacedCustomObjectStatus({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, mergePatch);
   return true;
+}
+
+/** Whether two statuses say the same, whatever the order of their keys. */
+export function sameStatus(a: PgDatabaseStatus, b: PgDatabaseStatus | undefined): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b ?? {})));
+}
+
+/** Where Events go, and where a failure to record one is logged. */
+export interface EventSink {
+  readonly events: k8s.CoreV1Api;
+  /** Who we are (the pod), for the Event's reporting instance. */
+  readonly reporter: string;
+  readonly log: { warn(o: object, m: string): void };
 }
 
 /** Records a Kubernetes Event on the object. Best effort: a failed event never fails a reconcile. */
 export async function recordEvent(
-  core: k8s.CoreV1Api,
+  sink: EventSink,
   obj: PgDatabaseObject,
   type: "Normal" | "Warning",
   reason: string,
   message: string,
-  reporter: string,
 ): Promise<void> {
   const now = new Date();
-  await core
+  await sink.events
     .createNamespacedEvent({
       namespace: obj.metadata.namespace,
       body: {
@@ -73,9 +90,10 @@ export async function recordEvent(
         },
         type, reason, message: message.slice(0, 1024),
         source: { component: "pg-kopf" },
-        reportingComponent: "pg-kopf", reportingInstance: reporter,
+        reportingComponent: "pg-kopf", reportingInstance: sink.reporter,
         firstTimestamp: now, lastTimestamp: now, count: 1,
       },
     })
-    .catch(() => undefined);
+    // An event is a notice, not the outcome: a failure to record one never fails a reconcile, but it is logged.
+    .catch((err: unknown) => sink.log.warn({ err: (err as Error).message, reason, object: `${obj.metadata.namespace}/${obj.metadata.name}` }, "could not record an event"));
 }

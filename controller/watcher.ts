@@ -42,7 +42,11 @@ export class PgDatabaseWatcher {
       o.onError?.();
       if (this.stopped) return;
       o.log.warn({ err: (err as Error)?.message ?? String(err), retryInMs: this.restartDelayMs }, "watch failed; restarting");
-      this.restart = setTimeout(() => void this.start().catch(() => undefined), this.restartDelayMs);
+      // A failed restart emits "error" again, which schedules the next one; it is logged here too.
+      this.restart = setTimeout(
+        () => void this.start().catch((e: unknown) => o.log.warn({ err: (e as Error)?.message ?? String(e) }, "watch restart failed")),
+        this.restartDelayMs,
+      );
       this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
     });
   }

@@ -102,16 +102,56 @@ test("identifiers are quoted by the driver: a hostile name is just a name", asyn
   assert.ok(!(await exists(hostile)));
 });
 
+// Regression: names were limited to a conservative ASCII pattern, so databases and roles with other valid names
+// could not be managed. Every name Postgres accepts converges, re-plans to nothing and drops.
+test("names with quotes, spaces, non-ASCII and exactly 63 bytes of multibyte characters are managed", async () => {
+  await pg.query(`CREATE ROLE ${'"team ""a"" owner"'}`);
+  const names = ['my "quoted" db', "datenbank_ü", "ü".repeat(31) + "x"];
+  assert.equal(Buffer.byteLength(names[2]), 63);
+  for (const name of names) {
+    const s = spec({ name, owner: 'team "a" owner', reclaimPolicy: "delete" });
+    const { observed } = await convergeAndReplan(s);
+    assert.equal(observed.name, name);
+    assert.equal(observed.owner, 'team "a" owner');
+    await core.reclaim(settings, s, ctx);
+    assert.ok(!(await exists(name)), name);
+  }
+  assert.equal(core.parseSpec({ name: "ü".repeat(32) }).ok, false);
+});
+
 test("a database this manager did not create is refused until adopted", async () => {
   await pg.query("CREATE DATABASE handmade");
   await assert.rejects(core.converge(settings, spec({ name: "handmade", owner: "app_owner" }), ctx), core.NotOwned);
   await assert.rejects(core.reclaim(settings, spec({ name: "handmade", reclaimPolicy: "delete" }), ctx), core.NotOwned);
   assert.ok(await exists("handmade"));
   const { steps, observed } = await core.converge(settings, spec({ name: "handmade", owner: "app_owner", adopt: true }), ctx);
-  assert.deepEqual(steps.map((s) => s.kind), ["stampOwnership", "alterOwner"]);
+  assert.deepEqual(steps.map((s) => s.kind), ["alterOwner", "stampOwnership"]);
   assert.equal(core.stampedManager(observed.comment), ctx.manager);
   // Another manager now sees it as someone else's.
   await assert.rejects(core.converge(settings, spec({ name: "handmade" }), { manager: "test:other" }), /managed by test:core/);
+});
+
+// Regression: adopt: true re-stamped a database another pg-kopf manager had created; the new manager then dropped
+// it on delete and the first one re-created it empty.
+test("adopt cannot take a database another pg-kopf manager stamped; adoptFrom naming it can, and only then drop it", async () => {
+  const teamA = { manager: "kubernetes:team-a/app" };
+  const teamB = { manager: "kubernetes:team-b/app" };
+  await core.converge(settings, spec({ name: "shared_app" }), teamA);
+  await assert.rejects(core.converge(settings, spec({ name: "shared_app", adopt: true, reclaimPolicy: "delete" }), teamB), /managed by kubernetes:team-a\/app.*adoptFrom/);
+  await assert.rejects(core.reclaim(settings, spec({ name: "shared_app", reclaimPolicy: "delete" }), teamB), core.NotOwned);
+  assert.ok(await exists("shared_app"));
+  const { observed } = await core.converge(settings, spec({ name: "shared_app", adoptFrom: teamA.manager }), teamB);
+  assert.equal(core.stampedManager(observed.comment), teamB.manager);
+  // Team A's object now reports NotOwned instead of re-creating or altering it.
+  await assert.rejects(core.converge(settings, spec({ name: "shared_app" }), teamA), core.NotOwned);
+});
+
+// Regression: a takeover whose next step failed (an owner role that does not exist) had already re-stamped the database.
+test("a takeover whose plan fails half-way leaves the stamp as it was", async () => {
+  await pg.query("CREATE DATABASE legacy_half");
+  await assert.rejects(core.converge(settings, spec({ name: "legacy_half", owner: "no_such_role", adopt: true }), ctx), /owner/);
+  const [{ c }] = await pg.query<{ c: string | null }>("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'legacy_half'");
+  assert.equal(c, null);
 });
 
 test("retain keeps the database; delete drops it", async () => {
