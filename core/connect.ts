@@ -2,8 +2,9 @@
 // and withClient, which opens a client, uses it and always closes it.
 import { readFileSync } from "node:fs";
 import { Client, Pool, type ClientConfig, type PoolClient } from "pg";
+import pgpass from "pgpass";
 import type { ConnectionOptions } from "node:tls";
-import { classifyError, InvalidSpec } from "./errors";
+import { classifyError, InvalidSpec, PgKopfError } from "./errors";
 
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 const SSL_MODES: readonly SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
@@ -100,13 +101,35 @@ function tlsOptions(s: ConnectionSettings): ClientConfig["ssl"] {
   }
 }
 
+/**
+ * With no password in the settings, libpq's password file (PGPASSFILE, default ~/.pgpass), matched on host, port,
+ * database and user as libpq matches it, read when the server asks for a password (so a rotated password is
+ * picked up by the next connection). The pgpass package is node-postgres' own reader of that file.
+ */
+function passwordFromFile(s: ConnectionSettings, database: string): () => Promise<string> {
+  return () =>
+    new Promise((resolve, reject) =>
+      pgpass({ host: s.host, port: s.port, database, user: s.user }, (password: string | undefined) =>
+        password !== undefined
+          ? resolve(password)
+          : reject(
+              new PgKopfError(
+                "AuthenticationFailed",
+                `no password for ${s.user}@${s.host}:${s.port}: set PGPASSWORD, or add the line ${s.host}:${s.port}:*:${s.user}:<password> to the password file (PGPASSFILE, default ~/.pgpass, mode 0600)`,
+                { transient: false },
+              ),
+            ),
+      ),
+    );
+}
+
 /** The pg client configuration for these settings, connected to `database` (default: the maintenance database). */
 export function clientConfig(s: ConnectionSettings, database?: string): ClientConfig {
   return {
     host: s.host,
     port: s.port,
     user: s.user,
-    password: s.password,
+    password: s.password ?? passwordFromFile(s, database ?? s.database),
     database: database ?? s.database,
     ssl: tlsOptions(s),
     connectionTimeoutMillis: Math.round(s.connectTimeoutSeconds * 1000),

@@ -11,15 +11,27 @@ export interface PgDatabaseProvider extends pulumi.dynamic.ResourceProvider {
 }
 
 /**
- * The compiled handlers, resolved from the Pulumi project's directory, which is the provider process's working
- * directory. Throws a message that says to build when they are missing.
+ * The compiled handlers, resolved from the Pulumi project's directory (the provider process's working directory):
+ * the pg-kopf package installed there, or this repository's own build when the project is pg-kopf itself. Resolved
+ * anew in each process, never captured, so a state written on one machine works from a checkout elsewhere. Throws a
+ * message that says what to install or build when neither is there.
  */
 function handlers(): typeof Handlers {
-  const file = require("node:path").join(process.cwd(), "dist", "provider", "handlers.js");
+  const path = require("node:path");
+  const cwd = process.cwd();
+  let file: string;
+  try {
+    file = require.resolve("pg-kopf/dist/provider/handlers.js", { paths: [cwd] });
+  } catch {
+    file = path.join(cwd, "dist", "provider", "handlers.js");
+  }
   try {
     return require(file);
   } catch (err) {
-    throw new Error(`pg-kopf: cannot load ${file} (${(err as Error).message}); run "npm run build" in the project directory`);
+    throw new Error(
+      `pg-kopf: cannot load ${file} (${(err as Error).message}); install pg-kopf in the Pulumi project ("npm install pg-kopf"), ` +
+        `or in the pg-kopf repository run "npm run build"`,
+    );
   }
 }
 

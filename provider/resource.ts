@@ -1,12 +1,43 @@
-// PgDatabase: the Pulumi resource users declare, a dynamic resource of type pulumi-nodejs:pg:Database driven by
-// the provider in ./provider.
+// PgDatabase: the Pulumi resource users declare, a dynamic resource of type pg:Database driven by the provider in
+// ./provider, through one explicit provider per program that carries the admin connection's non-secret settings.
 import * as pulumi from "@pulumi/pulumi";
 import { pulumiManager } from "../core/ownership";
 import type { PgDatabaseSpecInput } from "../core/spec";
+import { ADMIN_CONFIG_KEYS, CONFIG_NAMESPACE, qualified } from "./config";
 import { pgDatabaseProvider } from "./provider";
 
 /** The resource's arguments: the core's spec, each field an Input. The admin connection comes from stack config. */
 export type PgDatabaseArgs = { [K in keyof PgDatabaseSpecInput]: pulumi.Input<PgDatabaseSpecInput[K]> };
+
+/** The dynamic provider host (package pulumi-nodejs) as an explicit provider resource. */
+class PgKopfProvider extends pulumi.ProviderResource {
+  constructor(name: string, inputs: Record<string, string>) {
+    super("pulumi-nodejs", name, inputs);
+  }
+}
+
+let adminProvider: PgKopfProvider | undefined;
+
+/**
+ * The provider every PgDatabase of this program uses. Explicit, because the engine gives a default dynamic provider
+ * the whole stack config, secrets included, which it records in the state and unwraps into its logs (the dynamic
+ * provider host accepts no secrets). This one gets only the documented pg-kopf:* connection keys, read from the
+ * pg-kopf namespace whatever the project is called. (Stacks made with the default provider move to this one
+ * without a replacement: the engine replaces resources on a provider change only when the provider asks for it in
+ * DiffConfig, which the dynamic provider host does not implement.)
+ */
+function pgKopfProvider(): pulumi.ProviderResource {
+  if (!adminProvider) {
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
+    const inputs: Record<string, string> = {};
+    for (const key of Object.values(ADMIN_CONFIG_KEYS)) {
+      const value = config.get(key);
+      if (value !== undefined) inputs[qualified(key)] = value;
+    }
+    adminProvider = new PgKopfProvider("pg-kopf", inputs);
+  }
+  return adminProvider;
+}
 
 export class PgDatabase extends pulumi.dynamic.Resource {
   /** The database name (also the resource id). */
@@ -26,7 +57,7 @@ export class PgDatabase extends pulumi.dynamic.Resource {
       pgDatabaseProvider,
       name,
       { ...args, manager: pulumiManager(pulumi.getProject(), pulumi.getStack()), oid: undefined },
-      opts,
+      { provider: pgKopfProvider(), ...opts },
       "pg",
       "Database",
     );

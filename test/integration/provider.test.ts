@@ -21,22 +21,24 @@ const { Config } = require("@pulumi/pulumi/cmd/dynamic-provider/config");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const requireFromString = require("require-from-string");
 
-const PROJECT = "pg-kopf";
+// A project with another name than pg-kopf: the documented pg-kopf:* keys must still be read.
+const PROJECT = "platform-team";
 const manager = "pulumi:pg-kopf/test";
 let pg: TestPostgres;
 let serialized: string;
 let provider: pulumi.dynamic.ResourceProvider;
 
+/** The provider's configuration as the PgDatabase resource gives it: the pg-kopf:* connection keys, no password. */
 function stackConfig(overrides: Record<string, string> = {}): Record<string, string> {
   return {
-    [`${PROJECT}:adminHost`]: pg.host,
-    [`${PROJECT}:adminPort`]: String(pg.port),
-    [`${PROJECT}:adminUser`]: pg.user,
-    [`${PROJECT}:adminPassword`]: pg.password,
-    [`${PROJECT}:adminSslMode`]: "disable",
+    "pg-kopf:adminHost": pg.host,
+    "pg-kopf:adminPort": String(pg.port),
+    "pg-kopf:adminUser": pg.user,
+    "pg-kopf:adminSslMode": "disable",
     ...overrides,
   };
 }
+let passfile: string;
 
 /** A provider revived from its serialized text and configured, exactly as the engine's provider process does. */
 async function revive(config: Record<string, string>): Promise<pulumi.dynamic.ResourceProvider> {
@@ -60,6 +62,10 @@ before(async () => {
   pg = await startPostgres();
   await pg.query("CREATE ROLE app_owner");
   await pg.query("CREATE ROLE new_owner");
+  // The password reaches the provider process as it reaches psql: from the password file.
+  passfile = join(mkdtempSync(join(tmpdir(), "pg-kopf-pgpass-")), "pgpass");
+  writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
+  process.env.PGPASSFILE = passfile;
   serialized = (await serializeFunction(() => pgDatabaseProvider, { allowSecrets: true })).text;
   provider = await revive(stackConfig());
 });
@@ -88,7 +94,7 @@ test("the serialized provider works in a separate process with only its text and
     })().catch((e) => { console.error(e.message); process.exit(1); });`;
   const out = execFileSync(process.execPath, ["-e", script], {
     cwd: join(__dirname, "..", "..", ".."),
-    env: { PATH: process.env.PATH, CFG: JSON.stringify(stackConfig()) },
+    env: { PATH: process.env.PATH, PGPASSFILE: passfile, CFG: JSON.stringify(stackConfig()) },
     encoding: "utf8",
   });
   const made = JSON.parse(out);
@@ -109,7 +115,7 @@ describe("check", () => {
 
   test("rejects bad input naming the property and the fix", async () => {
     const cases: [Record<string, unknown>, string, RegExp][] = [
-      [{ name: "x\"; DROP DATABASE y; --" }, "name", /letters, digits/],
+      [{ name: "x\u0000y" }, "name", /any characters but NUL/],
       [{ name: "a".repeat(64) }, "name", /63/],
       [{ name: "template1" }, "name", /system database/],
       [{ name: "app", encoding: "EBCDIC" }, "encoding", /unknown encoding/],
@@ -187,7 +193,7 @@ describe("the planned SQL", () => {
   });
 
   test("with Postgres unreachable, check still passes and says the plan is missing", async () => {
-    const offline = await revive(stackConfig({ [`${PROJECT}:adminPort`]: "1" }));
+    const offline = await revive(stackConfig({ "pg-kopf:adminPort": "1" }));
     const checked = await offline.check!({}, { name: "later", manager });
     assert.equal(checked.failures, undefined);
     assert.match(String((checked.inputs?.plannedSql as string[])[0]), /^-- not planned: PostgresUnavailable/);
@@ -275,11 +281,49 @@ test("create refuses a database it did not make, and adopt takes it over", async
 });
 
 test("a wrong admin password fails with AuthenticationFailed and never shows the password", async () => {
-  const bad = await revive(stackConfig({ [`${PROJECT}:adminPassword`]: "wrong-password-123" }));
-  await assert.rejects(bad.create({ name: "never", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false }), (e: Error) =>
-    /AuthenticationFailed/.test(e.message) && !e.message.includes("wrong-password-123"));
+  const wrong = join(mkdtempSync(join(tmpdir(), "pg-kopf-pgpass-")), "pgpass");
+  writeFileSync(wrong, `*:*:*:*:wrong-password-123\n`, { mode: 0o600 });
+  process.env.PGPASSFILE = wrong;
+  try {
+    const bad = await revive(stackConfig());
+    await assert.rejects(bad.create({ name: "never", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false }), (e: Error) =>
+      /AuthenticationFailed/.test(e.message) && !e.message.includes("wrong-password-123"));
+  } finally {
+    process.env.PGPASSFILE = passfile;
+  }
+});
+
+// Regression: rotating the admin password locked the stack out, because the password travelled through the
+// engine's provider configuration, which the state records and refresh reuses. It is read from the password file
+// at each connection now: a rotation needs no configure at all.
+test("a rotated admin password is picked up by the same configured provider from the password file", async () => {
+  const p = await revive(stackConfig());
+  await pg.query(`ALTER ROLE ${pg.user} PASSWORD 'rotated-${pg.password}'`);
+  try {
+    writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:rotated-${pg.password}\n`, { mode: 0o600 });
+    const made = await p.create({ name: "after_rotation", manager, reclaimPolicy: "delete", forceDrop: false, adopt: false });
+    await p.delete!(made.id, made.outs);
+  } finally {
+    const admin = new Client({ ...clientConfig(pg.settings()), password: `rotated-${pg.password}` });
+    await admin.connect();
+    await admin.query(`ALTER ROLE ${pg.user} PASSWORD '${pg.password}'`);
+    await admin.end();
+    writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
+  }
+});
+
+// Regression: in a project not named pg-kopf, the pg-kopf:* keys were ignored and the provider fell back to
+// localhost:5432, where another Postgres may listen.
+test("with no admin host configured anywhere, the provider refuses to guess and names the key", async () => {
+  const host = process.env.PGHOST;
+  delete process.env.PGHOST;
+  try {
+    await assert.rejects(revive({}), /pg-kopf:adminHost: no admin connection configured.*pulumi config set pg-kopf:adminHost/);
+  } finally {
+    if (host !== undefined) process.env.PGHOST = host;
+  }
 });
 
 test("bad stack config names the key", async () => {
-  await assert.rejects(revive(stackConfig({ [`${PROJECT}:adminPort`]: "99999" })), /port: "99999" is not a TCP port/);
+  await assert.rejects(revive(stackConfig({ "pg-kopf:adminPort": "99999" })), /port: "99999" is not a TCP port/);
 });
