@@ -7,7 +7,7 @@ import type { ConnectionOptions } from "node:tls";
 import { classifyError, InvalidSpec, PgKopfError } from "./errors";
 
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
-const SSL_MODES: readonly SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+export const SSL_MODES: readonly SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
 /** Where and how to reach Postgres as an administrator. The password property is never enumerable. */
 export interface ConnectionSettings {

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { pgDatabaseCrd } from "../crd/pgdatabase";
 import { controllerClusterRules, controllerNamespaceRules } from "./rbac";
+import { CA_KEY } from "./postgresEndpoint";
 
 export interface PgKopfOperatorArgs {
   readonly namespace: pulumi.Input<string>;
@@ -14,9 +15,13 @@ export interface PgKopfOperatorArgs {
   /** In-cluster address of Postgres (the PostgresEndpoint Service). */
   readonly postgresHost: pulumi.Input<string>;
   readonly postgresPort: number;
-  /** The Secret holding PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE. */
-  readonly secretName: string;
+  /** The Secret holding PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE (and the CA under CA_KEY when hasCa). */
+  readonly secretName: pulumi.Input<string>;
+  readonly hasCa: boolean;
 }
+
+/** Where the controller finds the CA certificate from the Secret. */
+const CA_DIR = "/etc/pg-kopf/tls";
 
 export const CONTROLLER_NAME = "pg-kopf-controller";
 const HTTP_PORT = 8080;
@@ -53,7 +58,7 @@ export class PgKopfOperator extends pulumi.ComponentResource {
     }, parent);
     const role = new k8s.rbac.v1.Role(`${name}-role`, {
       metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
-      rules: controllerNamespaceRules(CONTROLLER_NAME, args.secretName),
+      rules: controllerNamespaceRules(CONTROLLER_NAME),
     }, parent);
     new k8s.rbac.v1.RoleBinding(`${name}-rolebinding`, {
       metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
@@ -95,6 +100,7 @@ export class PgKopfOperator extends pulumi.ComponentResource {
                 { name: "LEASE_NAME", value: CONTROLLER_NAME },
                 { name: "HTTP_PORT", value: String(HTTP_PORT) },
                 { name: "NODE_OPTIONS", value: CONTROLLER_NODE_OPTIONS },
+                ...(args.hasCa ? [{ name: "PGSSLROOTCERT", value: `${CA_DIR}/${CA_KEY}` }] : []),
               ],
               livenessProbe: probe("/healthz", 10),
               readinessProbe: probe("/readyz", 5),
@@ -103,9 +109,15 @@ export class PgKopfOperator extends pulumi.ComponentResource {
                 allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false,
                 capabilities: { drop: ["ALL"] },
               },
-              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+              volumeMounts: [
+                { name: "tmp", mountPath: "/tmp" },
+                ...(args.hasCa ? [{ name: "postgres-ca", mountPath: CA_DIR, readOnly: true }] : []),
+              ],
             }],
-            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "16Mi" } }],
+            volumes: [
+              { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
+              ...(args.hasCa ? [{ name: "postgres-ca", secret: { secretName: args.secretName, items: [{ key: CA_KEY, path: CA_KEY }] } }] : []),
+            ],
           },
         },
       },

@@ -11,21 +11,28 @@ export interface PostgresEndpointArgs {
   readonly password: pulumi.Input<string>;
   readonly database: pulumi.Input<string>;
   readonly sslmode: pulumi.Input<string>;
+  /** PEM of the CA that signs the server certificate, for sslmode verify-ca / verify-full. */
+  readonly sslRootCert?: string;
   readonly serviceName?: string;
-  readonly secretName?: string;
 }
+
+/** The Secret key holding the CA certificate, when there is one. */
+export const CA_KEY = "ca.crt";
 
 export class PostgresEndpoint extends pulumi.ComponentResource {
   /** The in-cluster DNS name of the Service that reaches Postgres. */
   public readonly host: pulumi.Output<string>;
   public readonly port: number;
-  public readonly secretName: string;
+  /** The credentials Secret's name: generated, and new whenever the credentials change (see below). */
+  public readonly secretName: pulumi.Output<string>;
+  /** Whether the Secret carries a CA certificate under CA_KEY. */
+  public readonly hasCa: boolean;
 
   constructor(name: string, args: PostgresEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pg-kopf:index:PostgresEndpoint", name, {}, opts);
     const serviceName = args.serviceName ?? "postgres";
-    this.secretName = args.secretName ?? "pg-kopf-postgres";
     this.port = args.target.port;
+    this.hasCa = args.sslRootCert !== undefined;
     const labels = { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "pg-kopf" };
     const ports = [{ name: "postgres", port: args.target.port, targetPort: args.target.port, protocol: "TCP" }];
 
@@ -53,16 +60,22 @@ export class PostgresEndpoint extends pulumi.ComponentResource {
     }
     this.host = pulumi.interpolate`${serviceName}.${args.namespace}.svc.cluster.local`;
 
-    new k8s.core.v1.Secret(`${name}-credentials`, {
-      metadata: { name: this.secretName, namespace: args.namespace, labels },
+    // Immutable and named by Pulumi: changed credentials (a rotated password) make a new Secret under a new name,
+    // which changes the Deployment's pod template, so the controller restarts with them; no hash of the password
+    // needs to appear anywhere.
+    const secret = new k8s.core.v1.Secret(`${name}-credentials`, {
+      metadata: { namespace: args.namespace, labels },
       type: "Opaque",
+      immutable: true,
       // Marked secret explicitly, so the state holds ciphertext whatever the caller passed.
       stringData: pulumi.secret(
         pulumi.all([args.user, args.password, args.database, args.sslmode]).apply(([PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE]) => ({
           PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE,
+          ...(args.sslRootCert !== undefined ? { [CA_KEY]: args.sslRootCert } : {}),
         })),
       ),
     }, { parent: this });
+    this.secretName = secret.metadata.name;
 
     this.registerOutputs({ host: this.host, port: this.port, secretName: this.secretName });
   }

@@ -14,7 +14,9 @@ before(() => {
     {
       newResource: (args) => {
         registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: args.inputs };
+        // Like the kubernetes provider, name objects that have none after the resource, with a random suffix.
+        const metadata = args.inputs.metadata ? { ...args.inputs.metadata, name: args.inputs.metadata.name ?? `${args.name}-x1y2z3` } : undefined;
+        return { id: `${args.name}-id`, state: metadata ? { ...args.inputs, metadata } : args.inputs };
       },
       call: (args) => args.inputs,
     },
@@ -76,7 +78,6 @@ describe("with a host IP", () => {
     assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:Role").rules, [
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update", "patch"], resourceNames: ["pg-kopf-controller"] },
-      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["pg-kopf-postgres"] },
     ]);
     const crb = one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
     assert.deepEqual(crb.subjects, [{ kind: "ServiceAccount", name: "pg-kopf-controller", namespace: "pg-kopf" }]);
@@ -106,7 +107,7 @@ describe("with a host IP", () => {
     // The heap cap leaves room under the memory limit for code, buffers and the young generation.
     assert.equal(env.NODE_OPTIONS.value, "--max-old-space-size=192");
     for (const k of ["PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"]) {
-      assert.deepEqual(env[k].valueFrom, { secretKeyRef: { name: "pg-kopf-postgres", key: k } });
+      assert.deepEqual(env[k].valueFrom, { secretKeyRef: { name: "postgres-credentials-x1y2z3", key: k } });
     }
     assert.ok(!JSON.stringify(d).includes(PASSWORD), "no password in the Deployment");
   });
@@ -123,10 +124,12 @@ describe("with a host IP", () => {
     assert.deepEqual(slice.ports, [{ name: "postgres", port: 6543, protocol: "TCP" }]);
   });
 
-  test("keeps the credentials in a Secret Pulumi treats as secret", async () => {
+  test("keeps the credentials in an immutable, generated-name Secret Pulumi treats as secret", async () => {
     await run(base);
     const s = one("kubernetes:core/v1:Secret");
-    assert.equal(s.metadata.name, "pg-kopf-postgres");
+    // No fixed name, and immutable: new credentials are a new Secret, so the Deployment's pods roll.
+    assert.equal(s.metadata.name, undefined);
+    assert.equal(s.immutable, true);
     // The engine receives the whole stringData wrapped as a secret value: the state keeps only ciphertext.
     assert.equal(s.stringData[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
     assert.equal(s.stringData.value.PGPASSWORD, PASSWORD);
@@ -142,14 +145,31 @@ test("with a DNS name, reaches Postgres through an ExternalName Service", async 
   assert.equal(registered.filter((r) => r.type.includes("EndpointSlice")).length, 0);
 });
 
-test("with manageCluster false, only the databases are declared", async () => {
-  await run({ adminPassword: PASSWORD, manageCluster: "false", databases: [{ name: "a" }, { name: "b" }] });
-  assert.deepEqual(registered.map((r) => r.type).sort(), ["pulumi-nodejs:dynamic/pg:Database", "pulumi-nodejs:dynamic/pg:Database"]);
+test("with manageCluster false, only the databases are declared, and no password is needed", async () => {
+  await run({ manageCluster: "false", databases: [{ name: "a" }, { name: "b" }] });
+  // (The databases' provider is registered once per program, by the first PgDatabase of this test process.)
+  assert.deepEqual(registered.map((r) => r.type).filter((t) => !t.startsWith("pulumi:providers:")), [
+    "pulumi-nodejs:dynamic/pg:Database", "pulumi-nodejs:dynamic/pg:Database",
+  ]);
+});
+
+test("with a CA for verify-full, the Secret carries it and the controller reads it from a mounted file", async () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  await run({ ...base, postgresSslMode: "verify-full", postgresSslRootCert: pem });
+  assert.equal(one("kubernetes:core/v1:Secret").stringData.value["ca.crt"], pem);
+  const pod = one("kubernetes:apps/v1:Deployment").spec.template.spec;
+  const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e]));
+  assert.equal(env.PGSSLROOTCERT.value, "/etc/pg-kopf/tls/ca.crt");
+  assert.deepEqual(pod.containers[0].volumeMounts[1], { name: "postgres-ca", mountPath: "/etc/pg-kopf/tls", readOnly: true });
+  assert.deepEqual(pod.volumes[1].secret.items, [{ key: "ca.crt", path: "ca.crt" }]);
 });
 
 describe("invalid config fails with the key", () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ["missing password", { postgresHostIp: "10.0.0.1" }, /pg-kopf:adminPassword: missing; set it with: pulumi config set --secret/],
+    ["missing password", { postgresHostIp: "10.0.0.1" }, /pg-kopf:adminPassword: missing; the controller's Secret needs it: pulumi config set --secret/],
+    ["bad sslmode", { ...base, postgresSslMode: "on" }, /pg-kopf:postgresSslMode: "on" is not an sslmode; use one of disable/],
+    ["verify-full without a CA", { ...base, postgresSslMode: "verify-full" }, /pg-kopf:postgresSslRootCert: sslmode verify-full needs the CA/],
+    ["a CA path instead of PEM", { ...base, postgresSslMode: "verify-ca", postgresSslRootCert: "/etc/ca.crt" }, /pg-kopf:postgresSslRootCert: is not a PEM certificate/],
     ["bad port", { ...base, postgresPort: "70000" }, /pg-kopf:postgresPort: "70000" is not a TCP port/],
     ["both addresses", { ...base, postgresExternalName: "db.example" }, /pg-kopf:postgresHostIp: set either .* not both/],
     ["no address", { adminPassword: PASSWORD }, /pg-kopf:postgresHostIp: say how the cluster reaches Postgres/],

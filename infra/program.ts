@@ -21,9 +21,10 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
     namespace: ns.metadata.name,
     target: s.postgres,
     user: s.adminUser,
-    password: s.adminPassword,
+    password: s.adminPassword!,
     database: s.adminDatabase,
     sslmode: s.postgresSslMode,
+    sslRootCert: s.postgresSslRootCert,
   });
   const operator = new PgKopfOperator("operator", {
     namespace: ns.metadata.name,
@@ -34,6 +35,7 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
     postgresHost: postgres.host,
     postgresPort: postgres.port,
     secretName: postgres.secretName,
+    hasCa: postgres.hasCa,
   }, { dependsOn: [postgres] });
 
   return {

@@ -21,12 +21,14 @@ export function controllerClusterRules(): PolicyRule[] {
   ];
 }
 
-/** In the controller's own namespace: its leader-election Lease and its own Secret, by name. */
-export function controllerNamespaceRules(leaseName: string, secretName: string): PolicyRule[] {
+/**
+ * In the controller's own namespace: its leader-election Lease, by name. No Secret access: the credentials reach
+ * the process as environment variables and files that the kubelet fills from the Secret.
+ */
+export function controllerNamespaceRules(leaseName: string): PolicyRule[] {
   return [
     // create cannot be limited by name (the object does not exist yet); everything else is.
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update", "patch"], resourceNames: [leaseName] },
-    { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: [secretName] },
   ];
 }

@@ -2,6 +2,7 @@
 // config stops `pulumi preview` before anything is planned.
 import * as pulumi from "@pulumi/pulumi";
 import { isIPv4 } from "node:net";
+import { SSL_MODES, type SslMode } from "../core/connect";
 
 export interface DatabaseDeclaration {
   /** Resource name suffix and, unless the spec says otherwise, the database name. */
@@ -19,9 +20,12 @@ export interface Settings {
   readonly replicas: number;
   /** How the cluster reaches Postgres: a host IP (selector-less Service + EndpointSlice) or a DNS name (ExternalName). */
   readonly postgres: { readonly hostIp: string; readonly port: number } | { readonly externalName: string; readonly port: number };
-  readonly postgresSslMode: string;
+  readonly postgresSslMode: SslMode;
+  /** PEM of the CA for the controller's verify-ca / verify-full. */
+  readonly postgresSslRootCert?: string;
   readonly adminUser: string;
-  readonly adminPassword: pulumi.Output<string>;
+  /** The password the controller uses (the cluster Secret); only needed with manageCluster. */
+  readonly adminPassword?: pulumi.Output<string>;
   readonly adminDatabase: string;
   readonly databases: readonly DatabaseDeclaration[];
 }
@@ -89,7 +93,16 @@ export function readSettings(config: ConfigReader): Settings {
   }
 
   const adminPassword = config.getSecret("adminPassword");
-  if (!adminPassword) fail("adminPassword", `missing; set it with: pulumi config set --secret ${config.name}:adminPassword`);
+  if (manageCluster && !adminPassword) fail("adminPassword", `missing; the controller's Secret needs it: pulumi config set --secret ${config.name}:adminPassword`);
+  const postgresSslMode = str("postgresSslMode", "prefer");
+  if (!(SSL_MODES as readonly string[]).includes(postgresSslMode)) fail("postgresSslMode", `"${postgresSslMode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}`);
+  const postgresSslRootCert = config.get("postgresSslRootCert");
+  if ((postgresSslMode === "verify-ca" || postgresSslMode === "verify-full") && !postgresSslRootCert) {
+    fail("postgresSslRootCert", `sslmode ${postgresSslMode} needs the CA certificate that signs the server's: pulumi config set ${config.name}:postgresSslRootCert -- "$(cat ca.crt)"`);
+  }
+  if (postgresSslRootCert !== undefined && !postgresSslRootCert.includes("-----BEGIN CERTIFICATE-----")) {
+    fail("postgresSslRootCert", "is not a PEM certificate; set the file's contents, not its path");
+  }
 
   const databases = config.getObject<unknown>("databases") ?? [];
   if (!Array.isArray(databases)) fail("databases", "expected a list of databases, e.g. [{name: app, owner: app}]");
@@ -107,9 +120,10 @@ export function readSettings(config: ConfigReader): Settings {
     imagePullPolicy: imagePullPolicy as Settings["imagePullPolicy"],
     replicas,
     postgres,
-    postgresSslMode: str("postgresSslMode", "prefer"),
+    postgresSslMode: postgresSslMode as SslMode,
+    postgresSslRootCert,
     adminUser: str("adminUser", "postgres"),
-    adminPassword: adminPassword!,
+    adminPassword,
     adminDatabase: str("adminDatabase", "postgres"),
     databases: databases as DatabaseDeclaration[],
   };
