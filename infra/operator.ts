@@ -43,7 +43,13 @@ export class PgKopfOperator extends pulumi.ComponentResource {
     const labels = { "app.kubernetes.io/name": CONTROLLER_NAME, "app.kubernetes.io/part-of": "pg-kopf" };
     const parent = { parent: this };
 
-    const crd = new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-crd`, pgDatabaseCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, parent);
+    // Kept on destroy: deleting a CRD deletes every PgDatabase object in the cluster, and with them (reclaimPolicy
+    // delete) databases of teams that never asked for it. Remove the objects first, then the CRD by hand.
+    const crd = new k8s.apiextensions.v1.CustomResourceDefinition(
+      `${name}-crd`,
+      pgDatabaseCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
+      { parent: this, retainOnDelete: true },
+    );
     const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels } }, parent);
 
     // Cluster-scoped names carry the namespace, so two installations in one cluster do not collide.

@@ -73,6 +73,15 @@ export function configure(config: ConfigSource | undefined, env: NodeJS.ProcessE
 /** Keys the resource itself adds to its inputs; everything else is the user's and is validated as the spec. */
 const RESOURCE_KEYS = new Set(["__provider", "manager", "oid", "plannedSql"]);
 
+/**
+ * The plans of replacements this provider process has checked, by the new inputs they were made for. On a
+ * replacement the engine calls check twice: with the old inputs, then again without them for the resource that
+ * replaces the old one, and shows the second result. Without the first plan, the second would show only the CREATE
+ * and hide the DROP of the old database from the reviewer.
+ */
+const replacementPlans = new Map<string, string[]>();
+const replacementKey = (spec: core.PgDatabaseSpec, manager: unknown) => JSON.stringify([manager, core.FIELD_NAMES.map((f) => spec[f])]);
+
 /** How a plan that could not be made at preview time (Postgres unreachable) is shown; update then plans afresh. */
 export const NOT_PLANNED = "-- not planned: ";
 
@@ -99,9 +108,13 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   }
   if (failures.length) return { failures };
   const manager = typeof news.manager === "string" ? news.manager : "";
+  const hasOlds = olds && Object.keys(olds).length > 0;
+  const replaced = hasOlds ? undefined : replacementPlans.get(replacementKey(r.spec, news.manager));
+  if (replaced) return { inputs: { ...r.spec, manager: news.manager, plannedSql: replaced } };
   let plannedSql: string[];
   try {
     plannedSql = await planSql(settings, olds, r.spec, manager);
+    if (hasOlds && replacingFields(olds, news).length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
   } catch (err) {
     const e = core.classifyError(err);
     if (e instanceof core.InvalidSpec) return { failures: checkFailures(e.failures) };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine: Debian packages (PostgreSQL 15, openssl, kubectl, shellcheck),
-# the npm dependencies (Node 24 among them) and the toolchain built from Go modules. Cached work is reused.
+# the npm dependencies (Node 24 among them) and the toolchain built from Go modules. What is already there is reused, so
+# `npm start` and `npm test` run it every time. Usage: scripts/install.sh [--no-toolchain]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,16 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-echo "[install] npm dependencies (includes Node 24)"
-npm ci --no-audit --no-fund
+# npm ci again only when the lock file changed since the last one (it would otherwise rebuild node_modules each time).
+stamp=node_modules/.pg-kopf-lock
+lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock" ]; then
+  echo "[install] npm dependencies (includes Node 24)"
+  npm ci --no-audit --no-fund
+  echo "$lock" >"$stamp"
+fi
 
-echo "[install] toolchain"
-bash scripts/toolchain.sh
+if [ "${1:-}" != --no-toolchain ]; then
+  echo "[install] toolchain"
+  bash scripts/toolchain.sh
+fi

@@ -1,13 +1,13 @@
 // Runs pg-kopf locally, end to end, with nothing but this repository: a throwaway PostgreSQL 15, a Kubernetes
-// control plane with a fake node, `pulumi up` of the local stack (the databases it declares), the controller as a
-// process with its least-privilege ServiceAccount, and the sample PgDatabase. Then tears it all down, or with
-// --keep leaves it running until Ctrl-C.
+// control plane with a fake node, the real `pulumi up` of the project (every cluster object and the databases the
+// local stack declares, created by the engine), the controller as a process with the ServiceAccount the program
+// made, and the sample PgDatabase. Then tears it all down, or with --keep leaves it running until Ctrl-C.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "./local/postgres";
 import { startCluster, type TestCluster } from "./local/cluster";
-import { installController, startController, NAMESPACE, type ControllerProcess } from "./local/controller";
-import { createTestStack, localStackConfig, REPO, type TestStack } from "./local/pulumi";
+import { startController, NAMESPACE, type ControllerProcess } from "./local/controller";
+import { clusterStackConfig, createCliStack, REPO, type CliStack } from "./local/project";
 
 const keep = process.argv.includes("--keep");
 const say = (m: string) => process.stdout.write(`[pg-kopf] ${m}\n`);
@@ -15,7 +15,7 @@ const say = (m: string) => process.stdout.write(`[pg-kopf] ${m}\n`);
 async function main(): Promise<void> {
   let pg: TestPostgres | undefined;
   let cluster: TestCluster | undefined;
-  let stack: TestStack | undefined;
+  let stack: CliStack | undefined;
   let controller: ControllerProcess | undefined;
   const teardown = async () => {
     await controller?.kill("SIGTERM");
@@ -24,37 +24,33 @@ async function main(): Promise<void> {
     stack?.destroyDir();
   };
   try {
-    say("starting PostgreSQL 15");
-    pg = await startPostgres();
+    const started = Date.now();
+    say("starting PostgreSQL 15 and a Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK node)");
+    [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
     await pg.query("CREATE ROLE app_owner");
-    say(`PostgreSQL on ${pg.host}:${pg.port}`);
-
-    say("starting a Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK node)");
-    cluster = await startCluster({ workloads: true });
-
-    say("pulumi up: the local stack declares the databases app and analytics");
-    stack = await createTestStack(
+    say(`PostgreSQL on ${pg.host}:${pg.port}; API server on ${cluster.server}`);
+    say("pulumi up (the project's Pulumi.yaml, stack local): namespace, CRD, RBAC, Secret, Service, controller Deployment, databases app and analytics");
+    stack = createCliStack(
       "local",
-      localStackConfig(pg, [{ name: "app", owner: "app_owner", extensions: ["citext"] }, { name: "analytics", reclaimPolicy: "delete" }]),
+      pg,
+      clusterStackConfig(pg, [{ name: "app", owner: "app_owner", extensions: ["citext"] }, { name: "analytics", reclaimPolicy: "delete" }]),
+      { KUBECONFIG: cluster.kubeconfig },
     );
-    const up = await stack.stack.up({ onOutput: (o) => process.stdout.write(o) });
-    say(`pulumi up: ${JSON.stringify(up.summary.resourceChanges)}`);
-
-    say("starting the controller with its ServiceAccount");
-    const kubeconfig = installController(cluster, pg);
+    process.stdout.write(stack.run(["up", "--yes", "--skip-preview"]));
+    say("starting the controller as a process, with the ServiceAccount pulumi up made");
+    const kubeconfig = cluster.serviceAccountKubeconfig(NAMESPACE, "pg-kopf-controller");
     controller = await startController("pg-kopf-controller-local", kubeconfig, pg, { RESYNC_SECONDS: "30" });
-
     say("kubectl apply -f examples/mynewdb.yaml");
     cluster.kubectl(["apply", "-f", join(REPO, "examples", "mynewdb.yaml")]);
     cluster.kubectl(["wait", "pgdb/mynewdb", "-n", "default", "--for=condition=Ready", "--timeout=60s"]);
     process.stdout.write(cluster.kubectl(["get", "pgdb", "-A"]));
-
+    process.stdout.write(cluster.kubectl(["get", "deployment,service,endpointslice,secret", "-n", NAMESPACE]));
     const dbs = await pg.query<{ datname: string; owner: string; comment: string | null }>(
       "SELECT datname, pg_get_userbyid(datdba) AS owner, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE NOT datistemplate ORDER BY datname",
     );
     say("databases in PostgreSQL:");
     for (const d of dbs) process.stdout.write(`  ${d.datname.padEnd(12)} owner ${d.owner.padEnd(10)} ${d.comment ?? ""}\n`);
-
+    say(`up and running in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!keep) {
       say("done; tearing down (run with -- --keep to leave it running)");
       await teardown();
@@ -63,6 +59,11 @@ async function main(): Promise<void> {
     const pgpass = join(cluster.dir, "pgpass");
     writeFileSync(pgpass, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
     say(`running. KUBECONFIG=${cluster.kubeconfig}  PGPASSFILE=${pgpass} psql -h ${pg.host} -p ${pg.port} -U ${pg.user} postgres`);
+    // The stack's environment (its passphrase among it) goes to a private file, not to the terminal.
+    const envFile = join(stack.dir, "env.sh");
+    const exported = Object.entries(stack.env).filter(([k]) => k.startsWith("PULUMI_") || k === "KUBECONFIG" || k === "PGPASSFILE");
+    writeFileSync(envFile, exported.map(([k, v]) => `export ${k}=${JSON.stringify(v)}\n`).join(""), { mode: 0o600 });
+    say(`the stack: source ${envFile} && pulumi preview --diff --stack local --config-file ${join(stack.dir, "Pulumi.local.yaml")}`);
     say(`controller namespace ${NAMESPACE}; metrics on http://127.0.0.1:${controller.port}/metrics. Ctrl-C stops everything.`);
     await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
     await teardown();

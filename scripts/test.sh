@@ -5,6 +5,8 @@
 # Usage: scripts/test.sh [unit] [integration] [lint] [e2e]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian packages and npm dependencies when missing; each suite below builds the tools it needs.
+bash scripts/install.sh --no-toolchain
 source scripts/env.sh
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(unit integration lint e2e)

@@ -1,7 +1,7 @@
 // A Pulumi workspace for end-to-end tests: the real CLI (from the toolchain) on a local file backend in a
 // temporary directory, fully offline, running the project's program inline through the Automation API.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, symlinkSync, rmSync } from "node:fs";
+import { mkdtempSync, symlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -25,9 +25,8 @@ export interface TestStack {
 export type StackConfig = Record<string, { value: string; secret?: boolean }>;
 
 /**
- * The local stack's config: the admin connection to `pg` (password as a secret) and the declared databases.
- * The kubernetes resource plugin cannot be built from the Go module proxy (see README "Local stack"), so the
- * stack manages the databases and the harness installs the cluster side.
+ * A stack that manages only databases: the admin connection to `pg` (no password: the provider reads it from the
+ * password file the stack's environment names) and the declared databases.
  */
 export function localStackConfig(pg: TestPostgres, databases: object[]): StackConfig {
   return {
@@ -35,7 +34,6 @@ export function localStackConfig(pg: TestPostgres, databases: object[]): StackCo
     adminHost: { value: pg.host },
     adminPort: { value: String(pg.port) },
     adminUser: { value: pg.user },
-    adminPassword: { value: pg.password, secret: true },
     adminSslMode: { value: "disable" },
     databases: { value: JSON.stringify(databases) },
   };
@@ -46,8 +44,10 @@ export function localStackConfig(pg: TestPostgres, databases: object[]): StackCo
  * links the project's build and node_modules, because the dynamic provider process loads them from its working
  * directory, exactly as in a checkout.
  */
-export async function createTestStack(name: string, config: StackConfig): Promise<TestStack> {
+export async function createTestStack(name: string, config: StackConfig, pg: TestPostgres): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-stack-"));
+  const passfile = join(dir, "pgpass");
+  writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
   symlinkSync(join(REPO, "dist"), join(dir, "dist"));
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
   const backendDir = join(dir, ".state");
@@ -62,6 +62,8 @@ export async function createTestStack(name: string, config: StackConfig): Promis
     PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
     // Node 24 for the dynamic provider process too.
     PATH: process.env.PATH ?? "",
+    // The admin password, as psql would find it.
+    PGPASSFILE: passfile,
   };
   require("node:fs").mkdirSync(backendDir);
   const stack = await LocalWorkspace.createOrSelectStack(

@@ -2,50 +2,14 @@
 // checked-in expected output (test/e2e/golden), so a regression in the review is caught. UPDATE_GOLDEN=1 rewrites.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 import { createTestStack, localStackConfig, REPO, type TestStack } from "../../scripts/local/pulumi";
+import { compare, GOLDEN, normalize } from "./golden";
 
 let pg: TestPostgres;
 let t: TestStack;
-const GOLDEN = join(REPO, "test", "e2e", "golden");
-
-/**
- * Removes what changes from run to run: timings, progress lines, and the order of resource blocks (the engine
- * runs steps in parallel, so it prints them as they finish); blocks are sorted by URN.
- */
-function normalize(text: string): string {
-  const lines = text
-    .replace(/\x1b\[[0-9;]*m/g, "")
-    .split("\n")
-    .filter((l) => !/^@ /.test(l) && !/^\s*Duration:/.test(l))
-    .map((l) => l.replace(/\(\d+(\.\d+)?s\)/g, "(Ns)").replace(/\s+$/, ""));
-  const out: string[] = [];
-  let blocks: string[][] = [];
-  const flush = () => {
-    const urn = (b: string[]) => b.find((l) => l.includes("[urn=")) ?? "";
-    for (const b of blocks.sort((x, y) => urn(x).localeCompare(urn(y)))) out.push(...b);
-    blocks = [];
-  };
-  for (const line of lines) {
-    // A resource step nested under the stack: "    + type: (create)", with its properties indented below it.
-    if (/^    [+~-] \S+: \(/.test(line)) blocks.push([line]);
-    else if (blocks.length && /^      /.test(line)) blocks[blocks.length - 1].push(line);
-    else {
-      flush();
-      out.push(line);
-    }
-  }
-  flush();
-  return out.join("\n").replace(/\n{3,}/g, "\n\n").trim() + "\n";
-}
-
-function compare(name: string, actual: string): void {
-  const file = join(GOLDEN, name);
-  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) writeFileSync(file, actual);
-  assert.equal(actual, readFileSync(file, "utf8"), `${name} differs; if the change is intended, run with UPDATE_GOLDEN=1`);
-}
 
 const dbs = (list: object[]) => ({ value: JSON.stringify(list) });
 const app = { name: "app", owner: "app_owner", connectionLimit: 20 };
@@ -54,7 +18,7 @@ before(async () => {
   pg = await startPostgres();
   await pg.query("CREATE ROLE app_owner");
   await pg.query("CREATE ROLE new_owner");
-  t = await createTestStack("review", localStackConfig(pg, [app, { name: "old_reports" }]));
+  t = await createTestStack("review", localStackConfig(pg, [app, { name: "old_reports" }]), pg);
   await t.stack.up();
 });
 after(() => {

@@ -144,6 +144,25 @@ describe("check", () => {
 });
 
 describe("the planned SQL", () => {
+  // Regression: renaming a database with reclaimPolicy delete previewed only the CREATE of the new name, then up
+  // dropped the old one: the engine checks a replacement a second time without the old inputs and shows that result.
+  test("a replacement's plan keeps the DROP of the old database through the engine's second check", async () => {
+    const made = await provider.create((await checkAndDiff({}, { name: "before_rename", reclaimPolicy: "delete" })).checked.inputs!);
+    const news = { name: "after_rename", reclaimPolicy: "delete" };
+    const { checked: first, diff } = await checkAndDiff(made.outs!, news, made.outs);
+    assert.deepEqual(diff?.replaces, ["name"]);
+    const expected = ['[destructive] DROP DATABASE IF EXISTS "before_rename"', 'CREATE DATABASE "after_rename"', `COMMENT ON DATABASE "after_rename" IS 'managed by pg-kopf: ${manager}'`];
+    assert.deepEqual(first.inputs?.plannedSql, expected);
+    const { checked: second } = await checkAndDiff({}, news);
+    assert.deepEqual(second.inputs?.plannedSql, expected);
+    // up: the engine deletes the old resource first, then creates the new one from the second check's inputs.
+    await provider.delete!(made.id, made.outs!);
+    const renamed = await provider.create(second.inputs!);
+    assert.equal(renamed.id, "after_rename");
+    assert.ok(!(await exists("before_rename")));
+    await provider.delete!(renamed.id, renamed.outs!);
+  });
+
   test("check plans against the live database, and update runs exactly that", async () => {
     const made = await provider.create((await checkAndDiff({}, { name: "planned", owner: "app_owner" })).checked.inputs!);
     const { checked, diff } = await checkAndDiff(made.outs!, { name: "planned", owner: "new_owner", connectionLimit: 3 }, made.outs);

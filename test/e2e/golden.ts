@@ -1,0 +1,45 @@
+// Checked-in expected output of the CLI (test/e2e/golden): normalizing what varies between runs, and comparing.
+// UPDATE_GOLDEN=1 rewrites a file when a change is intended.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO } from "../../scripts/local/pulumi";
+
+export const GOLDEN = join(REPO, "test", "e2e", "golden");
+
+/**
+ * Removes what changes from run to run: timings, progress lines, and the order of resource blocks (the engine
+ * runs steps in parallel, so it prints them as they finish); blocks are sorted by URN.
+ */
+export function normalize(text: string): string {
+  const lines = text
+    .replace(/\x1b\[[0-9;]*m/g, "")
+    .split("\n")
+    .filter((l) => !/^@ /.test(l) && !/^\s*Duration:/.test(l))
+    .map((l) => l.replace(/\(\d+(\.\d+)?s\)/g, "(Ns)").replace(/\s+$/, ""));
+  const out: string[] = [];
+  let blocks: string[][] = [];
+  const flush = () => {
+    const urn = (b: string[]) => b.find((l) => l.includes("[urn=")) ?? "";
+    for (const b of blocks.sort((x, y) => urn(x).localeCompare(urn(y)))) out.push(...b);
+    blocks = [];
+  };
+  for (const line of lines) {
+    // A resource step nested under the stack: "    + type: (create)", with its properties indented below it.
+    if (/^    [+~-] \S+: \(/.test(line)) blocks.push([line]);
+    else if (blocks.length && /^      /.test(line)) blocks[blocks.length - 1].push(line);
+    else {
+      flush();
+      out.push(line);
+    }
+  }
+  flush();
+  return out.join("\n").replace(/\n{3,}/g, "\n\n").trim() + "\n";
+}
+
+export function compare(name: string, actual: string): void {
+  const file = join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) writeFileSync(file, actual);
+  assert.equal(actual, readFileSync(file, "utf8"), `${name} differs; if the change is intended, run with UPDATE_GOLDEN=1`);
+}
+

@@ -1,0 +1,156 @@
+// The whole Pulumi program through the real engine, as users run it: the plain `pulumi` CLI in the repository (its
+// Pulumi.yaml, the nodejs language host, the kubernetes plugin) against a real kube-apiserver with a KWOK node and a
+// real PostgreSQL 15. Every cluster object and database is created, changed, refreshed and destroyed by the engine.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startCluster, type TestCluster } from "../../scripts/local/cluster";
+import { clusterStackConfig, createCliStack, REPO, type CliStack } from "../../scripts/local/project";
+import { compare, normalize } from "./golden";
+
+const NS = "pg-kopf";
+let pg: TestPostgres;
+let cluster: TestCluster;
+let s: CliStack;
+const declared = [{ name: "app", owner: "app_owner" }, { name: "scratch", reclaimPolicy: "delete" }];
+
+const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
+const get = (what: string, path: string) => cluster.kubectl(["get", what, "-n", NS, "-o", `jsonpath=${path}`]);
+const up = () => s.run(["up", "--yes", "--skip-preview"]);
+const secretNames = () => cluster.kubectl(["get", "secrets", "-n", NS, "-l", "app.kubernetes.io/name=postgres", "-o", "jsonpath={.items[*].metadata.name}"]).split(" ").filter(Boolean);
+
+/** Every file under a directory, read as text. */
+function allText(dir: string): string {
+  return readdirSync(dir).map((f) => join(dir, f)).map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, "utf8"))).join("\n");
+}
+
+before(async () => {
+  [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
+  await pg.query("CREATE ROLE app_owner");
+  s = createCliStack("e2e", pg, clusterStackConfig(pg, declared), { KUBECONFIG: cluster.kubeconfig });
+});
+after(() => {
+  cluster?.stop();
+  pg?.destroy();
+  s?.destroyDir();
+});
+
+describe("pulumi up of the whole program with the plain CLI", () => {
+  test("1. up from empty creates every cluster object and database; the Deployment rolls out; outputs are right", async () => {
+    up();
+    for (const kind of ["namespace/pg-kopf", "crd/pgdatabases.my.local", "clusterrole/pg-kopf-controller-pg-kopf", "clusterrolebinding/pg-kopf-controller-pg-kopf"]) {
+      cluster.kubectl(["get", kind]);
+    }
+    for (const kind of ["serviceaccount/pg-kopf-controller", "role/pg-kopf-controller", "rolebinding/pg-kopf-controller", "service/postgres", "endpointslice/postgres-external", "deployment/pg-kopf-controller"]) {
+      cluster.kubectl(["get", kind, "-n", NS]);
+    }
+    assert.equal(secretNames().length, 1);
+    assert.equal(get("deployment/pg-kopf-controller", "{.status.availableReplicas}"), "1");
+    assert.equal(get("deployment/pg-kopf-controller", "{.spec.template.spec.containers[0].image}"), "pg-kopf-controller:local");
+    // The CRD the engine installed accepts every example.
+    cluster.kubectl(["apply", "--dry-run=server", "-f", join(REPO, "examples")]);
+    assert.ok(await exists("app"));
+    assert.ok(await exists("scratch"));
+    const outputs = JSON.parse(s.run(["stack", "output", "--json"]));
+    assert.deepEqual(outputs, {
+      controller: "pg-kopf-controller",
+      crd: "pgdatabases.my.local",
+      databases: ["app", "scratch"],
+      namespace: "pg-kopf",
+      postgresAddress: `postgres.pg-kopf.svc.cluster.local:${pg.port}`,
+    });
+  });
+
+  test("2. a second up changes nothing, and the preview shows no changes", () => {
+    s.run(["preview", "--diff", "--expect-no-changes"]);
+    s.run(["up", "--yes", "--expect-no-changes"]);
+  });
+
+  test("3a. an image tag and a rotated admin password: previewed, applied in place, pods restarted with the new Secret", async () => {
+    const rotated = `rotated-${pg.password}`;
+    await pg.query(`ALTER ROLE ${pg.user} PASSWORD '${rotated}'`);
+    s.setAdminPassword(rotated);
+    s.setConfig("adminPassword", rotated, true);
+    s.setConfig("imageTag", "v2");
+    const [oldSecret] = secretNames();
+    const preview = s.run(["preview", "--diff"]);
+    compare("preview-cluster.txt", normalize(preview.replaceAll(String(pg.port), "<port>").replace(/postgres-credentials-[0-9a-z]{8}/g, "postgres-credentials-<suffix>")));
+    assert.ok(!preview.includes(rotated) && !preview.includes(pg.password), "no password in the preview");
+    // Regression: the rotated password locked the stack out (refresh reused the recorded provider config).
+    up();
+    assert.equal(get("deployment/pg-kopf-controller", "{.spec.template.spec.containers[0].image}"), "pg-kopf-controller:v2");
+    const [newSecret] = secretNames();
+    assert.notEqual(newSecret, oldSecret, "new credentials are a new Secret");
+    assert.equal(secretNames().length, 1, "the old Secret is gone");
+    assert.equal(Buffer.from(get(`secret/${newSecret}`, "{.data.PGPASSWORD}"), "base64").toString(), rotated);
+    assert.equal(get("deployment/pg-kopf-controller", "{.spec.template.spec.containers[0].env[?(@.name=='PGPASSWORD')].valueFrom.secretKeyRef.name}"), newSecret);
+    cluster.kubectl(["rollout", "status", "deployment/pg-kopf-controller", "-n", NS, "--timeout=60s"]);
+    const pods = JSON.parse(cluster.kubectl(["get", "pods", "-n", NS, "-o", "json"])).items;
+    assert.ok(pods.every((p: { spec: { containers: { image: string }[] } }) => p.spec.containers[0].image === "pg-kopf-controller:v2"));
+    s.run(["preview", "--expect-no-changes"]);
+  });
+
+  test("3b. replicas and an added database are applied in place", async () => {
+    s.setConfig("replicas", "2");
+    s.setConfig("databases", JSON.stringify([...declared, { name: "added" }]));
+    up();
+    cluster.kubectl(["rollout", "status", "deployment/pg-kopf-controller", "-n", NS, "--timeout=60s"]);
+    assert.equal(get("deployment/pg-kopf-controller", "{.status.availableReplicas}"), "2");
+    assert.ok(await exists("added"));
+  });
+
+  test("3c. the Postgres endpoint switches from a host IP to a DNS name and back", () => {
+    s.run(["config", "rm", "pg-kopf:postgresHostIp"]);
+    s.setConfig("postgresExternalName", "db.example.internal");
+    up();
+    assert.equal(get("service/postgres", "{.spec.type} {.spec.externalName}"), "ExternalName db.example.internal");
+    assert.throws(() => cluster.kubectl(["get", "endpointslice/postgres-external", "-n", NS]));
+    s.run(["config", "rm", "pg-kopf:postgresExternalName"]);
+    s.setConfig("postgresHostIp", "192.0.2.20");
+    up();
+    assert.equal(get("service/postgres", "{.spec.type}"), "ClusterIP");
+    assert.equal(get("endpointslice/postgres-external", "{.endpoints[0].addresses[0]}"), "192.0.2.20");
+  });
+
+  test("4. refresh shows an out-of-band change to the Deployment, and the next up repairs it", () => {
+    cluster.kubectl(["scale", "deployment/pg-kopf-controller", "-n", NS, "--replicas=3"]);
+    const refresh = s.run(["refresh", "--yes", "--diff"]);
+    assert.match(refresh, /~ kubernetes:apps\/v1:Deployment: \(update\)/);
+    assert.match(refresh, /replicas\s*: 2 => 3/);
+    up();
+    assert.equal(get("deployment/pg-kopf-controller", "{.spec.replicas}"), "2");
+  });
+
+  test("5. the state holds no admin password in plaintext, Secret data included", () => {
+    const exported = s.run(["stack", "export"]);
+    const raw = allText(s.backendDir);
+    for (const password of [pg.password, `rotated-${pg.password}`]) {
+      assert.ok(!exported.includes(password), "exported deployment");
+      assert.ok(!raw.includes(password), "raw state files");
+      assert.ok(!exported.includes(Buffer.from(password).toString("base64")), "base64 in the export");
+    }
+    assert.match(exported, /"ciphertext"/);
+  });
+
+  // Regression: the engine printed the admin password in its Configure log at -v=9, because the dynamic provider
+  // was configured with the whole stack config and its host accepts no secrets.
+  test("6. no password in the output of a preview at the highest verbosity", () => {
+    const { output } = s.tryRun(["preview", "--diff", "-v=11", "--logtostderr", "--logflow"]);
+    assert.ok(output.length > 10_000, "verbose output was produced");
+    assert.ok(!output.includes(`rotated-${pg.password}`), "rotated password in the -v=11 output");
+    assert.ok(!output.includes(pg.password.slice(0, 12)), "password in the -v=11 output");
+  });
+
+  test("7. destroy removes the cluster objects, keeps retained databases and the CRD with live objects", async () => {
+    cluster.kubectl(["apply", "-n", "default", "-f", join(REPO, "examples", "mynewdb.yaml")]);
+    s.run(["destroy", "--yes", "--skip-preview"]);
+    assert.throws(() => cluster.kubectl(["get", "deployment/pg-kopf-controller", "-n", NS]));
+    assert.ok(await exists("app"), "retain keeps the database");
+    assert.ok(!(await exists("scratch")), "delete drops it");
+    // The CRD is left, and so is every PgDatabase object: deleting the CRD would delete them all.
+    cluster.kubectl(["get", "crd/pgdatabases.my.local"]);
+    cluster.kubectl(["get", "pgdb/mynewdb", "-n", "default"]);
+  });
+});
