@@ -23,7 +23,7 @@ export interface ConnectionSettings {
   readonly connectTimeoutSeconds: number;
   readonly applicationName: string;
   /** Reused connections to the maintenance database, for long-running processes (see withPool). */
-  readonly pool?: Pool;
+  readonly pool?: NegotiatedPool;
 }
 
 export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode">> & {
@@ -83,21 +83,56 @@ export function connectionSettings(explicit: ConnectionInput = {}, env: NodeJS.P
   return settings;
 }
 
-function tlsOptions(s: ConnectionSettings): ClientConfig["ssl"] {
+type Tls = ClientConfig["ssl"];
+const ENCRYPTED_UNVERIFIED: Tls = { rejectUnauthorized: false };
+
+/**
+ * The TLS settings to try, in order, as libpq does for each sslmode: prefer tries TLS first and falls back to plain
+ * text when the server has no TLS; allow tries plain text first and TLS when pg_hba.conf demands it.
+ */
+function tlsAttempts(s: ConnectionSettings): Tls[] {
   switch (s.sslmode) {
     case "disable":
+      return [false];
     case "allow":
+      return [false, ENCRYPTED_UNVERIFIED];
     case "prefer":
-      // pg cannot fall back between TLS and plain text the way libpq does; these modes connect in plain text.
-      return false;
+      return [ENCRYPTED_UNVERIFIED, false];
     case "require":
-      return { rejectUnauthorized: false };
+      return [ENCRYPTED_UNVERIFIED];
     case "verify-ca": {
       const opts: ConnectionOptions = { ca: s.sslrootcert, rejectUnauthorized: true, checkServerIdentity: () => undefined };
-      return opts;
+      return [opts];
     }
     case "verify-full":
-      return { ca: s.sslrootcert, rejectUnauthorized: true, servername: s.host };
+      return [{ ca: s.sslrootcert, rejectUnauthorized: true, servername: s.host }];
+  }
+}
+
+/** Whether a failed attempt is the one the next TLS setting answers: no TLS on the server, or pg_hba wants it. */
+function triesNext(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return /does not support SSL/i.test(e?.message ?? "") || (e?.code === "28000" && /no encryption/i.test(e?.message ?? ""));
+}
+
+/**
+ * Connects a client to `database` the way the sslmode says, falling back as libpq does. Returns the connected client
+ * and the TLS setting that worked. Throws a typed PgKopfError (TlsFailed naming the setting to fix, for TLS failures).
+ */
+async function connectClient(s: ConnectionSettings, database: string | undefined): Promise<{ client: Client; tls: Tls }> {
+  const attempts = tlsAttempts(s);
+  for (let i = 0; ; i++) {
+    const client = new Client({ ...clientConfig(s, database), ssl: attempts[i] });
+    // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      return { client, tls: attempts[i] };
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      if (i + 1 < attempts.length && triesNext(err)) continue;
+      throw classifyError(err);
+    }
   }
 }
 
@@ -131,7 +166,7 @@ export function clientConfig(s: ConnectionSettings, database?: string): ClientCo
     user: s.user,
     password: s.password ?? passwordFromFile(s, database ?? s.database),
     database: database ?? s.database,
-    ssl: tlsOptions(s),
+    ssl: tlsAttempts(s)[0],
     connectionTimeoutMillis: Math.round(s.connectTimeoutSeconds * 1000),
     application_name: s.applicationName,
     // A session that waits on a lock (e.g. ALTER DATABASE while another backend holds it) fails fast and retries
@@ -141,16 +176,48 @@ export function clientConfig(s: ConnectionSettings, database?: string): ClientCo
 }
 
 /**
+ * A small pool of maintenance-database connections whose TLS setting is negotiated once, by the first connection,
+ * as libpq's sslmode says (pg's Pool takes one fixed setting). Until a connection has succeeded nothing is decided,
+ * so a Postgres that is down at start is negotiated with when it comes back.
+ */
+export class NegotiatedPool {
+  private pool: Pool | undefined;
+
+  constructor(
+    private readonly settings: ConnectionSettings,
+    private readonly max: number,
+  ) {}
+
+  async connect(): Promise<PoolClient> {
+    if (!this.pool) {
+      const { client, tls } = await connectClient(this.settings, undefined);
+      await client.end().catch(() => undefined);
+      if (!this.pool) {
+        this.pool = new Pool({ ...clientConfig(this.settings), ssl: tls, max: this.max, idleTimeoutMillis: 30_000 });
+        // An idle pooled connection whose server goes away emits 'error'; the pool drops it and the next use reconnects.
+        this.pool.on("error", () => undefined);
+      }
+    }
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw classifyError(err);
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.pool?.end();
+  }
+}
+
+/**
  * The same settings with a small pool of maintenance-database connections, so a long-running process (the
  * controller) does not pay a TLS and SCRAM handshake per reconcile. The caller ends the pool (settings.pool.end()).
  */
 export function withPool(s: ConnectionSettings, max: number): ConnectionSettings {
-  const pool = new Pool({ ...clientConfig(s), max, idleTimeoutMillis: 30_000 });
-  // An idle pooled connection whose server goes away emits 'error'; the pool drops it and the next use reconnects.
-  pool.on("error", () => undefined);
   const pooled = { ...s };
   Object.defineProperty(pooled, "password", { value: s.password, enumerable: false });
-  Object.defineProperty(pooled, "pool", { value: pool, enumerable: false });
+  Object.defineProperty(pooled, "pool", { value: new NegotiatedPool(s, max), enumerable: false });
   return pooled;
 }
 
@@ -161,15 +228,7 @@ export function withPool(s: ConnectionSettings, max: number): ConnectionSettings
  */
 export async function withClient<T>(s: ConnectionSettings, database: string | undefined, fn: (c: Client) => Promise<T>): Promise<T> {
   if (s.pool && (database === undefined || database === s.database)) return withPooledClient(s.pool, fn);
-  const client = new Client(clientConfig(s, database));
-  // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    throw classifyError(err);
-  }
+  const { client } = await connectClient(s, database);
   try {
     return await fn(client);
   } finally {
@@ -177,13 +236,8 @@ export async function withClient<T>(s: ConnectionSettings, database: string | un
   }
 }
 
-async function withPooledClient<T>(pool: Pool, fn: (c: Client) => Promise<T>): Promise<T> {
-  let client: PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (err) {
-    throw classifyError(err);
-  }
+async function withPooledClient<T>(pool: NegotiatedPool, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
   // The pool listens for 'error' only on idle clients: a server that goes away between two queries of a checked-out
   // client would otherwise crash the process. The failure surfaces on the next query instead.
   let broken = false;

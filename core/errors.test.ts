@@ -43,3 +43,17 @@ test("typed errors pass through unchanged; anything else is a permanent rejectio
   assert.equal(other.transient, false);
   assert.equal(classifyError("weird").reason, "PostgresRejected");
 });
+
+// Regression: certificate failures were reported as PostgresRejected with Node's own hint, and a pg_hba rejection
+// of a plain-text connection said to check the password.
+test("TLS failures have their own reason, naming the setting that fixes them", () => {
+  const ca = classifyError(pgError("SELF_SIGNED_CERT_IN_CHAIN", "self-signed certificate in certificate chain"));
+  assert.equal(ca.reason, "TlsFailed");
+  assert.equal(ca.transient, false);
+  assert.match(ca.message, /sslrootcert/);
+  assert.match(classifyError(pgError("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match")).message, /verify-ca/);
+  const hba = classifyError(pgError("28000", 'no pg_hba.conf entry for host "127.0.0.1", user "postgres", database "postgres", no encryption'));
+  assert.equal(hba.reason, "TlsFailed");
+  assert.match(hba.message, /sslmode require/);
+  assert.equal(classifyError(new Error("The server does not support SSL connections")).reason, "TlsFailed");
+});

@@ -119,6 +119,9 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     const e = core.classifyError(err);
     if (e instanceof core.InvalidSpec) return { failures: checkFailures(e.failures) };
     if (e instanceof core.NotOwned) return { failures: [{ property: "name", reason: `name: ${e.message}` }] };
+    // A wrong CA, password or sslmode will not fix itself by the time up runs: the preview fails, naming it. Only a
+    // passing condition (Postgres unreachable) previews as not planned.
+    if (!e.transient) throw new Error(`${e.reason}: ${e.message}`);
     plannedSql = [`${NOT_PLANNED}${e.reason}: ${e.message}`];
   }
   return { inputs: { ...r.spec, manager: news.manager, plannedSql } };

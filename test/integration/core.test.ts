@@ -221,19 +221,49 @@ describe("TLS", () => {
   test("verify-full with the CA connects over TLS; plain text is refused by the server", async () => {
     const observed = await core.converge(tls.settings(), spec({ name: "secure" }), ctx);
     assert.equal(observed.observed.name, "secure");
-    await assert.rejects(core.observeDatabase(tls.settings({ sslmode: "disable" }), "secure"), /no encryption|pg_hba/);
+    // Regression: pg_hba's refusal of plain text said to check the password; it is a TLS failure naming sslmode.
+    await assert.rejects(core.observeDatabase(tls.settings({ sslmode: "disable" }), "secure"), (e: unknown) =>
+      e instanceof core.PgKopfError && e.reason === "TlsFailed" && /sslmode require/.test(e.message));
   });
 
-  test("verify-full refuses a server whose certificate another CA signed", async () => {
+  test("verify-full refuses a server whose certificate another CA signed, naming sslrootcert", async () => {
     await assert.rejects(core.observeDatabase(tls.settings({ sslrootcert: selfSignedOther() }), "secure"), (e: unknown) =>
-      e instanceof core.PgKopfError && /certificate/i.test(e.message));
+      e instanceof core.PgKopfError && e.reason === "TlsFailed" && /sslrootcert/.test(e.message));
   });
 
   test("verify-full checks the host name", async () => {
     // 127.0.0.1 reaches the same server, but the certificate names only localhost.
     await assert.rejects(core.observeDatabase(tls.settings({ host: "127.0.0.1" }), "secure"), (e: unknown) =>
-      e instanceof core.PgKopfError && /altnames|Hostname\/IP/i.test(e.message));
+      e instanceof core.PgKopfError && e.reason === "TlsFailed" && /verify-ca/.test(e.message));
   });
+
+  // Regression: sslmode prefer (the default) connected in plain text; like libpq it tries TLS first now, and allow
+  // falls back to TLS when pg_hba.conf demands it. The pooled path negotiates the same way.
+  test("prefer and allow reach a TLS-only server over TLS, one-shot and pooled", async () => {
+    const ssl = async (c: Client) => (await c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0].ssl as boolean;
+    for (const sslmode of ["prefer", "allow"]) {
+      assert.equal(await core.withClient(tls.settings({ sslmode }), undefined, ssl), true, sslmode);
+    }
+    const pooled = core.withPool(tls.settings({ sslmode: "prefer" }), 1);
+    try {
+      assert.equal(await core.withClient(pooled, undefined, ssl), true);
+    } finally {
+      await pooled.pool!.end();
+    }
+  });
+});
+
+test("prefer falls back to plain text on a server without TLS, one-shot and pooled", async () => {
+  const ssl = async (c: Client) => (await c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0].ssl as boolean;
+  assert.equal(await core.withClient(pg.settings({ sslmode: "prefer" }), undefined, ssl), false);
+  const pooled = core.withPool(pg.settings({ sslmode: "prefer" }), 1);
+  try {
+    assert.equal(await core.withClient(pooled, undefined, ssl), false);
+  } finally {
+    await pooled.pool!.end();
+  }
+  await assert.rejects(core.withClient(pg.settings({ sslmode: "require" }), undefined, ssl), (e: unknown) =>
+    e instanceof core.PgKopfError && e.reason === "TlsFailed" && /does not accept TLS/.test(e.message));
 });
 
 function selfSignedOther(): string {
