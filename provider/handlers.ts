@@ -50,8 +50,9 @@ function replacingFields(olds: Props, news: Props): core.FieldName[] {
 }
 
 /** The recorded properties after the database was brought to `spec`: the spec, who manages it, and its oid. */
-function outputs(spec: core.PgDatabaseSpec, manager: string, observed: core.ObservedDatabase): Props {
-  return { ...spec, manager, oid: observed.oid };
+function outputs(spec: core.PgDatabaseSpec, manager: string, observed: core.ObservedDatabase, inputs: Props): Props {
+  // plannedSql as run is kept, so that a refresh can give back the inputs exactly as recorded (see read).
+  return { ...spec, manager, oid: observed.oid, ...(Array.isArray(inputs.plannedSql) ? { plannedSql: inputs.plannedSql } : {}) };
 }
 
 /** A spec failure in the words of Pulumi's check: one entry per property. */
@@ -148,8 +149,13 @@ function expectedSql(news: Props): string[] | undefined {
   return planned.slice(lastDrop + 1).map(String);
 }
 
-function hasPlannedWork(news: Props): boolean {
-  return Array.isArray(news.plannedSql) && news.plannedSql.some((s) => !String(s).startsWith(NOT_PLANNED));
+/**
+ * Whether the new plan has statements that have not already run. A refresh gives back the statements last run
+ * (see read), which are no new work; drift in a field the spec sets shows in the refreshed outputs themselves.
+ */
+function hasPlannedWork(olds: Props, news: Props): boolean {
+  const planned = Array.isArray(news.plannedSql) ? news.plannedSql.map(String).filter((s) => !s.startsWith(NOT_PLANNED)) : [];
+  return planned.length > 0 && JSON.stringify(planned) !== JSON.stringify(olds.plannedSql);
 }
 
 export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
@@ -157,7 +163,7 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
   const replaces = replacingFields(olds, news);
   return {
     // Planned SQL with an unchanged spec is drift made in Postgres: an update repairs it.
-    changes: changed.length > 0 || olds.manager !== news.manager || hasPlannedWork(news),
+    changes: changed.length > 0 || olds.manager !== news.manager || hasPlannedWork(olds, news),
     replaces,
     stables: core.REPLACING_FIELDS.filter((f) => !replaces.includes(f)),
     // The replacement has the same name (or must not coexist with the old one), so the old goes first; with
@@ -171,7 +177,7 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
   const manager = managerOf(inputs);
   try {
     const { observed } = await core.converge(settings, spec, { manager }, { expected: expectedSql(inputs) });
-    return { id: spec.name, outs: outputs(spec, manager, observed) };
+    return { id: spec.name, outs: outputs(spec, manager, observed, inputs) };
   } catch (err) {
     rethrow(err);
   }
@@ -189,8 +195,10 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   // Gone out of band: an empty id tells the engine the resource no longer exists.
   if (!observed) return { id: undefined, props: {} };
   const refreshed = reflectObserved(props, observed);
-  // Returning inputs too makes the next preview compare the program against what really exists.
-  return { id: name, props: refreshed, inputs: { ...specFields(refreshed), manager: refreshed.manager } } as pulumi.dynamic.ReadResult;
+  // Returning inputs too makes the next preview compare the program against what really exists. The statements
+  // last run are given back as recorded: dropping them made every refresh after a create report an update.
+  const inputs = { ...specFields(refreshed), manager: refreshed.manager, ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}) };
+  return { id: name, props: refreshed, inputs } as pulumi.dynamic.ReadResult;
 }
 
 export async function update(settings: core.ConnectionSettings, news: Props): Promise<pulumi.dynamic.UpdateResult> {
@@ -198,7 +206,7 @@ export async function update(settings: core.ConnectionSettings, news: Props): Pr
   const manager = managerOf(news);
   try {
     const { observed } = await core.converge(settings, spec, { manager }, { expected: expectedSql(news) });
-    return { outs: outputs(spec, manager, observed) };
+    return { outs: outputs(spec, manager, observed, news) };
   } catch (err) {
     rethrow(err);
   }

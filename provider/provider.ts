@@ -11,25 +11,30 @@ export interface PgDatabaseProvider extends pulumi.dynamic.ResourceProvider {
 }
 
 /**
- * The compiled handlers, resolved from the Pulumi project's directory (the provider process's working directory):
- * the pg-kopf package installed there, or this repository's own build when the project is pg-kopf itself. Resolved
- * anew in each process, never captured, so a state written on one machine works from a checkout elsewhere. Throws a
- * message that says what to install or build when neither is there.
+ * The compiled handlers, resolved from the provider process's working directory (the Pulumi program's directory):
+ * the pg-kopf package installed in that project, or, in the pg-kopf repository itself, its own build. Resolved anew in
+ * each process, never captured, so a state written on one machine works from a checkout elsewhere. Throws a message
+ * that says what to install or build when neither is there.
  */
 function handlers(): typeof Handlers {
   const path = require("node:path");
-  const cwd = process.cwd();
-  let file: string;
+  const fs = require("node:fs");
+  let file: string | undefined;
   try {
-    file = require.resolve("pg-kopf/dist/provider/handlers.js", { paths: [cwd] });
+    file = require.resolve("pg-kopf/dist/provider/handlers.js", { paths: [process.cwd()] });
   } catch {
-    file = path.join(cwd, "dist", "provider", "handlers.js");
+    // Not installed as a package: the repository's own build, found from the program's directory upwards.
+    for (let dir = process.cwd(); !file; dir = path.dirname(dir)) {
+      const manifest = path.join(dir, "package.json");
+      if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, "utf8")).name === "pg-kopf") file = path.join(dir, "dist", "provider", "handlers.js");
+      if (dir === path.dirname(dir)) break;
+    }
   }
   try {
-    return require(file);
+    return require(file ?? "pg-kopf/dist/provider/handlers.js");
   } catch (err) {
     throw new Error(
-      `pg-kopf: cannot load ${file} (${(err as Error).message}); install pg-kopf in the Pulumi project ("npm install pg-kopf"), ` +
+      `pg-kopf: cannot load its provider (${(err as Error).message}); install pg-kopf in the Pulumi project ("npm install pg-kopf"), ` +
         `or in the pg-kopf repository run "npm run build"`,
     );
   }

@@ -157,29 +157,28 @@ pulumi_home() { echo "$cache/pulumi-home"; }
 plugin_installed() { [ -x "$(pulumi_home)/plugins/$1-v$2/pulumi-$1" ] || [ -x "$(pulumi_home)/plugins/$1-v$2/pulumi-resource-${1#resource-}" ]; }
 
 # pulumi-language-nodejs: the language host that runs `pulumi up` of a Pulumi.yaml project. Built from the vendored
-# upstream source with the CLI's own pkg/sdk modules (the tag's go.mod points at sibling folders).
+# upstream source with the CLI's own pkg/sdk modules (the tag's go.mod points at sibling folders), and put next to the
+# CLI, where the engine looks for the plugins the CLI bundles.
 build_language-nodejs() {
   local v; v=$(version @pulumi/pulumi)
-  local out="$cache/pulumi-language-nodejs-v$v"
-  if [ -x "$out/bin/pulumi-language-nodejs" ]; then log "pulumi-language-nodejs v$v: cached"; return; fi
+  local out="$cache/pulumi-v$v/bin/pulumi-language-nodejs"
+  if [ -x "$out" ]; then log "pulumi-language-nodejs v$v: cached"; return; fi
   local archive; archive=$(vendored "pulumi-language-nodejs-v$v")
-  mkdir -p "$out.tmp/bin"
   if [ -z "$archive" ]; then
-    # A machine that can download: the released host ships in the CLI's release archive.
+    # A machine that can download: the released language host.
     log "pulumi-language-nodejs v$v: no vendored source; installing the released language host"
     PULUMI_HOME=$(pulumi_home) "$cache/pulumi-v$v/bin/pulumi" plugin install language nodejs "v$v"
-    ln -sf "$(pulumi_home)/plugins/language-nodejs-v$v/pulumi-language-nodejs" "$out.tmp/bin/pulumi-language-nodejs"
-  else
-    log "pulumi-language-nodejs v$v: building from $archive"
-    local src="$cache/src/pulumi-language-nodejs-v$v"
-    rm -rf "$src"; mkdir -p "$src"; tar xzf "$archive" -C "$src" --strip-components=1
-    (cd "$src/sdk/nodejs/cmd/pulumi-language-nodejs"
-     go mod edit -replace "github.com/pulumi/pulumi/pkg/v3=github.com/pulumi/pulumi/pkg/v3@v$v" \
-       -replace "github.com/pulumi/pulumi/sdk/v3=github.com/pulumi/pulumi/sdk/v3@v$v"
-     go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
-       -o "$out.tmp/bin/pulumi-language-nodejs" .)
+    install -m 0755 "$(pulumi_home)/plugins/language-nodejs-v$v/pulumi-language-nodejs" "$out"
+    return
   fi
-  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "pulumi-language-nodejs v$v: building from $archive"
+  local src="$cache/src/pulumi-language-nodejs-v$v"
+  rm -rf "$src"; mkdir -p "$src"; tar xzf "$archive" -C "$src" --strip-components=1
+  (cd "$src/sdk/nodejs/cmd/pulumi-language-nodejs"
+   go mod edit -replace "github.com/pulumi/pulumi/pkg/v3=github.com/pulumi/pulumi/pkg/v3@v$v" \
+     -replace "github.com/pulumi/pulumi/sdk/v3=github.com/pulumi/pulumi/sdk/v3@v$v"
+   go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" -o "$out.tmp" .)
+  mv "$out.tmp" "$out"
   log "pulumi-language-nodejs v$v: done"
 }
 
@@ -282,7 +281,6 @@ build_dockerfile-lint() {
 # paths: the bin folders of the cached tools, one per line (for PATH); builds nothing
 paths() {
   echo "$cache/pulumi-v$(version @pulumi/pulumi)/bin"
-  echo "$cache/pulumi-language-nodejs-v$(version @pulumi/pulumi)/bin"
   echo "$cache/etcd-v$(version etcd)/bin"
   echo "$cache/kubernetes-v$(version kubernetes)/bin"
   echo "$cache/kwok-v$(version kwok)/bin"

@@ -2,7 +2,7 @@
 // Pulumi.yaml's runtime, main and options, the nodejs language host and the kubernetes plugin from the toolchain, a
 // local file backend and the stack's config file in a temporary directory, the admin password in a password file.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -55,8 +55,11 @@ export function createCliStack(name: string, pg: TestPostgres, config: StackConf
     PGPASSFILE: passfile,
     ...extraEnv,
   };
+  // Commands that read the stack's config take its file; the others (stack export, stack output) refuse the flag.
+  const usesConfig = (args: string[]) => !["stack", "plugin"].includes(args[0]);
   const tryRun = (args: string[]) => {
-    const r = spawnSync("pulumi", [...args, "--stack", name, "--config-file", configFile, "--non-interactive", "--color", "never"], {
+    const flags = usesConfig(args) ? ["--config-file", configFile, "--color", "never"] : [];
+    const r = spawnSync("pulumi", [...args, "--stack", name, ...flags, "--non-interactive"], {
       cwd: REPO, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024,
     });
     return { status: r.status ?? 1, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
@@ -68,9 +71,11 @@ export function createCliStack(name: string, pg: TestPostgres, config: StackConf
   };
   const setAdminPassword = (password: string) => writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${password}\n`, { mode: 0o600 });
   setAdminPassword(pg.password);
-  writeFileSync(configFile, "config: {}\n");
-  // stack init takes no --config-file; the stack's config lives in the file the other commands are given.
+  // stack init takes no --config-file: it writes the stack file (with the passphrase's salt) beside Pulumi.yaml, from
+  // where it moves at once to the stack's own directory, which every other command is given.
   const init = spawnSync("pulumi", ["stack", "init", name, "--non-interactive"], { cwd: REPO, env, encoding: "utf8" });
+  const initial = join(REPO, `Pulumi.${name}.yaml`);
+  if (existsSync(initial)) renameSync(initial, configFile);
   if (init.status !== 0) throw new Error(`pulumi stack init failed:\n${init.stdout}${init.stderr}`);
   const setConfig = (key: string, value: string, secret = false) => {
     // The value goes through stdin, never the command line (it may be a password).

@@ -36,8 +36,11 @@ async function render(values: StackValues): Promise<Manifest[]> {
   pulumi.runtime.setMocks(
     {
       newResource: (args) => {
-        if (args.type.startsWith("kubernetes:")) manifests.push(unwrapSecrets(args.inputs) as Manifest);
-        return { id: `${args.name}-id`, state: args.inputs };
+        if (!args.type.startsWith("kubernetes:")) return { id: `${args.name}-id`, state: args.inputs };
+        // Objects without a name get one after their resource, as the kubernetes provider names them.
+        const inputs = { ...args.inputs, metadata: { ...args.inputs.metadata, name: args.inputs.metadata?.name ?? `${args.name}-rendered` } };
+        manifests.push(unwrapSecrets(inputs) as Manifest);
+        return { id: `${args.name}-id`, state: inputs };
       },
       call: (args) => args.inputs,
     },

@@ -223,6 +223,45 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     }
   });
 
+  // Regression: adopt: true in another namespace re-stamped this namespace's database, dropped it on delete, and
+  // the first object re-created it empty.
+  test("10. adopt cannot take another object's database; adoptFrom is refused across namespaces", async () => {
+    apply("owned-by-a", { name: "team_a_db", reclaimPolicy: "delete" });
+    await untilReady("owned-by-a");
+    cluster.kubectl(["create", "namespace", "team-b"]);
+    const applyIn = (ns: string, name: string, spec: object) =>
+      cluster.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: ns }, spec }));
+    const readyIn = (ns: string, name: string) => ready(JSON.parse(cluster.kubectl(["get", "pgdb", name, "-n", ns, "-o", "json"])));
+    applyIn("team-b", "grab", { name: "team_a_db", adopt: true, reclaimPolicy: "delete" });
+    await eventually("grab NotOwned", () => readyIn("team-b", "grab")?.reason === "NotOwned");
+    assert.match(readyIn("team-b", "grab").message, /managed by kubernetes:default\/owned-by-a/);
+    applyIn("team-b", "grab-from", { name: "team_a_db", adoptFrom: "kubernetes:default/owned-by-a", reclaimPolicy: "delete" });
+    await eventually("grab-from InvalidSpec", () => readyIn("team-b", "grab-from")?.reason === "InvalidSpec");
+    assert.match(readyIn("team-b", "grab-from").message, /adoptFrom: a PgDatabase in namespace team-b may take over only from a manager in the same namespace/);
+    cluster.kubectl(["delete", "pgdb", "grab", "grab-from", "-n", "team-b", "--wait=true", "--timeout=30s"]);
+    assert.ok(await exists("team_a_db"), "deleting the would-be takers dropped nothing");
+    assert.equal(ready(get("owned-by-a")).reason, "Reconciled");
+  });
+
+  // Regression: the status was compared as a JSON string, in another key order than the API server's, so every
+  // resync wrote it again.
+  test("11. resyncs of an unchanged, Ready object write nothing", async () => {
+    const before = get("owned-by-a").metadata.resourceVersion;
+    await sleep(6_000); // longer than the test controller's 5 s resync
+    assert.equal(get("owned-by-a").metadata.resourceVersion, before);
+  });
+
+  test("12. a database dropped under a Ready object is re-created with a Warning event that says so", async () => {
+    const oid = get("owned-by-a").status.database.oid;
+    await pg.query(`DROP DATABASE ${escapeIdentifier("team_a_db")}`);
+    await eventually("team_a_db re-created", () => exists("team_a_db"));
+    const events = JSON.parse(cluster.kubectl(["get", "events", "-n", NS, "--field-selector", "involvedObject.name=owned-by-a,reason=Recreating", "-o", "json"])).items;
+    assert.equal(events.length, 1);
+    assert.equal(events[0].type, "Warning");
+    assert.match(events[0].message, new RegExp(`team_a_db" \\(oid ${oid}\\) is gone from Postgres; creating it again, empty`));
+    cluster.kubectl(["delete", "pgdb", "owned-by-a", "-n", NS, "--wait=true", "--timeout=30s"]);
+  });
+
   test("no secret in status, events or logs", () => {
     const everything = [
       cluster.kubectl(["get", "pgdb", "-A", "-o", "json"]),
@@ -231,5 +270,25 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     ].join("\n");
     assert.ok(everything.length > 1000);
     assert.ok(!everything.includes(pg.password));
+  });
+});
+
+// Regression: a CA for the cluster side never reached the controller, so verify-ca / verify-full failed at start.
+describe("the controller against a TLS-only Postgres with sslmode verify-full", () => {
+  let secure: TestPostgres;
+  before(async () => {
+    secure = await startPostgres({ tls: true });
+    for (const p of processes) await p.kill("SIGTERM");
+  });
+  after(() => secure?.destroy());
+
+  test("reconciles with the CA file the Deployment mounts from the Secret", async () => {
+    const caFile = join(require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "pg-kopf-ca-")), "ca.crt");
+    require("node:fs").writeFileSync(caFile, secure.caPem!);
+    const p = await startController("controller-tls", kubeconfig, secure, { PGHOST: "localhost", PGSSLMODE: "verify-full", PGSSLROOTCERT: caFile });
+    processes.push(p);
+    apply("over-tls", { name: "over_tls" });
+    await untilReady("over-tls");
+    assert.equal((await secure.query("SELECT 1 FROM pg_database WHERE datname = 'over_tls'")).length, 1);
   });
 });
