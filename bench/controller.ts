@@ -24,7 +24,11 @@ async function main(): Promise<void> {
   try {
     const kubeconfig = installController(cluster, pg);
     cluster.kubectl(["create", "namespace", NS]);
-    const controller = await startController("bench-controller", kubeconfig, pg, { RESYNC_SECONDS: "600", LOG_LEVEL: "warn", ...(process.env.CONTROLLER_NODE_OPTIONS !== undefined ? { NODE_OPTIONS: process.env.CONTROLLER_NODE_OPTIONS } : {}) });
+    const controller = await startController("bench-controller", kubeconfig, pg, {
+      RESYNC_SECONDS: "600",
+      LOG_LEVEL: "warn",
+      ...(process.env.CONTROLLER_NODE_OPTIONS !== undefined ? { NODE_OPTIONS: process.env.CONTROLLER_NODE_OPTIONS } : {}),
+    });
     while ((await controller.metric("pgkopf_leader")) !== 1) await new Promise((r) => setTimeout(r, 100));
 
     const kc = new k8s.KubeConfig();
@@ -32,16 +36,24 @@ async function main(): Promise<void> {
     const readyAt = new Map<string, number>();
     let allReady: () => void = () => undefined;
     const done = new Promise<void>((r) => (allReady = r));
-    const watch = await new k8s.Watch(kc).watch(`/apis/my.local/v1/namespaces/${NS}/pgdatabases`, {}, (_phase, obj: any) => {
-      const ready = obj.status?.conditions?.find((c: any) => c.type === "Ready");
-      if (ready?.status === "True" && !readyAt.has(obj.metadata.name)) {
-        readyAt.set(obj.metadata.name, performance.now());
-        if (readyAt.size === N) allReady();
-      }
-    }, () => undefined);
+    const watch = await new k8s.Watch(kc).watch(
+      `/apis/my.local/v1/namespaces/${NS}/pgdatabases`,
+      {},
+      (_phase, obj: any) => {
+        const ready = obj.status?.conditions?.find((c: any) => c.type === "Ready");
+        if (ready?.status === "True" && !readyAt.has(obj.metadata.name)) {
+          readyAt.set(obj.metadata.name, performance.now());
+          if (readyAt.size === N) allReady();
+        }
+      },
+      () => undefined,
+    );
 
     const items = Array.from({ length: N }, (_, i) => ({
-      apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name: `db-${i}`, namespace: NS }, spec: { name: `ctl_${i}` },
+      apiVersion: "my.local/v1",
+      kind: "PgDatabase",
+      metadata: { name: `db-${i}`, namespace: NS },
+      spec: { name: `ctl_${i}` },
     }));
     await pg.query("CHECKPOINT");
     const t0 = performance.now();
@@ -62,23 +74,30 @@ async function main(): Promise<void> {
     const sql = Array.from({ length: N }, (_, i) => {
       const r = core.parseSpec({ name: `psql_${i}` });
       if (!r.ok) throw new Error("bad spec");
-      return core.plan(r.spec, undefined, ctx).map(core.stepSql).join(";\n") + ";";
+      return `${core.plan(r.spec, undefined, ctx).map(core.stepSql).join(";\n")};`;
     }).join("\n");
     const file = join(mkdtempSync(join(tmpdir(), "pg-kopf-bench-")), "create.sql");
     writeFileSync(file, sql);
     // CREATE DATABASE makes checkpoints; both runs start from a fresh one so neither pays for the other's.
     await pg.query("CHECKPOINT");
     const p0 = performance.now();
-    const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file], {
-      env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8",
-    });
+    const r = spawnSync(
+      "psql",
+      ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file],
+      {
+        env: { ...process.env, PGPASSWORD: pg.password },
+        encoding: "utf8",
+      },
+    );
     if (r.status !== 0) throw new Error(r.stderr);
     const floor = performance.now() - p0;
 
     console.log(`pg-kopf controller bench: ${N} PgDatabase objects applied at once, concurrency ${process.env.CONCURRENCY ?? 4}`);
     console.log(`kubectl apply of all objects     ${(applied / 1000).toFixed(2)} s`);
     console.log(`all Ready after apply            ${(total / 1000).toFixed(2)} s`);
-    console.log(`apply-to-Ready latency           p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s`);
+    console.log(
+      `apply-to-Ready latency           p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s`,
+    );
     console.log(`controller peak RSS              ${peakRssMb.toFixed(1)} MiB (now: ${heap})`);
     console.log(`psql floor (same SQL, 1 session) ${(floor / 1000).toFixed(2)} s`);
     console.log(`ratio controller/psql            ${(total / floor).toFixed(2)}`);

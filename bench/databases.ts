@@ -24,10 +24,14 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-bench-"));
   const psql = (file: string) => {
     // The password goes through the environment, never the command line.
-    const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file], {
-      env: { ...process.env, PGPASSWORD: pg.password },
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      "psql",
+      ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file],
+      {
+        env: { ...process.env, PGPASSWORD: pg.password },
+        encoding: "utf8",
+      },
+    );
     if (r.status !== 0) throw new Error(r.stderr);
   };
   // CREATE DATABASE writes the template's pages to the WAL, so checkpoints come every few dozen databases and
@@ -39,7 +43,7 @@ async function main() {
     return performance.now() - t;
   };
   // The same statements the core runs, from the same planner, fed to psql.
-  const createSql = (prefix: string, i: number) => core.plan(spec(i, prefix), undefined, ctx).map(core.stepSql).join(";\n") + ";";
+  const createSql = (prefix: string, i: number) => `${core.plan(spec(i, prefix), undefined, ctx).map(core.stepSql).join(";\n")};`;
   const sqlFile = (name: string, lines: string[]) => {
     const file = join(dir, name);
     writeFileSync(file, lines.join("\n"));
@@ -47,7 +51,14 @@ async function main() {
   };
   const range = Array.from({ length: N }, (_, i) => i);
   try {
-    const psqlCreate = await timed(() => psql(sqlFile("create.sql", range.map((i) => createSql("psql", i)))));
+    const psqlCreate = await timed(() =>
+      psql(
+        sqlFile(
+          "create.sql",
+          range.map((i) => createSql("psql", i)),
+        ),
+      ),
+    );
     const coreCreate = await timed(async () => {
       for (const i of range) await core.converge(settings, spec(i, "core"), ctx);
     });
@@ -62,7 +73,12 @@ async function main() {
     const loopCreate = await timed(() => loopFiles.forEach(psql));
 
     const psqlDrop = await timed(() =>
-      psql(sqlFile("drop.sql", range.map((i) => core.stepSql({ kind: "dropDatabase", database: `psql_${i}`, force: false }) + ";"))),
+      psql(
+        sqlFile(
+          "drop.sql",
+          range.map((i) => `${core.stepSql({ kind: "dropDatabase", database: `psql_${i}`, force: false })};`),
+        ),
+      ),
     );
     const coreDrop = await timed(async () => {
       for (const i of range) await core.reclaim(settings, spec(i, "core"), ctx);
@@ -78,7 +94,9 @@ async function main() {
     console.log(row("core, nothing to do (observe+plan), pooled", noop, psqlCreate));
     console.log(row("psql drop, one session (floor)", psqlDrop, psqlDrop));
     console.log(row("core drop (reclaim: observe+sessions+drop)", coreDrop, psqlDrop));
-    console.log(`ratio core/psql: create ${(coreCreate / psqlCreate).toFixed(2)} (pooled ${(pooledCreate / psqlCreate).toFixed(2)}), drop ${(coreDrop / psqlDrop).toFixed(2)}`);
+    console.log(
+      `ratio core/psql: create ${(coreCreate / psqlCreate).toFixed(2)} (pooled ${(pooledCreate / psqlCreate).toFixed(2)}), drop ${(coreDrop / psqlDrop).toFixed(2)}`,
+    );
   } finally {
     await pooled.pool!.end();
     pg.destroy();

@@ -21,13 +21,22 @@ export async function markCreating(api: k8s.CustomObjectsApi, obj: PgDatabaseObj
       ? { op: "add", path: POINTER, value: database }
       : { op: "add", path: "/metadata/annotations", value: { [CREATING_ANNOTATION]: database } },
   ];
-  return (await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch)) as PgDatabaseObject;
+  return (await api.patchNamespacedCustomObject(
+    { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body },
+    jsonPatch,
+  )) as PgDatabaseObject;
 }
 
 /** Removes the record if it is still the one we read; leaves everything else in the annotations alone. */
 export async function clearCreating(api: k8s.CustomObjectsApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
   const value = obj.metadata.annotations?.[CREATING_ANNOTATION];
   if (value === undefined) return obj;
-  const body = [{ op: "test", path: POINTER, value }, { op: "remove", path: POINTER }];
-  return (await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch)) as PgDatabaseObject;
+  const body = [
+    { op: "test", path: POINTER, value },
+    { op: "remove", path: POINTER },
+  ];
+  return (await api.patchNamespacedCustomObject(
+    { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body },
+    jsonPatch,
+  )) as PgDatabaseObject;
 }

@@ -17,9 +17,18 @@ export async function addFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabaseObj
   if (hasFinalizer(obj)) return obj;
   const current = obj.metadata.finalizers;
   const body = current
-    ? [{ op: "test", path: "/metadata/finalizers", value: current }, { op: "add", path: "/metadata/finalizers/-", value: FINALIZER }]
-    : [{ op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion }, { op: "add", path: "/metadata/finalizers", value: [FINALIZER] }];
-  return (await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch)) as PgDatabaseObject;
+    ? [
+        { op: "test", path: "/metadata/finalizers", value: current },
+        { op: "add", path: "/metadata/finalizers/-", value: FINALIZER },
+      ]
+    : [
+        { op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion },
+        { op: "add", path: "/metadata/finalizers", value: [FINALIZER] },
+      ];
+  return (await api.patchNamespacedCustomObject(
+    { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body },
+    jsonPatch,
+  )) as PgDatabaseObject;
 }
 
 /**
@@ -30,6 +39,9 @@ export async function removeFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabase
   const current = obj.metadata.finalizers ?? [];
   const index = current.indexOf(FINALIZER);
   if (index < 0) return;
-  const body = [{ op: "test", path: "/metadata/finalizers", value: current }, { op: "remove", path: `/metadata/finalizers/${index}` }];
+  const body = [
+    { op: "test", path: "/metadata/finalizers", value: current },
+    { op: "remove", path: `/metadata/finalizers/${index}` },
+  ];
   await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch);
 }

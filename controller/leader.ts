@@ -19,7 +19,10 @@ export class LeaderElector {
   private observed: { holder?: string; renewTime?: string; at: number } = { at: 0 };
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly api: k8s.CoordinationV1Api, private readonly o: LeaderOptions) {}
+  constructor(
+    private readonly api: k8s.CoordinationV1Api,
+    private readonly o: LeaderOptions,
+  ) {}
 
   get isLeader(): boolean {
     return this.leading;
@@ -80,7 +83,10 @@ export class LeaderElector {
       if ((err as { code?: number }).code !== 404) throw err;
       await this.api.createNamespacedLease({
         namespace,
-        body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
+        body: {
+          metadata: { name, namespace },
+          spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+        },
       });
       this.observed = { holder: identity, renewTime: now.toISOString(), at: Date.now() };
       return true;

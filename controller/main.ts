@@ -62,7 +62,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     async (key) => {
       const end = metrics.duration.startTimer();
       const result = await reconcile(key, {
-        custom, events, settings: pg, get: (k) => watcher?.get(k), log, reporter: s.identity, slowRetryMs: s.slowRetryMs,
+        custom,
+        events,
+        settings: pg,
+        get: (k) => watcher?.get(k),
+        log,
+        reporter: s.identity,
+        slowRetryMs: s.slowRetryMs,
       });
       end();
       metrics.reconciles.inc({ result: result.reason });
@@ -83,8 +89,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   );
 
   const elector = new LeaderElector(kc.makeApiClient(k8s.CoordinationV1Api), {
-    namespace: s.leaseNamespace, name: s.leaseName, identity: s.identity, leaseDurationSeconds: s.leaseDurationSeconds,
-    renewIntervalMs: (s.leaseDurationSeconds * 1000) / 3, retryIntervalMs: (s.leaseDurationSeconds * 1000) / 5, log,
+    namespace: s.leaseNamespace,
+    name: s.leaseName,
+    identity: s.identity,
+    leaseDurationSeconds: s.leaseDurationSeconds,
+    renewIntervalMs: (s.leaseDurationSeconds * 1000) / 3,
+    retryIntervalMs: (s.leaseDurationSeconds * 1000) / 5,
+    log,
   });
 
   const server = serve(s.httpPort, {
@@ -98,7 +109,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     () => {
       metrics.leader.set(1);
       watcher = new PgDatabaseWatcher(kc, {
-        namespace: s.watchNamespace, resyncMs: s.resyncMs, log, onKey: (k) => queue.add(k),
+        namespace: s.watchNamespace,
+        resyncMs: s.resyncMs,
+        log,
+        onKey: (k) => queue.add(k),
         onError: () => metrics.watchRestarts.inc(),
       });
       watcher.start().catch((err) => log.warn({ err: (err as Error).message }, "first watch failed; restarting"));
@@ -119,7 +133,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // Finish the reconciles in flight (each leaves Postgres consistent: one statement at a time), bounded in time.
     await Promise.race([queue.shutdown(), new Promise((r) => setTimeout(r, s.shutdownTimeoutMs).unref())]);
     // Shutting down goes on whatever fails here; each failure is logged.
-    const logged = (what: string) => (err: unknown) => log.warn({ err: (err as Error)?.message ?? String(err) }, `${what} failed during shutdown`);
+    const logged = (what: string) => (err: unknown) =>
+      log.warn({ err: (err as Error)?.message ?? String(err) }, `${what} failed during shutdown`);
     await watcher?.stop().catch(logged("stopping the watch"));
     await elector.stop().catch(logged("releasing the lease"));
     await pg.pool?.end().catch(logged("closing the Postgres pool"));
@@ -129,7 +144,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
-  log.info({ identity: s.identity, watchNamespace: s.watchNamespace ?? "(all)", postgres: `${pg.host}:${pg.port}`, sslmode: pg.sslmode }, "started");
+  log.info(
+    { identity: s.identity, watchNamespace: s.watchNamespace ?? "(all)", postgres: `${pg.host}:${pg.port}`, sslmode: pg.sslmode },
+    "started",
+  );
 }
 
 function serve(port: number, h: { healthy: () => boolean; ready: () => boolean; metrics: () => Promise<string> }): Server {
@@ -141,7 +159,10 @@ function serve(port: number, h: { healthy: () => boolean; ready: () => boolean; 
     if (req.url === "/healthz") return reply(h.healthy() ? 200 : 500, h.healthy() ? "ok" : "unhealthy");
     if (req.url === "/readyz") return reply(h.ready() ? 200 : 503, h.ready() ? "ok" : "not ready");
     if (req.url === "/metrics") {
-      h.metrics().then((m) => reply(200, m, "text/plain; version=0.0.4"), () => reply(500, "metrics failed"));
+      h.metrics().then(
+        (m) => reply(200, m, "text/plain; version=0.0.4"),
+        () => reply(500, "metrics failed"),
+      );
       return;
     }
     reply(404, "not found");

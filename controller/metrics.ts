@@ -7,14 +7,30 @@ export function createMetrics() {
   client.collectDefaultMetrics({ register: registry, prefix: "pgkopf_" });
   return {
     registry,
-    reconciles: new client.Counter({ name: "pgkopf_reconcile_total", help: "Reconciles by result", labelNames: ["result"], registers: [registry] }),
-    errors: new client.Counter({ name: "pgkopf_reconcile_errors_total", help: "Reconciles that need another try, by reason", labelNames: ["reason"], registers: [registry] }),
+    reconciles: new client.Counter({
+      name: "pgkopf_reconcile_total",
+      help: "Reconciles by result",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    errors: new client.Counter({
+      name: "pgkopf_reconcile_errors_total",
+      help: "Reconciles that need another try, by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
     duration: new client.Histogram({
-      name: "pgkopf_reconcile_duration_seconds", help: "Time of one reconcile", registers: [registry],
+      name: "pgkopf_reconcile_duration_seconds",
+      help: "Time of one reconcile",
+      registers: [registry],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
     queueDepth: new client.Gauge({ name: "pgkopf_queue_depth", help: "Keys waiting in the work queue", registers: [registry] }),
     leader: new client.Gauge({ name: "pgkopf_leader", help: "1 while this process holds the lease", registers: [registry] }),
-    watchRestarts: new client.Counter({ name: "pgkopf_watch_restarts_total", help: "Times the watch failed and was restarted", registers: [registry] }),
+    watchRestarts: new client.Counter({
+      name: "pgkopf_watch_restarts_total",
+      help: "Times the watch failed and was restarted",
+      registers: [registry],
+    }),
   };
 }

@@ -61,8 +61,13 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
     // but never silently.
     const had = current.status?.database;
     if (had) {
-      await recordEvent(deps, current, "Warning", "Recreating",
-        `database "${database}" (oid ${had.oid}) is gone from Postgres; creating it again, empty. Restore its data from a backup if it was dropped by mistake.`);
+      await recordEvent(
+        deps,
+        current,
+        "Warning",
+        "Recreating",
+        `database "${database}" (oid ${had.oid}) is gone from Postgres; creating it again, empty. Restore its data from a backup if it was dropped by mistake.`,
+      );
     }
     if (claimsCreation(current, database)) return;
     current = await markCreating(deps.custom, current, database).catch((err: unknown) => {
@@ -72,17 +77,27 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
   };
   try {
     const ctx = { manager, claimsUnstamped: claimsCreation(current, database) };
-    const { observed } = await core.converge(deps.settings, parsed.spec, ctx, { onStep: (_step, statement) => sql.push(statement), beforeCreate });
+    const { observed } = await core.converge(deps.settings, parsed.spec, ctx, {
+      onStep: (_step, statement) => sql.push(statement),
+      beforeCreate,
+    });
     if (claimsCreation(current, database)) current = await clearCreating(deps.custom, current);
     for (const statement of sql) await recordEvent(deps, current, "Normal", "Applied", statement);
-    await finish(deps, current, { ready: true, reason: "Reconciled", message: sql.length ? `applied ${sql.length} statement(s)` : "database matches the spec", observed, appliedSql: sql });
+    await finish(deps, current, {
+      ready: true,
+      reason: "Reconciled",
+      message: sql.length ? `applied ${sql.length} statement(s)` : "database matches the spec",
+      observed,
+      appliedSql: sql,
+    });
     return { outcome: { kind: "done" }, reason: "Reconciled" };
   } catch (err) {
     if (apiError) throw apiError;
     const e = core.classifyError(err);
     // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
     // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
-    if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database)) current = await clearCreating(deps.custom, current);
+    if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database))
+      current = await clearCreating(deps.custom, current);
     const verdict: Verdict = { ready: false, reason: e.reason, message: e.message, appliedSql: sql };
     // One event per change of reason, not one per retry.
     if (readyReason(current) !== e.reason) await recordEvent(deps, current, "Warning", e.reason, e.message);
@@ -116,7 +131,13 @@ async function reconcileDeletion(
       await recordEvent(deps, obj, "Warning", "NotOwned", `${e.message} Left in place.`);
     }
   } else {
-    await recordEvent(deps, obj, "Normal", "Retained", `database "${parsed.ok ? parsed.spec.name : String(obj.spec?.name)}" left in place (reclaimPolicy retain)`);
+    await recordEvent(
+      deps,
+      obj,
+      "Normal",
+      "Retained",
+      `database "${parsed.ok ? parsed.spec.name : String(obj.spec?.name)}" left in place (reclaimPolicy retain)`,
+    );
   }
   await removeFinalizer(deps.custom, obj);
   return { outcome: { kind: "done" }, reason: "Released" };
@@ -128,11 +149,14 @@ async function reconcileDeletion(
  */
 function crossNamespaceTakeover(spec: core.PgDatabaseSpec, namespace: string): core.FieldFailure[] {
   if (spec.adoptFrom === undefined || spec.adoptFrom.startsWith(core.kubernetesManager(namespace, ""))) return [];
-  return [{
-    field: "adoptFrom",
-    message: `a PgDatabase in namespace ${namespace} may take over only from a manager in the same namespace (${core.kubernetesManager(namespace, "<name>")}); ` +
-      `move the object to the manager's namespace, or ask that manager's owner to hand the database over`,
-  }];
+  return [
+    {
+      field: "adoptFrom",
+      message:
+        `a PgDatabase in namespace ${namespace} may take over only from a manager in the same namespace (${core.kubernetesManager(namespace, "<name>")}); ` +
+        `move the object to the manager's namespace, or ask that manager's owner to hand the database over`,
+    },
+  ];
 }
 
 function readyReason(obj: PgDatabaseObject): string | undefined {

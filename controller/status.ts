@@ -85,15 +85,29 @@ export async function recordEvent(
       body: {
         metadata: { generateName: `${obj.metadata.name}.`, namespace: obj.metadata.namespace },
         involvedObject: {
-          apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace,
-          uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion,
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.metadata.name,
+          namespace: obj.metadata.namespace,
+          uid: obj.metadata.uid,
+          resourceVersion: obj.metadata.resourceVersion,
         },
-        type, reason, message: message.slice(0, 1024),
+        type,
+        reason,
+        message: message.slice(0, 1024),
         source: { component: "pg-kopf" },
-        reportingComponent: "pg-kopf", reportingInstance: sink.reporter,
-        firstTimestamp: now, lastTimestamp: now, count: 1,
+        reportingComponent: "pg-kopf",
+        reportingInstance: sink.reporter,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
       },
     })
     // An event is a notice, not the outcome: a failure to record one never fails a reconcile, but it is logged.
-    .catch((err: unknown) => sink.log.warn({ err: (err as Error).message, reason, object: `${obj.metadata.namespace}/${obj.metadata.name}` }, "could not record an event"));
+    .catch((err: unknown) =>
+      sink.log.warn(
+        { err: (err as Error).message, reason, object: `${obj.metadata.namespace}/${obj.metadata.name}` },
+        "could not record an event",
+      ),
+    );
 }

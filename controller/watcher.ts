@@ -20,7 +20,10 @@ export class PgDatabaseWatcher {
   private restart: NodeJS.Timeout | undefined;
   private hasSynced = false;
 
-  constructor(kc: k8s.KubeConfig, private readonly o: WatcherOptions) {
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly o: WatcherOptions,
+  ) {
     const api = kc.makeApiClient(k8s.CustomObjectsApi);
     const path = o.namespace
       ? `/apis/${API.group}/${API.version}/namespaces/${o.namespace}/${API.plural}`

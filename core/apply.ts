@@ -15,7 +15,12 @@ import { describeStep, stepSql, stepTarget, type Step } from "./steps";
  * failure leaves the earlier steps applied, and re-planning from a fresh observation resumes where it stopped.
  * Throws a typed PgKopfError naming the step that failed.
  */
-export async function applyStepsWith(admin: Client, settings: ConnectionSettings, steps: readonly Step[], onStep?: (step: Step, sql: string) => void): Promise<void> {
+export async function applyStepsWith(
+  admin: Client,
+  settings: ConnectionSettings,
+  steps: readonly Step[],
+  onStep?: (step: Step, sql: string) => void,
+): Promise<void> {
   const run = async (client: Client, step: Step) => {
     const sql = stepSql(step);
     try {
@@ -46,7 +51,11 @@ export async function applyStepsWith(admin: Client, settings: ConnectionSettings
 }
 
 /** applyStepsWith on a client of its own. */
-export async function applySteps(settings: ConnectionSettings, steps: readonly Step[], onStep?: (step: Step, sql: string) => void): Promise<void> {
+export async function applySteps(
+  settings: ConnectionSettings,
+  steps: readonly Step[],
+  onStep?: (step: Step, sql: string) => void,
+): Promise<void> {
   await withClient(settings, undefined, (admin) => applyStepsWith(admin, settings, steps, onStep));
 }
 
@@ -134,7 +143,12 @@ export async function converge(
  * Carries out deleting the resource according to its reclaim policy. Idempotent: an absent database is a no-op.
  * Throws NotOwned or DatabaseInUse (listing the sessions) without dropping anything.
  */
-export async function reclaim(settings: ConnectionSettings, spec: PgDatabaseSpec, ctx: PlanContext, onStep?: (step: Step, sql: string) => void): Promise<Step[]> {
+export async function reclaim(
+  settings: ConnectionSettings,
+  spec: PgDatabaseSpec,
+  ctx: PlanContext,
+  onStep?: (step: Step, sql: string) => void,
+): Promise<Step[]> {
   if (spec.reclaimPolicy !== "delete") return [];
   return withClient(settings, undefined, async (admin) => {
     const observed = await observeDatabaseWith(admin, spec.name);

@@ -30,7 +30,7 @@ test("an unknown role is a spec problem naming the field", () => {
 test("a database in use is retried, a bad password is not", () => {
   assert.equal(classifyError(pgError("55006")).reason, "DatabaseInUse");
   assert.equal(classifyError(pgError("55006")).transient, true);
-  const auth = classifyError(pgError("28P01", "password authentication failed for user \"admin\""));
+  const auth = classifyError(pgError("28P01", 'password authentication failed for user "admin"'));
   assert.equal(auth.reason, "AuthenticationFailed");
   assert.equal(auth.transient, false);
 });
@@ -52,7 +52,9 @@ test("TLS failures have their own reason, naming the setting that fixes them", (
   assert.equal(ca.transient, false);
   assert.match(ca.message, /sslrootcert/);
   assert.match(classifyError(pgError("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match")).message, /verify-ca/);
-  const hba = classifyError(pgError("28000", 'no pg_hba.conf entry for host "127.0.0.1", user "postgres", database "postgres", no encryption'));
+  const hba = classifyError(
+    pgError("28000", 'no pg_hba.conf entry for host "127.0.0.1", user "postgres", database "postgres", no encryption'),
+  );
   assert.equal(hba.reason, "TlsFailed");
   assert.match(hba.message, /sslmode require/);
   assert.equal(classifyError(new Error("The server does not support SSL connections")).reason, "TlsFailed");

@@ -96,21 +96,39 @@ const transientSocketCodes = new Set([
 
 // Node's certificate verification codes, each with the setting that fixes it.
 const certificateFixes = new Map<string, string>([
-  ["SELF_SIGNED_CERT_IN_CHAIN", "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert (adminSslRootCert, postgresSslRootCert or PGSSLROOTCERT) to the CA that signed it"],
-  ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert to the CA that signed it (the whole chain)"],
-  ["UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert to the CA that signed it"],
-  ["DEPTH_ZERO_SELF_SIGNED_CERT", "the server's certificate is self-signed: set sslrootcert to that certificate, or use sslmode require (encrypted, not verified)"],
+  [
+    "SELF_SIGNED_CERT_IN_CHAIN",
+    "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert (adminSslRootCert, postgresSslRootCert or PGSSLROOTCERT) to the CA that signed it",
+  ],
+  [
+    "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert to the CA that signed it (the whole chain)",
+  ],
+  [
+    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+    "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert to the CA that signed it",
+  ],
+  [
+    "DEPTH_ZERO_SELF_SIGNED_CERT",
+    "the server's certificate is self-signed: set sslrootcert to that certificate, or use sslmode require (encrypted, not verified)",
+  ],
   ["CERT_HAS_EXPIRED", "the server's certificate has expired: renew it on the server"],
   ["CERT_NOT_YET_VALID", "the server's certificate is not valid yet: check the clocks of both machines"],
-  ["ERR_TLS_CERT_ALTNAME_INVALID", "the server's certificate does not name this host: connect with a host name the certificate lists, or use sslmode verify-ca (CA checked, name not)"],
+  [
+    "ERR_TLS_CERT_ALTNAME_INVALID",
+    "the server's certificate does not name this host: connect with a host name the certificate lists, or use sslmode verify-ca (CA checked, name not)",
+  ],
 ]);
 
 /** The fix for a TLS failure, or undefined when the error is not one. */
 function tlsFailure(code: string | undefined, message: string): string | undefined {
   if (code && certificateFixes.has(code)) return certificateFixes.get(code);
-  if (/does not support SSL/i.test(message)) return "the server does not accept TLS connections: enable ssl on the server, or use sslmode prefer or disable";
-  if (code === "28000" && /no encryption/i.test(message)) return "pg_hba.conf accepts this connection only with TLS: use sslmode require, verify-ca or verify-full";
-  if (code === "28000" && /SSL encryption/i.test(message) && /hostnossl|SSL on/i.test(message)) return "pg_hba.conf refuses TLS for this connection: use sslmode disable or prefer";
+  if (/does not support SSL/i.test(message))
+    return "the server does not accept TLS connections: enable ssl on the server, or use sslmode prefer or disable";
+  if (code === "28000" && /no encryption/i.test(message))
+    return "pg_hba.conf accepts this connection only with TLS: use sslmode require, verify-ca or verify-full";
+  if (code === "28000" && /SSL encryption/i.test(message) && /hostnossl|SSL on/i.test(message))
+    return "pg_hba.conf refuses TLS for this connection: use sslmode disable or prefer";
   return undefined;
 }
 
@@ -136,13 +154,22 @@ export function classifyError(err: unknown, field?: string): PgKopfError {
     return new PgKopfError("PostgresUnavailable", message, { transient: true, sqlstate: code, cause: err });
   }
   const tls = tlsFailure(code, message);
-  if (tls) return new PgKopfError("TlsFailed", `${message}: ${tls}`, { transient: false, sqlstate: code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined, cause: err });
-  if (code === "28P01" || code === "28000") {
-    return new PgKopfError("AuthenticationFailed", `${message} (check the admin user and its password in PGPASSWORD or the password file)`, {
+  if (tls)
+    return new PgKopfError("TlsFailed", `${message}: ${tls}`, {
       transient: false,
-      sqlstate: code,
+      sqlstate: code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
       cause: err,
     });
+  if (code === "28P01" || code === "28000") {
+    return new PgKopfError(
+      "AuthenticationFailed",
+      `${message} (check the admin user and its password in PGPASSWORD or the password file)`,
+      {
+        transient: false,
+        sqlstate: code,
+        cause: err,
+      },
+    );
   }
   if (code && specStates.has(code)) {
     return new InvalidSpec([{ field: field ?? specStates.get(code)!, message }], { sqlstate: code, cause: err });

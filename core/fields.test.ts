@@ -1,6 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FIELDS, FIELD_NAMES, OBSERVED_FIELDS, CREATE_FIELDS, REPLACING_FIELDS, behaviourOf, replacingChange, type Behaviour } from "./fields";
+import {
+  FIELDS,
+  FIELD_NAMES,
+  OBSERVED_FIELDS,
+  CREATE_FIELDS,
+  REPLACING_FIELDS,
+  behaviourOf,
+  replacingChange,
+  type Behaviour,
+} from "./fields";
 import { PgDatabaseSpecSchema, parseSpec } from "./spec";
 import { plan } from "./plan";
 import type { ObservedDatabase } from "./observe";
@@ -22,13 +31,26 @@ test("each behaviour carries what it needs: CREATE options, ALTERs for mutable f
     if (e.behaviour === "immutable" || e.behaviour === "creationOnly") assert.ok(e.createOption && !e.alter, f);
     if (e.behaviour === "policy") assert.ok(!e.createOption && !e.alter, f);
   }
-  assert.deepEqual(CREATE_FIELDS.filter((f) => !OBSERVED_FIELDS.includes(f as never)), ["template"]);
+  assert.deepEqual(
+    CREATE_FIELDS.filter((f) => !OBSERVED_FIELDS.includes(f as never)),
+    ["template"],
+  );
 });
 
 test("every observed field is read from the catalog (ObservedDatabase has a key for each)", () => {
   const observed: Required<Omit<ObservedDatabase, "comment" | "extensions">> = {
-    name: "app", oid: 1, owner: "o", encoding: "UTF8", lcCollate: "C", lcCtype: "C", localeProvider: "libc", icuLocale: "und",
-    tablespace: "pg_default", connectionLimit: -1, allowConnections: true, isTemplate: false,
+    name: "app",
+    oid: 1,
+    owner: "o",
+    encoding: "UTF8",
+    lcCollate: "C",
+    lcCtype: "C",
+    localeProvider: "libc",
+    icuLocale: "und",
+    tablespace: "pg_default",
+    connectionLimit: -1,
+    allowConnections: true,
+    isTemplate: false,
   };
   for (const f of OBSERVED_FIELDS) assert.ok(f in observed, f);
 });
@@ -43,8 +65,18 @@ test("adding encoding UTF8 to a UTF8 database is no change in the provider, the 
   const parsed = parseSpec({ name: "app", encoding: "UTF8" });
   assert.ok(parsed.ok);
   const db: ObservedDatabase = {
-    name: "app", oid: 1, owner: "o", encoding: "UTF8", lcCollate: "C", lcCtype: "C", localeProvider: "libc", tablespace: "pg_default",
-    connectionLimit: -1, allowConnections: true, isTemplate: false, comment: ownershipStamp("m"),
+    name: "app",
+    oid: 1,
+    owner: "o",
+    encoding: "UTF8",
+    lcCollate: "C",
+    lcCtype: "C",
+    localeProvider: "libc",
+    tablespace: "pg_default",
+    connectionLimit: -1,
+    allowConnections: true,
+    isTemplate: false,
+    comment: ownershipStamp("m"),
   };
   assert.deepEqual(plan(parsed.spec, db, { manager: "m" }), []);
   const rule = (specSchema()["x-kubernetes-validations"] as { rule: string }[]).find((r) => r.rule.includes("oldSelf.encoding"))!.rule;
@@ -58,5 +90,8 @@ test("replacingChange: the name always, other replacing fields only from one val
   assert.equal(replacingChange("encoding", "UTF8", undefined), false);
   assert.equal(replacingChange("encoding", "UTF8", "LATIN1"), true);
   assert.equal(replacingChange("owner", "a", "b"), false);
-  assert.deepEqual(changedFields({ name: "app", encoding: "UTF8" }, { name: "app", encoding: "LATIN1", owner: "x" }), ["owner", "encoding"]);
+  assert.deepEqual(changedFields({ name: "app", encoding: "UTF8" }, { name: "app", encoding: "LATIN1", owner: "x" }), [
+    "owner",
+    "encoding",
+  ]);
 });

@@ -79,7 +79,9 @@ export const FIELDS = {
   },
   template: {
     schema: Type.Optional(
-      name("Database to copy: TEMPLATE of CREATE DATABASE (template0 is needed for an encoding or locale other than template1's). Used only at creation; immutable."),
+      name(
+        "Database to copy: TEMPLATE of CREATE DATABASE (template0 is needed for an encoding or locale other than template1's). Used only at creation; immutable.",
+      ),
     ),
     behaviour: "creationOnly",
     fix: "name an existing database, e.g. template0",
@@ -92,7 +94,9 @@ export const FIELDS = {
   },
   localeProvider: {
     schema: Type.Optional(
-      Type.Union([Type.Literal("libc"), Type.Literal("icu")], { description: "Collation provider: LOCALE_PROVIDER of CREATE DATABASE (libc or icu). Immutable." }),
+      Type.Union([Type.Literal("libc"), Type.Literal("icu")], {
+        description: "Collation provider: LOCALE_PROVIDER of CREATE DATABASE (libc or icu). Immutable.",
+      }),
     ),
     behaviour: "immutable",
     fix: 'use "libc" or "icu"',
@@ -119,7 +123,9 @@ export const FIELDS = {
     same: sameLocale,
   },
   tablespace: {
-    schema: Type.Optional(name("Default tablespace: TABLESPACE of CREATE DATABASE, ALTER DATABASE ... SET TABLESPACE (moves the data; needs no sessions).")),
+    schema: Type.Optional(
+      name("Default tablespace: TABLESPACE of CREATE DATABASE, ALTER DATABASE ... SET TABLESPACE (moves the data; needs no sessions)."),
+    ),
     behaviour: "mutable",
     fix: "name an existing tablespace",
     createOption: (v: string) => `TABLESPACE ${id(v)}`,
@@ -134,7 +140,12 @@ export const FIELDS = {
     alterSql: (db: string, v: boolean) => `ALTER DATABASE ${id(db)} WITH ALLOW_CONNECTIONS ${bool(v)}`,
   },
   connectionLimit: {
-    schema: Type.Optional(Type.Integer({ minimum: -1, description: "Maximum concurrent connections, -1 for no limit: CONNECTION LIMIT of CREATE/ALTER DATABASE." })),
+    schema: Type.Optional(
+      Type.Integer({
+        minimum: -1,
+        description: "Maximum concurrent connections, -1 for no limit: CONNECTION LIMIT of CREATE/ALTER DATABASE.",
+      }),
+    ),
     behaviour: "mutable",
     fix: "use -1 for no limit, or 0 or more",
     createOption: (v: number) => `CONNECTION LIMIT ${int(v)}`,
@@ -142,7 +153,9 @@ export const FIELDS = {
     alterSql: (db: string, v: number) => `ALTER DATABASE ${id(db)} WITH CONNECTION LIMIT ${int(v)}`,
   },
   isTemplate: {
-    schema: Type.Optional(Type.Boolean({ description: "Whether the database can be cloned as a template: IS_TEMPLATE of CREATE/ALTER DATABASE." })),
+    schema: Type.Optional(
+      Type.Boolean({ description: "Whether the database can be cloned as a template: IS_TEMPLATE of CREATE/ALTER DATABASE." }),
+    ),
     behaviour: "mutable",
     createOption: (v: boolean) => `IS_TEMPLATE ${bool(v)}`,
     alter: (database: string, isTemplate: boolean) => ({ kind: "alterIsTemplate", database, isTemplate }),
@@ -173,7 +186,8 @@ export const FIELDS = {
   forceDrop: {
     schema: Type.Optional(
       Type.Boolean({
-        description: "With reclaimPolicy delete: terminate connected sessions, DROP DATABASE ... WITH (FORCE). Without it a database in use is not dropped.",
+        description:
+          "With reclaimPolicy delete: terminate connected sessions, DROP DATABASE ... WITH (FORCE). Without it a database in use is not dropped.",
       }),
     ),
     behaviour: "policy",

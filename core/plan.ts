@@ -22,7 +22,12 @@ export interface PlanContext {
  * run (a takeover). Throws NotOwned when it may not: a database stamped by another manager is taken over only when
  * the spec names that manager in adoptFrom; adopt takes over only a database no pg-kopf manager has stamped.
  */
-function ownership(spec: Pick<PgDatabaseSpec, "name" | "adopt" | "adoptFrom">, observed: ObservedDatabase, ctx: PlanContext, action: "alter" | "drop"): { takeOver: boolean } {
+function ownership(
+  spec: Pick<PgDatabaseSpec, "name" | "adopt" | "adoptFrom">,
+  observed: ObservedDatabase,
+  ctx: PlanContext,
+  action: "alter" | "drop",
+): { takeOver: boolean } {
   const stamped = stampedManager(observed.comment);
   if (stamped === ctx.manager) return { takeOver: false };
   const refuse = (why: string, fix: string) => {
@@ -44,7 +49,10 @@ function ownership(spec: Pick<PgDatabaseSpec, "name" | "adopt" | "adoptFrom">, o
   if (spec.adopt) return { takeOver: true };
   // A claim finishes an interrupted creation: a database with no comment at all that we recorded creating.
   if (ctx.claimsUnstamped && observed.comment === undefined) return { takeOver: true };
-  return refuse("was not created by pg-kopf", "To manage it, set adopt: true (it is stamped as managed once the rest of the plan has run); otherwise choose another name.");
+  return refuse(
+    "was not created by pg-kopf",
+    "To manage it, set adopt: true (it is stamped as managed once the rest of the plan has run); otherwise choose another name.",
+  );
 }
 
 /** The message for an immutable field that differs between what exists and what is asked. */

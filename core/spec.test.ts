@@ -19,8 +19,8 @@ test("names over 63 bytes are rejected, counting bytes not characters", () => {
   assert.deepEqual(fieldsOf({ name: "a".repeat(64) }), ["name"]);
   assert.ok(parseSpec({ name: "a".repeat(63) }).ok);
   // 31 two-byte characters and one byte are 63 bytes; one more two-byte character is 65.
-  assert.ok(parseSpec({ name: "ü".repeat(31) + "x" }).ok);
-  const [f] = failuresOf({ name: "ü".repeat(32) + "x" });
+  assert.ok(parseSpec({ name: `${"ü".repeat(31)}x` }).ok);
+  const [f] = failuresOf({ name: `${"ü".repeat(32)}x` });
   assert.equal(f.field, "name");
   assert.match(f.message, /65 bytes.*at most 63/);
   assert.deepEqual(fieldsOf({ name: "ok", owner: "ü".repeat(32) }), ["owner"]);
@@ -29,7 +29,8 @@ test("names over 63 bytes are rejected, counting bytes not characters", () => {
 // Regression: names were held to a conservative ASCII pattern, so existing databases and roles with other valid
 // names could not be managed. Postgres accepts any character but NUL in a quoted identifier.
 test("every name Postgres accepts is accepted: quotes, spaces, non-ASCII; NUL is not", () => {
-  for (const name of ['x"; DROP DATABASE y; --', "my db", "datenbank_ü", "数据库", "a'b"]) assert.ok(parseSpec({ name, owner: 'role "q"' }).ok, name);
+  for (const name of ['x"; DROP DATABASE y; --', "my db", "datenbank_ü", "数据库", "a'b"])
+    assert.ok(parseSpec({ name, owner: 'role "q"' }).ok, name);
   assert.deepEqual(fieldsOf({ name: "a\u0000b" }), ["name"]);
   assert.deepEqual(fieldsOf({ name: "" }), ["name"]);
 });
@@ -41,7 +42,6 @@ test("system databases cannot be managed", () => {
     assert.match(f.message, /system database/);
   }
 });
-
 
 test("encodings are checked and spelled the way Postgres reports them", () => {
   assert.equal(canonicalEncoding("utf-8"), "UTF8");

@@ -9,10 +9,41 @@ export const RESERVED_DATABASES: readonly string[] = ["postgres", "template0", "
 
 /** The server encodings Postgres accepts for CREATE DATABASE ... ENCODING (client-only encodings are excluded). */
 export const SERVER_ENCODINGS: readonly string[] = [
-  "SQL_ASCII", "UTF8", "EUC_JP", "EUC_CN", "EUC_KR", "EUC_TW", "EUC_JIS_2004", "MULE_INTERNAL",
-  "LATIN1", "LATIN2", "LATIN3", "LATIN4", "LATIN5", "LATIN6", "LATIN7", "LATIN8", "LATIN9", "LATIN10",
-  "WIN866", "WIN874", "WIN1250", "WIN1251", "WIN1252", "WIN1253", "WIN1254", "WIN1255", "WIN1256", "WIN1257",
-  "WIN1258", "KOI8R", "KOI8U", "ISO_8859_5", "ISO_8859_6", "ISO_8859_7", "ISO_8859_8",
+  "SQL_ASCII",
+  "UTF8",
+  "EUC_JP",
+  "EUC_CN",
+  "EUC_KR",
+  "EUC_TW",
+  "EUC_JIS_2004",
+  "MULE_INTERNAL",
+  "LATIN1",
+  "LATIN2",
+  "LATIN3",
+  "LATIN4",
+  "LATIN5",
+  "LATIN6",
+  "LATIN7",
+  "LATIN8",
+  "LATIN9",
+  "LATIN10",
+  "WIN866",
+  "WIN874",
+  "WIN1250",
+  "WIN1251",
+  "WIN1252",
+  "WIN1253",
+  "WIN1254",
+  "WIN1255",
+  "WIN1256",
+  "WIN1257",
+  "WIN1258",
+  "KOI8R",
+  "KOI8U",
+  "ISO_8859_5",
+  "ISO_8859_6",
+  "ISO_8859_7",
+  "ISO_8859_8",
 ];
 
 type SchemaProperties = { [K in FieldName]: (typeof FIELDS)[K]["schema"] };
@@ -21,10 +52,9 @@ type SchemaProperties = { [K in FieldName]: (typeof FIELDS)[K]["schema"] };
  * The schema, built from the field table (core/fields). Every description names the SQL the field maps to; the
  * CRD's OpenAPI schema is generated from it (see crdSchema), so the API server and the provider enforce the same shape.
  */
-export const PgDatabaseSpecSchema = Type.Object(
-  Object.fromEntries(FIELD_NAMES.map((f) => [f, FIELDS[f].schema])) as SchemaProperties,
-  { additionalProperties: false },
-);
+export const PgDatabaseSpecSchema = Type.Object(Object.fromEntries(FIELD_NAMES.map((f) => [f, FIELDS[f].schema])) as SchemaProperties, {
+  additionalProperties: false,
+});
 
 export type PgDatabaseSpecInput = Static<typeof PgDatabaseSpecSchema>;
 
@@ -72,8 +102,13 @@ export function parseSpec(input: unknown): ParseResult {
   }
   const raw = input as Record<string, unknown>;
   // The schema counts characters; Postgres counts bytes (and would silently truncate a longer name).
-  const names: [string, unknown][] = [["name", raw.name], ["owner", raw.owner], ["template", raw.template], ["tablespace", raw.tablespace]];
-  if (Array.isArray(raw.extensions)) raw.extensions.forEach((e, i) => names.push([`extensions.${i}`, e]));
+  const names: [string, unknown][] = [
+    ["name", raw.name],
+    ["owner", raw.owner],
+    ["template", raw.template],
+    ["tablespace", raw.tablespace],
+  ];
+  if (Array.isArray(raw.extensions)) for (const [i, e] of raw.extensions.entries()) names.push([`extensions.${i}`, e]);
   for (const [key, v] of names) {
     if (typeof v === "string" && Buffer.byteLength(v, "utf8") > MAX_NAME_BYTES && !failures.some((f) => f.field === key)) {
       failures.push({ field: key, message: `is ${Buffer.byteLength(v, "utf8")} bytes; Postgres names are at most 63 bytes: shorten it` });
@@ -86,7 +121,10 @@ export function parseSpec(input: unknown): ParseResult {
   if (typeof raw.encoding === "string") {
     encoding = canonicalEncoding(raw.encoding);
     if (!encoding) {
-      failures.push({ field: "encoding", message: `unknown encoding "${raw.encoding}"; use a server encoding such as UTF8, LATIN1 or SQL_ASCII` });
+      failures.push({
+        field: "encoding",
+        message: `unknown encoding "${raw.encoding}"; use a server encoding such as UTF8, LATIN1 or SQL_ASCII`,
+      });
     }
   }
   if (raw.icuLocale !== undefined && raw.localeProvider !== "icu") {
@@ -96,10 +134,16 @@ export function parseSpec(input: unknown): ParseResult {
     failures.push({ field: "localeProvider", message: 'icu needs icuLocale (for example "und"); set icuLocale or use "libc"' });
   }
   if (raw.adopt === true && raw.adoptFrom !== undefined) {
-    failures.push({ field: "adoptFrom", message: "takes over from a named manager; adopt takes over an unstamped database: set one of them" });
+    failures.push({
+      field: "adoptFrom",
+      message: "takes over from a named manager; adopt takes over an unstamped database: set one of them",
+    });
   }
   if (raw.forceDrop === true && raw.reclaimPolicy !== "delete") {
-    failures.push({ field: "forceDrop", message: 'only applies with reclaimPolicy "delete"; set reclaimPolicy: delete or remove forceDrop' });
+    failures.push({
+      field: "forceDrop",
+      message: 'only applies with reclaimPolicy "delete"; set reclaimPolicy: delete or remove forceDrop',
+    });
   }
   if (failures.length > 0) return { ok: false, failures };
 

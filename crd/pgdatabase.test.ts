@@ -21,7 +21,11 @@ test("every field carries the core's constraints and documentation", () => {
     for (const k of ["pattern", "minLength", "maxLength", "minimum", "maxItems"]) assert.deepEqual(crd[k], core[k], `${field}.${k}`);
     if (core.anyOf) {
       assert.equal(crd.type, "string", field);
-      assert.deepEqual(crd.enum, core.anyOf.map((s: S) => s.const), `${field} enum`);
+      assert.deepEqual(
+        crd.enum,
+        core.anyOf.map((s: S) => s.const),
+        `${field} enum`,
+      );
     } else {
       assert.equal(crd.type, core.type, `${field}.type`);
     }
@@ -44,7 +48,10 @@ test("defaults match the core's, and every immutable field has a CEL transition 
   for (const [k, v] of Object.entries(SPEC_DEFAULTS)) assert.equal(spec.properties[k].default, v, k);
   const rules: S[] = spec["x-kubernetes-validations"];
   for (const field of REPLACING_FIELDS) {
-    assert.ok(rules.some((r) => r.rule.includes(`oldSelf.${field}`) && r.message.startsWith(`spec.${field} is immutable`)), field);
+    assert.ok(
+      rules.some((r) => r.rule.includes(`oldSelf.${field}`) && r.message.startsWith(`spec.${field} is immutable`)),
+      field,
+    );
   }
 });
 

@@ -18,7 +18,7 @@ type Schema = Record<string, unknown>;
 export function toStructural(schema: Schema): Schema {
   const out: Schema = {};
   const anyOf = schema.anyOf as Schema[] | undefined;
-  if (anyOf && anyOf.every((s) => "const" in s)) {
+  if (anyOf?.every((s) => "const" in s)) {
     out.type = typeof anyOf[0].const === "number" ? "number" : "string";
     out.enum = anyOf.map((s) => s.const);
   }
@@ -54,11 +54,27 @@ const immutableRules = REPLACING_FIELDS.map((field) => ({
       : `spec.${field} is immutable: Postgres fixes it when the database is created. Keep the old value (or remove the field), or create a new PgDatabase under another name.`,
 }));
 const crossFieldRules = [
-  { rule: "!has(self.forceDrop) || !self.forceDrop || (has(self.reclaimPolicy) && self.reclaimPolicy == 'delete')", message: "spec.forceDrop only applies with reclaimPolicy: delete" },
-  { rule: "!has(self.icuLocale) || (has(self.localeProvider) && self.localeProvider == 'icu')", message: "spec.icuLocale is only used with localeProvider: icu" },
-  { rule: "!has(self.localeProvider) || self.localeProvider != 'icu' || has(self.icuLocale)", message: "spec.localeProvider icu needs spec.icuLocale (for example und)" },
-  { rule: "!(self.name in ['postgres', 'template0', 'template1'])", message: "spec.name: postgres, template0 and template1 are system databases and cannot be managed" },
-  { rule: "!has(self.adopt) || !self.adopt || !has(self.adoptFrom)", message: "spec.adopt and spec.adoptFrom: set one of them (adopt for an unstamped database, adoptFrom to take over from a named manager)" },
+  {
+    rule: "!has(self.forceDrop) || !self.forceDrop || (has(self.reclaimPolicy) && self.reclaimPolicy == 'delete')",
+    message: "spec.forceDrop only applies with reclaimPolicy: delete",
+  },
+  {
+    rule: "!has(self.icuLocale) || (has(self.localeProvider) && self.localeProvider == 'icu')",
+    message: "spec.icuLocale is only used with localeProvider: icu",
+  },
+  {
+    rule: "!has(self.localeProvider) || self.localeProvider != 'icu' || has(self.icuLocale)",
+    message: "spec.localeProvider icu needs spec.icuLocale (for example und)",
+  },
+  {
+    rule: "!(self.name in ['postgres', 'template0', 'template1'])",
+    message: "spec.name: postgres, template0 and template1 are system databases and cannot be managed",
+  },
+  {
+    rule: "!has(self.adopt) || !self.adopt || !has(self.adoptFrom)",
+    message:
+      "spec.adopt and spec.adoptFrom: set one of them (adopt for an unstamped database, adoptFrom to take over from a named manager)",
+  },
 ];
 
 /** The spec part of the CRD schema: the core's schema, structural, with defaults and CEL rules. */
@@ -99,7 +115,11 @@ const statusSchema: Schema = {
         connectionLimit: { type: "integer" },
       },
     },
-    lastAppliedSql: { type: "array", items: { type: "string" }, description: "The statements the last reconcile that changed anything ran." },
+    lastAppliedSql: {
+      type: "array",
+      items: { type: "string" },
+      description: "The statements the last reconcile that changed anything ran.",
+    },
   },
 };
 

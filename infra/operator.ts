@@ -50,84 +50,123 @@ export class PgKopfOperator extends pulumi.ComponentResource {
       pgDatabaseCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
       { parent: this, retainOnDelete: true },
     );
-    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels } }, parent);
+    const sa = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      { metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels } },
+      parent,
+    );
 
     // Cluster-scoped names carry the namespace, so two installations in one cluster do not collide.
-    const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, {
-      metadata: { name: pulumi.interpolate`${CONTROLLER_NAME}-${args.namespace}`, labels },
-      rules: controllerClusterRules(),
-    }, parent);
-    new k8s.rbac.v1.ClusterRoleBinding(`${name}-clusterrolebinding`, {
-      metadata: { name: pulumi.interpolate`${CONTROLLER_NAME}-${args.namespace}`, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
-      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
-    }, parent);
-    const role = new k8s.rbac.v1.Role(`${name}-role`, {
-      metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
-      rules: controllerNamespaceRules(CONTROLLER_NAME),
-    }, parent);
-    new k8s.rbac.v1.RoleBinding(`${name}-rolebinding`, {
-      metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
-    }, parent);
+    const clusterRole = new k8s.rbac.v1.ClusterRole(
+      `${name}-clusterrole`,
+      {
+        metadata: { name: pulumi.interpolate`${CONTROLLER_NAME}-${args.namespace}`, labels },
+        rules: controllerClusterRules(),
+      },
+      parent,
+    );
+    new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-clusterrolebinding`,
+      {
+        metadata: { name: pulumi.interpolate`${CONTROLLER_NAME}-${args.namespace}`, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
+      },
+      parent,
+    );
+    const role = new k8s.rbac.v1.Role(
+      `${name}-role`,
+      {
+        metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
+        rules: controllerNamespaceRules(CONTROLLER_NAME),
+      },
+      parent,
+    );
+    new k8s.rbac.v1.RoleBinding(
+      `${name}-rolebinding`,
+      {
+        metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
+      },
+      parent,
+    );
 
     const fromSecret = (key: string) => ({ name: key, valueFrom: { secretKeyRef: { name: args.secretName, key } } });
     const probe = (path: string, periodSeconds: number) => ({
-      httpGet: { path, port: "http" }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3,
+      httpGet: { path, port: "http" },
+      periodSeconds,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
     });
-    const deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
-      metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
-      spec: {
-        replicas: args.replicas,
-        selector: { matchLabels: labels },
-        // Leader election makes a rolling update safe: the new pod waits for the lease.
-        strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: sa.metadata.name,
-            terminationGracePeriodSeconds: 30,
-            securityContext: {
-              runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532,
-              seccompProfile: { type: "RuntimeDefault" },
-            },
-            containers: [{
-              name: "controller",
-              image: `${args.image}:${args.imageTag}`,
-              imagePullPolicy: args.imagePullPolicy,
-              ports: [{ name: "http", containerPort: HTTP_PORT }],
-              env: [
-                { name: "PGHOST", value: args.postgresHost },
-                { name: "PGPORT", value: String(args.postgresPort) },
-                fromSecret("PGUSER"), fromSecret("PGPASSWORD"), fromSecret("PGDATABASE"), fromSecret("PGSSLMODE"),
-                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-                { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                { name: "LEASE_NAME", value: CONTROLLER_NAME },
-                { name: "HTTP_PORT", value: String(HTTP_PORT) },
-                { name: "NODE_OPTIONS", value: CONTROLLER_NODE_OPTIONS },
-                ...(args.hasCa ? [{ name: "PGSSLROOTCERT", value: `${CA_DIR}/${CA_KEY}` }] : []),
-              ],
-              livenessProbe: probe("/healthz", 10),
-              readinessProbe: probe("/readyz", 5),
-              resources: { requests: { cpu: "50m", memory: CONTROLLER_MEMORY.request }, limits: { memory: CONTROLLER_MEMORY.limit } },
+    const deployment = new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
+        spec: {
+          replicas: args.replicas,
+          selector: { matchLabels: labels },
+          // Leader election makes a rolling update safe: the new pod waits for the lease.
+          strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: sa.metadata.name,
+              terminationGracePeriodSeconds: 30,
               securityContext: {
-                allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false,
-                capabilities: { drop: ["ALL"] },
+                runAsNonRoot: true,
+                runAsUser: 65532,
+                runAsGroup: 65532,
+                fsGroup: 65532,
+                seccompProfile: { type: "RuntimeDefault" },
               },
-              volumeMounts: [
-                { name: "tmp", mountPath: "/tmp" },
-                ...(args.hasCa ? [{ name: "postgres-ca", mountPath: CA_DIR, readOnly: true }] : []),
+              containers: [
+                {
+                  name: "controller",
+                  image: `${args.image}:${args.imageTag}`,
+                  imagePullPolicy: args.imagePullPolicy,
+                  ports: [{ name: "http", containerPort: HTTP_PORT }],
+                  env: [
+                    { name: "PGHOST", value: args.postgresHost },
+                    { name: "PGPORT", value: String(args.postgresPort) },
+                    fromSecret("PGUSER"),
+                    fromSecret("PGPASSWORD"),
+                    fromSecret("PGDATABASE"),
+                    fromSecret("PGSSLMODE"),
+                    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                    { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                    { name: "LEASE_NAME", value: CONTROLLER_NAME },
+                    { name: "HTTP_PORT", value: String(HTTP_PORT) },
+                    { name: "NODE_OPTIONS", value: CONTROLLER_NODE_OPTIONS },
+                    ...(args.hasCa ? [{ name: "PGSSLROOTCERT", value: `${CA_DIR}/${CA_KEY}` }] : []),
+                  ],
+                  livenessProbe: probe("/healthz", 10),
+                  readinessProbe: probe("/readyz", 5),
+                  resources: { requests: { cpu: "50m", memory: CONTROLLER_MEMORY.request }, limits: { memory: CONTROLLER_MEMORY.limit } },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    privileged: false,
+                    capabilities: { drop: ["ALL"] },
+                  },
+                  volumeMounts: [
+                    { name: "tmp", mountPath: "/tmp" },
+                    ...(args.hasCa ? [{ name: "postgres-ca", mountPath: CA_DIR, readOnly: true }] : []),
+                  ],
+                },
               ],
-            }],
-            volumes: [
-              { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
-              ...(args.hasCa ? [{ name: "postgres-ca", secret: { secretName: args.secretName, items: [{ key: CA_KEY, path: CA_KEY }] } }] : []),
-            ],
+              volumes: [
+                { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
+                ...(args.hasCa
+                  ? [{ name: "postgres-ca", secret: { secretName: args.secretName, items: [{ key: CA_KEY, path: CA_KEY }] } }]
+                  : []),
+              ],
+            },
           },
         },
       },
-    }, { parent: this, dependsOn: [crd] });
+      { parent: this, dependsOn: [crd] },
+    );
 
     this.deploymentName = deployment.metadata.name;
     this.crdName = crd.metadata.name;

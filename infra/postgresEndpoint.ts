@@ -38,43 +38,62 @@ export class PostgresEndpoint extends pulumi.ComponentResource {
 
     if ("hostIp" in args.target) {
       // No selector: the endpoints are ours to declare, pointing outside the cluster.
-      new k8s.core.v1.Service(`${name}-service`, {
-        metadata: { name: serviceName, namespace: args.namespace, labels },
-        spec: { type: "ClusterIP", ports },
-      }, { parent: this });
-      new k8s.discovery.v1.EndpointSlice(`${name}-endpoints`, {
-        metadata: {
-          name: `${serviceName}-external`,
-          namespace: args.namespace,
-          labels: { ...labels, "kubernetes.io/service-name": serviceName, "endpointslice.kubernetes.io/managed-by": "pg-kopf" },
+      new k8s.core.v1.Service(
+        `${name}-service`,
+        {
+          metadata: { name: serviceName, namespace: args.namespace, labels },
+          spec: { type: "ClusterIP", ports },
         },
-        addressType: "IPv4",
-        endpoints: [{ addresses: [args.target.hostIp], conditions: { ready: true } }],
-        ports: [{ name: "postgres", port: args.target.port, protocol: "TCP" }],
-      }, { parent: this });
+        { parent: this },
+      );
+      new k8s.discovery.v1.EndpointSlice(
+        `${name}-endpoints`,
+        {
+          metadata: {
+            name: `${serviceName}-external`,
+            namespace: args.namespace,
+            labels: { ...labels, "kubernetes.io/service-name": serviceName, "endpointslice.kubernetes.io/managed-by": "pg-kopf" },
+          },
+          addressType: "IPv4",
+          endpoints: [{ addresses: [args.target.hostIp], conditions: { ready: true } }],
+          ports: [{ name: "postgres", port: args.target.port, protocol: "TCP" }],
+        },
+        { parent: this },
+      );
     } else {
-      new k8s.core.v1.Service(`${name}-service`, {
-        metadata: { name: serviceName, namespace: args.namespace, labels },
-        spec: { type: "ExternalName", externalName: args.target.externalName, ports },
-      }, { parent: this });
+      new k8s.core.v1.Service(
+        `${name}-service`,
+        {
+          metadata: { name: serviceName, namespace: args.namespace, labels },
+          spec: { type: "ExternalName", externalName: args.target.externalName, ports },
+        },
+        { parent: this },
+      );
     }
     this.host = pulumi.interpolate`${serviceName}.${args.namespace}.svc.cluster.local`;
 
     // Immutable and named by Pulumi: changed credentials (a rotated password) make a new Secret under a new name,
     // which changes the Deployment's pod template, so the controller restarts with them; no hash of the password
     // needs to appear anywhere.
-    const secret = new k8s.core.v1.Secret(`${name}-credentials`, {
-      metadata: { namespace: args.namespace, labels },
-      type: "Opaque",
-      immutable: true,
-      // Marked secret explicitly, so the state holds ciphertext whatever the caller passed.
-      stringData: pulumi.secret(
-        pulumi.all([args.user, args.password, args.database, args.sslmode]).apply(([PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE]) => ({
-          PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE,
-          ...(args.sslRootCert !== undefined ? { [CA_KEY]: args.sslRootCert } : {}),
-        })),
-      ),
-    }, { parent: this });
+    const secret = new k8s.core.v1.Secret(
+      `${name}-credentials`,
+      {
+        metadata: { namespace: args.namespace, labels },
+        type: "Opaque",
+        immutable: true,
+        // Marked secret explicitly, so the state holds ciphertext whatever the caller passed.
+        stringData: pulumi.secret(
+          pulumi.all([args.user, args.password, args.database, args.sslmode]).apply(([PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE]) => ({
+            PGUSER,
+            PGPASSWORD,
+            PGDATABASE,
+            PGSSLMODE,
+            ...(args.sslRootCert !== undefined ? { [CA_KEY]: args.sslRootCert } : {}),
+          })),
+        ),
+      },
+      { parent: this },
+    );
     this.secretName = secret.metadata.name;
 
     this.registerOutputs({ host: this.host, port: this.port, secretName: this.secretName });

@@ -6,7 +6,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { pgDatabaseCrd } from "../crd/pgdatabase";
 import type { ConfigReader } from "./settings";
 
-interface Registered { type: string; name: string; inputs: Record<string, any> }
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+}
 let registered: Registered[] = [];
 
 before(() => {
@@ -15,7 +19,9 @@ before(() => {
       newResource: (args) => {
         registered.push({ type: args.type, name: args.name, inputs: args.inputs });
         // Like the kubernetes provider, name objects that have none after the resource, with a random suffix.
-        const metadata = args.inputs.metadata ? { ...args.inputs.metadata, name: args.inputs.metadata.name ?? `${args.name}-x1y2z3` } : undefined;
+        const metadata = args.inputs.metadata
+          ? { ...args.inputs.metadata, name: args.inputs.metadata.name ?? `${args.name}-x1y2z3` }
+          : undefined;
         return { id: `${args.name}-id`, state: metadata ? { ...args.inputs, metadata } : args.inputs };
       },
       call: (args) => args.inputs,
@@ -77,7 +83,12 @@ describe("with a host IP", () => {
     ]);
     assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:Role").rules, [
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update", "patch"], resourceNames: ["pg-kopf-controller"] },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        verbs: ["get", "update", "patch"],
+        resourceNames: ["pg-kopf-controller"],
+      },
     ]);
     const crb = one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
     assert.deepEqual(crb.subjects, [{ kind: "ServiceAccount", name: "pg-kopf-controller", namespace: "pg-kopf" }]);
@@ -96,7 +107,10 @@ describe("with a host IP", () => {
     assert.equal(c.image, "registry.example/pg-kopf:1.2.3");
     assert.equal(c.imagePullPolicy, "Always");
     assert.deepEqual(c.securityContext, {
-      allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] },
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
     });
     assert.equal(c.livenessProbe.httpGet.path, "/healthz");
     assert.equal(c.readinessProbe.httpGet.path, "/readyz");
@@ -148,9 +162,10 @@ test("with a DNS name, reaches Postgres through an ExternalName Service", async 
 test("with manageCluster false, only the databases are declared, and no password is needed", async () => {
   await run({ manageCluster: "false", databases: [{ name: "a" }, { name: "b" }] });
   // (The databases' provider is registered once per program, by the first PgDatabase of this test process.)
-  assert.deepEqual(registered.map((r) => r.type).filter((t) => !t.startsWith("pulumi:providers:")), [
-    "pulumi-nodejs:dynamic/pg:Database", "pulumi-nodejs:dynamic/pg:Database",
-  ]);
+  assert.deepEqual(
+    registered.map((r) => r.type).filter((t) => !t.startsWith("pulumi:providers:")),
+    ["pulumi-nodejs:dynamic/pg:Database", "pulumi-nodejs:dynamic/pg:Database"],
+  );
 });
 
 test("with a CA for verify-full, the Secret carries it and the controller reads it from a mounted file", async () => {
@@ -166,10 +181,22 @@ test("with a CA for verify-full, the Secret carries it and the controller reads 
 
 describe("invalid config fails with the key", () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ["missing password", { postgresHostIp: "10.0.0.1" }, /pg-kopf:adminPassword: missing; the controller's Secret needs it: pulumi config set --secret/],
+    [
+      "missing password",
+      { postgresHostIp: "10.0.0.1" },
+      /pg-kopf:adminPassword: missing; the controller's Secret needs it: pulumi config set --secret/,
+    ],
     ["bad sslmode", { ...base, postgresSslMode: "on" }, /pg-kopf:postgresSslMode: "on" is not an sslmode; use one of disable/],
-    ["verify-full without a CA", { ...base, postgresSslMode: "verify-full" }, /pg-kopf:postgresSslRootCert: sslmode verify-full needs the CA/],
-    ["a CA path instead of PEM", { ...base, postgresSslMode: "verify-ca", postgresSslRootCert: "/etc/ca.crt" }, /pg-kopf:postgresSslRootCert: is not a PEM certificate/],
+    [
+      "verify-full without a CA",
+      { ...base, postgresSslMode: "verify-full" },
+      /pg-kopf:postgresSslRootCert: sslmode verify-full needs the CA/,
+    ],
+    [
+      "a CA path instead of PEM",
+      { ...base, postgresSslMode: "verify-ca", postgresSslRootCert: "/etc/ca.crt" },
+      /pg-kopf:postgresSslRootCert: is not a PEM certificate/,
+    ],
     ["bad port", { ...base, postgresPort: "70000" }, /pg-kopf:postgresPort: "70000" is not a TCP port/],
     ["both addresses", { ...base, postgresExternalName: "db.example" }, /pg-kopf:postgresHostIp: set either .* not both/],
     ["no address", { adminPassword: PASSWORD }, /pg-kopf:postgresHostIp: say how the cluster reaches Postgres/],

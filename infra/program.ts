@@ -26,17 +26,21 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
     sslmode: s.postgresSslMode,
     sslRootCert: s.postgresSslRootCert,
   });
-  const operator = new PgKopfOperator("operator", {
-    namespace: ns.metadata.name,
-    image: s.image,
-    imageTag: s.imageTag,
-    imagePullPolicy: s.imagePullPolicy,
-    replicas: s.replicas,
-    postgresHost: postgres.host,
-    postgresPort: postgres.port,
-    secretName: postgres.secretName,
-    hasCa: postgres.hasCa,
-  }, { dependsOn: [postgres] });
+  const operator = new PgKopfOperator(
+    "operator",
+    {
+      namespace: ns.metadata.name,
+      image: s.image,
+      imageTag: s.imageTag,
+      imagePullPolicy: s.imagePullPolicy,
+      replicas: s.replicas,
+      postgresHost: postgres.host,
+      postgresPort: postgres.port,
+      secretName: postgres.secretName,
+      hasCa: postgres.hasCa,
+    },
+    { dependsOn: [postgres] },
+  );
 
   return {
     ...outputs,

@@ -1,6 +1,6 @@
 // Reads and validates the stack config into Settings. Every failure names the config key and the fix, so a bad
 // config stops `pulumi preview` before anything is planned.
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { isIPv4 } from "node:net";
 import { SSL_MODES, type SslMode } from "../core/connect";
 
@@ -69,11 +69,13 @@ export function readSettings(config: ConfigReader): Settings {
   };
 
   const namespace = str("namespace", "pg-kopf");
-  if (!DNS_1123.test(namespace) || namespace.length > 63) fail("namespace", `"${namespace}" is not a valid namespace name (lower-case letters, digits and -)`);
+  if (!DNS_1123.test(namespace) || namespace.length > 63)
+    fail("namespace", `"${namespace}" is not a valid namespace name (lower-case letters, digits and -)`);
   const imagePullPolicy = str("imagePullPolicy", "IfNotPresent");
   if (!(PULL_POLICIES as readonly string[]).includes(imagePullPolicy)) fail("imagePullPolicy", `use one of ${PULL_POLICIES.join(", ")}`);
   const replicas = Number(str("replicas", "1"));
-  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 10) fail("replicas", "use a whole number from 0 to 10 (leader election makes extra replicas standbys)");
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 10)
+    fail("replicas", "use a whole number from 0 to 10 (leader election makes extra replicas standbys)");
 
   const postgresPort = port("postgresPort", 5432);
   const hostIp = config.get("postgresHostIp");
@@ -81,24 +83,36 @@ export function readSettings(config: ConfigReader): Settings {
   const manageCluster = bool("manageCluster", true);
   let postgres: Settings["postgres"] = { hostIp: "127.0.0.1", port: postgresPort };
   if (hostIp && externalName) {
-    fail("postgresHostIp", `set either ${config.name}:postgresHostIp (an IP, e.g. the minikube host's) or ${config.name}:postgresExternalName (a DNS name), not both`);
+    fail(
+      "postgresHostIp",
+      `set either ${config.name}:postgresHostIp (an IP, e.g. the minikube host's) or ${config.name}:postgresExternalName (a DNS name), not both`,
+    );
   } else if (hostIp) {
-    if (!isIPv4(hostIp)) fail("postgresHostIp", `"${hostIp}" is not an IPv4 address; for a DNS name use ${config.name}:postgresExternalName`);
+    if (!isIPv4(hostIp))
+      fail("postgresHostIp", `"${hostIp}" is not an IPv4 address; for a DNS name use ${config.name}:postgresExternalName`);
     postgres = { hostIp, port: postgresPort };
   } else if (externalName) {
     if (!DNS_NAME.test(externalName)) fail("postgresExternalName", `"${externalName}" is not a DNS name`);
     postgres = { externalName, port: postgresPort };
   } else if (manageCluster) {
-    fail("postgresHostIp", `say how the cluster reaches Postgres: set ${config.name}:postgresHostIp or ${config.name}:postgresExternalName`);
+    fail(
+      "postgresHostIp",
+      `say how the cluster reaches Postgres: set ${config.name}:postgresHostIp or ${config.name}:postgresExternalName`,
+    );
   }
 
   const adminPassword = config.getSecret("adminPassword");
-  if (manageCluster && !adminPassword) fail("adminPassword", `missing; the controller's Secret needs it: pulumi config set --secret ${config.name}:adminPassword`);
+  if (manageCluster && !adminPassword)
+    fail("adminPassword", `missing; the controller's Secret needs it: pulumi config set --secret ${config.name}:adminPassword`);
   const postgresSslMode = str("postgresSslMode", "prefer");
-  if (!(SSL_MODES as readonly string[]).includes(postgresSslMode)) fail("postgresSslMode", `"${postgresSslMode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}`);
+  if (!(SSL_MODES as readonly string[]).includes(postgresSslMode))
+    fail("postgresSslMode", `"${postgresSslMode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}`);
   const postgresSslRootCert = config.get("postgresSslRootCert");
   if ((postgresSslMode === "verify-ca" || postgresSslMode === "verify-full") && !postgresSslRootCert) {
-    fail("postgresSslRootCert", `sslmode ${postgresSslMode} needs the CA certificate that signs the server's: pulumi config set ${config.name}:postgresSslRootCert -- "$(cat ca.crt)"`);
+    fail(
+      "postgresSslRootCert",
+      `sslmode ${postgresSslMode} needs the CA certificate that signs the server's: pulumi config set ${config.name}:postgresSslRootCert -- "$(cat ca.crt)"`,
+    );
   }
   if (postgresSslRootCert !== undefined && !postgresSslRootCert.includes("-----BEGIN CERTIFICATE-----")) {
     fail("postgresSslRootCert", "is not a PEM certificate; set the file's contents, not its path");

@@ -39,10 +39,12 @@ export function adminConnection(config: ConfigSource, env: NodeJS.ProcessEnv): C
   const get = (key: string) => config.get(qualified(key));
   const host = get(ADMIN_CONFIG_KEYS.host);
   if (!host && !env.PGHOST) {
-    throw new InvalidSpec([{
-      field: qualified(ADMIN_CONFIG_KEYS.host),
-      message: `no admin connection configured: set it with "pulumi config set ${qualified(ADMIN_CONFIG_KEYS.host)} <host>" (and adminPort, adminUser), or PGHOST in the environment`,
-    }]);
+    throw new InvalidSpec([
+      {
+        field: qualified(ADMIN_CONFIG_KEYS.host),
+        message: `no admin connection configured: set it with "pulumi config set ${qualified(ADMIN_CONFIG_KEYS.host)} <host>" (and adminPort, adminUser), or PGHOST in the environment`,
+      },
+    ]);
   }
   return connectionSettings(
     {

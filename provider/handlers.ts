@@ -197,7 +197,11 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   const refreshed = reflectObserved(props, observed);
   // Returning inputs too makes the next preview compare the program against what really exists. The statements
   // last run are given back as recorded: dropping them made every refresh after a create report an update.
-  const inputs = { ...specFields(refreshed), manager: refreshed.manager, ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}) };
+  const inputs = {
+    ...specFields(refreshed),
+    manager: refreshed.manager,
+    ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}),
+  };
   return { id: name, props: refreshed, inputs } as pulumi.dynamic.ReadResult;
 }
 
@@ -220,7 +224,6 @@ export async function remove(settings: core.ConnectionSettings, props: Props): P
     rethrow(err);
   }
 }
-
 
 /**
  * Recorded properties updated with what the catalog says, so a refresh shows drift and the next update repairs

@@ -26,7 +26,8 @@ function handlers(): typeof Handlers {
     // Not installed as a package: the repository's own build, found from the program's directory upwards.
     for (let dir = process.cwd(); !file; dir = path.dirname(dir)) {
       const manifest = path.join(dir, "package.json");
-      if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, "utf8")).name === "pg-kopf") file = path.join(dir, "dist", "provider", "handlers.js");
+      if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, "utf8")).name === "pg-kopf")
+        file = path.join(dir, "dist", "provider", "handlers.js");
       if (dir === path.dirname(dir)) break;
     }
   }
@@ -42,7 +43,8 @@ function handlers(): typeof Handlers {
 
 /** The admin connection: from configure, or from PG* variables when the engine never called configure. */
 function settingsOf(provider: PgDatabaseProvider, h: typeof Handlers): ConnectionSettings {
-  return (provider.settings ??= h.configure(undefined, process.env));
+  provider.settings ??= h.configure(undefined, process.env);
+  return provider.settings;
 }
 
 export const pgDatabaseProvider: PgDatabaseProvider = {

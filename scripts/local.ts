@@ -29,11 +29,16 @@ async function main(): Promise<void> {
     [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
     await pg.query("CREATE ROLE app_owner");
     say(`PostgreSQL on ${pg.host}:${pg.port}; API server on ${cluster.server}`);
-    say("pulumi up (the project's Pulumi.yaml, stack local): namespace, CRD, RBAC, Secret, Service, controller Deployment, databases app and analytics");
+    say(
+      "pulumi up (the project's Pulumi.yaml, stack local): namespace, CRD, RBAC, Secret, Service, controller Deployment, databases app and analytics",
+    );
     stack = createCliStack(
       "local",
       pg,
-      clusterStackConfig(pg, [{ name: "app", owner: "app_owner", extensions: ["citext"] }, { name: "analytics", reclaimPolicy: "delete" }]),
+      clusterStackConfig(pg, [
+        { name: "app", owner: "app_owner", extensions: ["citext"] },
+        { name: "analytics", reclaimPolicy: "delete" },
+      ]),
       { KUBECONFIG: cluster.kubeconfig },
     );
     process.stdout.write(stack.run(["up", "--yes", "--skip-preview"]));

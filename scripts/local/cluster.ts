@@ -31,13 +31,49 @@ function openssl(dir: string, ...args: string[]): void {
 }
 
 function makePki(dir: string): void {
-  openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pg-kopf-test-ca", "-keyout", "ca.key", "-out", "ca.crt");
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=pg-kopf-test-ca",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+  );
   const leaf = (name: string, subject: string, ext: string) => {
     openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", `${name}.key`, "-out", `${name}.csr`);
     writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(dir, "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", `${name}.crt`);
+    openssl(
+      dir,
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+      "-out",
+      `${name}.crt`,
+    );
   };
-  leaf("apiserver", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n");
+  leaf(
+    "apiserver",
+    "/CN=kube-apiserver",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n",
+  );
   leaf("admin", "/CN=admin/O=system:masters", "extendedKeyUsage=clientAuth\n");
   openssl(dir, "genrsa", "-out", "sa.key", "2048");
   openssl(dir, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
@@ -70,10 +106,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = join(dir, "admin.kubeconfig");
-  writeFileSync(kubeconfig, kubeconfigFor(server, join(dir, "ca.crt"), {
-    "client-certificate": join(dir, "admin.crt"),
-    "client-key": join(dir, "admin.key"),
-  }));
+  writeFileSync(
+    kubeconfig,
+    kubeconfigFor(server, join(dir, "ca.crt"), {
+      "client-certificate": join(dir, "admin.crt"),
+      "client-key": join(dir, "admin.key"),
+    }),
+  );
 
   const children = new Map<string, ChildProcess>();
   const launch = (name: string, cmd: string, args: string[]) => {
@@ -110,51 +149,89 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const startApiServer = () =>
     launch("kube-apiserver", "kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${apiPort}`,
-      `--tls-cert-file=${join(dir, "apiserver.crt")}`, `--tls-private-key-file=${join(dir, "apiserver.key")}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${apiPort}`,
+      `--tls-cert-file=${join(dir, "apiserver.crt")}`,
+      `--tls-private-key-file=${join(dir, "apiserver.key")}`,
       `--client-ca-file=${join(dir, "ca.crt")}`,
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-      `--service-account-key-file=${join(dir, "sa.pub")}`, `--service-account-signing-key-file=${join(dir, "sa.key")}`,
-      "--service-cluster-ip-range=10.96.0.0/16", "--authorization-mode=RBAC", "--allow-privileged=true",
-      "--profiling=false", "--enable-priority-and-fairness=false", `--cert-dir=${dir}`,
+      `--service-account-key-file=${join(dir, "sa.pub")}`,
+      `--service-account-signing-key-file=${join(dir, "sa.key")}`,
+      "--service-cluster-ip-range=10.96.0.0/16",
+      "--authorization-mode=RBAC",
+      "--allow-privileged=true",
+      "--profiling=false",
+      "--enable-priority-and-fairness=false",
+      `--cert-dir=${dir}`,
     ]);
 
   try {
     launch("etcd", "etcd", [
-      "--name=default", `--data-dir=${join(dir, "etcd")}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`, "--unsafe-no-fsync", "--log-level=warn",
+      "--name=default",
+      `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+      "--unsafe-no-fsync",
+      "--log-level=warn",
     ]);
     startApiServer();
     await waitFor("kube-apiserver /readyz", ready, 90_000);
 
     if (options.workloads) {
       launch("kube-controller-manager", "kube-controller-manager", [
-        `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-        `--service-account-private-key-file=${join(dir, "sa.key")}`, `--root-ca-file=${join(dir, "ca.crt")}`,
-        "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0", "--controllers=*,-nodeipam",
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        `--service-account-private-key-file=${join(dir, "sa.key")}`,
+        `--root-ca-file=${join(dir, "ca.crt")}`,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        "--secure-port=0",
+        "--controllers=*,-nodeipam",
       ]);
       launch("kube-scheduler", "kube-scheduler", [
-        `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-        "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        "--secure-port=0",
       ]);
       launch("kwok", "kwok", [
-        `--kubeconfig=${kubeconfig}`, "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        "--cidr=10.244.0.1/24", "--node-ip=10.244.0.1", "--server-address=",
+        `--kubeconfig=${kubeconfig}`,
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--cidr=10.244.0.1/24",
+        "--node-ip=10.244.0.1",
+        "--server-address=",
       ]);
-      kubectl(["apply", "-f", "-"], JSON.stringify({
-        apiVersion: "v1",
-        kind: "Node",
-        metadata: { name: "kwok-node-0", annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { type: "kwok", "kubernetes.io/os": "linux" } },
-      }));
-      await waitFor("the fake node to be Ready", () => {
-        try {
-          return kubectl(["get", "node", "kwok-node-0", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]) === "True";
-        } catch {
-          return false;
-        }
-      }, 60_000);
+      kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Node",
+          metadata: {
+            name: "kwok-node-0",
+            annotations: { "kwok.x-k8s.io/node": "fake" },
+            labels: { type: "kwok", "kubernetes.io/os": "linux" },
+          },
+        }),
+      );
+      await waitFor(
+        "the fake node to be Ready",
+        () => {
+          try {
+            return kubectl(["get", "node", "kwok-node-0", "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) === "True";
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+      );
     }
   } catch (err) {
     const logs = [...children.keys()].map((n) => `--- ${n}\n${tail(join(dir, `${n}.log`))}`).join("\n");
@@ -163,7 +240,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   }
 
   return {
-    dir, server, kubeconfig, kubectl, stop,
+    dir,
+    server,
+    kubeconfig,
+    kubectl,
+    stop,
     serviceAccountKubeconfig(namespace: string, name: string): string {
       const token = kubectl(["create", "token", name, "-n", namespace, "--duration=2h"]).trim();
       const file = join(dir, `sa-${namespace}-${name}.kubeconfig`);

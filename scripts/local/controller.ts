@@ -66,11 +66,21 @@ export async function startController(
       PATH: process.env.PATH,
       KUBECONFIG: kubeconfig,
       // The password travels in the environment, as from the Secret, never on the command line.
-      PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password, PGDATABASE: "postgres", PGSSLMODE: "disable",
-      POD_NAME: name, POD_NAMESPACE: NAMESPACE, HTTP_PORT: String(port),
+      PGHOST: pg.host,
+      PGPORT: String(pg.port),
+      PGUSER: pg.user,
+      PGPASSWORD: pg.password,
+      PGDATABASE: "postgres",
+      PGSSLMODE: "disable",
+      POD_NAME: name,
+      POD_NAMESPACE: NAMESPACE,
+      HTTP_PORT: String(port),
       // A lease long enough to ride out an API server restart (the renew deadline is 2/3 of it, and RBAC answers
       // 403 for a moment after a restart), short enough that a hand-over test does not wait long.
-      RESYNC_SECONDS: "5", SLOW_RETRY_SECONDS: "2", LEASE_DURATION_SECONDS: "10", LOG_LEVEL: "info",
+      RESYNC_SECONDS: "5",
+      SLOW_RETRY_SECONDS: "2",
+      LEASE_DURATION_SECONDS: "10",
+      LOG_LEVEL: "info",
       // As the Deployment runs it.
       NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
       ...extraEnv,
@@ -81,11 +91,16 @@ export async function startController(
   child.stderr!.on("data", (d) => (out += d));
   process.once("exit", () => child.kill("SIGKILL"));
   const proc: ControllerProcess = {
-    name, port, child,
+    name,
+    port,
+    child,
     output: () => out,
     async metric(metricName: string): Promise<number> {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return text.split("\n").filter((l) => l.startsWith(metricName)).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+      return text
+        .split("\n")
+        .filter((l) => l.startsWith(metricName))
+        .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
     },
     async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;

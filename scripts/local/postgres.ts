@@ -59,7 +59,23 @@ function makeCertificates(dir: string): { caPem: string } {
   ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pg-kopf test CA", "-keyout", "ca.key", "-out", "ca.crt");
   ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr");
   writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost\n");
-  ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt");
+  ssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+    "-out",
+    "server.crt",
+  );
   chmodSync(join(dir, "server.key"), 0o600);
   return { caPem: readFileSync(join(dir, "ca.crt"), "utf8") };
 }
@@ -75,7 +91,7 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
   const password = randomBytes(18).toString("base64url");
   const port = await freePort();
   const pwfile = join(base, "pwfile");
-  writeFileSync(pwfile, password + "\n", { mode: 0o600 });
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   const root = userInfo().uid === 0;
   if (root) {
     const { uid, gid } = pgUser();
@@ -83,16 +99,32 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
     chownSync(pwfile, uid, gid);
   }
   run(join(PG_BIN, "initdb"), [
-    "-D", dataDir, "-U", "postgres", "--pwfile", pwfile, "--auth-local=trust", "--auth-host=scram-sha-256",
-    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "--pwfile",
+    pwfile,
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    "-E",
+    "UTF8",
+    "--locale=C.UTF-8",
+    "--no-sync",
   ]);
   rmSync(pwfile);
   run("mkdir", ["-p", sockDir]);
   let caPem: string | undefined;
   const conf = [
-    `port = ${port}`, "listen_addresses = '127.0.0.1'", `unix_socket_directories = '${sockDir}'`,
-    "fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 200",
-    "password_encryption = 'scram-sha-256'", "log_min_messages = warning",
+    `port = ${port}`,
+    "listen_addresses = '127.0.0.1'",
+    `unix_socket_directories = '${sockDir}'`,
+    "fsync = off",
+    "synchronous_commit = off",
+    "full_page_writes = off",
+    "max_connections = 200",
+    "password_encryption = 'scram-sha-256'",
+    "log_min_messages = warning",
   ];
   if (options.tls) {
     caPem = makeCertificates(base).caPem;
@@ -102,9 +134,12 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
     }
     conf.push("ssl = on", `ssl_cert_file = '${join(base, "server.crt")}'`, `ssl_key_file = '${join(base, "server.key")}'`);
     // TLS only: plain TCP connections are refused, so a test that connects proves it used TLS.
-    writeFileSync(join(dataDir, "pg_hba.conf"), "local all all trust\nhostnossl all all 0.0.0.0/0 reject\nhostssl all all 127.0.0.1/32 scram-sha-256\n");
+    writeFileSync(
+      join(dataDir, "pg_hba.conf"),
+      "local all all trust\nhostnossl all all 0.0.0.0/0 reject\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+    );
   }
-  appendFileSync(join(dataDir, "postgresql.conf"), "\n" + conf.join("\n") + "\n");
+  appendFileSync(join(dataDir, "postgresql.conf"), `\n${conf.join("\n")}\n`);
   const logFile = join(base, "server.log");
 
   const start = () => run(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "start"]);
@@ -126,15 +161,36 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
   const settings = (extra: Parameters<typeof connectionSettings>[0] = {}) =>
     connectionSettings({
       // verify-full checks the certificate's name, which is localhost.
-      host: options.tls ? "localhost" : host, port, user: "postgres", password, database: "postgres", connectTimeoutSeconds: 5,
+      host: options.tls ? "localhost" : host,
+      port,
+      user: "postgres",
+      password,
+      database: "postgres",
+      connectTimeoutSeconds: 5,
       ...(options.tls ? { sslmode: "verify-full", sslrootcert: caPem } : { sslmode: "disable" }),
       ...extra,
     });
   return {
-    host, port, user: "postgres", password, dataDir, caPem, settings, stop, start, destroy,
+    host,
+    port,
+    user: "postgres",
+    password,
+    dataDir,
+    caPem,
+    settings,
+    stop,
+    start,
+    destroy,
     async query<T>(sql: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
       const s = settings({ database });
-      const c = new Client({ host: s.host, port: s.port, user: s.user, password: s.password, database, ssl: options.tls ? { ca: caPem } : false });
+      const c = new Client({
+        host: s.host,
+        port: s.port,
+        user: s.user,
+        password: s.password,
+        database,
+        ssl: options.tls ? { ca: caPem } : false,
+      });
       await c.connect();
       try {
         return (await c.query(sql, params)).rows as T[];

@@ -60,7 +60,10 @@ export function createCliStack(name: string, pg: TestPostgres, config: StackConf
   const tryRun = (args: string[]) => {
     const flags = usesConfig(args) ? ["--config-file", configFile, "--color", "never"] : [];
     const r = spawnSync("pulumi", [...args, "--stack", name, ...flags, "--non-interactive"], {
-      cwd: REPO, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024,
+      cwd: REPO,
+      env,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { status: r.status ?? 1, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
   };
@@ -69,7 +72,8 @@ export function createCliStack(name: string, pg: TestPostgres, config: StackConf
     if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (${r.status}):\n${r.output}`);
     return r.output;
   };
-  const setAdminPassword = (password: string) => writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${password}\n`, { mode: 0o600 });
+  const setAdminPassword = (password: string) =>
+    writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${password}\n`, { mode: 0o600 });
   setAdminPassword(pg.password);
   // stack init takes no --config-file: it writes the stack file (with the passphrase's salt) beside Pulumi.yaml, from
   // where it moves at once to the stack's own directory, which every other command is given.
@@ -79,13 +83,40 @@ export function createCliStack(name: string, pg: TestPostgres, config: StackConf
   if (init.status !== 0) throw new Error(`pulumi stack init failed:\n${init.stdout}${init.stderr}`);
   const setConfig = (key: string, value: string, secret = false) => {
     // The value goes through stdin, never the command line (it may be a password).
-    const r = spawnSync("pulumi", ["config", "set", `pg-kopf:${key}`, ...(secret ? ["--secret"] : ["--plaintext"]), "--stack", name, "--config-file", configFile, "--non-interactive"], {
-      cwd: REPO, env, input: value, encoding: "utf8",
-    });
+    const r = spawnSync(
+      "pulumi",
+      [
+        "config",
+        "set",
+        `pg-kopf:${key}`,
+        ...(secret ? ["--secret"] : ["--plaintext"]),
+        "--stack",
+        name,
+        "--config-file",
+        configFile,
+        "--non-interactive",
+      ],
+      {
+        cwd: REPO,
+        env,
+        input: value,
+        encoding: "utf8",
+      },
+    );
     if (r.status !== 0) throw new Error(`pulumi config set pg-kopf:${key} failed:\n${r.stdout}${r.stderr}`);
   };
   for (const [key, { value, secret }] of Object.entries(config)) setConfig(key, value, secret);
-  return { name, dir, backendDir, env, run, tryRun, setConfig, setAdminPassword, destroyDir: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    name,
+    dir,
+    backendDir,
+    env,
+    run,
+    tryRun,
+    setConfig,
+    setAdminPassword,
+    destroyDir: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /**

@@ -72,11 +72,20 @@ export async function createTestStack(name: string, config: StackConfig, pg: Tes
       workDir: dir,
       envVars: env,
       // The same options as Pulumi.yaml: refresh before every preview and up.
-      projectSettings: { name: "pg-kopf", runtime: { name: "nodejs" }, backend: { url: env.PULUMI_BACKEND_URL }, options: { refresh: "always" } } as never,
+      projectSettings: {
+        name: "pg-kopf",
+        runtime: { name: "nodejs" },
+        backend: { url: env.PULUMI_BACKEND_URL },
+        options: { refresh: "always" },
+      } as never,
     },
   );
   await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`pg-kopf:${k}`, v])));
   const cli = (args: string[]) =>
-    execFileSync("pulumi", [...args, "--stack", name, "--non-interactive"], { cwd: dir, env: { ...process.env, ...env }, encoding: "utf8" });
+    execFileSync("pulumi", [...args, "--stack", name, "--non-interactive"], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+    });
   return { stack, dir, backendDir, passphrase, env, cli, destroyDir: () => rmSync(dir, { recursive: true, force: true }) };
 }

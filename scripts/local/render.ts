@@ -16,7 +16,11 @@ export interface Manifest {
 /** The program's Kubernetes objects for these stack config values, in the order it declares them. */
 export function renderManifests(values: StackValues): Manifest[] {
   // The values (with the admin password) go through stdin, never the command line.
-  const out = execFileSync(process.execPath, [__filename], { input: JSON.stringify(values), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+  const out = execFileSync(process.execPath, [__filename], {
+    input: JSON.stringify(values),
+    encoding: "utf8",
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   return JSON.parse(out) as Manifest[];
 }
 
@@ -38,7 +42,10 @@ async function render(values: StackValues): Promise<Manifest[]> {
       newResource: (args) => {
         if (!args.type.startsWith("kubernetes:")) return { id: `${args.name}-id`, state: args.inputs };
         // Objects without a name get one after their resource, as the kubernetes provider names them.
-        const inputs = { ...args.inputs, metadata: { ...args.inputs.metadata, name: args.inputs.metadata?.name ?? `${args.name}-rendered` } };
+        const inputs = {
+          ...args.inputs,
+          metadata: { ...args.inputs.metadata, name: args.inputs.metadata?.name ?? `${args.name}-rendered` },
+        };
         manifests.push(unwrapSecrets(inputs) as Manifest);
         return { id: `${args.name}-id`, state: inputs };
       },

@@ -20,7 +20,10 @@ const NS = "default";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function apply(name: string, spec: object): void {
-  cluster.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: NS }, spec }));
+  cluster.kubectl(
+    ["apply", "-f", "-"],
+    JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: NS }, spec }),
+  );
 }
 function get(name: string): any | undefined {
   try {
@@ -39,7 +42,9 @@ async function eventually<T>(what: string, probe: () => T | Promise<T>, timeoutM
     if (last) return last as NonNullable<T>;
     await sleep(200);
   }
-  throw new Error(`timed out waiting for ${what}; controller log tail:\n${processes.map((p) => p.output().split("\n").slice(-8).join("\n")).join("\n")}`);
+  throw new Error(
+    `timed out waiting for ${what}; controller log tail:\n${processes.map((p) => p.output().split("\n").slice(-8).join("\n")).join("\n")}`,
+  );
 }
 const untilReady = (name: string, reason = "Reconciled") =>
   eventually(`${name} Ready/${reason}`, () => {
@@ -79,7 +84,16 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     assert.deepEqual(obj.metadata.finalizers, ["pgdatabases.my.local/finalizer"]);
     assert.equal(ready(obj).status, "True");
     assert.equal(obj.status.database.encoding, "UTF8");
-    const events = cluster.kubectl(["get", "events", "-n", NS, "--field-selector", "involvedObject.name=mynewdb", "-o", "jsonpath={.items[*].message}"]);
+    const events = cluster.kubectl([
+      "get",
+      "events",
+      "-n",
+      NS,
+      "--field-selector",
+      "involvedObject.name=mynewdb",
+      "-o",
+      "jsonpath={.items[*].message}",
+    ]);
     assert.match(events, /CREATE DATABASE "mynewdb"/);
   });
 
@@ -135,16 +149,25 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
   test("6b. a creation cut off before the ownership stamp is finished by the object that recorded it, and only by it", async () => {
     // What a kill between CREATE DATABASE and COMMENT ON DATABASE leaves: the database unstamped, the intent recorded.
     await pg.query("CREATE DATABASE cut_off");
-    cluster.kubectl(["apply", "-f", "-"], JSON.stringify({
-      apiVersion: "my.local/v1", kind: "PgDatabase",
-      metadata: { name: "cut-off", namespace: NS, annotations: { "pgdatabases.my.local/creating": "cut_off" } },
-      spec: { name: "cut_off", owner: "app_owner" },
-    }));
+    cluster.kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "my.local/v1",
+        kind: "PgDatabase",
+        metadata: { name: "cut-off", namespace: NS, annotations: { "pgdatabases.my.local/creating": "cut_off" } },
+        spec: { name: "cut_off", owner: "app_owner" },
+      }),
+    );
     const obj = await untilReady("cut-off");
     assert.equal(await ownerOf("cut_off"), "app_owner");
-    const [{ c }] = await pg.query<{ c: string }>("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'cut_off'");
+    const [{ c }] = await pg.query<{ c: string }>(
+      "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'cut_off'",
+    );
     assert.equal(c, "managed by pg-kopf: kubernetes:default/cut-off");
-    await eventually("the intent to be cleared", () => get("cut-off")?.metadata.annotations?.["pgdatabases.my.local/creating"] === undefined);
+    await eventually(
+      "the intent to be cleared",
+      () => get("cut-off")?.metadata.annotations?.["pgdatabases.my.local/creating"] === undefined,
+    );
     assert.ok(obj);
     // A fresh creation leaves no intent behind either.
     apply("fresh", { name: "fresh" });
@@ -230,14 +253,20 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     await untilReady("owned-by-a");
     cluster.kubectl(["create", "namespace", "team-b"]);
     const applyIn = (ns: string, name: string, spec: object) =>
-      cluster.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: ns }, spec }));
+      cluster.kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: ns }, spec }),
+      );
     const readyIn = (ns: string, name: string) => ready(JSON.parse(cluster.kubectl(["get", "pgdb", name, "-n", ns, "-o", "json"])));
     applyIn("team-b", "grab", { name: "team_a_db", adopt: true, reclaimPolicy: "delete" });
     await eventually("grab NotOwned", () => readyIn("team-b", "grab")?.reason === "NotOwned");
     assert.match(readyIn("team-b", "grab").message, /managed by kubernetes:default\/owned-by-a/);
     applyIn("team-b", "grab-from", { name: "team_a_db", adoptFrom: "kubernetes:default/owned-by-a", reclaimPolicy: "delete" });
     await eventually("grab-from InvalidSpec", () => readyIn("team-b", "grab-from")?.reason === "InvalidSpec");
-    assert.match(readyIn("team-b", "grab-from").message, /adoptFrom: a PgDatabase in namespace team-b may take over only from a manager in the same namespace/);
+    assert.match(
+      readyIn("team-b", "grab-from").message,
+      /adoptFrom: a PgDatabase in namespace team-b may take over only from a manager in the same namespace/,
+    );
     cluster.kubectl(["delete", "pgdb", "grab", "grab-from", "-n", "team-b", "--wait=true", "--timeout=30s"]);
     assert.ok(await exists("team_a_db"), "deleting the would-be takers dropped nothing");
     assert.equal(ready(get("owned-by-a")).reason, "Reconciled");
@@ -255,7 +284,9 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     const oid = get("owned-by-a").status.database.oid;
     await pg.query(`DROP DATABASE ${escapeIdentifier("team_a_db")}`);
     await eventually("team_a_db re-created", () => exists("team_a_db"));
-    const events = JSON.parse(cluster.kubectl(["get", "events", "-n", NS, "--field-selector", "involvedObject.name=owned-by-a,reason=Recreating", "-o", "json"])).items;
+    const events = JSON.parse(
+      cluster.kubectl(["get", "events", "-n", NS, "--field-selector", "involvedObject.name=owned-by-a,reason=Recreating", "-o", "json"]),
+    ).items;
     assert.equal(events.length, 1);
     assert.equal(events[0].type, "Warning");
     assert.match(events[0].message, new RegExp(`team_a_db" \\(oid ${oid}\\) is gone from Postgres; creating it again, empty`));
@@ -285,7 +316,11 @@ describe("the controller against a TLS-only Postgres with sslmode verify-full", 
   test("reconciles with the CA file the Deployment mounts from the Secret", async () => {
     const caFile = join(require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "pg-kopf-ca-")), "ca.crt");
     require("node:fs").writeFileSync(caFile, secure.caPem!);
-    const p = await startController("controller-tls", kubeconfig, secure, { PGHOST: "localhost", PGSSLMODE: "verify-full", PGSSLROOTCERT: caFile });
+    const p = await startController("controller-tls", kubeconfig, secure, {
+      PGHOST: "localhost",
+      PGSSLMODE: "verify-full",
+      PGSSLROOTCERT: caFile,
+    });
     processes.push(p);
     apply("over-tls", { name: "over_tls" });
     await untilReady("over-tls");

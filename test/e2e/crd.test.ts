@@ -33,7 +33,22 @@ after(() => cluster?.stop());
 describe("the API server and the core agree on what is valid", () => {
   const cases: Record<string, object> = {
     minimal: { name: "app" },
-    full: { name: "app", owner: "app_owner", encoding: "UTF8", lcCollate: "C", lcCtype: "C", template: "template0", tablespace: "pg_default", connectionLimit: 5, allowConnections: true, isTemplate: false, extensions: ["citext"], reclaimPolicy: "delete", forceDrop: true, adopt: true },
+    full: {
+      name: "app",
+      owner: "app_owner",
+      encoding: "UTF8",
+      lcCollate: "C",
+      lcCtype: "C",
+      template: "template0",
+      tablespace: "pg_default",
+      connectionLimit: 5,
+      allowConnections: true,
+      isTemplate: false,
+      extensions: ["citext"],
+      reclaimPolicy: "delete",
+      forceDrop: true,
+      adopt: true,
+    },
     icu: { name: "app", localeProvider: "icu", icuLocale: "und" },
     tooLong: { name: "a".repeat(64) },
     injection: { name: 'x"; DROP DATABASE y; --' },
@@ -71,7 +86,10 @@ describe("CEL rules refuse changes Postgres cannot make in place", () => {
     ["name", { name: "renamed_db", encoding: "UTF8" }, /spec.name is immutable: renaming would create a new, empty database/],
   ] as const) {
     test(`changing ${field} is refused with a clear message`, () => {
-      assert.throws(() => cluster.kubectl(["apply", "-f", "-"], object("immutable", spec)), (e: { stderr?: string }) => message.test(e.stderr ?? ""));
+      assert.throws(
+        () => cluster.kubectl(["apply", "-f", "-"], object("immutable", spec)),
+        (e: { stderr?: string }) => message.test(e.stderr ?? ""),
+      );
     });
   }
   test("a mutable field changes", () => {

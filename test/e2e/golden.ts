@@ -13,6 +13,7 @@ export const GOLDEN = join(REPO, "test", "e2e", "golden");
  */
 export function normalize(text: string): string {
   const lines = text
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal colour codes is the point
     .replace(/\x1b\[[0-9;]*m/g, "")
     .split("\n")
     .filter((l) => !/^@ /.test(l) && !/^\s*Duration:/.test(l))
@@ -26,15 +27,18 @@ export function normalize(text: string): string {
   };
   for (const line of lines) {
     // A resource step nested under the stack: "    + type: (create)", with its properties indented below it.
-    if (/^    [+~-] \S+: \(/.test(line)) blocks.push([line]);
-    else if (blocks.length && /^      /.test(line)) blocks[blocks.length - 1].push(line);
+    if (/^ {4}[+~-] \S+: \(/.test(line)) blocks.push([line]);
+    else if (blocks.length && /^ {6}/.test(line)) blocks[blocks.length - 1].push(line);
     else {
       flush();
       out.push(line);
     }
   }
   flush();
-  return out.join("\n").replace(/\n{3,}/g, "\n\n").trim() + "\n";
+  return `${out
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim()}\n`;
 }
 
 export function compare(name: string, actual: string): void {
@@ -42,4 +46,3 @@ export function compare(name: string, actual: string): void {
   if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) writeFileSync(file, actual);
   assert.equal(actual, readFileSync(file, "utf8"), `${name} differs; if the change is intended, run with UPDATE_GOLDEN=1`);
 }
-

@@ -27,7 +27,13 @@ after(() => {
 });
 
 test("preview of an owner change, a new database and a removed database (retain)", async () => {
-  await t.stack.setConfig("pg-kopf:databases", dbs([{ ...app, owner: "new_owner" }, { name: "reports", extensions: ["citext"] }]));
+  await t.stack.setConfig(
+    "pg-kopf:databases",
+    dbs([
+      { ...app, owner: "new_owner" },
+      { name: "reports", extensions: ["citext"] },
+    ]),
+  );
   const preview = await t.stack.preview({ diff: true, color: "never" });
   compare("preview-changes.txt", normalize(preview.stdout));
   assert.deepEqual(preview.changeSummary, { create: 1, delete: 1, same: 1, update: 1 });
@@ -35,12 +41,18 @@ test("preview of an owner change, a new database and a removed database (retain)
 
 test("preview of a refused encoding change", async () => {
   await t.stack.setConfig("pg-kopf:databases", dbs([{ ...app, encoding: "LATIN1" }, { name: "old_reports" }]));
-  const err = await t.stack.preview({ diff: true, color: "never" }).then(() => undefined, (e: Error) => e);
+  const err = await t.stack.preview({ diff: true, color: "never" }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.ok(err, "the preview must fail");
   // The Automation API keeps the CLI's output on the error it throws.
   const result = (err as unknown as { commandResult: { stdout: string; stderr: string } }).commandResult;
   // Only the errors: how far the preview got before stopping varies from run to run.
-  const errors = `${result.stdout}\n${result.stderr}`.split("\n").filter((l) => l.startsWith("error:")).join("\n");
+  const errors = `${result.stdout}\n${result.stderr}`
+    .split("\n")
+    .filter((l) => l.startsWith("error:"))
+    .join("\n");
   compare("preview-refused.txt", normalize(errors));
   assert.match(result.stdout + result.stderr, /encoding: cannot change from "UTF8" to "LATIN1"/);
 });
@@ -51,7 +63,7 @@ test("the README shows the previews exactly as the CLI renders them", () => {
   const blocks = [...section.matchAll(/^```text\n([\s\S]*?)\n```$/gm)].map((m) => m[1]);
   assert.equal(blocks.length, 2);
   assert.ok(readFileSync(join(GOLDEN, "preview-changes.txt"), "utf8").includes(blocks[0]), "README owner-change preview is stale");
-  assert.equal(blocks[1] + "\n", readFileSync(join(GOLDEN, "preview-refused.txt"), "utf8"), "README refused preview is stale");
+  assert.equal(`${blocks[1]}\n`, readFileSync(join(GOLDEN, "preview-refused.txt"), "utf8"), "README refused preview is stale");
 });
 
 test("what the preview shows is what up runs", async () => {
@@ -63,7 +75,11 @@ test("what the preview shows is what up runs", async () => {
   const up = await t.stack.up({ color: "never" });
   assert.equal(up.summary.resourceChanges?.update, 1);
   assert.deepEqual(await pg.query("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = 'app'"), [{ o: "new_owner" }]);
-  assert.equal((await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database"))[0].n, before, "nothing else was created or dropped");
+  assert.equal(
+    (await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database"))[0].n,
+    before,
+    "nothing else was created or dropped",
+  );
   // The state records the statements the update ran: the same ones the preview showed.
   const state = JSON.parse(t.cli(["stack", "export"]));
   const res = state.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("::db-app"));

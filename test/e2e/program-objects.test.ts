@@ -18,12 +18,23 @@ after(() => cluster?.stop());
 
 describe("with a host IP: Service and EndpointSlice", () => {
   before(() => {
-    applyManifests(cluster, renderManifests({ namespace: NS, postgresHostIp: "192.168.65.254", postgresPort: 5433, adminPassword: "not-used-here", imageTag: "e2e" }));
+    applyManifests(
+      cluster,
+      renderManifests({
+        namespace: NS,
+        postgresHostIp: "192.168.65.254",
+        postgresPort: 5433,
+        adminPassword: "not-used-here",
+        imageTag: "e2e",
+      }),
+    );
   });
 
   test("the controller Deployment rolls out to Ready on the node", () => {
     cluster.kubectl(["rollout", "status", "deployment/pg-kopf-controller", "-n", NS, "--timeout=90s"]);
-    const pods = JSON.parse(cluster.kubectl(["get", "pods", "-n", NS, "-l", "app.kubernetes.io/name=pg-kopf-controller", "-o", "json"])).items;
+    const pods = JSON.parse(
+      cluster.kubectl(["get", "pods", "-n", NS, "-l", "app.kubernetes.io/name=pg-kopf-controller", "-o", "json"]),
+    ).items;
     assert.equal(pods.length, 1);
     assert.equal(pods[0].spec.nodeName, "kwok-node-0");
     assert.equal(pods[0].spec.containers[0].image, "pg-kopf-controller:e2e");
@@ -31,11 +42,19 @@ describe("with a host IP: Service and EndpointSlice", () => {
   });
 
   test("the Service reaches the configured address through the EndpointSlice", () => {
-    const slice = JSON.parse(cluster.kubectl(["get", "endpointslices", "-n", NS, "-l", "kubernetes.io/service-name=postgres", "-o", "json"])).items;
+    const slice = JSON.parse(
+      cluster.kubectl(["get", "endpointslices", "-n", NS, "-l", "kubernetes.io/service-name=postgres", "-o", "json"]),
+    ).items;
     assert.equal(slice.length, 1);
-    assert.deepEqual(slice[0].endpoints.map((e: { addresses: string[] }) => e.addresses), [["192.168.65.254"]]);
+    assert.deepEqual(
+      slice[0].endpoints.map((e: { addresses: string[] }) => e.addresses),
+      [["192.168.65.254"]],
+    );
     assert.equal(slice[0].ports[0].port, 5433);
-    assert.equal(cluster.kubectl(["get", "svc", "postgres", "-n", NS, "-o", "jsonpath={.spec.type} {.spec.ports[0].port}"]), "ClusterIP 5433");
+    assert.equal(
+      cluster.kubectl(["get", "svc", "postgres", "-n", NS, "-o", "jsonpath={.spec.type} {.spec.ports[0].port}"]),
+      "ClusterIP 5433",
+    );
   });
 
   const can = (args: string[]) => {
@@ -73,6 +92,12 @@ test("with a DNS name: an ExternalName Service", () => {
   const ns = `${NS}-dns`;
   const manifests = renderManifests({ namespace: ns, postgresExternalName: "db.example.internal", adminPassword: "not-used-here" });
   assert.equal(manifests.filter((m) => m.kind === "EndpointSlice").length, 0);
-  applyManifests(cluster, manifests.filter((m) => ["Namespace", "Service"].includes(m.kind)));
-  assert.equal(cluster.kubectl(["get", "svc", "postgres", "-n", ns, "-o", "jsonpath={.spec.type} {.spec.externalName}"]), "ExternalName db.example.internal");
+  applyManifests(
+    cluster,
+    manifests.filter((m) => ["Namespace", "Service"].includes(m.kind)),
+  );
+  assert.equal(
+    cluster.kubectl(["get", "svc", "postgres", "-n", ns, "-o", "jsonpath={.spec.type} {.spec.externalName}"]),
+    "ExternalName db.example.internal",
+  );
 });

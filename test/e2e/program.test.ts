@@ -14,16 +14,26 @@ const NS = "pg-kopf";
 let pg: TestPostgres;
 let cluster: TestCluster;
 let s: CliStack;
-const declared = [{ name: "app", owner: "app_owner" }, { name: "scratch", reclaimPolicy: "delete" }];
+const declared = [
+  { name: "app", owner: "app_owner" },
+  { name: "scratch", reclaimPolicy: "delete" },
+];
 
 const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
 const get = (what: string, path: string) => cluster.kubectl(["get", what, "-n", NS, "-o", `jsonpath=${path}`]);
 const up = () => s.run(["up", "--yes", "--skip-preview"]);
-const secretNames = () => cluster.kubectl(["get", "secrets", "-n", NS, "-l", "app.kubernetes.io/name=postgres", "-o", "jsonpath={.items[*].metadata.name}"]).split(" ").filter(Boolean);
+const secretNames = () =>
+  cluster
+    .kubectl(["get", "secrets", "-n", NS, "-l", "app.kubernetes.io/name=postgres", "-o", "jsonpath={.items[*].metadata.name}"])
+    .split(" ")
+    .filter(Boolean);
 
 /** Every file under a directory, read as text. */
 function allText(dir: string): string {
-  return readdirSync(dir).map((f) => join(dir, f)).map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, "utf8"))).join("\n");
+  return readdirSync(dir)
+    .map((f) => join(dir, f))
+    .map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, "utf8")))
+    .join("\n");
 }
 
 before(async () => {
@@ -40,10 +50,22 @@ after(() => {
 describe("pulumi up of the whole program with the plain CLI", () => {
   test("1. up from empty creates every cluster object and database; the Deployment rolls out; outputs are right", async () => {
     up();
-    for (const kind of ["namespace/pg-kopf", "crd/pgdatabases.my.local", "clusterrole/pg-kopf-controller-pg-kopf", "clusterrolebinding/pg-kopf-controller-pg-kopf"]) {
+    for (const kind of [
+      "namespace/pg-kopf",
+      "crd/pgdatabases.my.local",
+      "clusterrole/pg-kopf-controller-pg-kopf",
+      "clusterrolebinding/pg-kopf-controller-pg-kopf",
+    ]) {
       cluster.kubectl(["get", kind]);
     }
-    for (const kind of ["serviceaccount/pg-kopf-controller", "role/pg-kopf-controller", "rolebinding/pg-kopf-controller", "service/postgres", "endpointslice/postgres-external", "deployment/pg-kopf-controller"]) {
+    for (const kind of [
+      "serviceaccount/pg-kopf-controller",
+      "role/pg-kopf-controller",
+      "rolebinding/pg-kopf-controller",
+      "service/postgres",
+      "endpointslice/postgres-external",
+      "deployment/pg-kopf-controller",
+    ]) {
       cluster.kubectl(["get", kind, "-n", NS]);
     }
     assert.equal(secretNames().length, 1);
@@ -76,7 +98,12 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     s.setConfig("imageTag", "v2");
     const [oldSecret] = secretNames();
     const preview = s.run(["preview", "--diff"]);
-    compare("preview-cluster.txt", normalize(preview.replaceAll(String(pg.port), "<port>").replace(/postgres-credentials-[0-9a-z]{8}/g, "postgres-credentials-<suffix>")));
+    compare(
+      "preview-cluster.txt",
+      normalize(
+        preview.replaceAll(String(pg.port), "<port>").replace(/postgres-credentials-[0-9a-z]{8}/g, "postgres-credentials-<suffix>"),
+      ),
+    );
     assert.ok(!preview.includes(rotated) && !preview.includes(pg.password), "no password in the preview");
     // Regression: the rotated password locked the stack out (refresh reused the recorded provider config).
     up();
@@ -85,7 +112,10 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     assert.notEqual(newSecret, oldSecret, "new credentials are a new Secret");
     assert.equal(secretNames().length, 1, "the old Secret is gone");
     assert.equal(Buffer.from(get(`secret/${newSecret}`, "{.data.PGPASSWORD}"), "base64").toString(), rotated);
-    assert.equal(get("deployment/pg-kopf-controller", "{.spec.template.spec.containers[0].env[?(@.name=='PGPASSWORD')].valueFrom.secretKeyRef.name}"), newSecret);
+    assert.equal(
+      get("deployment/pg-kopf-controller", "{.spec.template.spec.containers[0].env[?(@.name=='PGPASSWORD')].valueFrom.secretKeyRef.name}"),
+      newSecret,
+    );
     cluster.kubectl(["rollout", "status", "deployment/pg-kopf-controller", "-n", NS, "--timeout=60s"]);
     const pods = JSON.parse(cluster.kubectl(["get", "pods", "-n", NS, "-o", "json"])).items;
     assert.ok(pods.every((p: { spec: { containers: { image: string }[] } }) => p.spec.containers[0].image === "pg-kopf-controller:v2"));

@@ -25,7 +25,10 @@ const changes = (r: UpResult) => r.summary.resourceChanges ?? {};
 
 /** Every file under a directory, read as text. */
 function allText(dir: string): string {
-  return readdirSync(dir).map((f) => join(dir, f)).map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, "utf8"))).join("\n");
+  return readdirSync(dir)
+    .map((f) => join(dir, f))
+    .map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, "utf8")))
+    .join("\n");
 }
 
 before(async () => {
@@ -67,8 +70,10 @@ describe("pulumi up, preview, refresh and destroy on a real Postgres", () => {
   test("3. an encoding change under retain fails in preview, naming the field; nothing is dropped", async () => {
     const { oid } = (await pg.query<{ oid: number }>("SELECT oid::int FROM pg_database WHERE datname = 'app'"))[0];
     await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner", encoding: "LATIN1" }, declared[1]]));
-    await assert.rejects(t.stack.preview({ onOutput }), (e: Error) =>
-      /db-app/.test(e.message) && /encoding: cannot change/.test(e.message) && /reclaimPolicy: delete/.test(e.message));
+    await assert.rejects(
+      t.stack.preview({ onOutput }),
+      (e: Error) => /db-app/.test(e.message) && /encoding: cannot change/.test(e.message) && /reclaimPolicy: delete/.test(e.message),
+    );
     await assert.rejects(t.stack.up({ onOutput }), /encoding: cannot change/);
     assert.deepEqual(await pg.query("SELECT oid::int FROM pg_database WHERE datname = 'app'"), [{ oid }]);
     await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner" }, declared[1]]));
@@ -94,9 +99,14 @@ describe("pulumi up, preview, refresh and destroy on a real Postgres", () => {
 
   test("7. a bad database name fails preview, naming the resource and the field", async () => {
     const long = "ü".repeat(32);
-    await t.stack.setConfig("pg-kopf:databases", databases([...declared.map((d, i) => (i === 0 ? { ...d, owner: "new_owner" } : d)), { name: long }]));
-    await assert.rejects(t.stack.preview({ onOutput }), (e: Error) =>
-      e.message.includes(`db-${long}`) && /name: is 64 bytes; Postgres names are at most 63 bytes/.test(e.message));
+    await t.stack.setConfig(
+      "pg-kopf:databases",
+      databases([...declared.map((d, i) => (i === 0 ? { ...d, owner: "new_owner" } : d)), { name: long }]),
+    );
+    await assert.rejects(
+      t.stack.preview({ onOutput }),
+      (e: Error) => e.message.includes(`db-${long}`) && /name: is 64 bytes; Postgres names are at most 63 bytes/.test(e.message),
+    );
     assert.ok(await exists("app"));
     await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner" }, declared[1]]));
   });

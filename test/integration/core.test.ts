@@ -62,7 +62,11 @@ describe("every field converges and then plans nothing", () => {
       assert.equal(core.stampedManager(observed.comment), ctx.manager);
       for (const [k, v] of Object.entries(fields)) {
         if (k === "template" || k === "reclaimPolicy") continue;
-        if (k === "extensions") assert.deepEqual((v as string[]).filter((e) => !observed.extensions!.includes(e)), []);
+        if (k === "extensions")
+          assert.deepEqual(
+            (v as string[]).filter((e) => !observed.extensions!.includes(e)),
+            [],
+          );
         else assert.deepEqual(observed[k as keyof core.ObservedDatabase], v, k);
       }
       // A second converge runs nothing.
@@ -79,7 +83,10 @@ test("mutable fields change in place and keep the data", async () => {
   const { steps, observed } = await convergeAndReplan(
     spec({ name, owner: "other_owner", connectionLimit: -1, tablespace: "fast", extensions: ["citext"] }),
   );
-  assert.deepEqual(steps.map((s) => s.kind), ["alterOwner", "alterTablespace", "alterConnectionLimit", "createExtension"]);
+  assert.deepEqual(
+    steps.map((s) => s.kind),
+    ["alterOwner", "alterTablespace", "alterConnectionLimit", "createExtension"],
+  );
   assert.equal(observed.oid, oid, "same database, not a new one");
   assert.deepEqual(await pg.query("SELECT v FROM keep", [], name), [{ v: 42 }]);
 });
@@ -87,8 +94,10 @@ test("mutable fields change in place and keep the data", async () => {
 test("an immutable change is refused and the database is untouched", async () => {
   const name = "immutable";
   await core.converge(settings, spec({ name, encoding: "UTF8" }), ctx);
-  await assert.rejects(core.converge(settings, spec({ name, encoding: "LATIN1", template: "template0" }), ctx), (e: unknown) =>
-    e instanceof core.InvalidSpec && e.failures[0].field === "encoding");
+  await assert.rejects(
+    core.converge(settings, spec({ name, encoding: "LATIN1", template: "template0" }), ctx),
+    (e: unknown) => e instanceof core.InvalidSpec && e.failures[0].field === "encoding",
+  );
   assert.ok(await exists(name));
 });
 
@@ -106,7 +115,7 @@ test("identifiers are quoted by the driver: a hostile name is just a name", asyn
 // could not be managed. Every name Postgres accepts converges, re-plans to nothing and drops.
 test("names with quotes, spaces, non-ASCII and exactly 63 bytes of multibyte characters are managed", async () => {
   await pg.query(`CREATE ROLE ${'"team ""a"" owner"'}`);
-  const names = ['my "quoted" db', "datenbank_ü", "ü".repeat(31) + "x"];
+  const names = ['my "quoted" db', "datenbank_ü", `${"ü".repeat(31)}x`];
   assert.equal(Buffer.byteLength(names[2]), 63);
   for (const name of names) {
     const s = spec({ name, owner: 'team "a" owner', reclaimPolicy: "delete" });
@@ -125,7 +134,10 @@ test("a database this manager did not create is refused until adopted", async ()
   await assert.rejects(core.reclaim(settings, spec({ name: "handmade", reclaimPolicy: "delete" }), ctx), core.NotOwned);
   assert.ok(await exists("handmade"));
   const { steps, observed } = await core.converge(settings, spec({ name: "handmade", owner: "app_owner", adopt: true }), ctx);
-  assert.deepEqual(steps.map((s) => s.kind), ["alterOwner", "stampOwnership"]);
+  assert.deepEqual(
+    steps.map((s) => s.kind),
+    ["alterOwner", "stampOwnership"],
+  );
   assert.equal(core.stampedManager(observed.comment), ctx.manager);
   // Another manager now sees it as someone else's.
   await assert.rejects(core.converge(settings, spec({ name: "handmade" }), { manager: "test:other" }), /managed by test:core/);
@@ -137,7 +149,10 @@ test("adopt cannot take a database another pg-kopf manager stamped; adoptFrom na
   const teamA = { manager: "kubernetes:team-a/app" };
   const teamB = { manager: "kubernetes:team-b/app" };
   await core.converge(settings, spec({ name: "shared_app" }), teamA);
-  await assert.rejects(core.converge(settings, spec({ name: "shared_app", adopt: true, reclaimPolicy: "delete" }), teamB), /managed by kubernetes:team-a\/app.*adoptFrom/);
+  await assert.rejects(
+    core.converge(settings, spec({ name: "shared_app", adopt: true, reclaimPolicy: "delete" }), teamB),
+    /managed by kubernetes:team-a\/app.*adoptFrom/,
+  );
   await assert.rejects(core.reclaim(settings, spec({ name: "shared_app", reclaimPolicy: "delete" }), teamB), core.NotOwned);
   assert.ok(await exists("shared_app"));
   const { observed } = await core.converge(settings, spec({ name: "shared_app", adoptFrom: teamA.manager }), teamB);
@@ -150,7 +165,9 @@ test("adopt cannot take a database another pg-kopf manager stamped; adoptFrom na
 test("a takeover whose plan fails half-way leaves the stamp as it was", async () => {
   await pg.query("CREATE DATABASE legacy_half");
   await assert.rejects(core.converge(settings, spec({ name: "legacy_half", owner: "no_such_role", adopt: true }), ctx), /owner/);
-  const [{ c }] = await pg.query<{ c: string | null }>("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'legacy_half'");
+  const [{ c }] = await pg.query<{ c: string | null }>(
+    "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'legacy_half'",
+  );
   assert.equal(c, null);
 });
 
@@ -173,8 +190,10 @@ test("a database with live sessions is not dropped unless forceDrop, and the err
   session.on("error", () => undefined);
   await session.connect();
   try {
-    await assert.rejects(core.reclaim(settings, spec({ name, reclaimPolicy: "delete" }), ctx), (e: unknown) =>
-      e instanceof core.DatabaseInUse && /app billing-api/.test(e.message) && /forceDrop/.test(e.message) && e.transient);
+    await assert.rejects(
+      core.reclaim(settings, spec({ name, reclaimPolicy: "delete" }), ctx),
+      (e: unknown) => e instanceof core.DatabaseInUse && /app billing-api/.test(e.message) && /forceDrop/.test(e.message) && e.transient,
+    );
     assert.ok(await exists(name));
     await core.reclaim(settings, spec({ name, reclaimPolicy: "delete", forceDrop: true }), ctx);
     assert.ok(!(await exists(name)));
@@ -191,19 +210,29 @@ test("a template database is unmarked, then dropped", async () => {
 });
 
 test("Postgres rejections are typed and name the field", async () => {
-  await assert.rejects(core.converge(settings, spec({ name: "orphan", owner: "nobody" }), ctx), (e: unknown) =>
-    e instanceof core.InvalidSpec && e.failures[0].field === "owner" && /role "nobody" does not exist/.test(e.message));
+  await assert.rejects(
+    core.converge(settings, spec({ name: "orphan", owner: "nobody" }), ctx),
+    (e: unknown) => e instanceof core.InvalidSpec && e.failures[0].field === "owner" && /role "nobody" does not exist/.test(e.message),
+  );
   assert.ok(!(await exists("orphan")));
-  await assert.rejects(core.converge(settings, spec({ name: "badext", extensions: ["no_such_ext"] }), ctx), (e: unknown) =>
-    e instanceof core.PgKopfError && !e.transient && /createExtension failed/.test(e.message));
+  await assert.rejects(
+    core.converge(settings, spec({ name: "badext", extensions: ["no_such_ext"] }), ctx),
+    (e: unknown) => e instanceof core.PgKopfError && !e.transient && /createExtension failed/.test(e.message),
+  );
 });
 
 test("an unreachable server is transient; a wrong password is not, and is never echoed", async () => {
   const refused = pg.settings({ port: 1 });
-  await assert.rejects(core.observeDatabase(refused, "x"), (e: unknown) => e instanceof core.PgKopfError && e.transient && e.reason === "PostgresUnavailable");
+  await assert.rejects(
+    core.observeDatabase(refused, "x"),
+    (e: unknown) => e instanceof core.PgKopfError && e.transient && e.reason === "PostgresUnavailable",
+  );
   const wrong = pg.settings({ password: "not-the-password-xyz" });
-  await assert.rejects(core.observeDatabase(wrong, "x"), (e: unknown) =>
-    e instanceof core.PgKopfError && e.reason === "AuthenticationFailed" && !e.transient && !e.message.includes("not-the-password-xyz"));
+  await assert.rejects(
+    core.observeDatabase(wrong, "x"),
+    (e: unknown) =>
+      e instanceof core.PgKopfError && e.reason === "AuthenticationFailed" && !e.transient && !e.message.includes("not-the-password-xyz"),
+  );
 });
 
 test("the password is not enumerable: it never shows in JSON or logs", () => {
@@ -222,19 +251,25 @@ describe("TLS", () => {
     const observed = await core.converge(tls.settings(), spec({ name: "secure" }), ctx);
     assert.equal(observed.observed.name, "secure");
     // Regression: pg_hba's refusal of plain text said to check the password; it is a TLS failure naming sslmode.
-    await assert.rejects(core.observeDatabase(tls.settings({ sslmode: "disable" }), "secure"), (e: unknown) =>
-      e instanceof core.PgKopfError && e.reason === "TlsFailed" && /sslmode require/.test(e.message));
+    await assert.rejects(
+      core.observeDatabase(tls.settings({ sslmode: "disable" }), "secure"),
+      (e: unknown) => e instanceof core.PgKopfError && e.reason === "TlsFailed" && /sslmode require/.test(e.message),
+    );
   });
 
   test("verify-full refuses a server whose certificate another CA signed, naming sslrootcert", async () => {
-    await assert.rejects(core.observeDatabase(tls.settings({ sslrootcert: selfSignedOther() }), "secure"), (e: unknown) =>
-      e instanceof core.PgKopfError && e.reason === "TlsFailed" && /sslrootcert/.test(e.message));
+    await assert.rejects(
+      core.observeDatabase(tls.settings({ sslrootcert: selfSignedOther() }), "secure"),
+      (e: unknown) => e instanceof core.PgKopfError && e.reason === "TlsFailed" && /sslrootcert/.test(e.message),
+    );
   });
 
   test("verify-full checks the host name", async () => {
     // 127.0.0.1 reaches the same server, but the certificate names only localhost.
-    await assert.rejects(core.observeDatabase(tls.settings({ host: "127.0.0.1" }), "secure"), (e: unknown) =>
-      e instanceof core.PgKopfError && e.reason === "TlsFailed" && /verify-ca/.test(e.message));
+    await assert.rejects(
+      core.observeDatabase(tls.settings({ host: "127.0.0.1" }), "secure"),
+      (e: unknown) => e instanceof core.PgKopfError && e.reason === "TlsFailed" && /verify-ca/.test(e.message),
+    );
   });
 
   // Regression: sslmode prefer (the default) connected in plain text; like libpq it tries TLS first now, and allow
@@ -262,27 +297,36 @@ test("prefer falls back to plain text on a server without TLS, one-shot and pool
   } finally {
     await pooled.pool!.end();
   }
-  await assert.rejects(core.withClient(pg.settings({ sslmode: "require" }), undefined, ssl), (e: unknown) =>
-    e instanceof core.PgKopfError && e.reason === "TlsFailed" && /does not accept TLS/.test(e.message));
+  await assert.rejects(
+    core.withClient(pg.settings({ sslmode: "require" }), undefined, ssl),
+    (e: unknown) => e instanceof core.PgKopfError && e.reason === "TlsFailed" && /does not accept TLS/.test(e.message),
+  );
 });
 
 function selfSignedOther(): string {
   const dir = require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "pg-kopf-ca-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other CA", "-keyout", "k", "-out", "c"], { cwd: dir, stdio: "pipe" });
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other CA", "-keyout", "k", "-out", "c"],
+    { cwd: dir, stdio: "pipe" },
+  );
   return require("node:fs").readFileSync(join(dir, "c"), "utf8");
 }
 
 test("a pooled connection is reused across converges, and recovers after Postgres restarts", async () => {
   const pooled = core.withPool(pg.settings({ applicationName: "pooled-test" }), 2);
   try {
-    const backends = async () => (await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'pooled-test'")).map((r) => r.pid);
+    const backends = async () =>
+      (await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'pooled-test'")).map((r) => r.pid);
     for (let i = 0; i < 5; i++) await core.converge(pooled, spec({ name: `pooled_${i}` }), ctx);
     assert.equal((await backends()).length, 1, "one connection served five converges");
     assert.ok(!JSON.stringify(pooled).includes(pg.password));
     pg.stop();
     pg.start();
     // The first use may meet the connection the restart broke; it is discarded, and the next one reconnects.
-    await core.converge(pooled, spec({ name: "pooled_after" }), ctx).catch((e: unknown) => assert.ok(e instanceof core.PgKopfError && e.transient, String(e)));
+    await core
+      .converge(pooled, spec({ name: "pooled_after" }), ctx)
+      .catch((e: unknown) => assert.ok(e instanceof core.PgKopfError && e.transient, String(e)));
     await core.converge(pooled, spec({ name: "pooled_after" }), ctx);
     assert.ok(await exists("pooled_after"));
   } finally {

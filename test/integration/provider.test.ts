@@ -108,7 +108,12 @@ describe("check", () => {
     const { checked } = await checkAndDiff({}, { name: "app", encoding: "utf-8" });
     assert.deepEqual(checked.failures, undefined);
     assert.deepEqual(checked.inputs, {
-      name: "app", encoding: "UTF8", reclaimPolicy: "retain", forceDrop: false, adopt: false, manager,
+      name: "app",
+      encoding: "UTF8",
+      reclaimPolicy: "retain",
+      forceDrop: false,
+      adopt: false,
+      manager,
       plannedSql: [`CREATE DATABASE "app" WITH ENCODING 'UTF8'`, `COMMENT ON DATABASE "app" IS 'managed by pg-kopf: ${manager}'`],
     });
   });
@@ -136,7 +141,11 @@ describe("check", () => {
     assert.match(checked.failures![0].reason, /DROP DATABASE.*loses the data/);
     assert.match(checked.failures![0].reason, /reclaimPolicy: delete/);
     // With delete already recorded, the user has said the database may go: check passes, diff replaces.
-    const { checked: ok, diff } = await checkAndDiff({ ...olds, reclaimPolicy: "delete" }, { name: "app", encoding: "LATIN1", reclaimPolicy: "delete" }, { ...olds, reclaimPolicy: "delete" });
+    const { checked: ok, diff } = await checkAndDiff(
+      { ...olds, reclaimPolicy: "delete" },
+      { name: "app", encoding: "LATIN1", reclaimPolicy: "delete" },
+      { ...olds, reclaimPolicy: "delete" },
+    );
     assert.equal(ok.failures, undefined);
     assert.deepEqual(diff?.replaces, ["encoding"]);
     assert.equal(diff?.deleteBeforeReplace, true);
@@ -151,7 +160,11 @@ describe("the planned SQL", () => {
     const news = { name: "after_rename", reclaimPolicy: "delete" };
     const { checked: first, diff } = await checkAndDiff(made.outs!, news, made.outs);
     assert.deepEqual(diff?.replaces, ["name"]);
-    const expected = ['[destructive] DROP DATABASE IF EXISTS "before_rename"', 'CREATE DATABASE "after_rename"', `COMMENT ON DATABASE "after_rename" IS 'managed by pg-kopf: ${manager}'`];
+    const expected = [
+      '[destructive] DROP DATABASE IF EXISTS "before_rename"',
+      'CREATE DATABASE "after_rename"',
+      `COMMENT ON DATABASE "after_rename" IS 'managed by pg-kopf: ${manager}'`,
+    ];
     assert.deepEqual(first.inputs?.plannedSql, expected);
     const { checked: second } = await checkAndDiff({}, news);
     assert.deepEqual(second.inputs?.plannedSql, expected);
@@ -178,10 +191,13 @@ describe("the planned SQL", () => {
   test("if the database changed after the plan was shown, update runs nothing and says so", async () => {
     const made = await provider.create((await checkAndDiff({}, { name: "stale", owner: "app_owner" })).checked.inputs!);
     const { checked } = await checkAndDiff(made.outs!, { name: "stale", owner: "new_owner", connectionLimit: 2 }, made.outs);
-    assert.equal((checked.inputs?.plannedSql as string[]).length, 2);
+    assert.equal((checked.inputs!.plannedSql as string[]).length, 2);
     // Between preview and update, someone else does half of it.
     await pg.query('ALTER DATABASE "stale" OWNER TO new_owner');
-    await assert.rejects(provider.update!("stale", made.outs!, checked.inputs!), /PlanChanged: the database changed since the plan was shown/);
+    await assert.rejects(
+      provider.update!("stale", made.outs!, checked.inputs!),
+      /PlanChanged: the database changed since the plan was shown/,
+    );
     assert.deepEqual(await pg.query("SELECT datconnlimit FROM pg_database WHERE datname = 'stale'"), [{ datconnlimit: -1 }], "nothing ran");
   });
 
@@ -215,7 +231,7 @@ describe("the planned SQL", () => {
     const offline = await revive(stackConfig({ "pg-kopf:adminPort": "1" }));
     const checked = await offline.check!({}, { name: "later", manager });
     assert.equal(checked.failures, undefined);
-    assert.match(String((checked.inputs?.plannedSql as string[])[0]), /^-- not planned: PostgresUnavailable/);
+    assert.match(String((checked.inputs!.plannedSql as string[])[0]), /^-- not planned: PostgresUnavailable/);
   });
 });
 
@@ -239,7 +255,11 @@ describe("the resource lifecycle", () => {
   });
 
   test("an owner change is an in-place update of exactly that property", async () => {
-    const { checked, diff } = await checkAndDiff(outs, { name: "life", owner: "new_owner", connectionLimit: 5, extensions: ["citext"] }, outs);
+    const { checked, diff } = await checkAndDiff(
+      outs,
+      { name: "life", owner: "new_owner", connectionLimit: 5, extensions: ["citext"] },
+      outs,
+    );
     assert.equal(diff?.changes, true);
     assert.deepEqual(diff?.replaces, []);
     const oid = outs.oid;
@@ -250,13 +270,17 @@ describe("the resource lifecycle", () => {
 
   test("read reports drift made out of band, so refresh shows it", async () => {
     await pg.query('ALTER DATABASE "life" OWNER TO app_owner');
-    await pg.query('DROP EXTENSION citext', [], "life");
+    await pg.query("DROP EXTENSION citext", [], "life");
     const read = await provider.read!("life", outs);
     assert.equal(read.id, "life");
     assert.equal(read.props?.owner, "app_owner");
     assert.deepEqual(read.props?.extensions, []);
     // The next diff against the refreshed state sees the changes and the update repairs them.
-    const { checked, diff } = await checkAndDiff(read.props!, { name: "life", owner: "new_owner", connectionLimit: 5, extensions: ["citext"] }, read.props);
+    const { checked, diff } = await checkAndDiff(
+      read.props!,
+      { name: "life", owner: "new_owner", connectionLimit: 5, extensions: ["citext"] },
+      read.props,
+    );
     assert.equal(diff?.changes, true);
     outs = (await provider.update!("life", read.props!, checked.inputs!)).outs!;
     assert.equal(await ownerOf("life"), "new_owner");
@@ -293,8 +317,18 @@ test("delete with reclaimPolicy delete drops, but not while sessions are connect
 
 test("create refuses a database it did not make, and adopt takes it over", async () => {
   await pg.query("CREATE DATABASE legacy");
-  await assert.rejects(provider.create({ name: "legacy", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false }), /NotOwned.*adopt: true/);
-  const adopted = await provider.create({ name: "legacy", owner: "app_owner", manager, reclaimPolicy: "retain", forceDrop: false, adopt: true });
+  await assert.rejects(
+    provider.create({ name: "legacy", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false }),
+    /NotOwned.*adopt: true/,
+  );
+  const adopted = await provider.create({
+    name: "legacy",
+    owner: "app_owner",
+    manager,
+    reclaimPolicy: "retain",
+    forceDrop: false,
+    adopt: true,
+  });
   assert.equal(adopted.id, "legacy");
   assert.equal(await ownerOf("legacy"), "app_owner");
 });
@@ -305,8 +339,10 @@ test("a wrong admin password fails with AuthenticationFailed and never shows the
   process.env.PGPASSFILE = wrong;
   try {
     const bad = await revive(stackConfig());
-    await assert.rejects(bad.create({ name: "never", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false }), (e: Error) =>
-      /AuthenticationFailed/.test(e.message) && !e.message.includes("wrong-password-123"));
+    await assert.rejects(
+      bad.create({ name: "never", manager, reclaimPolicy: "retain", forceDrop: false, adopt: false }),
+      (e: Error) => /AuthenticationFailed/.test(e.message) && !e.message.includes("wrong-password-123"),
+    );
   } finally {
     process.env.PGPASSFILE = passfile;
   }

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { REPO } from "../../scripts/local/pulumi";
 
 export function toolchainBin(name: string): string {
-  const dirs = execFileSync("bash", [join(REPO, "scripts", "toolchain.sh"), "paths"], { encoding: "utf8" }).trim().split("\n");
+  const dirs = execFileSync("bash", [join(REPO, "scripts", "toolchain.sh"), "paths"], { encoding: "utf8" })
+    .trim()
+    .split("\n");
   const found = dirs.map((d) => join(d, name)).find((p) => existsSync(p));
   if (!found) throw new Error(`${name} is not built: run bash scripts/toolchain.sh`);
   return found;

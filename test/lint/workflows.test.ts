@@ -31,7 +31,8 @@ function runScripts(yaml: string): string[] {
     const m = /^(\s*)run: \|$/.exec(line);
     if (!m) return;
     const body: string[] = [];
-    for (let j = i + 1; j < lines.length && (lines[j].trim() === "" || lines[j].search(/\S/) > m[1].length); j++) body.push(lines[j].trim());
+    for (let j = i + 1; j < lines.length && (lines[j].trim() === "" || lines[j].search(/\S/) > m[1].length); j++)
+      body.push(lines[j].trim());
     scripts.push(body.join("\n"));
   });
   return scripts;
@@ -61,6 +62,7 @@ test("actionlint does flag a bad workflow (so the check above can fail)", () => 
       "      - uses: actions/setup-node@v5",
       "        with:",
       "          node-versoin: 24",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, the very thing this case is about
       "      - run: echo ${{ github.event.pull_request.title }} && ls $HOME/*.txt",
       "",
     ].join("\n"),
@@ -75,7 +77,9 @@ test("actionlint does flag a bad workflow (so the check above can fail)", () => 
 test("secrets reach the steps only through env or an action's input, never inside a script", () => {
   const files = [...readdirSync(WORKFLOWS).map((f) => join(WORKFLOWS, f)), SETUP];
   for (const file of files) {
-    for (const line of readFileSync(file, "utf8").split("\n").filter((l) => /secrets\.|inputs\./.test(l))) {
+    for (const line of readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => /secrets\.|inputs\./.test(l))) {
       assert.match(line, /^\s+[A-Za-z_]+: \$\{\{ (secrets|inputs)\.[A-Za-z_]+ \}\}$/, `${file}: ${line.trim()}`);
     }
   }
@@ -91,19 +95,19 @@ test("the shared setup installs the CLI at the version package.json pins and kee
 
 test("pull requests get the preview with its diff as one comment that is updated in place", () => {
   const preview = workflow("preview.yml");
-  assert.match(preview, /^on:\n  pull_request:/m);
+  assert.match(preview, /^on:\n {2}pull_request:/m);
   assert.match(preview, /pulumi preview --diff/);
   assert.match(preview, /updateComment/);
   assert.match(preview, /createComment/);
-  assert.match(preview, /^permissions:\n  contents: read\n  pull-requests: write\n\n/m);
+  assert.match(preview, /^permissions:\n {2}contents: read\n {2}pull-requests: write\n\n/m);
   assert.match(preview, /if: steps\.preview\.outputs\.status != '0'/, "a failed preview fails the check after commenting");
 });
 
 test("main runs pulumi up only behind the approval of an environment, one update at a time", () => {
   const up = workflow("up.yml");
-  assert.match(up, /^on:\n  push:\n    branches: \[main\]/m);
-  assert.match(up, /^    environment: production$/m);
+  assert.match(up, /^on:\n {2}push:\n {4}branches: \[main\]/m);
+  assert.match(up, /^ {4}environment: production$/m);
   assert.match(up, /cancel-in-progress: false/);
   assert.match(up, /pulumi up --yes/);
-  assert.match(up, /^permissions:\n  contents: read\n\n/m);
+  assert.match(up, /^permissions:\n {2}contents: read\n\n/m);
 });
