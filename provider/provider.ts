@@ -43,7 +43,8 @@ function handlers(): typeof Handlers {
 
 /** The admin connection: from configure, or from PG* variables when the engine never called configure. */
 function settingsOf(provider: PgDatabaseProvider, h: typeof Handlers): ConnectionSettings {
-  provider.settings ??= h.configure(undefined, process.env);
+  // (No ??=: Pulumi's closure serializer cannot parse it.)
+  if (!provider.settings) provider.settings = h.configure(undefined, process.env);
   return provider.settings;
 }
 
