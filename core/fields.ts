@@ -6,7 +6,7 @@ import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 
 /** Postgres names are at most 63 bytes (NAMEDATALEN - 1); any other character but NUL is allowed (quoted). */
 export const MAX_NAME_BYTES = 63;
-const NAME_PATTERN = "^[^\\u0000]+$";
+const NAME_PATTERN = "^[^\\x00]+$";
 const LOCALE_PATTERN = "^[A-Za-z0-9_.@-]+$";
 
 /**

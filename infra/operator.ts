@@ -102,7 +102,14 @@ export class PgKopfOperator extends pulumi.ComponentResource {
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
-        metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
+        metadata: {
+          name: CONTROLLER_NAME,
+          namespace: args.namespace,
+          labels,
+          // The program owns the Deployment: after an out-of-band change (kubectl scale, edit), the next up restores
+          // it instead of failing on a server-side apply field conflict.
+          annotations: { "pulumi.com/patchForce": "true" },
+        },
         spec: {
           replicas: args.replicas,
           selector: { matchLabels: labels },

@@ -16,7 +16,10 @@ export function normalize(text: string): string {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal colour codes is the point
     .replace(/\x1b\[[0-9;]*m/g, "")
     .split("\n")
-    .filter((l) => !/^@ /.test(l) && !/^\s*Duration:/.test(l))
+    // Progress lines, timings and await messages come and go with the speed of the machine.
+    .filter((l) => !/^@ /.test(l) && !/^\s*Duration:/.test(l) && !/^Deployment initialization complete$/.test(l))
+    // A provider reference ends with the provider's id, new in every stack.
+    .map((l) => l.replace(/(::pulumi:providers:[^:\]]+::[^:\]]+::)[0-9a-f-]{36}/, "$1<id>"))
     .map((l) => l.replace(/\(\d+(\.\d+)?s\)/g, "(Ns)").replace(/\s+$/, ""));
   const out: string[] = [];
   let blocks: string[][] = [];
