@@ -20,7 +20,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const pg = await startPostgres();
-  const cluster = await startCluster();
+  const cluster = await startCluster({ workloads: true });
   try {
     const kubeconfig = installController(cluster, pg);
     cluster.kubectl(["create", "namespace", NS]);

@@ -5,42 +5,26 @@ import { join } from "node:path";
 import { CRD_NAME } from "../../crd/pgdatabase";
 import { freePort, type TestPostgres } from "./postgres";
 import type { TestCluster } from "./cluster";
-import { REPO } from "./pulumi";
-import { renderManifests, type Manifest } from "./render";
+import { clusterStackConfig, createCliStack, REPO } from "./project";
 import { CONTROLLER_NODE_OPTIONS } from "../../infra/operator";
 
 export const NAMESPACE = "pg-kopf";
 const SA = "pg-kopf-controller";
 
 /**
- * Puts the Pulumi program's own cluster objects on the cluster (rendered, see ./render): the CRD, the namespace,
- * the ServiceAccount and its RBAC, the Postgres Service and Secret. The Deployment is left out: the tests run the
- * controller as a process. Returns the ServiceAccount's kubeconfig, so the process has exactly those permissions.
+ * Installs the cluster side with the real `pulumi up` of the project: the CRD, the namespace, the ServiceAccount and
+ * its RBAC, the Postgres Service and Secret, and the Deployment scaled to zero (the tests run the controller as a
+ * process). Needs a cluster started with workloads, so the Deployment settles. Returns the ServiceAccount's
+ * kubeconfig, so the process has exactly the permissions the program grants; the stack's directory goes at exit.
  */
 export function installController(cluster: TestCluster, pg: TestPostgres): string {
-  const manifests = renderManifests({
-    namespace: NAMESPACE,
-    // Pods would reach the local Postgres on this machine; an EndpointSlice may not point at loopback.
-    postgresExternalName: "localhost",
-    postgresPort: pg.port,
-    adminUser: pg.user,
-    adminPassword: pg.password,
-  }).filter((m) => m.kind !== "Deployment");
-  applyManifests(cluster, manifests);
+  const stack = createCliStack("controller", pg, clusterStackConfig(pg, [], { replicas: { value: "0" } }), {
+    KUBECONFIG: cluster.kubeconfig,
+  });
+  process.once("exit", () => stack.destroyDir());
+  stack.run(["up", "--yes", "--skip-preview"]);
+  cluster.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
   return cluster.serviceAccountKubeconfig(NAMESPACE, SA);
-}
-
-/** Applies manifests in order, the CRD first and established, as `pulumi up` would. */
-export function applyManifests(cluster: TestCluster, manifests: Manifest[]): void {
-  const crds = manifests.filter((m) => m.kind === "CustomResourceDefinition");
-  const rest = manifests.filter((m) => m.kind !== "CustomResourceDefinition");
-  const apply = (list: Manifest[]) =>
-    cluster.kubectl(["apply", "--validate=strict", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: list }));
-  if (crds.length) {
-    apply(crds);
-    cluster.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
-  }
-  apply(rest);
 }
 
 export interface ControllerProcess {

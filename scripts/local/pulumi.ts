@@ -50,6 +50,8 @@ export async function createTestStack(name: string, config: StackConfig, pg: Tes
   writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
   symlinkSync(join(REPO, "dist"), join(dir, "dist"));
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  // The provider process finds pg-kopf's build from the project's package.json, as in a checkout.
+  symlinkSync(join(REPO, "package.json"), join(dir, "package.json"));
   const backendDir = join(dir, ".state");
   const passphrase = randomBytes(12).toString("hex");
   const env: Record<string, string> = {

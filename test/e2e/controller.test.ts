@@ -64,7 +64,7 @@ async function start(name: string): Promise<ControllerProcess> {
 
 before(async () => {
   pg = await startPostgres();
-  cluster = await startCluster();
+  cluster = await startCluster({ workloads: true });
   kubeconfig = installController(cluster, pg);
   await pg.query("CREATE ROLE app_owner");
   leader = await start("controller-a");
@@ -102,6 +102,13 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     await eventually("owner to change", async () => (await ownerOf("mynewdb")) === "app_owner");
     const obj = await untilReady("mynewdb");
     assert.deepEqual(obj.status.lastAppliedSql, ['ALTER DATABASE "mynewdb" OWNER TO "app_owner"']);
+    // Setting an immutable field is checked against the database, as in Pulumi: a different value is refused by the
+    // plan, the same value is no change; changing it from one value to another is refused by the API server.
+    apply("mynewdb", { name: "mynewdb", owner: "app_owner", encoding: "LATIN1" });
+    const refused = await untilReady("mynewdb", "InvalidSpec");
+    assert.match(ready(refused).message, /encoding: cannot change from "UTF8" to "LATIN1"/);
+    apply("mynewdb", { name: "mynewdb", owner: "app_owner", encoding: "UTF8" });
+    await untilReady("mynewdb");
     assert.throws(() => apply("mynewdb", { name: "mynewdb", owner: "app_owner", encoding: "LATIN1" }), /spec.encoding is immutable/);
   });
 

@@ -87,9 +87,47 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     });
   });
 
-  test("2. a second up changes nothing, and the preview shows no changes", () => {
+  test("1b. the ServiceAccount the engine made can do exactly what the controller needs, as the authorizer sees it", () => {
+    const sa = `system:serviceaccount:${NS}:pg-kopf-controller`;
+    const can = (args: string[]) => {
+      try {
+        return cluster.kubectl(["auth", "can-i", "--as", sa, ...args]).trim();
+      } catch (e) {
+        return String((e as { stdout?: string }).stdout ?? "").trim();
+      }
+    };
+    const allowed = [
+      ["watch", "pgdatabases.my.local", "--all-namespaces"],
+      ["patch", "pgdatabases.my.local/status", "-n", "default"],
+      ["update", "pgdatabases.my.local/finalizers", "-n", "default"],
+      ["create", "events", "-n", "default"],
+      ["update", "leases.coordination.k8s.io/pg-kopf-controller", "-n", NS],
+    ];
+    const refused = [
+      ["delete", "pgdatabases.my.local", "-n", "default"],
+      ["create", "pgdatabases.my.local", "-n", "default"],
+      // The credentials reach the pod through the kubelet; the controller itself reads no Secret.
+      ["get", `secrets/${secretNames()[0]}`, "-n", NS],
+      ["list", "secrets", "-n", NS],
+      ["update", "leases.coordination.k8s.io/someone-else", "-n", NS],
+      ["create", "deployments.apps", "-n", NS],
+      ["get", "customresourcedefinitions.apiextensions.k8s.io"],
+    ];
+    assert.deepEqual(
+      allowed.map(can),
+      allowed.map(() => "yes"),
+    );
+    assert.deepEqual(
+      refused.map(can),
+      refused.map(() => "no"),
+    );
+  });
+
+  test("2. a second up changes nothing, the preview shows no changes, and a refresh reports none", () => {
     s.run(["preview", "--diff", "--expect-no-changes"]);
     s.run(["up", "--yes", "--expect-no-changes"]);
+    // Regression: the first refresh after an up reported every new database as updated (-plannedSql).
+    s.run(["refresh", "--yes", "--expect-no-changes"]);
   });
 
   test("3a. an image tag and a rotated admin password: previewed, applied in place, pods restarted with the new Secret", async () => {
