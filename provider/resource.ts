@@ -16,7 +16,8 @@ class PgKopfProvider extends pulumi.ProviderResource {
   }
 }
 
-let adminProvider: PgKopfProvider | undefined;
+/** One provider per deployment: an Automation API process runs several, each with a Stack resource of its own. */
+const providers = new WeakMap<object, PgKopfProvider>();
 
 /**
  * The provider every PgDatabase of this program uses. Explicit, because the engine gives a default dynamic provider
@@ -27,16 +28,19 @@ let adminProvider: PgKopfProvider | undefined;
  * DiffConfig, which the dynamic provider host does not implement.)
  */
 function pgKopfProvider(): pulumi.ProviderResource {
-  if (!adminProvider) {
+  const deployment = pulumi.runtime.getStackResource() ?? providers;
+  let provider = providers.get(deployment);
+  if (!provider) {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const inputs: Record<string, string> = {};
     for (const key of Object.values(ADMIN_CONFIG_KEYS)) {
       const value = config.get(key);
       if (value !== undefined) inputs[qualified(key)] = value;
     }
-    adminProvider = new PgKopfProvider("pg-kopf", inputs);
+    provider = new PgKopfProvider("pg-kopf", inputs);
+    providers.set(deployment, provider);
   }
-  return adminProvider;
+  return provider;
 }
 
 export class PgDatabase extends pulumi.dynamic.Resource {

@@ -107,6 +107,9 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     apply("mynewdb", { name: "mynewdb", owner: "app_owner", encoding: "LATIN1" });
     const refused = await untilReady("mynewdb", "InvalidSpec");
     assert.match(ready(refused).message, /encoding: cannot change from "UTF8" to "LATIN1"/);
+    // From a value the API server allows only removing it, then setting the right one.
+    apply("mynewdb", { name: "mynewdb", owner: "app_owner" });
+    await untilReady("mynewdb");
     apply("mynewdb", { name: "mynewdb", owner: "app_owner", encoding: "UTF8" });
     await untilReady("mynewdb");
     assert.throws(() => apply("mynewdb", { name: "mynewdb", owner: "app_owner", encoding: "LATIN1" }), /spec.encoding is immutable/);
@@ -298,6 +301,21 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     assert.equal(events[0].type, "Warning");
     assert.match(events[0].message, new RegExp(`team_a_db" \\(oid ${oid}\\) is gone from Postgres; creating it again, empty`));
     cluster.kubectl(["delete", "pgdb", "owned-by-a", "-n", NS, "--wait=true", "--timeout=30s"]);
+  });
+
+  // Regression: names were held to a conservative ASCII pattern; every name Postgres accepts is managed now.
+  test("13. names with quotes, spaces, non-ASCII and 63 bytes of multibyte characters; 64 bytes is refused", async () => {
+    const names = ['datenbank_ü "q" x', "ü".repeat(31) + "x"];
+    names.forEach((name, i) => apply(`odd-name-${i}`, { name, reclaimPolicy: "delete" }));
+    for (const [i, name] of names.entries()) {
+      await untilReady(`odd-name-${i}`);
+      assert.ok(await exists(name), name);
+    }
+    apply("too-long", { name: "ü".repeat(32) });
+    const refused = await untilReady("too-long", "InvalidSpec");
+    assert.match(ready(refused).message, /name: is 64 bytes; Postgres names are at most 63 bytes/);
+    cluster.kubectl(["delete", "pgdb", "odd-name-0", "odd-name-1", "too-long", "-n", NS, "--wait=true", "--timeout=30s"]);
+    for (const name of names) assert.ok(!(await exists(name)), name);
   });
 
   test("no secret in status, events or logs", () => {

@@ -36,7 +36,8 @@ test("preview of an owner change, a new database and a removed database (retain)
   );
   const preview = await t.stack.preview({ diff: true, color: "never" });
   compare("preview-changes.txt", normalize(preview.stdout));
-  assert.deepEqual(preview.changeSummary, { create: 1, delete: 1, same: 1, update: 1 });
+  // (same: the stack and the databases' provider)
+  assert.deepEqual(preview.changeSummary, { create: 1, delete: 1, same: 2, update: 1 });
 });
 
 test("preview of a refused encoding change", async () => {
@@ -84,4 +85,21 @@ test("what the preview shows is what up runs", async () => {
   const state = JSON.parse(t.cli(["stack", "export"]));
   const res = state.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("::db-app"));
   assert.deepEqual(res.inputs.plannedSql, ['ALTER DATABASE "app" OWNER TO "new_owner"']);
+});
+
+// Regression: a replacement previewed only the CREATE of the new database; up then dropped the old one. The engine
+// checks a replacement twice and shows the second check, made without the old inputs.
+test("preview of a replacement lists the DROP of the old database first", async () => {
+  const temp = { name: "temp", reclaimPolicy: "delete", encoding: "UTF8" };
+  await t.stack.setConfig("pg-kopf:databases", dbs([{ ...app, owner: "new_owner" }, { name: "old_reports" }, temp]));
+  await t.stack.up({ color: "never" });
+  await t.stack.setConfig(
+    "pg-kopf:databases",
+    dbs([{ ...app, owner: "new_owner" }, { name: "old_reports" }, { ...temp, encoding: "SQL_ASCII", template: "template0" }]),
+  );
+  const preview = await t.stack.preview({ diff: true, color: "never" });
+  compare("preview-replace.txt", normalize(preview.stdout));
+  // On the right of each line, what up runs, in order: the DROP of the old database, then the new one.
+  assert.match(preview.stdout, /\[0\]: .*=> "\[destructive\] DROP DATABASE IF EXISTS \\"temp\\""/);
+  assert.match(preview.stdout, /\[1\]: .*=> "CREATE DATABASE \\"temp\\" WITH TEMPLATE \\"template0\\" ENCODING 'SQL_ASCII'"/);
 });

@@ -17,6 +17,8 @@ const databases = (list: object[]) => ({ value: JSON.stringify(list) });
 const declared = [
   { name: "app", owner: "app_owner", connectionLimit: 20, extensions: ["citext"] },
   { name: "scratch", reclaimPolicy: "delete" },
+  // Any name Postgres accepts: quotes, a space, non-ASCII.
+  { name: 'Straße "β" db' },
 ];
 const ownerOf = async (name: string) =>
   (await pg.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1", [name]))[0]?.o;
@@ -45,19 +47,20 @@ after(() => {
 describe("pulumi up, preview, refresh and destroy on a real Postgres", () => {
   test("1. up from empty creates every declared database; a second up changes nothing", async () => {
     const first = await t.stack.up({ onOutput });
-    assert.equal(changes(first).create, 3, "stack + 2 databases");
+    assert.equal(changes(first).create, 5, "stack, the databases' provider and 3 databases");
+    assert.ok(await exists('Straße "β" db'));
     assert.equal(await ownerOf("app"), "app_owner");
     assert.deepEqual(await pg.query("SELECT datconnlimit FROM pg_database WHERE datname = 'app'"), [{ datconnlimit: 20 }]);
     assert.equal((await pg.query("SELECT 1 FROM pg_extension WHERE extname = 'citext'", [], "app")).length, 1);
     assert.ok(await exists("scratch"));
     const second = await t.stack.up({ onOutput });
-    assert.deepEqual(changes(second), { same: 3 });
+    assert.deepEqual(changes(second), { same: 5 });
   });
 
   test("2. an owner change previews as an in-place update of exactly that property, and up applies it", async () => {
-    await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner" }, declared[1]]));
+    await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner" }, ...declared.slice(1)]));
     const preview = await t.stack.preview({ diff: true, onOutput });
-    assert.deepEqual(preview.changeSummary, { same: 2, update: 1 });
+    assert.deepEqual(preview.changeSummary, { same: 4, update: 1 });
     assert.match(preview.stdout, /~ pulumi-nodejs:dynamic\/pg:Database: \(update\)/);
     assert.match(preview.stdout, /\[urn=urn:pulumi:local::pg-kopf::pulumi-nodejs:dynamic\/pg:Database::db-app\]/);
     assert.match(preview.stdout, /~ owner\s*: "app_owner" => "new_owner"/);
@@ -69,14 +72,17 @@ describe("pulumi up, preview, refresh and destroy on a real Postgres", () => {
 
   test("3. an encoding change under retain fails in preview, naming the field; nothing is dropped", async () => {
     const { oid } = (await pg.query<{ oid: number }>("SELECT oid::int FROM pg_database WHERE datname = 'app'"))[0];
-    await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner", encoding: "LATIN1" }, declared[1]]));
+    await t.stack.setConfig(
+      "pg-kopf:databases",
+      databases([{ ...declared[0], owner: "new_owner", encoding: "LATIN1" }, ...declared.slice(1)]),
+    );
     await assert.rejects(
       t.stack.preview({ onOutput }),
       (e: Error) => /db-app/.test(e.message) && /encoding: cannot change/.test(e.message) && /reclaimPolicy: delete/.test(e.message),
     );
     await assert.rejects(t.stack.up({ onOutput }), /encoding: cannot change/);
     assert.deepEqual(await pg.query("SELECT oid::int FROM pg_database WHERE datname = 'app'"), [{ oid }]);
-    await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner" }, declared[1]]));
+    await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner" }, ...declared.slice(1)]));
   });
 
   test("4. a database dropped out of band: refresh reports it, the next up recreates it", async () => {
@@ -108,12 +114,12 @@ describe("pulumi up, preview, refresh and destroy on a real Postgres", () => {
       (e: Error) => e.message.includes(`db-${long}`) && /name: is 64 bytes; Postgres names are at most 63 bytes/.test(e.message),
     );
     assert.ok(await exists("app"));
-    await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner" }, declared[1]]));
+    await t.stack.setConfig("pg-kopf:databases", databases([{ ...declared[0], owner: "new_owner" }, ...declared.slice(1)]));
   });
 
   test("6. destroy keeps databases with retain and drops those with delete", async () => {
     const destroy = await t.stack.destroy({ onOutput });
-    assert.equal(destroy.summary.resourceChanges?.delete, 3);
+    assert.equal(destroy.summary.resourceChanges?.delete, 5);
     assert.ok(await exists("app"), "retain keeps the database");
     assert.ok(!(await exists("scratch")), "delete drops it");
   });

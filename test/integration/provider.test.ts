@@ -233,6 +233,12 @@ describe("the planned SQL", () => {
     assert.equal(checked.failures, undefined);
     assert.match(String((checked.inputs!.plannedSql as string[])[0]), /^-- not planned: PostgresUnavailable/);
   });
+
+  // Regression: a TLS misconfiguration previewed as "-- not planned", as if Postgres were merely down.
+  test("a TLS setting that cannot work fails the preview, naming the setting", async () => {
+    const strict = await revive(stackConfig({ "pg-kopf:adminSslMode": "require" }));
+    await assert.rejects(strict.check!({}, { name: "later", manager }), /TlsFailed: .*does not accept TLS.*sslmode prefer/);
+  });
 });
 
 describe("the resource lifecycle", () => {
