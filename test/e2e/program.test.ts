@@ -3,12 +3,12 @@
 // real PostgreSQL 15. Every cluster object and database is created, changed, refreshed and destroyed by the engine.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 import { startCluster, type TestCluster } from "../../scripts/local/cluster";
 import { clusterStackConfig, createCliStack, REPO, type CliStack } from "../../scripts/local/project";
 import { compare, normalize } from "./golden";
+import { allText } from "./tree";
 import { Client } from "pg";
 import { clientConfig } from "../../core/connect";
 
@@ -29,14 +29,6 @@ const secretNames = () =>
     .kubectl(["get", "secrets", "-n", NS, "-l", "app.kubernetes.io/name=postgres", "-o", "jsonpath={.items[*].metadata.name}"])
     .split(" ")
     .filter(Boolean);
-
-/** Every file under a directory, read as text. */
-function allText(dir: string): string {
-  return readdirSync(dir)
-    .map((f) => join(dir, f))
-    .map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, "utf8")))
-    .join("\n");
-}
 
 before(async () => {
   [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);

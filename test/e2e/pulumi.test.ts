@@ -2,10 +2,9 @@
 // in-place update, refused immutable change, drift and refresh, secrets in state, destroy, and bad input.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import type { UpResult } from "@pulumi/pulumi/automation";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { allText } from "./tree";
 import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
 
 let pg: TestPostgres;
@@ -24,14 +23,6 @@ const ownerOf = async (name: string) =>
   (await pg.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1", [name]))[0]?.o;
 const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
 const changes = (r: UpResult) => r.summary.resourceChanges ?? {};
-
-/** Every file under a directory, read as text. */
-function allText(dir: string): string {
-  return readdirSync(dir)
-    .map((f) => join(dir, f))
-    .map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, "utf8")))
-    .join("\n");
-}
 
 before(async () => {
   pg = await startPostgres();
