@@ -192,6 +192,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         "--bind-address=127.0.0.1",
         "--secure-port=0",
         "--controllers=*,-nodeipam",
+        // The KWOK node reports its status about once a minute, close to the default grace period (50 s): without
+        // slack the node flaps NotReady, its pods lose Ready, and a Deployment's rollout stalls until the next report.
+        "--node-monitor-grace-period=10m",
       ]);
       launch("kube-scheduler", "kube-scheduler", [
         `--kubeconfig=${kubeconfig}`,
