@@ -3,7 +3,8 @@
 // object records "I am creating <name>" before the CREATE and drops the record once the database is stamped; a
 // reconcile that finds the record finishes the creation instead of refusing.
 import * as k8s from "@kubernetes/client-node";
-import { API, CREATING_ANNOTATION, type PgDatabaseObject } from "./resource";
+import { API, CREATING_ANNOTATION, FINALIZER, type PgDatabaseObject } from "./resource";
+import { hasFinalizer } from "./finalizer";
 
 const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
 const POINTER = `/metadata/annotations/${CREATING_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`;
@@ -13,14 +14,32 @@ export function claimsCreation(obj: PgDatabaseObject, database: string): boolean
   return obj.metadata.annotations?.[CREATING_ANNOTATION] === database;
 }
 
-/** Records the intent; fails (409/422) if the object changed since it was read, so nothing runs on a stale view. */
-export async function markCreating(api: k8s.CustomObjectsApi, obj: PgDatabaseObject, database: string): Promise<PgDatabaseObject> {
-  const body = [
-    { op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion },
-    obj.metadata.annotations
-      ? { op: "add", path: POINTER, value: database }
-      : { op: "add", path: "/metadata/annotations", value: { [CREATING_ANNOTATION]: database } },
-  ];
+/**
+ * One write before the first change in Postgres: our finalizer if it is missing (so no database is created or altered
+ * that a deletion could miss), and the creation intent for `creating` when that first change is a CREATE. Fails
+ * (409/422) if the object changed since it was read, so nothing runs on a stale view.
+ */
+export async function prepareForChange(
+  api: k8s.CustomObjectsApi,
+  obj: PgDatabaseObject,
+  creating: string | undefined,
+): Promise<PgDatabaseObject> {
+  const body: object[] = [{ op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion }];
+  if (!hasFinalizer(obj)) {
+    body.push(
+      obj.metadata.finalizers
+        ? { op: "add", path: "/metadata/finalizers/-", value: FINALIZER }
+        : { op: "add", path: "/metadata/finalizers", value: [FINALIZER] },
+    );
+  }
+  if (creating !== undefined) {
+    body.push(
+      obj.metadata.annotations
+        ? { op: "add", path: POINTER, value: creating }
+        : { op: "add", path: "/metadata/annotations", value: { [CREATING_ANNOTATION]: creating } },
+    );
+  }
+  if (body.length === 1) return obj;
   return (await api.patchNamespacedCustomObject(
     { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body },
     jsonPatch,

@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import * as k8s from "@kubernetes/client-node";
 import pino from "pino";
+import { pooledKubeConfig } from "./kubeconfig";
 import * as core from "../core";
 import { LeaderElector } from "./leader";
 import { createMetrics } from "./metrics";
@@ -51,8 +52,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const s = settingsFromEnv(env);
   // PG* variables from the Secret; the password stays non-enumerable and never reaches a log line.
   const pg = core.withPool(core.connectionSettings({ applicationName: "pg-kopf-controller" }, env), s.concurrency + 1);
-  const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
+  const kc = pooledKubeConfig();
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const events = kc.makeApiClient(k8s.CoreV1Api);
   const metrics = createMetrics();

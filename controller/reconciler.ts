@@ -1,9 +1,10 @@
-// One level-based reconcile of a PgDatabase, as a ladder of early returns: fetch, deleting, finalizer, validate,
-// converge, status. Status is written once, at the end; the outcome tells the queue when to come back.
+// One level-based reconcile of a PgDatabase, as a ladder of early returns: fetch, deleting, validate, converge (the
+// finalizer and any creation intent in one write right before the first change), status. Status is written once, at
+// the end, and only when it changed; the outcome tells the queue when to come back.
 import type * as k8s from "@kubernetes/client-node";
 import * as core from "../core";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "./finalizer";
-import { claimsCreation, clearCreating, markCreating } from "./creating";
+import { claimsCreation, clearCreating, prepareForChange } from "./creating";
 import { buildStatus, recordEvent, writeStatus, type ReadyReason, type Verdict } from "./status";
 import type { Outcome } from "./queue";
 import type { PgDatabaseObject } from "./resource";
@@ -38,9 +39,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
 
   if (obj.metadata.deletionTimestamp) return reconcileDeletion(obj, parsed, manager, deps);
 
-  // The finalizer goes on before the first change in Postgres, so no database is created that a deletion could miss.
   let current = obj;
-  if (!hasFinalizer(current)) current = await addFinalizer(deps.custom, current);
 
   const failures = parsed.ok ? crossNamespaceTakeover(parsed.spec, obj.metadata.namespace) : parsed.failures;
   if (failures.length > 0) {
@@ -55,12 +54,12 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
   // An API failure while recording the creation intent is not a Postgres verdict: the queue retries it.
   let apiError: unknown;
   let creating = false;
-  const beforeCreate = async () => {
-    creating = true;
+  const beforeApply = async (steps: readonly core.Step[]) => {
+    creating = steps.some((step) => step.kind === "createDatabase");
     // It was there when this object last looked: someone dropped it. Re-creating it empty is what the spec says,
     // but never silently.
     const had = current.status?.database;
-    if (had) {
+    if (creating && had) {
       await recordEvent(
         deps,
         current,
@@ -69,8 +68,8 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
         `database "${database}" (oid ${had.oid}) is gone from Postgres; creating it again, empty. Restore its data from a backup if it was dropped by mistake.`,
       );
     }
-    if (claimsCreation(current, database)) return;
-    current = await markCreating(deps.custom, current, database).catch((err: unknown) => {
+    const claim = creating && !claimsCreation(current, database) ? database : undefined;
+    current = await prepareForChange(deps.custom, current, claim).catch((err: unknown) => {
       apiError = err;
       throw err;
     });
@@ -79,14 +78,18 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
     const ctx = { manager, claimsUnstamped: claimsCreation(current, database) };
     const { observed } = await core.converge(deps.settings, parsed.spec, ctx, {
       onStep: (_step, statement) => sql.push(statement),
-      beforeCreate,
+      beforeApply,
     });
     if (claimsCreation(current, database)) current = await clearCreating(deps.custom, current);
-    for (const statement of sql) await recordEvent(deps, current, "Normal", "Applied", statement);
+    // Nothing changed in Postgres, but a later deletion must still come through us (reclaimPolicy delete).
+    if (!hasFinalizer(current)) current = await addFinalizer(deps.custom, current);
+    // Routine success writes no Event: the statements are in status.lastAppliedSql. Events are for what needs eyes.
     await finish(deps, current, {
       ready: true,
       reason: "Reconciled",
-      message: sql.length ? `applied ${sql.length} statement(s)` : "database matches the spec",
+      // The same message whether or not statements ran this time (they are in lastAppliedSql): otherwise the
+      // reconcile that our own status write triggers would write the status a second time.
+      message: "database matches the spec",
       observed,
       appliedSql: sql,
     });

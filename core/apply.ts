@@ -99,11 +99,12 @@ export interface ConvergeOptions {
    */
   readonly expected?: readonly string[];
   /**
-   * Called right before CREATE DATABASE runs, to record the intent durably (see PlanContext.claimsUnstamped):
-   * CREATE DATABASE cannot share a transaction with the ownership stamp, so a crash between the two leaves an
-   * unstamped database that only this record shows to be ours.
+   * Called once, right before the first step runs (never when there is nothing to do), with the steps: to record
+   * what is about to happen durably. CREATE DATABASE cannot share a transaction with the ownership stamp, so a crash
+   * between the two leaves an unstamped database that only such a record (see PlanContext.claimsUnstamped) shows to
+   * be ours. A throw here stops the converge before anything runs.
    */
-  readonly beforeCreate?: () => Promise<void>;
+  readonly beforeApply?: (steps: readonly Step[]) => Promise<void>;
 }
 
 /**
@@ -117,7 +118,7 @@ export async function converge(
   ctx: PlanContext,
   options: ConvergeOptions = {},
 ): Promise<Converged> {
-  const { onStep, expected, beforeCreate } = options;
+  const { onStep, expected, beforeApply } = options;
   return withClient(settings, undefined, async (admin) => {
     const before = await observeForWith(admin, settings, spec);
     const steps = plan(spec, before, ctx);
@@ -129,7 +130,7 @@ export async function converge(
         { transient: false },
       );
     }
-    if (beforeCreate && steps.some((s) => s.kind === "createDatabase")) await beforeCreate();
+    if (beforeApply && steps.length > 0) await beforeApply(steps);
     await applyStepsWith(admin, settings, steps, onStep);
     const after = steps.length ? await observeForWith(admin, settings, spec) : before;
     if (!after) {

@@ -27,9 +27,9 @@ export const CONTROLLER_NAME = "pg-kopf-controller";
 const HTTP_PORT = 8080;
 
 /**
- * The controller's memory: about 125 MiB idle (most of it the Kubernetes client's code) and up to ~270 MiB while
- * 100 objects arrive at once when V8 sizes its heap freely (npm run bench:controller). A fixed heap cap keeps the
- * peak well under the limit; the tests and the benchmark run the process with the same options.
+ * The controller's memory: about 125 MiB idle (most of it the Kubernetes client's code) and up to ~180 MiB while
+ * 100 objects arrive at once (npm run bench:controller; docs/adr/0010). A fixed heap cap keeps the peak well under
+ * the limit; the tests and the benchmark run the process with the same options.
  */
 export const CONTROLLER_MEMORY = { request: "160Mi", limit: "384Mi" } as const;
 export const CONTROLLER_NODE_OPTIONS = "--max-old-space-size=192";

@@ -137,7 +137,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   process.once("exit", stop);
 
   const kubectl = (args: string[], input?: string) =>
-    execFileSync("kubectl", ["--kubeconfig", kubeconfig, ...args], { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+    execFileSync("kubectl", ["--kubeconfig", kubeconfig, ...args], {
+      input,
+      encoding: "utf8",
+      stdio: ["pipe", "pipe", "pipe"],
+      maxBuffer: 64 * 1024 * 1024,
+    });
   const ready = () => {
     try {
       return kubectl(["get", "--raw", "/readyz"]).trim() === "ok";

@@ -2,7 +2,7 @@
 // Pulumi.yaml's runtime, main and options, the nodejs language host and the kubernetes plugin from the toolchain, a
 // local file backend and the stack's config file in a temporary directory, the admin password in a password file.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -79,7 +79,11 @@ export function createCliStack(name: string, pg: TestPostgres, config: StackConf
   // where it moves at once to the stack's own directory, which every other command is given.
   const init = spawnSync("pulumi", ["stack", "init", name, "--non-interactive"], { cwd: REPO, env, encoding: "utf8" });
   const initial = join(REPO, `Pulumi.${name}.yaml`);
-  if (existsSync(initial)) renameSync(initial, configFile);
+  if (existsSync(initial)) {
+    // Copied, not renamed: the temporary directory may be on another file system (TMPDIR on tmpfs).
+    copyFileSync(initial, configFile);
+    unlinkSync(initial);
+  }
   if (init.status !== 0) throw new Error(`pulumi stack init failed:\n${init.stdout}${init.stderr}`);
   const setConfig = (key: string, value: string, secret = false) => {
     // The value goes through stdin, never the command line (it may be a password).
