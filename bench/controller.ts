@@ -10,6 +10,7 @@ import * as core from "../core";
 import { startPostgres } from "../scripts/local/postgres";
 import { startCluster } from "../scripts/local/cluster";
 import { installController, startController } from "../scripts/local/controller";
+import { benchKopf } from "./kopf";
 
 const N = Number(process.argv[2] ?? 100);
 const NS = "bench";
@@ -129,6 +130,16 @@ async function main(): Promise<void> {
     console.log(`controller peak RSS              ${peakRssMb.toFixed(1)} MiB (now: ${heap})`);
     console.log(`psql floor (same SQL, 1 session) ${(floor / 1000).toFixed(2)} s`);
     console.log(`ratio controller/psql            ${(total / floor).toFixed(2)}`);
+    if (process.env.BENCH_KOPF !== "0") {
+      await pg.query("CHECKPOINT");
+      const kopf = await benchKopf(cluster, pg, `${NS}-kopf`, N);
+      console.log(
+        `kopf operator, seed's behaviour  ${kopf.seconds.toFixed(2)} s to all databases created, peak RSS ${kopf.peakRssMib.toFixed(1)} MiB`,
+      );
+      console.log(
+        `ratio kopf/psql                  ${(kopf.seconds / (floor / 1000)).toFixed(2)}; controller/kopf ${(total / 1000 / kopf.seconds).toFixed(2)}`,
+      );
+    }
     const perObject = writes.reduce((sum, [, v]) => sum + v, 0) / N;
     console.log(`API writes per object created    ${perObject.toFixed(2)} (${writes.map(([k, v]) => `${k} ${v}`).join(", ")})`);
   } finally {
