@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       RESYNC_SECONDS: "600",
       LOG_LEVEL: "warn",
       ...(process.env.CONTROLLER_NODE_OPTIONS !== undefined ? { NODE_OPTIONS: process.env.CONTROLLER_NODE_OPTIONS } : {}),
+      ...(process.env.CONCURRENCY !== undefined ? { CONCURRENCY: process.env.CONCURRENCY } : {}),
     });
     while ((await controller.metric("pgkopf_leader")) !== 1) await new Promise((r) => setTimeout(r, 100));
 
