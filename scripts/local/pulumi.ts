@@ -3,13 +3,14 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, symlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { program } from "../../infra/program";
 import type { TestPostgres } from "./postgres";
+import { REPO } from "./project";
 
-export const REPO = resolve(__dirname, "..", "..", "..");
+export { REPO };
 
 export interface TestStack {
   readonly stack: Stack;
