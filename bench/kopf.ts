@@ -1,5 +1,5 @@
 // The kopf side of the controller benchmark: the seed's operator (bench/kopf/operator.py) in a Python environment
-// of its own, with kopf and psycopg2 from PyPI at pinned versions, run standalone against the same API server and
+// of its own, with kopf and psycopg2 at pinned versions (pip), run standalone against the same API server and
 // Postgres. Measures the time until every database the objects name exists, and the operator's peak RSS.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
