@@ -37,21 +37,23 @@ test("each behaviour carries what it needs: CREATE options, ALTERs for mutable f
   );
 });
 
+/** A database as observed, with every field the catalog reports (icuLocale only exists for ICU databases). */
+const appDb: ObservedDatabase = {
+  name: "app",
+  oid: 1,
+  owner: "o",
+  encoding: "UTF8",
+  lcCollate: "C",
+  lcCtype: "C",
+  localeProvider: "libc",
+  tablespace: "pg_default",
+  connectionLimit: -1,
+  allowConnections: true,
+  isTemplate: false,
+};
+
 test("every observed field is read from the catalog (ObservedDatabase has a key for each)", () => {
-  const observed: Required<Omit<ObservedDatabase, "comment" | "extensions">> = {
-    name: "app",
-    oid: 1,
-    owner: "o",
-    encoding: "UTF8",
-    lcCollate: "C",
-    lcCtype: "C",
-    localeProvider: "libc",
-    icuLocale: "und",
-    tablespace: "pg_default",
-    connectionLimit: -1,
-    allowConnections: true,
-    isTemplate: false,
-  };
+  const observed: Required<Omit<ObservedDatabase, "comment" | "extensions">> = { ...appDb, icuLocale: "und" };
   for (const f of OBSERVED_FIELDS) assert.ok(f in observed, f);
 });
 
@@ -64,20 +66,7 @@ test("adding encoding UTF8 to a UTF8 database is no change in the provider, the 
   assert.deepEqual(changedFields(olds, news), []);
   const parsed = parseSpec({ name: "app", encoding: "UTF8" });
   assert.ok(parsed.ok);
-  const db: ObservedDatabase = {
-    name: "app",
-    oid: 1,
-    owner: "o",
-    encoding: "UTF8",
-    lcCollate: "C",
-    lcCtype: "C",
-    localeProvider: "libc",
-    tablespace: "pg_default",
-    connectionLimit: -1,
-    allowConnections: true,
-    isTemplate: false,
-    comment: ownershipStamp("m"),
-  };
+  const db: ObservedDatabase = { ...appDb, comment: ownershipStamp("m") };
   assert.deepEqual(plan(parsed.spec, db, { manager: "m" }), []);
   const rule = (specSchema()["x-kubernetes-validations"] as { rule: string }[]).find((r) => r.rule.includes("oldSelf.encoding"))!.rule;
   assert.equal(rule, "!has(self.encoding) || !has(oldSelf.encoding) || self.encoding == oldSelf.encoding");

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       return;
     }
     const pgpass = join(cluster.dir, "pgpass");
-    writeFileSync(pgpass, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
+    pg.writePasswordFile(pgpass);
     say(`running. KUBECONFIG=${cluster.kubeconfig}  PGPASSFILE=${pgpass} psql -h ${pg.host} -p ${pg.port} -U ${pg.user} postgres`);
     // The stack's environment (its passphrase among it) goes to a private file, not to the terminal.
     const envFile = join(stack.dir, "env.sh");

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync, rmSync, readFileSync, openSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./postgres";
+import { makeCa, signLeaf } from "./pki";
 
 export interface TestCluster {
   readonly dir: string;
@@ -26,57 +27,17 @@ export interface ClusterOptions {
   readonly workloads?: boolean;
 }
 
-function openssl(dir: string, ...args: string[]): void {
-  execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-}
-
 function makePki(dir: string): void {
-  openssl(
+  makeCa(dir, "pg-kopf-test-ca");
+  signLeaf(
     dir,
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=pg-kopf-test-ca",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-  );
-  const leaf = (name: string, subject: string, ext: string) => {
-    openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", `${name}.key`, "-out", `${name}.csr`);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(
-      dir,
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-      "-out",
-      `${name}.crt`,
-    );
-  };
-  leaf(
     "apiserver",
     "/CN=kube-apiserver",
     "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n",
   );
-  leaf("admin", "/CN=admin/O=system:masters", "extendedKeyUsage=clientAuth\n");
-  openssl(dir, "genrsa", "-out", "sa.key", "2048");
-  openssl(dir, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
+  signLeaf(dir, "admin", "/CN=admin/O=system:masters", "extendedKeyUsage=clientAuth\n");
+  execFileSync("openssl", ["genrsa", "-out", "sa.key", "2048"], { cwd: dir, stdio: "pipe" });
+  execFileSync("openssl", ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], { cwd: dir, stdio: "pipe" });
 }
 
 function kubeconfigFor(server: string, caFile: string, user: Record<string, string>): string {

@@ -7,6 +7,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
+import { makeCa, signLeaf } from "./pki";
 import { connectionSettings, type ConnectionSettings } from "../../core/connect";
 
 const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
@@ -23,6 +24,11 @@ export interface TestPostgres {
   settings(extra?: Parameters<typeof connectionSettings>[0]): ConnectionSettings;
   /** Runs one statement as the admin, in `database` (default postgres). */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  /**
+   * Writes libpq's password file (mode 0600) with the admin's line for this server, with `password` (default: the
+   * admin's own): how pulumi up and psql find the password.
+   */
+  writePasswordFile(file: string, password?: string): void;
   /** Stops the server (fast shutdown); start() brings it back on the same port and data. */
   stop(): void;
   start(): void;
@@ -55,27 +61,8 @@ function run(cmd: string, args: string[]): void {
 
 function makeCertificates(dir: string): { caPem: string } {
   // A CA of our own signs a certificate for localhost (only: so a test can prove the name is checked), so verify-full can be tested for real.
-  const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pg-kopf test CA", "-keyout", "ca.key", "-out", "ca.crt");
-  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr");
-  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost\n");
-  ssl(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-    "-out",
-    "server.crt",
-  );
+  makeCa(dir, "pg-kopf test CA");
+  signLeaf(dir, "server", "/CN=localhost", "subjectAltName=DNS:localhost\n");
   chmodSync(join(dir, "server.key"), 0o600);
   return { caPem: readFileSync(join(dir, "ca.crt"), "utf8") };
 }
@@ -181,6 +168,9 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
     stop,
     start,
     destroy,
+    writePasswordFile(file: string, pw = password): void {
+      writeFileSync(file, `${host}:${port}:*:postgres:${pw}\n`, { mode: 0o600 });
+    },
     async query<T>(sql: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
       const s = settings({ database });
       const c = new Client({

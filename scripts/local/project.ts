@@ -2,7 +2,7 @@
 // Pulumi.yaml's runtime, main and options, the nodejs language host and the kubernetes plugin from the toolchain, a
 // local file backend and the stack's config file in a temporary directory, the admin password in a password file.
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, mkdirSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -72,8 +72,7 @@ export function createCliStack(name: string, pg: TestPostgres, config: StackConf
     if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (${r.status}):\n${r.output}`);
     return r.output;
   };
-  const setAdminPassword = (password: string) =>
-    writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${password}\n`, { mode: 0o600 });
+  const setAdminPassword = (password: string) => pg.writePasswordFile(passfile, password);
   setAdminPassword(pg.password);
   // stack init takes no --config-file: it writes the stack file (with the passphrase's salt) beside Pulumi.yaml, from
   // where it moves at once to the stack's own directory, which every other command is given.

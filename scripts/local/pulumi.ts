@@ -1,7 +1,7 @@
 // A Pulumi workspace for end-to-end tests: the real CLI (from the toolchain) on a local file backend in a
 // temporary directory, fully offline, running the project's program inline through the Automation API.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, symlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, symlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -48,7 +48,7 @@ export function localStackConfig(pg: TestPostgres, databases: object[]): StackCo
 export async function createTestStack(name: string, config: StackConfig, pg: TestPostgres): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-stack-"));
   const passfile = join(dir, "pgpass");
-  writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
+  pg.writePasswordFile(passfile);
   symlinkSync(join(REPO, "dist"), join(dir, "dist"));
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
   // The provider process finds pg-kopf's build from the project's package.json, as in a checkout.

@@ -52,7 +52,7 @@ before(async () => {
   const backend = join(dir, ".state");
   mkdirSync(backend);
   const passfile = join(dir, "pgpass");
-  writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
+  pg.writePasswordFile(passfile);
   env = {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? dir,

@@ -64,7 +64,7 @@ before(async () => {
   await pg.query("CREATE ROLE new_owner");
   // The password reaches the provider process as it reaches psql: from the password file.
   passfile = join(mkdtempSync(join(tmpdir(), "pg-kopf-pgpass-")), "pgpass");
-  writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
+  pg.writePasswordFile(passfile);
   process.env.PGPASSFILE = passfile;
   serialized = (await serializeFunction(() => pgDatabaseProvider, { allowSecrets: true })).text;
   provider = await revive(stackConfig());
@@ -361,7 +361,7 @@ test("a rotated admin password is picked up by the same configured provider from
   const p = await revive(stackConfig());
   await pg.query(`ALTER ROLE ${pg.user} PASSWORD 'rotated-${pg.password}'`);
   try {
-    writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:rotated-${pg.password}\n`, { mode: 0o600 });
+    pg.writePasswordFile(passfile, `rotated-${pg.password}`);
     const made = await p.create({ name: "after_rotation", manager, reclaimPolicy: "delete", forceDrop: false, adopt: false });
     await p.delete!(made.id, made.outs);
   } finally {
@@ -369,7 +369,7 @@ test("a rotated admin password is picked up by the same configured provider from
     await admin.connect();
     await admin.query(`ALTER ROLE ${pg.user} PASSWORD '${pg.password}'`);
     await admin.end();
-    writeFileSync(passfile, `${pg.host}:${pg.port}:*:${pg.user}:${pg.password}\n`, { mode: 0o600 });
+    pg.writePasswordFile(passfile);
   }
 });
 
