@@ -3,8 +3,8 @@
 // object records "I am creating <name>" before the CREATE and drops the record once the database is stamped; a
 // reconcile that finds the record finishes the creation instead of refusing.
 import * as k8s from "@kubernetes/client-node";
-import { API, CREATING_ANNOTATION, FINALIZER, type PgDatabaseObject } from "./resource";
-import { hasFinalizer } from "./finalizer";
+import { API, CREATING_ANNOTATION, type PgDatabaseObject } from "./resource";
+import { addFinalizerOp, hasFinalizer } from "./finalizer";
 
 const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
 const POINTER = `/metadata/annotations/${CREATING_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`;
@@ -25,13 +25,7 @@ export async function prepareForChange(
   creating: string | undefined,
 ): Promise<PgDatabaseObject> {
   const body: object[] = [{ op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion }];
-  if (!hasFinalizer(obj)) {
-    body.push(
-      obj.metadata.finalizers
-        ? { op: "add", path: "/metadata/finalizers/-", value: FINALIZER }
-        : { op: "add", path: "/metadata/finalizers", value: [FINALIZER] },
-    );
-  }
+  if (!hasFinalizer(obj)) body.push(addFinalizerOp(obj));
   if (creating !== undefined) {
     body.push(
       obj.metadata.annotations

@@ -9,6 +9,13 @@ export function hasFinalizer(obj: PgDatabaseObject): boolean {
   return obj.metadata.finalizers?.includes(FINALIZER) ?? false;
 }
 
+/** The JSON Patch operation that appends our finalizer to `obj`'s list (or makes the list). No precondition. */
+export function addFinalizerOp(obj: PgDatabaseObject): object {
+  return obj.metadata.finalizers
+    ? { op: "add", path: "/metadata/finalizers/-", value: FINALIZER }
+    : { op: "add", path: "/metadata/finalizers", value: [FINALIZER] };
+}
+
 /**
  * Adds the finalizer if missing. Returns the updated object. Throws (HTTP 422 or 409) if the finalizers or the
  * object changed since `obj` was read; the caller retries from a fresh read.
@@ -16,15 +23,12 @@ export function hasFinalizer(obj: PgDatabaseObject): boolean {
 export async function addFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
   if (hasFinalizer(obj)) return obj;
   const current = obj.metadata.finalizers;
-  const body = current
-    ? [
-        { op: "test", path: "/metadata/finalizers", value: current },
-        { op: "add", path: "/metadata/finalizers/-", value: FINALIZER },
-      ]
-    : [
-        { op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion },
-        { op: "add", path: "/metadata/finalizers", value: [FINALIZER] },
-      ];
+  const body = [
+    current
+      ? { op: "test", path: "/metadata/finalizers", value: current }
+      : { op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion },
+    addFinalizerOp(obj),
+  ];
   return (await api.patchNamespacedCustomObject(
     { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body },
     jsonPatch,
