@@ -96,26 +96,27 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const user = Object.fromEntries(Object.entries(news).filter(([k, v]) => !RESOURCE_KEYS.has(k) && v !== undefined && v !== null));
   const r = core.parseSpec(user);
   if (!r.ok) return { failures: checkFailures(r.failures) };
-  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const hasOlds = olds && Object.keys(olds).length > 0;
+  // Compared in the spellings the spec normalizes to (utf-8 is UTF8), as recorded and as diff sees them.
+  const replacing = hasOlds ? replacingFields(olds, r.spec as unknown as Props) : [];
   // An immutable change means DROP + CREATE. Only a resource whose recorded policy already says delete may do
   // that; otherwise the preview stops here, naming the field.
-  if (olds && Object.keys(olds).length > 0 && olds.reclaimPolicy !== "delete") {
-    for (const field of replacingFields(olds, news)) {
-      failures.push({
+  if (replacing.length > 0 && olds.reclaimPolicy !== "delete") {
+    const [before, after] = [specFields(olds), r.spec as Record<string, unknown>];
+    return {
+      failures: replacing.map((field) => ({
         property: field,
-        reason: `${field}: ${core.immutableChangeMessage(specFields(olds)[field], specFields(news)[field])}`,
-      });
-    }
+        reason: `${field}: ${core.immutableChangeMessage(before[field], after[field])}`,
+      })),
+    };
   }
-  if (failures.length) return { failures };
   const manager = typeof news.manager === "string" ? news.manager : "";
-  const hasOlds = olds && Object.keys(olds).length > 0;
   const replaced = hasOlds ? undefined : replacementPlans.get(replacementKey(r.spec, news.manager));
   if (replaced) return { inputs: { ...r.spec, manager: news.manager, plannedSql: replaced } };
   let plannedSql: string[];
   try {
-    plannedSql = await planSql(settings, olds, r.spec, manager);
-    if (hasOlds && replacingFields(olds, news).length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
+    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, manager);
+    if (replacing.length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
   } catch (err) {
     const e = core.classifyError(err);
     if (e instanceof core.InvalidSpec) return { failures: checkFailures(e.failures) };
@@ -128,13 +129,20 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   return { inputs: { ...r.spec, manager: news.manager, plannedSql } };
 }
 
-/** The statements, as reviewers read them, that bringing the database from its current state to `spec` runs. */
-async function planSql(settings: core.ConnectionSettings, olds: Props, spec: core.PgDatabaseSpec, manager: string): Promise<string[]> {
+/**
+ * The statements, as reviewers read them, that bringing the database from its current state to `spec` runs; with
+ * `replaced` (the recorded inputs of a resource this one replaces), the DROP of that database first.
+ */
+async function planSql(
+  settings: core.ConnectionSettings,
+  replaced: Props | undefined,
+  spec: core.PgDatabaseSpec,
+  manager: string,
+): Promise<string[]> {
   const ctx = { manager };
-  const replacing = olds && Object.keys(olds).length > 0 && replacingFields(olds, spec as unknown as Props).length > 0;
-  if (!replacing) return core.plan(spec, await core.observeFor(settings, spec), ctx).map(core.describeStep);
+  if (!replaced) return core.plan(spec, await core.observeFor(settings, spec), ctx).map(core.describeStep);
   // A replacement (only reached with reclaimPolicy delete recorded): the old database is dropped, then created anew.
-  const old = parseOrThrow(olds);
+  const old = parseOrThrow(replaced);
   const drop = core.planDelete(old, await core.observeFor(settings, old), [], ctx);
   const fresh = old.name === spec.name ? undefined : await core.observeFor(settings, spec);
   return [...drop, ...core.plan(spec, fresh, ctx)].map(core.describeStep);

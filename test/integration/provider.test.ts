@@ -134,6 +134,16 @@ describe("check", () => {
     }
   });
 
+  // Regression: the immutable-change check compared the recorded (normalized) encoding with the program's spelling,
+  // so a program writing utf-8 had every preview after its first up refused.
+  test("another spelling of the recorded encoding is no change", async () => {
+    const olds = { name: "spelled", encoding: "UTF8", reclaimPolicy: "retain", forceDrop: false, adopt: false, manager };
+    const { checked, diff } = await checkAndDiff(olds, { name: "spelled", encoding: "utf-8" }, olds);
+    assert.equal(checked.failures, undefined);
+    assert.equal(checked.inputs?.encoding, "UTF8");
+    assert.deepEqual(diff?.replaces, []);
+  });
+
   test("refuses an immutable change while the recorded policy is retain, and names the way out", async () => {
     const olds = { name: "app", encoding: "UTF8", reclaimPolicy: "retain", manager };
     const { checked } = await checkAndDiff(olds, { name: "app", encoding: "LATIN1" });
