@@ -5,12 +5,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as k8s from "@kubernetes/client-node";
 import * as core from "../core";
 import { startPostgres } from "../scripts/local/postgres";
 import { startCluster } from "../scripts/local/cluster";
 import { installController, startController } from "../scripts/local/controller";
 import { benchKopf } from "./kopf";
+import { KubeClient } from "../controller/kube/client";
+import { fromKubeconfig } from "../controller/kube/config";
 
 const N = Number(process.argv[2] ?? 100);
 const NS = "bench";
@@ -54,23 +55,23 @@ async function main(): Promise<void> {
     });
     while ((await controller.metric("pgkopf_leader")) !== 1) await new Promise((r) => setTimeout(r, 100));
 
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(cluster.kubeconfig);
+    const kube = new KubeClient(fromKubeconfig(cluster.kubeconfig));
     const readyAt = new Map<string, number>();
     let allReady: () => void = () => undefined;
     const done = new Promise<void>((r) => (allReady = r));
-    const watch = await new k8s.Watch(kc).watch(
-      `/apis/my.local/v1/namespaces/${NS}/pgdatabases`,
-      {},
-      (_phase, obj: any) => {
+    const watching = new AbortController();
+    const watch = kube.watch<any>(
+      `/apis/my.local/v1/namespaces/${NS}/pgdatabases?watch=1`,
+      ({ object: obj }) => {
         const ready = obj.status?.conditions?.find((c: any) => c.type === "Ready");
         if (ready?.status === "True" && !readyAt.has(obj.metadata.name)) {
           readyAt.set(obj.metadata.name, performance.now());
           if (readyAt.size === N) allReady();
         }
       },
-      () => undefined,
+      watching.signal,
     );
+    watch.catch(() => undefined);
 
     const items = Array.from({ length: N }, (_, i) => ({
       apiVersion: "my.local/v1",
@@ -85,7 +86,8 @@ async function main(): Promise<void> {
     const applied = performance.now() - t0;
     await done;
     const total = performance.now() - t0;
-    watch.abort();
+    watching.abort();
+    kube.close();
     // Let the reconciles that the controller's own writes trigger settle, then count what it wrote.
     await new Promise((r) => setTimeout(r, 3000));
     const writesAfter = apiWrites(cluster);

@@ -2,11 +2,10 @@
 // controller killed between the two would leave an unstamped database it could never touch again (NotOwned). The
 // object records "I am creating <name>" before the CREATE and drops the record once the database is stamped; a
 // reconcile that finds the record finishes the creation instead of refusing.
-import * as k8s from "@kubernetes/client-node";
-import { API, CREATING_ANNOTATION, type PgDatabaseObject } from "./resource";
+import type { PgDatabaseApi } from "./pgDatabaseApi";
+import { CREATING_ANNOTATION, type PgDatabaseObject } from "./resource";
 import { addFinalizerOp, hasFinalizer } from "./finalizer";
 
-const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
 const POINTER = `/metadata/annotations/${CREATING_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`;
 
 /** Whether `obj` recorded that it was creating database `database`. */
@@ -19,11 +18,7 @@ export function claimsCreation(obj: PgDatabaseObject, database: string): boolean
  * that a deletion could miss), and the creation intent for `creating` when that first change is a CREATE. Fails
  * (409/422) if the object changed since it was read, so nothing runs on a stale view.
  */
-export async function prepareForChange(
-  api: k8s.CustomObjectsApi,
-  obj: PgDatabaseObject,
-  creating: string | undefined,
-): Promise<PgDatabaseObject> {
+export async function prepareForChange(api: PgDatabaseApi, obj: PgDatabaseObject, creating: string | undefined): Promise<PgDatabaseObject> {
   const body: object[] = [{ op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion }];
   if (!hasFinalizer(obj)) body.push(addFinalizerOp(obj));
   if (creating !== undefined) {
@@ -34,22 +29,16 @@ export async function prepareForChange(
     );
   }
   if (body.length === 1) return obj;
-  return (await api.patchNamespacedCustomObject(
-    { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body },
-    jsonPatch,
-  )) as PgDatabaseObject;
+  return api.patch(obj, body);
 }
 
 /** Removes the record if it is still the one we read; leaves everything else in the annotations alone. */
-export async function clearCreating(api: k8s.CustomObjectsApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
+export async function clearCreating(api: PgDatabaseApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
   const value = obj.metadata.annotations?.[CREATING_ANNOTATION];
   if (value === undefined) return obj;
   const body = [
     { op: "test", path: POINTER, value },
     { op: "remove", path: POINTER },
   ];
-  return (await api.patchNamespacedCustomObject(
-    { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body },
-    jsonPatch,
-  )) as PgDatabaseObject;
+  return api.patch(obj, body);
 }

@@ -1,9 +1,7 @@
 // Adding and removing our finalizer with JSON Patch preconditions, so a concurrent change by another controller
 // makes our patch fail (and the reconcile retry) instead of overwriting their finalizers.
-import * as k8s from "@kubernetes/client-node";
-import { API, FINALIZER, type PgDatabaseObject } from "./resource";
-
-const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
+import type { PgDatabaseApi } from "./pgDatabaseApi";
+import { FINALIZER, type PgDatabaseObject } from "./resource";
 
 export function hasFinalizer(obj: PgDatabaseObject): boolean {
   return obj.metadata.finalizers?.includes(FINALIZER) ?? false;
@@ -20,7 +18,7 @@ export function addFinalizerOp(obj: PgDatabaseObject): object {
  * Adds the finalizer if missing. Returns the updated object. Throws (HTTP 422 or 409) if the finalizers or the
  * object changed since `obj` was read; the caller retries from a fresh read.
  */
-export async function addFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
+export async function addFinalizer(api: PgDatabaseApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
   if (hasFinalizer(obj)) return obj;
   const current = obj.metadata.finalizers;
   const body = [
@@ -29,17 +27,14 @@ export async function addFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabaseObj
       : { op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion },
     addFinalizerOp(obj),
   ];
-  return (await api.patchNamespacedCustomObject(
-    { ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body },
-    jsonPatch,
-  )) as PgDatabaseObject;
+  return api.patch(obj, body);
 }
 
 /**
  * Removes only our finalizer, by index, after testing that the list is still exactly what we read. Idempotent when
  * it is already gone. Throws on a concurrent change; the caller retries.
  */
-export async function removeFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabaseObject): Promise<void> {
+export async function removeFinalizer(api: PgDatabaseApi, obj: PgDatabaseObject): Promise<void> {
   const current = obj.metadata.finalizers ?? [];
   const index = current.indexOf(FINALIZER);
   if (index < 0) return;
@@ -47,5 +42,5 @@ export async function removeFinalizer(api: k8s.CustomObjectsApi, obj: PgDatabase
     { op: "test", path: "/metadata/finalizers", value: current },
     { op: "remove", path: `/metadata/finalizers/${index}` },
   ];
-  await api.patchNamespacedCustomObject({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, jsonPatch);
+  await api.patch(obj, body);
 }

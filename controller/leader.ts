@@ -1,7 +1,26 @@
 // Leader election on a coordination.k8s.io Lease, so that of several controller processes only one acts. The
 // lease is taken and renewed with optimistic concurrency (resourceVersion); expiry is judged by our own clock
 // since we last saw the lease change, so skewed clocks between nodes do not matter.
-import * as k8s from "@kubernetes/client-node";
+import { KubeApiError, type KubeClient } from "./kube/client";
+
+/** The fields of a coordination.k8s.io/v1 Lease the election reads and writes. */
+interface Lease {
+  apiVersion: "coordination.k8s.io/v1";
+  kind: "Lease";
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+/** Now as a MicroTime: RFC 3339 with exactly six fractional digits, as the API server expects. */
+function microTime(date = new Date()): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
 
 export interface LeaderOptions {
   readonly namespace: string;
@@ -20,7 +39,7 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly api: k8s.CoordinationV1Api,
+    private readonly client: KubeClient,
     private readonly o: LeaderOptions,
   ) {}
 
@@ -63,10 +82,10 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.o.name, namespace: this.o.namespace });
+      const lease = await this.client.get<Lease>(this.path());
       if (lease.spec?.holderIdentity === this.o.identity) {
-        lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new k8s.V1MicroTime() };
-        await this.api.replaceNamespacedLease({ name: this.o.name, namespace: this.o.namespace, body: lease });
+        lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: microTime() };
+        await this.client.replace(this.path(), lease);
       }
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, "could not release the lease");
@@ -75,24 +94,23 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity, leaseDurationSeconds } = this.o;
-    const now = new k8s.V1MicroTime();
-    let lease: k8s.V1Lease;
+    const now = microTime();
+    let lease: Lease;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.client.get<Lease>(this.path());
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
-      await this.api.createNamespacedLease({
-        namespace,
-        body: {
-          metadata: { name, namespace },
-          spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
-        },
-      });
-      this.observed = { holder: identity, renewTime: now.toISOString(), at: Date.now() };
+      if (!(err instanceof KubeApiError) || err.code !== 404) throw err;
+      await this.client.create(this.path(false), {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name, namespace },
+        spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+      } satisfies Lease);
+      this.observed = { holder: identity, renewTime: now, at: Date.now() };
       return true;
     }
     const spec = lease.spec ?? {};
-    const renewTime = spec.renewTime ? new Date(spec.renewTime).toISOString() : undefined;
+    const renewTime = spec.renewTime;
     if (spec.holderIdentity !== this.observed.holder || renewTime !== this.observed.renewTime) {
       this.observed = { holder: spec.holderIdentity, renewTime, at: Date.now() };
     }
@@ -108,8 +126,14 @@ export class LeaderElector {
       ...(taking ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
     };
     // replace carries the resourceVersion we read: if someone else wrote meanwhile, this fails with 409.
-    await this.api.replaceNamespacedLease({ name, namespace, body: lease });
-    this.observed = { holder: identity, renewTime: now.toISOString(), at: Date.now() };
+    await this.client.replace(this.path(), lease);
+    this.observed = { holder: identity, renewTime: now, at: Date.now() };
     return true;
+  }
+
+  /** The lease's path, or its collection's. */
+  private path(named = true): string {
+    const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.o.namespace)}/leases`;
+    return named ? `${collection}/${encodeURIComponent(this.o.name)}` : collection;
   }
 }

@@ -3,12 +3,13 @@
 // gracefully on SIGTERM.
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
-import * as k8s from "@kubernetes/client-node";
 import pino from "pino";
-import { pooledKubeConfig } from "./kubeconfig";
 import * as core from "../core";
+import { KubeClient } from "./kube/client";
+import { loadKubeTarget } from "./kube/config";
 import { LeaderElector } from "./leader";
 import { createMetrics } from "./metrics";
+import { PgDatabaseApi } from "./pgDatabaseApi";
 import { WorkQueue } from "./queue";
 import { reconcile } from "./reconciler";
 import { PgDatabaseWatcher } from "./watcher";
@@ -52,9 +53,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const s = settingsFromEnv(env);
   // PG* variables from the Secret; the password stays non-enumerable and never reaches a log line.
   const pg = core.withPool(core.connectionSettings({ applicationName: "pg-kopf-controller" }, env), s.concurrency + 1);
-  const kc = pooledKubeConfig();
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const events = kc.makeApiClient(k8s.CoreV1Api);
+  const kube = new KubeClient(loadKubeTarget(env));
+  const api = new PgDatabaseApi(kube);
   const metrics = createMetrics();
 
   let watcher: PgDatabaseWatcher | undefined;
@@ -62,8 +62,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     async (key) => {
       const end = metrics.duration.startTimer();
       const result = await reconcile(key, {
-        custom,
-        events,
+        api,
         settings: pg,
         get: (k) => watcher?.get(k),
         log,
@@ -88,7 +87,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     },
   );
 
-  const elector = new LeaderElector(kc.makeApiClient(k8s.CoordinationV1Api), {
+  const elector = new LeaderElector(kube, {
     namespace: s.leaseNamespace,
     name: s.leaseName,
     identity: s.identity,
@@ -108,14 +107,14 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   elector.run(
     () => {
       metrics.leader.set(1);
-      watcher = new PgDatabaseWatcher(kc, {
+      watcher = new PgDatabaseWatcher(kube, api, {
         namespace: s.watchNamespace,
         resyncMs: s.resyncMs,
         log,
         onKey: (k) => queue.add(k),
         onError: () => metrics.watchRestarts.inc(),
       });
-      watcher.start().catch((err) => log.warn({ err: (err as Error).message }, "first watch failed; restarting"));
+      watcher.start();
     },
     () => {
       // Another process may already be acting: stop at once and let the restart campaign again.
@@ -138,6 +137,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     await watcher?.stop().catch(logged("stopping the watch"));
     await elector.stop().catch(logged("releasing the lease"));
     await pg.pool?.end().catch(logged("closing the Postgres pool"));
+    kube.close();
     server.close();
     log.info({}, "stopped");
     process.exit(0);

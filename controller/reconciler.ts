@@ -1,17 +1,16 @@
 // One level-based reconcile of a PgDatabase, as a ladder of early returns: fetch, deleting, validate, converge (the
 // finalizer and any creation intent in one write right before the first change), status. Status is written once, at
 // the end, and only when it changed; the outcome tells the queue when to come back.
-import type * as k8s from "@kubernetes/client-node";
 import * as core from "../core";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "./finalizer";
 import { claimsCreation, clearCreating, prepareForChange } from "./creating";
 import { buildStatus, recordEvent, writeStatus, type ReadyReason, type Verdict } from "./status";
+import type { PgDatabaseApi } from "./pgDatabaseApi";
 import type { Outcome } from "./queue";
 import type { PgDatabaseObject } from "./resource";
 
 export interface ReconcilerDeps {
-  readonly custom: k8s.CustomObjectsApi;
-  readonly events: k8s.CoreV1Api;
+  readonly api: PgDatabaseApi;
   readonly settings: core.ConnectionSettings;
   /** The latest object for a key, from the informer's cache. */
   readonly get: (key: string) => PgDatabaseObject | undefined;
@@ -69,7 +68,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
       );
     }
     const claim = creating && !claimsCreation(current, database) ? database : undefined;
-    current = await prepareForChange(deps.custom, current, claim).catch((err: unknown) => {
+    current = await prepareForChange(deps.api, current, claim).catch((err: unknown) => {
       apiError = err;
       throw err;
     });
@@ -80,9 +79,9 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
       onStep: (_step, statement) => sql.push(statement),
       beforeApply,
     });
-    if (claimsCreation(current, database)) current = await clearCreating(deps.custom, current);
+    if (claimsCreation(current, database)) current = await clearCreating(deps.api, current);
     // Nothing changed in Postgres, but a later deletion must still come through us (reclaimPolicy delete).
-    if (!hasFinalizer(current)) current = await addFinalizer(deps.custom, current);
+    if (!hasFinalizer(current)) current = await addFinalizer(deps.api, current);
     // Routine success writes no Event: the statements are in status.lastAppliedSql. Events are for what needs eyes.
     await finish(deps, current, {
       ready: true,
@@ -99,8 +98,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
     const e = core.classifyError(err);
     // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
     // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
-    if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database))
-      current = await clearCreating(deps.custom, current);
+    if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database)) current = await clearCreating(deps.api, current);
     const verdict: Verdict = { ready: false, reason: e.reason, message: e.message, appliedSql: sql };
     // One event per change of reason, not one per retry.
     if (readyReason(current) !== e.reason) await recordEvent(deps, current, "Warning", e.reason, e.message);
@@ -142,7 +140,7 @@ async function reconcileDeletion(
       `database "${parsed.ok ? parsed.spec.name : String(obj.spec?.name)}" left in place (reclaimPolicy retain)`,
     );
   }
-  await removeFinalizer(deps.custom, obj);
+  await removeFinalizer(deps.api, obj);
   return { outcome: { kind: "done" }, reason: "Released" };
 }
 
@@ -167,5 +165,5 @@ function readyReason(obj: PgDatabaseObject): string | undefined {
 }
 
 async function finish(deps: ReconcilerDeps, obj: PgDatabaseObject, verdict: Verdict): Promise<void> {
-  await writeStatus(deps.custom, obj, buildStatus(obj, verdict));
+  await writeStatus(deps.api, obj, buildStatus(obj, verdict));
 }

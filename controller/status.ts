@@ -1,10 +1,10 @@
 // The status of a PgDatabase: built once per reconcile from what happened, written with a merge patch to the status
 // subresource only when it changed, plus Kubernetes Events. Never carries secrets: only names, SQL and reasons.
 import { isDeepStrictEqual } from "node:util";
-import * as k8s from "@kubernetes/client-node";
 import type { ObservedDatabase } from "../core/observe";
 import type { FailureReason } from "../core/errors";
-import { API, type Condition, type PgDatabaseObject, type PgDatabaseStatus } from "./resource";
+import type { PgDatabaseApi } from "./pgDatabaseApi";
+import type { Condition, PgDatabaseObject, PgDatabaseStatus } from "./resource";
 
 export type ReadyReason = "Reconciled" | "Deleting" | FailureReason;
 
@@ -42,18 +42,15 @@ export function buildStatus(obj: PgDatabaseObject, v: Verdict, now = new Date())
   return out;
 }
 
-const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
-
 /**
  * Writes the status if it differs from the object's, compared by value (the API server returns keys in its own
  * order). Custom resources need a merge patch, not the client's default; a key the new status no longer has is
  * removed with null, as merge patches require.
  */
-export async function writeStatus(api: k8s.CustomObjectsApi, obj: PgDatabaseObject, status: PgDatabaseStatus): Promise<boolean> {
+export async function writeStatus(api: PgDatabaseApi, obj: PgDatabaseObject, status: PgDatabaseStatus): Promise<boolean> {
   if (sameStatus(status, obj.status)) return false;
   const removed = Object.keys(obj.status ?? {}).filter((k) => !(k in status));
-  const body = { status: { ...Object.fromEntries(removed.map((k) => [k, null])), ...status } };
-  await api.patchNamespacedCustomObjectStatus({ ...API, namespace: obj.metadata.namespace, name: obj.metadata.name, body }, mergePatch);
+  await api.patchStatus(obj, { ...Object.fromEntries(removed.map((k) => [k, null])), ...status });
   return true;
 }
 
@@ -64,7 +61,7 @@ export function sameStatus(a: PgDatabaseStatus, b: PgDatabaseStatus | undefined)
 
 /** Where Events go, and where a failure to record one is logged. */
 export interface EventSink {
-  readonly events: k8s.CoreV1Api;
+  readonly api: PgDatabaseApi;
   /** Who we are (the pod), for the Event's reporting instance. */
   readonly reporter: string;
   readonly log: { warn(o: object, m: string): void };
@@ -79,29 +76,26 @@ export async function recordEvent(
   message: string,
 ): Promise<void> {
   const now = new Date();
-  await sink.events
-    .createNamespacedEvent({
-      namespace: obj.metadata.namespace,
-      body: {
-        metadata: { generateName: `${obj.metadata.name}.`, namespace: obj.metadata.namespace },
-        involvedObject: {
-          apiVersion: obj.apiVersion,
-          kind: obj.kind,
-          name: obj.metadata.name,
-          namespace: obj.metadata.namespace,
-          uid: obj.metadata.uid,
-          resourceVersion: obj.metadata.resourceVersion,
-        },
-        type,
-        reason,
-        message: message.slice(0, 1024),
-        source: { component: "pg-kopf" },
-        reportingComponent: "pg-kopf",
-        reportingInstance: sink.reporter,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
+  await sink.api
+    .createEvent(obj.metadata.namespace, {
+      metadata: { generateName: `${obj.metadata.name}.`, namespace: obj.metadata.namespace },
+      involvedObject: {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: obj.metadata.name,
+        namespace: obj.metadata.namespace,
+        uid: obj.metadata.uid,
+        resourceVersion: obj.metadata.resourceVersion,
       },
+      type,
+      reason,
+      message: message.slice(0, 1024),
+      source: { component: "pg-kopf" },
+      reportingComponent: "pg-kopf",
+      reportingInstance: sink.reporter,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
     })
     // An event is a notice, not the outcome: a failure to record one never fails a reconcile, but it is logged.
     .catch((err: unknown) =>

@@ -1,8 +1,10 @@
-// Keeps an informer on PgDatabase objects running: the client's ListWatch re-lists on 410 Gone and re-watches a
-// silent connection after its inactivity timeout; on any other error it stops, and we restart it with backoff.
-// A periodic resync re-enqueues every object, catching missed events and drift made in Postgres.
-import * as k8s from "@kubernetes/client-node";
-import { API, keyOf, type PgDatabaseObject } from "./resource";
+// Follows PgDatabase objects with an informer and turns their changes into work-queue keys: every add and
+// delete, and every update but the versions this process wrote itself. A periodic resync re-enqueues every object,
+// catching drift made in Postgres.
+import type { KubeClient } from "./kube/client";
+import { Informer } from "./kube/informer";
+import { PgDatabaseApi } from "./pgDatabaseApi";
+import { keyOf, type PgDatabaseObject } from "./resource";
 
 export interface WatcherOptions {
   readonly namespace?: string;
@@ -13,45 +15,30 @@ export interface WatcherOptions {
 }
 
 export class PgDatabaseWatcher {
-  private readonly informer: k8s.Informer<PgDatabaseObject> & k8s.ObjectCache<PgDatabaseObject>;
-  private restartDelayMs = 500;
-  private stopped = false;
+  private readonly informer: Informer<PgDatabaseObject>;
   private resync: NodeJS.Timeout | undefined;
-  private restart: NodeJS.Timeout | undefined;
   private hasSynced = false;
 
-  constructor(
-    kc: k8s.KubeConfig,
-    private readonly o: WatcherOptions,
-  ) {
-    const api = kc.makeApiClient(k8s.CustomObjectsApi);
-    const path = o.namespace
-      ? `/apis/${API.group}/${API.version}/namespaces/${o.namespace}/${API.plural}`
-      : `/apis/${API.group}/${API.version}/${API.plural}`;
-    const list = () =>
-      (o.namespace
-        ? api.listNamespacedCustomObject({ ...API, namespace: o.namespace })
-        : api.listClusterCustomObject({ ...API })) as Promise<k8s.KubernetesListObject<PgDatabaseObject>>;
-    this.informer = k8s.makeInformer<PgDatabaseObject>(kc, path, list);
-    const enqueue = (obj: PgDatabaseObject) => o.onKey(keyOf(obj));
-    this.informer.on("add", enqueue);
-    this.informer.on("update", enqueue);
-    this.informer.on("delete", enqueue);
-    this.informer.on("connect", () => {
-      this.hasSynced = true;
-      this.restartDelayMs = 500;
+  constructor(client: KubeClient, api: PgDatabaseApi, options: WatcherOptions) {
+    const enqueue = (obj: PgDatabaseObject) => options.onKey(keyOf(obj));
+    this.informer = new Informer<PgDatabaseObject>(client, PgDatabaseApi.collection(options.namespace), {
+      onAdd: enqueue,
+      onUpdate: (obj) => {
+        if (!api.isOwnWrite(obj)) enqueue(obj);
+      },
+      onDelete: enqueue,
+      onSynced: () => {
+        this.hasSynced = true;
+      },
+      onError: (err, retryInMs) => {
+        options.onError?.();
+        options.log.warn({ err: (err as Error)?.message ?? String(err), retryInMs }, "watch failed; listing again");
+      },
     });
-    this.informer.on("error", (err: unknown) => {
-      o.onError?.();
-      if (this.stopped) return;
-      o.log.warn({ err: (err as Error)?.message ?? String(err), retryInMs: this.restartDelayMs }, "watch failed; restarting");
-      // A failed restart emits "error" again, which schedules the next one; it is logged here too.
-      this.restart = setTimeout(
-        () => void this.start().catch((e: unknown) => o.log.warn({ err: (e as Error)?.message ?? String(e) }, "watch restart failed")),
-        this.restartDelayMs,
-      );
-      this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
-    });
+    this.resync = setInterval(() => {
+      for (const obj of this.informer.list()) enqueue(obj);
+    }, options.resyncMs);
+    this.resync.unref();
   }
 
   /** Whether the first list has completed. */
@@ -61,24 +48,15 @@ export class PgDatabaseWatcher {
 
   get(key: string): PgDatabaseObject | undefined {
     const [namespace, name] = key.split("/");
-    return this.informer.get(name, namespace);
+    return this.informer.get(namespace, name);
   }
 
-  async start(): Promise<void> {
-    if (this.stopped) return;
-    if (!this.resync) {
-      this.resync = setInterval(() => {
-        for (const obj of this.informer.list()) this.o.onKey(keyOf(obj));
-      }, this.o.resyncMs);
-      this.resync.unref();
-    }
-    await this.informer.start();
+  start(): void {
+    this.informer.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.resync) clearInterval(this.resync);
-    if (this.restart) clearTimeout(this.restart);
+    clearInterval(this.resync);
     await this.informer.stop();
   }
 }

@@ -1,0 +1,151 @@
+// The controller's HTTP client for the Kubernetes API: JSON requests and watch streams over one keep-alive
+// connection pool, with the target's TLS and credentials. Only what the controller uses (see docs/adr/0011).
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent, request as httpsRequest } from "node:https";
+import { createInterface } from "node:readline";
+import type { KubeTarget } from "./config";
+
+/** An API error: the HTTP status as `code` (404, 409, 422...) and the server's Status message. */
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = "KubeApiError";
+  }
+}
+
+export type PatchType = "json" | "merge";
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  json: "application/json-patch+json",
+  merge: "application/merge-patch+json",
+};
+
+export interface WatchEvent<T> {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  readonly object: T;
+}
+
+/** A request that got no answer in this time failed (the watch has its own, longer, server-side timeout). */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export class KubeClient {
+  private readonly agent: Agent;
+  private readonly url: URL;
+
+  constructor(private readonly target: KubeTarget) {
+    this.url = new URL(target.server);
+    // One pool for every request; a watch holds one socket for its lifetime, the rest are reused.
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: 32,
+      ca: target.ca,
+      cert: target.cert,
+      key: target.key,
+      rejectUnauthorized: !target.insecureSkipTlsVerify,
+      servername: target.tlsServerName,
+    });
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.json("GET", path);
+  }
+
+  create<T>(path: string, body: unknown): Promise<T> {
+    return this.json("POST", path, body);
+  }
+
+  replace<T>(path: string, body: unknown): Promise<T> {
+    return this.json("PUT", path, body);
+  }
+
+  patch<T>(path: string, body: unknown, type: PatchType): Promise<T> {
+    return this.json("PATCH", path, body, PATCH_CONTENT_TYPE[type]);
+  }
+
+  /**
+   * Streams a watch: calls `onEvent` for each event until the server ends the stream (its timeoutSeconds) or
+   * `signal` aborts. Resolves when the stream ends, rejects on a failed request or a broken connection.
+   */
+  async watch<T>(path: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.send("GET", path, undefined, undefined, signal, 0);
+    if (res.statusCode !== 200) throw await errorOf(res, "GET", path);
+    const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
+    try {
+      for await (const line of lines) if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
+    } finally {
+      lines.close();
+      res.destroy();
+    }
+    if (!res.complete && !signal.aborted) throw new Error(`watch ${path}: connection closed mid-stream`);
+  }
+
+  /** Closes the pooled connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+    const res = await this.send(
+      method,
+      path,
+      body === undefined ? undefined : JSON.stringify(body),
+      contentType,
+      undefined,
+      REQUEST_TIMEOUT_MS,
+    );
+    if (res.statusCode === undefined || res.statusCode >= 300) throw await errorOf(res, method, path);
+    return JSON.parse(await text(res)) as T;
+  }
+
+  private send(
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string | undefined,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<IncomingMessage> {
+    const headers: Record<string, string> = { Accept: "application/json", "User-Agent": "pg-kopf-controller" };
+    const authorization = this.target.authorization();
+    if (authorization) headers.Authorization = authorization;
+    if (body !== undefined) {
+      headers["Content-Type"] = contentType ?? "application/json";
+      headers["Content-Length"] = String(Buffer.byteLength(body));
+    }
+    const options = {
+      method,
+      host: this.url.hostname.replace(/^\[|\]$/g, ""),
+      port: this.url.port || (this.url.protocol === "https:" ? 443 : 80),
+      path: `${this.url.pathname.replace(/\/$/, "")}${path}`,
+      headers,
+      signal,
+    };
+    return new Promise((resolve, reject) => {
+      const req = this.url.protocol === "https:" ? httpsRequest({ ...options, agent: this.agent }, resolve) : httpRequest(options, resolve);
+      req.on("error", reject);
+      if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
+      req.end(body);
+    });
+  }
+}
+
+async function text(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function errorOf(res: IncomingMessage, method: string, path: string): Promise<KubeApiError> {
+  const code = res.statusCode ?? 0;
+  const body = await text(res).catch(() => "");
+  let status: { message?: string; reason?: string } = {};
+  try {
+    status = JSON.parse(body);
+  } catch {
+    // Not a Status object (a proxy's page, an empty body): the HTTP status says enough.
+  }
+  return new KubeApiError(code, status.reason, `${method} ${path}: ${code} ${status.message ?? (body.slice(0, 200) || res.statusMessage)}`);
+}
