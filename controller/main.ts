@@ -107,7 +107,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   elector.run(
     () => {
       metrics.leader.set(1);
-      watcher = new PgDatabaseWatcher(kube, api, {
+      watcher = new PgDatabaseWatcher(kube, {
         namespace: s.watchNamespace,
         resyncMs: s.resyncMs,
         log,

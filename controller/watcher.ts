@@ -1,8 +1,9 @@
 // Follows PgDatabase objects with an informer and turns their changes into work-queue keys: every add and
-// delete, and every update but the versions this process wrote itself. A periodic resync re-enqueues every object,
+// delete, and the updates that can change what a reconcile does. A periodic resync re-enqueues every object,
 // catching drift made in Postgres.
 import type { KubeClient } from "./kube/client";
 import { Informer } from "./kube/informer";
+import { hasFinalizer } from "./finalizer";
 import { PgDatabaseApi } from "./pgDatabaseApi";
 import { keyOf, type PgDatabaseObject } from "./resource";
 
@@ -19,12 +20,12 @@ export class PgDatabaseWatcher {
   private resync: NodeJS.Timeout | undefined;
   private hasSynced = false;
 
-  constructor(client: KubeClient, api: PgDatabaseApi, options: WatcherOptions) {
+  constructor(client: KubeClient, options: WatcherOptions) {
     const enqueue = (obj: PgDatabaseObject) => options.onKey(keyOf(obj));
     this.informer = new Informer<PgDatabaseObject>(client, PgDatabaseApi.collection(options.namespace), {
       onAdd: enqueue,
-      onUpdate: (obj) => {
-        if (!api.isOwnWrite(obj)) enqueue(obj);
+      onUpdate: (obj, old) => {
+        if (changesReconcile(old, obj)) enqueue(obj);
       },
       onDelete: enqueue,
       onSynced: () => {
@@ -36,7 +37,9 @@ export class PgDatabaseWatcher {
       },
     });
     this.resync = setInterval(() => {
-      for (const obj of this.informer.list()) enqueue(obj);
+      const objects = this.informer.list();
+      options.log.info({ objects: objects.length }, "resync");
+      for (const obj of objects) enqueue(obj);
     }, options.resyncMs);
     this.resync.unref();
   }
@@ -59,4 +62,17 @@ export class PgDatabaseWatcher {
     clearInterval(this.resync);
     await this.informer.stop();
   }
+}
+
+/**
+ * Whether an update can change what a reconcile does: a new spec (generation), a deletion, or our finalizer taken
+ * away. The controller's own writes (status, its finalizer, the creation intent) come back through the watch too,
+ * often before the write's own response; they change none of these, so they cost no second reconcile.
+ */
+export function changesReconcile(old: PgDatabaseObject, obj: PgDatabaseObject): boolean {
+  return (
+    old.metadata.generation !== obj.metadata.generation ||
+    old.metadata.deletionTimestamp !== obj.metadata.deletionTimestamp ||
+    (hasFinalizer(old) && !hasFinalizer(obj))
+  );
 }

@@ -102,6 +102,31 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     assert.equal(events, "");
   });
 
+  // Regression: the watch echoes every write the controller makes (finalizer, creation intent, status), and each echo
+  // ran the reconcile again: one observe query and one queue slot per write, for nothing.
+  test("1b. one reconcile per object created: the controller's own writes do not come back as work", async () => {
+    const lines = () =>
+      leader
+        .output()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+    const resyncs = () => lines().filter((l) => l.msg === "resync").length;
+    // Right after a resync, so that the next one (5 s later) does not fall into the window counted below.
+    const seen = resyncs();
+    await eventually("a resync", () => resyncs() > seen);
+    apply("echo", { name: "echo_db", reclaimPolicy: "delete" });
+    await untilReady("echo");
+    await sleep(1000);
+    const reconciles = lines().filter((l) => l.msg === "reconciled" && l.key === `${NS}/echo`);
+    assert.equal(resyncs(), seen + 1, "a resync fell into the window; the count below would include it");
+    assert.deepEqual(
+      reconciles.map((l) => l.result),
+      ["Reconciled"],
+    );
+    cluster.kubectl(["delete", "pgdb", "echo", "-n", NS, "--wait=true", "--timeout=30s"]);
+  });
+
   test("2. an owner change converges; an immutable change is refused by the API server", async () => {
     apply("mynewdb", { name: "mynewdb", owner: "app_owner" });
     await eventually("owner to change", async () => (await ownerOf("mynewdb")) === "app_owner");
