@@ -24,4 +24,5 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/package.json ./package.json
 USER 65532:65532
 EXPOSE 8080
-CMD ["dist/controller/main.js"]
+# The same arguments as the Deployment sets (infra/operator.ts CONTROLLER_ARGS; a test keeps them equal).
+CMD ["--lite-mode", "--max-old-space-size=128", "dist/controller/main.js"]

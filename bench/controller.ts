@@ -1,152 +1,331 @@
-// Benchmark: apply N PgDatabase objects at once to a local control plane and measure, through a watch, the time
-// until each is Ready (p50/p99, total) and the controller's peak RSS; beside it, psql running the same CREATE
-// DATABASE statements in one session (the floor), as a ratio. Usage: npm run bench:controller [-- N]
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// Benchmark of the controller against the psql floor and a kopf operator, on one Postgres 15 and one local control
+// plane, printing every figure the performance goals name: bursts (3 rounds, order rotated), steady load, 1,000
+// objects at once, 5,000 objects and their resync, idle memory and its growth, API writes, and the Pulumi side.
+// Usage: npm run bench:controller   (BENCH_KOPF=0 skips kopf, BENCH_LARGE=0 the 5,000, BENCH_PULUMI=0 the Pulumi side;
+// BENCH_NODE_FLAGS="..." runs the controller with other node flags than the Deployment's)
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import * as core from "../core";
-import { startPostgres } from "../scripts/local/postgres";
-import { startCluster } from "../scripts/local/cluster";
-import { installController, startController } from "../scripts/local/controller";
-import { benchKopf } from "./kopf";
+import { existsSync } from "node:fs";
+import { escapeIdentifier } from "pg";
 import { KubeClient } from "../controller/kube/client";
 import { fromKubeconfig } from "../controller/kube/config";
+import { startCluster, type TestCluster } from "../scripts/local/cluster";
+import { type ControllerProcess, installController, startController } from "../scripts/local/controller";
+import { startPostgres, type TestPostgres } from "../scripts/local/postgres";
+import { startKopf, type KopfOperator } from "./kopf";
+import { apiWrites, cpuBetween, cpuSeconds, psqlFloor, RssSampler, writesBetween } from "./measure";
+import { type BenchObject, createAll, createObject, objects, percentile, ReadyWatch, removeAll } from "./objects";
+import { benchPulumi } from "./pulumi";
 
-const N = Number(process.argv[2] ?? 100);
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const BURST = env("BENCH_BURST", 100);
+const ROUNDS = env("BENCH_ROUNDS", 3);
+const STEADY_RATE = env("BENCH_STEADY_RATE", 20);
+const STEADY_SECONDS = env("BENCH_STEADY_SECONDS", 60);
+const PEAK = env("BENCH_PEAK", 1000);
+const LARGE = env("BENCH_LARGE", 5000);
+const PULUMI = env("BENCH_PULUMI", 50);
+const WITH_KOPF = process.env.BENCH_KOPF !== "0";
 const NS = "bench";
+const KOPF_NS = "bench-kopf";
 
-/**
- * Writes the API server has served on PgDatabase objects (their status included) and Events, by verb, from its own
- * request counters: what the controller costs the control plane, independent of the controller's own accounting.
- */
-function apiWrites(cluster: { kubectl(args: string[]): string }): Map<string, number> {
-  const writes = new Map<string, number>();
-  for (const line of cluster.kubectl(["get", "--raw", "/metrics"]).split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
-    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (!["POST", "PATCH", "PUT", "DELETE", "APPLY"].includes(labels.verb)) continue;
-    if (labels.resource !== "pgdatabases" && labels.resource !== "events") continue;
-    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ""}`;
-    writes.set(key, (writes.get(key) ?? 0) + Number(line.split(" ").pop()));
-  }
-  return writes;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const s = (seconds: number) => `${seconds.toFixed(2)} s`;
+const mib = (m: number) => `${m.toFixed(0)} MiB`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const lines: string[] = [];
+function report(line: string): void {
+  lines.push(line);
+  console.log(line);
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+interface Controller {
+  readonly process: ControllerProcess;
+  readonly rss: RssSampler;
+}
+
+async function runController(name: string, kubeconfig: string, pg: TestPostgres, resyncSeconds: number): Promise<Controller> {
+  const proc = await startController(
+    name,
+    kubeconfig,
+    pg,
+    {
+      RESYNC_SECONDS: String(resyncSeconds),
+      LOG_LEVEL: "info",
+
+      ...(process.env.CONCURRENCY !== undefined ? { CONCURRENCY: process.env.CONCURRENCY } : {}),
+    },
+    ...(process.env.BENCH_NODE_FLAGS !== undefined ? [process.env.BENCH_NODE_FLAGS.split(" ").filter(Boolean)] : []),
+  );
+  while ((await proc.metric("pgkopf_leader")) !== 1) await sleep(100);
+  return { process: proc, rss: new RssSampler(proc.child.pid ?? 0) };
+}
+
+interface BurstResult {
+  readonly seconds: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly peakRss: number;
+  readonly writesPerObject: number;
+  readonly writes: string;
+}
+
+/** Creates `list` at once and waits until every object is Ready; counts the API writes the controller made. */
+async function burst(cluster: TestCluster, kube: KubeClient, controller: Controller, list: BenchObject[]): Promise<BurstResult> {
+  const watch = new ReadyWatch(kube, NS);
+  await sleep(200);
+  const before = apiWrites(cluster);
+  controller.rss.reset();
+  const started = performance.now();
+  await createAll(kube, NS, list);
+  await watch.until(list.length);
+  const seconds = (performance.now() - started) / 1000;
+  watch.stop();
+  const peakRss = controller.rss.peak();
+  // The writes a reconcile makes land before Ready is seen; a moment more catches any that come after.
+  await sleep(1000);
+  const writes = writesBetween(before, apiWrites(cluster));
+  const latencies = [...watch.readyAt.values()].map((t) => (t - started) / 1000).sort((a, b) => a - b);
+  return {
+    seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    peakRss,
+    writesPerObject: writes.reduce((sum, [, v]) => sum + v, 0) / list.length,
+    writes: writes.map(([k, v]) => `${k} ${v}`).join(", "),
+  };
 }
 
 async function main(): Promise<void> {
   // CREATE DATABASE is an fsync-bound copy: on a disk its cost varied 3-10x between runs here, which made the floor
-  // meaningless. With the data directory on tmpfs both sides pay the same, small, stable cost.
+  // meaningless. With the data directory on tmpfs every contestant pays the same, small, stable cost.
+  const diskTmp = tmpdir();
   if (!process.env.TMPDIR && existsSync("/dev/shm")) process.env.TMPDIR = "/dev/shm";
-  console.log(`Postgres data directory under ${tmpdir()}`);
   const pg = await startPostgres();
   const cluster = await startCluster({ workloads: true });
+  const stops: (() => void)[] = [];
   try {
     const kubeconfig = installController(cluster, pg);
     cluster.kubectl(["create", "namespace", NS]);
-    const controller = await startController("bench-controller", kubeconfig, pg, {
-      RESYNC_SECONDS: "600",
-      LOG_LEVEL: "warn",
-      ...(process.env.CONTROLLER_NODE_OPTIONS !== undefined ? { NODE_OPTIONS: process.env.CONTROLLER_NODE_OPTIONS } : {}),
-      ...(process.env.CONCURRENCY !== undefined ? { CONCURRENCY: process.env.CONCURRENCY } : {}),
-    });
-    while ((await controller.metric("pgkopf_leader")) !== 1) await new Promise((r) => setTimeout(r, 100));
-
     const kube = new KubeClient(fromKubeconfig(cluster.kubeconfig));
-    const readyAt = new Map<string, number>();
-    let allReady: () => void = () => undefined;
-    const done = new Promise<void>((r) => (allReady = r));
-    const watching = new AbortController();
-    const watch = kube.watch<any>(
-      `/apis/my.local/v1/namespaces/${NS}/pgdatabases?watch=1`,
-      ({ object: obj }) => {
-        const ready = obj.status?.conditions?.find((c: any) => c.type === "Ready");
-        if (ready?.status === "True" && !readyAt.has(obj.metadata.name)) {
-          readyAt.set(obj.metadata.name, performance.now());
-          if (readyAt.size === N) allReady();
+    stops.push(() => kube.close());
+    const controller = await runController("bench-controller", kubeconfig, pg, 600);
+    const kopf: KopfOperator | undefined = WITH_KOPF ? await startKopf(cluster, pg, kube, KOPF_NS) : undefined;
+    if (kopf) stops.push(() => kopf.stop());
+    await sleep(3000);
+    const concurrency = process.env.CONCURRENCY ?? "4";
+    report(`pg-kopf controller benchmark: Postgres data directory under ${tmpdir()}, controller concurrency ${concurrency}`);
+    const idle = controller.rss.now();
+    report(`idle RSS                         controller ${mib(idle)}${kopf ? `, kopf ${mib(kopf.rss.now())}` : ""}`);
+
+    // Bursts: every contestant creates BURST databases; the order rotates so none always goes first.
+    report(`\n${BURST} objects at once, ${ROUNDS} rounds, order rotated (seconds to all Ready / all created; ×psql floor)`);
+    const contestants = ["psql", "pg-kopf", ...(kopf ? ["kopf"] : [])];
+    const figures = {
+      psql: [] as number[],
+      "pg-kopf": [] as number[],
+      kopf: [] as number[],
+      ratio: [] as number[],
+      kopfRatio: [] as number[],
+    };
+    const settled: number[] = [];
+    let lastBurst: BurstResult | undefined;
+    let peakBurstRss = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = contestants.map((_, i) => contestants[(i + round) % contestants.length]);
+      const ours = objects(`r${round}`, BURST, (i) => `ctl_r${round}_${i}`);
+      const theirs = objects(`k${round}`, BURST, (i) => `kopf_r${round}_${i}`);
+      const floorNames = Array.from({ length: BURST }, (_, i) => `psql_r${round}_${i}`);
+      const times: Record<string, number> = {};
+      const cpu: string[] = [];
+      for (const who of order) {
+        const cpuBefore = cpuSeconds();
+        if (who === "psql") times.psql = await psqlFloor(pg, floorNames);
+        if (who === "pg-kopf") {
+          await pg.query("CHECKPOINT");
+          lastBurst = await burst(cluster, kube, controller, ours);
+          times["pg-kopf"] = lastBurst.seconds;
+          peakBurstRss = Math.max(peakBurstRss, lastBurst.peakRss);
         }
-      },
-      watching.signal,
-    );
-    watch.catch(() => undefined);
-
-    const items = Array.from({ length: N }, (_, i) => ({
-      apiVersion: "my.local/v1",
-      kind: "PgDatabase",
-      metadata: { name: `db-${i}`, namespace: NS },
-      spec: { name: `ctl_${i}` },
-    }));
-    await pg.query("CHECKPOINT");
-    const writesBefore = apiWrites(cluster);
-    const t0 = performance.now();
-    cluster.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
-    const applied = performance.now() - t0;
-    await done;
-    const total = performance.now() - t0;
-    watching.abort();
-    kube.close();
-    // Let the reconciles that the controller's own writes trigger settle, then count what it wrote.
-    await new Promise((r) => setTimeout(r, 3000));
-    const writesAfter = apiWrites(cluster);
-    const writes = [...writesAfter]
-      .map(([k, v]) => [k, v - (writesBefore.get(k) ?? 0)] as const)
-      .filter(([k, v]) => v > 0 && k !== "POST pgdatabases");
-    const latencies = [...readyAt.values()].map((t) => t - t0).sort((a, b) => a - b);
-    const status = readFileSync(`/proc/${controller.child.pid}/status`, "utf8");
-    const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-    const mib = async (metric: string) => ((await controller.metric(metric)) / 1048576).toFixed(1);
-    const heap = `heap used ${await mib("pgkopf_nodejs_heap_size_used_bytes")} MiB of ${await mib("pgkopf_nodejs_heap_size_total_bytes")}, external ${await mib("pgkopf_nodejs_external_memory_bytes")}`;
-    await controller.kill("SIGTERM");
-
-    // The floor: the same statements from the same planner, one psql session.
-    const ctx = { manager: "bench:floor" };
-    const sql = Array.from({ length: N }, (_, i) => {
-      const r = core.parseSpec({ name: `psql_${i}` });
-      if (!r.ok) throw new Error("bad spec");
-      return `${core.plan(r.spec, undefined, ctx).map(core.stepSql).join(";\n")};`;
-    }).join("\n");
-    const file = join(mkdtempSync(join(tmpdir(), "pg-kopf-bench-")), "create.sql");
-    writeFileSync(file, sql);
-    // CREATE DATABASE makes checkpoints; both runs start from a fresh one so neither pays for the other's.
-    await pg.query("CHECKPOINT");
-    const p0 = performance.now();
-    const r = spawnSync(
-      "psql",
-      ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file],
-      {
-        env: { ...process.env, PGPASSWORD: pg.password },
-        encoding: "utf8",
-      },
-    );
-    if (r.status !== 0) throw new Error(r.stderr);
-    const floor = performance.now() - p0;
-
-    console.log(`pg-kopf controller bench: ${N} PgDatabase objects applied at once, concurrency ${process.env.CONCURRENCY ?? 4}`);
-    console.log(`kubectl apply of all objects     ${(applied / 1000).toFixed(2)} s`);
-    console.log(`all Ready after apply            ${(total / 1000).toFixed(2)} s`);
-    console.log(
-      `apply-to-Ready latency           p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s`,
-    );
-    console.log(`controller peak RSS              ${peakRssMb.toFixed(1)} MiB (now: ${heap})`);
-    console.log(`psql floor (same SQL, 1 session) ${(floor / 1000).toFixed(2)} s`);
-    console.log(`ratio controller/psql            ${(total / floor).toFixed(2)}`);
-    if (process.env.BENCH_KOPF !== "0") {
-      await pg.query("CHECKPOINT");
-      const kopf = await benchKopf(cluster, pg, `${NS}-kopf`, N);
-      console.log(
-        `kopf operator, seed's behaviour  ${kopf.seconds.toFixed(2)} s to all databases created, peak RSS ${kopf.peakRssMib.toFixed(1)} MiB`,
+        if (who === "kopf" && kopf) times.kopf = await kopf.create(theirs);
+        cpu.push(`${who}: ${cpuBetween(cpuBefore, cpuSeconds())}`);
+      }
+      figures.psql.push(times.psql);
+      figures["pg-kopf"].push(times["pg-kopf"]);
+      figures.ratio.push(times["pg-kopf"] / times.psql);
+      if (kopf) {
+        figures.kopf.push(times.kopf);
+        figures.kopfRatio.push(times.kopf / times.psql);
+      }
+      report(
+        `round ${round + 1} [${order.join(", ")}]  psql ${s(times.psql)} | pg-kopf ${s(times["pg-kopf"])} ×${(times["pg-kopf"] / times.psql).toFixed(2)} ` +
+          `(p50 ${s(lastBurst!.p50)}, p99 ${s(lastBurst!.p99)}, peak ${mib(lastBurst!.peakRss)}, ${lastBurst!.writesPerObject.toFixed(2)} writes/object)` +
+          (kopf ? ` | kopf ${s(times.kopf)} ×${(times.kopf / times.psql).toFixed(2)}` : ""),
       );
-      console.log(
-        `ratio kopf/psql                  ${(kopf.seconds / (floor / 1000)).toFixed(2)}; controller/kopf ${(total / 1000 / kopf.seconds).toFixed(2)}`,
-      );
+      report(`        CPU seconds by process   ${cpu.join(" | ")}`);
+      await removeAll(cluster, pg, NS, ours);
+      if (kopf) await removeAll(cluster, pg, KOPF_NS, theirs);
+      for (const n of floorNames) await pg.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(n)}`);
+      await sleep(3000);
+      settled.push(controller.rss.now());
     }
-    const perObject = writes.reduce((sum, [, v]) => sum + v, 0) / N;
-    console.log(`API writes per object created    ${perObject.toFixed(2)} (${writes.map(([k, v]) => `${k} ${v}`).join(", ")})`);
+    const ratio = median(figures.ratio);
+    report(
+      `median                           pg-kopf ×${ratio.toFixed(2)} the floor` +
+        (kopf
+          ? `, kopf ×${median(figures.kopfRatio).toFixed(2)}; pg-kopf/kopf ${(median(figures["pg-kopf"]) / median(figures.kopf)).toFixed(2)}`
+          : ""),
+    );
+    report(`API writes per object created    ${lastBurst!.writesPerObject.toFixed(2)} (${lastBurst!.writes})`);
+    report(`RSS after each burst settled     ${settled.map(mib).join(", ")} (idle before: ${mib(idle)})`);
+    if (kopf) report(`kopf peak RSS                    ${mib(kopf.rss.peak())}`);
+    kopf?.stop();
+
+    const steadyP99 = STEADY_SECONDS > 0 ? await steadyLoad(cluster, pg, kube, controller) : undefined;
+    const peakRss = PEAK > 0 ? await manyAtOnce(cluster, pg, kube, controller) : undefined;
+    await controller.process.kill("SIGTERM");
+    controller.rss.stop();
+
+    if (LARGE > 0) await large(cluster, kube, kubeconfig, diskTmp);
+    if (PULUMI > 0) {
+      const p = await benchPulumi(pg, PULUMI);
+      const row = (what: string, ours: number, engine: number, floor?: number) =>
+        `${what.padEnd(33)}${s(ours)} (engine alone ${s(engine)}, ours ${s(ours - engine)}` +
+        (floor !== undefined ? `; psql ${s(floor)}, ×${(ours / floor).toFixed(2)}, ours ×${((ours - engine) / floor).toFixed(2)})` : ")");
+      report(`\nPulumi, ${p.n} databases, plain CLI (engine alone: the same command on a stack that declares none)`);
+      report(row("pulumi up", p.up, p.empty.up, p.floor.create));
+      report(row("pulumi preview (no changes)", p.preview, p.empty.preview));
+      report(row("pulumi destroy", p.destroy, p.empty.destroy, p.floor.drop));
+    }
+
+    report("\nGoals");
+    report(`all Ready ≤ 1.3× the psql floor  ${ratio <= 1.3 ? "met" : "NOT met"} (×${ratio.toFixed(2)})`);
+    if (WITH_KOPF) {
+      const vsKopf = median(figures["pg-kopf"]) / median(figures.kopf);
+      report(`faster than kopf                 ${vsKopf < 1 ? "met" : "NOT met"} (${vsKopf.toFixed(2)})`);
+    }
+    if (steadyP99 !== undefined) report(`p99 ≤ 1.5 s under steady load    ${steadyP99 <= 1.5 ? "met" : "NOT met"} (${s(steadyP99)})`);
+    report(`idle RSS ≤ 80 MB                 ${idle * 1.048576 <= 80 ? "met" : "NOT met"} (${(idle * 1.048576).toFixed(0)} MB)`);
+    if (peakRss !== undefined)
+      report(
+        `peak ≤ 150 MB at ${PEAK}            ${peakRss * 1.048576 <= 150 ? "met" : "NOT met"} (${(peakRss * 1.048576).toFixed(0)} MB)`,
+      );
+    report(
+      `writes per object ≤ 3            ${lastBurst!.writesPerObject <= 3 ? "met" : "NOT met"} (${lastBurst!.writesPerObject.toFixed(2)})`,
+    );
   } finally {
+    for (const stop of stops) stop();
     cluster.stop();
+    pg.destroy();
+  }
+}
+
+/** Objects arriving at a fixed rate; latency from each object's creation to its Ready. Returns the p99 in seconds. */
+async function steadyLoad(cluster: TestCluster, pg: TestPostgres, kube: KubeClient, controller: Controller): Promise<number> {
+  const steady = objects("steady", STEADY_RATE * STEADY_SECONDS);
+  const watch = new ReadyWatch(kube, NS);
+  await sleep(200);
+  controller.rss.reset();
+  const startedAt = new Map<string, number>();
+  const posts: Promise<void>[] = [];
+  const t0 = performance.now();
+  for (const [i, o] of steady.entries()) {
+    const due = t0 + (i * 1000) / STEADY_RATE;
+    if (due > performance.now()) await sleep(due - performance.now());
+    posts.push(createObject(kube, NS, o).then((t) => void startedAt.set(o.name, t)));
+  }
+  await Promise.all(posts);
+  await watch.until(steady.length);
+  watch.stop();
+  const latencies = steady.map((o) => (watch.readyAt.get(o.name)! - startedAt.get(o.name)!) / 1000).sort((a, b) => a - b);
+  report(
+    `\nsteady ${STEADY_RATE} objects/s for ${STEADY_SECONDS} s   creation to Ready p50 ${s(percentile(latencies, 50))}, p99 ${s(percentile(latencies, 99))}, ` +
+      `max ${s(latencies[latencies.length - 1])}; peak RSS ${mib(controller.rss.peak())}`,
+  );
+  await removeAll(cluster, pg, NS, steady);
+  return percentile(latencies, 99);
+}
+
+/** PEAK objects at once: the time and the memory it takes. Returns the peak RSS in MiB. */
+async function manyAtOnce(cluster: TestCluster, pg: TestPostgres, kube: KubeClient, controller: Controller): Promise<number> {
+  const many = objects("peak", PEAK);
+  const cpuBefore = cpuSeconds();
+  const big = await burst(cluster, kube, controller, many);
+  report(
+    `${PEAK} objects at once             all Ready ${s(big.seconds)} (${(PEAK / big.seconds).toFixed(0)} objects/s), peak RSS ${mib(big.peakRss)}, ` +
+      `${big.writesPerObject.toFixed(2)} writes/object; CPU seconds ${cpuBetween(cpuBefore, cpuSeconds())}`,
+  );
+  await removeAll(cluster, pg, NS, many);
+  await sleep(3000);
+  report(`RSS after it settled             ${mib(controller.rss.now())}`);
+  return big.peakRss;
+}
+
+/**
+ * LARGE objects on one controller, against a Postgres of its own with the data directory on disk (at 7 MiB a
+ * database they do not fit in memory), then a resync of all of them unchanged: its duration and writes.
+ */
+async function large(cluster: TestCluster, kube: KubeClient, kubeconfig: string, dir: string): Promise<void> {
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  const pg = await startPostgres();
+  process.env.TMPDIR = previous;
+  const resync = 30;
+  try {
+    const controller = await runController("bench-large", kubeconfig, pg, resync);
+    const connections = { max: 0 };
+    const poll = setInterval(() => {
+      pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pg-kopf-controller'").then(
+        (r) => (connections.max = Math.max(connections.max, r[0].n)),
+        () => undefined,
+      );
+    }, 200);
+    try {
+      const list = objects("large", LARGE);
+      const result = await burst(cluster, kube, controller, list);
+      const floor = await psqlFloor(
+        pg,
+        Array.from({ length: 200 }, (_, i) => `large_floor_${i}`),
+      );
+      report(
+        `\n${LARGE} objects on one controller (data directory on disk) all Ready ${s(result.seconds)}, ${result.writesPerObject.toFixed(2)} writes/object, ` +
+          `peak RSS ${mib(result.peakRss)}, Postgres connections at most ${connections.max} (pool ${Number(process.env.CONCURRENCY ?? 4) + 1}); ` +
+          `psql floor on this disk ${s((floor * LARGE) / 200)} (from 200)`,
+      );
+      // The next periodic resync: every object reconciled again, unchanged; timed from the controller's own log.
+      const log = () =>
+        controller.process
+          .output()
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { msg: string; time: number });
+      const resyncs = () => log().filter((l) => l.msg === "resync");
+      const seen = resyncs().length;
+      while (resyncs().length === seen) await sleep(100);
+      const before = apiWrites(cluster);
+      controller.rss.reset();
+      let finished: number | undefined;
+      let resyncAt = 0;
+      while (finished === undefined) {
+        await sleep(200);
+        let count = 0;
+        let reconciles = 0;
+        for (const entry of log()) {
+          if (entry.msg === "resync" && ++count === seen + 1) resyncAt = entry.time;
+          else if (count > seen && entry.msg === "reconciled" && ++reconciles === LARGE) finished = entry.time;
+        }
+      }
+      const seconds = (finished - resyncAt) / 1000;
+      const writes = writesBetween(before, apiWrites(cluster));
+      report(
+        `resync of ${LARGE} unchanged objects    ${s(seconds)}, ${writes.reduce((n, [, v]) => n + v, 0)} API writes, peak RSS ${mib(controller.rss.peak())}, ` +
+          `RSS after ${mib(controller.rss.now())}`,
+      );
+    } finally {
+      clearInterval(poll);
+      await controller.process.kill("SIGTERM");
+      controller.rss.stop();
+    }
+  } finally {
     pg.destroy();
   }
 }

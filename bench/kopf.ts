@@ -1,12 +1,15 @@
 // The kopf side of the controller benchmark: the seed's operator (bench/kopf/operator.py) in a Python environment
 // of its own, with kopf and psycopg2 at pinned versions (pip), run standalone against the same API server and
-// Postgres. Measures the time until every database the objects name exists, and the operator's peak RSS.
+// Postgres, kept running across rounds as a deployed operator would be.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { KubeClient } from "../controller/kube/client";
 import type { TestCluster } from "../scripts/local/cluster";
 import type { TestPostgres } from "../scripts/local/postgres";
+import { RssSampler } from "./measure";
+import { type BenchObject, createAll } from "./objects";
 
 const PACKAGES = ["kopf==1.45.2", "psycopg2-binary==2.9.13"];
 
@@ -20,13 +23,15 @@ function kopfEnv(): string {
   return join(venv, "bin");
 }
 
-export interface KopfResult {
-  readonly seconds: number;
-  readonly peakRssMib: number;
+export interface KopfOperator {
+  readonly rss: RssSampler;
+  /** Creates the objects at once; resolves with the seconds until every database they name exists. */
+  create(list: readonly BenchObject[]): Promise<number>;
+  stop(): void;
 }
 
-/** Applies `n` objects in `namespace` and waits until kopf has created every database. */
-export async function benchKopf(cluster: TestCluster, pg: TestPostgres, namespace: string, n: number): Promise<KopfResult> {
+/** Starts the kopf operator on `namespace` and waits until it has listed it. */
+export async function startKopf(cluster: TestCluster, pg: TestPostgres, kube: KubeClient, namespace: string): Promise<KopfOperator> {
   const bin = kopfEnv();
   cluster.kubectl(["create", "namespace", namespace]);
   const child = spawn(
@@ -45,34 +50,32 @@ export async function benchKopf(cluster: TestCluster, pg: TestPostgres, namespac
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  process.once("exit", () => child.kill("SIGKILL"));
   let log = "";
   child.stdout.on("data", (d) => (log += d));
   child.stderr.on("data", (d) => (log += d));
-  try {
-    // Ready when it has listed the (empty) namespace.
-    const deadline = Date.now() + 30_000;
-    while (!/Initial listing|Processing|Resuming|activity\/startup/i.test(log) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1000));
-    const items = Array.from({ length: n }, (_, i) => ({
-      apiVersion: "my.local/v1",
-      kind: "PgDatabase",
-      metadata: { name: `kopf-${i}`, namespace },
-      spec: { name: `kopf_${i}` },
-    }));
-    await pg.query("CHECKPOINT");
-    const t0 = performance.now();
-    cluster.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
-    const count = async () =>
-      (await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'kopf\\_%'"))[0].n;
-    while ((await count()) < n) {
-      if (performance.now() - t0 > 300_000) throw new Error(`kopf did not create ${n} databases in 5 minutes:\n${log.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-    return { seconds, peakRssMib: Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024 };
-  } finally {
-    child.kill("SIGTERM");
-  }
+  const deadline = Date.now() + 30_000;
+  while (!/Initial listing|Processing|Resuming|activity\/startup/i.test(log) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1000));
+  return {
+    rss: new RssSampler(child.pid ?? 0),
+    async create(list) {
+      await pg.query("CHECKPOINT");
+      const names = list.map((o) => o.database);
+      const started = performance.now();
+      await createAll(kube, namespace, list);
+      const count = async () =>
+        (await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname = ANY($1)", [names]))[0].n;
+      while ((await count()) < list.length) {
+        if (performance.now() - started > 300_000)
+          throw new Error(`kopf did not create ${list.length} databases in 5 minutes:\n${log.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return (performance.now() - started) / 1000;
+    },
+    stop() {
+      child.kill("SIGTERM");
+    },
+  };
 }

@@ -114,12 +114,13 @@ describe("with a host IP", () => {
     });
     assert.equal(c.livenessProbe.httpGet.path, "/healthz");
     assert.equal(c.readinessProbe.httpGet.path, "/readyz");
-    assert.deepEqual(c.resources, { requests: { cpu: "50m", memory: "160Mi" }, limits: { memory: "384Mi" } });
+    assert.deepEqual(c.resources, { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "256Mi" } });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
     assert.equal(env.PGHOST.value, "postgres.pg-kopf.svc.cluster.local");
     assert.equal(env.PGPORT.value, "5432");
-    // The heap cap leaves room under the memory limit for code, buffers and the young generation.
-    assert.equal(env.NODE_OPTIONS.value, "--max-old-space-size=192");
+    // Lite mode keeps the footprint flat; the heap cap leaves room under the limit for code and buffers.
+    assert.deepEqual(c.args, ["--lite-mode", "--max-old-space-size=128", "dist/controller/main.js"]);
+    assert.equal(env.NODE_OPTIONS, undefined);
     for (const k of ["PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"]) {
       assert.deepEqual(env[k].valueFrom, { secretKeyRef: { name: "postgres-credentials-x1y2z3", key: k } });
     }

@@ -6,7 +6,7 @@ import { CRD_NAME } from "../../crd/pgdatabase";
 import { freePort, type TestPostgres } from "./postgres";
 import type { TestCluster } from "./cluster";
 import { clusterStackConfig, createCliStack, REPO } from "./project";
-import { CONTROLLER_NODE_OPTIONS } from "../../infra/operator";
+import { CONTROLLER_NODE_FLAGS } from "../../infra/operator";
 
 export const NAMESPACE = "pg-kopf";
 const SA = "pg-kopf-controller";
@@ -42,10 +42,12 @@ export async function startController(
   kubeconfig: string,
   pg: TestPostgres,
   extraEnv: Record<string, string> = {},
+  // As the Deployment runs it.
+  nodeArgs: readonly string[] = CONTROLLER_NODE_FLAGS,
 ): Promise<ControllerProcess> {
   const port = await freePort();
   let out = "";
-  const child = spawn(process.execPath, [join(REPO, "dist", "controller", "main.js")], {
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, "dist", "controller", "main.js")], {
     env: {
       PATH: process.env.PATH,
       KUBECONFIG: kubeconfig,
@@ -65,8 +67,6 @@ export async function startController(
       SLOW_RETRY_SECONDS: "2",
       LEASE_DURATION_SECONDS: "10",
       LOG_LEVEL: "info",
-      // As the Deployment runs it.
-      NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
       ...extraEnv,
     },
     stdio: ["ignore", "pipe", "pipe"],

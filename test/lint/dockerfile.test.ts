@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../../scripts/local/pulumi";
 import { toolchainBin } from "./toolchain";
+import { CONTROLLER_ARGS } from "../../infra/operator";
 
 const linter = () => toolchainBin("dockerfile-lint");
 const dockerfile = readFileSync(join(REPO, "Dockerfile"), "utf8");
@@ -30,7 +31,9 @@ test("the runtime stage is distroless, non-root, and starts the controller witho
   const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
   assert.match(runtime, /FROM \S*distroless\/nodejs24\S*:nonroot/);
   assert.match(runtime, /^USER 65532:65532$/m);
-  assert.match(runtime, /^CMD \["dist\/controller\/main\.js"\]$/m);
+  // The image run on its own (docker run) behaves as the Deployment runs it: the same node flags and entry point.
+  const cmd = /^CMD (\[.*\])$/m.exec(runtime)?.[1];
+  assert.deepEqual(cmd && JSON.parse(cmd), CONTROLLER_ARGS);
   assert.doesNotMatch(runtime, /^RUN /m, "nothing runs in the runtime stage (it has no shell)");
   assert.match(dockerfile, /npm prune --omit=dev/);
 });

@@ -1,0 +1,138 @@
+// What the controller benchmark measures besides readiness: the psql floor (the same statements in one session),
+// a process's resident memory sampled over a phase, and the API server's own count of writes.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as core from "../core";
+import type { TestPostgres } from "../scripts/local/postgres";
+
+/** Seconds psql takes to run the planner's statements for creating these databases, in one session. */
+export async function psqlFloor(pg: TestPostgres, databases: readonly string[], manager = "bench:floor"): Promise<number> {
+  const sql = databases
+    .map((name) => {
+      const r = core.parseSpec({ name });
+      if (!r.ok) throw new Error(`bad bench spec ${name}`);
+      return `${core.plan(r.spec, undefined, { manager }).map(core.stepSql).join(";\n")};`;
+    })
+    .join("\n");
+  return psqlFile(pg, sql);
+}
+
+/** Seconds psql takes to run `sql` in one session. The password goes through the environment. */
+export async function psqlFile(pg: TestPostgres, sql: string): Promise<number> {
+  const file = join(mkdtempSync(join(tmpdir(), "pg-kopf-bench-")), "statements.sql");
+  writeFileSync(file, sql);
+  // CREATE DATABASE makes checkpoints; every contestant starts from a fresh one so none pays for another's.
+  await pg.query("CHECKPOINT");
+  const started = performance.now();
+  const r = spawnSync(
+    "psql",
+    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file],
+    { env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(r.stderr);
+  return (performance.now() - started) / 1000;
+}
+
+/** Samples a process's resident set every 50 ms; `peak()` is the highest since the last `reset()`. */
+export class RssSampler {
+  private max = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 50);
+    this.timer.unref();
+  }
+
+  /** The resident set now, in MiB. */
+  now(): number {
+    try {
+      return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  }
+
+  peak(): number {
+    this.sample();
+    return this.max;
+  }
+
+  reset(): void {
+    this.max = this.now();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    this.max = Math.max(this.max, this.now());
+  }
+}
+
+/**
+ * Writes the API server has served on PgDatabase objects (their status included) and Events, by verb, from its own
+ * request counters: what the controller costs the control plane, independent of the controller's own accounting.
+ */
+export function apiWrites(cluster: { kubectl(args: string[]): string }): Map<string, number> {
+  const writes = new Map<string, number>();
+  for (const line of cluster.kubectl(["get", "--raw", "/metrics"]).split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (!["POST", "PATCH", "PUT", "DELETE", "APPLY"].includes(labels.verb)) continue;
+    if (labels.resource !== "pgdatabases" && labels.resource !== "events") continue;
+    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ""}`;
+    writes.set(key, (writes.get(key) ?? 0) + Number(line.split(" ").pop()));
+  }
+  return writes;
+}
+
+/** The writes between two readings, without the objects' own creation (the benchmark's, not the controller's). */
+export function writesBetween(before: Map<string, number>, after: Map<string, number>): [string, number][] {
+  return [...after]
+    .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as [string, number])
+    .filter(([k, v]) => v > 0 && k !== "POST pgdatabases");
+}
+
+/** CPU seconds (user + system, finished children included) used so far by each process group the benchmark watches. */
+export function cpuSeconds(): Record<"controller" | "kopf" | "apiserver" | "etcd" | "postgres", number> {
+  const ticks = 100; // USER_HZ on Linux
+  const out = { controller: 0, kopf: 0, apiserver: 0, etcd: 0, postgres: 0 };
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    let stat: string;
+    let cmdline: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after the command name (which may hold spaces): utime stime cutime cstime are the 12th-15th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const used = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticks;
+    const group = cmdline.includes("controller/main.js")
+      ? "controller"
+      : cmdline.includes("kopf\0run")
+        ? "kopf"
+        : cmdline.includes("kube-apiserver")
+          ? "apiserver"
+          : cmdline.split("\0")[0].endsWith("etcd")
+            ? "etcd"
+            : stat.includes("(postgres)")
+              ? "postgres"
+              : undefined;
+    if (group) out[group] += used;
+  }
+  return out;
+}
+
+/** The CPU seconds each group used between two readings, printed. */
+export function cpuBetween(before: ReturnType<typeof cpuSeconds>, after: ReturnType<typeof cpuSeconds>): string {
+  return (Object.keys(after) as (keyof typeof after)[])
+    .map((k) => [k, after[k] - before[k]] as const)
+    .filter(([, v]) => v > 0.005)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(", ");
+}
