@@ -1,7 +1,7 @@
 // PgDatabase objects for the benchmarks: created through the API with bounded parallelism, their readiness
 // followed through one watch, and removed again (objects and databases) between phases.
 import { escapeIdentifier } from "pg";
-import { KubeApiError, type KubeClient } from "../controller/kube/client";
+import type { KubeClient } from "../controller/kube/client";
 import { PgDatabaseApi } from "../controller/pgDatabaseApi";
 import type { TestPostgres } from "../scripts/local/postgres";
 
@@ -14,9 +14,9 @@ export function objects(prefix: string, n: number, database = (i: number) => `${
   return Array.from({ length: n }, (_, i) => ({ name: `${prefix}-${i}`, database: database(i) }));
 }
 
-/** Creates the object; resolves with the time its POST started. */
+/** Creates the object; resolves with the time its POST started (epoch milliseconds). */
 export async function createObject(kube: KubeClient, namespace: string, o: BenchObject): Promise<number> {
-  const started = performance.now();
+  const started = Date.now();
   await kube.create(PgDatabaseApi.collection(namespace), {
     apiVersion: "my.local/v1",
     kind: "PgDatabase",
@@ -36,56 +36,55 @@ export async function createAll(kube: KubeClient, namespace: string, list: reado
   );
 }
 
-/** Follows a namespace's PgDatabase objects and records when each first reported Ready=True. */
-export class ReadyWatch {
+/**
+ * Records when the controller finished each object's first reconcile to Ready, from its own log (the line comes
+ * right after the status write), so that measuring costs the API server nothing: kopf is timed from Postgres alone.
+ */
+export class ReadyLog {
+  /** Object name -> epoch milliseconds. */
   readonly readyAt = new Map<string, number>();
-  private readonly abort = new AbortController();
-  private waiters: { count: number; resolve: () => void }[] = [];
+  private offset = 0;
 
-  constructor(kube: KubeClient, namespace: string) {
-    const follow = async () => {
-      let resourceVersion = "";
-      while (!this.abort.signal.aborted) {
-        await kube
-          .watch<any>(
-            `${PgDatabaseApi.collection(namespace)}?watch=1&allowWatchBookmarks=true${resourceVersion ? `&resourceVersion=${resourceVersion}` : ""}`,
-            ({ type, object }) => {
-              resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
-              if (type === "ERROR") resourceVersion = "";
-              else if (type !== "DELETED") this.saw(object);
-            },
-            this.abort.signal,
-          )
-          .catch(async (err: unknown) => {
-            // Expired resume point (410) or a dropped stream: watch again from now; objects already seen stay seen.
-            if (!(err instanceof KubeApiError && err.code === 410)) await new Promise((r) => setTimeout(r, 200));
-            resourceVersion = "";
-          });
-      }
-    };
-    void follow();
+  constructor(
+    private readonly output: () => string,
+    private readonly namespace: string,
+  ) {
+    this.offset = output().length;
   }
 
-  /** Resolves once `count` objects have been Ready (since this watch started). */
-  until(count: number): Promise<void> {
-    if (this.readyAt.size >= count) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  /** Resolves once every named object has been reconciled to Ready. */
+  async until(names: readonly string[]): Promise<void> {
+    for (;;) {
+      this.read();
+      if (names.every((n) => this.readyAt.has(n))) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
-  stop(): void {
-    this.abort.abort();
+  private read(): void {
+    const text = this.output();
+    const end = text.lastIndexOf("\n") + 1;
+    if (end <= this.offset) return;
+    for (const line of text.slice(this.offset, end).split("\n")) {
+      if (!line.includes('"msg":"reconciled"')) continue;
+      const entry = JSON.parse(line) as { key: string; result: string; time: number };
+      const [namespace, name] = entry.key.split("/");
+      if (entry.result === "Reconciled" && namespace === this.namespace && !this.readyAt.has(name)) this.readyAt.set(name, entry.time);
+    }
+    this.offset = end;
   }
+}
 
-  private saw(obj: any): void {
-    const ready = obj.status?.conditions?.find((c: any) => c.type === "Ready");
-    if (ready?.status !== "True" || this.readyAt.has(obj.metadata.name)) return;
-    this.readyAt.set(obj.metadata.name, performance.now());
-    this.waiters = this.waiters.filter((w) => {
-      if (this.readyAt.size < w.count) return true;
-      w.resolve();
-      return false;
-    });
-  }
+/** Throws unless every named object's status says Ready=True: the log's word, checked against the API. */
+export async function assertReady(kube: KubeClient, namespace: string, names: readonly string[]): Promise<void> {
+  const list = await kube.get<{ items: any[] }>(PgDatabaseApi.collection(namespace));
+  const ready = new Set(
+    list.items
+      .filter((o) => o.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
+      .map((o) => o.metadata.name as string),
+  );
+  const missing = names.filter((n) => !ready.has(n));
+  if (missing.length > 0) throw new Error(`not Ready in the API although reconciled: ${missing.slice(0, 5).join(", ")}`);
 }
 
 /**

@@ -2,6 +2,7 @@
 // and this project's program, beside the engine's fixed cost (the same commands on a stack that declares nothing)
 // and psql running the same statements in one session.
 import { escapeIdentifier } from "pg";
+import { startPostgres } from "../scripts/local/postgres";
 import type { TestPostgres } from "../scripts/local/postgres";
 import { createCliStack, type StackConfig } from "../scripts/local/project";
 import { psqlFile, psqlFloor } from "./measure";
@@ -57,4 +58,21 @@ export async function benchPulumi(pg: TestPostgres, n: number): Promise<PulumiFi
   const create = await psqlFloor(pg, names);
   const drop = await psqlFile(pg, names.map((name) => `DROP DATABASE ${escapeIdentifier(name)};`).join("\n"));
   return { n, ...full, empty, floor: { create, drop } };
+}
+
+/** On its own: node dist/bench/pulumi.js [N]. */
+if (require.main === module) {
+  (async () => {
+    if (!process.env.TMPDIR) process.env.TMPDIR = "/dev/shm";
+    const pg = await startPostgres();
+    try {
+      const p = await benchPulumi(pg, Number(process.argv[2] ?? 50));
+      console.log(JSON.stringify(p, (_k, v) => (typeof v === "number" ? Number(v.toFixed(2)) : v), 1));
+    } finally {
+      pg.destroy();
+    }
+  })().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }

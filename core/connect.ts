@@ -193,7 +193,8 @@ export class NegotiatedPool {
       const { client, tls } = await connectClient(this.settings, undefined);
       await client.end().catch(() => undefined);
       if (!this.pool) {
-        this.pool = new Pool({ ...clientConfig(this.settings), ssl: tls, max: this.max, idleTimeoutMillis: 30_000 });
+        // allowExitOnIdle: idle connections never keep a process alive (the provider's ends with the deployment).
+        this.pool = new Pool({ ...clientConfig(this.settings), ssl: tls, max: this.max, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
         // An idle pooled connection whose server goes away emits 'error'; the pool drops it and the next use reconnects.
         this.pool.on("error", () => undefined);
       }

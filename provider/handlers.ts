@@ -66,9 +66,16 @@ function rethrow(err: unknown): never {
   throw new Error(`${e.reason}: ${e.message}`);
 }
 
+/**
+ * Connections the provider keeps open for the engine's calls during one deployment: the engine calls check, read
+ * and diff for many resources at once, and each call opening its own connection (TCP, TLS, SCRAM, a backend) added
+ * 0.1-0.4 s to up, preview and destroy of 50 databases (npm run bench:controller, Pulumi part).
+ */
+const PROVIDER_POOL = 4;
+
 /** The admin connection from stack config (configure) or, when the engine never called configure, PG* variables. */
 export function configure(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): core.ConnectionSettings {
-  return adminConnection(config ?? { get: () => undefined }, env);
+  return core.withPool(adminConnection(config ?? { get: () => undefined }, env), PROVIDER_POOL);
 }
 
 /** Keys the resource itself adds to its inputs; everything else is the user's and is validated as the spec. */
