@@ -15,6 +15,7 @@ export type FailureReason =
   | "InvalidSpec"
   | "NotOwned"
   | "DatabaseInUse"
+  | "RoleInUse"
   | "PostgresUnavailable"
   | "AuthenticationFailed"
   | "TlsFailed"
@@ -56,6 +57,16 @@ export class NotOwned extends PgKopfError {
 export class DatabaseInUse extends PgKopfError {
   constructor(message: string, options: { sqlstate?: string; cause?: unknown } = {}) {
     super("DatabaseInUse", message, { transient: true, ...options });
+  }
+}
+
+/**
+ * A role was not dropped because it still owns objects or holds privileges (listed): dropping it would fail or, with
+ * DROP OWNED, lose them. The user says where they go (reassignOwnedTo) or moves them.
+ */
+export class RoleInUse extends PgKopfError {
+  constructor(message: string, options: { sqlstate?: string; cause?: unknown } = {}) {
+    super("RoleInUse", message, { transient: false, ...options });
   }
 }
 

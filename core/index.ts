@@ -8,3 +8,5 @@ export * from "./steps";
 export * from "./plan";
 export * from "./apply";
 export * from "./ownership";
+export * from "./scram";
+export * as role from "./role";

@@ -3,57 +3,11 @@ import type { PgDatabaseSpec } from "./spec";
 import { alterStep, CREATE_FIELDS, OBSERVED_FIELDS, behaviourOf, sameSetting } from "./fields";
 import type { ObservedDatabase, Session } from "./observe";
 import type { Step } from "./steps";
-import { DatabaseInUse, InvalidSpec, NotOwned } from "./errors";
-import { ownershipStamp, stampedManager } from "./ownership";
+import { DatabaseInUse, InvalidSpec } from "./errors";
+import { ownership, ownershipStamp, type OwnershipContext } from "./ownership";
 
-export interface PlanContext {
-  /** Who is managing: the identity written in the ownership stamp. */
-  readonly manager: string;
-  /**
-   * The manager recorded that it ran CREATE DATABASE for this name and may have stopped before stamping it: a
-   * database of this name with no comment at all is then its own, and gets stamped. A comment of any kind still
-   * means someone else's.
-   */
-  readonly claimsUnstamped?: boolean;
-}
-
-/**
- * Whether the plan may touch an existing database, and whether it must stamp it as ours once its other steps have
- * run (a takeover). Throws NotOwned when it may not: a database stamped by another manager is taken over only when
- * the spec names that manager in adoptFrom; adopt takes over only a database no pg-kopf manager has stamped.
- */
-function ownership(
-  spec: Pick<PgDatabaseSpec, "name" | "adopt" | "adoptFrom">,
-  observed: ObservedDatabase,
-  ctx: PlanContext,
-  action: "alter" | "drop",
-): { takeOver: boolean } {
-  const stamped = stampedManager(observed.comment);
-  if (stamped === ctx.manager) return { takeOver: false };
-  const refuse = (why: string, fix: string) => {
-    throw new NotOwned(`database "${spec.name}" exists and ${why}, so ${ctx.manager} will not ${action} it. ${fix}`);
-  };
-  if (action === "drop") {
-    // Dropping is never a way of taking over: only a database stamped as ours is dropped.
-    return refuse(stamped ? `is managed by ${stamped}` : "was not created by pg-kopf", "Left in place.");
-  }
-  if (stamped) {
-    if (spec.adoptFrom === stamped) return { takeOver: true };
-    return refuse(
-      `is managed by ${stamped}`,
-      spec.adoptFrom !== undefined
-        ? `adoptFrom names ${JSON.stringify(spec.adoptFrom)}; to take it over, name its manager exactly: adoptFrom: ${JSON.stringify(stamped)}.`
-        : `To take it over from that manager on purpose, set adoptFrom: ${JSON.stringify(stamped)}; otherwise choose another name.`,
-    );
-  }
-  if (spec.adopt) return { takeOver: true };
-  // A claim finishes an interrupted creation: a database with no comment at all that we recorded creating.
-  if (ctx.claimsUnstamped && observed.comment === undefined) return { takeOver: true };
-  return refuse(
-    "was not created by pg-kopf",
-    "To manage it, set adopt: true (it is stamped as managed once the rest of the plan has run); otherwise choose another name.",
-  );
-}
+/** Who is planning: the manager, and whether it recorded creating this database (see OwnershipContext). */
+export type PlanContext = OwnershipContext;
 
 /** The message for an immutable field that differs between what exists and what is asked. */
 export function immutableChangeMessage(from: unknown, to: unknown): string {
@@ -83,7 +37,7 @@ export function plan(spec: PgDatabaseSpec, observed: ObservedDatabase | undefine
     ];
   }
 
-  const { takeOver } = ownership(spec, observed, ctx, "alter");
+  const { takeOver } = ownership({ kind: "database", ...spec }, observed.comment, ctx, "alter");
   const failures = OBSERVED_FIELDS.filter((f) => behaviourOf(f) === "immutable").flatMap((field) => {
     const want = spec[field];
     const have = observed[field];
@@ -122,7 +76,7 @@ export function planDelete(
   ctx: PlanContext,
 ): Step[] {
   if (!observed || spec.reclaimPolicy !== "delete") return [];
-  ownership(spec, observed, ctx, "drop");
+  ownership({ kind: "database", ...spec }, observed.comment, ctx, "drop");
   if (sessions.length > 0 && !spec.forceDrop) {
     const who = sessions.map((s) => `pid ${s.pid} user ${s.user || "?"} app ${s.application || "?"} from ${s.clientAddress}`);
     throw new DatabaseInUse(

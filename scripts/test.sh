@@ -15,7 +15,7 @@ tsc -p tsconfig.json
 files=()
 for s in "${suites[@]}"; do
   case "$s" in
-    unit) files+=(dist/core/*.test.js dist/crd/*.test.js dist/provider/*.test.js dist/infra/*.test.js dist/controller/*.test.js dist/controller/kube/*.test.js) ;;
+    unit) files+=(dist/core/*.test.js dist/crd/*.test.js dist/provider/*.test.js dist/infra/*.test.js dist/controller/*.test.js dist/controller/kube/*.test.js dist/core/role/*.test.js) ;;
     integration) files+=(dist/test/integration/*.test.js) ;;
     lint)
       bash scripts/toolchain.sh actionlint dockerfile-lint

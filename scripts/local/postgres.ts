@@ -18,6 +18,8 @@ export interface TestPostgres {
   readonly user: string;
   readonly password: string;
   readonly dataDir: string;
+  /** The server's log (log_statement and friends write here). */
+  readonly logFile: string;
   /** PEM of the CA that signed the server certificate (tls only). */
   readonly caPem?: string;
   /** Admin connection settings for the core; `extra` overrides any of them. */
@@ -163,6 +165,7 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
     user: "postgres",
     password,
     dataDir,
+    logFile,
     caPem,
     settings,
     stop,

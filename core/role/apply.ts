@@ -1,0 +1,127 @@
+// Bringing a role to its spec (observe, plan, apply, observe) in one transaction, and carrying out its deletion.
+// Unlike CREATE DATABASE, every role statement is transactional: a failure leaves the role as it was.
+import type { Client } from "pg";
+import { type ConnectionSettings, withClient } from "../connect";
+import { classifyError, PgKopfError, RoleInUse } from "../errors";
+import { ownership, type OwnershipContext } from "../ownership";
+import { type ObservedRole, observeRoleWith } from "./observe";
+import { planRole, type RolePasswordChange } from "./plan";
+import type { PgRoleSpec } from "./spec";
+import { describeRoleStep, type RoleStep, roleStepSql } from "./steps";
+
+export interface ConvergedRole {
+  readonly steps: readonly RoleStep[];
+  readonly observed: ObservedRole;
+}
+
+export interface ConvergeRoleOptions {
+  /** Set the password (a rotation, or a new role); omitted: the password is left as it is. */
+  readonly password?: RolePasswordChange;
+  /** Called after the transaction committed, for each step, with the statement as shown (password redacted). */
+  readonly onStep?: (step: RoleStep, shown: string) => void;
+  /** The statements a reviewer was shown (describeRoleStep): nothing runs unless the plan is exactly that. */
+  readonly expected?: readonly string[];
+}
+
+async function inTransaction<T>(admin: Client, fn: () => Promise<T>): Promise<T> {
+  await admin.query("BEGIN");
+  try {
+    const result = await fn();
+    await admin.query("COMMIT");
+    return result;
+  } catch (err) {
+    await admin.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}
+
+async function run(admin: Client, step: RoleStep): Promise<void> {
+  try {
+    await admin.query(roleStepSql(step));
+  } catch (err) {
+    // A role named in memberOf that does not exist (yet: it may be declared next to this one).
+    throw classifyError(err, step.kind === "grantRole" || step.kind === "revokeRole" ? "memberOf" : undefined);
+  }
+}
+
+/** Observes a role over the maintenance database. */
+export function observeRole(settings: ConnectionSettings, name: string): Promise<ObservedRole | undefined> {
+  return withClient(settings, undefined, (admin) => observeRoleWith(admin, name));
+}
+
+/**
+ * Brings the role to the spec in one transaction. Idempotent: a second call without a password runs nothing.
+ * Throws NotOwned / InvalidSpec (permanent), PlanChanged, or a transient PgKopfError; a failure changes nothing.
+ */
+export async function convergeRole(
+  settings: ConnectionSettings,
+  spec: PgRoleSpec,
+  ctx: OwnershipContext,
+  options: ConvergeRoleOptions = {},
+): Promise<ConvergedRole> {
+  return withClient(settings, undefined, async (admin) => {
+    const { steps, observed } = await inTransaction(admin, async () => {
+      const before = await observeRoleWith(admin, spec.name);
+      const planned = planRole(spec, before, ctx, options.password);
+      const shown = planned.map(describeRoleStep);
+      if (options.expected && JSON.stringify(shown) !== JSON.stringify(options.expected)) {
+        throw new PgKopfError(
+          "PlanChanged",
+          `the role changed since the plan was shown: planned ${JSON.stringify(options.expected)}, now ${JSON.stringify(shown)}; nothing was run. Preview again.`,
+          { transient: false },
+        );
+      }
+      for (const step of planned) await run(admin, step);
+      const after = planned.length ? await observeRoleWith(admin, spec.name) : before;
+      if (!after)
+        throw new PgKopfError("PostgresRejected", `role "${spec.name}" is missing right after it was created`, { transient: true });
+      return { steps: planned, observed: after };
+    });
+    for (const step of steps) options.onStep?.(step, describeRoleStep(step));
+    return { steps, observed };
+  });
+}
+
+/** Where a role still owns objects or holds privileges: per database ("" for shared objects such as databases). */
+export async function observeRoleDependencies(admin: Client, oid: number): Promise<{ database: string; objects: number; owns: boolean }[]> {
+  const { rows } = await admin.query(
+    `SELECT coalesce(d.datname, '') AS database, count(*)::int AS objects, bool_or(s.deptype = 'o') AS owns
+       FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
+      WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1
+      GROUP BY 1 ORDER BY 1`,
+    [oid],
+  );
+  return rows;
+}
+
+/**
+ * Carries out deleting the resource: with reclaimPolicy delete, drops the role if it is ours and owns nothing and
+ * holds no privileges anywhere; otherwise throws RoleInUse listing where, and drops nothing. Idempotent.
+ */
+export async function reclaimRole(
+  settings: ConnectionSettings,
+  spec: PgRoleSpec,
+  ctx: OwnershipContext,
+  onStep?: (step: RoleStep, shown: string) => void,
+): Promise<RoleStep[]> {
+  if (spec.reclaimPolicy !== "delete") return [];
+  return withClient(settings, undefined, async (admin) => {
+    const observed = await observeRoleWith(admin, spec.name);
+    if (!observed) return [];
+    ownership({ kind: "role", ...spec }, observed.comment, ctx, "drop");
+    const dependencies = await observeRoleDependencies(admin, observed.oid);
+    if (dependencies.length > 0) {
+      const where = dependencies.map(
+        (d) =>
+          `${d.objects} ${d.owns ? "owned objects or privileges" : "privileges"} in ${d.database ? `database "${d.database}"` : "the cluster (databases, tablespaces)"}`,
+      );
+      throw new RoleInUse(
+        `role "${spec.name}" was not dropped: it still has ${where.join("; ")}. Reassign or drop those objects (REASSIGN OWNED BY / DROP OWNED BY in each database), then delete again.`,
+      );
+    }
+    const step: RoleStep = { kind: "dropRole", role: spec.name };
+    await run(admin, step);
+    onStep?.(step, describeRoleStep(step));
+    return [step];
+  });
+}

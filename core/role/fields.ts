@@ -1,0 +1,155 @@
+// Every PgRole spec field, described once: its schema, the CREATE/ALTER ROLE option that sets it (the same clause
+// serves both), and how it behaves. The role schema, the plan and the CRD are derived from this table, as for
+// databases (core/fields).
+import { Type, type TSchema } from "@sinclair/typebox";
+import { escapeLiteral as lit } from "pg";
+import { MAX_NAME_BYTES } from "../fields";
+
+const NAME_PATTERN = "^[^\\x00]+$";
+
+/**
+ * - identity: the role's name.
+ * - attribute: a role attribute Postgres reports in pg_roles, set by an option of CREATE ROLE and ALTER ROLE.
+ * - memberships: roles granted to this one (GRANT / REVOKE).
+ * - policy: pg-kopf's own behaviour; no SQL of its own.
+ */
+export type RoleBehaviour = "identity" | "attribute" | "memberships" | "policy";
+
+interface RoleField {
+  readonly schema: TSchema;
+  readonly behaviour: RoleBehaviour;
+  readonly fix?: string;
+  /** The option clause of CREATE ROLE ... WITH and ALTER ROLE ... WITH. */
+  readonly option?: (value: never) => string;
+  /** Whether two spellings mean the same setting (default: ===). */
+  readonly same?: (want: never, have: never) => boolean;
+}
+
+const int = (n: number): string => {
+  if (!Number.isInteger(n)) throw new TypeError(`not an integer: ${n}`);
+  return String(n);
+};
+const flag = (on: string, off: string) => (v: boolean) => (v ? on : off);
+const roleName = (description: string) => Type.String({ minLength: 1, maxLength: MAX_NAME_BYTES, pattern: NAME_PATTERN, description });
+/** Timestamps are compared as instants ("2030-01-01" and "2030-01-01T00:00:00Z" agree); infinity as itself. */
+const sameInstant = (want: string, have: string) =>
+  want === "infinity" || have === "infinity" ? want === have : Date.parse(want) === Date.parse(have);
+
+export const ROLE_FIELDS = {
+  name: {
+    schema: roleName(
+      "Name of the role: the identifier of CREATE ROLE. 1-63 bytes, any characters but NUL; not pg_* and not a reserved name. Immutable.",
+    ),
+    behaviour: "identity",
+    fix: "use 1-63 bytes of any characters but NUL, not starting with pg_",
+  },
+  login: {
+    schema: Type.Optional(
+      Type.Boolean({ description: "Whether the role can log in: LOGIN / NOLOGIN of CREATE/ALTER ROLE. Default true." }),
+    ),
+    behaviour: "attribute",
+    option: flag("LOGIN", "NOLOGIN"),
+  },
+  inherit: {
+    schema: Type.Optional(
+      Type.Boolean({ description: "Whether it uses the privileges of roles it is a member of: INHERIT / NOINHERIT of CREATE/ALTER ROLE." }),
+    ),
+    behaviour: "attribute",
+    option: flag("INHERIT", "NOINHERIT"),
+  },
+  createdb: {
+    schema: Type.Optional(Type.Boolean({ description: "Whether it can create databases: CREATEDB / NOCREATEDB of CREATE/ALTER ROLE." })),
+    behaviour: "attribute",
+    option: flag("CREATEDB", "NOCREATEDB"),
+  },
+  createrole: {
+    schema: Type.Optional(
+      Type.Boolean({ description: "Whether it can create and alter roles: CREATEROLE / NOCREATEROLE of CREATE/ALTER ROLE." }),
+    ),
+    behaviour: "attribute",
+    option: flag("CREATEROLE", "NOCREATEROLE"),
+  },
+  connectionLimit: {
+    schema: Type.Optional(
+      Type.Integer({ minimum: -1, description: "Maximum concurrent connections, -1 for no limit: CONNECTION LIMIT of CREATE/ALTER ROLE." }),
+    ),
+    behaviour: "attribute",
+    fix: "use -1 for no limit, or 0 or more",
+    option: (v: number) => `CONNECTION LIMIT ${int(v)}`,
+  },
+  validUntil: {
+    schema: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "When the password stops working: VALID UNTIL of CREATE/ALTER ROLE, an ISO 8601 timestamp or infinity.",
+      }),
+    ),
+    behaviour: "attribute",
+    fix: 'use an ISO 8601 timestamp such as "2030-01-01T00:00:00Z", or "infinity"',
+    option: (v: string) => `VALID UNTIL ${lit(v)}`,
+    same: sameInstant,
+  },
+  memberOf: {
+    schema: Type.Optional(
+      Type.Array(roleName("A role granted to this one."), {
+        uniqueItems: true,
+        maxItems: 64,
+        description: "Every role this role is a member of: GRANT <role> TO this one; a role removed from the list is revoked.",
+      }),
+    ),
+    behaviour: "memberships",
+    fix: "list distinct existing role names",
+  },
+  reclaimPolicy: {
+    schema: Type.Optional(
+      Type.Union([Type.Literal("retain"), Type.Literal("delete")], {
+        description: "What deleting the resource does to the role: retain (default) leaves it, delete runs DROP ROLE.",
+      }),
+    ),
+    behaviour: "policy",
+    fix: 'use "retain" (keep the role) or "delete" (drop it)',
+  },
+  adopt: {
+    schema: Type.Optional(
+      Type.Boolean({
+        description:
+          "Take over a role that exists but that no pg-kopf manager has stamped (COMMENT ON ROLE, once the rest of the plan has run).",
+      }),
+    ),
+    behaviour: "policy",
+  },
+  adoptFrom: {
+    schema: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        description: "Take over a role another pg-kopf manager stamped, naming that manager exactly as its stamp does.",
+      }),
+    ),
+    behaviour: "policy",
+  },
+} satisfies Record<string, RoleField>;
+
+export type RoleFieldName = keyof typeof ROLE_FIELDS;
+export const ROLE_FIELD_NAMES = Object.keys(ROLE_FIELDS) as RoleFieldName[];
+type Fields = typeof ROLE_FIELDS;
+/** The attributes: reported by pg_roles, set by an option clause. */
+export type RoleAttribute = { [K in RoleFieldName]: Fields[K]["behaviour"] extends "attribute" ? K : never }[RoleFieldName];
+export const ROLE_ATTRIBUTES = ROLE_FIELD_NAMES.filter((f) => ROLE_FIELDS[f].behaviour === "attribute") as RoleAttribute[];
+
+const entry = (f: RoleFieldName): RoleField => ROLE_FIELDS[f] as RoleField;
+
+/** The option clause that sets an attribute. */
+export function roleOptionSql(field: RoleAttribute, value: unknown): string {
+  return (entry(field).option as (v: unknown) => string)(value);
+}
+
+/** Whether a wanted attribute value is what Postgres reports. */
+export function sameAttribute(field: RoleAttribute, want: unknown, have: unknown): boolean {
+  const same = entry(field).same as ((w: unknown, h: unknown) => boolean) | undefined;
+  return same ? typeof want === "string" && typeof have === "string" && same(want, have) : want === have;
+}
+
+export function roleFixOf(field: string): string | undefined {
+  return field in ROLE_FIELDS ? entry(field as RoleFieldName).fix : undefined;
+}

@@ -1,0 +1,101 @@
+// PgRoleSpec: the one schema for a role, shared by the Pulumi provider and the CRD, and its validation into a
+// normalized spec or failures that name the field and the fix.
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { FieldFailure } from "../errors";
+import { MAX_NAME_BYTES } from "../fields";
+import { ROLE_FIELDS, ROLE_FIELD_NAMES, type RoleFieldName, roleFixOf } from "./fields";
+
+/** Names Postgres reserves or that mean something else in a GRANT; pg_* is reserved for system roles. */
+export const RESERVED_ROLES: readonly string[] = ["postgres", "public", "current_user", "session_user", "current_role", "none"];
+
+/** Attributes a declarative tool must never grant: each is a way to superuser or around every row policy. */
+const REFUSED_ATTRIBUTES: Record<string, string> = {
+  superuser: "a superuser bypasses every check; a declarative tool must not be a path to it. Grant the privileges the role needs instead",
+  replication: "replication connections can read every database; set up replication roles by hand, outside pg-kopf",
+  bypassrls: "it bypasses every row-level security policy; grant that by hand if it is really needed",
+};
+
+/** Built-in roles that give a member the server's files or programs: superuser in all but name. */
+const REFUSED_GROUPS = ["pg_execute_server_program", "pg_write_server_files", "pg_read_server_files"];
+
+type SchemaProperties = { [K in RoleFieldName]: (typeof ROLE_FIELDS)[K]["schema"] };
+
+export const PgRoleSpecSchema = Type.Object(
+  Object.fromEntries(ROLE_FIELD_NAMES.map((f) => [f, ROLE_FIELDS[f].schema])) as SchemaProperties,
+  { additionalProperties: false },
+);
+
+export type PgRoleSpecInput = Static<typeof PgRoleSpecSchema>;
+export const ROLE_DEFAULTS = { login: true, reclaimPolicy: "retain", adopt: false } as const;
+export type PgRoleSpec = PgRoleSpecInput & {
+  readonly login: boolean;
+  readonly reclaimPolicy: "retain" | "delete";
+  readonly adopt: boolean;
+};
+export type RoleParseResult = { ok: true; spec: PgRoleSpec } | { ok: false; failures: FieldFailure[] };
+
+/** The failure for a role name Postgres or pg-kopf does not allow, or undefined. */
+function badName(name: string): string | undefined {
+  if (Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES)
+    return `is ${Buffer.byteLength(name, "utf8")} bytes; Postgres names are at most 63 bytes: shorten it`;
+  if (name.startsWith("pg_")) return `"${name}": names starting with pg_ are reserved for system roles; choose another name`;
+  if (RESERVED_ROLES.includes(name.toLowerCase())) return `"${name}" is reserved; choose another name`;
+  return undefined;
+}
+
+/** Validates any value as a PgRoleSpec. Pure; never throws. */
+export function parseRoleSpec(input: unknown): RoleParseResult {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    return { ok: false, failures: [{ field: "spec", message: "expected an object with at least a name" }] };
+  }
+  const raw = input as Record<string, unknown>;
+  const failures: FieldFailure[] = [];
+  for (const [field, why] of Object.entries(REFUSED_ATTRIBUTES)) {
+    if (field in raw) failures.push({ field, message: `is not supported: ${why}` });
+  }
+  for (const error of Value.Errors(PgRoleSpecSchema, input)) {
+    const field = error.path.replace(/^\//, "").replace(/\//g, ".") || "spec";
+    const top = field.split(".")[0];
+    if (failures.some((f) => f.field === field || f.field === top)) continue;
+    let message = error.message;
+    if (field !== "spec" && !(top in PgRoleSpecSchema.properties)) {
+      message = `unknown field; known fields are ${Object.keys(PgRoleSpecSchema.properties).join(", ")}`;
+    } else if (roleFixOf(top)) {
+      message = `${error.message}: ${roleFixOf(top)}`;
+    }
+    failures.push({ field, message });
+  }
+  if (typeof raw.name === "string" && !failures.some((f) => f.field === "name")) {
+    const why = badName(raw.name);
+    if (why) failures.push({ field: "name", message: why });
+  }
+  if (Array.isArray(raw.memberOf)) {
+    for (const [i, group] of raw.memberOf.entries()) {
+      const why = typeof group === "string" ? badName(group) : undefined;
+      if (why && !group.startsWith("pg_")) failures.push({ field: `memberOf.${i}`, message: why });
+      if (REFUSED_GROUPS.includes(group as string))
+        failures.push({
+          field: `memberOf.${i}`,
+          message: `${group} reaches the server's files or programs, as a superuser would; grant it by hand if needed`,
+        });
+      if (group === raw.name) failures.push({ field: `memberOf.${i}`, message: "a role cannot be a member of itself; remove it" });
+    }
+  }
+  if (typeof raw.validUntil === "string" && raw.validUntil !== "infinity" && Number.isNaN(Date.parse(raw.validUntil))) {
+    failures.push({ field: "validUntil", message: `"${raw.validUntil}" is not a timestamp: ${roleFixOf("validUntil")}` });
+  }
+  if (raw.adopt === true && raw.adoptFrom !== undefined) {
+    failures.push({ field: "adoptFrom", message: "takes over from a named manager; adopt takes over an unstamped role: set one of them" });
+  }
+  if (failures.length > 0) return { ok: false, failures };
+  return {
+    ok: true,
+    spec: {
+      ...(raw as PgRoleSpecInput),
+      login: (raw.login as boolean | undefined) ?? ROLE_DEFAULTS.login,
+      reclaimPolicy: (raw.reclaimPolicy as "retain" | "delete" | undefined) ?? ROLE_DEFAULTS.reclaimPolicy,
+      adopt: (raw.adopt as boolean | undefined) ?? ROLE_DEFAULTS.adopt,
+    },
+  };
+}

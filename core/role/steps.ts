@@ -1,0 +1,50 @@
+// RoleStep: one planned statement on a role, as data, and its SQL. Identifiers and literals go through the driver's
+// escaping helpers. A password travels only as a SCRAM verifier (core/scram), and is shown as <redacted>.
+import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
+import { type RoleAttribute, roleOptionSql, ROLE_ATTRIBUTES } from "./fields";
+
+export type RoleAttributes = { readonly [K in RoleAttribute]?: unknown };
+
+export type RoleStep =
+  | { kind: "createRole"; role: string; attributes: RoleAttributes; verifier?: string }
+  | { kind: "alterRole"; role: string; attribute: RoleAttribute; value: unknown }
+  | { kind: "setPassword"; role: string; verifier: string }
+  | { kind: "stampRole"; role: string; manager: string; comment: string }
+  | { kind: "grantRole"; role: string; group: string }
+  | { kind: "revokeRole"; role: string; group: string }
+  | { kind: "dropRole"; role: string };
+
+const REDACTED = "<redacted>";
+
+function sql(step: RoleStep, password: (verifier: string) => string): string {
+  const role = id(step.role);
+  switch (step.kind) {
+    case "createRole": {
+      const options = ROLE_ATTRIBUTES.filter((a) => step.attributes[a] !== undefined).map((a) => roleOptionSql(a, step.attributes[a]));
+      if (step.verifier !== undefined) options.push(`PASSWORD ${password(step.verifier)}`);
+      return options.length ? `CREATE ROLE ${role} WITH ${options.join(" ")}` : `CREATE ROLE ${role}`;
+    }
+    case "alterRole":
+      return `ALTER ROLE ${role} WITH ${roleOptionSql(step.attribute, step.value)}`;
+    case "setPassword":
+      return `ALTER ROLE ${role} WITH PASSWORD ${password(step.verifier)}`;
+    case "stampRole":
+      return `COMMENT ON ROLE ${role} IS ${lit(step.comment)}`;
+    case "grantRole":
+      return `GRANT ${id(step.group)} TO ${role}`;
+    case "revokeRole":
+      return `REVOKE ${id(step.group)} FROM ${role}`;
+    case "dropRole":
+      return `DROP ROLE IF EXISTS ${role}`;
+  }
+}
+
+/** The statement a step runs, with the verifier. Never logged or shown: describeRoleStep is. Pure. */
+export function roleStepSql(step: RoleStep): string {
+  return sql(step, lit);
+}
+
+/** A step as a reviewer reads it: its SQL with the password clause redacted, marked when it destroys something. */
+export function describeRoleStep(step: RoleStep): string {
+  return (step.kind === "dropRole" ? "[destructive] " : "") + sql(step, () => REDACTED);
+}

@@ -1,0 +1,132 @@
+// Roles against a real PostgreSQL 15: every attribute converges and re-plans to nothing, a generated password logs
+// in while never reaching the server's statement log, ownership is respected, and a role that still owns objects is
+// not dropped.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Client } from "pg";
+import * as core from "../../core";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+
+const { role } = core;
+const ctx = { manager: "test:roles" };
+let pg: TestPostgres;
+let settings: core.ConnectionSettings;
+
+const spec = (input: object): core.role.PgRoleSpec => {
+  const r = role.parseRoleSpec(input);
+  if (!r.ok) throw new Error(JSON.stringify(r.failures));
+  return r.spec;
+};
+
+async function convergeAndReplan(s: core.role.PgRoleSpec, password?: string) {
+  const result = await role.convergeRole(settings, s, ctx, password ? { password: { verifier: core.scramVerifier(password) } } : {});
+  const again = role.planRole(s, await role.observeRole(settings, s.name), ctx);
+  assert.deepEqual(again, [], `plan after apply must be empty for ${JSON.stringify(s)}`);
+  return result;
+}
+
+async function login(user: string, password: string): Promise<string> {
+  const client = new Client({ host: pg.host, port: pg.port, user, password, database: "postgres" });
+  await client.connect();
+  try {
+    return (await client.query("SELECT current_user AS u")).rows[0].u;
+  } finally {
+    await client.end();
+  }
+}
+
+before(async () => {
+  pg = await startPostgres();
+  settings = pg.settings();
+  // Every statement the server runs goes to its log, as an auditing server would have it.
+  await pg.query("ALTER SYSTEM SET log_statement = 'all'");
+  await pg.query("SELECT pg_reload_conf()");
+  await pg.query("CREATE ROLE readers NOLOGIN");
+  await pg.query("CREATE ROLE writers NOLOGIN");
+});
+after(() => pg?.destroy());
+
+describe("PgRole core against Postgres 15", () => {
+  test("a generated password logs in, and neither it nor a rotated one reaches the statement log", async () => {
+    const password = randomBytes(24).toString("base64url");
+    const created = await convergeAndReplan(spec({ name: "app_login" }), password);
+    assert.deepEqual(created.steps.map(role.describeRoleStep), [
+      'CREATE ROLE "app_login" WITH LOGIN PASSWORD <redacted>',
+      `COMMENT ON ROLE "app_login" IS 'managed by pg-kopf: test:roles'`,
+    ]);
+    assert.equal(await login("app_login", password), "app_login");
+    const rotated = randomBytes(24).toString("base64url");
+    const result = await convergeAndReplan(spec({ name: "app_login" }), rotated);
+    assert.deepEqual(result.steps.map(role.describeRoleStep), ['ALTER ROLE "app_login" WITH PASSWORD <redacted>']);
+    assert.equal(await login("app_login", rotated), "app_login");
+    await assert.rejects(login("app_login", password), /password authentication failed/);
+    const log = readFileSync(pg.logFile, "utf8");
+    assert.match(log, /CREATE ROLE "app_login" WITH LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/, "the log has the statements, with verifiers");
+    assert.ok(!log.includes(password) && !log.includes(rotated), "no plaintext password in the server log");
+  });
+
+  for (const [field, value] of [
+    ["login", false],
+    ["inherit", false],
+    ["createdb", true],
+    ["createrole", true],
+    ["connectionLimit", 5],
+    ["validUntil", "2031-06-01T12:00:00Z"],
+    ["validUntil", "infinity"],
+    ["memberOf", ["readers", "writers"]],
+    ["memberOf", ["writers"]],
+  ] as const) {
+    test(`${field} ${JSON.stringify(value)} converges, and re-plans to nothing`, async () => {
+      await convergeAndReplan(spec({ name: "attrs" }));
+      const { steps, observed } = await convergeAndReplan(spec({ name: "attrs", [field]: value }));
+      assert.ok(steps.length > 0 || field === "memberOf", `a change ran for ${field}`);
+      if (field === "memberOf") assert.deepEqual(observed.memberOf, value);
+      else if (field === "validUntil")
+        assert.ok(value === "infinity" ? observed.validUntil === "infinity" : Date.parse(observed.validUntil!) === Date.parse(value));
+      else assert.equal(observed[field], value);
+    });
+  }
+
+  test("a group that does not exist fails on memberOf, and nothing of the plan is left", async () => {
+    await assert.rejects(
+      role.convergeRole(settings, spec({ name: "half", memberOf: ["nobody_here"] }), ctx),
+      (err: core.PgKopfError) => err.reason === "InvalidSpec" && /memberOf: role "nobody_here" does not exist/.test(err.message),
+    );
+    assert.equal(await role.observeRole(settings, "half"), undefined, "CREATE ROLE rolled back with the failed GRANT");
+  });
+
+  test("another's role is refused; a superuser is never touched, even with adopt", async () => {
+    await pg.query("CREATE ROLE theirs");
+    await assert.rejects(role.convergeRole(settings, spec({ name: "theirs" }), ctx), /role "theirs" exists and was not created by pg-kopf/);
+    const adopted = await role.convergeRole(settings, spec({ name: "theirs", adopt: true, createdb: true }), ctx);
+    // login defaults to true: an adopted NOLOGIN role is given LOGIN, as the plan says.
+    assert.deepEqual(adopted.steps.map(role.describeRoleStep), [
+      'ALTER ROLE "theirs" WITH LOGIN',
+      'ALTER ROLE "theirs" WITH CREATEDB',
+      `COMMENT ON ROLE "theirs" IS 'managed by pg-kopf: test:roles'`,
+    ]);
+    await pg.query("CREATE ROLE boss SUPERUSER");
+    await assert.rejects(role.convergeRole(settings, spec({ name: "boss", adopt: true }), ctx), /is a superuser/);
+  });
+
+  test("deletion: retain keeps it; delete refuses while it owns objects, listing where, then drops it", async () => {
+    await convergeAndReplan(spec({ name: "owner_role", reclaimPolicy: "delete" }));
+    assert.deepEqual(await role.reclaimRole(settings, spec({ name: "owner_role" }), ctx), [], "retain drops nothing");
+    await pg.query('CREATE DATABASE role_dep OWNER "owner_role"');
+    await pg.query('CREATE TABLE t (id int); ALTER TABLE t OWNER TO "owner_role"', [], "role_dep");
+    await assert.rejects(
+      role.reclaimRole(settings, spec({ name: "owner_role", reclaimPolicy: "delete" }), ctx),
+      (err: core.PgKopfError) =>
+        err.reason === "RoleInUse" &&
+        /in database "role_dep"/.test(err.message) &&
+        /in the cluster \(databases, tablespaces\)/.test(err.message),
+    );
+    assert.ok(await role.observeRole(settings, "owner_role"), "still there");
+    await pg.query("DROP DATABASE role_dep");
+    const dropped = await role.reclaimRole(settings, spec({ name: "owner_role", reclaimPolicy: "delete" }), ctx);
+    assert.deepEqual(dropped.map(role.describeRoleStep), ['[destructive] DROP ROLE IF EXISTS "owner_role"']);
+    assert.equal(await role.observeRole(settings, "owner_role"), undefined);
+  });
+});
