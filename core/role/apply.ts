@@ -2,12 +2,12 @@
 // Unlike CREATE DATABASE, every role statement is transactional: a failure leaves the role as it was.
 import type { Client } from "pg";
 import { type ConnectionSettings, withClient } from "../connect";
-import { classifyError, PgKopfError, RoleInUse } from "../errors";
-import { ownership, type OwnershipContext } from "../ownership";
+import { classifyError, PgKopfError } from "../errors";
+import type { OwnershipContext } from "../ownership";
 import { type ObservedRole, observeRoleWith } from "./observe";
-import { planRole, type RolePasswordChange } from "./plan";
+import { planRole, planRoleDelete, type RoleDependency, type RolePasswordChange } from "./plan";
 import type { PgRoleSpec } from "./spec";
-import { describeRoleStep, type RoleStep, roleStepSql } from "./steps";
+import { describeRoleStep, type RoleStep, roleStepSql, roleStepTarget } from "./steps";
 
 export interface ConvergedRole {
   readonly steps: readonly RoleStep[];
@@ -83,7 +83,7 @@ export async function convergeRole(
 }
 
 /** Where a role still owns objects or holds privileges: per database ("" for shared objects such as databases). */
-export async function observeRoleDependencies(admin: Client, oid: number): Promise<{ database: string; objects: number; owns: boolean }[]> {
+export async function observeRoleDependencies(admin: Client, oid: number): Promise<RoleDependency[]> {
   const { rows } = await admin.query(
     `SELECT coalesce(d.datname, '') AS database, count(*)::int AS objects, bool_or(s.deptype = 'o') AS owns
        FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
@@ -95,8 +95,10 @@ export async function observeRoleDependencies(admin: Client, oid: number): Promi
 }
 
 /**
- * Carries out deleting the resource: with reclaimPolicy delete, drops the role if it is ours and owns nothing and
- * holds no privileges anywhere; otherwise throws RoleInUse listing where, and drops nothing. Idempotent.
+ * Carries out deleting the resource (see planRoleDelete): nothing with retain; with delete, the role's objects go to
+ * reassignOwnedTo in each database where it has any, then the role is dropped. Idempotent. Throws NotOwned or
+ * RoleInUse (listing where) before anything runs; a failure in one database leaves the others' reassignments done,
+ * which a second call finishes.
  */
 export async function reclaimRole(
   settings: ConnectionSettings,
@@ -105,23 +107,15 @@ export async function reclaimRole(
   onStep?: (step: RoleStep, shown: string) => void,
 ): Promise<RoleStep[]> {
   if (spec.reclaimPolicy !== "delete") return [];
-  return withClient(settings, undefined, async (admin) => {
+  const steps = await withClient(settings, undefined, async (admin) => {
     const observed = await observeRoleWith(admin, spec.name);
-    if (!observed) return [];
-    ownership({ kind: "role", ...spec }, observed.comment, ctx, "drop");
-    const dependencies = await observeRoleDependencies(admin, observed.oid);
-    if (dependencies.length > 0) {
-      const where = dependencies.map(
-        (d) =>
-          `${d.objects} ${d.owns ? "owned objects or privileges" : "privileges"} in ${d.database ? `database "${d.database}"` : "the cluster (databases, tablespaces)"}`,
-      );
-      throw new RoleInUse(
-        `role "${spec.name}" was not dropped: it still has ${where.join("; ")}. Reassign or drop those objects (REASSIGN OWNED BY / DROP OWNED BY in each database), then delete again.`,
-      );
-    }
-    const step: RoleStep = { kind: "dropRole", role: spec.name };
-    await run(admin, step);
-    onStep?.(step, describeRoleStep(step));
-    return [step];
+    const dependencies = observed ? await observeRoleDependencies(admin, observed.oid) : [];
+    return planRoleDelete(spec, observed, dependencies, settings.database, ctx);
   });
+  for (const step of steps) {
+    const target = roleStepTarget(step);
+    await withClient(settings, target === settings.database ? undefined : target, (client) => run(client, step));
+    onStep?.(step, describeRoleStep(step));
+  }
+  return steps;
 }

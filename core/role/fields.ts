@@ -109,6 +109,15 @@ export const ROLE_FIELDS = {
     behaviour: "policy",
     fix: 'use "retain" (keep the role) or "delete" (drop it)',
   },
+  reassignOwnedTo: {
+    schema: Type.Optional(
+      roleName(
+        "With reclaimPolicy delete: the role that receives what this one owns. Deleting runs REASSIGN OWNED BY ... TO it and DROP OWNED BY (revoking this role's privileges) in every database where it owns or is granted something, then DROP ROLE. Without it, a role that owns or is granted anything is not dropped.",
+      ),
+    ),
+    behaviour: "policy",
+    fix: "name an existing role that should own this role's objects",
+  },
   adopt: {
     schema: Type.Optional(
       Type.Boolean({

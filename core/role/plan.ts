@@ -1,6 +1,6 @@
 // planRole: the only place that decides which SQL runs for a role. Pure: (spec, observed, password) -> steps, or a
 // typed refusal. Only what the spec sets is compared, so a plan right after applying its steps is empty.
-import { NotOwned } from "../errors";
+import { NotOwned, RoleInUse } from "../errors";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
 import { ROLE_ATTRIBUTES, sameAttribute } from "./fields";
 import type { ObservedRole } from "./observe";
@@ -51,4 +51,51 @@ export function planRole(
   }
   if (takeOver) steps.push(stamp);
   return steps;
+}
+
+/** Where a role still owns objects or holds privileges: a database, or "" for shared objects (databases, tablespaces). */
+export interface RoleDependency {
+  readonly database: string;
+  readonly objects: number;
+  readonly owns: boolean;
+}
+
+/**
+ * Steps that carry out deleting the resource. Pure. None with reclaimPolicy retain or when the role is gone. With
+ * delete: refuses (NotOwned) a role that is not ours or is a superuser; refuses (RoleInUse, listing where) a role that
+ * owns or is granted anything unless reassignOwnedTo says who takes it; then REASSIGN OWNED and DROP OWNED in each
+ * such database (shared objects from `maintenanceDatabase`) and DROP ROLE.
+ */
+export function planRoleDelete(
+  spec: PgRoleSpec,
+  observed: ObservedRole | undefined,
+  dependencies: readonly RoleDependency[],
+  maintenanceDatabase: string,
+  ctx: OwnershipContext,
+): RoleStep[] {
+  if (!observed || spec.reclaimPolicy !== "delete") return [];
+  if (observed.superuser) throw new NotOwned(`role "${spec.name}" is a superuser, so ${ctx.manager} will not drop it. Left in place.`);
+  ownership({ kind: "role", ...spec }, observed.comment, ctx, "drop");
+  const role = spec.name;
+  const drop: RoleStep = { kind: "dropRole", role };
+  if (dependencies.length === 0) return [drop];
+  const to = spec.reassignOwnedTo;
+  if (to === undefined) {
+    const where = dependencies.map(
+      (d) =>
+        `${d.objects} ${d.owns ? "owned objects or privileges" : "privileges"} in ${d.database ? `database "${d.database}"` : "the cluster (databases, tablespaces)"}`,
+    );
+    throw new RoleInUse(
+      `role "${role}" was not dropped: it still has ${where.join("; ")}. Set reassignOwnedTo to the role that should take them ` +
+        "(REASSIGN OWNED and DROP OWNED run in each of those databases), or move them yourself, then delete again.",
+    );
+  }
+  const databases = [...new Set(dependencies.map((d) => d.database || maintenanceDatabase))];
+  return [
+    ...databases.flatMap((database): RoleStep[] => [
+      { kind: "reassignOwned", role, database, to },
+      { kind: "dropOwned", role, database },
+    ]),
+    drop,
+  ];
 }

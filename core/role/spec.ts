@@ -85,6 +85,15 @@ export function parseRoleSpec(input: unknown): RoleParseResult {
   if (typeof raw.validUntil === "string" && raw.validUntil !== "infinity" && Number.isNaN(Date.parse(raw.validUntil))) {
     failures.push({ field: "validUntil", message: `"${raw.validUntil}" is not a timestamp: ${roleFixOf("validUntil")}` });
   }
+  if (raw.reassignOwnedTo !== undefined && raw.reclaimPolicy !== "delete") {
+    failures.push({
+      field: "reassignOwnedTo",
+      message: 'only applies with reclaimPolicy "delete"; set reclaimPolicy: delete or remove reassignOwnedTo',
+    });
+  }
+  if (raw.reassignOwnedTo !== undefined && raw.reassignOwnedTo === raw.name) {
+    failures.push({ field: "reassignOwnedTo", message: "names the role being dropped; name the role that should own its objects" });
+  }
   if (raw.adopt === true && raw.adoptFrom !== undefined) {
     failures.push({ field: "adoptFrom", message: "takes over from a named manager; adopt takes over an unstamped role: set one of them" });
   }

@@ -12,6 +12,8 @@ export type RoleStep =
   | { kind: "stampRole"; role: string; manager: string; comment: string }
   | { kind: "grantRole"; role: string; group: string }
   | { kind: "revokeRole"; role: string; group: string }
+  | { kind: "reassignOwned"; role: string; database: string; to: string }
+  | { kind: "dropOwned"; role: string; database: string }
   | { kind: "dropRole"; role: string };
 
 const REDACTED = "<redacted>";
@@ -34,6 +36,10 @@ function sql(step: RoleStep, password: (verifier: string) => string): string {
       return `GRANT ${id(step.group)} TO ${role}`;
     case "revokeRole":
       return `REVOKE ${id(step.group)} FROM ${role}`;
+    case "reassignOwned":
+      return `REASSIGN OWNED BY ${role} TO ${id(step.to)}`;
+    case "dropOwned":
+      return `DROP OWNED BY ${role}`;
     case "dropRole":
       return `DROP ROLE IF EXISTS ${role}`;
   }
@@ -44,7 +50,13 @@ export function roleStepSql(step: RoleStep): string {
   return sql(step, lit);
 }
 
+/** The database a step runs in: REASSIGN and DROP OWNED act on one database each; the rest run anywhere. */
+export function roleStepTarget(step: RoleStep): string | undefined {
+  return step.kind === "reassignOwned" || step.kind === "dropOwned" ? step.database : undefined;
+}
+
 /** A step as a reviewer reads it: its SQL with the password clause redacted, marked when it destroys something. */
 export function describeRoleStep(step: RoleStep): string {
-  return (step.kind === "dropRole" ? "[destructive] " : "") + sql(step, () => REDACTED);
+  const where = roleStepTarget(step) === undefined ? "" : ` -- in database ${id(roleStepTarget(step)!)}`;
+  return (step.kind === "dropRole" ? "[destructive] " : "") + sql(step, () => REDACTED) + where;
 }

@@ -129,4 +129,32 @@ describe("PgRole core against Postgres 15", () => {
     assert.deepEqual(dropped.map(role.describeRoleStep), ['[destructive] DROP ROLE IF EXISTS "owner_role"']);
     assert.equal(await role.observeRole(settings, "owner_role"), undefined);
   });
+
+  test("deletion with reassignOwnedTo: the objects change owner in each database, nothing is lost, the role goes", async () => {
+    await pg.query("CREATE ROLE heir NOLOGIN");
+    const leaving = spec({ name: "leaving", reclaimPolicy: "delete", reassignOwnedTo: "heir" });
+    await convergeAndReplan(leaving);
+    await pg.query('CREATE DATABASE leaving_db OWNER "leaving"');
+    await pg.query('CREATE TABLE kept (id int); INSERT INTO kept VALUES (1); ALTER TABLE kept OWNER TO "leaving"', [], "leaving_db");
+    await pg.query('CREATE TABLE shared_grant (id int); GRANT SELECT ON shared_grant TO "leaving"', [], "leaving_db");
+    const shown: string[] = [];
+    await role.reclaimRole(settings, leaving, ctx, (_s, sql) => shown.push(sql));
+    assert.deepEqual(shown, [
+      // Shared objects (the database it owns) first, from the maintenance database; then each database.
+      'REASSIGN OWNED BY "leaving" TO "heir" -- in database "postgres"',
+      'DROP OWNED BY "leaving" -- in database "postgres"',
+      'REASSIGN OWNED BY "leaving" TO "heir" -- in database "leaving_db"',
+      'DROP OWNED BY "leaving" -- in database "leaving_db"',
+      '[destructive] DROP ROLE IF EXISTS "leaving"',
+    ]);
+    assert.equal(await role.observeRole(settings, "leaving"), undefined);
+    const [table] = await pg.query<{ owner: string; n: number }>(
+      "SELECT tableowner AS owner, (SELECT count(*)::int FROM kept) AS n FROM pg_tables WHERE tablename = 'kept'",
+      [],
+      "leaving_db",
+    );
+    assert.deepEqual(table, { owner: "heir", n: 1 });
+    const [db] = await pg.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'leaving_db'");
+    assert.equal(db.owner, "heir");
+  });
 });
