@@ -167,8 +167,8 @@ async function main(): Promise<void> {
           (kopf ? ` | kopf ${s(times.kopf)} ×${(times.kopf / times.psql).toFixed(2)}` : ""),
       );
       report(`        CPU seconds by process   ${cpu.join(" | ")}`);
-      await removeAll(cluster, pg, NS, ours);
-      if (kopf) await removeAll(cluster, pg, KOPF_NS, theirs);
+      await removeAll(cluster, kube, pg, NS, ours);
+      if (kopf) await removeAll(cluster, kube, pg, KOPF_NS, theirs);
       for (const n of floorNames) await pg.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(n)}`);
       await sleep(3000);
       settled.push(controller.rss.now());
@@ -249,7 +249,7 @@ async function steadyLoad(cluster: TestCluster, pg: TestPostgres, kube: KubeClie
     `\nsteady ${STEADY_RATE} objects/s for ${STEADY_SECONDS} s   creation to Ready p50 ${s(percentile(latencies, 50))}, p99 ${s(percentile(latencies, 99))}, ` +
       `max ${s(latencies[latencies.length - 1])}; peak RSS ${mib(controller.rss.peak())}`,
   );
-  await removeAll(cluster, pg, NS, steady);
+  await removeAll(cluster, kube, pg, NS, steady);
   return percentile(latencies, 99);
 }
 
@@ -262,7 +262,7 @@ async function manyAtOnce(cluster: TestCluster, pg: TestPostgres, kube: KubeClie
     `${PEAK} objects at once             all Ready ${s(big.seconds)} (${(PEAK / big.seconds).toFixed(0)} objects/s), peak RSS ${mib(big.peakRss)}, ` +
       `${big.writesPerObject.toFixed(2)} writes/object; CPU seconds ${cpuBetween(cpuBefore, cpuSeconds())}`,
   );
-  await removeAll(cluster, pg, NS, many);
+  await removeAll(cluster, kube, pg, NS, many);
   await sleep(3000);
   report(`RSS after it settled             ${mib(controller.rss.now())}`);
   return big.peakRss;

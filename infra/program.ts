@@ -2,7 +2,7 @@
 // declared databases. Returns the stack outputs.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { PgDatabase } from "../provider";
+import { PgDatabase, PgRole } from "../provider";
 import { PostgresEndpoint } from "./postgresEndpoint";
 import { PgKopfOperator } from "./operator";
 import { readSettings, type ConfigReader } from "./settings";
@@ -10,8 +10,34 @@ import { readSettings, type ConfigReader } from "./settings";
 export async function program(config: ConfigReader = new pulumi.Config()): Promise<Record<string, unknown>> {
   const s = readSettings(config);
 
-  const databases = s.databases.map((d) => new PgDatabase(`db-${d.name}`, d as never));
-  const outputs: Record<string, unknown> = { databases: databases.map((d) => d.name) };
+  const roles = new Map(
+    s.roles.map((r) => {
+      // Only a role with an entry gets the given password; the others have theirs generated.
+      const password = s.rolePasswords?.apply((p) => p[r.name]);
+      return [r.name, new PgRole(`role-${r.name}`, { ...(r as Record<string, unknown>), ...(password ? { password } : {}) } as never)];
+    }),
+  );
+  // A database owned by a declared role comes after it, and goes before it.
+  const databases = s.databases.map(
+    (d) =>
+      new PgDatabase(
+        `db-${d.name}`,
+        d as never,
+        typeof d.owner === "string" && roles.has(d.owner) ? { dependsOn: [roles.get(d.owner)!] } : {},
+      ),
+  );
+  const outputs: Record<string, unknown> = {
+    databases: databases.map((d) => d.name),
+    ...(roles.size > 0
+      ? {
+          roles: [...roles.values()].map((r) => r.name),
+          // Secret: the passwords apps log in with (given in config, or generated at creation).
+          rolePasswords: pulumi.secret(
+            pulumi.all([...roles.values()].map((r) => pulumi.all([r.name, r.password]))).apply(Object.fromEntries),
+          ),
+        }
+      : {}),
+  };
   if (!s.manageCluster) return outputs;
 
   const ns = new k8s.core.v1.Namespace("namespace", {

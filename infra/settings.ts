@@ -28,6 +28,13 @@ export interface Settings {
   readonly adminPassword?: pulumi.Output<string>;
   readonly adminDatabase: string;
   readonly databases: readonly DatabaseDeclaration[];
+  /** Roles to manage (PgRole), declared next to the databases; a database's owner may name one. */
+  readonly roles: readonly DatabaseDeclaration[];
+  /**
+   * Passwords of declared roles, by role name, from secret config (pulumi config set --secret --path
+   * 'pg-kopf:rolePasswords.<role>'); a role without one gets a generated password.
+   */
+  readonly rolePasswords?: pulumi.Output<Record<string, string>>;
 }
 
 /** The subset of pulumi.Config the program reads; lets tests pass plain values. */
@@ -126,6 +133,35 @@ export function readSettings(config: ConfigReader): Settings {
     }
   });
 
+  const roles = config.getObject<unknown>("roles") ?? [];
+  if (!Array.isArray(roles)) fail("roles", "expected a list of roles, e.g. [{name: app}] (a password is generated unless given)");
+  (roles as unknown[]).forEach((r, i) => {
+    if (typeof r !== "object" || r === null || typeof (r as { name?: unknown }).name !== "string") {
+      fail(`roles[${i}]`, "each entry needs at least a name, e.g. {name: app}");
+    }
+  });
+
+  const declared = new Set((roles as DatabaseDeclaration[]).map((r) => r.name));
+  const rolePasswords = config.getSecret("rolePasswords")?.apply((text) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      fail(
+        "rolePasswords",
+        `expected a map of role name to password: pulumi config set --secret --path '${config.name}:rolePasswords.<role>'`,
+      );
+    for (const [role, password] of Object.entries(parsed as object)) {
+      if (!declared.has(role))
+        fail(`rolePasswords.${role}`, `names no role declared in ${config.name}:roles; remove it or declare the role`);
+      if (typeof password !== "string" || password === "") fail(`rolePasswords.${role}`, "expected a non-empty string");
+    }
+    return parsed as Record<string, string>;
+  });
+
   return {
     manageCluster,
     namespace,
@@ -140,5 +176,7 @@ export function readSettings(config: ConfigReader): Settings {
     adminPassword,
     adminDatabase: str("adminDatabase", "postgres"),
     databases: databases as DatabaseDeclaration[],
+    roles: roles as DatabaseDeclaration[],
+    rolePasswords,
   };
 }

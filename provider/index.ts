@@ -1,4 +1,5 @@
-// The Pulumi side of pg-kopf: the PgDatabase resource and its dynamic provider.
+// The Pulumi side of pg-kopf: the PgDatabase and PgRole resources and their dynamic providers.
 export { PgDatabase, type PgDatabaseArgs } from "./resource";
-export { pgDatabaseProvider } from "./provider";
+export { PgRole, type PgRoleArgs } from "./roleResource";
+export { pgDatabaseProvider, pgRoleProvider } from "./provider";
 export { ADMIN_CONFIG_KEYS } from "./config";

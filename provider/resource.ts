@@ -27,7 +27,7 @@ const providers = new WeakMap<object, PgKopfProvider>();
  * without a replacement: the engine replaces resources on a provider change only when the provider asks for it in
  * DiffConfig, which the dynamic provider host does not implement.)
  */
-function pgKopfProvider(): pulumi.ProviderResource {
+export function pgKopfProvider(): pulumi.ProviderResource {
   const deployment = pulumi.runtime.getStackResource() ?? providers;
   let provider = providers.get(deployment);
   if (!provider) {

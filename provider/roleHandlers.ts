@@ -1,0 +1,184 @@
+// What the PgRole provider does for each of Pulumi's methods, each a thin call into the core's roles. Loaded by name
+// in the provider process (see ./provider), never serialized. The password is either the user's secret input or
+// generated here at creation; it reaches Postgres only as a SCRAM verifier, and the state only as a secret.
+import { randomBytes } from "node:crypto";
+import type * as pulumi from "@pulumi/pulumi";
+import * as core from "../core";
+import { adminConnection, type ConfigSource } from "./config";
+
+const { role } = core;
+type Props = Record<string, unknown>;
+
+/** What a generated password is made of: 32 URL-safe characters, usable as is in a connection URI. */
+const GENERATED_PASSWORD_BYTES = 24;
+const NOT_PLANNED = "-- not planned: ";
+/** The verifier planned at preview time: shown redacted, so any value plans the same statements as the real one. */
+const PLANNED_VERIFIER = { verifier: "SCRAM-SHA-256$4096:planned$planned:planned" };
+
+export function configure(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): core.ConnectionSettings {
+  return core.withPool(adminConnection(config ?? { get: () => undefined }, env), 2);
+}
+
+/** Spec fields of a property bag (engine keys, the password and outputs dropped). */
+function specFields(props: Props): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(role.PgRoleSpecSchema.properties)) {
+    if (props[key] !== undefined && props[key] !== null) out[key] = props[key];
+  }
+  return out;
+}
+
+function parseOrThrow(props: Props): core.role.PgRoleSpec {
+  const r = role.parseRoleSpec(specFields(props));
+  if (!r.ok) throw new core.InvalidSpec(r.failures);
+  return r.spec;
+}
+
+function managerOf(props: Props): string {
+  if (typeof props.manager !== "string" || props.manager === "") {
+    throw new core.InvalidSpec([{ field: "manager", message: "missing; the PgRole resource sets it to the stack's identity" }]);
+  }
+  return props.manager;
+}
+
+function rethrow(err: unknown): never {
+  const e = core.classifyError(err);
+  throw new Error(`${e.reason}: ${e.message}`);
+}
+
+/** A new password is set when the resource is created, and when the password input changes (a rotation). */
+function rotates(olds: Props, news: Props): boolean {
+  return typeof news.password === "string" && news.password !== olds.password;
+}
+
+/**
+ * Validates the inputs and plans the SQL as reviewers will read it (the password clause redacted). A role's name is
+ * its identity: renaming is refused here, naming the field.
+ */
+export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
+  const keys = new Set(["__provider", "manager", "oid", "plannedSql", "password", "generatedPassword"]);
+  const user = Object.fromEntries(Object.entries(news).filter(([k, v]) => !keys.has(k) && v !== undefined && v !== null));
+  const r = role.parseRoleSpec(user);
+  if (!r.ok) return { failures: r.failures.map((f) => ({ property: f.field.split(".")[0], reason: `${f.field}: ${f.message}` })) };
+  const hasOlds = olds && typeof olds.name === "string";
+  if (hasOlds && olds.name !== r.spec.name) {
+    return {
+      failures: [
+        {
+          property: "name",
+          reason: `name: cannot change from ${JSON.stringify(olds.name)} to ${JSON.stringify(r.spec.name)}: the role's grants, objects and logins belong to it. Declare a new PgRole and move to it.`,
+        },
+      ],
+    };
+  }
+  const manager = typeof news.manager === "string" ? news.manager : "";
+  let plannedSql: string[];
+  try {
+    const observed = await role.observeRole(settings, r.spec.name);
+    const password = !observed || rotates(olds ?? {}, news) ? PLANNED_VERIFIER : undefined;
+    plannedSql = role.planRole(r.spec, observed, { manager }, password).map(role.describeRoleStep);
+  } catch (err) {
+    const e = core.classifyError(err);
+    if (e instanceof core.NotOwned) return { failures: [{ property: "name", reason: `name: ${e.message}` }] };
+    if (!e.transient) throw new Error(`${e.reason}: ${e.message}`);
+    plannedSql = [`${NOT_PLANNED}${e.reason}: ${e.message}`];
+  }
+  return {
+    inputs: { ...r.spec, manager: news.manager, plannedSql, ...(typeof news.password === "string" ? { password: news.password } : {}) },
+  };
+}
+
+export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
+  const a = specFields(olds);
+  const b = specFields(news);
+  const changed = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  const planned = Array.isArray(news.plannedSql) ? news.plannedSql.map(String).filter((s) => !s.startsWith(NOT_PLANNED)) : [];
+  const work = planned.length > 0 && JSON.stringify(planned) !== JSON.stringify(olds.plannedSql);
+  return { changes: changed.length > 0 || rotates(olds, news) || work || olds.manager !== news.manager, replaces: [] };
+}
+
+function expectedSql(news: Props): string[] | undefined {
+  const planned = news.plannedSql;
+  if (!Array.isArray(planned) || planned.some((s) => String(s).startsWith(NOT_PLANNED))) return undefined;
+  return planned.map(String);
+}
+
+function outputs(spec: core.role.PgRoleSpec, manager: string, observed: core.role.ObservedRole, inputs: Props, password: string): Props {
+  return {
+    ...spec,
+    manager,
+    oid: observed.oid,
+    password,
+    // Whether the provider made the password up: a refresh gives back only a password the program gave.
+    generatedPassword: typeof inputs.password !== "string",
+    ...(Array.isArray(inputs.plannedSql) ? { plannedSql: inputs.plannedSql } : {}),
+  };
+}
+
+export async function create(settings: core.ConnectionSettings, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
+  const spec = parseOrThrow(inputs);
+  const manager = managerOf(inputs);
+  const password = typeof inputs.password === "string" ? inputs.password : randomBytes(GENERATED_PASSWORD_BYTES).toString("base64url");
+  try {
+    const { observed } = await role.convergeRole(
+      settings,
+      spec,
+      { manager },
+      { password: { verifier: core.scramVerifier(password) }, expected: expectedSql(inputs) },
+    );
+    return { id: spec.name, outs: outputs(spec, manager, observed, inputs, password) };
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+export async function update(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+  const spec = parseOrThrow(news);
+  const manager = managerOf(news);
+  const rotation = rotates(olds, news);
+  const password = rotation ? (news.password as string) : String(olds.password ?? "");
+  try {
+    const { observed } = await role.convergeRole(
+      settings,
+      spec,
+      { manager },
+      { password: rotation ? { verifier: core.scramVerifier(password) } : undefined, expected: expectedSql(news) },
+    );
+    return { outs: outputs(spec, manager, observed, news, password) };
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+export async function read(settings: core.ConnectionSettings, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
+  const name = typeof props.name === "string" ? props.name : id;
+  let observed: core.role.ObservedRole | undefined;
+  try {
+    observed = await role.observeRole(settings, name);
+  } catch (err) {
+    rethrow(err);
+  }
+  if (!observed) return { id: undefined, props: {} };
+  // Only what the spec sets is reflected, so a refresh shows drift in those and nothing else.
+  const refreshed: Props = { ...props, name: observed.name, oid: observed.oid };
+  for (const attribute of role.ROLE_ATTRIBUTES) {
+    const have = observed[attribute];
+    if (props[attribute] !== undefined && !role.sameAttribute(attribute, props[attribute], have)) refreshed[attribute] = have;
+  }
+  if (Array.isArray(props.memberOf)) refreshed.memberOf = [...observed.memberOf];
+  const inputs = {
+    ...specFields(refreshed),
+    manager: refreshed.manager,
+    ...(typeof props.password === "string" && props.generatedPassword === false ? { password: props.password } : {}),
+    ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}),
+  };
+  return { id: name, props: refreshed, inputs } as pulumi.dynamic.ReadResult;
+}
+
+export async function remove(settings: core.ConnectionSettings, props: Props): Promise<void> {
+  try {
+    await role.reclaimRole(settings, parseOrThrow(props), { manager: managerOf(props) });
+  } catch (err) {
+    rethrow(err);
+  }
+}

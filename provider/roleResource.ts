@@ -1,0 +1,42 @@
+// PgRole: the Pulumi resource for a role, a dynamic resource of type pg:Role driven by ./roleHandlers through the
+// same explicit provider as PgDatabase. Its password is a secret both ways: the input is wrapped as one whatever the
+// program passes, and the output (given or generated) is recorded encrypted.
+import * as pulumi from "@pulumi/pulumi";
+import { pulumiManager } from "../core/ownership";
+import type { PgRoleSpecInput } from "../core/role/spec";
+import { pgRoleProvider } from "./provider";
+import { pgKopfProvider } from "./resource";
+
+export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpecInput[K]> } & {
+  /** The role's password. Omitted: the provider generates one at creation (see the password output). Changing it rotates it. */
+  password?: pulumi.Input<string>;
+};
+
+export class PgRole extends pulumi.dynamic.Resource {
+  declare public readonly name: pulumi.Output<string>;
+  declare public readonly login: pulumi.Output<boolean>;
+  declare public readonly memberOf: pulumi.Output<string[] | undefined>;
+  declare public readonly reclaimPolicy: pulumi.Output<"retain" | "delete">;
+  declare public readonly manager: pulumi.Output<string>;
+  declare public readonly oid: pulumi.Output<number>;
+  /** The password the role logs in with (the input, or the one generated at creation). Secret. */
+  declare public readonly password: pulumi.Output<string>;
+
+  constructor(name: string, args: PgRoleArgs, opts?: pulumi.CustomResourceOptions) {
+    const { password, ...spec } = args;
+    super(
+      pgRoleProvider,
+      name,
+      {
+        ...spec,
+        manager: pulumiManager(pulumi.getProject(), pulumi.getStack()),
+        oid: undefined,
+        password: password !== undefined ? pulumi.secret(password) : undefined,
+        generatedPassword: undefined,
+      },
+      { provider: pgKopfProvider(), ...opts, additionalSecretOutputs: ["password", ...(opts?.additionalSecretOutputs ?? [])] },
+      "pg",
+      "Role",
+    );
+  }
+}
