@@ -95,6 +95,16 @@ describe("PgRole through pulumi", () => {
     assert.deepEqual(await pg.query("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'batch'"), [{ rolconnlimit: 2 }]);
   });
 
+  test("4b. a role dropped out of band: refresh reports it gone, and up creates it again", async () => {
+    await pg.query('DROP ROLE "batch"');
+    const refresh = await t.stack.refresh({ onOutput });
+    assert.equal(refresh.summary.resourceChanges?.delete, 1);
+    const up = await t.stack.up({ onOutput });
+    assert.equal(up.summary.resourceChanges?.create, 1);
+    const password = (await passwords()).batch;
+    assert.equal(await login("batch", password), "batch");
+  });
+
   test("5. destroy drops the database, then the roles", async () => {
     await t.stack.destroy({ onOutput });
     assert.deepEqual(await pg.query("SELECT rolname FROM pg_roles WHERE rolname IN ('app_user', 'batch')"), []);
