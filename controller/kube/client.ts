@@ -67,15 +67,28 @@ export class KubeClient {
 
   /**
    * Streams a watch: calls `onEvent` for each event until the server ends the stream (its timeoutSeconds) or
-   * `signal` aborts. Resolves when the stream ends, rejects on a failed request or a broken connection.
+   * `signal` aborts. Resolves when the stream ends, rejects on a failed request or a broken connection, and on
+   * `silenceMs` without a byte (a connection that died without closing; 0: never).
    */
-  async watch<T>(path: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  async watch<T>(path: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, silenceMs = 0): Promise<void> {
     const res = await this.send("GET", path, undefined, undefined, signal, 0);
     if (res.statusCode !== 200) throw await errorOf(res, "GET", path);
+    let silence: NodeJS.Timeout | undefined;
+    const listen = () => {
+      clearTimeout(silence);
+      if (silenceMs > 0)
+        silence = setTimeout(
+          () => res.destroy(new Error(`watch ${path}: nothing received in ${silenceMs} ms; the connection is gone`)),
+          silenceMs,
+        );
+    };
+    listen();
+    res.on("data", listen);
     const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
     try {
       for await (const line of lines) if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
     } finally {
+      clearTimeout(silence);
       lines.close();
       res.destroy();
     }

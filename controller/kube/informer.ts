@@ -139,6 +139,8 @@ export class Informer<T extends KubeObject> {
           }
         },
         this.abort.signal,
+        // The server ends the stream after timeoutSeconds; silence well past that means the connection is gone.
+        (timeout + 60) * 1000,
       )
       .catch((err: unknown) => {
         // A 410 can also come as the response to the watch request itself.

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, test } from "node:test";
+import { KubeApiError, KubeClient } from "./client";
+
+// A server that answers a watch with one event and then keeps the connection open without a byte more, and a
+// missing object with a Status, as the API server does.
+const server = createServer((req, res) => {
+  if (req.url?.startsWith("/missing")) {
+    res.writeHead(404, { "Content-Type": "application/json" });
+    res.end(JSON.stringify({ kind: "Status", reason: "NotFound", message: 'pgdatabases "x" not found', code: 404 }));
+    return;
+  }
+  res.writeHead(200, { "Content-Type": "application/json" });
+  res.write(`${JSON.stringify({ type: "ADDED", object: { metadata: { name: "a", resourceVersion: "1" } } })}\n`);
+});
+let client: KubeClient;
+
+before(async () => {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  client = new KubeClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, authorization: () => undefined });
+});
+after(() => {
+  // Also after a timed-out test: the silent connection must not keep the process alive.
+  client.close();
+  server.closeAllConnections();
+  server.close();
+});
+
+// Regression: a watch whose connection died without closing (no FIN, no RST) hung the informer forever.
+test("a watch that goes silent past its limit fails, after delivering what came", { timeout: 10_000 }, async () => {
+  const seen: string[] = [];
+  const started = Date.now();
+  await assert.rejects(
+    client.watch<{ metadata: { name: string } }>("/watch", (e) => seen.push(e.object.metadata.name), new AbortController().signal, 300),
+    /watch \/watch: nothing received in 300 ms; the connection is gone/,
+  );
+  assert.deepEqual(seen, ["a"]);
+  assert.ok(Date.now() - started < 5000);
+});
+
+test("API errors carry the HTTP status and the server's message", async () => {
+  await assert.rejects(
+    client.get("/missing/x"),
+    (err: KubeApiError) =>
+      err instanceof KubeApiError && err.code === 404 && /GET \/missing\/x: 404 pgdatabases "x" not found/.test(err.message),
+  );
+});
