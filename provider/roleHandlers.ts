@@ -166,6 +166,18 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
     if (props[attribute] !== undefined && !role.sameAttribute(attribute, props[attribute], have)) refreshed[attribute] = have;
   }
   if (Array.isArray(props.memberOf)) refreshed.memberOf = [...observed.memberOf];
+  if (props.config !== undefined && props.config !== null) {
+    // Each setting as recorded when Postgres says the same (it may spell a list differently), else as it is now.
+    const recorded = props.config as Record<string, string>;
+    refreshed.config = Object.fromEntries(
+      Object.entries(observed.config).map(([key, value]) => {
+        const same =
+          recorded[key] !== undefined &&
+          JSON.stringify(role.settingItems(key, recorded[key])) === JSON.stringify(role.settingItems(key, value));
+        return [key, same ? recorded[key] : value];
+      }),
+    );
+  }
   const inputs = {
     ...specFields(refreshed),
     manager: refreshed.manager,

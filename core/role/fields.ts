@@ -11,9 +11,10 @@ const NAME_PATTERN = "^[^\\x00]+$";
  * - identity: the role's name.
  * - attribute: a role attribute Postgres reports in pg_roles, set by an option of CREATE ROLE and ALTER ROLE.
  * - memberships: roles granted to this one (GRANT / REVOKE).
+ * - settings: per-role session settings (ALTER ROLE ... SET / RESET).
  * - policy: pg-kopf's own behaviour; no SQL of its own.
  */
-export type RoleBehaviour = "identity" | "attribute" | "memberships" | "policy";
+export type RoleBehaviour = "identity" | "attribute" | "memberships" | "settings" | "policy";
 
 interface RoleField {
   readonly schema: TSchema;
@@ -100,6 +101,18 @@ export const ROLE_FIELDS = {
     behaviour: "memberships",
     fix: "list distinct existing role names",
   },
+  config: {
+    schema: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1, maxLength: 1024 }), {
+        description:
+          "Session settings for the role: ALTER ROLE ... SET key TO value, and RESET for a key removed from the map (unset: settings left alone). " +
+          "Keys: search_path (a comma-separated list), statement_timeout, lock_timeout, idle_in_transaction_session_timeout, idle_session_timeout, " +
+          "work_mem, maintenance_work_mem, temp_buffers, default_transaction_isolation, default_transaction_read_only, timezone, datestyle, intervalstyle, client_min_messages.",
+      }),
+    ),
+    behaviour: "settings",
+    fix: "use one of the listed keys, with a value as in SET, e.g. {statement_timeout: 30s}",
+  },
   reclaimPolicy: {
     schema: Type.Optional(
       Type.Union([Type.Literal("retain"), Type.Literal("delete")], {
@@ -161,4 +174,39 @@ export function sameAttribute(field: RoleAttribute, want: unknown, have: unknown
 
 export function roleFixOf(field: string): string | undefined {
   return field in ROLE_FIELDS ? entry(field as RoleFieldName).fix : undefined;
+}
+
+/**
+ * The settings a role's config may hold: session settings any role may set for itself, so the admin needs no
+ * superuser to set them, and none that loosen security (log_statement, session_preload_libraries are not here).
+ */
+export const ROLE_SETTINGS: readonly string[] = [
+  "search_path",
+  "statement_timeout",
+  "lock_timeout",
+  "idle_in_transaction_session_timeout",
+  "idle_session_timeout",
+  "work_mem",
+  "maintenance_work_mem",
+  "temp_buffers",
+  "default_transaction_isolation",
+  "default_transaction_read_only",
+  "timezone",
+  "datestyle",
+  "intervalstyle",
+  "client_min_messages",
+];
+
+/** Settings whose value is a list (SET key TO 'a', 'b'); Postgres stores them as `a, b`, quoting where needed. */
+export const LIST_SETTINGS: readonly string[] = ["search_path"];
+
+/** A setting's value as comparable items: list settings split on commas, each trimmed and unquoted. */
+export function settingItems(key: string, value: string): string[] {
+  if (!LIST_SETTINGS.includes(key)) return [value];
+  return value.split(",").map((item) =>
+    item
+      .trim()
+      .replace(/^"(.*)"$/, "$1")
+      .replace(/""/g, '"'),
+  );
 }

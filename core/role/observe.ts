@@ -15,6 +15,8 @@ export interface ObservedRole {
   readonly validUntil?: string;
   readonly superuser: boolean;
   readonly memberOf: readonly string[];
+  /** Per-role settings (pg_db_role_setting, all databases), as Postgres stores them: key -> value text. */
+  readonly config: Readonly<Record<string, string>>;
   readonly comment?: string;
 }
 
@@ -25,6 +27,7 @@ const ROLE_QUERY = `
          r.rolsuper AS superuser,
          ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
                 WHERE m.member = r.oid ORDER BY g.rolname)::text[] AS member_of,
+         ARRAY(SELECT unnest(s.setconfig) FROM pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0)::text[] AS config,
          shobj_description(r.oid, 'pg_authid') AS comment
     FROM pg_roles r
    WHERE r.rolname = $1`;
@@ -46,6 +49,8 @@ export async function observeRoleWith(client: Client, name: string): Promise<Obs
       ...(r.valid_until !== null ? { validUntil: r.valid_until } : {}),
       superuser: r.superuser,
       memberOf: r.member_of,
+      // key=value; the key never contains "=", the value may.
+      config: Object.fromEntries((r.config as string[]).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
       ...(r.comment !== null ? { comment: r.comment } : {}),
     };
   } catch (err) {

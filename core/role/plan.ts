@@ -2,7 +2,7 @@
 // typed refusal. Only what the spec sets is compared, so a plan right after applying its steps is empty.
 import { NotOwned, RoleInUse } from "../errors";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
-import { ROLE_ATTRIBUTES, sameAttribute } from "./fields";
+import { ROLE_ATTRIBUTES, sameAttribute, settingItems } from "./fields";
 import type { ObservedRole } from "./observe";
 import type { PgRoleSpec } from "./spec";
 import type { RoleStep } from "./steps";
@@ -31,6 +31,7 @@ export function planRole(
       { kind: "createRole", role, attributes, ...(password ? { verifier: password.verifier } : {}) },
       stamp,
       ...groups.map((group): RoleStep => ({ kind: "grantRole", role, group })),
+      ...planConfig(role, spec.config ?? {}, {}),
     ];
   }
   if (observed.superuser) {
@@ -49,8 +50,22 @@ export function planRole(
     for (const group of groups) if (!observed.memberOf.includes(group)) steps.push({ kind: "grantRole", role, group });
     for (const group of observed.memberOf) if (!groups.includes(group)) steps.push({ kind: "revokeRole", role, group });
   }
+  if (spec.config !== undefined) steps.push(...planConfig(role, spec.config, observed.config));
   if (takeOver) steps.push(stamp);
   return steps;
+}
+
+/** SET for each wanted setting that differs, RESET for each setting the map no longer has. */
+function planConfig(role: string, want: Readonly<Record<string, string>>, have: Readonly<Record<string, string>>): RoleStep[] {
+  const same = (key: string, a: string, b: string) => JSON.stringify(settingItems(key, a)) === JSON.stringify(settingItems(key, b));
+  return [
+    ...Object.entries(want)
+      .filter(([key, value]) => have[key] === undefined || !same(key, value, have[key]))
+      .map(([key, value]): RoleStep => ({ kind: "setRoleConfig", role, key, value })),
+    ...Object.keys(have)
+      .filter((key) => !(key in want))
+      .map((key): RoleStep => ({ kind: "resetRoleConfig", role, key })),
+  ];
 }
 
 /** Where a role still owns objects or holds privileges: a database, or "" for shared objects (databases, tablespaces). */

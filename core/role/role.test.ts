@@ -22,6 +22,7 @@ const observed = (over: Partial<ObservedRole> = {}): ObservedRole => ({
   connectionLimit: -1,
   superuser: false,
   memberOf: [],
+  config: {},
   comment: "managed by pg-kopf: pulumi:app/dev",
   ...over,
 });
@@ -103,6 +104,26 @@ describe("role plan", () => {
     assert.throws(
       () => planRole(spec({ name: "app", adopt: true }), observed({ comment: undefined, superuser: true }), ctx),
       /is a superuser/,
+    );
+  });
+  it("config: SET what differs (lists compared item by item), RESET what the map dropped; keys are allowlisted", () => {
+    const have = observed({ config: { search_path: '"$user", public', statement_timeout: "30s", lock_timeout: "5s" } });
+    const want = spec({ name: "app", config: { search_path: "$user,public", statement_timeout: "60s" } });
+    assert.deepEqual(planRole(want, have, ctx).map(describeRoleStep), [
+      `ALTER ROLE "app" SET "statement_timeout" TO '60s'`,
+      'ALTER ROLE "app" RESET "lock_timeout"',
+    ]);
+    assert.deepEqual(
+      planRole(spec({ name: "app", config: { search_path: "app, public" } }), undefined, ctx)
+        .map(describeRoleStep)
+        .slice(-1),
+      [`ALTER ROLE "app" SET "search_path" TO 'app', 'public'`],
+    );
+    const r = parseRoleSpec({ name: "app", config: { log_statement: "none", Search_Path: "x" } });
+    assert.ok(!r.ok);
+    assert.deepEqual(
+      r.failures.map((f) => f.field),
+      ["config.log_statement", "config.Search_Path"],
     );
   });
 });

@@ -4,7 +4,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { FieldFailure } from "../errors";
 import { MAX_NAME_BYTES } from "../fields";
-import { ROLE_FIELDS, ROLE_FIELD_NAMES, type RoleFieldName, roleFixOf } from "./fields";
+import { ROLE_FIELDS, ROLE_FIELD_NAMES, ROLE_SETTINGS, type RoleFieldName, roleFixOf, settingItems } from "./fields";
 
 /** Names Postgres reserves or that mean something else in a GRANT; pg_* is reserved for system roles. */
 export const RESERVED_ROLES: readonly string[] = ["postgres", "public", "current_user", "session_user", "current_role", "none"];
@@ -84,6 +84,17 @@ export function parseRoleSpec(input: unknown): RoleParseResult {
   }
   if (typeof raw.validUntil === "string" && raw.validUntil !== "infinity" && Number.isNaN(Date.parse(raw.validUntil))) {
     failures.push({ field: "validUntil", message: `"${raw.validUntil}" is not a timestamp: ${roleFixOf("validUntil")}` });
+  }
+  if (typeof raw.config === "object" && raw.config !== null && !Array.isArray(raw.config)) {
+    for (const [key, value] of Object.entries(raw.config)) {
+      if (!ROLE_SETTINGS.includes(key.toLowerCase()) || key !== key.toLowerCase())
+        failures.push({
+          field: `config.${key}`,
+          message: `is not a setting pg-kopf sets for roles; use one of ${ROLE_SETTINGS.join(", ")} (lower case)`,
+        });
+      else if (typeof value === "string" && settingItems(key, value).some((item) => item === ""))
+        failures.push({ field: `config.${key}`, message: "has an empty item; write the list as a, b" });
+    }
   }
   if (raw.reassignOwnedTo !== undefined && raw.reclaimPolicy !== "delete") {
     failures.push({

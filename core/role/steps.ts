@@ -1,7 +1,7 @@
 // RoleStep: one planned statement on a role, as data, and its SQL. Identifiers and literals go through the driver's
 // escaping helpers. A password travels only as a SCRAM verifier (core/scram), and is shown as <redacted>.
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
-import { type RoleAttribute, roleOptionSql, ROLE_ATTRIBUTES } from "./fields";
+import { type RoleAttribute, roleOptionSql, ROLE_ATTRIBUTES, settingItems } from "./fields";
 
 export type RoleAttributes = { readonly [K in RoleAttribute]?: unknown };
 
@@ -12,6 +12,8 @@ export type RoleStep =
   | { kind: "stampRole"; role: string; manager: string; comment: string }
   | { kind: "grantRole"; role: string; group: string }
   | { kind: "revokeRole"; role: string; group: string }
+  | { kind: "setRoleConfig"; role: string; key: string; value: string }
+  | { kind: "resetRoleConfig"; role: string; key: string }
   | { kind: "reassignOwned"; role: string; database: string; to: string }
   | { kind: "dropOwned"; role: string; database: string }
   | { kind: "dropRole"; role: string };
@@ -36,6 +38,10 @@ function sql(step: RoleStep, password: (verifier: string) => string): string {
       return `GRANT ${id(step.group)} TO ${role}`;
     case "revokeRole":
       return `REVOKE ${id(step.group)} FROM ${role}`;
+    case "setRoleConfig":
+      return `ALTER ROLE ${role} SET ${id(step.key)} TO ${settingItems(step.key, step.value).map(lit).join(", ")}`;
+    case "resetRoleConfig":
+      return `ALTER ROLE ${role} RESET ${id(step.key)}`;
     case "reassignOwned":
       return `REASSIGN OWNED BY ${role} TO ${id(step.to)}`;
     case "dropOwned":

@@ -77,12 +77,15 @@ describe("PgRole core against Postgres 15", () => {
     ["validUntil", "infinity"],
     ["memberOf", ["readers", "writers"]],
     ["memberOf", ["writers"]],
+    ["config", { search_path: "$user, app", statement_timeout: "30s" }],
+    ["config", { statement_timeout: "45s" }],
   ] as const) {
     test(`${field} ${JSON.stringify(value)} converges, and re-plans to nothing`, async () => {
       await convergeAndReplan(spec({ name: "attrs" }));
       const { steps, observed } = await convergeAndReplan(spec({ name: "attrs", [field]: value }));
       assert.ok(steps.length > 0 || field === "memberOf", `a change ran for ${field}`);
       if (field === "memberOf") assert.deepEqual(observed.memberOf, value);
+      else if (field === "config") assert.deepEqual(Object.keys(observed.config).sort(), Object.keys(value).sort());
       else if (field === "validUntil")
         assert.ok(value === "infinity" ? observed.validUntil === "infinity" : Date.parse(observed.validUntil!) === Date.parse(value));
       else assert.equal(observed[field], value);
