@@ -4,7 +4,8 @@
 import { escapeIdentifier } from "pg";
 import { startPostgres } from "../scripts/local/postgres";
 import type { TestPostgres } from "../scripts/local/postgres";
-import { createCliStack, type StackConfig } from "../scripts/local/project";
+import { createCliStack } from "../scripts/local/project";
+import { localStackConfig } from "../scripts/local/pulumi";
 import { psqlFile, psqlFloor } from "./measure";
 
 export interface PulumiFigures {
@@ -17,17 +18,6 @@ export interface PulumiFigures {
   readonly floor: { create: number; drop: number };
 }
 
-function stackConfig(pg: TestPostgres, databases: object[]): StackConfig {
-  return {
-    manageCluster: { value: "false" },
-    adminHost: { value: pg.host },
-    adminPort: { value: String(pg.port) },
-    adminUser: { value: pg.user },
-    adminSslMode: { value: "disable" },
-    databases: { value: JSON.stringify(databases) },
-  };
-}
-
 function timed(run: () => void): number {
   const started = performance.now();
   run();
@@ -37,7 +27,7 @@ function timed(run: () => void): number {
 export async function benchPulumi(pg: TestPostgres, n: number): Promise<PulumiFigures> {
   const names = Array.from({ length: n }, (_, i) => `pulumi_${i}`);
   const commands = (databases: object[], name: string) => {
-    const stack = createCliStack(name, pg, stackConfig(pg, databases));
+    const stack = createCliStack(name, pg, localStackConfig(pg, databases));
     try {
       return {
         up: timed(() => stack.run(["up", "--yes", "--skip-preview"])),

@@ -45,14 +45,18 @@ interface Field {
   readonly alterSql?: (database: string, value: never) => string;
 }
 
-const int = (n: number): string => {
-  // Numbers reach SQL only after validation; this guards the one path that is not a driver-escaped string.
+/** An integer as SQL. Numbers reach SQL only after validation; this guards the one path that is not driver-escaped. */
+export const sqlInteger = (n: number): string => {
   if (!Number.isInteger(n)) throw new TypeError(`not an integer: ${n}`);
   return String(n);
 };
+const int = sqlInteger;
 const bool = (b: boolean): string => (b ? "true" : "false");
 
-const name = (description: string) => Type.String({ minLength: 1, maxLength: MAX_NAME_BYTES, pattern: NAME_PATTERN, description });
+/** The schema of a Postgres name (database, role, tablespace...): 1-63 characters here, bytes checked by the parsers. */
+export const nameSchema = (description: string) =>
+  Type.String({ minLength: 1, maxLength: MAX_NAME_BYTES, pattern: NAME_PATTERN, description });
+const name = nameSchema;
 const locale = (description: string) => Type.String({ minLength: 1, pattern: LOCALE_PATTERN, description });
 // Postgres reports locale names as given, but users write "C.utf8" and "C.UTF-8" interchangeably.
 const sameLocale = (want: string, have: string) => {

@@ -3,17 +3,11 @@
 import type * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
 import { adminConnection, type ConfigSource } from "./config";
-
-/** The resource's properties as the engine passes them around: the spec, the manager, and outputs. */
-type Props = Record<string, unknown>;
+import { checkFailures, fieldsOf, managerOf as managerIn, NOT_PLANNED, type Props, rethrow } from "./props";
 
 /** Spec fields of a property bag (engine keys such as __provider, manager and outputs dropped). */
 export function specFields(props: Props): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(core.PgDatabaseSpecSchema.properties)) {
-    if (props[key] !== undefined && props[key] !== null) out[key] = props[key];
-  }
-  return out;
+  return fieldsOf(core.PgDatabaseSpecSchema, props);
 }
 
 function parseOrThrow(props: Props): core.PgDatabaseSpec {
@@ -23,10 +17,7 @@ function parseOrThrow(props: Props): core.PgDatabaseSpec {
 }
 
 function managerOf(props: Props): string {
-  if (typeof props.manager !== "string" || props.manager === "") {
-    throw new core.InvalidSpec([{ field: "manager", message: "missing; the PgDatabase resource sets it to the stack's identity" }]);
-  }
-  return props.manager;
+  return managerIn(props, "PgDatabase");
 }
 
 /**
@@ -55,17 +46,6 @@ function outputs(spec: core.PgDatabaseSpec, manager: string, observed: core.Obse
   return { ...spec, manager, oid: observed.oid, ...(Array.isArray(inputs.plannedSql) ? { plannedSql: inputs.plannedSql } : {}) };
 }
 
-/** A spec failure in the words of Pulumi's check: one entry per property. */
-function checkFailures(failures: readonly core.FieldFailure[]): pulumi.dynamic.CheckFailure[] {
-  return failures.map((f) => ({ property: f.field.split(".")[0], reason: `${f.field}: ${f.message}` }));
-}
-
-/** Errors leave the provider with the failing field and reason in the message, never with connection secrets. */
-function rethrow(err: unknown): never {
-  const e = core.classifyError(err);
-  throw new Error(`${e.reason}: ${e.message}`);
-}
-
 /**
  * Connections the provider keeps open for the engine's calls during one deployment: the engine calls check, read
  * and diff for many resources at once, and each call opening its own connection (TCP, TLS, SCRAM, a backend) added
@@ -89,9 +69,6 @@ const RESOURCE_KEYS = new Set(["__provider", "manager", "oid", "plannedSql"]);
  */
 const replacementPlans = new Map<string, string[]>();
 const replacementKey = (spec: core.PgDatabaseSpec, manager: unknown) => JSON.stringify([manager, core.FIELD_NAMES.map((f) => spec[f])]);
-
-/** How a plan that could not be made at preview time (Postgres unreachable) is shown; update then plans afresh. */
-export const NOT_PLANNED = "-- not planned: ";
 
 /**
  * Validates the inputs and plans the SQL an update would run now, returned as the input property plannedSql so
@@ -220,7 +197,7 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   return { id: name, props: refreshed, inputs } as pulumi.dynamic.ReadResult;
 }
 
-export async function update(settings: core.ConnectionSettings, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(settings: core.ConnectionSettings, _olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const spec = parseOrThrow(news);
   const manager = managerOf(news);
   try {

@@ -1,13 +1,23 @@
 // The PgDatabase and PgRole dynamic provider objects that pulumi.dynamic.Resource serializes into the state. Each is
-// only a dispatcher: each method loads its handlers module (./handlers, ./roleHandlers) by path in the provider
-// process, so the serialized text stays a few
-// lines, carries no captured state or credentials, and always runs the project's current build of the core.
+// only a dispatcher: each method loads its handlers module (./handlers, ./roleHandlers) by name in the provider
+// process, so the serialized text stays a few lines, carries no captured state or credentials, and always runs the
+// project's current build of the core.
 import type * as pulumi from "@pulumi/pulumi";
-import type * as Handlers from "./handlers";
-import type * as RoleHandlers from "./roleHandlers";
 import type { ConnectionSettings } from "../core/connect";
+import type { ConfigSource } from "./config";
 
-export interface PgDatabaseProvider extends pulumi.dynamic.ResourceProvider {
+/** What a handlers module exports: one function per provider method, each given the admin connection. */
+export interface ResourceHandlers {
+  configure(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): ConnectionSettings;
+  check(settings: ConnectionSettings, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult>;
+  diff(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult>;
+  create(settings: ConnectionSettings, inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult>;
+  read(settings: ConnectionSettings, id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult>;
+  update(settings: ConnectionSettings, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult>;
+  remove(settings: ConnectionSettings, props: Record<string, unknown>): Promise<void>;
+}
+
+export interface DispatchingProvider extends pulumi.dynamic.ResourceProvider {
   /** The admin connection, set by configure from stack config; never serialized (configure runs after loading). */
   settings?: ConnectionSettings;
 }
@@ -18,7 +28,7 @@ export interface PgDatabaseProvider extends pulumi.dynamic.ResourceProvider {
  * each process, never captured, so a state written on one machine works from a checkout elsewhere. Throws a message
  * that says what to install or build when neither is there.
  */
-function handlers(moduleName = "handlers"): typeof Handlers {
+function loadHandlers(moduleName: string): ResourceHandlers {
   const path = require("node:path");
   const fs = require("node:fs");
   let file: string | undefined;
@@ -43,80 +53,45 @@ function handlers(moduleName = "handlers"): typeof Handlers {
   }
 }
 
-/** The admin connection: from configure, or from PG* variables when the engine never called configure. */
-function settingsOf(provider: PgDatabaseProvider, h: typeof Handlers): ConnectionSettings {
-  // (No ??=: Pulumi's closure serializer cannot parse it.)
-  if (!provider.settings) provider.settings = h.configure(undefined, process.env);
-  return provider.settings;
+/**
+ * A provider whose every method calls the handlers module `moduleName` with the admin connection: from configure,
+ * or from PG* variables when the engine never called configure.
+ */
+function dispatcher(moduleName: string): DispatchingProvider {
+  const settingsOf = (provider: DispatchingProvider, h: ResourceHandlers): ConnectionSettings => {
+    // (No ??=: Pulumi's closure serializer cannot parse it.)
+    if (!provider.settings) provider.settings = h.configure(undefined, process.env);
+    return provider.settings;
+  };
+  return {
+    async configure(req: pulumi.dynamic.ConfigureRequest) {
+      this.settings = loadHandlers(moduleName).configure(req.config, process.env);
+    },
+    async check(olds, news) {
+      const h = loadHandlers(moduleName);
+      return h.check(settingsOf(this, h), olds, news);
+    },
+    async diff(_id, olds, news) {
+      return loadHandlers(moduleName).diff(olds, news);
+    },
+    async create(inputs) {
+      const h = loadHandlers(moduleName);
+      return h.create(settingsOf(this, h), inputs);
+    },
+    async read(id, props) {
+      const h = loadHandlers(moduleName);
+      return h.read(settingsOf(this, h), id, props ?? {});
+    },
+    async update(_id, olds, news) {
+      const h = loadHandlers(moduleName);
+      return h.update(settingsOf(this, h), olds, news);
+    },
+    async delete(_id, props) {
+      const h = loadHandlers(moduleName);
+      return h.remove(settingsOf(this, h), props);
+    },
+  };
 }
 
-export const pgDatabaseProvider: PgDatabaseProvider = {
-  async configure(req: pulumi.dynamic.ConfigureRequest) {
-    this.settings = handlers().configure(req.config, process.env);
-  },
-  async check(olds, news) {
-    const h = handlers();
-    return h.check(settingsOf(this, h), olds, news);
-  },
-  async diff(_id, olds, news) {
-    return handlers().diff(olds, news);
-  },
-  async create(inputs) {
-    const h = handlers();
-    return h.create(settingsOf(this, h), inputs);
-  },
-  async read(id, props) {
-    const h = handlers();
-    return h.read(settingsOf(this, h), id, props ?? {});
-  },
-  async update(_id, _olds, news) {
-    const h = handlers();
-    return h.update(settingsOf(this, h), news);
-  },
-  async delete(_id, props) {
-    const h = handlers();
-    return h.remove(settingsOf(this, h), props);
-  },
-};
-
-export interface PgRoleProvider extends pulumi.dynamic.ResourceProvider {
-  settings?: ConnectionSettings;
-}
-
-function roleHandlers(): typeof RoleHandlers {
-  return handlers("roleHandlers") as unknown as typeof RoleHandlers;
-}
-
-function roleSettingsOf(provider: PgRoleProvider, h: typeof RoleHandlers): ConnectionSettings {
-  if (!provider.settings) provider.settings = h.configure(undefined, process.env);
-  return provider.settings;
-}
-
-export const pgRoleProvider: PgRoleProvider = {
-  async configure(req: pulumi.dynamic.ConfigureRequest) {
-    this.settings = roleHandlers().configure(req.config, process.env);
-  },
-  async check(olds, news) {
-    const h = roleHandlers();
-    return h.check(roleSettingsOf(this, h), olds, news);
-  },
-  async diff(_id, olds, news) {
-    return roleHandlers().diff(olds, news);
-  },
-  async create(inputs) {
-    const h = roleHandlers();
-    return h.create(roleSettingsOf(this, h), inputs);
-  },
-  async read(id, props) {
-    const h = roleHandlers();
-    return h.read(roleSettingsOf(this, h), id, props ?? {});
-  },
-  async update(_id, olds, news) {
-    const h = roleHandlers();
-    return h.update(roleSettingsOf(this, h), olds, news);
-  },
-  async delete(_id, props) {
-    const h = roleHandlers();
-    return h.remove(roleSettingsOf(this, h), props);
-  },
-};
+export const pgDatabaseProvider = dispatcher("handlers");
+export const pgRoleProvider = dispatcher("roleHandlers");

@@ -5,13 +5,12 @@ import { randomBytes } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
 import { adminConnection, type ConfigSource } from "./config";
+import { checkFailures, fieldsOf, managerOf as managerIn, NOT_PLANNED, type Props, rethrow } from "./props";
 
 const { role } = core;
-type Props = Record<string, unknown>;
 
 /** What a generated password is made of: 32 URL-safe characters, usable as is in a connection URI. */
 const GENERATED_PASSWORD_BYTES = 24;
-const NOT_PLANNED = "-- not planned: ";
 /** The verifier planned at preview time: shown redacted, so any value plans the same statements as the real one. */
 const PLANNED_VERIFIER = { verifier: "SCRAM-SHA-256$4096:planned$planned:planned" };
 
@@ -21,11 +20,7 @@ export function configure(config: ConfigSource | undefined, env: NodeJS.ProcessE
 
 /** Spec fields of a property bag (engine keys, the password and outputs dropped). */
 function specFields(props: Props): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(role.PgRoleSpecSchema.properties)) {
-    if (props[key] !== undefined && props[key] !== null) out[key] = props[key];
-  }
-  return out;
+  return fieldsOf(role.PgRoleSpecSchema, props);
 }
 
 function parseOrThrow(props: Props): core.role.PgRoleSpec {
@@ -35,15 +30,7 @@ function parseOrThrow(props: Props): core.role.PgRoleSpec {
 }
 
 function managerOf(props: Props): string {
-  if (typeof props.manager !== "string" || props.manager === "") {
-    throw new core.InvalidSpec([{ field: "manager", message: "missing; the PgRole resource sets it to the stack's identity" }]);
-  }
-  return props.manager;
-}
-
-function rethrow(err: unknown): never {
-  const e = core.classifyError(err);
-  throw new Error(`${e.reason}: ${e.message}`);
+  return managerIn(props, "PgRole");
 }
 
 /** A new password is set when the resource is created, and when the password input changes (a rotation). */
@@ -59,7 +46,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const keys = new Set(["__provider", "manager", "oid", "plannedSql", "password", "generatedPassword"]);
   const user = Object.fromEntries(Object.entries(news).filter(([k, v]) => !keys.has(k) && v !== undefined && v !== null));
   const r = role.parseRoleSpec(user);
-  if (!r.ok) return { failures: r.failures.map((f) => ({ property: f.field.split(".")[0], reason: `${f.field}: ${f.message}` })) };
+  if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && typeof olds.name === "string";
   if (hasOlds && olds.name !== r.spec.name) {
     return {

@@ -3,9 +3,7 @@
 // databases (core/fields).
 import { Type, type TSchema } from "@sinclair/typebox";
 import { escapeLiteral as lit } from "pg";
-import { MAX_NAME_BYTES } from "../fields";
-
-const NAME_PATTERN = "^[^\\x00]+$";
+import { nameSchema, sqlInteger } from "../fields";
 
 /**
  * - identity: the role's name.
@@ -26,12 +24,9 @@ interface RoleField {
   readonly same?: (want: never, have: never) => boolean;
 }
 
-const int = (n: number): string => {
-  if (!Number.isInteger(n)) throw new TypeError(`not an integer: ${n}`);
-  return String(n);
-};
+const int = sqlInteger;
 const flag = (on: string, off: string) => (v: boolean) => (v ? on : off);
-const roleName = (description: string) => Type.String({ minLength: 1, maxLength: MAX_NAME_BYTES, pattern: NAME_PATTERN, description });
+const roleName = nameSchema;
 /** Timestamps are compared as instants ("2030-01-01" and "2030-01-01T00:00:00Z" agree); infinity as itself. */
 const sameInstant = (want: string, have: string) =>
   want === "infinity" || have === "infinity" ? want === have : Date.parse(want) === Date.parse(have);

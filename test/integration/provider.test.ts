@@ -77,7 +77,7 @@ test("the provider serializes without any credential in its text", () => {
   assert.ok(serialized.length < 10_000, `the serialized provider is a small dispatcher, not the core (${serialized.length} bytes)`);
   // It names the module it loads in the provider process, nothing more.
   assert.match(serialized, /pg-kopf\/dist\/provider\/\$\{moduleName\}\.js/);
-  assert.match(serialized, /moduleName = "handlers"/);
+  assert.match(serialized, /moduleName: "handlers"/);
 });
 
 test("the serialized provider works in a separate process with only its text and the stack config", () => {

@@ -1,0 +1,37 @@
+// The property bags the engine hands the provider, and what every resource's handlers read from them the same way:
+// spec fields, the manager, how errors leave, how an unplanned preview is marked.
+import * as core from "../core";
+
+/** The resource's properties as the engine passes them around: the spec, the manager, and outputs. */
+export type Props = Record<string, unknown>;
+
+/** How a plan that could not be made at preview time (Postgres unreachable) is shown; up then plans afresh. */
+export const NOT_PLANNED = "-- not planned: ";
+
+/** The fields of a spec schema present in a property bag (engine keys, outputs and secrets dropped). */
+export function fieldsOf(schema: { properties: object }, props: Props): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    if (props[key] !== undefined && props[key] !== null) out[key] = props[key];
+  }
+  return out;
+}
+
+/** The manager stamped on what the resource creates; the resource class always sets it. */
+export function managerOf(props: Props, resource: string): string {
+  if (typeof props.manager !== "string" || props.manager === "") {
+    throw new core.InvalidSpec([{ field: "manager", message: `missing; the ${resource} resource sets it to the stack's identity` }]);
+  }
+  return props.manager;
+}
+
+/** Errors leave the provider with the failing field and reason in the message, never with connection secrets. */
+export function rethrow(err: unknown): never {
+  const e = core.classifyError(err);
+  throw new Error(`${e.reason}: ${e.message}`);
+}
+
+/** Spec failures in the words of Pulumi's check: one entry per top-level property. */
+export function checkFailures(failures: readonly core.FieldFailure[]): { property: string; reason: string }[] {
+  return failures.map((f) => ({ property: f.field.split(".")[0], reason: `${f.field}: ${f.message}` }));
+}
