@@ -27,18 +27,22 @@ async function main(): Promise<void> {
     const started = Date.now();
     say("starting PostgreSQL 15 and a Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK node)");
     [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
-    await pg.query("CREATE ROLE app_owner");
     say(`PostgreSQL on ${pg.host}:${pg.port}; API server on ${cluster.server}`);
     say(
-      "pulumi up (the project's Pulumi.yaml, stack local): namespace, CRD, RBAC, Secret, Service, controller Deployment, databases app and analytics",
+      "pulumi up (the project's Pulumi.yaml, stack local): namespace, CRD, RBAC, Secret, Service, controller Deployment, role app_owner, databases app and analytics",
     );
     stack = createCliStack(
       "local",
       pg,
-      clusterStackConfig(pg, [
-        { name: "app", owner: "app_owner", extensions: ["citext"] },
-        { name: "analytics", reclaimPolicy: "delete" },
-      ]),
+      clusterStackConfig(
+        pg,
+        [
+          { name: "app", owner: "app_owner", extensions: ["citext"] },
+          { name: "analytics", reclaimPolicy: "delete" },
+        ],
+        // The app's login role, its password generated and kept as a secret stack output.
+        { roles: { value: JSON.stringify([{ name: "app_owner", connectionLimit: 20, config: { statement_timeout: "30s" } }]) } },
+      ),
       { KUBECONFIG: cluster.kubeconfig },
     );
     process.stdout.write(stack.run(["up", "--yes", "--skip-preview"]));
@@ -55,6 +59,12 @@ async function main(): Promise<void> {
     );
     say("databases in PostgreSQL:");
     for (const d of dbs) process.stdout.write(`  ${d.datname.padEnd(12)} owner ${d.owner.padEnd(10)} ${d.comment ?? ""}\n`);
+    const roles = await pg.query<{ rolname: string; rolcanlogin: boolean; comment: string | null }>(
+      "SELECT rolname, rolcanlogin, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = 'app_owner'",
+    );
+    say("roles in PostgreSQL:");
+    for (const r of roles)
+      process.stdout.write(`  ${r.rolname.padEnd(12)} ${r.rolcanlogin ? "login" : "nologin"}      ${r.comment ?? ""}\n`);
     say(`up and running in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!keep) {
       say("done; tearing down (run with -- --keep to leave it running)");

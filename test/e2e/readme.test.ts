@@ -15,6 +15,7 @@ test("README: the run command works as written", () => {
   assert.equal(r.status, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
   assert.match(r.stdout, /default\s+mynewdb\s+mynewdb\s+True/);
   assert.match(r.stdout, /app\s+owner app_owner\s+managed by pg-kopf: pulumi:pg-kopf\/local/);
+  assert.match(r.stdout, /app_owner\s+login\s+managed by pg-kopf: pulumi:pg-kopf\/local/);
   assert.match(r.stdout, /mynewdb\s+owner postgres\s+managed by pg-kopf: kubernetes:default\/mynewdb/);
   assert.match(r.stdout, /tearing down/);
 });
