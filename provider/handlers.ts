@@ -2,8 +2,7 @@
 // the provider process (see ./provider), never serialized.
 import type * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
-import { adminConnection, type ConfigSource } from "./config";
-import { checkFailures, fieldsOf, managerOf as managerIn, NOT_PLANNED, type Props, rethrow } from "./props";
+import { checkFailures, fieldsOf, managerOf as managerIn, NOT_PLANNED, type Props, providerConnection, rethrow } from "./props";
 
 /** Spec fields of a property bag (engine keys such as __provider, manager and outputs dropped). */
 export function specFields(props: Props): Record<string, unknown> {
@@ -46,17 +45,8 @@ function outputs(spec: core.PgDatabaseSpec, manager: string, observed: core.Obse
   return { ...spec, manager, oid: observed.oid, ...(Array.isArray(inputs.plannedSql) ? { plannedSql: inputs.plannedSql } : {}) };
 }
 
-/**
- * Connections the provider keeps open for the engine's calls during one deployment: the engine calls check, read
- * and diff for many resources at once, and each call opening its own connection (TCP, TLS, SCRAM, a backend) added
- * 0.1-0.4 s to up, preview and destroy of 50 databases (npm run bench:controller, Pulumi part).
- */
-const PROVIDER_POOL = 4;
-
 /** The admin connection from stack config (configure) or, when the engine never called configure, PG* variables. */
-export function configure(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): core.ConnectionSettings {
-  return core.withPool(adminConnection(config ?? { get: () => undefined }, env), PROVIDER_POOL);
-}
+export const configure = providerConnection;
 
 /** Keys the resource itself adds to its inputs; everything else is the user's and is validated as the spec. */
 const RESOURCE_KEYS = new Set(["__provider", "manager", "oid", "plannedSql"]);

@@ -1,6 +1,7 @@
 // The property bags the engine hands the provider, and what every resource's handlers read from them the same way:
 // spec fields, the manager, how errors leave, how an unplanned preview is marked.
 import * as core from "../core";
+import { adminConnection, type ConfigSource } from "./config";
 
 /** The resource's properties as the engine passes them around: the spec, the manager, and outputs. */
 export type Props = Record<string, unknown>;
@@ -34,4 +35,16 @@ export function rethrow(err: unknown): never {
 /** Spec failures in the words of Pulumi's check: one entry per top-level property. */
 export function checkFailures(failures: readonly core.FieldFailure[]): { property: string; reason: string }[] {
   return failures.map((f) => ({ property: f.field.split(".")[0], reason: `${f.field}: ${f.message}` }));
+}
+
+/**
+ * Connections a provider process keeps open for the engine's calls during one deployment: the engine calls check,
+ * read and diff for many resources at once, and each call opening its own connection (TCP, TLS, SCRAM, a backend)
+ * added 0.1-0.4 s to up, preview and destroy of 50 databases (npm run bench:controller, Pulumi part).
+ */
+const PROVIDER_POOL = 4;
+
+/** The admin connection from stack config (configure) or, when the engine never called configure, PG* variables. */
+export function providerConnection(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): core.ConnectionSettings {
+  return core.withPool(adminConnection(config ?? { get: () => undefined }, env), PROVIDER_POOL);
 }

@@ -4,8 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
-import { adminConnection, type ConfigSource } from "./config";
-import { checkFailures, fieldsOf, managerOf as managerIn, NOT_PLANNED, type Props, rethrow } from "./props";
+import { checkFailures, fieldsOf, managerOf as managerIn, NOT_PLANNED, type Props, providerConnection, rethrow } from "./props";
 
 const { role } = core;
 
@@ -14,9 +13,8 @@ const GENERATED_PASSWORD_BYTES = 24;
 /** The verifier planned at preview time: shown redacted, so any value plans the same statements as the real one. */
 const PLANNED_VERIFIER = { verifier: "SCRAM-SHA-256$4096:planned$planned:planned" };
 
-export function configure(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): core.ConnectionSettings {
-  return core.withPool(adminConnection(config ?? { get: () => undefined }, env), 2);
-}
+/** The admin connection, as for databases (one decision, provider/props). */
+export const configure = providerConnection;
 
 /** Spec fields of a property bag (engine keys, the password and outputs dropped). */
 function specFields(props: Props): Record<string, unknown> {
