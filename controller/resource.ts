@@ -43,7 +43,5 @@ export interface PgDatabaseObject {
   status?: PgDatabaseStatus;
 }
 
-/** The work-queue key of an object: namespace/name. */
-export function keyOf(obj: { metadata?: { namespace?: string; name?: string } }): string {
-  return `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
-}
+/** The work-queue key of an object: namespace/name, the informer's cache key, so the queue looks objects up by it. */
+export { objectKey as keyOf } from "./kube/informer";

@@ -50,8 +50,7 @@ export class PgDatabaseWatcher {
   }
 
   get(key: string): PgDatabaseObject | undefined {
-    const [namespace, name] = key.split("/");
-    return this.informer.get(namespace, name);
+    return this.informer.get(key);
   }
 
   start(): void {

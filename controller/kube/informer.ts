@@ -39,9 +39,9 @@ export class Informer<T extends KubeObject> {
     private readonly handlers: InformerHandlers<T>,
   ) {}
 
-  /** The cached object, by namespace and name. */
-  get(namespace: string | undefined, name: string): T | undefined {
-    return this.cache.get(cacheKey(namespace, name));
+  /** The cached object, by its key (objectKey: namespace/name). */
+  get(key: string): T | undefined {
+    return this.cache.get(key);
   }
 
   list(): T[] {
@@ -94,7 +94,7 @@ export class Informer<T extends KubeObject> {
     do {
       const cont = page?.metadata.continue ? `&continue=${encodeURIComponent(page.metadata.continue)}` : "";
       page = await this.client.get<List<T>>(`${this.path}?limit=${PAGE}${cont}`);
-      for (const obj of page.items) seen.set(keyOf(obj), obj);
+      for (const obj of page.items) seen.set(objectKey(obj), obj);
     } while (page.metadata.continue);
     for (const [key, old] of this.cache) {
       if (seen.has(key)) continue;
@@ -130,7 +130,7 @@ export class Informer<T extends KubeObject> {
           }
           resume = event.object.metadata.resourceVersion ?? resume;
           if (event.type === "BOOKMARK") return;
-          const key = keyOf(event.object);
+          const key = objectKey(event.object);
           if (event.type === "DELETED") {
             this.cache.delete(key);
             this.handlers.onDelete(event.object);
@@ -158,10 +158,7 @@ export class Informer<T extends KubeObject> {
   }
 }
 
-function cacheKey(namespace: string | undefined, name: string): string {
-  return `${namespace ?? ""}/${name}`;
-}
-
-function keyOf(obj: KubeObject): string {
-  return cacheKey(obj.metadata.namespace, obj.metadata.name);
+/** An object's key in the cache, namespace/name ("/name" for a cluster-scoped one): also the work queue's key. */
+export function objectKey(obj: { metadata?: { namespace?: string; name?: string } }): string {
+  return `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
 }
