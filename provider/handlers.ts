@@ -2,7 +2,17 @@
 // the provider process (see ./provider), never serialized.
 import type * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
-import { checkFailures, fieldsOf, managerOf as managerIn, NOT_PLANNED, type Props, providerConnection, rethrow } from "./props";
+import {
+  checkFailures,
+  fieldsOf,
+  hasPlannedWork,
+  managerOf as managerIn,
+  plannedStatements,
+  type Props,
+  providerConnection,
+  rethrow,
+  unplanned,
+} from "./props";
 
 /** Spec fields of a property bag (engine keys such as __provider, manager and outputs dropped). */
 export function specFields(props: Props): Record<string, unknown> {
@@ -92,13 +102,9 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, manager);
     if (replacing.length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
   } catch (err) {
-    const e = core.classifyError(err);
-    if (e instanceof core.InvalidSpec) return { failures: checkFailures(e.failures) };
-    if (e instanceof core.NotOwned) return { failures: [{ property: "name", reason: `name: ${e.message}` }] };
-    // A wrong CA, password or sslmode will not fix itself by the time up runs: the preview fails, naming it. Only a
-    // passing condition (Postgres unreachable) previews as not planned.
-    if (!e.transient) throw new Error(`${e.reason}: ${e.message}`);
-    plannedSql = [`${NOT_PLANNED}${e.reason}: ${e.message}`];
+    const failed = unplanned(err);
+    if ("failures" in failed) return failed;
+    plannedSql = failed.plannedSql;
   }
   return { inputs: { ...r.spec, manager: news.manager, plannedSql } };
 }
@@ -124,20 +130,9 @@ async function planSql(
 
 /** The part of a checked plan that create/update must find again, or undefined when there is none to hold to. */
 function expectedSql(news: Props): string[] | undefined {
-  const planned = news.plannedSql;
-  if (!Array.isArray(planned) || planned.some((s) => String(s).startsWith(NOT_PLANNED))) return undefined;
+  const planned = plannedStatements(news);
   // After a replacement's drop (run by delete), the creation is what remains.
-  const lastDrop = planned.map(String).findLastIndex((s) => s.startsWith("[destructive]"));
-  return planned.slice(lastDrop + 1).map(String);
-}
-
-/**
- * Whether the new plan has statements that have not already run. A refresh gives back the statements last run
- * (see read), which are no new work; drift in a field the spec sets shows in the refreshed outputs themselves.
- */
-function hasPlannedWork(olds: Props, news: Props): boolean {
-  const planned = Array.isArray(news.plannedSql) ? news.plannedSql.map(String).filter((s) => !s.startsWith(NOT_PLANNED)) : [];
-  return planned.length > 0 && JSON.stringify(planned) !== JSON.stringify(olds.plannedSql);
+  return planned?.slice(planned.findLastIndex((s) => s.startsWith("[destructive]")) + 1);
 }
 
 export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {

@@ -48,3 +48,32 @@ const PROVIDER_POOL = 4;
 export function providerConnection(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): core.ConnectionSettings {
   return core.withPool(adminConnection(config ?? { get: () => undefined }, env), PROVIDER_POOL);
 }
+
+/**
+ * What check shows when planning failed: a refusal the plan made (InvalidSpec, NotOwned) fails check, naming the
+ * field; a passing condition (Postgres unreachable) previews as not planned; anything else (a wrong CA, password or
+ * sslmode will not fix itself by the time up runs) fails the preview, naming it.
+ */
+export function unplanned(err: unknown): { failures: { property: string; reason: string }[] } | { plannedSql: string[] } {
+  const e = core.classifyError(err);
+  if (e instanceof core.InvalidSpec) return { failures: checkFailures(e.failures) };
+  if (e instanceof core.NotOwned) return { failures: [{ property: "name", reason: `name: ${e.message}` }] };
+  if (!e.transient) throw new Error(`${e.reason}: ${e.message}`);
+  return { plannedSql: [`${NOT_PLANNED}${e.reason}: ${e.message}`] };
+}
+
+/** The statements check planned, or undefined when it could not plan (up then plans afresh). */
+export function plannedStatements(props: Props): string[] | undefined {
+  const planned = props.plannedSql;
+  if (!Array.isArray(planned) || planned.some((s) => String(s).startsWith(NOT_PLANNED))) return undefined;
+  return planned.map(String);
+}
+
+/**
+ * Whether the new plan has statements that have not already run. A refresh gives back the statements last run
+ * (see read), which are no new work; drift in a field the spec sets shows in the refreshed outputs themselves.
+ */
+export function hasPlannedWork(olds: Props, news: Props): boolean {
+  const planned = Array.isArray(news.plannedSql) ? news.plannedSql.map(String).filter((s) => !s.startsWith(NOT_PLANNED)) : [];
+  return planned.length > 0 && JSON.stringify(planned) !== JSON.stringify(olds.plannedSql);
+}

@@ -4,7 +4,17 @@
 import { randomBytes } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
-import { checkFailures, fieldsOf, managerOf as managerIn, NOT_PLANNED, type Props, providerConnection, rethrow } from "./props";
+import {
+  checkFailures,
+  fieldsOf,
+  hasPlannedWork,
+  managerOf as managerIn,
+  plannedStatements,
+  type Props,
+  providerConnection,
+  rethrow,
+  unplanned,
+} from "./props";
 
 const { role } = core;
 
@@ -63,10 +73,9 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     const password = !observed || rotates(olds ?? {}, news) ? PLANNED_VERIFIER : undefined;
     plannedSql = role.planRole(r.spec, observed, { manager }, password).map(role.describeRoleStep);
   } catch (err) {
-    const e = core.classifyError(err);
-    if (e instanceof core.NotOwned) return { failures: [{ property: "name", reason: `name: ${e.message}` }] };
-    if (!e.transient) throw new Error(`${e.reason}: ${e.message}`);
-    plannedSql = [`${NOT_PLANNED}${e.reason}: ${e.message}`];
+    const failed = unplanned(err);
+    if ("failures" in failed) return failed;
+    plannedSql = failed.plannedSql;
   }
   return {
     inputs: { ...r.spec, manager: news.manager, plannedSql, ...(typeof news.password === "string" ? { password: news.password } : {}) },
@@ -77,15 +86,10 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
   const a = specFields(olds);
   const b = specFields(news);
   const changed = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-  const planned = Array.isArray(news.plannedSql) ? news.plannedSql.map(String).filter((s) => !s.startsWith(NOT_PLANNED)) : [];
-  const work = planned.length > 0 && JSON.stringify(planned) !== JSON.stringify(olds.plannedSql);
-  return { changes: changed.length > 0 || rotates(olds, news) || work || olds.manager !== news.manager, replaces: [] };
-}
-
-function expectedSql(news: Props): string[] | undefined {
-  const planned = news.plannedSql;
-  if (!Array.isArray(planned) || planned.some((s) => String(s).startsWith(NOT_PLANNED))) return undefined;
-  return planned.map(String);
+  return {
+    changes: changed.length > 0 || rotates(olds, news) || hasPlannedWork(olds, news) || olds.manager !== news.manager,
+    replaces: [],
+  };
 }
 
 function outputs(spec: core.role.PgRoleSpec, manager: string, observed: core.role.ObservedRole, inputs: Props, password: string): Props {
@@ -109,7 +113,7 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
       settings,
       spec,
       { manager },
-      { password: { verifier: core.scramVerifier(password) }, expected: expectedSql(inputs) },
+      { password: { verifier: core.scramVerifier(password) }, expected: plannedStatements(inputs) },
     );
     return { id: spec.name, outs: outputs(spec, manager, observed, inputs, password) };
   } catch (err) {
@@ -127,7 +131,7 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
       settings,
       spec,
       { manager },
-      { password: rotation ? { verifier: core.scramVerifier(password) } : undefined, expected: expectedSql(news) },
+      { password: rotation ? { verifier: core.scramVerifier(password) } : undefined, expected: plannedStatements(news) },
     );
     return { outs: outputs(spec, manager, observed, news, password) };
   } catch (err) {
