@@ -81,6 +81,32 @@ export function canonicalEncoding(value: string): string | undefined {
 }
 
 /**
+ * What a spec schema says of `input`, one failure per field (dotted path), each naming the field: an unknown field
+ * lists the known ones, a known one gets its fix. Fields already in `reported` are not reported again. Pure.
+ */
+export function schemaFailures(
+  schema: TSchema & { properties: object },
+  input: unknown,
+  fix: (field: string) => string | undefined,
+  reported: readonly FieldFailure[] = [],
+): FieldFailure[] {
+  const failures: FieldFailure[] = [];
+  for (const error of Value.Errors(schema, input)) {
+    const field = error.path.replace(/^\//, "").replace(/\//g, ".") || "spec";
+    const top = field.split(".")[0];
+    if ([...reported, ...failures].some((f) => f.field === field)) continue; // one message per field is enough
+    let message = error.message;
+    if (field !== "spec" && !(top in schema.properties)) {
+      message = `unknown field; known fields are ${Object.keys(schema.properties).join(", ")}`;
+    } else if (fix(top)) {
+      message = `${error.message}: ${fix(top)}`;
+    }
+    failures.push({ field, message });
+  }
+  return failures;
+}
+
+/**
  * Validates any value as a PgDatabaseSpec. Pure; never throws. Failures name the field (dotted path) and the fix.
  */
 export function parseSpec(input: unknown): ParseResult {
@@ -88,18 +114,7 @@ export function parseSpec(input: unknown): ParseResult {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     return { ok: false, failures: [{ field: "spec", message: "expected an object with at least a name" }] };
   }
-  for (const error of Value.Errors(PgDatabaseSpecSchema, input)) {
-    const field = error.path.replace(/^\//, "").replace(/\//g, ".") || "spec";
-    const top = field.split(".")[0];
-    if (failures.some((f) => f.field === field)) continue; // one message per field is enough
-    let message = error.message;
-    if (field !== "spec" && !(top in PgDatabaseSpecSchema.properties)) {
-      message = `unknown field; known fields are ${Object.keys(PgDatabaseSpecSchema.properties).join(", ")}`;
-    } else if (fixOf(top)) {
-      message = `${error.message}: ${fixOf(top)}`;
-    }
-    failures.push({ field, message });
-  }
+  failures.push(...schemaFailures(PgDatabaseSpecSchema, input, fixOf));
   const raw = input as Record<string, unknown>;
   // The schema counts characters; Postgres counts bytes (and would silently truncate a longer name).
   const names: [string, unknown][] = [

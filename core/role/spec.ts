@@ -1,9 +1,9 @@
 // PgRoleSpec: the one schema for a role, shared by the Pulumi provider and the CRD, and its validation into a
 // normalized spec or failures that name the field and the fix.
 import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import type { FieldFailure } from "../errors";
 import { MAX_NAME_BYTES } from "../fields";
+import { schemaFailures } from "../spec";
 import { ROLE_FIELDS, ROLE_FIELD_NAMES, ROLE_SETTINGS, type RoleFieldName, roleFixOf, settingItems } from "./fields";
 
 /** Names Postgres reserves or that mean something else in a GRANT; pg_* is reserved for system roles. */
@@ -54,18 +54,8 @@ export function parseRoleSpec(input: unknown): RoleParseResult {
   for (const [field, why] of Object.entries(REFUSED_ATTRIBUTES)) {
     if (field in raw) failures.push({ field, message: `is not supported: ${why}` });
   }
-  for (const error of Value.Errors(PgRoleSpecSchema, input)) {
-    const field = error.path.replace(/^\//, "").replace(/\//g, ".") || "spec";
-    const top = field.split(".")[0];
-    if (failures.some((f) => f.field === field || f.field === top)) continue;
-    let message = error.message;
-    if (field !== "spec" && !(top in PgRoleSpecSchema.properties)) {
-      message = `unknown field; known fields are ${Object.keys(PgRoleSpecSchema.properties).join(", ")}`;
-    } else if (roleFixOf(top)) {
-      message = `${error.message}: ${roleFixOf(top)}`;
-    }
-    failures.push({ field, message });
-  }
+  // The refused attributes are unknown to the schema too; they are reported once, with the reason.
+  failures.push(...schemaFailures(PgRoleSpecSchema, input, roleFixOf, failures));
   if (typeof raw.name === "string" && !failures.some((f) => f.field === "name")) {
     const why = badName(raw.name);
     if (why) failures.push({ field: "name", message: why });
