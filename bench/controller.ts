@@ -12,7 +12,7 @@ import { startCluster, type TestCluster } from "../scripts/local/cluster";
 import { type ControllerProcess, installController, startController } from "../scripts/local/controller";
 import { startPostgres, type TestPostgres } from "../scripts/local/postgres";
 import { startKopf, type KopfOperator } from "./kopf";
-import { apiWrites, cpuBetween, cpuSeconds, psqlFloor, RssSampler, writesBetween } from "./measure";
+import { apiWrites, cpuBetween, cpuSeconds, LogFollower, psqlFloor, RssSampler, writesBetween } from "./measure";
 import { assertReady, type BenchObject, createAll, createObject, objects, percentile, ReadyLog, removeAll } from "./objects";
 import { benchPulumi } from "./pulumi";
 
@@ -300,29 +300,24 @@ async function large(cluster: TestCluster, kube: KubeClient, kubeconfig: string,
           `psql floor on this disk ${s((floor * LARGE) / 200)} (from 200)`,
       );
       // The next periodic resync: every object reconciled again, unchanged; timed from the controller's own log.
-      const log = () =>
-        controller.process
-          .output()
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as { msg: string; time: number });
-      const resyncs = () => log().filter((l) => l.msg === "resync");
-      const seen = resyncs().length;
-      while (resyncs().length === seen) await sleep(100);
-      const before = apiWrites(cluster);
-      controller.rss.reset();
+      const log = new LogFollower(controller.process.output);
+      let resyncAt: number | undefined;
       let finished: number | undefined;
-      let resyncAt = 0;
+      let reconciles = 0;
+      // Counted from before the resync starts, so none of its writes can slip past.
+      const before = apiWrites(cluster);
       while (finished === undefined) {
-        await sleep(200);
-        let count = 0;
-        let reconciles = 0;
-        for (const entry of log()) {
-          if (entry.msg === "resync" && ++count === seen + 1) resyncAt = entry.time;
-          else if (count > seen && entry.msg === "reconciled" && ++reconciles === LARGE) finished = entry.time;
+        await sleep(100);
+        for (const entry of log.read()) {
+          if (resyncAt === undefined && entry.msg === "resync") {
+            resyncAt = entry.time;
+            controller.rss.reset();
+          } else if (resyncAt !== undefined && entry.msg === "reconciled" && ++reconciles === LARGE) {
+            finished = entry.time;
+          }
         }
       }
-      const seconds = (finished - resyncAt) / 1000;
+      const seconds = (finished - resyncAt!) / 1000;
       const writes = writesBetween(before, apiWrites(cluster));
       report(
         `resync of ${LARGE} unchanged objects    ${s(seconds)}, ${writes.reduce((n, [, v]) => n + v, 0)} API writes, peak RSS ${mib(controller.rss.peak())}, ` +

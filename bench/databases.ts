@@ -1,12 +1,12 @@
 // Benchmark: create and drop N databases through the core (observe, plan, apply, observe per database) and
 // through bare psql running the same statements, on a throwaway PostgreSQL 15. Prints times and ratios.
 // Usage: npm run bench [-- N]
-import { spawnSync } from "node:child_process";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "../core";
 import { startPostgres } from "../scripts/local/postgres";
+import { createSql, runPsql } from "./measure";
 
 const N = Number(process.argv[2] ?? 100);
 const ctx = { manager: "bench:databases" };
@@ -22,18 +22,7 @@ async function main() {
   const settings = pg.settings();
   const pooled = core.withPool(pg.settings(), 2);
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-bench-"));
-  const psql = (file: string) => {
-    // The password goes through the environment, never the command line.
-    const r = spawnSync(
-      "psql",
-      ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file],
-      {
-        env: { ...process.env, PGPASSWORD: pg.password },
-        encoding: "utf8",
-      },
-    );
-    if (r.status !== 0) throw new Error(r.stderr);
-  };
+  const psql = (file: string) => runPsql(pg, file);
   // CREATE DATABASE writes the template's pages to the WAL, so checkpoints come every few dozen databases and
   // cost whoever runs then. Each phase starts from a fresh checkpoint so they all pay alike.
   const timed = async (fn: () => Promise<void> | void): Promise<number> => {
@@ -43,7 +32,7 @@ async function main() {
     return performance.now() - t;
   };
   // The same statements the core runs, from the same planner, fed to psql.
-  const createSql = (prefix: string, i: number) => `${core.plan(spec(i, prefix), undefined, ctx).map(core.stepSql).join(";\n")};`;
+  const sqlFor = (prefix: string, i: number) => createSql(`${prefix}_${i}`, ctx.manager);
   const sqlFile = (name: string, lines: string[]) => {
     const file = join(dir, name);
     writeFileSync(file, lines.join("\n"));
@@ -55,7 +44,7 @@ async function main() {
       psql(
         sqlFile(
           "create.sql",
-          range.map((i) => createSql("psql", i)),
+          range.map((i) => sqlFor("psql", i)),
         ),
       ),
     );
@@ -69,7 +58,7 @@ async function main() {
       for (const i of range) await core.converge(pooled, spec(i, "pooled"), ctx);
     });
     // A psql process per database, as a shell loop would do it.
-    const loopFiles = range.map((i) => sqlFile(`loop_${i}.sql`, [createSql("loop", i)]));
+    const loopFiles = range.map((i) => sqlFile(`loop_${i}.sql`, [sqlFor("loop", i)]));
     const loopCreate = await timed(() => loopFiles.forEach(psql));
 
     const psqlDrop = await timed(() =>

@@ -7,31 +7,37 @@ import { join } from "node:path";
 import * as core from "../core";
 import type { TestPostgres } from "../scripts/local/postgres";
 
-/** Seconds psql takes to run the planner's statements for creating these databases, in one session. */
-export async function psqlFloor(pg: TestPostgres, databases: readonly string[], manager = "bench:floor"): Promise<number> {
-  const sql = databases
-    .map((name) => {
-      const r = core.parseSpec({ name });
-      if (!r.ok) throw new Error(`bad bench spec ${name}`);
-      return `${core.plan(r.spec, undefined, { manager }).map(core.stepSql).join(";\n")};`;
-    })
-    .join("\n");
-  return psqlFile(pg, sql);
+/** The planner's statements that create database `name` from nothing, as one psql script line. */
+export function createSql(name: string, manager = "bench:floor"): string {
+  const r = core.parseSpec({ name });
+  if (!r.ok) throw new Error(`bad bench spec ${name}`);
+  return `${core.plan(r.spec, undefined, { manager }).map(core.stepSql).join(";\n")};`;
 }
 
-/** Seconds psql takes to run `sql` in one session. The password goes through the environment. */
-export async function psqlFile(pg: TestPostgres, sql: string): Promise<number> {
-  const file = join(mkdtempSync(join(tmpdir(), "pg-kopf-bench-")), "statements.sql");
-  writeFileSync(file, sql);
-  // CREATE DATABASE makes checkpoints; every contestant starts from a fresh one so none pays for another's.
-  await pg.query("CHECKPOINT");
-  const started = performance.now();
+/** Seconds psql takes to run the planner's statements for creating these databases, in one session. */
+export async function psqlFloor(pg: TestPostgres, databases: readonly string[], manager = "bench:floor"): Promise<number> {
+  return psqlFile(pg, databases.map((name) => createSql(name, manager)).join("\n"));
+}
+
+/** Runs a psql script file in one session; throws with psql's message when a statement fails. */
+export function runPsql(pg: TestPostgres, file: string): void {
+  // The password goes through the environment, never the command line.
   const r = spawnSync(
     "psql",
     ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file],
     { env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(r.stderr);
+}
+
+/** Seconds psql takes to run `sql` in one session. */
+export async function psqlFile(pg: TestPostgres, sql: string): Promise<number> {
+  const file = join(mkdtempSync(join(tmpdir(), "pg-kopf-bench-")), "statements.sql");
+  writeFileSync(file, sql);
+  // CREATE DATABASE makes checkpoints; every contestant starts from a fresh one so none pays for another's.
+  await pg.query("CHECKPOINT");
+  const started = performance.now();
+  runPsql(pg, file);
   return (performance.now() - started) / 1000;
 }
 
@@ -135,4 +141,31 @@ export function cpuBetween(before: ReturnType<typeof cpuSeconds>, after: ReturnT
     .filter(([, v]) => v > 0.005)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(", ");
+}
+
+/** A line of the controller's JSON log, as the benchmark reads it. */
+export interface LogEntry {
+  readonly msg: string;
+  readonly time: number;
+  readonly key?: string;
+  readonly result?: string;
+}
+
+/** Follows the controller's log from now on, parsing each complete line once. */
+export class LogFollower {
+  private offset: number;
+
+  constructor(private readonly output: () => string) {
+    this.offset = output().length;
+  }
+
+  /** The entries written since the last call. */
+  read(): LogEntry[] {
+    const text = this.output();
+    const end = text.lastIndexOf("\n") + 1;
+    if (end <= this.offset) return [];
+    const lines = text.slice(this.offset, end).split("\n").filter(Boolean);
+    this.offset = end;
+    return lines.map((line) => JSON.parse(line) as LogEntry);
+  }
 }

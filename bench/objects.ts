@@ -3,6 +3,7 @@
 import { escapeIdentifier } from "pg";
 import type { KubeClient } from "../controller/kube/client";
 import { PgDatabaseApi } from "../controller/pgDatabaseApi";
+import { LogFollower } from "./measure";
 import type { TestPostgres } from "../scripts/local/postgres";
 
 export interface BenchObject {
@@ -43,35 +44,26 @@ export async function createAll(kube: KubeClient, namespace: string, list: reado
 export class ReadyLog {
   /** Object name -> epoch milliseconds. */
   readonly readyAt = new Map<string, number>();
-  private offset = 0;
+  private readonly log: LogFollower;
 
   constructor(
-    private readonly output: () => string,
+    output: () => string,
     private readonly namespace: string,
   ) {
-    this.offset = output().length;
+    this.log = new LogFollower(output);
   }
 
   /** Resolves once every named object has been reconciled to Ready. */
   async until(names: readonly string[]): Promise<void> {
     for (;;) {
-      this.read();
+      for (const entry of this.log.read()) {
+        if (entry.msg !== "reconciled" || entry.result !== "Reconciled" || !entry.key) continue;
+        const [namespace, name] = entry.key.split("/");
+        if (namespace === this.namespace && !this.readyAt.has(name)) this.readyAt.set(name, entry.time);
+      }
       if (names.every((n) => this.readyAt.has(n))) return;
       await new Promise((r) => setTimeout(r, 10));
     }
-  }
-
-  private read(): void {
-    const text = this.output();
-    const end = text.lastIndexOf("\n") + 1;
-    if (end <= this.offset) return;
-    for (const line of text.slice(this.offset, end).split("\n")) {
-      if (!line.includes('"msg":"reconciled"')) continue;
-      const entry = JSON.parse(line) as { key: string; result: string; time: number };
-      const [namespace, name] = entry.key.split("/");
-      if (entry.result === "Reconciled" && namespace === this.namespace && !this.readyAt.has(name)) this.readyAt.set(name, entry.time);
-    }
-    this.offset = end;
   }
 }
 
