@@ -2,7 +2,8 @@
 // followed through one watch, and removed again (objects and databases) between phases.
 import { escapeIdentifier } from "pg";
 import type { KubeClient } from "../controller/kube/client";
-import { PgDatabaseApi } from "../controller/pgDatabaseApi";
+import { ResourceApi } from "../controller/resourceApi";
+import { PG_DATABASE } from "../controller/resource";
 import { LogFollower } from "./measure";
 import type { TestPostgres } from "../scripts/local/postgres";
 
@@ -18,7 +19,7 @@ export function objects(prefix: string, n: number, database = (i: number) => `${
 /** Creates the object; resolves with the time its POST started (epoch milliseconds). */
 export async function createObject(kube: KubeClient, namespace: string, o: BenchObject): Promise<number> {
   const started = Date.now();
-  await kube.create(PgDatabaseApi.collection(namespace), {
+  await kube.create(ResourceApi.collection(PG_DATABASE, namespace), {
     apiVersion: "my.local/v1",
     kind: "PgDatabase",
     metadata: { name: o.name, namespace },
@@ -69,7 +70,7 @@ export class ReadyLog {
 
 /** Throws unless every named object's status says Ready=True: the log's word, checked against the API. */
 export async function assertReady(kube: KubeClient, namespace: string, names: readonly string[]): Promise<void> {
-  const list = await kube.get<{ items: any[] }>(PgDatabaseApi.collection(namespace));
+  const list = await kube.get<{ items: any[] }>(ResourceApi.collection(PG_DATABASE, namespace));
   const ready = new Set(
     list.items
       .filter((o) => o.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
@@ -92,7 +93,7 @@ export async function removeAll(
 ): Promise<void> {
   // kubectl's own --wait follows each object in turn, minutes for a thousand: poll the collection instead.
   cluster.kubectl(["delete", "pgdatabases", "--all", "-n", namespace, "--wait=false"]);
-  while ((await kube.get<{ items: unknown[] }>(`${PgDatabaseApi.collection(namespace)}?limit=1`)).items.length > 0)
+  while ((await kube.get<{ items: unknown[] }>(`${ResourceApi.collection(PG_DATABASE, namespace)}?limit=1`)).items.length > 0)
     await new Promise((r) => setTimeout(r, 200));
   for (const o of list) await pg.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(o.database)}`);
 }

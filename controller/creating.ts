@@ -2,8 +2,8 @@
 // controller killed between the two would leave an unstamped database it could never touch again (NotOwned). The
 // object records "I am creating <name>" before the CREATE and drops the record once the database is stamped; a
 // reconcile that finds the record finishes the creation instead of refusing.
-import type { PgDatabaseApi } from "./pgDatabaseApi";
-import { CREATING_ANNOTATION, type PgDatabaseObject } from "./resource";
+import type { ResourceApi } from "./resourceApi";
+import { CREATING_ANNOTATION, type CustomObject, type PgDatabaseObject } from "./resource";
 import { addFinalizerOp, hasFinalizer } from "./finalizer";
 
 const POINTER = `/metadata/annotations/${CREATING_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`;
@@ -14,13 +14,13 @@ export function claimsCreation(obj: PgDatabaseObject, database: string): boolean
 }
 
 /**
- * One write before the first change in Postgres: our finalizer if it is missing (so no database is created or altered
- * that a deletion could miss), and the creation intent for `creating` when that first change is a CREATE. Fails
+ * One write before the first change in Postgres: our finalizer if it is missing (so nothing is created or altered that
+ * a deletion could miss), and, for a database, the creation intent for `creating` when that first change is a CREATE. Fails
  * (409/422) if the object changed since it was read, so nothing runs on a stale view.
  */
-export async function prepareForChange(api: PgDatabaseApi, obj: PgDatabaseObject, creating: string | undefined): Promise<PgDatabaseObject> {
+export async function prepareForChange<T extends CustomObject>(api: ResourceApi, obj: T, creating?: string): Promise<T> {
   const body: object[] = [{ op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion }];
-  if (!hasFinalizer(obj)) body.push(addFinalizerOp(obj));
+  if (!hasFinalizer(api.kind, obj)) body.push(addFinalizerOp(api.kind, obj));
   if (creating !== undefined) {
     body.push(
       obj.metadata.annotations
@@ -33,7 +33,7 @@ export async function prepareForChange(api: PgDatabaseApi, obj: PgDatabaseObject
 }
 
 /** Removes the record if it is still the one we read; leaves everything else in the annotations alone. */
-export async function clearCreating(api: PgDatabaseApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
+export async function clearCreating(api: ResourceApi, obj: PgDatabaseObject): Promise<PgDatabaseObject> {
   const value = obj.metadata.annotations?.[CREATING_ANNOTATION];
   if (value === undefined) return obj;
   const body = [

@@ -1,6 +1,6 @@
 // The controller process: wiring only. Reads its settings from the environment, elects a leader, and while leading
-// feeds PgDatabase changes through the work queue into reconcile; serves /healthz, /readyz and /metrics; shuts down
-// gracefully on SIGTERM.
+// feeds PgDatabase and PgRole changes (and credentials Secrets' changes, as their PgRole's) through one work queue
+// into their reconcilers; serves /healthz, /readyz and /metrics; shuts down gracefully on SIGTERM.
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import pino from "pino";
@@ -9,10 +9,15 @@ import { KubeClient } from "./kube/client";
 import { loadKubeTarget } from "./kube/config";
 import { LeaderElector } from "./leader";
 import { createMetrics } from "./metrics";
-import { PgDatabaseApi } from "./pgDatabaseApi";
+import { ResourceApi } from "./resourceApi";
 import { WorkQueue } from "./queue";
-import { reconcile } from "./reconciler";
-import { PgDatabaseWatcher } from "./watcher";
+import { reconcileDatabase } from "./databaseReconciler";
+import { reconcileRole, type RoleReconcilerDeps } from "./roleReconciler";
+import { ResourceWatcher } from "./watcher";
+import { fromQueueKey, PG_DATABASE, PG_ROLE, type PgDatabaseObject, type PgRoleObject, queueKey } from "./resource";
+import { SecretApi, type SecretNamespaces, SecretWatcher } from "./secrets";
+import type { Endpoint } from "./credentials";
+import { databasesWaitingFor, rolesWaitingOn } from "./dependents";
 
 export interface ControllerSettings {
   readonly watchNamespace?: string;
@@ -25,6 +30,10 @@ export interface ControllerSettings {
   readonly slowRetryMs: number;
   readonly leaseDurationSeconds: number;
   readonly shutdownTimeoutMs: number;
+  /** Where PgRoles may have credentials Secrets: ROLE_NAMESPACES, a comma-separated list; unset or * for all. */
+  readonly secretNamespaces: SecretNamespaces;
+  /** The address written into credentials Secrets: CREDENTIALS_HOST/PORT, by default PGHOST/PGPORT. */
+  readonly endpoint: Endpoint;
 }
 
 /** Controller settings from the environment (the Deployment sets these); defaults suit a cluster. */
@@ -45,7 +54,20 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ControllerSettings {
     slowRetryMs: num("SLOW_RETRY_SECONDS", 60) * 1000,
     leaseDurationSeconds: Math.max(2, num("LEASE_DURATION_SECONDS", 15)),
     shutdownTimeoutMs: num("SHUTDOWN_TIMEOUT_SECONDS", 20) * 1000,
+    secretNamespaces: secretNamespacesOf(env.ROLE_NAMESPACES),
+    endpoint: {
+      host: env.CREDENTIALS_HOST || env.PGHOST || "localhost",
+      port: num("CREDENTIALS_PORT", num("PGPORT", 5432)),
+    },
   };
+}
+
+function secretNamespacesOf(value: string | undefined): SecretNamespaces {
+  if (value === undefined || value.trim() === "*") return "all";
+  return value
+    .split(",")
+    .map((ns) => ns.trim())
+    .filter(Boolean);
 }
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -54,25 +76,48 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   // PG* variables from the Secret; the password stays non-enumerable and never reaches a log line.
   const pg = core.withPool(core.connectionSettings({ applicationName: "pg-kopf-controller" }, env), s.concurrency + 1);
   const kube = new KubeClient(loadKubeTarget(env));
-  const api = new PgDatabaseApi(kube);
+  const databaseApi = new ResourceApi(kube, PG_DATABASE);
+  const roleApi = new ResourceApi(kube, PG_ROLE);
   const metrics = createMetrics();
+  const common = { settings: pg, log, reporter: s.identity, slowRetryMs: s.slowRetryMs };
+  const applied: RoleReconcilerDeps["applied"] = new Map();
+  const secrets = new SecretApi(kube);
 
-  let watcher: PgDatabaseWatcher | undefined;
-  const queue = new WorkQueue(
+  let databases: ResourceWatcher<PgDatabaseObject> | undefined;
+  let roles: ResourceWatcher<PgRoleObject> | undefined;
+  let secretWatcher: SecretWatcher | undefined;
+  const queue: WorkQueue = new WorkQueue(
     async (key) => {
+      const { kind, objectKey } = fromQueueKey(key);
+      // A database's owner, read before its reconcile may release it from the cache.
+      const database = kind === PG_DATABASE ? databases?.get(objectKey) : undefined;
       const end = metrics.duration.startTimer();
-      const result = await reconcile(key, {
-        api,
-        settings: pg,
-        get: (k) => watcher?.get(k),
-        log,
-        reporter: s.identity,
-        slowRetryMs: s.slowRetryMs,
-      });
+      const result =
+        kind === PG_ROLE
+          ? await reconcileRole(objectKey, {
+              ...common,
+              api: roleApi,
+              get: (k) => roles?.get(k),
+              secrets,
+              secretNamespaces: s.secretNamespaces,
+              endpoint: s.endpoint,
+              applied,
+            })
+          : await reconcileDatabase(objectKey, { ...common, api: databaseApi, get: (k) => databases?.get(k) });
       end();
       metrics.reconciles.inc({ result: result.reason });
       if (result.outcome.kind !== "done") metrics.errors.inc({ reason: result.reason });
-      log.info({ key, result: result.reason }, "reconciled");
+      log.info({ kind: kind.kind, key: objectKey, result: result.reason }, "reconciled");
+      // What waited on this one goes now, not at its slow retry: a database for its new owner role, a role's
+      // deletion for the database it owned.
+      if (kind === PG_ROLE && result.reason === "Reconciled") {
+        const name = roles?.get(objectKey)?.spec?.name;
+        for (const k of databasesWaitingFor(name, databases?.list() ?? [])) queue.add(queueKey(PG_DATABASE, k));
+      }
+      if (kind === PG_DATABASE && result.reason === "Released") {
+        for (const k of rolesWaitingOn(database?.status?.database?.owner ?? database?.spec?.owner, roles?.list() ?? []))
+          queue.add(queueKey(PG_ROLE, k));
+      }
       return result.outcome;
     },
     {
@@ -100,21 +145,28 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const server = serve(s.httpPort, {
     healthy: () => true,
     // A standby is ready (it is waiting, as it should); a leader once its first list has completed.
-    ready: () => !elector.isLeader || (watcher?.synced ?? false),
+    ready: () => !elector.isLeader || ((databases?.synced ?? false) && (roles?.synced ?? false)),
     metrics: () => metrics.registry.metrics(),
   });
 
   elector.run(
     () => {
       metrics.leader.set(1);
-      watcher = new PgDatabaseWatcher(kube, {
-        namespace: s.watchNamespace,
-        resyncMs: s.resyncMs,
-        log,
-        onKey: (k) => queue.add(k),
-        onError: () => metrics.watchRestarts.inc(),
-      });
-      watcher.start();
+      const watch = { namespace: s.watchNamespace, resyncMs: s.resyncMs, log, onError: () => metrics.watchRestarts.inc() };
+      databases = new ResourceWatcher<PgDatabaseObject>(kube, PG_DATABASE, { ...watch, onKey: (k) => queue.add(queueKey(PG_DATABASE, k)) });
+      roles = new ResourceWatcher<PgRoleObject>(kube, PG_ROLE, { ...watch, onKey: (k) => queue.add(queueKey(PG_ROLE, k)) });
+      secretWatcher = new SecretWatcher(
+        kube,
+        s.secretNamespaces,
+        (k) => queue.add(queueKey(PG_ROLE, k)),
+        (err, retryInMs) => {
+          metrics.watchRestarts.inc();
+          log.warn({ kind: "Secret", err: (err as Error)?.message ?? String(err), retryInMs }, "watch failed; listing again");
+        },
+      );
+      databases.start();
+      roles.start();
+      secretWatcher.start();
     },
     () => {
       // Another process may already be acting: stop at once and let the restart campaign again.
@@ -134,7 +186,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // Shutting down goes on whatever fails here; each failure is logged.
     const logged = (what: string) => (err: unknown) =>
       log.warn({ err: (err as Error)?.message ?? String(err) }, `${what} failed during shutdown`);
-    await watcher?.stop().catch(logged("stopping the watch"));
+    for (const w of [databases, roles, secretWatcher]) await w?.stop().catch(logged("stopping a watch"));
     await elector.stop().catch(logged("releasing the lease"));
     await pg.pool?.end().catch(logged("closing the Postgres pool"));
     kube.close();

@@ -1,12 +1,40 @@
-// The PgDatabase object as the controller sees it, and the API coordinates shared by the controller's modules.
-import { GROUP, PLURAL, VERSION, KIND } from "../crd/pgdatabase";
+// The custom objects as the controller sees them, and the API coordinates of each kind it reconciles: one
+// descriptor per kind, so the watch, the writes, the finalizer and the queue keys are written once for all kinds.
+import * as databaseCrd from "../crd/pgdatabase";
+import * as roleCrd from "../crd/pgrole";
 
-export const FINALIZER = "pgdatabases.my.local/finalizer";
+export interface ResourceKind {
+  readonly kind: "PgDatabase" | "PgRole";
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+  /** Ours on every object we may have changed Postgres for: its deletion comes through us. */
+  readonly finalizer: string;
+}
+
+export const PG_DATABASE: ResourceKind = {
+  kind: databaseCrd.KIND,
+  group: databaseCrd.GROUP,
+  version: databaseCrd.VERSION,
+  plural: databaseCrd.PLURAL,
+  finalizer: `${databaseCrd.CRD_NAME}/finalizer`,
+};
+
+export const PG_ROLE: ResourceKind = {
+  kind: roleCrd.KIND,
+  group: roleCrd.GROUP,
+  version: roleCrd.VERSION,
+  plural: roleCrd.PLURAL,
+  finalizer: `${roleCrd.CRD_NAME}/finalizer`,
+};
+
+export const KINDS: readonly ResourceKind[] = [PG_DATABASE, PG_ROLE];
+
 /** Set, to the database name, right before CREATE DATABASE runs and removed once the database is stamped. */
 export const CREATING_ANNOTATION = "pgdatabases.my.local/creating";
-/** Where PgDatabase objects live in the API: spread into the client's custom-object calls. */
-export const API = { group: GROUP, version: VERSION, plural: PLURAL } as const;
-export { KIND };
+
+/** Set to any new value to have a PgRole's password rotated (see controller/credentials). */
+export const ROTATE_ANNOTATION = "pgroles.my.local/rotate";
 
 export interface Condition {
   type: string;
@@ -17,14 +45,27 @@ export interface Condition {
   lastTransitionTime: string;
 }
 
-export interface PgDatabaseStatus {
+/** What every kind's status has: the Ready condition, the generation it describes, and the SQL last applied. */
+export interface CommonStatus {
   observedGeneration?: number;
   conditions?: Condition[];
-  database?: { oid: number; owner: string; encoding: string; tablespace: string; connectionLimit: number };
   lastAppliedSql?: string[];
 }
 
-export interface PgDatabaseObject {
+export interface PgDatabaseStatus extends CommonStatus {
+  database?: { oid: number; owner: string; encoding: string; tablespace: string; connectionLimit: number };
+}
+
+export interface PgRoleStatus extends CommonStatus {
+  role?: { oid: number; login: boolean; memberOf: string[] };
+  /**
+   * The credentials Secret whose password the role was last set to, by identity: never any password material. A
+   * Secret with another uid or resourceVersion (replaced, edited, rotated) has its password set on the role again.
+   */
+  credentials?: { secretName: string; uid: string; resourceVersion: string };
+}
+
+export interface CustomObject<Status extends CommonStatus = CommonStatus> {
   apiVersion: string;
   kind: string;
   metadata: {
@@ -33,15 +74,30 @@ export interface PgDatabaseObject {
     uid: string;
     generation?: number;
     resourceVersion?: string;
-    // The client types it as a Date; custom objects arrive as parsed JSON, so it is really a string. Only its
-    // presence is used.
+    // Arrives as a string in JSON; only its presence is used.
     deletionTimestamp?: Date;
     finalizers?: string[];
     annotations?: Record<string, string>;
   };
   spec?: Record<string, unknown>;
-  status?: PgDatabaseStatus;
+  status?: Status;
 }
 
-/** The work-queue key of an object: namespace/name, the informer's cache key, so the queue looks objects up by it. */
+export type PgDatabaseObject = CustomObject<PgDatabaseStatus>;
+export type PgRoleObject = CustomObject<PgRoleStatus>;
+
+/** An object's key in its kind's informer cache: namespace/name. */
 export { objectKey as keyOf } from "./kube/informer";
+
+/** The work queue's key: the kind, then the cache key, so one queue serves every kind. */
+export function queueKey(kind: ResourceKind, objectKey: string): string {
+  return `${kind.kind}/${objectKey}`;
+}
+
+/** The kind and cache key a queue key names. */
+export function fromQueueKey(key: string): { kind: ResourceKind; objectKey: string } {
+  const slash = key.indexOf("/");
+  const kind = KINDS.find((k) => k.kind === key.slice(0, slash));
+  if (!kind) throw new Error(`work queue key ${JSON.stringify(key)} names no kind the controller reconciles`);
+  return { kind, objectKey: key.slice(slash + 1) };
+}

@@ -3,19 +3,7 @@ import assert from "node:assert/strict";
 import { buildStatus, sameStatus } from "./status";
 import type { PgDatabaseObject } from "./resource";
 
-const observed = {
-  name: "app",
-  oid: 16384,
-  owner: "app_owner",
-  encoding: "UTF8",
-  lcCollate: "C",
-  lcCtype: "C",
-  localeProvider: "libc" as const,
-  tablespace: "pg_default",
-  connectionLimit: -1,
-  allowConnections: true,
-  isTemplate: false,
-};
+const details = { database: { oid: 16384, owner: "app_owner", encoding: "UTF8", tablespace: "pg_default", connectionLimit: -1 } };
 const object = (status?: PgDatabaseObject["status"]): PgDatabaseObject => ({
   apiVersion: "my.local/v1",
   kind: "PgDatabase",
@@ -26,7 +14,7 @@ const object = (status?: PgDatabaseObject["status"]): PgDatabaseObject => ({
 
 // Regression: a failed reconcile kept the status.database of an earlier success (the old status was spread).
 test("the status is rebuilt from this reconcile: a failure carries no database, history stays", () => {
-  const ok = buildStatus(object(), { ready: true, reason: "Reconciled", message: "ok", observed, appliedSql: ['CREATE DATABASE "app"'] });
+  const ok = buildStatus(object(), { ready: true, reason: "Reconciled", message: "ok", details, appliedSql: ['CREATE DATABASE "app"'] });
   assert.equal(ok.database?.oid, 16384);
   const failed = buildStatus(object(ok), { ready: false, reason: "PostgresUnavailable", message: "down" });
   assert.equal(failed.database, undefined);
@@ -40,7 +28,7 @@ test("the status is rebuilt from this reconcile: a failure carries no database, 
 // Regression: statuses were compared as JSON strings, so the API server's key order made every resync a write.
 test("statuses are compared by value, whatever the order of their keys", () => {
   const now = new Date("2026-01-01T00:00:00Z");
-  const status = buildStatus(object(), { ready: true, reason: "Reconciled", message: "ok", observed }, now);
+  const status = buildStatus(object(), { ready: true, reason: "Reconciled", message: "ok", details }, now);
   const reordered = JSON.parse(JSON.stringify(status, Object.keys(status).sort().reverse()));
   const serverOrder = {
     ...reordered,

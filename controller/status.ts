@@ -1,27 +1,30 @@
-// The status of a PgDatabase: built once per reconcile from what happened, written with a merge patch to the status
+// The status of every kind: built once per reconcile from what happened, written with a merge patch to the status
 // subresource only when it changed, plus Kubernetes Events. Never carries secrets: only names, SQL and reasons.
 import { isDeepStrictEqual } from "node:util";
-import type { ObservedDatabase } from "../core/observe";
 import type { FailureReason } from "../core/errors";
-import type { PgDatabaseApi } from "./pgDatabaseApi";
-import type { Condition, PgDatabaseObject, PgDatabaseStatus } from "./resource";
+import type { ResourceApi } from "./resourceApi";
+import type { CommonStatus, Condition, CustomObject } from "./resource";
 
-export type ReadyReason = "Reconciled" | "Deleting" | FailureReason;
+/** Why an object is (not) Ready: the core's failure reasons, and the controller's own about credentials Secrets. */
+export type ReadyReason = "Reconciled" | "Deleting" | FailureReason | CredentialsReason;
+/** A PgRole's credentials cannot be written: the Secret's name is another's, or Secrets there are not ours to manage. */
+export type CredentialsReason = "SecretNotOwned" | "SecretsNotAllowed";
 
-export interface Verdict {
+export interface Verdict<S extends CommonStatus = CommonStatus> {
   readonly ready: boolean;
   readonly reason: ReadyReason;
   readonly message: string;
-  readonly observed?: ObservedDatabase;
+  /** The kind's own status fields this reconcile established (what it observed); absent ones are left out. */
+  readonly details?: Omit<S, keyof CommonStatus>;
   readonly appliedSql?: readonly string[];
 }
 
 /**
  * The whole status for `obj`, rebuilt from this reconcile's verdict: nothing of the old status survives except the
  * Ready condition's lastTransitionTime (when the condition did not change) and lastAppliedSql (history by
- * definition). `database` is there only when this reconcile observed the database. Pure but for the clock.
+ * definition). The kind's details are there only when this reconcile established them. Pure but for the clock.
  */
-export function buildStatus(obj: PgDatabaseObject, v: Verdict, now = new Date()): PgDatabaseStatus {
+export function buildStatus<S extends CommonStatus>(obj: CustomObject<S>, v: Verdict<S>, now = new Date()): S {
   const previous = obj.status?.conditions?.find((c) => c.type === "Ready");
   const status: Condition["status"] = v.ready ? "True" : "False";
   const ready: Condition = {
@@ -32,11 +35,7 @@ export function buildStatus(obj: PgDatabaseObject, v: Verdict, now = new Date())
     observedGeneration: obj.metadata.generation,
     lastTransitionTime: previous && previous.status === status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
   };
-  const out: PgDatabaseStatus = { observedGeneration: obj.metadata.generation, conditions: [ready] };
-  if (v.observed) {
-    const o = v.observed;
-    out.database = { oid: o.oid, owner: o.owner, encoding: o.encoding, tablespace: o.tablespace, connectionLimit: o.connectionLimit };
-  }
+  const out = { observedGeneration: obj.metadata.generation, conditions: [ready], ...v.details } as S;
   const applied = v.appliedSql && v.appliedSql.length > 0 ? [...v.appliedSql] : obj.status?.lastAppliedSql;
   if (applied) out.lastAppliedSql = applied;
   return out;
@@ -47,7 +46,7 @@ export function buildStatus(obj: PgDatabaseObject, v: Verdict, now = new Date())
  * order). Custom resources need a merge patch, not the client's default; a key the new status no longer has is
  * removed with null, as merge patches require.
  */
-export async function writeStatus(api: PgDatabaseApi, obj: PgDatabaseObject, status: PgDatabaseStatus): Promise<boolean> {
+export async function writeStatus<S extends CommonStatus>(api: ResourceApi, obj: CustomObject<S>, status: S): Promise<boolean> {
   if (sameStatus(status, obj.status)) return false;
   const removed = Object.keys(obj.status ?? {}).filter((k) => !(k in status));
   await api.patchStatus(obj, { ...Object.fromEntries(removed.map((k) => [k, null])), ...status });
@@ -55,13 +54,13 @@ export async function writeStatus(api: PgDatabaseApi, obj: PgDatabaseObject, sta
 }
 
 /** Whether two statuses say the same, whatever the order of their keys. */
-export function sameStatus(a: PgDatabaseStatus, b: PgDatabaseStatus | undefined): boolean {
+export function sameStatus(a: CommonStatus, b: CommonStatus | undefined): boolean {
   return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b ?? {})));
 }
 
 /** Where Events go, and where a failure to record one is logged. */
 export interface EventSink {
-  readonly api: PgDatabaseApi;
+  readonly api: ResourceApi;
   /** Who we are (the pod), for the Event's reporting instance. */
   readonly reporter: string;
   readonly log: { warn(o: object, m: string): void };
@@ -70,7 +69,7 @@ export interface EventSink {
 /** Records a Kubernetes Event on the object. Best effort: a failed event never fails a reconcile. */
 export async function recordEvent(
   sink: EventSink,
-  obj: PgDatabaseObject,
+  obj: CustomObject,
   type: "Normal" | "Warning",
   reason: string,
   message: string,
@@ -104,4 +103,9 @@ export async function recordEvent(
         "could not record an event",
       ),
     );
+}
+
+/** The reason of the object's Ready condition, as last written. */
+export function readyReason(obj: CustomObject): string | undefined {
+  return obj.status?.conditions?.find((c) => c.type === "Ready")?.reason;
 }

@@ -1,31 +1,36 @@
-// Follows PgDatabase objects with an informer and turns their changes into work-queue keys: every add and
-// delete, and the updates that can change what a reconcile does. A periodic resync re-enqueues every object,
-// catching drift made in Postgres.
+// Follows the objects of one kind with an informer and turns their changes into cache keys: every add and delete,
+// and the updates that can change what a reconcile does. A periodic resync hands over every object again, catching
+// drift made in Postgres.
 import type { KubeClient } from "./kube/client";
 import { Informer } from "./kube/informer";
 import { hasFinalizer } from "./finalizer";
-import { PgDatabaseApi } from "./pgDatabaseApi";
-import { keyOf, type PgDatabaseObject } from "./resource";
+import { ResourceApi } from "./resourceApi";
+import { type CustomObject, keyOf, ROTATE_ANNOTATION, type ResourceKind } from "./resource";
 
 export interface WatcherOptions {
   readonly namespace?: string;
   readonly resyncMs: number;
+  /** Called with the object's cache key (keyOf). */
   readonly onKey: (key: string) => void;
   readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
   readonly onError?: () => void;
 }
 
-export class PgDatabaseWatcher {
-  private readonly informer: Informer<PgDatabaseObject>;
+export class ResourceWatcher<T extends CustomObject = CustomObject> {
+  private readonly informer: Informer<T>;
   private resync: NodeJS.Timeout | undefined;
   private hasSynced = false;
 
-  constructor(client: KubeClient, options: WatcherOptions) {
-    const enqueue = (obj: PgDatabaseObject) => options.onKey(keyOf(obj));
-    this.informer = new Informer<PgDatabaseObject>(client, PgDatabaseApi.collection(options.namespace), {
+  constructor(
+    client: KubeClient,
+    readonly kind: ResourceKind,
+    options: WatcherOptions,
+  ) {
+    const enqueue = (obj: T) => options.onKey(keyOf(obj));
+    this.informer = new Informer<T>(client, ResourceApi.collection(kind, options.namespace), {
       onAdd: enqueue,
       onUpdate: (obj, old) => {
-        if (changesReconcile(old, obj)) enqueue(obj);
+        if (changesReconcile(kind, old, obj)) enqueue(obj);
       },
       onDelete: enqueue,
       onSynced: () => {
@@ -33,12 +38,12 @@ export class PgDatabaseWatcher {
       },
       onError: (err, retryInMs) => {
         options.onError?.();
-        options.log.warn({ err: (err as Error)?.message ?? String(err), retryInMs }, "watch failed; listing again");
+        options.log.warn({ kind: kind.kind, err: (err as Error)?.message ?? String(err), retryInMs }, "watch failed; listing again");
       },
     });
     this.resync = setInterval(() => {
       const objects = this.informer.list();
-      options.log.info({ objects: objects.length }, "resync");
+      options.log.info({ kind: kind.kind, objects: objects.length }, "resync");
       for (const obj of objects) enqueue(obj);
     }, options.resyncMs);
     this.resync.unref();
@@ -49,8 +54,12 @@ export class PgDatabaseWatcher {
     return this.hasSynced;
   }
 
-  get(key: string): PgDatabaseObject | undefined {
+  get(key: string): T | undefined {
     return this.informer.get(key);
+  }
+
+  list(): T[] {
+    return this.informer.list();
   }
 
   start(): void {
@@ -64,14 +73,16 @@ export class PgDatabaseWatcher {
 }
 
 /**
- * Whether an update can change what a reconcile does: a new spec (generation), a deletion, or our finalizer taken
- * away. The controller's own writes (status, its finalizer, the creation intent) come back through the watch too,
- * often before the write's own response; they change none of these, so they cost no second reconcile.
+ * Whether an update can change what a reconcile does: a new spec (generation), a deletion, our finalizer taken away,
+ * or (for roles) a rotation asked for by annotation. The controller's own writes (status, its finalizer, the creation
+ * intent) come back through the watch too, often before the write's own response; they change none of these, so
+ * they cost no second reconcile.
  */
-export function changesReconcile(old: PgDatabaseObject, obj: PgDatabaseObject): boolean {
+export function changesReconcile(kind: ResourceKind, old: CustomObject, obj: CustomObject): boolean {
   return (
     old.metadata.generation !== obj.metadata.generation ||
     old.metadata.deletionTimestamp !== obj.metadata.deletionTimestamp ||
-    (hasFinalizer(old) && !hasFinalizer(obj))
+    (hasFinalizer(kind, old) && !hasFinalizer(kind, obj)) ||
+    old.metadata.annotations?.[ROTATE_ANNOTATION] !== obj.metadata.annotations?.[ROTATE_ANNOTATION]
   );
 }

@@ -51,3 +51,11 @@ export function verifierMatches(verifier: string | undefined, password: string):
   const { storedKey, serverKey } = scramKeys(password, Buffer.from(m[2], "base64"), Number(m[1]));
   return storedKey.toString("base64") === m[3] && serverKey.toString("base64") === m[4];
 }
+
+/** What a generated password is made of: 24 random bytes, 32 URL-safe characters, usable as is in a connection URI. */
+const GENERATED_PASSWORD_BYTES = 24;
+
+/** A new random password, for a role whose password nobody gave. */
+export function generatePassword(): string {
+  return randomBytes(GENERATED_PASSWORD_BYTES).toString("base64url");
+}

@@ -2,47 +2,12 @@
 // enforces the same shape as the provider, plus CEL rules for immutable fields and cross-field constraints.
 import { SPEC_DEFAULTS, specJsonSchema } from "../core/spec";
 import { REPLACING_FIELDS, replacingChangeCel } from "../core/fields";
+import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 
-export const GROUP = "my.local";
-export const VERSION = "v1";
+export { GROUP, VERSION } from "./structural";
 export const KIND = "PgDatabase";
 export const PLURAL = "pgdatabases";
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
-
-type Schema = Record<string, unknown>;
-
-/**
- * Converts a JSON Schema (as TypeBox writes it) to Kubernetes' structural OpenAPI subset: unions of constants
- * become enums, uniqueItems becomes a set list type, and keywords Kubernetes forbids are dropped. Pure.
- */
-export function toStructural(schema: Schema): Schema {
-  const out: Schema = {};
-  const anyOf = schema.anyOf as Schema[] | undefined;
-  if (anyOf?.every((s) => "const" in s)) {
-    out.type = typeof anyOf[0].const === "number" ? "number" : "string";
-    out.enum = anyOf.map((s) => s.const);
-  }
-  for (const [key, value] of Object.entries(schema)) {
-    switch (key) {
-      case "anyOf":
-      case "additionalProperties": // Kubernetes prunes unknown fields itself and forbids additionalProperties: false
-      case "$id":
-        break;
-      case "uniqueItems":
-        if (value === true) out["x-kubernetes-list-type"] = "set";
-        break;
-      case "properties":
-        out.properties = Object.fromEntries(Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, toStructural(v)]));
-        break;
-      case "items":
-        out.items = toStructural(value as Schema);
-        break;
-      default:
-        out[key] = value;
-    }
-  }
-  return out;
-}
 
 const immutableRules = REPLACING_FIELDS.map((field) => ({
   // A transition rule on the spec (not on the field) also sees the field being added or removed: the core's rule
@@ -86,82 +51,28 @@ export function specSchema(): Schema {
   return spec;
 }
 
-const conditionSchema: Schema = {
-  type: "object",
-  required: ["type", "status"],
-  properties: {
-    type: { type: "string" },
-    status: { type: "string", enum: ["True", "False", "Unknown"] },
-    reason: { type: "string" },
-    message: { type: "string" },
-    observedGeneration: { type: "integer", format: "int64" },
-    lastTransitionTime: { type: "string", format: "date-time" },
-  },
-};
-
-const statusSchema: Schema = {
-  type: "object",
-  properties: {
-    observedGeneration: { type: "integer", format: "int64", description: "The generation of the spec the status describes." },
-    conditions: { type: "array", items: conditionSchema, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] },
-    database: {
-      type: "object",
-      description: "The database as last observed in Postgres.",
-      properties: {
-        oid: { type: "integer" },
-        owner: { type: "string" },
-        encoding: { type: "string" },
-        tablespace: { type: "string" },
-        connectionLimit: { type: "integer" },
-      },
-    },
-    lastAppliedSql: {
-      type: "array",
-      items: { type: "string" },
-      description: "The statements the last reconcile that changed anything ran.",
-    },
-  },
-};
-
 /** The whole CustomResourceDefinition object. Pure. */
 export function pgDatabaseCrd(): Schema {
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: CRD_NAME },
-    spec: {
-      group: GROUP,
-      scope: "Namespaced",
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: "pgdatabase", shortNames: ["pgdb"] },
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: "Database", type: "string", jsonPath: ".spec.name" },
-            { name: "Owner", type: "string", jsonPath: ".spec.owner" },
-            { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-            { name: "Reason", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
-            { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              description: "A PostgreSQL database on an existing server, managed by pg-kopf.",
-              required: ["spec"],
-              properties: {
-                apiVersion: { type: "string" },
-                kind: { type: "string" },
-                metadata: { type: "object" },
-                spec: specSchema(),
-                status: statusSchema,
-              },
-            },
-          },
+  return customResourceDefinition(
+    { kind: KIND, plural: PLURAL, singular: "pgdatabase", shortNames: ["pgdb"] },
+    "A PostgreSQL database on an existing server, managed by pg-kopf.",
+    [
+      { name: "Database", type: "string", jsonPath: ".spec.name" },
+      { name: "Owner", type: "string", jsonPath: ".spec.owner" },
+    ],
+    specSchema(),
+    statusSchema({
+      database: {
+        type: "object",
+        description: "The database as last observed in Postgres.",
+        properties: {
+          oid: { type: "integer" },
+          owner: { type: "string" },
+          encoding: { type: "string" },
+          tablespace: { type: "string" },
+          connectionLimit: { type: "integer" },
         },
-      ],
-    },
-  };
+      },
+    }),
+  );
 }

@@ -1,9 +1,10 @@
 // PgKopfOperator: the in-cluster controller and everything it needs: ServiceAccount, least-privilege RBAC, the
-// pgdatabases.my.local CRD, and the Deployment.
+// pgdatabases.my.local and pgroles.my.local CRDs, and the Deployment.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { pgDatabaseCrd } from "../crd/pgdatabase";
-import { controllerClusterRules, controllerNamespaceRules } from "./rbac";
+import { pgRoleCrd } from "../crd/pgrole";
+import { controllerClusterRules, controllerNamespaceRules, credentialsRules } from "./rbac";
 import { CA_KEY } from "./postgresEndpoint";
 
 export interface PgKopfOperatorArgs {
@@ -18,6 +19,8 @@ export interface PgKopfOperatorArgs {
   /** The Secret holding PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE (and the CA under CA_KEY when hasCa). */
   readonly secretName: pulumi.Input<string>;
   readonly hasCa: boolean;
+  /** Where PgRoles live, so where the controller may write their credentials Secrets ("*": everywhere). */
+  readonly roleNamespaces: readonly string[] | "*";
 }
 
 /** Where the controller finds the CA certificate from the Secret. */
@@ -40,17 +43,23 @@ export const CONTROLLER_ARGS = [...CONTROLLER_NODE_FLAGS, "dist/controller/main.
 export class PgKopfOperator extends pulumi.ComponentResource {
   public readonly deploymentName: pulumi.Output<string>;
   public readonly crdName: pulumi.Output<string>;
+  public readonly roleCrdName: pulumi.Output<string>;
 
   constructor(name: string, args: PgKopfOperatorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pg-kopf:index:PgKopfOperator", name, {}, opts);
     const labels = { "app.kubernetes.io/name": CONTROLLER_NAME, "app.kubernetes.io/part-of": "pg-kopf" };
     const parent = { parent: this };
 
-    // Kept on destroy: deleting a CRD deletes every PgDatabase object in the cluster, and with them (reclaimPolicy
-    // delete) databases of teams that never asked for it. Remove the objects first, then the CRD by hand.
+    // Kept on destroy: deleting a CRD deletes every object of its kind in the cluster, and with them (reclaimPolicy
+    // delete) databases and roles of teams that never asked for it. Remove the objects first, then the CRD by hand.
     const crd = new k8s.apiextensions.v1.CustomResourceDefinition(
       `${name}-crd`,
       pgDatabaseCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
+      { parent: this, retainOnDelete: true },
+    );
+    const roleCrd = new k8s.apiextensions.v1.CustomResourceDefinition(
+      `${name}-role-crd`,
+      pgRoleCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
       { parent: this, retainOnDelete: true },
     );
     const sa = new k8s.core.v1.ServiceAccount(
@@ -64,7 +73,7 @@ export class PgKopfOperator extends pulumi.ComponentResource {
       `${name}-clusterrole`,
       {
         metadata: { name: pulumi.interpolate`${CONTROLLER_NAME}-${args.namespace}`, labels },
-        rules: controllerClusterRules(),
+        rules: controllerClusterRules(args.roleNamespaces),
       },
       parent,
     );
@@ -94,6 +103,21 @@ export class PgKopfOperator extends pulumi.ComponentResource {
       },
       parent,
     );
+
+    // The credentials Secrets, in each namespace where PgRoles live: nowhere else.
+    for (const ns of args.roleNamespaces === "*" ? [] : args.roleNamespaces) {
+      const meta = { name: pulumi.interpolate`${CONTROLLER_NAME}-${args.namespace}-credentials`, namespace: ns, labels };
+      const credentials = new k8s.rbac.v1.Role(`${name}-credentials-${ns}`, { metadata: meta, rules: credentialsRules() }, parent);
+      new k8s.rbac.v1.RoleBinding(
+        `${name}-credentials-${ns}`,
+        {
+          metadata: meta,
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: credentials.metadata.name },
+          subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
+        },
+        parent,
+      );
+    }
 
     const fromSecret = (key: string) => ({ name: key, valueFrom: { secretKeyRef: { name: args.secretName, key } } });
     const probe = (path: string, periodSeconds: number) => ({
@@ -148,6 +172,7 @@ export class PgKopfOperator extends pulumi.ComponentResource {
                     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                     { name: "LEASE_NAME", value: CONTROLLER_NAME },
                     { name: "HTTP_PORT", value: String(HTTP_PORT) },
+                    { name: "ROLE_NAMESPACES", value: args.roleNamespaces === "*" ? "*" : args.roleNamespaces.join(",") },
                     ...(args.hasCa ? [{ name: "PGSSLROOTCERT", value: `${CA_DIR}/${CA_KEY}` }] : []),
                   ],
                   livenessProbe: probe("/healthz", 10),
@@ -175,11 +200,12 @@ export class PgKopfOperator extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [crd] },
+      { parent: this, dependsOn: [crd, roleCrd] },
     );
 
     this.deploymentName = deployment.metadata.name;
     this.crdName = crd.metadata.name;
-    this.registerOutputs({ deploymentName: this.deploymentName, crdName: this.crdName });
+    this.roleCrdName = roleCrd.metadata.name;
+    this.registerOutputs({ deploymentName: this.deploymentName, crdName: this.crdName, roleCrdName: this.roleCrdName });
   }
 }

@@ -4,6 +4,7 @@ import { before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { pgDatabaseCrd } from "../crd/pgdatabase";
+import { pgRoleCrd } from "../crd/pgrole";
 import type { ConfigReader } from "./settings";
 
 interface Registered {
@@ -44,6 +45,15 @@ function config(values: Record<string, unknown>): ConfigReader {
     getSecret: (k) => (values[k] === undefined ? undefined : pulumi.secret(String(values[k]))),
   };
 }
+/** What the controller may do everywhere: its two kinds, their status and finalizers, and Events. */
+const CLUSTER_RULES = [
+  { apiGroups: ["my.local"], resources: ["pgdatabases", "pgroles"], verbs: ["get", "list", "watch", "patch", "update"] },
+  { apiGroups: ["my.local"], resources: ["pgdatabases/status", "pgroles/status"], verbs: ["get", "patch", "update"] },
+  { apiGroups: ["my.local"], resources: ["pgdatabases/finalizers", "pgroles/finalizers"], verbs: ["update"] },
+  { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+];
+/** Where PgRoles live: their credentials Secrets (no delete: they go with their PgRole). */
+const SECRET_RULE = { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "update"] };
 const base = { postgresHostIp: "192.168.65.254", adminPassword: PASSWORD, databases: [{ name: "mynewdb", owner: "app" }] };
 
 async function run(values: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -64,7 +74,11 @@ describe("with a host IP", () => {
   test("creates the namespace, the CRD and the declared databases", async () => {
     const outputs = await run(base);
     assert.equal(one("kubernetes:core/v1:Namespace").metadata.name, "pg-kopf");
-    assert.deepEqual(one("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").spec, pgDatabaseCrd().spec);
+    const crds = registered.filter((r) => r.type === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition");
+    assert.deepEqual(
+      crds.map((c) => c.inputs.spec),
+      [pgDatabaseCrd().spec, pgRoleCrd().spec],
+    );
     const db = one("pulumi-nodejs:dynamic/pg:Database");
     assert.equal(db.name, "mynewdb");
     assert.equal(db.owner, "app");
@@ -75,12 +89,7 @@ describe("with a host IP", () => {
 
   test("grants the controller exactly these permissions", async () => {
     await run(base);
-    assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").rules, [
-      { apiGroups: ["my.local"], resources: ["pgdatabases"], verbs: ["get", "list", "watch", "patch", "update"] },
-      { apiGroups: ["my.local"], resources: ["pgdatabases/status"], verbs: ["get", "patch", "update"] },
-      { apiGroups: ["my.local"], resources: ["pgdatabases/finalizers"], verbs: ["update"] },
-      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-    ]);
+    assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").rules, CLUSTER_RULES);
     assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:Role").rules, [
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
       {
@@ -93,6 +102,41 @@ describe("with a host IP", () => {
     const crb = one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
     assert.deepEqual(crb.subjects, [{ kind: "ServiceAccount", name: "pg-kopf-controller", namespace: "pg-kopf" }]);
     assert.equal(crb.roleRef.kind, "ClusterRole");
+    // No roleNamespaces: no Secret anywhere.
+    assert.equal(JSON.stringify(registered).includes('"secrets"'), false);
+    const env = Object.fromEntries(
+      one("kubernetes:apps/v1:Deployment").spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]),
+    );
+    assert.equal(env.ROLE_NAMESPACES, "");
+  });
+
+  test("grants the credentials Secrets only in the namespaces where PgRoles live, and tells the controller which", async () => {
+    await run({ ...base, roleNamespaces: ["team-a", "team-b"] });
+    assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").rules, CLUSTER_RULES);
+    const roles = registered.filter(
+      (r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:Role" && r.inputs.metadata.namespace !== "pg-kopf",
+    );
+    assert.deepEqual(
+      roles.map((r) => [r.inputs.metadata.namespace, r.inputs.rules]),
+      ["team-a", "team-b"].map((ns) => [ns, [SECRET_RULE]]),
+    );
+    const bindings = registered.filter(
+      (r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding" && r.inputs.metadata.namespace !== "pg-kopf",
+    );
+    assert.deepEqual(
+      bindings.map((b) => [b.inputs.metadata.namespace, b.inputs.subjects]),
+      ["team-a", "team-b"].map((ns) => [ns, [{ kind: "ServiceAccount", name: "pg-kopf-controller", namespace: "pg-kopf" }]]),
+    );
+    const env = Object.fromEntries(
+      one("kubernetes:apps/v1:Deployment").spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]),
+    );
+    assert.equal(env.ROLE_NAMESPACES, "team-a,team-b");
+  });
+
+  test('with roleNamespaces ["*"], the Secrets rule is cluster-wide', async () => {
+    await run({ ...base, roleNamespaces: ["*"] });
+    assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").rules, [...CLUSTER_RULES, SECRET_RULE]);
+    assert.equal(one("kubernetes:rbac.authorization.k8s.io/v1:Role").metadata.namespace, "pg-kopf");
   });
 
   test("runs the controller hardened, with credentials only by reference", async () => {
@@ -204,6 +248,12 @@ describe("invalid config fails with the key", () => {
     ["IP that is a name", { ...base, postgresHostIp: "db.local" }, /pg-kopf:postgresHostIp: "db.local" is not an IPv4 address/],
     ["bad pull policy", { ...base, imagePullPolicy: "Sometimes" }, /pg-kopf:imagePullPolicy: use one of Always, IfNotPresent, Never/],
     ["database without name", { ...base, databases: [{ owner: "x" }] }, /pg-kopf:databases\[0\]: each entry needs at least a name/],
+    ["role namespace not a name", { ...base, roleNamespaces: ["Team A"] }, /pg-kopf:roleNamespaces\[0\]: "Team A" is not a namespace name/],
+    [
+      "* among namespaces",
+      { ...base, roleNamespaces: ["a", "*"] },
+      /pg-kopf:roleNamespaces\[1\]: "\*" is not a namespace name; .* \["\*"\] alone/,
+    ],
   ];
   for (const [label, values, message] of cases) {
     test(label, async () => {

@@ -64,6 +64,7 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
       postgresPort: postgres.port,
       secretName: postgres.secretName,
       hasCa: postgres.hasCa,
+      roleNamespaces: s.roleNamespaces,
     },
     { dependsOn: [postgres] },
   );
@@ -73,6 +74,7 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
     namespace: ns.metadata.name,
     controller: operator.deploymentName,
     crd: operator.crdName,
+    roleCrd: operator.roleCrdName,
     postgresAddress: pulumi.interpolate`${postgres.host}:${postgres.port}`,
   };
 }

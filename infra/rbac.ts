@@ -1,6 +1,7 @@
 // The controller's permissions, as data: exactly what it needs and nothing more. A test asserts these rules, so a
 // widening shows up as a visible change in review.
-import { GROUP, PLURAL } from "../crd/pgdatabase";
+import { GROUP, PLURAL as DATABASES } from "../crd/pgdatabase";
+import { PLURAL as ROLES } from "../crd/pgrole";
 
 export interface PolicyRule {
   readonly apiGroups: string[];
@@ -9,16 +10,29 @@ export interface PolicyRule {
   readonly resourceNames?: string[];
 }
 
-/** Cluster-wide: PgDatabase objects may live in any namespace. */
-export function controllerClusterRules(): PolicyRule[] {
+/**
+ * Cluster-wide: PgDatabase and PgRole objects may live in any namespace. With roleNamespaces "*", the credentials
+ * Secrets' rules too (the controller can then read every Secret in the cluster: say so in review).
+ */
+export function controllerClusterRules(roleNamespaces: readonly string[] | "*" = []): PolicyRule[] {
   return [
     // Watch and read the resources; patch/update only for our finalizer and the creation-intent annotation.
-    { apiGroups: [GROUP], resources: [PLURAL], verbs: ["get", "list", "watch", "patch", "update"] },
-    { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ["get", "patch", "update"] },
-    { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ["update"] },
-    // Events on the PgDatabase objects, in their namespaces.
+    { apiGroups: [GROUP], resources: [DATABASES, ROLES], verbs: ["get", "list", "watch", "patch", "update"] },
+    { apiGroups: [GROUP], resources: [`${DATABASES}/status`, `${ROLES}/status`], verbs: ["get", "patch", "update"] },
+    { apiGroups: [GROUP], resources: [`${DATABASES}/finalizers`, `${ROLES}/finalizers`], verbs: ["update"] },
+    // Events on the objects, in their namespaces.
     { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    ...(roleNamespaces === "*" ? credentialsRules() : []),
   ];
+}
+
+/**
+ * In each namespace where PgRoles live (pg-kopf:roleNamespaces): their credentials Secrets. Reading by name to find
+ * whether a Secret exists and whose it is, listing and watching (only pg-kopf's, by label) to see one deleted or
+ * edited, creating and replacing its own. No delete: a PgRole's Secret goes with it, by the garbage collector.
+ */
+export function credentialsRules(): PolicyRule[] {
+  return [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "update"] }];
 }
 
 /**

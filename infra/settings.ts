@@ -35,6 +35,11 @@ export interface Settings {
    * 'pg-kopf:rolePasswords.<role>'); a role without one gets a generated password.
    */
   readonly rolePasswords?: pulumi.Output<Record<string, string>>;
+  /**
+   * Namespaces where PgRole objects live: the controller may write their credentials Secrets there and nowhere
+   * else; "*" lets it everywhere (and read every Secret in the cluster).
+   */
+  readonly roleNamespaces: readonly string[] | "*";
 }
 
 /** The subset of pulumi.Config the program reads; lets tests pass plain values. */
@@ -162,6 +167,17 @@ export function readSettings(config: ConfigReader): Settings {
     return parsed as Record<string, string>;
   });
 
+  const roleNamespaces = config.getObject<unknown>("roleNamespaces") ?? [];
+  const everywhere = Array.isArray(roleNamespaces) && roleNamespaces.length === 1 && roleNamespaces[0] === "*";
+  if (!Array.isArray(roleNamespaces))
+    fail("roleNamespaces", 'expected a list of namespaces where PgRole objects live, e.g. [default], or ["*"] for all');
+  if (!everywhere) {
+    (roleNamespaces as unknown[]).forEach((ns, i) => {
+      if (typeof ns !== "string" || !DNS_1123.test(ns) || ns.length > 63)
+        fail(`roleNamespaces[${i}]`, `${JSON.stringify(ns)} is not a namespace name; list namespaces, or set ["*"] alone for all of them`);
+    });
+  }
+
   return {
     manageCluster,
     namespace,
@@ -178,5 +194,6 @@ export function readSettings(config: ConfigReader): Settings {
     databases: databases as DatabaseDeclaration[],
     roles: roles as DatabaseDeclaration[],
     rolePasswords,
+    roleNamespaces: everywhere ? "*" : [...new Set(roleNamespaces as string[])],
   };
 }

@@ -1,7 +1,6 @@
 // What the PgRole provider does for each of Pulumi's methods, each a thin call into the core's roles. Loaded by name
 // in the provider process (see ./provider), never serialized. The password is either the user's secret input or
 // generated here at creation; it reaches Postgres only as a SCRAM verifier, and the state only as a secret.
-import { randomBytes } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
 import {
@@ -18,8 +17,6 @@ import {
 
 const { role } = core;
 
-/** What a generated password is made of: 32 URL-safe characters, usable as is in a connection URI. */
-const GENERATED_PASSWORD_BYTES = 24;
 /** The verifier planned at preview time: shown redacted, so any value plans the same statements as the real one. */
 const PLANNED_VERIFIER = { verifier: "SCRAM-SHA-256$4096:planned$planned:planned" };
 
@@ -107,7 +104,7 @@ function outputs(spec: core.role.PgRoleSpec, manager: string, observed: core.rol
 export async function create(settings: core.ConnectionSettings, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
   const spec = parseOrThrow(inputs);
   const manager = managerOf(inputs);
-  const password = typeof inputs.password === "string" ? inputs.password : randomBytes(GENERATED_PASSWORD_BYTES).toString("base64url");
+  const password = typeof inputs.password === "string" ? inputs.password : core.generatePassword();
   try {
     const { observed } = await role.convergeRole(
       settings,

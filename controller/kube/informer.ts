@@ -26,8 +26,17 @@ const PAGE = 500;
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
 
+export interface InformerOptions<T> {
+  /** Only objects with these labels (a label selector, e.g. app.kubernetes.io/managed-by=pg-kopf). */
+  readonly labelSelector?: string;
+  /** What the cache keeps of each object (e.g. its metadata only); the handlers see the same. */
+  readonly transform?: (obj: T) => T;
+}
+
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
+  private readonly selector: string;
+  private readonly transform: (obj: T) => T;
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -37,7 +46,11 @@ export class Informer<T extends KubeObject> {
     /** The collection's path, e.g. /apis/my.local/v1/namespaces/ns/pgdatabases. */
     private readonly path: string,
     private readonly handlers: InformerHandlers<T>,
-  ) {}
+    options: InformerOptions<T> = {},
+  ) {
+    this.selector = options.labelSelector ? `&labelSelector=${encodeURIComponent(options.labelSelector)}` : "";
+    this.transform = options.transform ?? ((obj) => obj);
+  }
 
   /** The cached object, by its key (objectKey: namespace/name). */
   get(key: string): T | undefined {
@@ -93,8 +106,8 @@ export class Informer<T extends KubeObject> {
     let page: List<T> | undefined;
     do {
       const cont = page?.metadata.continue ? `&continue=${encodeURIComponent(page.metadata.continue)}` : "";
-      page = await this.client.get<List<T>>(`${this.path}?limit=${PAGE}${cont}`);
-      for (const obj of page.items) seen.set(objectKey(obj), obj);
+      page = await this.client.get<List<T>>(`${this.path}?limit=${PAGE}${this.selector}${cont}`);
+      for (const obj of page.items) seen.set(objectKey(obj), this.transform(obj));
     } while (page.metadata.continue);
     for (const [key, old] of this.cache) {
       if (seen.has(key)) continue;
@@ -114,7 +127,7 @@ export class Informer<T extends KubeObject> {
     let resume: string | undefined = resourceVersion;
     // Servers end a watch after timeoutSeconds; spreading it keeps many controllers from re-watching at once.
     const timeout = 300 + Math.floor(Math.random() * 300);
-    const query = `?watch=1&allowWatchBookmarks=true&timeoutSeconds=${timeout}&resourceVersion=${encodeURIComponent(resourceVersion)}`;
+    const query = `?watch=1&allowWatchBookmarks=true&timeoutSeconds=${timeout}&resourceVersion=${encodeURIComponent(resourceVersion)}${this.selector}`;
     await this.client
       .watch<T>(
         `${this.path}${query}`,
@@ -130,12 +143,13 @@ export class Informer<T extends KubeObject> {
           }
           resume = event.object.metadata.resourceVersion ?? resume;
           if (event.type === "BOOKMARK") return;
-          const key = objectKey(event.object);
+          const obj = this.transform(event.object);
+          const key = objectKey(obj);
           if (event.type === "DELETED") {
             this.cache.delete(key);
-            this.handlers.onDelete(event.object);
+            this.handlers.onDelete(obj);
           } else {
-            this.store(key, event.object);
+            this.store(key, obj);
           }
         },
         this.abort.signal,

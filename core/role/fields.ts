@@ -99,6 +99,8 @@ export const ROLE_FIELDS = {
   config: {
     schema: Type.Optional(
       Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1, maxLength: 1024 }), {
+        // Bounded, so the API server can cost the CRD's validation rules over it.
+        maxProperties: 32,
         description:
           "Session settings for the role: ALTER ROLE ... SET key TO value, and RESET for a key removed from the map (unset: settings left alone). " +
           "Keys: search_path (a comma-separated list), statement_timeout, lock_timeout, idle_in_transaction_session_timeout, idle_session_timeout, " +

@@ -10,14 +10,14 @@ import { ROLE_FIELDS, ROLE_FIELD_NAMES, ROLE_SETTINGS, type RoleFieldName, roleF
 export const RESERVED_ROLES: readonly string[] = ["postgres", "public", "current_user", "session_user", "current_role", "none"];
 
 /** Attributes a declarative tool must never grant: each is a way to superuser or around every row policy. */
-const REFUSED_ATTRIBUTES: Record<string, string> = {
+export const REFUSED_ATTRIBUTES: Record<string, string> = {
   superuser: "a superuser bypasses every check; a declarative tool must not be a path to it. Grant the privileges the role needs instead",
   replication: "replication connections can read every database; set up replication roles by hand, outside pg-kopf",
   bypassrls: "it bypasses every row-level security policy; grant that by hand if it is really needed",
 };
 
 /** Built-in roles that give a member the server's files or programs: superuser in all but name. */
-const REFUSED_GROUPS = ["pg_execute_server_program", "pg_write_server_files", "pg_read_server_files"];
+export const REFUSED_GROUPS = ["pg_execute_server_program", "pg_write_server_files", "pg_read_server_files"];
 
 type SchemaProperties = { [K in RoleFieldName]: (typeof ROLE_FIELDS)[K]["schema"] };
 

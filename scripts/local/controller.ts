@@ -3,12 +3,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { CRD_NAME } from "../../crd/pgdatabase";
+import { CRD_NAME as ROLE_CRD_NAME } from "../../crd/pgrole";
 import { freePort, type TestPostgres } from "./postgres";
 import type { TestCluster } from "./cluster";
 import { clusterStackConfig, createCliStack, REPO } from "./project";
 import { CONTROLLER_NODE_FLAGS } from "../../infra/operator";
 
 export const NAMESPACE = "pg-kopf";
+/** Where the tests' PgRoles live: the program grants the controller their Secrets there, and tells it so. */
+export const ROLE_NAMESPACES = ["default"];
 const SA = "pg-kopf-controller";
 
 /**
@@ -18,12 +21,20 @@ const SA = "pg-kopf-controller";
  * kubeconfig, so the process has exactly the permissions the program grants; the stack's directory goes at exit.
  */
 export function installController(cluster: TestCluster, pg: TestPostgres): string {
-  const stack = createCliStack("controller", pg, clusterStackConfig(pg, [], { replicas: { value: "0" } }), {
-    KUBECONFIG: cluster.kubeconfig,
-  });
+  const stack = createCliStack(
+    "controller",
+    pg,
+    clusterStackConfig(pg, [], {
+      replicas: { value: "0" },
+      roleNamespaces: { value: JSON.stringify(ROLE_NAMESPACES) },
+    }),
+    {
+      KUBECONFIG: cluster.kubeconfig,
+    },
+  );
   process.once("exit", () => stack.destroyDir());
   stack.run(["up", "--yes", "--skip-preview"]);
-  cluster.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
+  for (const crd of [CRD_NAME, ROLE_CRD_NAME]) cluster.kubectl(["wait", "--for=condition=Established", `crd/${crd}`, "--timeout=60s"]);
   return cluster.serviceAccountKubeconfig(NAMESPACE, SA);
 }
 
@@ -61,6 +72,7 @@ export async function startController(
       POD_NAME: name,
       POD_NAMESPACE: NAMESPACE,
       HTTP_PORT: String(port),
+      ROLE_NAMESPACES: ROLE_NAMESPACES.join(","),
       // A lease long enough to ride out an API server restart (the renew deadline is 2/3 of it, and RBAC answers
       // 403 for a moment after a restart), short enough that a hand-over test does not wait long.
       RESYNC_SECONDS: "5",

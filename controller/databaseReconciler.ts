@@ -4,33 +4,15 @@
 import * as core from "../core";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "./finalizer";
 import { claimsCreation, clearCreating, prepareForChange } from "./creating";
-import { buildStatus, recordEvent, writeStatus, type ReadyReason, type Verdict } from "./status";
-import type { PgDatabaseApi } from "./pgDatabaseApi";
-import type { Outcome } from "./queue";
-import type { PgDatabaseObject } from "./resource";
-
-export interface ReconcilerDeps {
-  readonly api: PgDatabaseApi;
-  readonly settings: core.ConnectionSettings;
-  /** The latest object for a key, from the informer's cache. */
-  readonly get: (key: string) => PgDatabaseObject | undefined;
-  readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
-  /** Who we are, for events. */
-  readonly reporter: string;
-  /** How long to wait before checking a permanent failure again (the world may change: a role appears). */
-  readonly slowRetryMs: number;
-}
-
-export interface ReconcileResult {
-  readonly outcome: Outcome;
-  readonly reason: ReadyReason | "Gone" | "Released";
-}
+import { buildStatus, readyReason, recordEvent, writeStatus, type Verdict } from "./status";
+import type { PgDatabaseObject, PgDatabaseStatus } from "./resource";
+import { crossNamespaceTakeover, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
 
 /**
  * Reconciles one object. Idempotent: running it again with nothing changed runs no SQL and writes no status.
  * Throws only on unexpected API errors; the queue then retries with backoff.
  */
-export async function reconcile(key: string, deps: ReconcilerDeps): Promise<ReconcileResult> {
+export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgDatabaseObject>): Promise<ReconcileResult> {
   const obj = deps.get(key);
   if (!obj) return { outcome: { kind: "done" }, reason: "Gone" };
   const manager = core.kubernetesManager(obj.metadata.namespace, obj.metadata.name);
@@ -40,7 +22,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
 
   let current = obj;
 
-  const failures = parsed.ok ? crossNamespaceTakeover(parsed.spec, obj.metadata.namespace) : parsed.failures;
+  const failures = parsed.ok ? crossNamespaceTakeover("PgDatabase", parsed.spec.adoptFrom, obj.metadata.namespace) : parsed.failures;
   if (failures.length > 0) {
     // Nothing to retry: the next change to the spec brings the object back.
     await finish(deps, current, { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(failures).message });
@@ -81,7 +63,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
     });
     if (claimsCreation(current, database)) current = await clearCreating(deps.api, current);
     // Nothing changed in Postgres, but a later deletion must still come through us (reclaimPolicy delete).
-    if (!hasFinalizer(current)) current = await addFinalizer(deps.api, current);
+    if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
     // Routine success writes no Event: the statements are in status.lastAppliedSql. Events are for what needs eyes.
     await finish(deps, current, {
       ready: true,
@@ -89,7 +71,15 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
       // The same message whether or not statements ran this time (they are in lastAppliedSql): otherwise the
       // reconcile that our own status write triggers would write the status a second time.
       message: "database matches the spec",
-      observed,
+      details: {
+        database: {
+          oid: observed.oid,
+          owner: observed.owner,
+          encoding: observed.encoding,
+          tablespace: observed.tablespace,
+          connectionLimit: observed.connectionLimit,
+        },
+      },
       appliedSql: sql,
     });
     return { outcome: { kind: "done" }, reason: "Reconciled" };
@@ -99,7 +89,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Reco
     // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
     // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
     if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database)) current = await clearCreating(deps.api, current);
-    const verdict: Verdict = { ready: false, reason: e.reason, message: e.message, appliedSql: sql };
+    const verdict: Verdict<PgDatabaseStatus> = { ready: false, reason: e.reason, message: e.message, appliedSql: sql };
     // One event per change of reason, not one per retry.
     if (readyReason(current) !== e.reason) await recordEvent(deps, current, "Warning", e.reason, e.message);
     await finish(deps, current, verdict);
@@ -112,9 +102,9 @@ async function reconcileDeletion(
   obj: PgDatabaseObject,
   parsed: core.ParseResult,
   manager: string,
-  deps: ReconcilerDeps,
+  deps: ReconcilerDeps<PgDatabaseObject>,
 ): Promise<ReconcileResult> {
-  if (!hasFinalizer(obj)) return { outcome: { kind: "done" }, reason: "Gone" };
+  if (!hasFinalizer(deps.api.kind, obj)) return { outcome: { kind: "done" }, reason: "Gone" };
   // A spec that does not parse cannot say "delete": it is treated as retain, which loses nothing.
   if (parsed.ok && parsed.spec.reclaimPolicy === "delete") {
     try {
@@ -144,26 +134,6 @@ async function reconcileDeletion(
   return { outcome: { kind: "done" }, reason: "Released" };
 }
 
-/**
- * A PgDatabase may take over a database only from a manager in its own namespace: otherwise anyone who can create
- * objects in one namespace could take (and drop) another team's database.
- */
-function crossNamespaceTakeover(spec: core.PgDatabaseSpec, namespace: string): core.FieldFailure[] {
-  if (spec.adoptFrom === undefined || spec.adoptFrom.startsWith(core.kubernetesManager(namespace, ""))) return [];
-  return [
-    {
-      field: "adoptFrom",
-      message:
-        `a PgDatabase in namespace ${namespace} may take over only from a manager in the same namespace (${core.kubernetesManager(namespace, "<name>")}); ` +
-        `move the object to the manager's namespace, or ask that manager's owner to hand the database over`,
-    },
-  ];
-}
-
-function readyReason(obj: PgDatabaseObject): string | undefined {
-  return obj.status?.conditions?.find((c) => c.type === "Ready")?.reason;
-}
-
-async function finish(deps: ReconcilerDeps, obj: PgDatabaseObject, verdict: Verdict): Promise<void> {
+async function finish(deps: ReconcilerDeps<PgDatabaseObject>, obj: PgDatabaseObject, verdict: Verdict<PgDatabaseStatus>): Promise<void> {
   await writeStatus(deps.api, obj, buildStatus(obj, verdict));
 }

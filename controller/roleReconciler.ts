@@ -1,0 +1,230 @@
+// One level-based reconcile of a PgRole, as a ladder of early returns: fetch, deleting, validate, credentials Secret,
+// converge, status. The Secret is the password's one home: a new password is written to the Secret first and then
+// set on the role, so a failure between the two is finished by the next reconcile (the role is set to whatever
+// password the Secret holds) and never leaves a role with a password nobody can read.
+import * as core from "../core";
+import { CredentialsSchema, type CredentialsSpec } from "../crd/pgrole";
+import {
+  credentialKeys,
+  credentialsSecret,
+  type Endpoint,
+  holdsKeys,
+  ownedBy,
+  passwordOf,
+  ROTATED_FOR_ANNOTATION,
+  rotationAsked,
+  type SecretObject,
+  secretNameOf,
+} from "./credentials";
+import { addFinalizer, hasFinalizer, removeFinalizer } from "./finalizer";
+import { KubeApiError } from "./kube/client";
+import { crossNamespaceTakeover, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import { type PgRoleObject, type PgRoleStatus, ROTATE_ANNOTATION } from "./resource";
+import { type SecretApi, type SecretNamespaces, secretsAllowed } from "./secrets";
+import { buildStatus, type CredentialsReason, readyReason, recordEvent, type Verdict, writeStatus } from "./status";
+
+type Credentials = NonNullable<PgRoleStatus["credentials"]>;
+
+export interface RoleReconcilerDeps extends ReconcilerDeps<PgRoleObject> {
+  readonly secrets: SecretApi;
+  /** Where the controller may write Secrets (ROLE_NAMESPACES). */
+  readonly secretNamespaces: SecretNamespaces;
+  /** The address apps reach Postgres at, written into the Secret. */
+  readonly endpoint: Endpoint;
+  /**
+   * The Secret each role's password was set from by this process, by cache key: what status.credentials records,
+   * known before the status write comes back through the watch.
+   */
+  readonly applied: Map<string, Credentials>;
+}
+
+/** The spec split into the core's role spec and the credentials fields, validated together. */
+function parse(
+  obj: PgRoleObject,
+): { ok: true; spec: core.role.PgRoleSpec; credentials: CredentialsSpec } | { ok: false; failures: core.FieldFailure[] } {
+  const { secretName, database, ...fields } = obj.spec ?? {};
+  const credentials = Object.fromEntries(Object.entries({ secretName, database }).filter(([, v]) => v !== undefined));
+  const parsed = core.role.parseRoleSpec(fields);
+  const failures = [...(parsed.ok ? [] : parsed.failures), ...core.schemaFailures(CredentialsSchema, credentials, () => undefined)];
+  if (!parsed.ok || failures.length > 0) return { ok: false, failures };
+  return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec };
+}
+
+/**
+ * Reconciles one PgRole. Idempotent: with nothing changed it runs no SQL and writes nothing. Throws only on
+ * unexpected API errors; the queue then retries with backoff.
+ */
+export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Promise<ReconcileResult> {
+  const obj = deps.get(key);
+  if (!obj) return { outcome: { kind: "done" }, reason: "Gone" };
+  const manager = core.kubernetesManager(obj.metadata.namespace, obj.metadata.name);
+  const parsed = parse(obj);
+  if (obj.metadata.deletionTimestamp) return reconcileDeletion(obj, parsed.ok ? parsed.spec : undefined, manager, deps);
+
+  const failures = parsed.ok ? crossNamespaceTakeover("PgRole", parsed.spec.adoptFrom, obj.metadata.namespace) : parsed.failures;
+  if (failures.length > 0 || !parsed.ok) {
+    await finish(deps, obj, { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(failures).message });
+    return { outcome: { kind: "done" }, reason: "InvalidSpec" };
+  }
+  const { spec } = parsed;
+  let current = obj;
+  const previous = deps.applied.get(key) ?? obj.status?.credentials;
+
+  // The credentials: a role that cannot log in has none; one that can gets its password from its Secret.
+  let credentials: Credentials | undefined;
+  let password: core.role.RolePasswordChange | undefined;
+  if (spec.login) {
+    const secretName = secretNameOf(obj, parsed.credentials.secretName);
+    if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
+    let secret = await deps.secrets.get(obj.metadata.namespace, secretName).catch((err: unknown) => forbidden(err));
+    if (secret === "forbidden") return secretsNotAllowed(deps, obj);
+    if (secret && !ownedBy(secret, obj)) return secretNotOwned(deps, obj, secretName);
+
+    const applied = (s: SecretObject) =>
+      previous?.secretName === secretName && previous.uid === s.metadata.uid && previous.resourceVersion === s.metadata.resourceVersion;
+    const asked = obj.metadata.annotations?.[ROTATE_ANNOTATION];
+    let plaintext = passwordOf(secret);
+    const rotating = !secret || !plaintext || rotationAsked(obj, secret);
+    if (rotating) plaintext = core.generatePassword();
+    const keys = credentialKeys(spec.name, plaintext as string, deps.endpoint, parsed.credentials.database);
+    // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
+    const setAlready = secret !== undefined && !rotating && applied(secret);
+    if (!secret || !holdsKeys(secret, keys)) {
+      // Our finalizer first: a role created after this must not escape a deletion.
+      if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
+      const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
+      const wanted = credentialsSecret(current, secretName, keys, rotatedFor, secret?.metadata.resourceVersion);
+      const had = secret;
+      secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
+      if (rotating && previous)
+        await recordEvent(
+          deps,
+          current,
+          "Normal",
+          "Rotated",
+          had
+            ? `new password in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`
+            : `Secret ${secretName} was missing; new password in a new one`,
+        );
+    }
+    credentials = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
+    if (!setAlready) password = { verifier: core.scramVerifier(plaintext as string) };
+  }
+
+  const sql: string[] = [];
+  try {
+    if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
+    const { observed } = await core.role.convergeRole(
+      deps.settings,
+      spec,
+      { manager },
+      { password, onStep: (_s, shown) => sql.push(shown) },
+    );
+    if (credentials) deps.applied.set(key, credentials);
+    await finish(deps, current, {
+      ready: true,
+      reason: "Reconciled",
+      message: credentials ? `role matches the spec; credentials in Secret ${credentials.secretName}` : "role matches the spec",
+      details: {
+        role: { oid: observed.oid, login: observed.login, memberOf: [...observed.memberOf] },
+        ...(credentials ? { credentials } : {}),
+      },
+      appliedSql: sql,
+    });
+    return { outcome: { kind: "done" }, reason: "Reconciled" };
+  } catch (err) {
+    if (err instanceof KubeApiError) throw err;
+    const e = core.classifyError(err);
+    if (readyReason(current) !== e.reason) await recordEvent(deps, current, "Warning", e.reason, e.message);
+    // The role still has the password of the Secret it was last set from: that record stays until it changes.
+    await finish(deps, current, { ready: false, reason: e.reason, message: e.message, details: keptCredentials(current) });
+    deps.log.warn({ kind: "PgRole", key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
+    return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: e.reason };
+  }
+}
+
+/** A 403 on the Secret: the controller may not manage Secrets there (RBAC and ROLE_NAMESPACES disagree). */
+function forbidden(err: unknown): "forbidden" {
+  if (err instanceof KubeApiError && err.code === 403) return "forbidden";
+  throw err;
+}
+
+/** Refuses, before any SQL, a PgRole whose credentials cannot be delivered: a role nobody can log in as helps no one. */
+async function refuse(deps: RoleReconcilerDeps, obj: PgRoleObject, reason: CredentialsReason, message: string): Promise<ReconcileResult> {
+  if (readyReason(obj) !== reason) await recordEvent(deps, obj, "Warning", reason, message);
+  await finish(deps, obj, { ready: false, reason, message, details: keptCredentials(obj) });
+  return { outcome: { kind: "requeueAfter", ms: deps.slowRetryMs }, reason };
+}
+
+function secretsNotAllowed(deps: RoleReconcilerDeps, obj: PgRoleObject): Promise<ReconcileResult> {
+  const ns = obj.metadata.namespace;
+  return refuse(
+    deps,
+    obj,
+    "SecretsNotAllowed",
+    `pg-kopf may not write credentials Secrets in namespace ${ns}, so the role was not created or changed. ` +
+      `Add ${ns} to the program's pg-kopf:roleNamespaces (pulumi config set --path 'pg-kopf:roleNamespaces[0]' ${ns}) and run pulumi up, or set login: false.`,
+  );
+}
+
+function secretNotOwned(deps: RoleReconcilerDeps, obj: PgRoleObject, secretName: string): Promise<ReconcileResult> {
+  return refuse(
+    deps,
+    obj,
+    "SecretNotOwned",
+    `Secret ${secretName} exists and is not this PgRole's, so it was left alone and the role was not created or changed. ` +
+      "Set spec.secretName to a name no Secret has, or delete that Secret if it is really unused.",
+  );
+}
+
+/** The credentials record of the last success, carried over by a reconcile that set no password. */
+function keptCredentials(obj: PgRoleObject): Pick<PgRoleStatus, "credentials"> {
+  return obj.status?.credentials ? { credentials: obj.status.credentials } : {};
+}
+
+async function reconcileDeletion(
+  obj: PgRoleObject,
+  spec: core.role.PgRoleSpec | undefined,
+  manager: string,
+  deps: RoleReconcilerDeps,
+): Promise<ReconcileResult> {
+  if (!hasFinalizer(deps.api.kind, obj)) return { outcome: { kind: "done" }, reason: "Gone" };
+  deps.applied.delete(`${obj.metadata.namespace}/${obj.metadata.name}`);
+  // A spec that does not parse cannot say "delete": it is treated as retain, which loses nothing.
+  if (spec?.reclaimPolicy === "delete") {
+    try {
+      await core.role.reclaimRole(
+        deps.settings,
+        spec,
+        { manager },
+        (_step, shown) =>
+          // Each step as it completes: a failure later leaves these done, and says so.
+          void recordEvent(deps, obj, "Normal", "Dropped", shown),
+      );
+    } catch (err) {
+      const e = core.classifyError(err);
+      if (!(e instanceof core.NotOwned)) {
+        // Postgres down, objects still owned: keep the finalizer, say why, and try again.
+        if (readyReason(obj) !== "Deleting") await recordEvent(deps, obj, "Warning", e.reason, e.message);
+        await finish(deps, obj, { ready: false, reason: "Deleting", message: `${e.reason}: ${e.message}`, details: keptCredentials(obj) });
+        return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "Deleting" };
+      }
+      await recordEvent(deps, obj, "Warning", "NotOwned", `${e.message} Left in place.`);
+    }
+  } else {
+    await recordEvent(
+      deps,
+      obj,
+      "Normal",
+      "Retained",
+      `role "${spec?.name ?? String(obj.spec?.name)}" left in place (reclaimPolicy retain)`,
+    );
+  }
+  // The credentials Secret goes with the object (its owner reference): the garbage collector deletes it.
+  await removeFinalizer(deps.api, obj);
+  return { outcome: { kind: "done" }, reason: "Released" };
+}
+
+async function finish(deps: RoleReconcilerDeps, obj: PgRoleObject, verdict: Verdict<PgRoleStatus>): Promise<void> {
+  await writeStatus(deps.api, obj, buildStatus(obj, verdict));
+}

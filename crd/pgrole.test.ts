@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { PgRoleSpecSchema, REFUSED_ATTRIBUTES } from "../core/role";
+import { CREDENTIALS_FIELDS, pgRoleCrd } from "./pgrole";
+
+type S = Record<string, any>;
+const crdSpec = (): S => (pgRoleCrd() as S).spec.versions[0].schema.openAPIV3Schema.properties.spec;
+
+test("the CRD's spec has the core's role fields, the credentials fields, and the refused attributes to refuse them", () => {
+  assert.deepEqual(
+    Object.keys(crdSpec().properties).sort(),
+    [...Object.keys(PgRoleSpecSchema.properties), ...Object.keys(CREDENTIALS_FIELDS), ...Object.keys(REFUSED_ATTRIBUTES)].sort(),
+  );
+  for (const [field, core] of Object.entries(PgRoleSpecSchema.properties as Record<string, S>)) {
+    assert.equal(crdSpec().properties[field].description, core.description, field);
+  }
+});
+
+test("config is a bounded map of strings, as Kubernetes needs to cost the rules over it", () => {
+  const config = crdSpec().properties.config;
+  assert.equal(config.type, "object");
+  assert.deepEqual(config.additionalProperties, { type: "string", minLength: 1, maxLength: 1024 });
+  assert.equal(config.maxProperties, 32);
+  assert.equal(config.patternProperties, undefined);
+});
+
+test("login defaults to true and the reclaim policy to retain, as in the core", () => {
+  assert.equal(crdSpec().properties.login.default, true);
+  assert.equal(crdSpec().properties.reclaimPolicy.default, "retain");
+});

@@ -1,0 +1,111 @@
+// The pgroles.my.local CustomResourceDefinition: the core's role schema plus the fields only the controller has (where
+// the credentials Secret goes), converted to Kubernetes' structural schema, with CEL rules that refuse what the core
+// refuses, so kubectl says so at once.
+import { type Static, Type } from "@sinclair/typebox";
+import { nameSchema } from "../core/fields";
+import { PgRoleSpecSchema, REFUSED_ATTRIBUTES, REFUSED_GROUPS, RESERVED_ROLES, ROLE_DEFAULTS, ROLE_SETTINGS } from "../core/role";
+import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
+
+export { GROUP, VERSION } from "./structural";
+export const KIND = "PgRole";
+export const PLURAL = "pgroles";
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+/** A Kubernetes object name (DNS subdomain). */
+const SECRET_NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/** The fields a PgRole has beside the core's role spec: where and how its credentials reach apps. */
+export const CREDENTIALS_FIELDS = {
+  secretName: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: SECRET_NAME_PATTERN,
+      description:
+        "Name of the Secret (type kubernetes.io/basic-auth, in this namespace) that receives the role's credentials: username, password, host, port, uri, jdbc-uri, pgpass. Default <metadata.name>-credentials. Immutable.",
+    }),
+  ),
+  database: Type.Optional(
+    nameSchema(
+      "The database the credentials point at: the dbname key, the path of uri and jdbc-uri, and the database of the pgpass line (default: none, * in pgpass).",
+    ),
+  ),
+};
+export const CredentialsSchema = Type.Object(CREDENTIALS_FIELDS, { additionalProperties: false });
+export type CredentialsSpec = Static<typeof CredentialsSchema>;
+
+const quoted = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(", ")}]`;
+
+const rules = [
+  {
+    rule: "self.name == oldSelf.name",
+    message: "spec.name is immutable: the role's grants, objects and logins belong to it. Create a new PgRole and move to it.",
+  },
+  {
+    rule: "(has(self.secretName) ? self.secretName : '') == (has(oldSelf.secretName) ? oldSelf.secretName : '')",
+    message:
+      "spec.secretName is immutable: apps read the Secret by name. Delete the Secret to rotate the password; create a new PgRole to move it.",
+  },
+  ...Object.entries(REFUSED_ATTRIBUTES).map(([field, why]) => ({
+    rule: `!has(self.${field})`,
+    message: `spec.${field} is not supported: ${why}`,
+  })),
+  {
+    rule: `!self.name.startsWith('pg_') && !(self.name.lowerAscii() in ${quoted(RESERVED_ROLES)})`,
+    message: `spec.name: names starting with pg_ and ${RESERVED_ROLES.join(", ")} are reserved; choose another name`,
+  },
+  {
+    rule: `!has(self.memberOf) || self.memberOf.all(g, g != self.name && !(g in ${quoted(REFUSED_GROUPS)}) && (g.startsWith('pg_') || !(g.lowerAscii() in ${quoted(RESERVED_ROLES)})))`,
+    message: `spec.memberOf: a role cannot be a member of itself, of a reserved name, or of ${REFUSED_GROUPS.join(", ")} (they reach the server's files or programs)`,
+  },
+  {
+    rule: `!has(self.config) || self.config.all(k, k in ${quoted(ROLE_SETTINGS)})`,
+    message: `spec.config: pg-kopf sets only ${ROLE_SETTINGS.join(", ")} (lower case)`,
+  },
+  {
+    rule: "!has(self.reassignOwnedTo) || (self.reclaimPolicy == 'delete' && self.reassignOwnedTo != self.name)",
+    message: "spec.reassignOwnedTo only applies with reclaimPolicy: delete, and names the role that receives the objects (not this one)",
+  },
+  {
+    rule: "!has(self.adopt) || !self.adopt || !has(self.adoptFrom)",
+    message: "spec.adopt and spec.adoptFrom: set one of them (adopt for an unstamped role, adoptFrom to take over from a named manager)",
+  },
+];
+
+/** The spec part of the CRD schema: the core's schema and the credentials fields, structural, with defaults and rules. */
+export function roleSpecSchema(): Schema {
+  const spec = toStructural(JSON.parse(JSON.stringify(Type.Composite([PgRoleSpecSchema, CredentialsSchema]))) as Schema);
+  const props = spec.properties as Record<string, Schema>;
+  for (const [key, value] of Object.entries(ROLE_DEFAULTS)) props[key] = { ...props[key], default: value };
+  // Declared so that the rules above can refuse them with the reason; unknown fields would be pruned silently.
+  for (const field of Object.keys(REFUSED_ATTRIBUTES))
+    props[field] = { type: "boolean", description: `Not supported: ${REFUSED_ATTRIBUTES[field]}.` };
+  spec["x-kubernetes-validations"] = rules;
+  return spec;
+}
+
+/** The whole CustomResourceDefinition object. Pure. */
+export function pgRoleCrd(): Schema {
+  return customResourceDefinition(
+    { kind: KIND, plural: PLURAL, singular: "pgrole", shortNames: ["pgr"] },
+    "A PostgreSQL role on an existing server, managed by pg-kopf, with its credentials in a Secret.",
+    [
+      { name: "Role", type: "string", jsonPath: ".spec.name" },
+      { name: "Secret", type: "string", jsonPath: ".status.credentials.secretName" },
+    ],
+    roleSpecSchema(),
+    statusSchema({
+      role: {
+        type: "object",
+        description: "The role as last observed in Postgres.",
+        properties: { oid: { type: "integer" }, login: { type: "boolean" }, memberOf: { type: "array", items: { type: "string" } } },
+      },
+      credentials: {
+        type: "object",
+        description:
+          "The Secret whose password the role was last set to, by uid and resourceVersion (never the password): another uid or resourceVersion sets the role's password again.",
+        properties: { secretName: { type: "string" }, uid: { type: "string" }, resourceVersion: { type: "string" } },
+      },
+    }),
+  );
+}
