@@ -9,6 +9,7 @@ import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 import { startCluster, type TestCluster } from "../../scripts/local/cluster";
 import { installController, startController, type ControllerProcess } from "../../scripts/local/controller";
 import { REPO } from "../../scripts/local/pulumi";
+import { customObjects, eventually as waitFor, ready } from "./customObjects";
 
 let pg: TestPostgres;
 let cluster: TestCluster;
@@ -19,39 +20,12 @@ const processes: ControllerProcess[] = [];
 const NS = "default";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function apply(name: string, spec: object): void {
-  cluster.kubectl(
-    ["apply", "-f", "-"],
-    JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: NS }, spec }),
-  );
-}
-function get(name: string): any | undefined {
-  try {
-    return JSON.parse(cluster.kubectl(["get", "pgdb", name, "-n", NS, "-o", "json"]));
-  } catch {
-    return undefined;
-  }
-}
-const ready = (obj: any) => obj?.status?.conditions?.find((c: any) => c.type === "Ready");
-
-async function eventually<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last as NonNullable<T>;
-    await sleep(200);
-  }
-  throw new Error(
-    `timed out waiting for ${what}; controller log tail:\n${processes.map((p) => p.output().split("\n").slice(-8).join("\n")).join("\n")}`,
-  );
-}
-const untilReady = (name: string, reason = "Reconciled") =>
-  eventually(`${name} Ready/${reason}`, () => {
-    const obj = get(name);
-    const c = ready(obj);
-    return c?.reason === reason && obj.status.observedGeneration === obj.metadata.generation ? obj : undefined;
-  });
+const tail = () => processes.map((p) => p.output().split("\n").slice(-8).join("\n")).join("\n");
+const eventually = <T>(what: string, probe: () => T | Promise<T>, timeoutMs?: number) => waitFor(what, probe, tail, timeoutMs);
+const databases = () => customObjects(cluster, "PgDatabase", "pgdb", NS, tail);
+const apply = (name: string, spec: object) => databases().apply(name, spec);
+const get = (name: string) => databases().get(name);
+const untilReady = (name: string, reason?: string) => databases().untilReady(name, reason);
 const exists = async (db: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [db])).length === 1;
 const ownerOf = async (db: string) =>
   (await pg.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1", [db]))[0]?.o;

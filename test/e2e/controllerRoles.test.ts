@@ -1,0 +1,259 @@
+// The controller's PgRoles end to end: a process with the ServiceAccount and RBAC the program grants, a real
+// kube-apiserver with the garbage collector, and a real PostgreSQL 15 that logs every statement. The role and its
+// credentials Secret, logins with the Secret's keys, rotation, recovery, refusals, and deletion.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Client } from "pg";
+import { type TestCluster, startCluster } from "../../scripts/local/cluster";
+import { type ControllerProcess, installController, startController } from "../../scripts/local/controller";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { REPO } from "../../scripts/local/pulumi";
+import { customObjects, ready, eventually as waitFor } from "./customObjects";
+
+const NS = "default";
+const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+let pg: TestPostgres;
+let cluster: TestCluster;
+let controller: ControllerProcess;
+
+const tail = () => controller.output().split("\n").slice(-12).join("\n");
+const eventually = <T>(what: string, probe: () => T | Promise<T>, timeoutMs?: number) => waitFor(what, probe, tail, timeoutMs);
+const roles = () => customObjects(cluster, "PgRole", "pgrole", NS, tail);
+const databases = () => customObjects(cluster, "PgDatabase", "pgdb", NS, tail);
+
+/** The Secret's keys, decoded; undefined when there is none. */
+function secret(name: string, namespace = NS): { data: Record<string, string>; raw: any } | undefined {
+  try {
+    const raw = JSON.parse(cluster.kubectl(["get", "secret", name, "-n", namespace, "-o", "json"]));
+    const data = Object.fromEntries(Object.entries(raw.data ?? {}).map(([k, v]) => [k, Buffer.from(v as string, "base64").toString()]));
+    return { data, raw };
+  } catch {
+    return undefined;
+  }
+}
+const roleExists = async (role: string) => (await pg.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).length === 1;
+
+/** Logs in with a connection URI (node-postgres); resolves to the current user, or rejects as Postgres refused. */
+async function loginWithUri(uri: string): Promise<string> {
+  const client = new Client({ connectionString: uri });
+  await client.connect();
+  try {
+    return (await client.query<{ u: string }>("SELECT current_user AS u")).rows[0].u;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Logs in with psql and the Secret's pgpass line as its password file: the password is in neither argv nor env. */
+function loginWithPgpass(keys: Record<string, string>): string {
+  const file = join(mkdtempSync(join(tmpdir(), "pgpass-")), "pgpass");
+  writeFileSync(file, keys.pgpass, { mode: 0o600 });
+  return execFileSync(
+    join(PG_BIN, "psql"),
+    [
+      "-h",
+      keys.host,
+      "-p",
+      keys.port,
+      "-U",
+      keys.username,
+      "-d",
+      keys.dbname,
+      "-w",
+      "-Atc",
+      "SELECT current_user || '@' || current_database()",
+    ],
+    { env: { PATH: process.env.PATH, PGPASSFILE: file, PGSSLMODE: "disable" }, encoding: "utf8" },
+  ).trim();
+}
+
+function events(object: string): any[] {
+  return JSON.parse(cluster.kubectl(["get", "events", "-n", NS, "--field-selector", `involvedObject.name=${object}`, "-o", "json"])).items;
+}
+
+/** Waits until the role's status records the Secret as it is now: the role has the Secret's password. */
+const untilApplied = (object: string, secretName: string) =>
+  eventually(`${object} to hold the password of ${secretName}`, () => {
+    const obj = roles().get(object);
+    const s = secret(secretName);
+    return ready(obj)?.reason === "Reconciled" && s && obj.status.credentials?.resourceVersion === s.raw.metadata.resourceVersion
+      ? s.data
+      : undefined;
+  });
+
+before(async () => {
+  pg = await startPostgres();
+  // Every statement in the server's log: the passwords must not be among them.
+  await pg.query("ALTER SYSTEM SET log_statement = 'all'");
+  await pg.query("SELECT pg_reload_conf()");
+  cluster = await startCluster({ workloads: true });
+  controller = await startController("controller-roles", installController(cluster, pg), pg);
+  await eventually("the controller to lead", async () => (await controller.metric("pgkopf_leader")) === 1);
+});
+after(async () => {
+  await controller?.kill();
+  cluster?.stop();
+  pg?.destroy();
+});
+
+describe("the controller reconciles PgRole objects into roles and credentials Secrets", () => {
+  const passwords: string[] = [];
+
+  test("1. the example: the role, its Secret with the keys apps read, and the database it owns; logins with the Secret", async () => {
+    cluster.kubectl(["apply", "-f", join(REPO, "examples", "roles", "shop.yaml")]);
+    const role = await roles().untilReady("shop-app");
+    await databases().untilReady("shop");
+    const s = secret("shop-app-credentials");
+    assert.ok(s);
+    assert.equal(s.raw.type, "kubernetes.io/basic-auth");
+    assert.deepEqual(Object.keys(s.data).sort(), ["dbname", "host", "jdbc-uri", "password", "pgpass", "port", "uri", "username"]);
+    assert.deepEqual(
+      s.raw.metadata.ownerReferences.map((r: any) => [r.kind, r.name, r.uid, r.controller]),
+      [["PgRole", "shop-app", role.metadata.uid, true]],
+    );
+    assert.equal(s.data.username, "shop_app");
+    assert.equal(s.data.dbname, "shop");
+    assert.equal(s.data.password.length, 32);
+    passwords.push(s.data.password);
+
+    assert.equal(loginWithPgpass(s.data), "shop_app@shop");
+    assert.equal(await loginWithUri(s.data.uri), "shop_app");
+    assert.equal(
+      (await pg.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = 'shop'"))[0].o,
+      "shop_app",
+    );
+
+    assert.deepEqual(role.status.credentials, {
+      secretName: "shop-app-credentials",
+      uid: s.raw.metadata.uid,
+      resourceVersion: s.raw.metadata.resourceVersion,
+    });
+    assert.deepEqual(role.status.role.memberOf, []);
+    assert.match(role.status.lastAppliedSql[0], /^CREATE ROLE "shop_app" WITH LOGIN CONNECTION LIMIT 20 PASSWORD <redacted>$/);
+    assert.deepEqual(role.metadata.finalizers, ["pgroles.my.local/finalizer"]);
+    const seen = JSON.stringify([role, events("shop-app")]) + controller.output() + readFileSync(pg.logFile, "utf8");
+    assert.ok(!seen.includes(s.data.password), "the password is in no status, event, controller log or Postgres statement");
+  });
+
+  test("2. rotation by annotation: a new password in the Secret and on the role, the old one refused; once per value", async () => {
+    roles().apply("shop-app", roles().get("shop-app").spec, { "pgroles.my.local/rotate": "2026-11-28" });
+    const keys = await eventually("a new password", async () => {
+      const data = await untilApplied("shop-app", "shop-app-credentials");
+      return data.password !== passwords[0] ? data : undefined;
+    });
+    passwords.push(keys.password);
+    assert.equal(await loginWithUri(keys.uri), "shop_app");
+    await assert.rejects(loginWithUri(keys.uri.replace(keys.password, passwords[0])), /password authentication failed/);
+    assert.ok(events("shop-app").some((e) => e.reason === "Rotated"));
+    assert.equal(secret("shop-app-credentials")?.raw.metadata.annotations["pgroles.my.local/rotated-for"], "2026-11-28");
+
+    // Resyncs (every 5 s here) with the same annotation rotate nothing.
+    const version = secret("shop-app-credentials")?.raw.metadata.resourceVersion;
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.equal(secret("shop-app-credentials")?.raw.metadata.resourceVersion, version);
+    assert.ok(!readFileSync(pg.logFile, "utf8").includes(keys.password));
+  });
+
+  test("3. rotation by deleting the Secret: a new Secret, a new password, and the role follows", async () => {
+    cluster.kubectl(["delete", "secret", "shop-app-credentials", "-n", NS]);
+    const keys = await eventually("a new Secret", async () => {
+      const data = await untilApplied("shop-app", "shop-app-credentials");
+      return passwords.includes(data.password) ? undefined : data;
+    });
+    assert.equal(loginWithPgpass(keys), "shop_app@shop");
+    passwords.push(keys.password);
+  });
+
+  test("4. a rotation that cannot reach Postgres: the Secret has the new password, and the role takes it once Postgres is back", async () => {
+    const before = roles().get("shop-app").status.credentials;
+    pg.stop();
+    try {
+      roles().apply("shop-app", roles().get("shop-app").spec, { "pgroles.my.local/rotate": "during-outage" });
+      const failed = await roles().untilReady("shop-app", "PostgresUnavailable");
+      // The role still has the password of the Secret it was last set from, and the status says which.
+      assert.deepEqual(failed.status.credentials, before);
+      assert.notEqual(secret("shop-app-credentials")?.data.password, passwords.at(-1));
+    } finally {
+      pg.start();
+    }
+    const keys = await untilApplied("shop-app", "shop-app-credentials");
+    assert.equal(await loginWithUri(keys.uri), "shop_app");
+  });
+
+  test("5. a Secret edited by hand: the role takes its password, and the other keys follow it", async () => {
+    const chosen = "Chosen-by-hand:0001";
+    const patch = join(mkdtempSync(join(tmpdir(), "patch-")), "patch.json");
+    writeFileSync(patch, JSON.stringify({ stringData: { password: chosen } }), { mode: 0o600 });
+    cluster.kubectl(["patch", "secret", "shop-app-credentials", "-n", NS, "--type=merge", "--patch-file", patch]);
+    const keys = await eventually("the chosen password applied", async () => {
+      const data = await untilApplied("shop-app", "shop-app-credentials");
+      return data.uri.includes(encodeURIComponent(chosen)) ? data : undefined;
+    });
+    assert.equal(keys.password, chosen);
+    assert.equal(await loginWithUri(keys.uri), "shop_app");
+    assert.equal(loginWithPgpass(keys), "shop_app@shop");
+  });
+
+  test("6. a Secret that is not the PgRole's is left alone, and no role is created", async () => {
+    cluster.kubectl(["create", "secret", "generic", "taken-credentials", "-n", NS, "--from-literal=password=theirs"]);
+    roles().apply("taken", { name: "taken_role" });
+    const obj = await roles().untilReady("taken", "SecretNotOwned");
+    assert.match(ready(obj).message, /Secret taken-credentials exists and is not this PgRole's/);
+    assert.ok(!(await roleExists("taken_role")));
+    assert.equal(secret("taken-credentials")?.data.password, "theirs");
+    assert.equal(secret("taken-credentials")?.raw.metadata.ownerReferences, undefined);
+  });
+
+  test("7. a namespace where pg-kopf may not write Secrets: refused with the fix, nothing created", async () => {
+    cluster.kubectl(["create", "namespace", "elsewhere"]);
+    cluster.kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "my.local/v1",
+        kind: "PgRole",
+        metadata: { name: "outside", namespace: "elsewhere" },
+        spec: { name: "outside_role" },
+      }),
+    );
+    const obj = await eventually("outside SecretsNotAllowed", () => {
+      const o = JSON.parse(cluster.kubectl(["get", "pgrole", "outside", "-n", "elsewhere", "-o", "json"]));
+      return ready(o)?.reason === "SecretsNotAllowed" ? o : undefined;
+    });
+    assert.match(ready(obj).message, /Add elsewhere to the program's pg-kopf:roleNamespaces/);
+    assert.ok(!(await roleExists("outside_role")));
+  });
+
+  test("8. a role that cannot log in has no Secret; memberOf grants it to another", async () => {
+    roles().apply("readers", { name: "shop_readers", login: false });
+    roles().apply("reporter", { name: "reporter", memberOf: ["shop_readers"] });
+    const readers = await roles().untilReady("readers");
+    const reporter = await roles().untilReady("reporter");
+    assert.equal(readers.status.credentials, undefined);
+    assert.equal(secret("readers-credentials"), undefined);
+    assert.deepEqual(reporter.status.role.memberOf, ["shop_readers"]);
+    assert.ok(secret("reporter-credentials"));
+  });
+
+  test("9. deleting a database and its owner role together, both reclaimPolicy delete: the database goes, then the role", async () => {
+    roles().apply("gone-app", { name: "gone_app", reclaimPolicy: "delete" });
+    databases().apply("gone", { name: "gone_db", owner: "gone_app", reclaimPolicy: "delete" });
+    await databases().untilReady("gone");
+    await roles().untilReady("gone-app");
+    cluster.kubectl(["delete", "pgrole", "gone-app", "-n", NS, "--wait=false"]);
+    cluster.kubectl(["delete", "pgdb", "gone", "-n", NS, "--wait=false"]);
+    await eventually("both objects gone", () => !roles().get("gone-app") && !databases().get("gone"));
+    assert.ok(!(await roleExists("gone_app")));
+    await eventually("the Secret collected with its PgRole", () => secret("gone-app-credentials") === undefined);
+  });
+
+  test("10. deleting with reclaimPolicy retain keeps the role; its Secret goes with the object", async () => {
+    cluster.kubectl(["delete", "pgrole", "reporter", "-n", NS, "--wait=true", "--timeout=30s"]);
+    assert.ok(await roleExists("reporter"));
+    assert.ok(events("reporter").some((e) => e.reason === "Retained"));
+    await eventually("the Secret collected with its PgRole", () => secret("reporter-credentials") === undefined);
+  });
+});
