@@ -3,7 +3,7 @@
 // set on the role, so a failure between the two is finished by the next reconcile (the role is set to whatever
 // password the Secret holds) and never leaves a role with a password nobody can read.
 import * as core from "../core";
-import { CredentialsSchema, type CredentialsSpec } from "../crd/pgrole";
+import { parsePgRoleSpec } from "../crd/pgrole";
 import {
   credentialKeys,
   credentialsSecret,
@@ -38,18 +38,6 @@ export interface RoleReconcilerDeps extends ReconcilerDeps<PgRoleObject> {
   readonly applied: Map<string, Credentials>;
 }
 
-/** The spec split into the core's role spec and the credentials fields, validated together. */
-function parse(
-  obj: PgRoleObject,
-): { ok: true; spec: core.role.PgRoleSpec; credentials: CredentialsSpec } | { ok: false; failures: core.FieldFailure[] } {
-  const { secretName, database, ...fields } = obj.spec ?? {};
-  const credentials = Object.fromEntries(Object.entries({ secretName, database }).filter(([, v]) => v !== undefined));
-  const parsed = core.role.parseRoleSpec(fields);
-  const failures = [...(parsed.ok ? [] : parsed.failures), ...core.schemaFailures(CredentialsSchema, credentials, () => undefined)];
-  if (!parsed.ok || failures.length > 0) return { ok: false, failures };
-  return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec };
-}
-
 /**
  * Reconciles one PgRole. Idempotent: with nothing changed it runs no SQL and writes nothing. Throws only on
  * unexpected API errors; the queue then retries with backoff.
@@ -58,7 +46,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   const obj = deps.get(key);
   if (!obj) return { outcome: { kind: "done" }, reason: "Gone" };
   const manager = core.kubernetesManager(obj.metadata.namespace, obj.metadata.name);
-  const parsed = parse(obj);
+  const parsed = parsePgRoleSpec(obj.spec);
   if (obj.metadata.deletionTimestamp) return reconcileDeletion(obj, parsed.ok ? parsed.spec : undefined, manager, deps);
 
   const failures = parsed.ok ? crossNamespaceTakeover("PgRole", parsed.spec.adoptFrom, obj.metadata.namespace) : parsed.failures;

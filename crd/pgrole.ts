@@ -3,7 +3,18 @@
 // refuses, so kubectl says so at once.
 import { type Static, Type } from "@sinclair/typebox";
 import { nameSchema } from "../core/fields";
-import { PgRoleSpecSchema, REFUSED_ATTRIBUTES, REFUSED_GROUPS, RESERVED_ROLES, ROLE_DEFAULTS, ROLE_SETTINGS } from "../core/role";
+import type { FieldFailure } from "../core/errors";
+import {
+  type PgRoleSpec,
+  PgRoleSpecSchema,
+  parseRoleSpec,
+  REFUSED_ATTRIBUTES,
+  REFUSED_GROUPS,
+  RESERVED_ROLES,
+  ROLE_DEFAULTS,
+  ROLE_SETTINGS,
+} from "../core/role";
+import { schemaFailures } from "../core/spec";
 import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 
 export { GROUP, VERSION } from "./structural";
@@ -33,6 +44,21 @@ export const CREDENTIALS_FIELDS = {
 };
 export const CredentialsSchema = Type.Object(CREDENTIALS_FIELDS, { additionalProperties: false });
 export type CredentialsSpec = Static<typeof CredentialsSchema>;
+
+/**
+ * A PgRole's spec, validated: the core's role spec and the credentials fields, each failure naming its field. What
+ * the controller acts on; the CRD's schema and rules refuse the same inputs earlier.
+ */
+export function parsePgRoleSpec(
+  input: Record<string, unknown> | undefined,
+): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec } | { ok: false; failures: FieldFailure[] } {
+  const { secretName, database, ...fields } = input ?? {};
+  const credentials = Object.fromEntries(Object.entries({ secretName, database }).filter(([, v]) => v !== undefined));
+  const parsed = parseRoleSpec(fields);
+  const failures = [...(parsed.ok ? [] : parsed.failures), ...schemaFailures(CredentialsSchema, credentials, () => undefined)];
+  if (!parsed.ok || failures.length > 0) return { ok: false, failures };
+  return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec };
+}
 
 const quoted = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(", ")}]`;
 

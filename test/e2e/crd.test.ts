@@ -5,18 +5,19 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { pgDatabaseCrd, CRD_NAME } from "../../crd/pgdatabase";
+import { CRD_NAME as ROLE_CRD_NAME, parsePgRoleSpec, pgRoleCrd } from "../../crd/pgrole";
 import { parseSpec } from "../../core/spec";
 import { startCluster, type TestCluster } from "../../scripts/local/cluster";
 import { REPO } from "../../scripts/local/pulumi";
 
 let cluster: TestCluster;
-const object = (name: string, spec: object) =>
-  JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: "default" }, spec });
+const object = (name: string, spec: object, kind = "PgDatabase") =>
+  JSON.stringify({ apiVersion: "my.local/v1", kind, metadata: { name, namespace: "default" }, spec });
 
 /** Whether the API server accepts the object (server-side dry run, strict field validation). */
-function serverAccepts(spec: object): { ok: boolean; message: string } {
+function serverAccepts(spec: object, kind = "PgDatabase"): { ok: boolean; message: string } {
   try {
-    cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], object("probe", spec));
+    cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], object("probe", spec, kind));
     return { ok: true, message: "" };
   } catch (err) {
     return { ok: false, message: String((err as { stderr?: string }).stderr ?? err) };
@@ -25,8 +26,13 @@ function serverAccepts(spec: object): { ok: boolean; message: string } {
 
 before(async () => {
   cluster = await startCluster();
-  cluster.kubectl(["apply", "-f", "-"], JSON.stringify(pgDatabaseCrd()));
-  cluster.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
+  for (const [crd, name] of [
+    [pgDatabaseCrd(), CRD_NAME],
+    [pgRoleCrd(), ROLE_CRD_NAME],
+  ] as const) {
+    cluster.kubectl(["apply", "-f", "-"], JSON.stringify(crd));
+    cluster.kubectl(["wait", "--for=condition=Established", `crd/${name}`, "--timeout=60s"]);
+  }
 });
 after(() => cluster?.stop());
 
@@ -103,6 +109,73 @@ describe("CEL rules refuse changes Postgres cannot make in place", () => {
   });
 });
 
+describe("the API server and the controller agree on what is a valid PgRole", () => {
+  const cases: Record<string, object> = {
+    minimal: { name: "app" },
+    full: {
+      name: "app",
+      login: true,
+      inherit: false,
+      createdb: true,
+      createrole: false,
+      connectionLimit: 10,
+      validUntil: "2030-01-01T00:00:00Z",
+      memberOf: ["readers", "pg_read_all_data"],
+      config: { search_path: "app, public", statement_timeout: "30s" },
+      reclaimPolicy: "delete",
+      reassignOwnedTo: "app_admin",
+      adopt: true,
+      secretName: "app-db.credentials",
+      database: "app",
+    },
+    superuser: { name: "app", superuser: true },
+    replication: { name: "app", replication: false },
+    bypassrls: { name: "app", bypassrls: true },
+    reservedPrefix: { name: "pg_app" },
+    reserved: { name: "Postgres" },
+    tooLong: { name: "a".repeat(64) },
+    memberOfItself: { name: "app", memberOf: ["app"] },
+    memberOfServerFiles: { name: "app", memberOf: ["pg_write_server_files"] },
+    memberOfReserved: { name: "app", memberOf: ["public"] },
+    unknownSetting: { name: "app", config: { shared_buffers: "1GB" } },
+    upperCaseSetting: { name: "app", config: { Search_Path: "x" } },
+    reassignWithoutDelete: { name: "app", reassignOwnedTo: "other" },
+    reassignToItself: { name: "app", reclaimPolicy: "delete", reassignOwnedTo: "app" },
+    adoptBoth: { name: "app", adopt: true, adoptFrom: "kubernetes:default/x" },
+    badSecretName: { name: "app", secretName: "App_Credentials" },
+    unknownField: { name: "app", passwd: "x" },
+    negativeLimit: { name: "app", connectionLimit: -2 },
+  };
+  for (const [label, spec] of Object.entries(cases)) {
+    test(label, () => {
+      const controller = parsePgRoleSpec(spec as Record<string, unknown>).ok;
+      const server = serverAccepts(spec, "PgRole");
+      assert.equal(server.ok, controller, `controller says ${controller}, API server says ${server.ok}: ${server.message}`);
+    });
+  }
+
+  test("refusals name the field and say why", () => {
+    assert.match(
+      serverAccepts({ name: "app", superuser: true }, "PgRole").message,
+      /spec.superuser is not supported: a superuser bypasses every check/,
+    );
+  });
+
+  test("the role's name and the Secret's name are immutable", () => {
+    cluster.kubectl(["apply", "-f", "-"], object("fixed", { name: "fixed_role" }, "PgRole"));
+    for (const [spec, message] of [
+      [{ name: "renamed_role" }, /spec.name is immutable/],
+      [{ name: "fixed_role", secretName: "elsewhere" }, /spec.secretName is immutable/],
+    ] as const) {
+      assert.throws(
+        () => cluster.kubectl(["apply", "-f", "-"], object("fixed", spec, "PgRole")),
+        (e: { stderr?: string }) => message.test(e.stderr ?? ""),
+      );
+    }
+    cluster.kubectl(["apply", "-f", "-"], object("fixed", { name: "fixed_role", database: "app" }, "PgRole"));
+  });
+});
+
 test("every example in examples/ is a valid PgDatabase", () => {
   const dir = join(REPO, "examples");
   const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
@@ -111,5 +184,18 @@ test("every example in examples/ is a valid PgDatabase", () => {
     const applied = JSON.parse(cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-o", "json", "-f", join(dir, f)]));
     const parsed = parseSpec(applied.spec);
     assert.ok(parsed.ok, `${f}: ${JSON.stringify(parsed)}`);
+  }
+});
+
+test("every example in examples/roles/ is valid, as the API server and the controller read it", () => {
+  const dir = join(REPO, "examples", "roles");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
+  assert.ok(files.length > 0);
+  for (const f of files) {
+    const applied = JSON.parse(cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-o", "json", "-f", join(dir, f)]));
+    for (const item of applied.kind === "List" ? applied.items : [applied]) {
+      const parsed = item.kind === "PgRole" ? parsePgRoleSpec(item.spec) : parseSpec(item.spec);
+      assert.ok(parsed.ok, `${f} ${item.kind}: ${JSON.stringify(parsed)}`);
+    }
   }
 });

@@ -33,7 +33,8 @@ const secretNames = () =>
 before(async () => {
   [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
   await pg.query("CREATE ROLE app_owner");
-  s = createCliStack("e2e", pg, clusterStackConfig(pg, declared), { KUBECONFIG: cluster.kubeconfig });
+  const config = clusterStackConfig(pg, declared, { roleNamespaces: { value: JSON.stringify(["default"]) } });
+  s = createCliStack("e2e", pg, config, { KUBECONFIG: cluster.kubeconfig });
 });
 after(() => {
   cluster?.stop();
@@ -47,6 +48,7 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     for (const kind of [
       "namespace/pg-kopf",
       "crd/pgdatabases.my.local",
+      "crd/pgroles.my.local",
       "clusterrole/pg-kopf-controller-pg-kopf",
       "clusterrolebinding/pg-kopf-controller-pg-kopf",
     ]) {
@@ -62,17 +64,26 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     ]) {
       cluster.kubectl(["get", kind, "-n", NS]);
     }
+    // The credentials Secrets' grant, where PgRoles live.
+    cluster.kubectl([
+      "get",
+      "role/pg-kopf-controller-pg-kopf-credentials",
+      "rolebinding/pg-kopf-controller-pg-kopf-credentials",
+      "-n",
+      "default",
+    ]);
     assert.equal(secretNames().length, 1);
     assert.equal(get("deployment/pg-kopf-controller", "{.status.availableReplicas}"), "1");
     assert.equal(get("deployment/pg-kopf-controller", "{.spec.template.spec.containers[0].image}"), "pg-kopf-controller:local");
-    // The CRD the engine installed accepts every example.
-    cluster.kubectl(["apply", "--dry-run=server", "-f", join(REPO, "examples")]);
+    // The CRDs the engine installed accept every example.
+    cluster.kubectl(["apply", "--dry-run=server", "--recursive", "-f", join(REPO, "examples")]);
     assert.ok(await exists("app"));
     assert.ok(await exists("scratch"));
     const outputs = JSON.parse(s.run(["stack", "output", "--json"]));
     assert.deepEqual(outputs, {
       controller: "pg-kopf-controller",
       crd: "pgdatabases.my.local",
+      roleCrd: "pgroles.my.local",
       databases: ["app", "scratch"],
       namespace: "pg-kopf",
       postgresAddress: `postgres.pg-kopf.svc.cluster.local:${pg.port}`,
@@ -90,6 +101,12 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     };
     const allowed = [
       ["watch", "pgdatabases.my.local", "--all-namespaces"],
+      ["watch", "pgroles.my.local", "--all-namespaces"],
+      ["patch", "pgroles.my.local/status", "-n", "default"],
+      // The credentials Secrets, where PgRoles live (pg-kopf:roleNamespaces).
+      ["watch", "secrets", "-n", "default"],
+      ["create", "secrets", "-n", "default"],
+      ["update", "secrets", "-n", "default"],
       ["patch", "pgdatabases.my.local/status", "-n", "default"],
       ["update", "pgdatabases.my.local/finalizers", "-n", "default"],
       ["create", "events", "-n", "default"],
@@ -101,6 +118,10 @@ describe("pulumi up of the whole program with the plain CLI", () => {
       // The credentials reach the pod through the kubelet; the controller itself reads no Secret.
       ["get", `secrets/${secretNames()[0]}`, "-n", NS],
       ["list", "secrets", "-n", NS],
+      ["get", "secrets", "-n", "kube-system"],
+      ["list", "secrets", "--all-namespaces"],
+      // A PgRole's Secret goes with it, by the garbage collector.
+      ["delete", "secrets", "-n", "default"],
       ["update", "leases.coordination.k8s.io/someone-else", "-n", NS],
       ["create", "deployments.apps", "-n", NS],
       ["get", "customresourcedefinitions.apiextensions.k8s.io"],
@@ -224,8 +245,8 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     assert.throws(() => cluster.kubectl(["get", "deployment/pg-kopf-controller", "-n", NS]));
     assert.ok(await exists("app"), "retain keeps the database");
     assert.ok(!(await exists("scratch")), "delete drops it");
-    // The CRD is left, and so is every PgDatabase object: deleting the CRD would delete them all.
-    cluster.kubectl(["get", "crd/pgdatabases.my.local"]);
+    // The CRDs are left, and so is every PgDatabase object: deleting a CRD would delete them all.
+    cluster.kubectl(["get", "crd/pgdatabases.my.local", "crd/pgroles.my.local"]);
     cluster.kubectl(["get", "pgdb/mynewdb", "-n", "default"]);
   });
 });
