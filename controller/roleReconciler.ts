@@ -61,6 +61,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   // The credentials: a role that cannot log in has none; one that can gets its password from its Secret.
   let credentials: Credentials | undefined;
   let password: core.role.RolePasswordChange | undefined;
+  let passwordIfCreated: (() => core.role.RolePasswordChange) | undefined;
   if (spec.login) {
     const secretName = secretNameOf(obj, parsed.credentials.secretName);
     if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
@@ -97,6 +98,8 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
     }
     credentials = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
     if (!setAlready) password = { verifier: core.scramVerifier(plaintext as string) };
+    // A role dropped out of band comes back with the password its Secret holds.
+    else passwordIfCreated = () => ({ verifier: core.scramVerifier(plaintext as string) });
   }
 
   const sql: string[] = [];
@@ -106,7 +109,11 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
       deps.settings,
       spec,
       { manager },
-      { password, onStep: (_s, shown) => sql.push(shown) },
+      {
+        password,
+        passwordIfCreated,
+        onStep: (_s, shown) => sql.push(shown),
+      },
     );
     if (credentials) deps.applied.set(key, credentials);
     await finish(deps, current, {

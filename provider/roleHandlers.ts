@@ -128,7 +128,12 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
       settings,
       spec,
       { manager },
-      { password: rotation ? { verifier: core.scramVerifier(password) } : undefined, expected: plannedStatements(news) },
+      {
+        password: rotation ? { verifier: core.scramVerifier(password) } : undefined,
+        // Dropped out of band: created again with the password the state (and so the apps) already have.
+        passwordIfCreated: () => ({ verifier: core.scramVerifier(password) }),
+        expected: plannedStatements(news),
+      },
     );
     return { outs: outputs(spec, manager, observed, news, password) };
   } catch (err) {

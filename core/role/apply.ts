@@ -17,6 +17,11 @@ export interface ConvergedRole {
 export interface ConvergeRoleOptions {
   /** Set the password (a rotation, or a new role); omitted: the password is left as it is. */
   readonly password?: RolePasswordChange;
+  /**
+   * The password for the role if it has to be created (it is new, or was dropped out of band) and `password` is not
+   * given: the password the caller already handed out, so the re-created role accepts it. Called only then.
+   */
+  readonly passwordIfCreated?: () => RolePasswordChange;
   /** Called after the transaction committed, for each step, with the statement as shown (password redacted). */
   readonly onStep?: (step: RoleStep, shown: string) => void;
   /** The statements a reviewer was shown (describeRoleStep): nothing runs unless the plan is exactly that. */
@@ -62,7 +67,7 @@ export async function convergeRole(
   return withClient(settings, undefined, async (admin) => {
     const { steps, observed } = await inTransaction(admin, async () => {
       const before = await observeRoleWith(admin, spec.name);
-      const planned = planRole(spec, before, ctx, options.password);
+      const planned = planRole(spec, before, ctx, options.password ?? (before ? undefined : options.passwordIfCreated?.()));
       const shown = planned.map(describeRoleStep);
       if (options.expected && JSON.stringify(shown) !== JSON.stringify(options.expected)) {
         throw new PgKopfError(

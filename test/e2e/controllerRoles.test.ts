@@ -238,6 +238,17 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     assert.ok(secret("reporter-credentials"));
   });
 
+  // Regression: a role dropped in Postgres came back at the next resync without a password, so the Secret's stopped
+  // working until someone rotated it.
+  test("8b. a role dropped out of band comes back at the resync, with the password its Secret holds", async () => {
+    const keys = secret("reporter-credentials")!.data;
+    await pg.query('DROP ROLE "reporter"');
+    await eventually("reporter re-created", () => roleExists("reporter"));
+    // Its Secret names no database (no spec.database): the app picks one, here postgres.
+    await eventually("a login with the Secret's password", () => loginWithUri(`${keys.uri}/postgres`).catch(() => undefined));
+    assert.deepEqual(roles().get("reporter").status.role.memberOf, ["shop_readers"]);
+  });
+
   test("9. deleting a database and its owner role together, both reclaimPolicy delete: the database goes, then the role", async () => {
     roles().apply("gone-app", { name: "gone_app", reclaimPolicy: "delete" });
     databases().apply("gone", { name: "gone_db", owner: "gone_app", reclaimPolicy: "delete" });

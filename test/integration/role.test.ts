@@ -92,6 +92,25 @@ describe("PgRole core against Postgres 15", () => {
     });
   }
 
+  // Regression: a role dropped out of band was created again without a password when none was being set, so the
+  // password apps hold (the controller's Secret, the Pulumi state) stopped working.
+  test("a role dropped out of band comes back with the password already handed out; otherwise it is not touched", async () => {
+    const password = core.generatePassword();
+    await role.convergeRole(pg.settings(), spec({ name: "app_dropped" }), ctx, { password: { verifier: core.scramVerifier(password) } });
+    await pg.query('DROP ROLE "app_dropped"');
+    let asked = 0;
+    const again = () => {
+      asked++;
+      return { verifier: core.scramVerifier(password) };
+    };
+    const recreated = await role.convergeRole(pg.settings(), spec({ name: "app_dropped" }), ctx, { passwordIfCreated: again });
+    assert.match(role.describeRoleStep(recreated.steps[0]), /^CREATE ROLE "app_dropped" WITH LOGIN PASSWORD <redacted>$/);
+    assert.equal(await login("app_dropped", password), "app_dropped");
+    const steady = await role.convergeRole(pg.settings(), spec({ name: "app_dropped" }), ctx, { passwordIfCreated: again });
+    assert.deepEqual(steady.steps, []);
+    assert.equal(asked, 1, "the password is derived only when the role has to be created");
+  });
+
   test("a group that does not exist fails on memberOf, and nothing of the plan is left", async () => {
     await assert.rejects(
       role.convergeRole(settings, spec({ name: "half", memberOf: ["nobody_here"] }), ctx),
