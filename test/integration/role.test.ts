@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { Client } from "pg";
 import * as core from "../../core";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import * as roleHandlers from "../../provider/roleHandlers";
 
 const { role } = core;
 const ctx = { manager: "test:roles" };
@@ -109,6 +110,25 @@ describe("PgRole core against Postgres 15", () => {
     const steady = await role.convergeRole(pg.settings(), spec({ name: "app_dropped" }), ctx, { passwordIfCreated: again });
     assert.deepEqual(steady.steps, []);
     assert.equal(asked, 1, "the password is derived only when the role has to be created");
+  });
+
+  // Regression: the provider planned CREATE ROLE ... PASSWORD <redacted> for a role dropped out of band after an
+  // update, then ran it without the password and failed with PlanChanged (nor would the password have been set).
+  test("PgRole provider: a role dropped out of band after an update is created again with the state's password", async () => {
+    const first = { name: "app_pulumi", manager: "pulumi:test/roles", connectionLimit: 1 };
+    const created = await roleHandlers.create(settings, (await roleHandlers.check(settings, {}, first)).inputs!);
+    const second = { ...first, connectionLimit: 2 };
+    const altered = await roleHandlers.update(settings, created.outs!, (await roleHandlers.check(settings, created.outs!, second)).inputs!);
+    await pg.query('DROP ROLE "app_pulumi"');
+    const again = await roleHandlers.check(settings, altered.outs!, second);
+    assert.deepEqual(again.inputs!.plannedSql, [
+      'CREATE ROLE "app_pulumi" WITH LOGIN CONNECTION LIMIT 2 PASSWORD <redacted>',
+      `COMMENT ON ROLE "app_pulumi" IS 'managed by pg-kopf: pulumi:test/roles'`,
+    ]);
+    assert.equal((await roleHandlers.diff(altered.outs!, again.inputs!)).changes, true);
+    const updated = await roleHandlers.update(settings, altered.outs!, again.inputs!);
+    assert.equal(updated.outs!.password, created.outs!.password);
+    assert.equal(await login("app_pulumi", created.outs!.password), "app_pulumi");
   });
 
   test("a group that does not exist fails on memberOf, and nothing of the plan is left", async () => {
