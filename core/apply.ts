@@ -3,9 +3,10 @@
 // and reclaim (what deleting the resource does).
 import type { Client } from "pg";
 import { withClient, type ConnectionSettings } from "./connect";
-import { classifyError, PgKopfError } from "./errors";
-import { observeDatabaseWith, observeExtensions, observeSessions, type ObservedDatabase } from "./observe";
-import { plan, planDelete, type PlanContext } from "./plan";
+import { classifyError, PgKopfError, RoleMissing } from "./errors";
+import { observeDatabaseWith, observeExtensionsWith, observeSessions, type ObservedDatabase } from "./observe";
+import { needsAccess, plan, planDelete, type PlanContext } from "./plan";
+import { type AccessEntry, accessSchemas, observeAccessWith } from "./access";
 import type { PgDatabaseSpec } from "./spec";
 import { describeStep, stepSql, stepTarget, type Step } from "./steps";
 
@@ -26,26 +27,42 @@ export async function applyStepsWith(
     try {
       await client.query(sql);
     } catch (err) {
+      // A grantee that does not exist yet (a database created with access for a role still to come).
+      if ((err as { code?: string }).code === "42704" && "role" in step) throw new RoleMissing([step.role]);
       const typed = classifyError(err, fieldOf(step));
       typed.message = `${step.kind} failed: ${typed.message}`;
       throw typed;
     }
-    onStep?.(step, sql);
+    return sql;
   };
   let i = 0;
   while (i < steps.length) {
     const target = stepTarget(steps[i]);
     if (target === undefined) {
-      await run(admin, steps[i++]);
+      const step = steps[i++];
+      // Run first: an optional call would skip evaluating its arguments without a callback.
+      const sql = await run(admin, step);
+      onStep?.(step, sql);
       continue;
     }
-    // Consecutive steps inside the same database share one connection to it.
+    // Consecutive steps inside the same database share one connection to it and one transaction: a failed GRANT
+    // leaves the database's schemas and privileges as they were.
     let j = i;
     while (j < steps.length && stepTarget(steps[j]) === target) j++;
     const batch = steps.slice(i, j);
-    await withClient(settings, target, async (client) => {
-      for (const step of batch) await run(client, step);
+    const ran = await withClient(settings, target, async (client) => {
+      await client.query("BEGIN");
+      try {
+        const statements: string[] = [];
+        for (const step of batch) statements.push(await run(client, step));
+        await client.query("COMMIT");
+        return statements;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      }
     });
+    for (const [k, step] of batch.entries()) onStep?.(step, ran[k]);
     i = j;
   }
 }
@@ -79,15 +96,40 @@ export interface Converged {
   readonly observed: ObservedDatabase;
 }
 
-/** Observes a database with what the spec needs to compare (extensions only when it lists some). */
-export function observeFor(settings: ConnectionSettings, spec: PgDatabaseSpec): Promise<ObservedDatabase | undefined> {
-  return withClient(settings, undefined, (admin) => observeForWith(admin, settings, spec));
+/**
+ * Observes a database with what the spec needs to compare: extensions when it lists some, schemas and privileges
+ * when it (or the access last applied, `previousAccess`) has any; both on one connection inside the database.
+ */
+export function observeFor(
+  settings: ConnectionSettings,
+  spec: PgDatabaseSpec,
+  previousAccess: readonly AccessEntry[] = [],
+): Promise<ObservedDatabase | undefined> {
+  return withClient(settings, undefined, (admin) => observeForWith(admin, settings, spec, previousAccess));
 }
 
-async function observeForWith(admin: Client, settings: ConnectionSettings, spec: PgDatabaseSpec): Promise<ObservedDatabase | undefined> {
+async function observeForWith(
+  admin: Client,
+  settings: ConnectionSettings,
+  spec: PgDatabaseSpec,
+  previousAccess: readonly AccessEntry[],
+): Promise<ObservedDatabase | undefined> {
   const db = await observeDatabaseWith(admin, spec.name);
-  if (!db || !spec.extensions?.length || !db.allowConnections) return db;
-  return { ...db, extensions: await observeExtensions(settings, spec.name) };
+  const extensions = (spec.extensions?.length ?? 0) > 0;
+  const access = needsAccess(spec, previousAccess);
+  if (!db?.allowConnections || (!extensions && !access)) return db;
+  const roles = [...new Set([...(spec.access ?? []), ...previousAccess].map((a) => a.role))];
+  return withClient(settings, spec.name, async (c) => ({
+    ...db,
+    ...(extensions ? { extensions: await observeExtensionsWith(c) } : {}),
+    ...(access
+      ? {
+          access: await observeAccessWith(c, roles, accessSchemas(spec.schemas)).catch((err) =>
+            Promise.reject(classifyError(err, "access")),
+          ),
+        }
+      : {}),
+  }));
 }
 
 export interface ConvergeOptions {
@@ -105,6 +147,8 @@ export interface ConvergeOptions {
    * be ours. A throw here stops the converge before anything runs.
    */
   readonly beforeApply?: (steps: readonly Step[]) => Promise<void>;
+  /** The access last applied (the engine's record): what an entry removed or lowered revokes. */
+  readonly previousAccess?: readonly AccessEntry[];
 }
 
 /**
@@ -118,10 +162,10 @@ export async function converge(
   ctx: PlanContext,
   options: ConvergeOptions = {},
 ): Promise<Converged> {
-  const { onStep, expected, beforeApply } = options;
+  const { onStep, expected, beforeApply, previousAccess = [] } = options;
   return withClient(settings, undefined, async (admin) => {
-    const before = await observeForWith(admin, settings, spec);
-    const steps = plan(spec, before, ctx);
+    const before = await observeForWith(admin, settings, spec, previousAccess);
+    const steps = plan(spec, before, ctx, previousAccess);
     const planned = steps.map(describeStep);
     if (expected && JSON.stringify(planned) !== JSON.stringify(expected)) {
       throw new PgKopfError(
@@ -132,7 +176,7 @@ export async function converge(
     }
     if (beforeApply && steps.length > 0) await beforeApply(steps);
     await applyStepsWith(admin, settings, steps, onStep);
-    const after = steps.length ? await observeForWith(admin, settings, spec) : before;
+    const after = steps.length ? await observeForWith(admin, settings, spec, []) : before;
     if (!after) {
       throw new PgKopfError("PostgresRejected", `database "${spec.name}" is missing right after it was created`, { transient: true });
     }

@@ -16,6 +16,7 @@ export type FailureReason =
   | "NotOwned"
   | "DatabaseInUse"
   | "RoleInUse"
+  | "RoleMissing"
   | "PostgresUnavailable"
   | "AuthenticationFailed"
   | "TlsFailed"
@@ -67,6 +68,20 @@ export class DatabaseInUse extends PgKopfError {
 export class RoleInUse extends PgKopfError {
   constructor(message: string, options: { sqlstate?: string; cause?: unknown } = {}) {
     super("RoleInUse", message, { transient: false, ...options });
+  }
+}
+
+/**
+ * A role named in access does not exist yet. Transient: it may be declared next to the database and created first
+ * (a PgRole), so the database's access is planned again shortly.
+ */
+export class RoleMissing extends PgKopfError {
+  constructor(roles: readonly string[]) {
+    super(
+      "RoleMissing",
+      `access: role ${roles.map((r) => `"${r}"`).join(", ")} does not exist yet; create it (a PgRole declared next to this database is created first) or remove it from access`,
+      { transient: true },
+    );
   }
 }
 

@@ -17,7 +17,7 @@ import { ownershipStamp } from "./ownership";
 import { changedFields } from "../provider/handlers";
 import { specSchema } from "../crd/pgdatabase";
 
-const BEHAVIOURS: Behaviour[] = ["identity", "immutable", "creationOnly", "mutable", "extensions", "policy"];
+const BEHAVIOURS: Behaviour[] = ["identity", "immutable", "creationOnly", "mutable", "extensions", "access", "policy"];
 
 test("every schema property is classified, and the schema has no field the table lacks", () => {
   assert.deepEqual(Object.keys(PgDatabaseSpecSchema.properties), FIELD_NAMES);
@@ -53,7 +53,7 @@ const appDb: ObservedDatabase = {
 };
 
 test("every observed field is read from the catalog (ObservedDatabase has a key for each)", () => {
-  const observed: Required<Omit<ObservedDatabase, "comment" | "extensions">> = { ...appDb, icuLocale: "und" };
+  const observed: Required<Omit<ObservedDatabase, "comment" | "extensions" | "access">> = { ...appDb, icuLocale: "und" };
   for (const f of OBSERVED_FIELDS) assert.ok(f in observed, f);
 });
 

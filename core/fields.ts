@@ -18,9 +18,11 @@ const LOCALE_PATTERN = "^[A-Za-z0-9_.@-]+$";
  * - creationOnly: used by CREATE DATABASE and never reported back (template); the same change rule as immutable.
  * - mutable: reported back and ALTERed in place.
  * - extensions: installed inside the database; removing one from the list leaves it installed.
+ * - access: schemas and access levels inside the database (core/access): granted, and revoked only as far as a level
+ *   pg-kopf granted before asks; a schema removed from the list is left in place.
  * - policy: pg-kopf's own behaviour (what deleting does, taking over); no SQL of its own.
  */
-export type Behaviour = "identity" | "immutable" | "creationOnly" | "mutable" | "extensions" | "policy";
+export type Behaviour = "identity" | "immutable" | "creationOnly" | "mutable" | "extensions" | "access" | "policy";
 
 /** One mutable field's ALTER, as the step the plan records. */
 export type AlterStep =
@@ -177,6 +179,58 @@ export const FIELDS = {
     ),
     behaviour: "extensions",
     fix: "list distinct extension names, e.g. [pgcrypto, citext]",
+  },
+  schemas: {
+    schema: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: name("Schema name: CREATE SCHEMA ... (not pg_*). A schema removed from the list is left in place, with its data."),
+            owner: Type.Optional(name("Its owner: AUTHORIZATION / ALTER SCHEMA ... OWNER TO (default: the database's owner).")),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: 32,
+          description:
+            "Schemas to create inside the database (CREATE SCHEMA ... AUTHORIZATION owner). Access levels cover them and public.",
+        },
+      ),
+    ),
+    behaviour: "access",
+    fix: "list schemas as {name: app, owner: app_owner} with distinct names, not starting with pg_",
+  },
+  access: {
+    schema: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            role: name("The role granted the level (it must exist; a PgRole declared next to the database is created first)."),
+            level: Type.Union([Type.Literal("connect"), Type.Literal("read"), Type.Literal("write")], {
+              description:
+                "connect: CONNECT on the database. read: connect, USAGE on public and the declared schemas, SELECT on their tables and sequences, now and later (default privileges of the database's and schemas' owners). write: read, INSERT/UPDATE/DELETE/TRUNCATE on tables, USAGE/UPDATE on sequences.",
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: 128,
+          description:
+            "Who may do what in the database: GRANT for each level; an entry removed or lowered revokes what its old level granted and nothing else.",
+        },
+      ),
+    ),
+    behaviour: "access",
+    fix: "list {role, level} with distinct roles and level connect, read or write",
+  },
+  revokePublic: {
+    schema: Type.Optional(
+      Type.Boolean({
+        description:
+          "REVOKE CONNECT ON DATABASE ... FROM PUBLIC and REVOKE CREATE ON SCHEMA public FROM PUBLIC: only the owner and the roles in access may connect. false (default) changes nothing.",
+      }),
+    ),
+    behaviour: "access",
   },
   reclaimPolicy: {
     schema: Type.Optional(

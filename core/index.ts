@@ -10,3 +10,4 @@ export * from "./apply";
 export * from "./ownership";
 export * from "./scram";
 export * as role from "./role";
+export * from "./access";

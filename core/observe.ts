@@ -2,6 +2,7 @@
 import type { Client } from "pg";
 import { classifyError } from "./errors";
 import { withClient, type ConnectionSettings } from "./connect";
+import type { ObservedAccess } from "./access";
 
 export interface ObservedDatabase {
   readonly name: string;
@@ -20,6 +21,8 @@ export interface ObservedDatabase {
   readonly comment?: string;
   /** Installed extensions; read only when asked for and the database accepts connections. */
   readonly extensions?: readonly string[];
+  /** Schemas and privileges inside it; read only when the spec (or the access last applied) has any. */
+  readonly access?: ObservedAccess;
 }
 
 export interface Session {
@@ -74,14 +77,17 @@ export async function observeDatabaseWith(client: Client, name: string): Promise
 
 /** Lists the extensions installed in a database, connecting to it. Throws a typed PgKopfError. */
 export async function observeExtensions(settings: ConnectionSettings, database: string): Promise<string[]> {
-  return withClient(settings, database, async (c) => {
-    try {
-      const { rows } = await c.query("SELECT extname FROM pg_extension ORDER BY extname");
-      return rows.map((r) => r.extname as string);
-    } catch (err) {
-      throw classifyError(err, "extensions");
-    }
-  });
+  return withClient(settings, database, observeExtensionsWith);
+}
+
+/** Lists the extensions installed in the database `c` is connected to. Throws a typed PgKopfError. */
+export async function observeExtensionsWith(c: Client): Promise<string[]> {
+  try {
+    const { rows } = await c.query("SELECT extname FROM pg_extension ORDER BY extname");
+    return rows.map((r) => r.extname as string);
+  } catch (err) {
+    throw classifyError(err, "extensions");
+  }
 }
 
 /** The sessions connected to a database, other than our own. Used to refuse a drop that would cut them off. */

@@ -3,7 +3,8 @@ import type { PgDatabaseSpec } from "./spec";
 import { alterStep, CREATE_FIELDS, OBSERVED_FIELDS, behaviourOf, sameSetting } from "./fields";
 import type { ObservedDatabase, Session } from "./observe";
 import type { Step } from "./steps";
-import { DatabaseInUse, InvalidSpec } from "./errors";
+import { DatabaseInUse, InvalidSpec, RoleMissing } from "./errors";
+import { type AccessEntry, freshAccess, missingRoles, planAccess } from "./access";
 import { ownership, ownershipStamp, type OwnershipContext } from "./ownership";
 
 /** Who is planning: the manager, and whether it recorded creating this database (see OwnershipContext). */
@@ -24,8 +25,14 @@ export function immutableChangeMessage(from: unknown, to: unknown): string {
  * plan right after applying its steps is empty. Throws NotOwned for a database stamped by another manager (or
  * none) unless spec.adopt, and InvalidSpec when an immutable field differs from the database.
  */
-export function plan(spec: PgDatabaseSpec, observed: ObservedDatabase | undefined, ctx: PlanContext): Step[] {
+export function plan(
+  spec: PgDatabaseSpec,
+  observed: ObservedDatabase | undefined,
+  ctx: PlanContext,
+  previousAccess: readonly AccessEntry[] = [],
+): Step[] {
   const database = spec.name;
+  const access = { database, schemas: spec.schemas ?? [], access: spec.access ?? [], revokePublic: spec.revokePublic ?? false };
   const stamp: Step = { kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   if (!observed) {
     const options = Object.fromEntries(CREATE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
@@ -34,6 +41,7 @@ export function plan(spec: PgDatabaseSpec, observed: ObservedDatabase | undefine
       // Right after the CREATE: a database we created is ours before anything else can fail.
       stamp,
       ...(spec.extensions ?? []).map((extension): Step => ({ kind: "createExtension", database, extension })),
+      ...(needsAccess(spec) ? planAccess({ ...access, owner: spec.owner }, freshAccess(access.access.map((a) => a.role))) : []),
     ];
   }
 
@@ -58,6 +66,11 @@ export function plan(spec: PgDatabaseSpec, observed: ObservedDatabase | undefine
     for (const extension of spec.extensions) {
       if (!installed.has(extension)) steps.push({ kind: "createExtension", database, extension });
     }
+  }
+  if (observed.access) {
+    const missing = missingRoles(access, observed.access);
+    if (missing.length) throw new RoleMissing(missing);
+    steps.push(...planAccess({ ...access, owner: spec.owner ?? observed.owner }, observed.access, previousAccess));
   }
   // A takeover is stamped last, so a plan that fails half-way (a missing owner role) leaves the stamp as it was.
   if (takeOver) steps.push(stamp);
@@ -89,4 +102,9 @@ export function planDelete(
   if (observed.isTemplate) steps.push({ kind: "alterIsTemplate", database: spec.name, isTemplate: false });
   steps.push({ kind: "dropDatabase", database: spec.name, force: spec.forceDrop });
   return steps;
+}
+
+/** Whether the spec asks for anything inside the database beyond extensions: schemas, access, revokePublic. */
+export function needsAccess(spec: PgDatabaseSpec, previousAccess: readonly AccessEntry[] = []): boolean {
+  return (spec.schemas?.length ?? 0) > 0 || (spec.access?.length ?? 0) > 0 || spec.revokePublic === true || previousAccess.length > 0;
 }

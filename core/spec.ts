@@ -106,6 +106,31 @@ export function schemaFailures(
   return failures;
 }
 
+/** Duplicate or reserved names in schemas and access: each would make two entries fight over one object. */
+function accessFailures(schemas: unknown[], roles: unknown[]): FieldFailure[] {
+  const failures: FieldFailure[] = [];
+  for (const [i, name] of schemas.entries()) {
+    if (typeof name !== "string") continue;
+    if (name.startsWith("pg_"))
+      failures.push({ field: `schemas.${i}.name`, message: `"${name}": pg_* schemas are the system's; choose another name` });
+    if (name === "public")
+      failures.push({ field: `schemas.${i}.name`, message: "public exists in every database and is always covered by access; remove it" });
+    if (schemas.indexOf(name) !== i)
+      failures.push({ field: `schemas.${i}.name`, message: `"${name}" is listed twice; list each schema once` });
+  }
+  for (const [i, role] of roles.entries()) {
+    if (typeof role !== "string") continue;
+    if (["public", "current_user", "session_user", "current_role", "none"].includes(role.toLowerCase()))
+      failures.push({
+        field: `access.${i}.role`,
+        message: `"${role}" is not a role; name the role (revokePublic takes access away from everyone)`,
+      });
+    if (roles.indexOf(role) !== i)
+      failures.push({ field: `access.${i}.role`, message: `"${role}" is listed twice; give each role one level` });
+  }
+  return failures;
+}
+
 /**
  * Validates any value as a PgDatabaseSpec. Pure; never throws. Failures name the field (dotted path) and the fix.
  */
@@ -124,6 +149,14 @@ export function parseSpec(input: unknown): ParseResult {
     ["tablespace", raw.tablespace],
   ];
   if (Array.isArray(raw.extensions)) for (const [i, e] of raw.extensions.entries()) names.push([`extensions.${i}`, e]);
+  const listed = (field: string, key: string): unknown[] =>
+    Array.isArray(raw[field])
+      ? (raw[field] as unknown[]).map((e) => (typeof e === "object" && e !== null ? (e as Record<string, unknown>)[key] : undefined))
+      : [];
+  for (const [i, v] of listed("schemas", "name").entries()) names.push([`schemas.${i}.name`, v]);
+  for (const [i, v] of listed("schemas", "owner").entries()) names.push([`schemas.${i}.owner`, v]);
+  for (const [i, v] of listed("access", "role").entries()) names.push([`access.${i}.role`, v]);
+  failures.push(...accessFailures(listed("schemas", "name"), listed("access", "role")));
   for (const [key, v] of names) {
     if (typeof v === "string" && Buffer.byteLength(v, "utf8") > MAX_NAME_BYTES && !failures.some((f) => f.field === key)) {
       failures.push({ field: key, message: `is ${Buffer.byteLength(v, "utf8")} bytes; Postgres names are at most 63 bytes: shorten it` });

@@ -3,6 +3,7 @@
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 import { alterSql, createOptionSql, CREATE_FIELDS, type AlterStep, type CreateField } from "./fields";
 import type { PgDatabaseSpec } from "./spec";
+import { type AccessStep, accessStepSql } from "./access";
 
 /** The options of CREATE DATABASE, one per field that has one (see core/fields). */
 export type CreateDatabaseOptions = { readonly [K in CreateField]?: PgDatabaseSpec[K] };
@@ -12,6 +13,7 @@ export type Step =
   | { kind: "stampOwnership"; database: string; manager: string; comment: string }
   | AlterStep
   | { kind: "createExtension"; database: string; extension: string }
+  | AccessStep
   | { kind: "dropDatabase"; database: string; force: boolean };
 
 export type StepKind = Step["kind"];
@@ -34,14 +36,36 @@ export function stepSql(step: Step): string {
       return alterSql(step);
     case "createExtension":
       return `CREATE EXTENSION IF NOT EXISTS ${id(step.extension)}`;
+    case "createSchema":
+    case "alterSchemaOwner":
+    case "grant":
+    case "revoke":
+    case "grantDefault":
+    case "revokeDefault":
+      return accessStepSql(step, id);
     case "dropDatabase":
       return step.force ? `DROP DATABASE IF EXISTS ${db} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${db}`;
   }
 }
 
-/** The database a step must be run from: extensions live inside the database, everything else is run from the maintenance database. */
+/**
+ * The database a step must be run from: extensions, schemas and privileges live inside the database (and run there in
+ * one transaction); everything else is run from the maintenance database.
+ */
 export function stepTarget(step: Step): string | undefined {
-  return step.kind === "createExtension" ? step.database : undefined;
+  switch (step.kind) {
+    case "createDatabase":
+    case "stampOwnership":
+    case "alterOwner":
+    case "alterTablespace":
+    case "alterConnectionLimit":
+    case "alterAllowConnections":
+    case "alterIsTemplate":
+    case "dropDatabase":
+      return undefined;
+    default:
+      return step.database;
+  }
 }
 
 /** Whether a step destroys data. Previews mark these. */

@@ -1,0 +1,285 @@
+// Schemas and access levels inside a database: what each level grants (one table), what a role holds (observed from
+// the ACLs in the catalogs, each database from inside it), and the plan from one to the other. Pure but for the
+// observation. pg-kopf revokes only what a level it granted before (the engine's record of the last applied access)
+// grants and the new one does not: privileges granted by hand, outside any level, are never touched.
+import type { Client } from "pg";
+
+export const LEVELS = ["connect", "read", "write"] as const;
+export type Level = (typeof LEVELS)[number];
+
+export interface AccessEntry {
+  readonly role: string;
+  readonly level: Level;
+}
+
+export interface SchemaEntry {
+  readonly name: string;
+  readonly owner?: string;
+}
+
+/** The classes of objects a level grants on, in each schema it covers (the declared ones and public). */
+export type ObjectClass = "database" | "schema" | "tables" | "sequences";
+
+/**
+ * What each level grants. read: CONNECT, USAGE on the schemas, SELECT on their tables and sequences (and on those
+ * created later, by default privileges); write: read and INSERT, UPDATE, DELETE, TRUNCATE on tables, USAGE and UPDATE
+ * on sequences.
+ */
+export const LEVEL_PRIVILEGES: Record<Level, Record<ObjectClass, readonly string[]>> = {
+  connect: { database: ["CONNECT"], schema: [], tables: [], sequences: [] },
+  read: { database: ["CONNECT"], schema: ["USAGE"], tables: ["SELECT"], sequences: ["SELECT"] },
+  write: {
+    database: ["CONNECT"],
+    schema: ["USAGE"],
+    tables: ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"],
+    sequences: ["SELECT", "USAGE", "UPDATE"],
+  },
+};
+
+/** The grantee of privileges everyone has. */
+export const PUBLIC = "PUBLIC";
+
+/** What the plan needs to know inside one database. */
+export interface ObservedAccess {
+  /** The schemas asked about (declared, and public) that exist, with their owners. */
+  readonly schemas: readonly { name: string; owner: string }[];
+  /** The roles asked about that exist. */
+  readonly roles: readonly string[];
+  /** Privileges held, one row per (role, object, privilege); for tables and sequences, how many have it and lack it. */
+  readonly privileges: readonly HeldPrivilege[];
+}
+
+export interface HeldPrivilege {
+  readonly role: string;
+  /** database, schema, tables, sequences, or default privileges of a creator: "default:<creator>:tables|sequences". */
+  readonly object: string;
+  /** The schema, or "" for the database. */
+  readonly schema: string;
+  readonly privilege: string;
+  /** Objects in the schema that lack it (tables and sequences; 0 otherwise). */
+  readonly missing: number;
+  /** Objects that have it (1 for a database, schema or default privilege held). */
+  readonly present: number;
+}
+
+/**
+ * The observation of a database about to be created from a stock template: public exists, everyone may connect, and
+ * nobody else holds anything. `roles` are taken to exist: a GRANT to one that does not fails, naming it.
+ */
+export function freshAccess(roles: readonly string[]): ObservedAccess {
+  return {
+    schemas: [{ name: "public", owner: "pg_database_owner" }],
+    roles,
+    privileges: [{ role: PUBLIC, object: "database", schema: "", privilege: "CONNECT", missing: 0, present: 1 }],
+  };
+}
+
+/**
+ * Observes, on a client connected to the database, the schemas and what `roles` (and PUBLIC) hold on the database,
+ * on `schemas`, on their tables and sequences, and in default privileges. Explicit grants only (aclexplode of each
+ * ACL, its default when unset): a privilege reached through membership or PUBLIC is not the role's own.
+ */
+export async function observeAccessWith(client: Client, roles: readonly string[], schemas: readonly string[]): Promise<ObservedAccess> {
+  const found = await client.query<{ name: string; owner: string }>(
+    "SELECT nspname AS name, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = ANY($1::text[]) ORDER BY 1",
+    [schemas],
+  );
+  const existing = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [roles]);
+  const { rows } = await client.query<HeldPrivilege>(
+    `WITH r AS (SELECT oid, rolname FROM pg_roles WHERE rolname = ANY($1::text[]) UNION ALL SELECT 0, 'PUBLIC'),
+          s AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = ANY($2::text[]))
+     SELECT r.rolname AS role, 'database' AS object, '' AS schema, a.privilege_type AS privilege, 0 AS missing, 1 AS present
+       FROM r, pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+      WHERE d.datname = current_database() AND a.grantee = r.oid
+     UNION ALL
+     SELECT r.rolname, 'schema', s.nspname, a.privilege_type, 0, 1
+       FROM r, s, aclexplode(coalesce(s.nspacl, acldefault('n', s.nspowner))) a
+      WHERE a.grantee = r.oid
+     UNION ALL
+     SELECT r.rolname, CASE WHEN c.relkind = 'S' THEN 'sequences' ELSE 'tables' END, s.nspname, p.privilege,
+            (count(*) FILTER (WHERE NOT h.has))::int, (count(*) FILTER (WHERE h.has))::int
+       FROM r CROSS JOIN s
+       JOIN pg_class c ON c.relnamespace = s.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+       CROSS JOIN LATERAL unnest(CASE WHEN c.relkind = 'S' THEN ARRAY['SELECT', 'USAGE', 'UPDATE']
+                                      ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] END) AS p(privilege)
+       CROSS JOIN LATERAL (SELECT EXISTS (
+              SELECT 1 FROM aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) a
+               WHERE a.grantee = r.oid AND a.privilege_type = p.privilege) AS has) h
+      WHERE r.oid <> 0
+      GROUP BY 1, 2, 3, 4
+     UNION ALL
+     SELECT r.rolname, 'default:' || pg_get_userbyid(d.defaclrole) || ':' || CASE d.defaclobjtype WHEN 'S' THEN 'sequences' ELSE 'tables' END,
+            s.nspname, a.privilege_type, 0, 1
+       FROM r, s JOIN pg_default_acl d ON d.defaclnamespace = s.oid AND d.defaclobjtype IN ('r', 'S'), aclexplode(d.defaclacl) a
+      WHERE a.grantee = r.oid AND r.oid <> 0`,
+    [roles, schemas],
+  );
+  return { schemas: found.rows, roles: existing.rows.map((r) => r.rolname), privileges: rows };
+}
+
+/** One statement of access: a schema, a grant or revoke on objects, or on the default privileges of a creator. */
+export type AccessStep =
+  | { kind: "createSchema"; database: string; schema: string; owner?: string }
+  | { kind: "alterSchemaOwner"; database: string; schema: string; owner: string }
+  | {
+      kind: "grant" | "revoke";
+      database: string;
+      privileges: readonly string[];
+      on: "database" | "schema" | "tables" | "sequences";
+      schema: string;
+      role: string;
+    }
+  | {
+      kind: "grantDefault" | "revokeDefault";
+      database: string;
+      /** Whose new objects: a role, or undefined for the admin running the statement (a database it creates). */
+      creator?: string;
+      schema: string;
+      objects: "tables" | "sequences";
+      privileges: readonly string[];
+      role: string;
+    };
+
+export interface AccessSpec {
+  readonly database: string;
+  /**
+   * The database's owner (as the spec says, or as it is): a creator of tables whose default privileges are set.
+   * Undefined for a database the admin creates without an owner: the admin owns it.
+   */
+  readonly owner?: string;
+  readonly schemas: readonly SchemaEntry[];
+  readonly access: readonly AccessEntry[];
+  readonly revokePublic: boolean;
+}
+
+/**
+ * The steps that bring a database's schemas and access to the spec. Pure. `previous` is the access last applied (the
+ * engine's record), so a level lowered or an entry removed revokes what that level granted and the new one does not;
+ * without a record nothing is revoked. Roles in `access` must exist (checked by the caller: see missingRoles).
+ */
+export function planAccess(spec: AccessSpec, observed: ObservedAccess, previous: readonly AccessEntry[] = []): AccessStep[] {
+  const database = spec.database;
+  const steps: AccessStep[] = [];
+  const schemaOwner = new Map(observed.schemas.map((s) => [s.name, s.owner]));
+  for (const s of spec.schemas) {
+    const owner = s.owner ?? spec.owner;
+    if (!schemaOwner.has(s.name)) steps.push({ kind: "createSchema", database, schema: s.name, ...(owner === undefined ? {} : { owner }) });
+    else if (s.owner !== undefined && schemaOwner.get(s.name) !== s.owner)
+      steps.push({ kind: "alterSchemaOwner", database, schema: s.name, owner: s.owner });
+  }
+  const schemas = [...new Set(["public", ...spec.schemas.map((s) => s.name)])];
+  // Who creates tables: the database's owner and each schema's owner. Their default privileges cover later tables.
+  const creators = [...new Set([spec.owner, ...spec.schemas.map((s) => s.owner ?? schemaOwner.get(s.name) ?? spec.owner)])];
+
+  const held = new Map(observed.privileges.map((p) => [`${p.role}|${p.object}|${p.schema}|${p.privilege}`, p]));
+  const has = (role: string, object: string, schema: string, privilege: string) =>
+    (held.get(`${role}|${object}|${schema}|${privilege}`)?.present ?? 0) > 0;
+  const lacks = (role: string, object: string, schema: string, privilege: string) => {
+    const p = held.get(`${role}|${object}|${schema}|${privilege}`);
+    return object === "tables" || object === "sequences" ? (p?.missing ?? 0) > 0 : !p;
+  };
+
+  /** Grants (or revokes) `want` per class for `role`, only where it lacks (or has) them. */
+  const apply = (role: string, want: Record<ObjectClass, readonly string[]>, revoke: boolean) => {
+    const needs = (object: string, schema: string, privilege: string) =>
+      revoke ? has(role, object, schema, privilege) : lacks(role, object, schema, privilege);
+    const onDatabase = want.database.filter((p) => needs("database", "", p));
+    if (onDatabase.length)
+      steps.push({ kind: revoke ? "revoke" : "grant", database, privileges: onDatabase, on: "database", schema: "", role });
+    for (const schema of schemas) {
+      for (const on of ["schema", "tables", "sequences"] as const) {
+        // A schema still to be created has no tables yet: only its USAGE and the default privileges apply.
+        if (on !== "schema" && !schemaOwner.has(schema)) continue;
+        const privileges = want[on].filter((p) => needs(on, schema, p));
+        if (privileges.length) steps.push({ kind: revoke ? "revoke" : "grant", database, privileges, on, schema, role });
+      }
+      for (const creator of creators) {
+        for (const objects of ["tables", "sequences"] as const) {
+          const object = `default:${creator ?? ""}:${objects}`;
+          const privileges = want[objects].filter((p) => (revoke ? has(role, object, schema, p) : !has(role, object, schema, p)));
+          if (privileges.length)
+            steps.push({
+              kind: revoke ? "revokeDefault" : "grantDefault",
+              database,
+              ...(creator === undefined ? {} : { creator }),
+              schema,
+              objects,
+              privileges,
+              role,
+            });
+        }
+      }
+    }
+  };
+
+  const levels = new Map(spec.access.map((a) => [a.role, a.level]));
+  for (const { role, level } of spec.access) apply(role, LEVEL_PRIVILEGES[level], false);
+  for (const { role, level } of previous) {
+    // What the old level granted that the new one (if any) does not; a role that no longer exists holds nothing.
+    if (!observed.roles.includes(role)) continue;
+    const now = levels.get(role);
+    const drop = Object.fromEntries(
+      (Object.keys(LEVEL_PRIVILEGES[level]) as ObjectClass[]).map((c) => [
+        c,
+        LEVEL_PRIVILEGES[level][c].filter((p) => !(now && LEVEL_PRIVILEGES[now][c].includes(p))),
+      ]),
+    ) as Record<ObjectClass, string[]>;
+    apply(role, drop, true);
+  }
+  if (spec.revokePublic) {
+    if (has(PUBLIC, "database", "", "CONNECT"))
+      steps.push({ kind: "revoke", database, privileges: ["CONNECT"], on: "database", schema: "", role: PUBLIC });
+    if (has(PUBLIC, "schema", "public", "CREATE"))
+      steps.push({ kind: "revoke", database, privileges: ["CREATE"], on: "schema", schema: "public", role: PUBLIC });
+  }
+  return steps;
+}
+
+/** Roles named in `access` that do not exist (yet). */
+export function missingRoles(spec: Pick<AccessSpec, "access">, observed: ObservedAccess): string[] {
+  return spec.access.map((a) => a.role).filter((r) => !observed.roles.includes(r));
+}
+
+const KNOWN_PRIVILEGES = new Set(["CONNECT", "USAGE", "CREATE", "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"]);
+const ON: Record<"schema" | "tables" | "sequences", string> = {
+  schema: "SCHEMA",
+  tables: "ALL TABLES IN SCHEMA",
+  sequences: "ALL SEQUENCES IN SCHEMA",
+};
+
+/** The statement of an access step. Identifiers go through the driver's escaping; privileges come from LEVEL_PRIVILEGES. */
+export function accessStepSql(step: AccessStep, id: (s: string) => string): string {
+  const grantee = (role: string) => (role === PUBLIC ? "PUBLIC" : id(role));
+  const privileges = (list: readonly string[]) => {
+    for (const p of list) if (!KNOWN_PRIVILEGES.has(p)) throw new TypeError(`not a privilege pg-kopf grants: ${p}`);
+    return list.join(", ");
+  };
+  switch (step.kind) {
+    case "createSchema":
+      return step.owner === undefined
+        ? `CREATE SCHEMA ${id(step.schema)}`
+        : `CREATE SCHEMA ${id(step.schema)} AUTHORIZATION ${id(step.owner)}`;
+    case "alterSchemaOwner":
+      return `ALTER SCHEMA ${id(step.schema)} OWNER TO ${id(step.owner)}`;
+    case "grant":
+    case "revoke": {
+      const on = step.on === "database" ? `DATABASE ${id(step.database)}` : `${ON[step.on]} ${id(step.schema)}`;
+      return step.kind === "grant"
+        ? `GRANT ${privileges(step.privileges)} ON ${on} TO ${grantee(step.role)}`
+        : `REVOKE ${privileges(step.privileges)} ON ${on} FROM ${grantee(step.role)}`;
+    }
+    case "grantDefault":
+    case "revokeDefault": {
+      const forRole = step.creator === undefined ? "" : ` FOR ROLE ${id(step.creator)}`;
+      const what = `${privileges(step.privileges)} ON ${step.objects.toUpperCase()}`;
+      return step.kind === "grantDefault"
+        ? `ALTER DEFAULT PRIVILEGES${forRole} IN SCHEMA ${id(step.schema)} GRANT ${what} TO ${grantee(step.role)}`
+        : `ALTER DEFAULT PRIVILEGES${forRole} IN SCHEMA ${id(step.schema)} REVOKE ${what} FROM ${grantee(step.role)}`;
+    }
+  }
+}
+
+/** The schema, table and sequence names access needs observed: the declared schemas and public. */
+export function accessSchemas(schemas: readonly SchemaEntry[] | undefined): string[] {
+  return [...new Set(["public", ...(schemas ?? []).map((s) => s.name)])];
+}

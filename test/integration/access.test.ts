@@ -1,0 +1,155 @@
+// Schemas and access levels against a real PostgreSQL 15, with real logins as each role: what read and write let a
+// role do, tables created later, revokePublic, drift repaired, and revocation of exactly what a level granted.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Client } from "pg";
+import * as core from "../../core";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+
+const ctx = { manager: "test:access" };
+const PASSWORD = "access-test-password";
+let pg: TestPostgres;
+let settings: core.ConnectionSettings;
+
+const spec = (input: object): core.PgDatabaseSpec => {
+  const r = core.parseSpec(input);
+  if (!r.ok) throw new Error(JSON.stringify(r.failures));
+  return r.spec;
+};
+
+/** Converges with the access last applied, then checks a fresh observation plans nothing (with this access recorded). */
+async function converge(s: core.PgDatabaseSpec, previousAccess: readonly core.AccessEntry[] = []) {
+  const result = await core.converge(settings, s, ctx, { previousAccess });
+  const again = core.plan(s, await core.observeFor(settings, s, s.access ?? []), ctx, s.access ?? []);
+  assert.deepEqual(again.map(core.describeStep), [], "plan after apply must be empty");
+  return result.steps.map(core.describeStep);
+}
+
+/** Runs `sql` as `user` in database shop; resolves to the rows, or rejects as Postgres refused. */
+async function as(user: string, sql: string): Promise<unknown[]> {
+  const client = new Client({ host: pg.host, port: pg.port, user, password: PASSWORD, database: "shop" });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const base = { name: "shop", owner: "shop_owner", schemas: [{ name: "app" }], revokePublic: true };
+
+before(async () => {
+  pg = await startPostgres();
+  settings = pg.settings();
+  for (const role of ["shop_owner", "reader", "writer", "outsider", "late_reader"]) {
+    await pg.query(`CREATE ROLE ${role} LOGIN PASSWORD '${PASSWORD}'`);
+  }
+});
+after(() => pg?.destroy());
+
+describe("access levels on a database", () => {
+  test("a new database with a schema, a read and a write role, closed to everyone else", async () => {
+    const steps = await converge(
+      spec({
+        ...base,
+        access: [
+          { role: "reader", level: "read" },
+          { role: "writer", level: "write" },
+        ],
+      }),
+    );
+    assert.ok(steps.includes('CREATE SCHEMA "app" AUTHORIZATION "shop_owner"'));
+    assert.ok(steps.includes('ALTER DEFAULT PRIVILEGES FOR ROLE "shop_owner" IN SCHEMA "app" GRANT SELECT ON TABLES TO "reader"'));
+    assert.ok(steps.includes('REVOKE CONNECT ON DATABASE "shop" FROM PUBLIC'));
+    await assert.rejects(as("outsider", "SELECT 1"), /permission denied for database "shop"/);
+  });
+
+  test("tables the owner creates later: read may SELECT and not write; write may insert (its sequence too)", async () => {
+    await as("shop_owner", "CREATE TABLE app.orders (id serial PRIMARY KEY, item text); INSERT INTO app.orders (item) VALUES ('tea')");
+    assert.deepEqual(await as("reader", "SELECT item FROM app.orders"), [{ item: "tea" }]);
+    await assert.rejects(as("reader", "INSERT INTO app.orders (item) VALUES ('x')"), /permission denied for table orders/);
+    await as("writer", "INSERT INTO app.orders (item) VALUES ('coffee')");
+    assert.equal((await as("reader", "SELECT item FROM app.orders")).length, 2);
+  });
+
+  test("a table that existed before a role was added is covered too", async () => {
+    const steps = await converge(
+      spec({
+        ...base,
+        access: [
+          { role: "reader", level: "read" },
+          { role: "writer", level: "write" },
+          { role: "late_reader", level: "read" },
+        ],
+      }),
+      [
+        { role: "reader", level: "read" },
+        { role: "writer", level: "write" },
+      ],
+    );
+    assert.ok(steps.includes('GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "late_reader"'), steps.join("\n"));
+    assert.equal((await as("late_reader", "SELECT item FROM app.orders")).length, 2);
+  });
+
+  test("a REVOKE made by hand is drift: planned as the GRANT that repairs it, and repaired", async () => {
+    const s = spec({
+      ...base,
+      access: [
+        { role: "reader", level: "read" },
+        { role: "writer", level: "write" },
+        { role: "late_reader", level: "read" },
+      ],
+    });
+    await pg.query("REVOKE SELECT ON app.orders FROM reader", [], "shop");
+    const planned = core.plan(s, await core.observeFor(settings, s, s.access), ctx, s.access).map(core.describeStep);
+    assert.deepEqual(planned, ['GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "reader"']);
+    // A grant by hand to a role access does not name is not drift.
+    await pg.query("GRANT SELECT ON app.orders TO outsider", [], "shop");
+    await converge(s, s.access);
+    assert.equal((await as("reader", "SELECT item FROM app.orders")).length, 2);
+  });
+
+  test("lowering and removing revoke what the old level granted, and nothing granted by hand", async () => {
+    await pg.query("GRANT REFERENCES ON app.orders TO writer", [], "shop");
+    await pg.query("GRANT TRIGGER ON app.orders TO reader", [], "shop");
+    const previous: core.AccessEntry[] = [
+      { role: "reader", level: "read" },
+      { role: "writer", level: "write" },
+      { role: "late_reader", level: "read" },
+    ];
+    const steps = await converge(spec({ ...base, access: [{ role: "writer", level: "read" }] }), previous);
+    assert.ok(steps.includes('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA "app" FROM "writer"'), steps.join("\n"));
+    assert.ok(steps.includes('REVOKE CONNECT ON DATABASE "shop" FROM "reader"'));
+    await assert.rejects(as("writer", "INSERT INTO app.orders (item) VALUES ('x')"), /permission denied for table orders/);
+    assert.equal((await as("writer", "SELECT item FROM app.orders")).length, 2);
+    await assert.rejects(as("reader", "SELECT 1"), /permission denied for database "shop"/);
+    // What was granted by hand, outside the levels, is still there.
+    const held = await pg.query<{ r: boolean; t: boolean }>(
+      "SELECT has_table_privilege('writer', 'app.orders', 'REFERENCES') AS r, has_table_privilege('reader', 'app.orders', 'TRIGGER') AS t",
+      [],
+      "shop",
+    );
+    assert.deepEqual(held, [{ r: true, t: true }]);
+  });
+
+  test("a role in access that does not exist yet is a transient error naming it, and nothing is applied", async () => {
+    const s = spec({
+      ...base,
+      access: [
+        { role: "writer", level: "read" },
+        { role: "not_yet", level: "read" },
+      ],
+    });
+    await assert.rejects(
+      core.converge(settings, s, ctx, { previousAccess: [{ role: "writer", level: "read" }] }),
+      (err: core.PgKopfError) => {
+        assert.equal(err.reason, "RoleMissing");
+        assert.equal(err.transient, true);
+        assert.match(err.message, /access: role "not_yet" does not exist yet/);
+        return true;
+      },
+    );
+    const fresh = spec({ name: "fresh_shop", access: [{ role: "not_yet", level: "connect" }] });
+    await assert.rejects(core.converge(settings, fresh, ctx), /access: role "not_yet" does not exist yet/);
+  });
+});
