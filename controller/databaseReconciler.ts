@@ -60,11 +60,16 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
     const { observed } = await core.converge(deps.settings, parsed.spec, ctx, {
       onStep: (_step, statement) => sql.push(statement),
       beforeApply,
+      previousAccess: current.status?.access ?? [],
     });
     if (claimsCreation(current, database)) current = await clearCreating(deps.api, current);
     // Nothing changed in Postgres, but a later deletion must still come through us (reclaimPolicy delete).
     if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
-    // Routine success writes no Event: the statements are in status.lastAppliedSql. Events are for what needs eyes.
+    // Routine success writes no Event: the statements are in status.lastAppliedSql. Events are for what needs eyes:
+    // statements run for a spec already reconciled mean Postgres was changed by hand (drift), now repaired.
+    const drifted = !creating && sql.length > 0 && readyReason(current) === "Reconciled";
+    if (drifted && current.status?.observedGeneration === current.metadata.generation)
+      await recordEvent(deps, current, "Warning", "Drifted", `Postgres no longer matched the spec; repaired with: ${sql.join("; ")}`);
     await finish(deps, current, {
       ready: true,
       reason: "Reconciled",
@@ -79,6 +84,7 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
           tablespace: observed.tablespace,
           connectionLimit: observed.connectionLimit,
         },
+        ...(parsed.spec.access?.length ? { access: [...parsed.spec.access] } : {}),
       },
       appliedSql: sql,
     });
@@ -89,7 +95,9 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
     // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
     // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
     if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database)) current = await clearCreating(deps.api, current);
-    const verdict: Verdict<PgDatabaseStatus> = { ready: false, reason: e.reason, message: e.message, appliedSql: sql };
+    // What was granted before stays recorded until a success replaces it: a failure (one transaction) granted nothing.
+    const kept = current.status?.access ? { access: current.status.access } : {};
+    const verdict: Verdict<PgDatabaseStatus> = { ready: false, reason: e.reason, message: e.message, appliedSql: sql, details: kept };
     // One event per change of reason, not one per retry.
     if (readyReason(current) !== e.reason) await recordEvent(deps, current, "Warning", e.reason, e.message);
     await finish(deps, current, verdict);

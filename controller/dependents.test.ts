@@ -18,8 +18,9 @@ test("a role that became Ready brings back the databases it owns that are not Re
     object("done", { name: "c", owner: "app" }, "Reconciled"),
     object("other", { name: "d", owner: "someone" }, "InvalidSpec"),
     object("going", { name: "e", owner: "app" }, "InvalidSpec", true),
+    object("grants", { name: "f", access: [{ role: "app", level: "read" }] }, "RoleMissing"),
   ];
-  assert.deepEqual(databasesWaitingFor("app", databases), ["team/waiting", "team/new"]);
+  assert.deepEqual(databasesWaitingFor("app", databases), ["team/waiting", "team/new", "team/grants"]);
   assert.deepEqual(databasesWaitingFor(undefined, databases), []);
 });
 

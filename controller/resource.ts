@@ -54,6 +54,8 @@ export interface CommonStatus {
 
 export interface PgDatabaseStatus extends CommonStatus {
   database?: { oid: number; owner: string; encoding: string; tablespace: string; connectionLimit: number };
+  /** The access last applied: what an entry removed from spec.access or lowered revokes. */
+  access?: { role: string; level: "connect" | "read" | "write" }[];
 }
 
 export interface PgRoleStatus extends CommonStatus {

@@ -73,6 +73,11 @@ export function pgDatabaseCrd(): Schema {
           connectionLimit: { type: "integer" },
         },
       },
+      access: {
+        type: "array",
+        description: "The access last applied: an entry removed from spec.access, or lowered, revokes what this one granted.",
+        items: { type: "object", properties: { role: { type: "string" }, level: { type: "string" } } },
+      },
     }),
   );
 }

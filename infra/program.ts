@@ -17,15 +17,12 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
       return [r.name, new PgRole(`role-${r.name}`, { ...(r as Record<string, unknown>), ...(password ? { password } : {}) } as never)];
     }),
   );
-  // A database owned by a declared role comes after it, and goes before it.
-  const databases = s.databases.map(
-    (d) =>
-      new PgDatabase(
-        `db-${d.name}`,
-        d as never,
-        typeof d.owner === "string" && roles.has(d.owner) ? { dependsOn: [roles.get(d.owner)!] } : {},
-      ),
-  );
+  // A database that names a declared role (its owner, or in access) comes after it, and goes before it.
+  const databases = s.databases.map((d) => {
+    const named = [d.owner, ...(Array.isArray(d.access) ? d.access.map((a: { role?: unknown }) => a?.role) : [])];
+    const dependsOn = [...new Set(named)].filter((r): r is string => typeof r === "string" && roles.has(r)).map((r) => roles.get(r)!);
+    return new PgDatabase(`db-${d.name}`, d as never, dependsOn.length ? { dependsOn } : {});
+  });
   const outputs: Record<string, unknown> = {
     databases: databases.map((d) => d.name),
     ...(roles.size > 0

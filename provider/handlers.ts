@@ -99,7 +99,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   if (replaced) return { inputs: { ...r.spec, manager: news.manager, plannedSql: replaced } };
   let plannedSql: string[];
   try {
-    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, manager);
+    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, manager, previousAccess(olds));
     if (replacing.length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
   } catch (err) {
     const failed = unplanned(err);
@@ -118,14 +118,23 @@ async function planSql(
   replaced: Props | undefined,
   spec: core.PgDatabaseSpec,
   manager: string,
+  previous: readonly core.AccessEntry[],
 ): Promise<string[]> {
   const ctx = { manager };
-  if (!replaced) return core.plan(spec, await core.observeFor(settings, spec), ctx).map(core.describeStep);
+  if (!replaced) return core.plan(spec, await core.observeFor(settings, spec, previous), ctx, previous).map(core.describeStep);
   // A replacement (only reached with reclaimPolicy delete recorded): the old database is dropped, then created anew.
   const old = parseOrThrow(replaced);
   const drop = core.planDelete(old, await core.observeFor(settings, old), [], ctx);
   const fresh = old.name === spec.name ? undefined : await core.observeFor(settings, spec);
   return [...drop, ...core.plan(spec, fresh, ctx)].map(core.describeStep);
+}
+
+/**
+ * The access the state records as applied (the last successful create or update): what an entry removed or lowered
+ * now revokes. Nothing recorded, nothing revoked.
+ */
+function previousAccess(olds: Props | undefined): core.AccessEntry[] {
+  return Array.isArray(olds?.access) ? (olds.access as core.AccessEntry[]) : [];
 }
 
 /** The part of a checked plan that create/update must find again, or undefined when there is none to hold to. */
@@ -182,11 +191,16 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   return { id: name, props: refreshed, inputs } as pulumi.dynamic.ReadResult;
 }
 
-export async function update(settings: core.ConnectionSettings, _olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const spec = parseOrThrow(news);
   const manager = managerOf(news);
   try {
-    const { observed } = await core.converge(settings, spec, { manager }, { expected: expectedSql(news) });
+    const { observed } = await core.converge(
+      settings,
+      spec,
+      { manager },
+      { expected: expectedSql(news), previousAccess: previousAccess(olds) },
+    );
     return { outs: outputs(spec, manager, observed, news) };
   } catch (err) {
     rethrow(err);

@@ -48,6 +48,17 @@ async function loginWithUri(uri: string): Promise<string> {
   }
 }
 
+/** Runs `sql` (one statement or several) with a connection URI; resolves to the last statement's rows. */
+async function query(uri: string, sql: string): Promise<unknown[]> {
+  const client = new Client({ connectionString: uri });
+  await client.connect();
+  try {
+    return [await client.query(sql)].flat().at(-1)?.rows ?? [];
+  } finally {
+    await client.end();
+  }
+}
+
 /** Logs in with psql and the Secret's pgpass line as its password file: the password is in neither argv nor env. */
 function loginWithPgpass(keys: Record<string, string>): string {
   const file = join(mkdtempSync(join(tmpdir(), "pgpass-")), "pgpass");
@@ -137,6 +148,33 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     assert.deepEqual(role.metadata.finalizers, ["pgroles.my.local/finalizer"]);
     const seen = JSON.stringify([role, events("shop-app")]) + controller.output() + readFileSync(pg.logFile, "utf8");
     assert.ok(!seen.includes(s.data.password), "the password is in no status, event, controller log or Postgres statement");
+  });
+
+  test("1b. the example's read role reads what the app creates later, may not write, and nobody else may connect", async () => {
+    await roles().untilReady("shop-reporting");
+    const db = await databases().untilReady("shop");
+    assert.deepEqual(db.status.access, [{ role: "shop_reporting", level: "read" }]);
+    assert.ok(db.status.lastAppliedSql.includes('GRANT USAGE ON SCHEMA "sales" TO "shop_reporting"'), db.status.lastAppliedSql.join("\n"));
+    const app = secret("shop-app-credentials")!.data;
+    const reporting = secret("shop-reporting-credentials")!.data;
+    await query(app.uri, "CREATE TABLE sales.orders (id serial, item text); INSERT INTO sales.orders (item) VALUES ('tea')");
+    assert.deepEqual(await query(reporting.uri, "SELECT item FROM sales.orders"), [{ item: "tea" }]);
+    await assert.rejects(query(reporting.uri, "INSERT INTO sales.orders (item) VALUES ('x')"), /permission denied for table orders/);
+    // revokePublic: a login role without access is refused at the door.
+    await pg.query("CREATE ROLE stranger LOGIN PASSWORD 'stranger-pw'");
+    await assert.rejects(
+      query(`postgresql://stranger:stranger-pw@${pg.host}:${pg.port}/shop`, "SELECT 1"),
+      /permission denied for database "shop"/,
+    );
+  });
+
+  test("1c. a REVOKE made by hand is drift: repaired at the next resync, with a Drifted event saying what ran", async () => {
+    await pg.query("REVOKE SELECT ON sales.orders FROM shop_reporting", [], "shop");
+    const reporting = secret("shop-reporting-credentials")!.data;
+    await eventually("the grant repaired", () => query(reporting.uri, "SELECT item FROM sales.orders").catch(() => undefined));
+    const drifted = await eventually("a Drifted event", () => events("shop").find((e) => e.reason === "Drifted"));
+    assert.match(drifted.message, /repaired with: GRANT SELECT ON ALL TABLES IN SCHEMA "sales" TO "shop_reporting"/);
+    assert.equal(drifted.type, "Warning");
   });
 
   test("2. rotation by annotation: a new password in the Secret and on the role, the old one refused; once per value", async () => {

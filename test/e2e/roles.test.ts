@@ -19,11 +19,13 @@ const roles = [
 ];
 const databases = [{ name: "app_db", owner: "app_user", reclaimPolicy: "delete" }];
 
-async function login(user: string, password: string, database = "postgres"): Promise<string> {
+async function login(user: string, password: string, database = "postgres", sql = "SELECT current_user AS u"): Promise<string> {
   const client = new Client({ host: pg.host, port: pg.port, user, password, database });
   await client.connect();
   try {
-    return (await client.query("SELECT current_user AS u")).rows[0].u;
+    // Several statements give one result each: the last one's first row.
+    const results = [await client.query(sql)].flat();
+    return Object.values(results.at(-1)?.rows[0] ?? {}).join();
   } finally {
     await client.end();
   }
@@ -103,6 +105,27 @@ describe("PgRole through pulumi", () => {
     assert.equal(up.summary.resourceChanges?.create, 1);
     const password = (await passwords()).batch;
     assert.equal(await login("batch", password), "batch");
+  });
+
+  test("4c. a read role on the database: previewed as its GRANTs, applied, covering tables made later; removed, revoked", async () => {
+    const setAccess = (access: object[]) =>
+      t.stack.setConfig("pg-kopf:databases", { value: JSON.stringify([{ ...databases[0], access }]) });
+    await setAccess([{ role: "batch", level: "read" }]);
+    const preview = await t.stack.preview({ diff: true, onOutput });
+    for (const statement of [
+      'GRANT CONNECT ON DATABASE \\"app_db\\" TO \\"batch\\"',
+      'GRANT USAGE ON SCHEMA \\"public\\" TO \\"batch\\"',
+      'ALTER DEFAULT PRIVILEGES FOR ROLE \\"app_user\\" IN SCHEMA \\"public\\" GRANT SELECT ON TABLES TO \\"batch\\"',
+    ])
+      assert.ok(preview.stdout.includes(statement), `${statement} in:\n${preview.stdout}`);
+    await t.stack.up({ onOutput });
+    const secret = await passwords();
+    await login("app_user", secret.app_user, "app_db", "CREATE TABLE later (x int); INSERT INTO later VALUES (7)");
+    assert.equal(await login("batch", secret.batch, "app_db", "SELECT x FROM later"), "7");
+
+    await setAccess([]);
+    await t.stack.up({ onOutput });
+    await assert.rejects(login("batch", secret.batch, "app_db", "SELECT x FROM later"), /permission denied for table later/);
   });
 
   test("5. destroy drops the database, then the roles", async () => {
