@@ -36,6 +36,14 @@ const crossFieldRules = [
     message: "spec.name: postgres, template0 and template1 are system databases and cannot be managed",
   },
   {
+    rule: "!has(self.schemas) || self.schemas.all(s, !s.name.startsWith('pg_') && s.name != 'public')",
+    message: "spec.schemas: pg_* schemas are the system's, and public is always there (and covered by access); remove them",
+  },
+  {
+    rule: "!has(self.access) || self.access.all(a, !(a.role.lowerAscii() in ['public', 'current_user', 'session_user', 'current_role', 'none']))",
+    message: "spec.access: name a role; public and current_user are not roles (revokePublic takes access away from everyone)",
+  },
+  {
     rule: "!has(self.adopt) || !self.adopt || !has(self.adoptFrom)",
     message:
       "spec.adopt and spec.adoptFrom: set one of them (adopt for an unstamped database, adoptFrom to take over from a named manager)",
@@ -47,6 +55,13 @@ export function specSchema(): Schema {
   const spec = toStructural(specJsonSchema() as Schema);
   const props = spec.properties as Record<string, Schema>;
   for (const [key, value] of Object.entries(SPEC_DEFAULTS)) props[key] = { ...props[key], default: value };
+  // One entry per schema and per role: the API server refuses duplicates, and server-side apply merges by them.
+  for (const [list, key] of [
+    ["schemas", "name"],
+    ["access", "role"],
+  ]) {
+    props[list] = { ...props[list], "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key] };
+  }
   spec["x-kubernetes-validations"] = [...immutableRules, ...crossFieldRules];
   return spec;
 }

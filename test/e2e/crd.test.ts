@@ -67,6 +67,29 @@ describe("the API server and the core agree on what is valid", () => {
     badPolicy: { name: "app", reclaimPolicy: "drop" },
     duplicateExtensions: { name: "app", extensions: ["citext", "citext"] },
     hostileOwner: { name: "app", owner: "bob'; DROP ROLE x; --" },
+    access: {
+      name: "app",
+      schemas: [{ name: "sales", owner: "app_owner" }, { name: "audit" }],
+      access: [
+        { role: "reporting", level: "read" },
+        { role: "app", level: "write" },
+        { role: "monitor", level: "connect" },
+      ],
+      revokePublic: true,
+    },
+    accessTwice: {
+      name: "app",
+      access: [
+        { role: "r", level: "read" },
+        { role: "r", level: "write" },
+      ],
+    },
+    accessBadLevel: { name: "app", access: [{ role: "r", level: "admin" }] },
+    accessPublic: { name: "app", access: [{ role: "PUBLIC", level: "read" }] },
+    accessWithoutLevel: { name: "app", access: [{ role: "r" }] },
+    schemaTwice: { name: "app", schemas: [{ name: "s" }, { name: "s" }] },
+    schemaSystem: { name: "app", schemas: [{ name: "pg_temp_x" }] },
+    schemaPublic: { name: "app", schemas: [{ name: "public" }] },
   };
   for (const [label, spec] of Object.entries(cases)) {
     test(label, () => {
