@@ -20,11 +20,11 @@ export async function psqlFloor(pg: TestPostgres, databases: readonly string[], 
 }
 
 /** Runs a psql script file in one session; throws with psql's message when a statement fails. */
-export function runPsql(pg: TestPostgres, file: string): void {
+export function runPsql(pg: TestPostgres, file: string, database = "postgres"): void {
   // The password goes through the environment, never the command line.
   const r = spawnSync(
     "psql",
-    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-f", file],
+    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", database, "-f", file],
     { env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(r.stderr);

@@ -87,7 +87,17 @@ export async function observeAccessWith(client: Client, roles: readonly string[]
   const existing = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [roles]);
   const { rows } = await client.query<HeldPrivilege>(
     `WITH r AS (SELECT oid, rolname FROM pg_roles WHERE rolname = ANY($1::text[]) UNION ALL SELECT 0, 'PUBLIC'),
-          s AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = ANY($2::text[]))
+          s AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = ANY($2::text[])),
+          -- Each table and sequence once, with the privileges a level may grant on it, and its ACL exploded once.
+          relations AS MATERIALIZED (
+            SELECT c.oid, s.nspname, CASE WHEN c.relkind = 'S' THEN 'sequences' ELSE 'tables' END AS class,
+                   CASE WHEN c.relkind = 'S' THEN ARRAY['SELECT', 'USAGE', 'UPDATE']
+                        ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] END AS privileges,
+                   coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)) AS acl
+              FROM pg_class c JOIN s ON c.relnamespace = s.oid
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')),
+          grants AS MATERIALIZED (
+            SELECT DISTINCT c.oid, a.grantee, a.privilege_type FROM relations c, aclexplode(c.acl) a WHERE a.grantee IN (SELECT oid FROM r))
      SELECT r.rolname AS role, 'database' AS object, '' AS schema, a.privilege_type AS privilege, 0 AS missing, 1 AS present
        FROM r, pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
       WHERE d.datname = current_database() AND a.grantee = r.oid
@@ -96,15 +106,10 @@ export async function observeAccessWith(client: Client, roles: readonly string[]
        FROM r, s, aclexplode(coalesce(s.nspacl, acldefault('n', s.nspowner))) a
       WHERE a.grantee = r.oid
      UNION ALL
-     SELECT r.rolname, CASE WHEN c.relkind = 'S' THEN 'sequences' ELSE 'tables' END, s.nspname, p.privilege,
-            (count(*) FILTER (WHERE NOT h.has))::int, (count(*) FILTER (WHERE h.has))::int
-       FROM r CROSS JOIN s
-       JOIN pg_class c ON c.relnamespace = s.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-       CROSS JOIN LATERAL unnest(CASE WHEN c.relkind = 'S' THEN ARRAY['SELECT', 'USAGE', 'UPDATE']
-                                      ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] END) AS p(privilege)
-       CROSS JOIN LATERAL (SELECT EXISTS (
-              SELECT 1 FROM aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) a
-               WHERE a.grantee = r.oid AND a.privilege_type = p.privilege) AS has) h
+     SELECT r.rolname, c.class, c.nspname, p.privilege,
+            (count(*) FILTER (WHERE g.oid IS NULL))::int, (count(*) FILTER (WHERE g.oid IS NOT NULL))::int
+       FROM relations c CROSS JOIN r CROSS JOIN LATERAL unnest(c.privileges) AS p(privilege)
+       LEFT JOIN grants g ON g.oid = c.oid AND g.grantee = r.oid AND g.privilege_type = p.privilege
       WHERE r.oid <> 0
       GROUP BY 1, 2, 3, 4
      UNION ALL
