@@ -27,8 +27,12 @@ export async function applyStepsWith(
     try {
       await client.query(sql);
     } catch (err) {
-      // A grantee that does not exist yet (a database created with access for a role still to come).
-      if ((err as { code?: string }).code === "42704" && "role" in step) throw new RoleMissing([step.role]);
+      // A grantee or schema owner that does not exist yet (declared next to the database, still to come).
+      if ((err as { code?: string }).code === "42704") {
+        if ("role" in step) throw new RoleMissing([step.role]);
+        if ((step.kind === "createSchema" || step.kind === "alterSchemaOwner") && step.owner)
+          throw new RoleMissing([step.owner], "schemas");
+      }
       const typed = classifyError(err, fieldOf(step));
       typed.message = `${step.kind} failed: ${typed.message}`;
       throw typed;

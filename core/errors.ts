@@ -72,14 +72,15 @@ export class RoleInUse extends PgKopfError {
 }
 
 /**
- * A role named in access does not exist yet. Transient: it may be declared next to the database and created first
+ * A role named in access (or as a schema's owner) does not exist yet. Transient: it may be declared next to the database and created first
  * (a PgRole), so the database's access is planned again shortly.
  */
 export class RoleMissing extends PgKopfError {
-  constructor(roles: readonly string[]) {
+  /** `field`: where the spec names the roles (access, or a schema's owner). */
+  constructor(roles: readonly string[], field = "access") {
     super(
       "RoleMissing",
-      `access: role ${roles.map((r) => `"${r}"`).join(", ")} does not exist yet; create it (a PgRole declared next to this database is created first) or remove it from access`,
+      `${field}: role ${roles.map((r) => `"${r}"`).join(", ")} does not exist yet; create it (a PgRole declared next to this database is created first) or remove it from ${field}`,
       { transient: true },
     );
   }

@@ -151,5 +151,12 @@ describe("access levels on a database", () => {
     );
     const fresh = spec({ name: "fresh_shop", access: [{ role: "not_yet", level: "connect" }] });
     await assert.rejects(core.converge(settings, fresh, ctx), /access: role "not_yet" does not exist yet/);
+    const owner = spec({ ...base, schemas: [{ name: "app" }, { name: "later", owner: "owner_not_yet" }] });
+    await assert.rejects(core.converge(settings, owner, ctx), (err: core.PgKopfError) => {
+      assert.equal(err.reason, "RoleMissing");
+      assert.match(err.message, /^schemas: role "owner_not_yet" does not exist yet/);
+      return true;
+    });
+    assert.deepEqual(await pg.query("SELECT 1 FROM pg_namespace WHERE nspname = 'later'", [], "shop"), []);
   });
 });
