@@ -2,11 +2,11 @@
 // finalizer and any creation intent in one write right before the first change), status. Status is written once, at
 // the end, and only when it changed; the outcome tells the queue when to come back.
 import * as core from "../core";
-import { addFinalizer, hasFinalizer, removeFinalizer } from "./finalizer";
+import { addFinalizer, hasFinalizer } from "./finalizer";
 import { claimsCreation, clearCreating, prepareForChange } from "./creating";
 import { buildStatus, readyReason, recordEvent, writeStatus, type Verdict } from "./status";
 import type { PgDatabaseObject, PgDatabaseStatus } from "./resource";
-import { crossNamespaceTakeover, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import { crossNamespaceTakeover, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
 
 /**
  * Reconciles one object. Idempotent: running it again with nothing changed runs no SQL and writes no status.
@@ -113,33 +113,15 @@ async function reconcileDeletion(
   deps: ReconcilerDeps<PgDatabaseObject>,
 ): Promise<ReconcileResult> {
   if (!hasFinalizer(deps.api.kind, obj)) return { outcome: { kind: "done" }, reason: "Gone" };
-  // A spec that does not parse cannot say "delete": it is treated as retain, which loses nothing.
-  if (parsed.ok && parsed.spec.reclaimPolicy === "delete") {
-    try {
-      const steps = await core.reclaim(deps.settings, parsed.spec, { manager });
-      for (const step of steps) await recordEvent(deps, obj, "Normal", "Dropped", core.stepSql(step));
-    } catch (err) {
-      const e = core.classifyError(err);
-      if (!(e instanceof core.NotOwned)) {
-        // Postgres down, sessions connected: keep the finalizer, say why, and try again.
-        if (readyReason(obj) !== "Deleting") await recordEvent(deps, obj, "Warning", e.reason, e.message);
-        await finish(deps, obj, { ready: false, reason: "Deleting", message: `${e.reason}: ${e.message}` });
-        return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "Deleting" };
+  const spec = parsed.ok && parsed.spec.reclaimPolicy === "delete" ? parsed.spec : undefined;
+  const reclaim = spec
+    ? async () => {
+        const steps = await core.reclaim(deps.settings, spec, { manager });
+        for (const step of steps) await recordEvent(deps, obj, "Normal", "Dropped", core.stepSql(step));
       }
-      // Not ours to drop: it stays, and so nothing blocks the deletion of the resource.
-      await recordEvent(deps, obj, "Warning", "NotOwned", `${e.message} Left in place.`);
-    }
-  } else {
-    await recordEvent(
-      deps,
-      obj,
-      "Normal",
-      "Retained",
-      `database "${parsed.ok ? parsed.spec.name : String(obj.spec?.name)}" left in place (reclaimPolicy retain)`,
-    );
-  }
-  await removeFinalizer(deps.api, obj);
-  return { outcome: { kind: "done" }, reason: "Released" };
+    : undefined;
+  const name = parsed.ok ? parsed.spec.name : String(obj.spec?.name);
+  return finishDeletion(deps, obj, `database "${name}"`, reclaim, {});
 }
 
 async function finish(deps: ReconcilerDeps<PgDatabaseObject>, obj: PgDatabaseObject, verdict: Verdict<PgDatabaseStatus>): Promise<void> {

@@ -1,10 +1,11 @@
 // What the reconcilers of every kind share: what they are given, what they return, and the namespace rule for
 // taking over from another manager.
 import * as core from "../core";
+import { removeFinalizer } from "./finalizer";
 import type { Outcome } from "./queue";
-import type { CustomObject } from "./resource";
+import type { CommonStatus, CustomObject } from "./resource";
 import type { ResourceApi } from "./resourceApi";
-import type { ReadyReason } from "./status";
+import { buildStatus, type ReadyReason, readyReason, recordEvent, writeStatus } from "./status";
 
 export interface ReconcilerDeps<T extends CustomObject> {
   readonly api: ResourceApi;
@@ -37,4 +38,42 @@ export function crossNamespaceTakeover(kind: string, adoptFrom: string | undefin
         `move the object to the manager's namespace, or ask that manager's owner to hand it over`,
     },
   ];
+}
+
+/**
+ * The end of an object's deletion, for every kind: `reclaim` (undefined: reclaimPolicy retain, or a spec that does
+ * not parse and so cannot say "delete", which loses nothing) drops what the object made; on failure the finalizer
+ * stays, the status says why, and the queue comes back. Something not ours to drop is left, and does not block the
+ * deletion. `kept`: the kind's status details that must survive a failed attempt.
+ */
+export async function finishDeletion<S extends CommonStatus>(
+  deps: ReconcilerDeps<CustomObject<S>>,
+  obj: CustomObject<S>,
+  subject: string,
+  reclaim: (() => Promise<void>) | undefined,
+  kept: Omit<S, keyof CommonStatus>,
+): Promise<ReconcileResult> {
+  if (reclaim) {
+    try {
+      await reclaim();
+    } catch (err) {
+      const e = core.classifyError(err);
+      if (!(e instanceof core.NotOwned)) {
+        // Postgres down, sessions connected, objects still owned: keep the finalizer, say why, and try again.
+        if (readyReason(obj) !== "Deleting") await recordEvent(deps, obj, "Warning", e.reason, e.message);
+        await writeStatus(
+          deps.api,
+          obj,
+          buildStatus(obj, { ready: false, reason: "Deleting", message: `${e.reason}: ${e.message}`, details: kept }),
+        );
+        return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "Deleting" };
+      }
+      // Not ours to drop: it stays, and so nothing blocks the deletion of the resource.
+      await recordEvent(deps, obj, "Warning", "NotOwned", `${e.message} Left in place.`);
+    }
+  } else {
+    await recordEvent(deps, obj, "Normal", "Retained", `${subject} left in place (reclaimPolicy retain)`);
+  }
+  await removeFinalizer(deps.api, obj);
+  return { outcome: { kind: "done" }, reason: "Released" };
 }

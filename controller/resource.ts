@@ -12,22 +12,13 @@ export interface ResourceKind {
   readonly finalizer: string;
 }
 
-export const PG_DATABASE: ResourceKind = {
-  kind: databaseCrd.KIND,
-  group: databaseCrd.GROUP,
-  version: databaseCrd.VERSION,
-  plural: databaseCrd.PLURAL,
-  finalizer: `${databaseCrd.CRD_NAME}/finalizer`,
-};
+/** A kind's coordinates, from the module that generates its CRD. */
+function kindOf(crd: typeof databaseCrd | typeof roleCrd): ResourceKind {
+  return { kind: crd.KIND, group: crd.GROUP, version: crd.VERSION, plural: crd.PLURAL, finalizer: `${crd.CRD_NAME}/finalizer` };
+}
 
-export const PG_ROLE: ResourceKind = {
-  kind: roleCrd.KIND,
-  group: roleCrd.GROUP,
-  version: roleCrd.VERSION,
-  plural: roleCrd.PLURAL,
-  finalizer: `${roleCrd.CRD_NAME}/finalizer`,
-};
-
+export const PG_DATABASE = kindOf(databaseCrd);
+export const PG_ROLE = kindOf(roleCrd);
 export const KINDS: readonly ResourceKind[] = [PG_DATABASE, PG_ROLE];
 
 /** Set, to the database name, right before CREATE DATABASE runs and removed once the database is stamped. */

@@ -16,9 +16,9 @@ import {
   type SecretObject,
   secretNameOf,
 } from "./credentials";
-import { addFinalizer, hasFinalizer, removeFinalizer } from "./finalizer";
+import { addFinalizer, hasFinalizer } from "./finalizer";
 import { KubeApiError } from "./kube/client";
-import { crossNamespaceTakeover, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import { crossNamespaceTakeover, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
 import { type PgRoleObject, type PgRoleStatus, ROTATE_ANNOTATION } from "./resource";
 import { type SecretApi, type SecretNamespaces, secretsAllowed } from "./secrets";
 import { buildStatus, type CredentialsReason, readyReason, recordEvent, type Verdict, writeStatus } from "./status";
@@ -185,39 +185,20 @@ async function reconcileDeletion(
 ): Promise<ReconcileResult> {
   if (!hasFinalizer(deps.api.kind, obj)) return { outcome: { kind: "done" }, reason: "Gone" };
   deps.applied.delete(`${obj.metadata.namespace}/${obj.metadata.name}`);
-  // A spec that does not parse cannot say "delete": it is treated as retain, which loses nothing.
-  if (spec?.reclaimPolicy === "delete") {
-    try {
-      await core.role.reclaimRole(
-        deps.settings,
-        spec,
-        { manager },
-        (_step, shown) =>
-          // Each step as it completes: a failure later leaves these done, and says so.
-          void recordEvent(deps, obj, "Normal", "Dropped", shown),
-      );
-    } catch (err) {
-      const e = core.classifyError(err);
-      if (!(e instanceof core.NotOwned)) {
-        // Postgres down, objects still owned: keep the finalizer, say why, and try again.
-        if (readyReason(obj) !== "Deleting") await recordEvent(deps, obj, "Warning", e.reason, e.message);
-        await finish(deps, obj, { ready: false, reason: "Deleting", message: `${e.reason}: ${e.message}`, details: keptCredentials(obj) });
-        return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "Deleting" };
+  const dropping = spec?.reclaimPolicy === "delete" ? spec : undefined;
+  const reclaim = dropping
+    ? async () => {
+        // Each step as it completes: a failure later leaves these done, and says so.
+        await core.role.reclaimRole(
+          deps.settings,
+          dropping,
+          { manager },
+          (_step, shown) => void recordEvent(deps, obj, "Normal", "Dropped", shown),
+        );
       }
-      await recordEvent(deps, obj, "Warning", "NotOwned", `${e.message} Left in place.`);
-    }
-  } else {
-    await recordEvent(
-      deps,
-      obj,
-      "Normal",
-      "Retained",
-      `role "${spec?.name ?? String(obj.spec?.name)}" left in place (reclaimPolicy retain)`,
-    );
-  }
+    : undefined;
   // The credentials Secret goes with the object (its owner reference): the garbage collector deletes it.
-  await removeFinalizer(deps.api, obj);
-  return { outcome: { kind: "done" }, reason: "Released" };
+  return finishDeletion(deps, obj, `role "${spec?.name ?? String(obj.spec?.name)}"`, reclaim, keptCredentials(obj));
 }
 
 async function finish(deps: RoleReconcilerDeps, obj: PgRoleObject, verdict: Verdict<PgRoleStatus>): Promise<void> {

@@ -37,6 +37,11 @@ async function as(user: string, sql: string): Promise<unknown[]> {
 }
 
 const base = { name: "shop", owner: "shop_owner", schemas: [{ name: "app" }], revokePublic: true };
+const first: core.AccessEntry[] = [
+  { role: "reader", level: "read" },
+  { role: "writer", level: "write" },
+];
+const all: core.AccessEntry[] = [...first, { role: "late_reader", level: "read" }];
 
 before(async () => {
   pg = await startPostgres();
@@ -49,15 +54,7 @@ after(() => pg?.destroy());
 
 describe("access levels on a database", () => {
   test("a new database with a schema, a read and a write role, closed to everyone else", async () => {
-    const steps = await converge(
-      spec({
-        ...base,
-        access: [
-          { role: "reader", level: "read" },
-          { role: "writer", level: "write" },
-        ],
-      }),
-    );
+    const steps = await converge(spec({ ...base, access: first }));
     assert.ok(steps.includes('CREATE SCHEMA "app" AUTHORIZATION "shop_owner"'));
     assert.ok(steps.includes('ALTER DEFAULT PRIVILEGES FOR ROLE "shop_owner" IN SCHEMA "app" GRANT SELECT ON TABLES TO "reader"'));
     assert.ok(steps.includes('REVOKE CONNECT ON DATABASE "shop" FROM PUBLIC'));
@@ -73,33 +70,13 @@ describe("access levels on a database", () => {
   });
 
   test("a table that existed before a role was added is covered too", async () => {
-    const steps = await converge(
-      spec({
-        ...base,
-        access: [
-          { role: "reader", level: "read" },
-          { role: "writer", level: "write" },
-          { role: "late_reader", level: "read" },
-        ],
-      }),
-      [
-        { role: "reader", level: "read" },
-        { role: "writer", level: "write" },
-      ],
-    );
+    const steps = await converge(spec({ ...base, access: all }), first);
     assert.ok(steps.includes('GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "late_reader"'), steps.join("\n"));
     assert.equal((await as("late_reader", "SELECT item FROM app.orders")).length, 2);
   });
 
   test("a REVOKE made by hand is drift: planned as the GRANT that repairs it, and repaired", async () => {
-    const s = spec({
-      ...base,
-      access: [
-        { role: "reader", level: "read" },
-        { role: "writer", level: "write" },
-        { role: "late_reader", level: "read" },
-      ],
-    });
+    const s = spec({ ...base, access: all });
     await pg.query("REVOKE SELECT ON app.orders FROM reader", [], "shop");
     const planned = core.plan(s, await core.observeFor(settings, s, s.access), ctx, s.access).map(core.describeStep);
     assert.deepEqual(planned, ['GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "reader"']);
@@ -112,12 +89,7 @@ describe("access levels on a database", () => {
   test("lowering and removing revoke what the old level granted, and nothing granted by hand", async () => {
     await pg.query("GRANT REFERENCES ON app.orders TO writer", [], "shop");
     await pg.query("GRANT TRIGGER ON app.orders TO reader", [], "shop");
-    const previous: core.AccessEntry[] = [
-      { role: "reader", level: "read" },
-      { role: "writer", level: "write" },
-      { role: "late_reader", level: "read" },
-    ];
-    const steps = await converge(spec({ ...base, access: [{ role: "writer", level: "read" }] }), previous);
+    const steps = await converge(spec({ ...base, access: [{ role: "writer", level: "read" }] }), all);
     assert.ok(steps.includes('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA "app" FROM "writer"'), steps.join("\n"));
     assert.ok(steps.includes('REVOKE CONNECT ON DATABASE "shop" FROM "reader"'));
     await assert.rejects(as("writer", "INSERT INTO app.orders (item) VALUES ('x')"), /permission denied for table orders/);
