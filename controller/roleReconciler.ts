@@ -58,52 +58,54 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   let current = obj;
   const previous = deps.applied.get(key) ?? obj.status?.credentials;
 
+  const sql: string[] = [];
   // The credentials: a role that cannot log in has none; one that can gets its password from its Secret.
   let credentials: Credentials | undefined;
   let password: core.role.RolePasswordChange | undefined;
   let passwordIfCreated: (() => core.role.RolePasswordChange) | undefined;
-  if (spec.login) {
-    const secretName = secretNameOf(obj, parsed.credentials.secretName);
-    if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
-    let secret = await deps.secrets.get(obj.metadata.namespace, secretName).catch((err: unknown) => forbidden(err));
-    if (secret === "forbidden") return secretsNotAllowed(deps, obj);
-    if (secret && !ownedBy(secret, obj)) return secretNotOwned(deps, obj, secretName);
-
-    const applied = (s: SecretObject) =>
-      previous?.secretName === secretName && previous.uid === s.metadata.uid && previous.resourceVersion === s.metadata.resourceVersion;
-    const asked = obj.metadata.annotations?.[ROTATE_ANNOTATION];
-    let plaintext = passwordOf(secret);
-    const rotating = !secret || !plaintext || rotationAsked(obj, secret);
-    if (rotating) plaintext = core.generatePassword();
-    const keys = credentialKeys(spec.name, plaintext as string, deps.endpoint, parsed.credentials.database);
-    // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
-    const setAlready = secret !== undefined && !rotating && applied(secret);
-    if (!secret || !holdsKeys(secret, keys)) {
-      // Our finalizer first: a role created after this must not escape a deletion.
-      if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
-      const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
-      const wanted = credentialsSecret(current, secretName, keys, rotatedFor, secret?.metadata.resourceVersion);
-      const had = secret;
-      secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
-      if (rotating && previous)
-        await recordEvent(
-          deps,
-          current,
-          "Normal",
-          "Rotated",
-          had
-            ? `new password in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`
-            : `Secret ${secretName} was missing; new password in a new one`,
-        );
-    }
-    credentials = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
-    if (!setAlready) password = { verifier: core.scramVerifier(plaintext as string) };
-    // A role dropped out of band comes back with the password its Secret holds.
-    else passwordIfCreated = () => ({ verifier: core.scramVerifier(plaintext as string) });
-  }
-
-  const sql: string[] = [];
   try {
+    if (spec.login) {
+      const secretName = secretNameOf(obj, parsed.credentials.secretName);
+      if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
+      let secret = await deps.secrets.get(obj.metadata.namespace, secretName).catch((err: unknown) => forbidden(err));
+      if (secret === "forbidden") return secretsNotAllowed(deps, obj);
+      if (secret && !ownedBy(secret, obj)) return secretNotOwned(deps, obj, secretName);
+
+      const applied = (s: SecretObject) =>
+        previous?.secretName === secretName && previous.uid === s.metadata.uid && previous.resourceVersion === s.metadata.resourceVersion;
+      const asked = obj.metadata.annotations?.[ROTATE_ANNOTATION];
+      let plaintext = passwordOf(secret);
+      const rotating = !secret || !plaintext || rotationAsked(obj, secret);
+      if (rotating) plaintext = core.generatePassword();
+      const keys = credentialKeys(spec.name, plaintext as string, deps.endpoint, parsed.credentials.database);
+      // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
+      const setAlready = secret !== undefined && !rotating && applied(secret);
+      if (!secret || !holdsKeys(secret, keys)) {
+        // Before a password is handed out: the role must be ours to set it on (NotOwned otherwise, Secret untouched).
+        core.role.planRole(spec, await core.role.observeRole(deps.settings, spec.name), { manager });
+        // Our finalizer first: a role created after this must not escape a deletion.
+        if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
+        const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
+        const wanted = credentialsSecret(current, secretName, keys, rotatedFor, secret?.metadata.resourceVersion);
+        const had = secret;
+        secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
+        if (rotating && previous)
+          await recordEvent(
+            deps,
+            current,
+            "Normal",
+            "Rotated",
+            had
+              ? `new password in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`
+              : `Secret ${secretName} was missing; new password in a new one`,
+          );
+      }
+      credentials = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
+      if (!setAlready) password = { verifier: core.scramVerifier(plaintext as string) };
+      // A role dropped out of band comes back with the password its Secret holds.
+      else passwordIfCreated = () => ({ verifier: core.scramVerifier(plaintext as string) });
+    }
+
     if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
     const { observed } = await core.role.convergeRole(
       deps.settings,

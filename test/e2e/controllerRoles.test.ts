@@ -206,19 +206,24 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     passwords.push(keys.password);
   });
 
-  test("4. a rotation that cannot reach Postgres: the Secret has the new password, and the role takes it once Postgres is back", async () => {
+  test("4. a rotation asked while Postgres is down: nothing handed out until the role can take it, then both change", async () => {
     const before = roles().get("shop-app").status.credentials;
+    const old = secret("shop-app-credentials")!.data;
     pg.stop();
     try {
       roles().apply("shop-app", roles().get("shop-app").spec, { "pgroles.my.local/rotate": "during-outage" });
       const failed = await roles().untilReady("shop-app", "PostgresUnavailable");
-      // The role still has the password of the Secret it was last set from, and the status says which.
+      // The Secret still holds the password the role has, and the status says which Secret that is.
       assert.deepEqual(failed.status.credentials, before);
-      assert.notEqual(secret("shop-app-credentials")?.data.password, passwords.at(-1));
+      assert.equal(secret("shop-app-credentials")?.data.password, old.password);
     } finally {
       pg.start();
     }
-    const keys = await untilApplied("shop-app", "shop-app-credentials");
+    const keys = await eventually("the rotation done", async () => {
+      const data = await untilApplied("shop-app", "shop-app-credentials");
+      return data.password !== old.password ? data : undefined;
+    });
+    assert.equal(secret("shop-app-credentials")?.raw.metadata.annotations["pgroles.my.local/rotated-for"], "during-outage");
     assert.equal(await loginWithUri(keys.uri), "shop_app");
   });
 
@@ -244,6 +249,16 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     assert.ok(!(await roleExists("taken_role")));
     assert.equal(secret("taken-credentials")?.data.password, "theirs");
     assert.equal(secret("taken-credentials")?.raw.metadata.ownerReferences, undefined);
+  });
+
+  // Regression: the Secret was written with a new password before the role turned out not to be ours, handing out a
+  // password that never worked.
+  test("6b. a role made by hand is not taken over without adopt, and no Secret is written for it", async () => {
+    await pg.query("CREATE ROLE handmade LOGIN");
+    roles().apply("handmade", { name: "handmade" });
+    const obj = await roles().untilReady("handmade", "NotOwned");
+    assert.match(ready(obj).message, /role "handmade" exists and was not created by pg-kopf/);
+    assert.equal(secret("handmade-credentials"), undefined);
   });
 
   test("7. a namespace where pg-kopf may not write Secrets: refused with the fix, nothing created", async () => {
