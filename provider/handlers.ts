@@ -5,6 +5,7 @@ import * as core from "../core";
 import {
   checkFailures,
   fieldsOf,
+  goneNotice,
   hasPlannedWork,
   managerOf as managerIn,
   plannedStatements,
@@ -99,7 +100,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   if (replaced) return { inputs: { ...r.spec, manager: news.manager, plannedSql: replaced } };
   let plannedSql: string[];
   try {
-    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, manager, previousAccess(olds));
+    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, manager, previousAccess(olds), olds);
     if (replacing.length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
   } catch (err) {
     const failed = unplanned(err);
@@ -119,9 +120,20 @@ async function planSql(
   spec: core.PgDatabaseSpec,
   manager: string,
   previous: readonly core.AccessEntry[],
+  recorded?: Props,
 ): Promise<string[]> {
   const ctx = { manager };
-  if (!replaced) return core.plan(spec, await core.observeFor(settings, spec, previous), ctx, previous).map(core.describeStep);
+  if (!replaced) {
+    const observed = await core.observeFor(settings, spec, previous);
+    const steps = core.plan(spec, observed, ctx, previous).map(core.describeStep);
+    const gone = goneNotice(
+      recorded,
+      observed,
+      `database "${spec.name}"`,
+      "up creates it again, empty: restore its data from a backup if it was dropped by mistake",
+    );
+    return gone ? [gone, ...steps] : steps;
+  }
   // A replacement (only reached with reclaimPolicy delete recorded): the old database is dropped, then created anew.
   const old = parseOrThrow(replaced);
   const drop = core.planDelete(old, await core.observeFor(settings, old), [], ctx);

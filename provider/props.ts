@@ -62,11 +62,23 @@ export function unplanned(err: unknown): { failures: { property: string; reason:
   return { plannedSql: [`${NOT_PLANNED}${e.reason}: ${e.message}`] };
 }
 
-/** The statements check planned, or undefined when it could not plan (up then plans afresh). */
+/** The mark of a notice in plannedSql: a line for the reviewer, not a statement. */
+export const NOTICE = "-- note: ";
+
+/**
+ * The notice that the object the state records (by oid) is no longer in Postgres, or undefined. It also makes the
+ * plan new work: the re-creating statements alone can be the very ones recorded as run at creation.
+ */
+export function goneNotice(olds: Props | undefined, observed: { oid: number } | undefined, what: string, then: string): string | undefined {
+  if (observed || typeof olds?.oid !== "number") return undefined;
+  return `${NOTICE}${what} (oid ${olds.oid}) is gone from Postgres, dropped out of band; ${then}`;
+}
+
+/** The statements check planned (notices left out), or undefined when it could not plan (up then plans afresh). */
 export function plannedStatements(props: Props): string[] | undefined {
   const planned = props.plannedSql;
   if (!Array.isArray(planned) || planned.some((s) => String(s).startsWith(NOT_PLANNED))) return undefined;
-  return planned.map(String);
+  return planned.map(String).filter((s) => !s.startsWith(NOTICE));
 }
 
 /**

@@ -6,6 +6,7 @@ import * as core from "../core";
 import {
   checkFailures,
   fieldsOf,
+  goneNotice,
   hasPlannedWork,
   managerOf as managerIn,
   plannedStatements,
@@ -69,6 +70,8 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     const observed = await role.observeRole(settings, r.spec.name);
     const password = !observed || rotates(olds ?? {}, news) ? PLANNED_VERIFIER : undefined;
     plannedSql = role.planRole(r.spec, observed, { manager }, password).map(role.describeRoleStep);
+    const gone = goneNotice(olds, observed, `role "${r.spec.name}"`, "up creates it again, with the password the state has");
+    if (gone) plannedSql.unshift(gone);
   } catch (err) {
     const failed = unplanned(err);
     if ("failures" in failed) return failed;

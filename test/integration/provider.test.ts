@@ -221,6 +221,23 @@ describe("the planned SQL", () => {
     assert.equal(diff?.changes, true);
   });
 
+  // Regression: without a refresh, the re-creating plan was the very one recorded at creation, so diff saw no new
+  // work and up did nothing, silently, while the database was gone.
+  test("a database dropped out of band, no refresh: the preview says so first, and up creates it again", async () => {
+    const made = await provider.create((await checkAndDiff({}, { name: "vanished", owner: "app_owner" })).checked.inputs!);
+    await pg.query('DROP DATABASE "vanished"');
+    const { checked, diff } = await checkAndDiff(made.outs!, { name: "vanished", owner: "app_owner" }, made.outs);
+    const planned = checked.inputs?.plannedSql as string[];
+    assert.match(
+      planned[0],
+      /^-- note: database "vanished" \(oid \d+\) is gone from Postgres, dropped out of band; up creates it again, empty/,
+    );
+    assert.deepEqual(planned.slice(1), made.outs!.plannedSql as string[]);
+    assert.equal(diff?.changes, true);
+    await provider.update!("vanished", made.outs!, checked.inputs!);
+    assert.ok(await exists("vanished"));
+  });
+
   test("setting an immutable field to the value the database already has is no change", async () => {
     const made = await provider.create((await checkAndDiff({}, { name: "implicit" })).checked.inputs!);
     const { checked, diff } = await checkAndDiff(made.outs!, { name: "implicit", encoding: "UTF8" }, made.outs);
