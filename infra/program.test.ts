@@ -5,7 +5,10 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { pgDatabaseCrd } from "../crd/pgdatabase";
 import { pgRoleCrd } from "../crd/pgrole";
-import type { ConfigReader } from "./settings";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { load } from "js-yaml";
+import { type ConfigReader, readSettings } from "./settings";
 
 interface Registered {
   type: string;
@@ -259,4 +262,16 @@ describe("invalid config fails with the key", () => {
       await assert.rejects(run(values), message);
     });
   }
+});
+
+test("the dev stack's config (Pulumi.dev.yaml) is valid as shipped, with the secret set by the user", () => {
+  const file = load(readFileSync(join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+  const values = Object.fromEntries(Object.entries(file.config).map(([k, v]) => [k.replace(/^pg-kopf:/, ""), v]));
+  const s = readSettings(config({ ...values, adminPassword: PASSWORD }));
+  assert.deepEqual(s.roleNamespaces, ["default"]);
+  assert.deepEqual(s.postgres, { hostIp: "192.168.65.254", port: 5432 });
+  assert.deepEqual(
+    s.databases.map((d) => d.name),
+    ["mynewdb"],
+  );
 });
