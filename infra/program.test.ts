@@ -250,6 +250,16 @@ describe("invalid config fails with the key", () => {
     ["IP that is a name", { ...base, postgresHostIp: "db.local" }, /pg-kopf:postgresHostIp: "db.local" is not an IPv4 address/],
     ["bad pull policy", { ...base, imagePullPolicy: "Sometimes" }, /pg-kopf:imagePullPolicy: use one of Always, IfNotPresent, Never/],
     ["database without name", { ...base, databases: [{ owner: "x" }] }, /pg-kopf:databases\[0\]: each entry needs at least a name/],
+    [
+      "a server not declared",
+      { ...base, roles: [{ name: "r", server: "nowhere" }] },
+      /pg-kopf:roles\[0\]\.server: server "nowhere" is not declared; declare it with pulumi config set --path 'pg-kopf:servers.nowhere.host' <host> \(at pg-kopf:servers.nowhere\)/,
+    ],
+    [
+      "a server entry with a password",
+      { ...base, servers: { reports: { host: "r", password: "x" } }, databases: [{ name: "d", server: "reports" }] },
+      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout \(the password goes in the password file\)/,
+    ],
     ["role namespace not a name", { ...base, roleNamespaces: ["Team A"] }, /pg-kopf:roleNamespaces\[0\]: "Team A" is not a namespace name/],
     [
       "* among namespaces",

@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isIPv4 } from "node:net";
 import { SSL_MODES, type SslMode } from "../core/connect";
+import { ServerConfigError, serverProviderInputs } from "../provider/config";
 
 export interface DatabaseDeclaration {
   /** Resource name suffix and, unless the spec says otherwise, the database name. */
@@ -145,6 +146,27 @@ export function readSettings(config: ConfigReader): Settings {
       fail(`roles[${i}]`, "each entry needs at least a name, e.g. {name: app}");
     }
   });
+
+  // A server a database or role names must be declared (and well formed) before anything is planned.
+  for (const [list, entries] of [
+    ["databases", databases],
+    ["roles", roles],
+  ] as const) {
+    (entries as DatabaseDeclaration[]).forEach((entry, i) => {
+      if (entry.server === undefined) return;
+      if (typeof entry.server !== "string") fail(`${list}[${i}].server`, "expected the name of a server in pg-kopf:servers");
+      try {
+        serverProviderInputs(
+          entry.server as string,
+          (k) => config.get(k),
+          (k) => config.getObject(k),
+        );
+      } catch (err) {
+        if (!(err instanceof ServerConfigError)) throw err;
+        fail(`${list}[${i}].server`, `${err.reason} (at ${config.name}:${err.key})`);
+      }
+    });
+  }
 
   const declared = new Set((roles as DatabaseDeclaration[]).map((r) => r.name));
   const rolePasswords = config.getSecret("rolePasswords")?.apply((text) => {

@@ -60,3 +60,75 @@ export function adminConnection(config: ConfigSource, env: NodeJS.ProcessEnv): C
     env,
   );
 }
+
+/** A malformed or missing pg-kopf:servers entry: the key (servers.<name>[.<field>]) and what to do. */
+export class ServerConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`config ${qualified(key)}: ${reason}`);
+    this.name = "ServerConfigError";
+  }
+}
+
+/** The server a resource names when it names none: the admin connection above. */
+export const DEFAULT_SERVER = "default";
+/** The stack config key of the other servers: a map of name to {host, port, user, database, sslMode, sslRootCert}. */
+export const SERVERS_CONFIG_KEY = "servers";
+
+/** A server's entry in pg-kopf:servers, keyed as users write it, with the admin key each one stands for. */
+const SERVER_FIELDS: Record<string, string> = {
+  host: ADMIN_CONFIG_KEYS.host,
+  port: ADMIN_CONFIG_KEYS.port,
+  user: ADMIN_CONFIG_KEYS.user,
+  database: ADMIN_CONFIG_KEYS.database,
+  sslMode: ADMIN_CONFIG_KEYS.sslmode,
+  sslRootCert: ADMIN_CONFIG_KEYS.sslrootcert,
+  connectTimeout: ADMIN_CONFIG_KEYS.connectTimeoutSeconds,
+};
+
+/**
+ * The provider inputs of one server: for the default server the admin keys as configured, for a named one its
+ * entry of pg-kopf:servers under the same keys, so every provider configures alike. Passwords are not config: the
+ * provider reads them from PGPASSWORD or the password file, whose lines name host, port and user (docs/adr/0007).
+ * Throws naming the key when the server is not declared or an entry is malformed.
+ */
+export function serverProviderInputs(
+  server: string,
+  get: (key: string) => string | undefined,
+  getObject: (key: string) => unknown,
+): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  if (server === DEFAULT_SERVER) {
+    for (const key of Object.values(ADMIN_CONFIG_KEYS)) {
+      const value = get(key);
+      if (value !== undefined) inputs[qualified(key)] = value;
+    }
+    return inputs;
+  }
+  const servers = getObject(SERVERS_CONFIG_KEY) ?? {};
+  const entry = (servers as Record<string, unknown>)[server];
+  const fail = (key: string, message: string): never => {
+    throw new ServerConfigError(`${SERVERS_CONFIG_KEY}.${key}`, message);
+  };
+  if (typeof servers !== "object" || Array.isArray(servers)) fail("", "expected a map of server name to {host, port, user, sslMode}");
+  if (entry === undefined) {
+    const known = Object.keys(servers as object);
+    fail(
+      server,
+      `server "${server}" is not declared; declare it with pulumi config set --path '${qualified(`${SERVERS_CONFIG_KEY}.${server}.host`)}' <host>` +
+        (known.length ? ` (declared: ${known.join(", ")})` : ""),
+    );
+  }
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+    fail(server, "expected {host, port, user, sslMode, sslRootCert}");
+  for (const [field, value] of Object.entries(entry as Record<string, unknown>)) {
+    if (!(field in SERVER_FIELDS))
+      fail(`${server}.${field}`, `unknown; use ${Object.keys(SERVER_FIELDS).join(", ")} (the password goes in the password file)`);
+    if (typeof value !== "string" && typeof value !== "number") fail(`${server}.${field}`, "expected a string");
+    inputs[qualified(SERVER_FIELDS[field])] = String(value);
+  }
+  if (!inputs[qualified(ADMIN_CONFIG_KEYS.host)]) fail(`${server}.host`, "missing: say where the server is");
+  return inputs;
+}

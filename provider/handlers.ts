@@ -6,6 +6,8 @@ import {
   checkFailures,
   fieldsOf,
   goneNotice,
+  serverChange,
+  serverKey,
   hasPlannedWork,
   managerOf as managerIn,
   plannedStatements,
@@ -53,14 +55,20 @@ function replacingFields(olds: Props, news: Props): core.FieldName[] {
 /** The recorded properties after the database was brought to `spec`: the spec, who manages it, and its oid. */
 function outputs(spec: core.PgDatabaseSpec, manager: string, observed: core.ObservedDatabase, inputs: Props): Props {
   // plannedSql as run is kept, so that a refresh can give back the inputs exactly as recorded (see read).
-  return { ...spec, manager, oid: observed.oid, ...(Array.isArray(inputs.plannedSql) ? { plannedSql: inputs.plannedSql } : {}) };
+  return {
+    ...spec,
+    ...serverKey(inputs),
+    manager,
+    oid: observed.oid,
+    ...(Array.isArray(inputs.plannedSql) ? { plannedSql: inputs.plannedSql } : {}),
+  };
 }
 
 /** The admin connection from stack config (configure) or, when the engine never called configure, PG* variables. */
 export const configure = providerConnection;
 
 /** Keys the resource itself adds to its inputs; everything else is the user's and is validated as the spec. */
-const RESOURCE_KEYS = new Set(["__provider", "manager", "oid", "plannedSql"]);
+const RESOURCE_KEYS = new Set(["__provider", "manager", "oid", "plannedSql", "server"]);
 
 /**
  * The plans of replacements this provider process has checked, by the new inputs they were made for. On a
@@ -82,6 +90,8 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const r = core.parseSpec(user);
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && Object.keys(olds).length > 0;
+  const moved = serverChange(olds, news);
+  if (moved) return { failures: [moved] };
   // Compared in the spellings the spec normalizes to (utf-8 is UTF8), as recorded and as diff sees them.
   const replacing = hasOlds ? replacingFields(olds, r.spec as unknown as Props) : [];
   // An immutable change means DROP + CREATE. Only a resource whose recorded policy already says delete may do
@@ -97,7 +107,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   }
   const manager = typeof news.manager === "string" ? news.manager : "";
   const replaced = hasOlds ? undefined : replacementPlans.get(replacementKey(r.spec, news.manager));
-  if (replaced) return { inputs: { ...r.spec, manager: news.manager, plannedSql: replaced } };
+  if (replaced) return { inputs: { ...r.spec, ...serverKey(news), manager: news.manager, plannedSql: replaced } };
   let plannedSql: string[];
   try {
     plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, manager, previousAccess(olds), olds);
@@ -107,7 +117,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     if ("failures" in failed) return failed;
     plannedSql = failed.plannedSql;
   }
-  return { inputs: { ...r.spec, manager: news.manager, plannedSql } };
+  return { inputs: { ...r.spec, ...serverKey(news), manager: news.manager, plannedSql } };
 }
 
 /**
@@ -197,6 +207,7 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   // last run are given back as recorded: dropping them made every refresh after a create report an update.
   const inputs = {
     ...specFields(refreshed),
+    ...serverKey(props),
     manager: refreshed.manager,
     ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}),
   };

@@ -62,6 +62,28 @@ export function unplanned(err: unknown): { failures: { property: string; reason:
   return { plannedSql: [`${NOT_PLANNED}${e.reason}: ${e.message}`] };
 }
 
+/** The server a property bag names (absent: the default server). */
+function serverOf(props: Props | undefined): string {
+  return typeof props?.server === "string" ? props.server : "default";
+}
+
+/**
+ * A resource stays on its server: moving it would leave the old one behind and create another, empty, elsewhere.
+ * The failure check returns for a changed server, or undefined.
+ */
+export function serverChange(olds: Props | undefined, news: Props): { property: string; reason: string } | undefined {
+  if (!olds || typeof olds.name !== "string" || serverOf(olds) === serverOf(news)) return undefined;
+  return {
+    property: "server",
+    reason: `server: cannot change from "${serverOf(olds)}" to "${serverOf(news)}": it would stay there and another would be made here. Declare a new resource for the other server, and move the data yourself.`,
+  };
+}
+
+/** The server key of a property bag, carried into inputs and outputs as given (absent for the default server). */
+export function serverKey(props: Props): { server?: string } {
+  return typeof props.server === "string" ? { server: props.server } : {};
+}
+
 /** The mark of a notice in plannedSql: a line for the reviewer, not a statement. */
 export const NOTICE = "-- note: ";
 

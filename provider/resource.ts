@@ -3,11 +3,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import { pulumiManager } from "../core/ownership";
 import type { PgDatabaseSpecInput } from "../core/spec";
-import { ADMIN_CONFIG_KEYS, CONFIG_NAMESPACE, qualified } from "./config";
+import { CONFIG_NAMESPACE, DEFAULT_SERVER, serverProviderInputs } from "./config";
 import { pgDatabaseProvider } from "./provider";
 
-/** The resource's arguments: the core's spec, each field an Input. The admin connection comes from stack config. */
-export type PgDatabaseArgs = { [K in keyof PgDatabaseSpecInput]: pulumi.Input<PgDatabaseSpecInput[K]> };
+/**
+ * The resource's arguments: the core's spec, each field an Input, and the server it lives on (a name from
+ * pg-kopf:servers; default: the admin connection). The connection comes from stack config.
+ */
+export type PgDatabaseArgs = { [K in keyof PgDatabaseSpecInput]: pulumi.Input<PgDatabaseSpecInput[K]> } & ServerArg;
+
+/** The server as a resource input: recorded only when not the default, so single-server stacks see no new property. */
+export function serverInput(server: string): { server?: string } {
+  return server === DEFAULT_SERVER ? {} : { server };
+}
+
+export interface ServerArg {
+  /** The server, by its name in pg-kopf:servers; fixed for the resource's life. Default: the admin connection. */
+  readonly server?: string;
+}
 
 /** The dynamic provider host (package pulumi-nodejs) as an explicit provider resource. */
 class PgKopfProvider extends pulumi.ProviderResource {
@@ -16,29 +29,38 @@ class PgKopfProvider extends pulumi.ProviderResource {
   }
 }
 
-/** One provider per deployment: an Automation API process runs several, each with a Stack resource of its own. */
-const providers = new WeakMap<object, PgKopfProvider>();
+/**
+ * One provider per server and deployment: an Automation API process runs several deployments, each with a Stack
+ * resource of its own.
+ */
+const providers = new WeakMap<object, Map<string, PgKopfProvider>>();
 
 /**
- * The provider every PgDatabase of this program uses. Explicit, because the engine gives a default dynamic provider
- * the whole stack config, secrets included, which it records in the state and unwraps into its logs (the dynamic
- * provider host accepts no secrets). This one gets only the documented pg-kopf:* connection keys, read from the
- * pg-kopf namespace whatever the project is called. (Stacks made with the default provider move to this one
- * without a replacement: the engine replaces resources on a provider change only when the provider asks for it in
- * DiffConfig, which the dynamic provider host does not implement.)
+ * The provider the resources on `server` use. Explicit, because the engine gives a default dynamic provider the
+ * whole stack config, secrets included, which it records in the state and unwraps into its logs (the dynamic
+ * provider host accepts no secrets). This one gets only the connection keys of its server: the documented pg-kopf:*
+ * admin keys for the default server, an entry of pg-kopf:servers for another (docs/adr/0014). (Stacks made with the
+ * default provider move to this one without a replacement: the engine replaces resources on a provider change only
+ * when the provider asks for it in DiffConfig, which the dynamic provider host does not implement.)
  */
-export function pgKopfProvider(): pulumi.ProviderResource {
+export function pgKopfProvider(server: string = DEFAULT_SERVER): pulumi.ProviderResource {
   const deployment = pulumi.runtime.getStackResource() ?? providers;
-  let provider = providers.get(deployment);
+  let perServer = providers.get(deployment);
+  if (!perServer) {
+    perServer = new Map();
+    providers.set(deployment, perServer);
+  }
+  let provider = perServer.get(server);
   if (!provider) {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
-    const inputs: Record<string, string> = {};
-    for (const key of Object.values(ADMIN_CONFIG_KEYS)) {
-      const value = config.get(key);
-      if (value !== undefined) inputs[qualified(key)] = value;
-    }
-    provider = new PgKopfProvider("pg-kopf", inputs);
-    providers.set(deployment, provider);
+    const inputs = serverProviderInputs(
+      server,
+      (key) => config.get(key),
+      (key) => config.getObject(key),
+    );
+    // The default server's provider keeps the name it always had, so existing stacks see no change.
+    provider = new PgKopfProvider(server === DEFAULT_SERVER ? "pg-kopf" : `pg-kopf-${server}`, inputs);
+    perServer.set(server, provider);
   }
   return provider;
 }
@@ -57,11 +79,12 @@ export class PgDatabase extends pulumi.dynamic.Resource {
   declare public readonly oid: pulumi.Output<number>;
 
   constructor(name: string, args: PgDatabaseArgs, opts?: pulumi.CustomResourceOptions) {
+    const { server = DEFAULT_SERVER, ...spec } = args;
     super(
       pgDatabaseProvider,
       name,
-      { ...args, manager: pulumiManager(pulumi.getProject(), pulumi.getStack()), oid: undefined },
-      { provider: pgKopfProvider(), ...opts },
+      { ...spec, ...serverInput(server), manager: pulumiManager(pulumi.getProject(), pulumi.getStack()), oid: undefined },
+      { provider: pgKopfProvider(server), ...opts },
       "pg",
       "Database",
     );

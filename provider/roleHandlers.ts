@@ -7,6 +7,8 @@ import {
   checkFailures,
   fieldsOf,
   goneNotice,
+  serverChange,
+  serverKey,
   hasPlannedWork,
   managerOf as managerIn,
   plannedStatements,
@@ -49,11 +51,13 @@ function rotates(olds: Props, news: Props): boolean {
  * its identity: renaming is refused here, naming the field.
  */
 export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
-  const keys = new Set(["__provider", "manager", "oid", "plannedSql", "password", "generatedPassword"]);
+  const keys = new Set(["__provider", "manager", "oid", "plannedSql", "password", "generatedPassword", "server"]);
   const user = Object.fromEntries(Object.entries(news).filter(([k, v]) => !keys.has(k) && v !== undefined && v !== null));
   const r = role.parseRoleSpec(user);
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && typeof olds.name === "string";
+  const moved = serverChange(olds, news);
+  if (moved) return { failures: [moved] };
   if (hasOlds && olds.name !== r.spec.name) {
     return {
       failures: [
@@ -78,7 +82,13 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     plannedSql = failed.plannedSql;
   }
   return {
-    inputs: { ...r.spec, manager: news.manager, plannedSql, ...(typeof news.password === "string" ? { password: news.password } : {}) },
+    inputs: {
+      ...r.spec,
+      ...serverKey(news),
+      manager: news.manager,
+      plannedSql,
+      ...(typeof news.password === "string" ? { password: news.password } : {}),
+    },
   };
 }
 
@@ -95,6 +105,7 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
 function outputs(spec: core.role.PgRoleSpec, manager: string, observed: core.role.ObservedRole, inputs: Props, password: string): Props {
   return {
     ...spec,
+    ...serverKey(inputs),
     manager,
     oid: observed.oid,
     password,
@@ -174,6 +185,7 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   }
   const inputs = {
     ...specFields(refreshed),
+    ...serverKey(props),
     manager: refreshed.manager,
     ...(typeof props.password === "string" && props.generatedPassword === false ? { password: props.password } : {}),
     ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}),

@@ -5,12 +5,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { pulumiManager } from "../core/ownership";
 import type { PgRoleSpecInput } from "../core/role/spec";
 import { pgRoleProvider } from "./provider";
-import { pgKopfProvider } from "./resource";
+import { pgKopfProvider, type ServerArg, serverInput } from "./resource";
+import { DEFAULT_SERVER } from "./config";
 
 export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpecInput[K]> } & {
   /** The role's password. Omitted: the provider generates one at creation (see the password output). Changing it rotates it. */
   password?: pulumi.Input<string>;
-};
+} & ServerArg;
 
 export class PgRole extends pulumi.dynamic.Resource {
   declare public readonly name: pulumi.Output<string>;
@@ -23,18 +24,19 @@ export class PgRole extends pulumi.dynamic.Resource {
   declare public readonly password: pulumi.Output<string>;
 
   constructor(name: string, args: PgRoleArgs, opts?: pulumi.CustomResourceOptions) {
-    const { password, ...spec } = args;
+    const { password, server = DEFAULT_SERVER, ...spec } = args;
     super(
       pgRoleProvider,
       name,
       {
         ...spec,
+        ...serverInput(server),
         manager: pulumiManager(pulumi.getProject(), pulumi.getStack()),
         oid: undefined,
         password: password !== undefined ? pulumi.secret(password) : undefined,
         generatedPassword: undefined,
       },
-      { provider: pgKopfProvider(), ...opts, additionalSecretOutputs: ["password", ...(opts?.additionalSecretOutputs ?? [])] },
+      { provider: pgKopfProvider(server), ...opts, additionalSecretOutputs: ["password", ...(opts?.additionalSecretOutputs ?? [])] },
       "pg",
       "Role",
     );

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { serverProviderInputs } from "./config";
+
+const config = (values: Record<string, unknown>) => ({
+  get: (k: string) => (values[k] === undefined ? undefined : String(values[k])),
+  getObject: (k: string) => values[k],
+});
+
+test("the default server is the admin keys; a named one is its pg-kopf:servers entry under the same keys", () => {
+  const c = config({
+    adminHost: "db.internal",
+    adminUser: "platform",
+    servers: { reports: { host: "reports.internal", port: 6432, user: "reporter", sslMode: "verify-full", sslRootCert: "PEM" } },
+  });
+  assert.deepEqual(serverProviderInputs("default", c.get, c.getObject), {
+    "pg-kopf:adminHost": "db.internal",
+    "pg-kopf:adminUser": "platform",
+  });
+  assert.deepEqual(serverProviderInputs("reports", c.get, c.getObject), {
+    "pg-kopf:adminHost": "reports.internal",
+    "pg-kopf:adminPort": "6432",
+    "pg-kopf:adminUser": "reporter",
+    "pg-kopf:adminSslMode": "verify-full",
+    "pg-kopf:adminSslRootCert": "PEM",
+  });
+});
+
+test("a server not declared, a misspelt field, a password in config, or no host: refused naming the key", () => {
+  const c = config({ servers: { reports: { host: "r" }, bad: { hots: "x" }, secret: { host: "s", password: "p" }, nohost: { port: 1 } } });
+  assert.throws(
+    () => serverProviderInputs("prod", c.get, c.getObject),
+    /config pg-kopf:servers\.prod: server "prod" is not declared; .*\(declared: reports, bad, secret, nohost\)/,
+  );
+  assert.throws(() => serverProviderInputs("bad", c.get, c.getObject), /config pg-kopf:servers\.bad\.hots: unknown; use host, port/);
+  assert.throws(
+    () => serverProviderInputs("secret", c.get, c.getObject),
+    /servers\.secret\.password: unknown; .*the password goes in the password file/,
+  );
+  assert.throws(() => serverProviderInputs("nohost", c.get, c.getObject), /servers\.nohost\.host: missing/);
+});

@@ -1,0 +1,84 @@
+// Two Postgres servers from one Pulumi program, through the real pulumi CLI: the admin connection's server (plain
+// TCP) and a TLS-only one reached with verify-full and its own CA, declared in pg-kopf:servers. Each resource lands on
+// its own server, no password reaches the state, a wrong CA fails the preview naming the cause, and a resource cannot
+// move between servers.
+import assert from "node:assert/strict";
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
+
+let plain: TestPostgres;
+let secure: TestPostgres;
+let other: TestPostgres;
+let t: TestStack;
+const onOutput = () => undefined;
+
+const databases = [
+  { name: "on_default", reclaimPolicy: "delete" },
+  { name: "on_secure", owner: "secure_app", server: "secure", reclaimPolicy: "delete" },
+];
+const roles = [{ name: "secure_app", server: "secure", reclaimPolicy: "delete" }];
+const exists = async (pg: TestPostgres, catalog: "pg_database" | "pg_roles", name: string) =>
+  (await pg.query(`SELECT 1 FROM ${catalog} WHERE ${catalog === "pg_database" ? "datname" : "rolname"} = $1`, [name])).length === 1;
+const servers = (ca: string) =>
+  JSON.stringify({ secure: { host: "localhost", port: secure.port, user: secure.user, sslMode: "verify-full", sslRootCert: ca } });
+
+before(async () => {
+  [plain, secure, other] = await Promise.all([startPostgres(), startPostgres({ tls: true }), startPostgres({ tls: true })]);
+  t = await createTestStack(
+    "servers",
+    { ...localStackConfig(plain, databases), roles: { value: JSON.stringify(roles) }, servers: { value: servers(secure.caPem!) } },
+    plain,
+  );
+  // One password file for both servers, a line each, as libpq reads it: no password in the stack config.
+  appendFileSync(join(t.dir, "pgpass"), `localhost:${secure.port}:*:${secure.user}:${secure.password}\n`);
+});
+after(() => {
+  t?.destroyDir();
+  for (const pg of [plain, secure, other]) pg?.destroy();
+});
+
+describe("more than one Postgres from one program", () => {
+  test("1. up puts each resource on its server: the TLS-only one through verify-full", async () => {
+    await t.stack.up({ onOutput });
+    assert.ok(await exists(plain, "pg_database", "on_default"));
+    assert.ok(!(await exists(secure, "pg_database", "on_default")));
+    assert.ok(await exists(secure, "pg_database", "on_secure"));
+    assert.ok(!(await exists(plain, "pg_database", "on_secure")));
+    assert.ok(await exists(secure, "pg_roles", "secure_app"));
+    assert.ok(!(await exists(plain, "pg_roles", "secure_app")));
+    const [owner] = await secure.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = 'on_secure'");
+    assert.equal(owner.o, "secure_app");
+    // The server is TLS-only (plain TCP is rejected by its pg_hba.conf), so reaching it at all was through verify-full.
+    const preview = await t.stack.preview({ diff: true, onOutput });
+    assert.equal(preview.changeSummary.update ?? 0, 0, preview.stdout);
+  });
+
+  test("2. the state has neither server's password, in clear or otherwise", () => {
+    const state = t.cli(["stack", "export", "--show-secrets"]);
+    assert.ok(!state.includes(plain.password));
+    assert.ok(!state.includes(secure.password));
+    assert.match(state, /"pg-kopf:adminSslMode": "verify-full"/, "the secure server's provider carries its own TLS settings");
+  });
+
+  test("3. a resource cannot move to another server: the preview refuses, naming the field", async () => {
+    await t.stack.setConfig("pg-kopf:databases", { value: JSON.stringify([{ ...databases[0], server: "secure" }, databases[1]]) });
+    await assert.rejects(t.stack.preview({ onOutput }), /server: cannot change from "default" to "secure"/);
+    await t.stack.setConfig("pg-kopf:databases", { value: JSON.stringify(databases) });
+  });
+
+  test("4. a CA that did not sign the server's certificate fails the preview, naming the cause", async () => {
+    await t.stack.setConfig("pg-kopf:servers", { value: servers(other.caPem!) });
+    await assert.rejects(t.stack.preview({ onOutput }), /not signed by the CA in sslrootcert|self-signed certificate in certificate chain/);
+    await t.stack.setConfig("pg-kopf:servers", { value: servers(secure.caPem!) });
+  });
+
+  test("5. destroy drops each resource on its own server", async () => {
+    await t.stack.destroy({ onOutput });
+    assert.ok(!(await exists(plain, "pg_database", "on_default")));
+    assert.ok(!(await exists(secure, "pg_database", "on_secure")));
+    assert.ok(!(await exists(secure, "pg_roles", "secure_app")));
+  });
+});
