@@ -4,6 +4,9 @@
 import { Type, type TSchema } from "@sinclair/typebox";
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 
+/** Names a GRANT takes for something other than a role (PUBLIC, the session's roles): never a role's name. */
+export const NOT_ROLES: readonly string[] = ["public", "current_user", "session_user", "current_role", "none"];
+
 /** Postgres names are at most 63 bytes (NAMEDATALEN - 1); any other character but NUL is allowed (quoted). */
 export const MAX_NAME_BYTES = 63;
 const NAME_PATTERN = "^[^\\x00]+$";

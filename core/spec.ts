@@ -1,7 +1,7 @@
 // PgDatabaseSpec: the one schema for a database, shared by the Pulumi provider and the CRD, and its validation
 // into a normalized spec or a list of failures that name the field and the fix.
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
-import { FIELDS, FIELD_NAMES, MAX_NAME_BYTES, fixOf, type FieldName } from "./fields";
+import { FIELDS, FIELD_NAMES, MAX_NAME_BYTES, NOT_ROLES, fixOf, type FieldName } from "./fields";
 import { Value } from "@sinclair/typebox/value";
 import type { FieldFailure } from "./errors";
 
@@ -120,7 +120,7 @@ function accessFailures(schemas: unknown[], roles: unknown[]): FieldFailure[] {
   }
   for (const [i, role] of roles.entries()) {
     if (typeof role !== "string") continue;
-    if (["public", "current_user", "session_user", "current_role", "none"].includes(role.toLowerCase()))
+    if (NOT_ROLES.includes(role.toLowerCase()))
       failures.push({
         field: `access.${i}.role`,
         message: `"${role}" is not a role; name the role (revokePublic takes access away from everyone)`,

@@ -1,8 +1,8 @@
 // The pgdatabases.my.local CustomResourceDefinition, generated from the core's spec schema so that the API server
 // enforces the same shape as the provider, plus CEL rules for immutable fields and cross-field constraints.
 import { SPEC_DEFAULTS, specJsonSchema } from "../core/spec";
-import { REPLACING_FIELDS, replacingChangeCel } from "../core/fields";
-import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
+import { NOT_ROLES, REPLACING_FIELDS, replacingChangeCel } from "../core/fields";
+import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 
 export { GROUP, VERSION } from "./structural";
 export const KIND = "PgDatabase";
@@ -40,7 +40,7 @@ const crossFieldRules = [
     message: "spec.schemas: pg_* schemas are the system's, and public is always there (and covered by access); remove them",
   },
   {
-    rule: "!has(self.access) || self.access.all(a, !(a.role.lowerAscii() in ['public', 'current_user', 'session_user', 'current_role', 'none']))",
+    rule: `!has(self.access) || self.access.all(a, !(a.role.lowerAscii() in ${celList(NOT_ROLES)}))`,
     message: "spec.access: name a role; public and current_user are not roles (revokePublic takes access away from everyone)",
   },
   {

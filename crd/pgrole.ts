@@ -15,7 +15,7 @@ import {
   ROLE_SETTINGS,
 } from "../core/role";
 import { schemaFailures } from "../core/spec";
-import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
+import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 
 export { GROUP, VERSION } from "./structural";
 export const KIND = "PgRole";
@@ -60,8 +60,6 @@ export function parsePgRoleSpec(
   return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec };
 }
 
-const quoted = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(", ")}]`;
-
 const rules = [
   {
     rule: "self.name == oldSelf.name",
@@ -77,15 +75,15 @@ const rules = [
     message: `spec.${field} is not supported: ${why}`,
   })),
   {
-    rule: `!self.name.startsWith('pg_') && !(self.name.lowerAscii() in ${quoted(RESERVED_ROLES)})`,
+    rule: `!self.name.startsWith('pg_') && !(self.name.lowerAscii() in ${celList(RESERVED_ROLES)})`,
     message: `spec.name: names starting with pg_ and ${RESERVED_ROLES.join(", ")} are reserved; choose another name`,
   },
   {
-    rule: `!has(self.memberOf) || self.memberOf.all(g, g != self.name && !(g in ${quoted(REFUSED_GROUPS)}) && (g.startsWith('pg_') || !(g.lowerAscii() in ${quoted(RESERVED_ROLES)})))`,
+    rule: `!has(self.memberOf) || self.memberOf.all(g, g != self.name && !(g in ${celList(REFUSED_GROUPS)}) && (g.startsWith('pg_') || !(g.lowerAscii() in ${celList(RESERVED_ROLES)})))`,
     message: `spec.memberOf: a role cannot be a member of itself, of a reserved name, or of ${REFUSED_GROUPS.join(", ")} (they reach the server's files or programs)`,
   },
   {
-    rule: `!has(self.config) || self.config.all(k, k in ${quoted(ROLE_SETTINGS)})`,
+    rule: `!has(self.config) || self.config.all(k, k in ${celList(ROLE_SETTINGS)})`,
     message: `spec.config: pg-kopf sets only ${ROLE_SETTINGS.join(", ")} (lower case)`,
   },
   {

@@ -45,6 +45,11 @@ export function toStructural(schema: Schema): Schema {
   return out;
 }
 
+/** A list of names as a CEL list literal, for `x in [...]` rules. The names are the project's constants. */
+export function celList(values: readonly string[]): string {
+  return `[${values.map((v) => `'${v}'`).join(", ")}]`;
+}
+
 const conditionSchema: Schema = {
   type: "object",
   required: ["type", "status"],

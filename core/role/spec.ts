@@ -2,12 +2,12 @@
 // normalized spec or failures that name the field and the fix.
 import { Type, type Static } from "@sinclair/typebox";
 import type { FieldFailure } from "../errors";
-import { MAX_NAME_BYTES } from "../fields";
+import { MAX_NAME_BYTES, NOT_ROLES } from "../fields";
 import { schemaFailures } from "../spec";
 import { ROLE_FIELDS, ROLE_FIELD_NAMES, ROLE_SETTINGS, type RoleFieldName, roleFixOf, settingItems } from "./fields";
 
 /** Names Postgres reserves or that mean something else in a GRANT; pg_* is reserved for system roles. */
-export const RESERVED_ROLES: readonly string[] = ["postgres", "public", "current_user", "session_user", "current_role", "none"];
+export const RESERVED_ROLES: readonly string[] = ["postgres", ...NOT_ROLES];
 
 /** Attributes a declarative tool must never grant: each is a way to superuser or around every row policy. */
 export const REFUSED_ATTRIBUTES: Record<string, string> = {
