@@ -1,13 +1,14 @@
 // A PgRole's credentials Secret, as data: its name, the keys apps read (written once here, from the password and
 // where Postgres is), whether a Secret is this PgRole's to write, and whether a rotation is asked for. Pure: the
 // reads and writes are in ./secrets, the decisions in ./roleReconciler.
-import type { CustomObject } from "./resource";
-import { ROTATE_ANNOTATION } from "./resource";
+import { type CustomObject, PG_ROLE, ROTATE_ANNOTATION } from "./resource";
 
 export const SECRET_TYPE = "kubernetes.io/basic-auth";
 /** On every credentials Secret, so the controller watches only its own Secrets. */
 export const MANAGED_BY_LABEL = { "app.kubernetes.io/managed-by": "pg-kopf" } as const;
-export const MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=pg-kopf";
+export const MANAGED_BY_SELECTOR = Object.entries(MANAGED_BY_LABEL)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(",");
 /** On the Secret: the PgRole's rotate annotation its password was generated for, so a rotation happens once. */
 export const ROTATED_FOR_ANNOTATION = "pgroles.my.local/rotated-for";
 
@@ -45,7 +46,7 @@ export function ownedBy(secret: SecretObject, obj: CustomObject): boolean {
 
 /** The name of the PgRole that owns a credentials Secret, or undefined. */
 export function ownerName(secret: SecretObject): string | undefined {
-  return secret.metadata.ownerReferences?.find((r) => r.kind === "PgRole" && r.controller === true)?.name;
+  return secret.metadata.ownerReferences?.find((r) => r.kind === PG_ROLE.kind && r.controller === true)?.name;
 }
 
 /** The password a Secret holds, or undefined when it has none (or an empty one). */

@@ -80,30 +80,28 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const roleApi = new ResourceApi(kube, PG_ROLE);
   const metrics = createMetrics();
   const common = { settings: pg, log, reporter: s.identity, slowRetryMs: s.slowRetryMs };
-  const applied: RoleReconcilerDeps["applied"] = new Map();
-  const secrets = new SecretApi(kube);
 
   let databases: ResourceWatcher<PgDatabaseObject> | undefined;
   let roles: ResourceWatcher<PgRoleObject> | undefined;
   let secretWatcher: SecretWatcher | undefined;
+  // Made once; the watchers they read from exist once this process leads.
+  const databaseDeps = { ...common, api: databaseApi, get: (k: string) => databases?.get(k) };
+  const roleDeps: RoleReconcilerDeps = {
+    ...common,
+    api: roleApi,
+    get: (k) => roles?.get(k),
+    secrets: new SecretApi(kube),
+    secretNamespaces: s.secretNamespaces,
+    endpoint: s.endpoint,
+    applied: new Map(),
+  };
   const queue: WorkQueue = new WorkQueue(
     async (key) => {
       const { kind, objectKey } = fromQueueKey(key);
       // A database's owner, read before its reconcile may release it from the cache.
       const database = kind === PG_DATABASE ? databases?.get(objectKey) : undefined;
       const end = metrics.duration.startTimer();
-      const result =
-        kind === PG_ROLE
-          ? await reconcileRole(objectKey, {
-              ...common,
-              api: roleApi,
-              get: (k) => roles?.get(k),
-              secrets,
-              secretNamespaces: s.secretNamespaces,
-              endpoint: s.endpoint,
-              applied,
-            })
-          : await reconcileDatabase(objectKey, { ...common, api: databaseApi, get: (k) => databases?.get(k) });
+      const result = kind === PG_ROLE ? await reconcileRole(objectKey, roleDeps) : await reconcileDatabase(objectKey, databaseDeps);
       end();
       metrics.reconciles.inc({ result: result.reason });
       if (result.outcome.kind !== "done") metrics.errors.inc({ reason: result.reason });

@@ -19,7 +19,7 @@ import {
 import { addFinalizer, hasFinalizer } from "./finalizer";
 import { KubeApiError } from "./kube/client";
 import { crossNamespaceTakeover, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
-import { type PgRoleObject, type PgRoleStatus, ROTATE_ANNOTATION } from "./resource";
+import { keyOf, type PgRoleObject, type PgRoleStatus, ROTATE_ANNOTATION } from "./resource";
 import { type SecretApi, type SecretNamespaces, secretsAllowed } from "./secrets";
 import { buildStatus, type CredentialsReason, readyReason, recordEvent, type Verdict, writeStatus } from "./status";
 
@@ -186,7 +186,7 @@ async function reconcileDeletion(
   deps: RoleReconcilerDeps,
 ): Promise<ReconcileResult> {
   if (!hasFinalizer(deps.api.kind, obj)) return { outcome: { kind: "done" }, reason: "Gone" };
-  deps.applied.delete(`${obj.metadata.namespace}/${obj.metadata.name}`);
+  deps.applied.delete(keyOf(obj));
   const dropping = spec?.reclaimPolicy === "delete" ? spec : undefined;
   const reclaim = dropping
     ? async () => {

@@ -3,6 +3,7 @@
 // observation. pg-kopf revokes only what a level it granted before (the engine's record of the last applied access)
 // grants and the new one does not: privileges granted by hand, outside any level, are never touched.
 import type { Client } from "pg";
+import { classifyError } from "./errors";
 
 export const LEVELS = ["connect", "read", "write"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -80,46 +81,50 @@ export function freshAccess(roles: readonly string[]): ObservedAccess {
  * ACL, its default when unset): a privilege reached through membership or PUBLIC is not the role's own.
  */
 export async function observeAccessWith(client: Client, roles: readonly string[], schemas: readonly string[]): Promise<ObservedAccess> {
-  const found = await client.query<{ name: string; owner: string }>(
-    "SELECT nspname AS name, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = ANY($1::text[]) ORDER BY 1",
-    [schemas],
-  );
-  const existing = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [roles]);
-  const { rows } = await client.query<HeldPrivilege>(
-    `WITH r AS (SELECT oid, rolname FROM pg_roles WHERE rolname = ANY($1::text[]) UNION ALL SELECT 0, 'PUBLIC'),
-          s AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = ANY($2::text[])),
-          -- Each table and sequence once, with the privileges a level may grant on it, and its ACL exploded once.
-          relations AS MATERIALIZED (
-            SELECT c.oid, s.nspname, CASE WHEN c.relkind = 'S' THEN 'sequences' ELSE 'tables' END AS class,
-                   CASE WHEN c.relkind = 'S' THEN ARRAY['SELECT', 'USAGE', 'UPDATE']
-                        ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] END AS privileges,
-                   coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)) AS acl
-              FROM pg_class c JOIN s ON c.relnamespace = s.oid
-             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')),
-          grants AS MATERIALIZED (
-            SELECT DISTINCT c.oid, a.grantee, a.privilege_type FROM relations c, aclexplode(c.acl) a WHERE a.grantee IN (SELECT oid FROM r))
-     SELECT r.rolname AS role, 'database' AS object, '' AS schema, a.privilege_type AS privilege, 0 AS missing, 1 AS present
-       FROM r, pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
-      WHERE d.datname = current_database() AND a.grantee = r.oid
-     UNION ALL
-     SELECT r.rolname, 'schema', s.nspname, a.privilege_type, 0, 1
-       FROM r, s, aclexplode(coalesce(s.nspacl, acldefault('n', s.nspowner))) a
-      WHERE a.grantee = r.oid
-     UNION ALL
-     SELECT r.rolname, c.class, c.nspname, p.privilege,
-            (count(*) FILTER (WHERE g.oid IS NULL))::int, (count(*) FILTER (WHERE g.oid IS NOT NULL))::int
-       FROM relations c CROSS JOIN r CROSS JOIN LATERAL unnest(c.privileges) AS p(privilege)
-       LEFT JOIN grants g ON g.oid = c.oid AND g.grantee = r.oid AND g.privilege_type = p.privilege
-      WHERE r.oid <> 0
-      GROUP BY 1, 2, 3, 4
-     UNION ALL
-     SELECT r.rolname, 'default:' || pg_get_userbyid(d.defaclrole) || ':' || CASE d.defaclobjtype WHEN 'S' THEN 'sequences' ELSE 'tables' END,
-            s.nspname, a.privilege_type, 0, 1
-       FROM r, s JOIN pg_default_acl d ON d.defaclnamespace = s.oid AND d.defaclobjtype IN ('r', 'S'), aclexplode(d.defaclacl) a
-      WHERE a.grantee = r.oid AND r.oid <> 0`,
-    [roles, schemas],
-  );
-  return { schemas: found.rows, roles: existing.rows.map((r) => r.rolname), privileges: rows };
+  try {
+    const found = await client.query<{ name: string; owner: string }>(
+      "SELECT nspname AS name, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = ANY($1::text[]) ORDER BY 1",
+      [schemas],
+    );
+    const existing = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [roles]);
+    const { rows } = await client.query<HeldPrivilege>(
+      `WITH r AS (SELECT oid, rolname FROM pg_roles WHERE rolname = ANY($1::text[]) UNION ALL SELECT 0, 'PUBLIC'),
+            s AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = ANY($2::text[])),
+            -- Each table and sequence once, with the privileges a level may grant on it, and its ACL exploded once.
+            relations AS MATERIALIZED (
+              SELECT c.oid, s.nspname, CASE WHEN c.relkind = 'S' THEN 'sequences' ELSE 'tables' END AS class,
+                     CASE WHEN c.relkind = 'S' THEN ARRAY['SELECT', 'USAGE', 'UPDATE']
+                          ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] END AS privileges,
+                     coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)) AS acl
+                FROM pg_class c JOIN s ON c.relnamespace = s.oid
+               WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')),
+            grants AS MATERIALIZED (
+              SELECT DISTINCT c.oid, a.grantee, a.privilege_type FROM relations c, aclexplode(c.acl) a WHERE a.grantee IN (SELECT oid FROM r))
+       SELECT r.rolname AS role, 'database' AS object, '' AS schema, a.privilege_type AS privilege, 0 AS missing, 1 AS present
+         FROM r, pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+        WHERE d.datname = current_database() AND a.grantee = r.oid
+       UNION ALL
+       SELECT r.rolname, 'schema', s.nspname, a.privilege_type, 0, 1
+         FROM r, s, aclexplode(coalesce(s.nspacl, acldefault('n', s.nspowner))) a
+        WHERE a.grantee = r.oid
+       UNION ALL
+       SELECT r.rolname, c.class, c.nspname, p.privilege,
+              (count(*) FILTER (WHERE g.oid IS NULL))::int, (count(*) FILTER (WHERE g.oid IS NOT NULL))::int
+         FROM relations c CROSS JOIN r CROSS JOIN LATERAL unnest(c.privileges) AS p(privilege)
+         LEFT JOIN grants g ON g.oid = c.oid AND g.grantee = r.oid AND g.privilege_type = p.privilege
+        WHERE r.oid <> 0
+        GROUP BY 1, 2, 3, 4
+       UNION ALL
+       SELECT r.rolname, 'default:' || pg_get_userbyid(d.defaclrole) || ':' || CASE d.defaclobjtype WHEN 'S' THEN 'sequences' ELSE 'tables' END,
+              s.nspname, a.privilege_type, 0, 1
+         FROM r, s JOIN pg_default_acl d ON d.defaclnamespace = s.oid AND d.defaclobjtype IN ('r', 'S'), aclexplode(d.defaclacl) a
+        WHERE a.grantee = r.oid AND r.oid <> 0`,
+      [roles, schemas],
+    );
+    return { schemas: found.rows, roles: existing.rows.map((r) => r.rolname), privileges: rows };
+  } catch (err) {
+    throw classifyError(err, "access");
+  }
 }
 
 /** One statement of access: a schema, a grant or revoke on objects, or on the default privileges of a creator. */
@@ -172,7 +177,7 @@ export function planAccess(spec: AccessSpec, observed: ObservedAccess, previous:
     else if (s.owner !== undefined && schemaOwner.get(s.name) !== s.owner)
       steps.push({ kind: "alterSchemaOwner", database, schema: s.name, owner: s.owner });
   }
-  const schemas = [...new Set(["public", ...spec.schemas.map((s) => s.name)])];
+  const schemas = accessSchemas(spec.schemas);
   // Who creates tables: the database's owner and each schema's owner. Their default privileges cover later tables.
   const creators = [...new Set([spec.owner, ...spec.schemas.map((s) => s.owner ?? schemaOwner.get(s.name) ?? spec.owner)])];
 

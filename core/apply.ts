@@ -2,7 +2,7 @@
 // database itself; and the two whole operations both adapters use: converge (observe, plan, apply, observe again)
 // and reclaim (what deleting the resource does).
 import type { Client } from "pg";
-import { withClient, type ConnectionSettings } from "./connect";
+import { inTransaction, withClient, type ConnectionSettings } from "./connect";
 import { classifyError, PgKopfError, RoleMissing } from "./errors";
 import { observeDatabaseWith, observeExtensionsWith, observeSessions, type ObservedDatabase } from "./observe";
 import { needsAccess, plan, planDelete, type PlanContext } from "./plan";
@@ -54,18 +54,13 @@ export async function applyStepsWith(
     let j = i;
     while (j < steps.length && stepTarget(steps[j]) === target) j++;
     const batch = steps.slice(i, j);
-    const ran = await withClient(settings, target, async (client) => {
-      await client.query("BEGIN");
-      try {
+    const ran = await withClient(settings, target, (client) =>
+      inTransaction(client, async () => {
         const statements: string[] = [];
         for (const step of batch) statements.push(await run(client, step));
-        await client.query("COMMIT");
         return statements;
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      }
-    });
+      }),
+    );
     for (const [k, step] of batch.entries()) onStep?.(step, ran[k]);
     i = j;
   }
@@ -126,13 +121,7 @@ async function observeForWith(
   return withClient(settings, spec.name, async (c) => ({
     ...db,
     ...(extensions ? { extensions: await observeExtensionsWith(c) } : {}),
-    ...(access
-      ? {
-          access: await observeAccessWith(c, roles, accessSchemas(spec.schemas)).catch((err) =>
-            Promise.reject(classifyError(err, "access")),
-          ),
-        }
-      : {}),
+    ...(access ? { access: await observeAccessWith(c, roles, accessSchemas(spec.schemas)) } : {}),
   }));
 }
 

@@ -258,3 +258,16 @@ async function withPooledClient<T>(pool: NegotiatedPool, fn: (c: Client) => Prom
     client.release(failed || broken);
   }
 }
+
+/** Runs `fn` in a transaction on `client`: committed when it resolves, rolled back when it throws (and rethrown). */
+export async function inTransaction<T>(client: Client, fn: () => Promise<T>): Promise<T> {
+  await client.query("BEGIN");
+  try {
+    const result = await fn();
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,7 +1,7 @@
 // The property bags the engine hands the provider, and what every resource's handlers read from them the same way:
 // spec fields, the manager, how errors leave, how an unplanned preview is marked.
 import * as core from "../core";
-import { adminConnection, type ConfigSource } from "./config";
+import { adminConnection, type ConfigSource, DEFAULT_SERVER } from "./config";
 
 /** The resource's properties as the engine passes them around: the spec, the manager, and outputs. */
 export type Props = Record<string, unknown>;
@@ -64,7 +64,7 @@ export function unplanned(err: unknown): { failures: { property: string; reason:
 
 /** The server a property bag names (absent: the default server). */
 function serverOf(props: Props | undefined): string {
-  return typeof props?.server === "string" ? props.server : "default";
+  return typeof props?.server === "string" ? props.server : DEFAULT_SERVER;
 }
 
 /**

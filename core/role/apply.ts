@@ -1,7 +1,7 @@
 // Bringing a role to its spec (observe, plan, apply, observe) in one transaction, and carrying out its deletion.
 // Unlike CREATE DATABASE, every role statement is transactional: a failure leaves the role as it was.
 import type { Client } from "pg";
-import { type ConnectionSettings, withClient } from "../connect";
+import { type ConnectionSettings, inTransaction, withClient } from "../connect";
 import { classifyError, PgKopfError } from "../errors";
 import type { OwnershipContext } from "../ownership";
 import { type ObservedRole, observeRoleWith } from "./observe";
@@ -26,18 +26,6 @@ export interface ConvergeRoleOptions {
   readonly onStep?: (step: RoleStep, shown: string) => void;
   /** The statements a reviewer was shown (describeRoleStep): nothing runs unless the plan is exactly that. */
   readonly expected?: readonly string[];
-}
-
-async function inTransaction<T>(admin: Client, fn: () => Promise<T>): Promise<T> {
-  await admin.query("BEGIN");
-  try {
-    const result = await fn();
-    await admin.query("COMMIT");
-    return result;
-  } catch (err) {
-    await admin.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  }
 }
 
 async function run(admin: Client, step: RoleStep): Promise<void> {
