@@ -15,6 +15,7 @@ import {
   providerConnection,
   rethrow,
   unplanned,
+  userInputs,
 } from "./props";
 
 /** Spec fields of a property bag (engine keys such as __provider, manager and outputs dropped). */
@@ -67,9 +68,6 @@ function outputs(spec: core.PgDatabaseSpec, manager: string, observed: core.Obse
 /** The admin connection from stack config (configure) or, when the engine never called configure, PG* variables. */
 export const configure = providerConnection;
 
-/** Keys the resource itself adds to its inputs; everything else is the user's and is validated as the spec. */
-const RESOURCE_KEYS = new Set(["__provider", "manager", "oid", "plannedSql", "server"]);
-
 /**
  * The plans of replacements this provider process has checked, by the new inputs they were made for. On a
  * replacement the engine calls check twice: with the old inputs, then again without them for the resource that
@@ -86,8 +84,7 @@ const replacementKey = (spec: core.PgDatabaseSpec, manager: unknown) => JSON.str
  */
 export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
   // Validate everything the user passed, so a misspelt field fails instead of being dropped.
-  const user = Object.fromEntries(Object.entries(news).filter(([k, v]) => !RESOURCE_KEYS.has(k) && v !== undefined && v !== null));
-  const r = core.parseSpec(user);
+  const r = core.parseSpec(userInputs(news));
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && Object.keys(olds).length > 0;
   const moved = serverChange(olds, news);

@@ -9,6 +9,18 @@ export type Props = Record<string, unknown>;
 /** How a plan that could not be made at preview time (Postgres unreachable) is shown; up then plans afresh. */
 export const NOT_PLANNED = "-- not planned: ";
 
+/** Keys every resource adds to its inputs (the engine's, the manager, outputs, the plan, the server). */
+const RESOURCE_KEYS = ["__provider", "manager", "oid", "plannedSql", "server"];
+
+/**
+ * The user's part of a resource's inputs, to be validated as its spec: everything but the keys the resource adds
+ * (RESOURCE_KEYS and the kind's own `extra`), and unset values.
+ */
+export function userInputs(props: Props, extra: readonly string[] = []): Record<string, unknown> {
+  const added = new Set([...RESOURCE_KEYS, ...extra]);
+  return Object.fromEntries(Object.entries(props).filter(([k, v]) => !added.has(k) && v !== undefined && v !== null));
+}
+
 /** The fields of a spec schema present in a property bag (engine keys, outputs and secrets dropped). */
 export function fieldsOf(schema: { properties: object }, props: Props): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -16,6 +16,7 @@ import {
   providerConnection,
   rethrow,
   unplanned,
+  userInputs,
 } from "./props";
 
 const { role } = core;
@@ -51,9 +52,7 @@ function rotates(olds: Props, news: Props): boolean {
  * its identity: renaming is refused here, naming the field.
  */
 export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
-  const keys = new Set(["__provider", "manager", "oid", "plannedSql", "password", "generatedPassword", "server"]);
-  const user = Object.fromEntries(Object.entries(news).filter(([k, v]) => !keys.has(k) && v !== undefined && v !== null));
-  const r = role.parseRoleSpec(user);
+  const r = role.parseRoleSpec(userInputs(news, ["password", "generatedPassword"]));
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && typeof olds.name === "string";
   const moved = serverChange(olds, news);
