@@ -2,6 +2,7 @@
 // finalizer and any creation intent in one write right before the first change), status. Status is written once, at
 // the end, and only when it changed; the outcome tells the queue when to come back.
 import * as core from "../core";
+import { parsePgDatabaseSpec } from "../crd/pgdatabase";
 import { addFinalizer, hasFinalizer } from "./finalizer";
 import { claimsCreation, clearCreating, prepareForChange } from "./creating";
 import { buildStatus, readyReason, recordEvent, writeStatus, type Verdict } from "./status";
@@ -16,7 +17,7 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
   const obj = deps.get(key);
   if (!obj) return { outcome: { kind: "done" }, reason: "Gone" };
   const manager = core.kubernetesManager(obj.metadata.namespace, obj.metadata.name);
-  const parsed = core.parseSpec(obj.spec);
+  const parsed = parsePgDatabaseSpec(obj.spec);
 
   if (obj.metadata.deletionTimestamp) return reconcileDeletion(obj, parsed, manager, deps);
 
@@ -56,8 +57,9 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
     });
   };
   try {
+    const { settings } = await deps.servers.resolve(parsed.server, obj.metadata.namespace);
     const ctx = { manager, claimsUnstamped: claimsCreation(current, database) };
-    const { observed } = await core.converge(deps.settings, parsed.spec, ctx, {
+    const { observed } = await core.converge(settings, parsed.spec, ctx, {
       onStep: (_step, statement) => sql.push(statement),
       beforeApply,
       previousAccess: current.status?.access ?? [],
@@ -108,7 +110,7 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
 
 async function reconcileDeletion(
   obj: PgDatabaseObject,
-  parsed: core.ParseResult,
+  parsed: ReturnType<typeof parsePgDatabaseSpec>,
   manager: string,
   deps: ReconcilerDeps<PgDatabaseObject>,
 ): Promise<ReconcileResult> {
@@ -116,7 +118,8 @@ async function reconcileDeletion(
   const spec = parsed.ok && parsed.spec.reclaimPolicy === "delete" ? parsed.spec : undefined;
   const reclaim = spec
     ? async () => {
-        const steps = await core.reclaim(deps.settings, spec, { manager });
+        const { settings } = await deps.servers.resolve((parsed as { server: string }).server, obj.metadata.namespace);
+        const steps = await core.reclaim(settings, spec, { manager });
         for (const step of steps) await recordEvent(deps, obj, "Normal", "Dropped", core.stepSql(step));
       }
     : undefined;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { databasesWaitingFor, rolesWaitingOn } from "./dependents";
+import { databasesWaitingFor, objectsOn, rolesWaitingOn } from "./dependents";
 import type { CustomObject } from "./resource";
 
 const object = (name: string, spec: Record<string, unknown>, reason?: string, deleting = false): CustomObject => ({
@@ -19,8 +19,11 @@ test("a role that became Ready brings back the databases it owns that are not Re
     object("other", { name: "d", owner: "someone" }, "InvalidSpec"),
     object("going", { name: "e", owner: "app" }, "InvalidSpec", true),
     object("grants", { name: "f", access: [{ role: "app", level: "read" }] }, "RoleMissing"),
+    // Another server's role of the same name is another role.
+    object("elsewhere", { name: "g", owner: "app", server: "b" }, "InvalidSpec"),
   ];
-  assert.deepEqual(databasesWaitingFor("app", databases), ["team/waiting", "team/new", "team/grants"]);
+  assert.deepEqual(databasesWaitingFor(object("app", { name: "app" }), databases), ["team/waiting", "team/new", "team/grants"]);
+  assert.deepEqual(databasesWaitingFor(object("app", { name: "app", server: "b" }), databases), ["team/elsewhere"]);
   assert.deepEqual(databasesWaitingFor(undefined, databases), []);
 });
 
@@ -29,6 +32,15 @@ test("a database released brings back the deletion of the role that owned it", (
     object("app", { name: "app" }, "Deleting", true),
     object("live", { name: "app" }, "Reconciled"),
     object("x", { name: "x" }, "Deleting", true),
+    object("app-b", { name: "app", server: "b" }, "Deleting", true),
   ];
-  assert.deepEqual(rolesWaitingOn("app", roles), ["team/app"]);
+  assert.deepEqual(rolesWaitingOn(object("db", { name: "db", owner: "app" }), roles), ["team/app"]);
+  assert.deepEqual(rolesWaitingOn(object("db", { name: "db", owner: "app", server: "b" }), roles), ["team/app-b"]);
+  assert.deepEqual(rolesWaitingOn(undefined, roles), []);
+});
+
+test("a server's change concerns the objects on it; no spec.server is the default server", () => {
+  const objects = [object("a", { name: "a" }), object("b", { name: "b", server: "b" }), object("c", { name: "c", server: "default" })];
+  assert.deepEqual(objectsOn("default", objects), ["team/a", "team/c"]);
+  assert.deepEqual(objectsOn("b", objects), ["team/b"]);
 });

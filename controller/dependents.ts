@@ -1,25 +1,42 @@
 // What waits on what between kinds: a database waits for the roles it names (owner, access) to exist, and a role's deletion waits for
 // the databases it owns to go. Each waits at its slow retry otherwise; these say whom to bring back at once. Pure.
+import { splitServer } from "../crd/server";
 import { type CustomObject, keyOf } from "./resource";
 import { readyReason } from "./status";
 
+/** The server an object lives on (spec.server, default when absent). */
+const serverOf = (obj: CustomObject): string => splitServer(obj.spec).server;
+
+/** Cache keys of the objects on `server`: what a change of that server's state concerns. */
+export function objectsOn(server: string, objects: readonly CustomObject[]): string[] {
+  return objects.filter((obj) => serverOf(obj) === server).map(keyOf);
+}
+
 /**
- * Cache keys of the PgDatabases that name role `role` (as owner, or in access) and are not Ready yet: they may have
- * failed for want of it.
+ * Cache keys of the PgDatabases that name role `role` (as owner, or in access) on the role's server and are not
+ * Ready yet: they may have failed for want of it.
  */
-export function databasesWaitingFor(role: unknown, databases: readonly CustomObject[]): string[] {
-  if (typeof role !== "string") return [];
+export function databasesWaitingFor(role: CustomObject | undefined, databases: readonly CustomObject[]): string[] {
+  const name = role?.spec?.name;
+  if (!role || typeof name !== "string") return [];
   const names = (db: CustomObject): unknown[] => [
     db.spec?.owner,
     ...(Array.isArray(db.spec?.access) ? db.spec.access.map((a: { role?: unknown }) => a?.role) : []),
   ];
   return databases
-    .filter((db) => names(db).includes(role) && !db.metadata.deletionTimestamp && readyReason(db) !== "Reconciled")
+    .filter(
+      (db) =>
+        names(db).includes(name) && serverOf(db) === serverOf(role) && !db.metadata.deletionTimestamp && readyReason(db) !== "Reconciled",
+    )
     .map(keyOf);
 }
 
-/** Cache keys of the PgRoles being deleted whose role is `owner` (a database it owned was just dropped or released). */
-export function rolesWaitingOn(owner: unknown, roles: readonly CustomObject[]): string[] {
-  if (typeof owner !== "string") return [];
-  return roles.filter((r) => r.spec?.name === owner && r.metadata.deletionTimestamp).map(keyOf);
+/**
+ * Cache keys of the PgRoles being deleted whose role owned `database` (on the same server): it was just dropped or
+ * released.
+ */
+export function rolesWaitingOn(database: CustomObject | undefined, roles: readonly CustomObject[]): string[] {
+  const owner = (database?.status as { database?: { owner?: unknown } } | undefined)?.database?.owner ?? database?.spec?.owner;
+  if (!database || typeof owner !== "string") return [];
+  return roles.filter((r) => r.spec?.name === owner && serverOf(r) === serverOf(database) && r.metadata.deletionTimestamp).map(keyOf);
 }

@@ -17,7 +17,8 @@ import { ResourceWatcher } from "./watcher";
 import { fromQueueKey, PG_DATABASE, PG_ROLE, type PgDatabaseObject, type PgRoleObject, queueKey } from "./resource";
 import { SecretApi, type SecretNamespaces, SecretWatcher } from "./secrets";
 import type { Endpoint } from "./credentials";
-import { databasesWaitingFor, rolesWaitingOn } from "./dependents";
+import { databasesWaitingFor, objectsOn, rolesWaitingOn } from "./dependents";
+import { ServerRegistry } from "./servers";
 
 export interface ControllerSettings {
   readonly watchNamespace?: string;
@@ -34,6 +35,8 @@ export interface ControllerSettings {
   readonly secretNamespaces: SecretNamespaces;
   /** The address written into credentials Secrets: CREDENTIALS_HOST/PORT, by default PGHOST/PGPORT. */
   readonly endpoint: Endpoint;
+  /** How often each PgServer is checked (and its Secret and CA read again): SERVER_CHECK_SECONDS. */
+  readonly serverCheckMs: number;
 }
 
 /** Controller settings from the environment (the Deployment sets these); defaults suit a cluster. */
@@ -54,6 +57,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ControllerSettings {
     slowRetryMs: num("SLOW_RETRY_SECONDS", 60) * 1000,
     leaseDurationSeconds: Math.max(2, num("LEASE_DURATION_SECONDS", 15)),
     shutdownTimeoutMs: num("SHUTDOWN_TIMEOUT_SECONDS", 20) * 1000,
+    serverCheckMs: Math.max(1, num("SERVER_CHECK_SECONDS", 30)) * 1000,
     secretNamespaces: secretNamespacesOf(env.ROLE_NAMESPACES),
     endpoint: {
       host: env.CREDENTIALS_HOST || env.PGHOST || "localhost",
@@ -79,11 +83,22 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const databaseApi = new ResourceApi(kube, PG_DATABASE);
   const roleApi = new ResourceApi(kube, PG_ROLE);
   const metrics = createMetrics();
-  const common = { settings: pg, log, reporter: s.identity, slowRetryMs: s.slowRetryMs };
-
   let databases: ResourceWatcher<PgDatabaseObject> | undefined;
   let roles: ResourceWatcher<PgRoleObject> | undefined;
   let secretWatcher: SecretWatcher | undefined;
+  // The queue exists below; a server's change brings back the objects on it (to go on, or to say why not).
+  let onServerChange = (_server: string) => undefined as void;
+  const servers = new ServerRegistry(kube, {
+    defaultServer: { settings: pg, endpoint: s.endpoint },
+    controllerNamespace: s.leaseNamespace,
+    checkIntervalMs: s.serverCheckMs,
+    log,
+    reporter: s.identity,
+    onChange: (server) => onServerChange(server),
+    onError: () => metrics.watchRestarts.inc(),
+  });
+  const common = { servers, log, reporter: s.identity, slowRetryMs: s.slowRetryMs };
+
   // Made once; the watchers they read from exist once this process leads.
   const databaseDeps = { ...common, api: databaseApi, get: (k: string) => databases?.get(k) };
   const roleDeps: RoleReconcilerDeps = {
@@ -92,7 +107,6 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     get: (k) => roles?.get(k),
     secrets: new SecretApi(kube),
     secretNamespaces: s.secretNamespaces,
-    endpoint: s.endpoint,
     applied: new Map(),
   };
   const queue: WorkQueue = new WorkQueue(
@@ -109,12 +123,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       // What waited on this one goes now, not at its slow retry: a database for its new owner role, a role's
       // deletion for the database it owned.
       if (kind === PG_ROLE && result.reason === "Reconciled") {
-        const name = roles?.get(objectKey)?.spec?.name;
-        for (const k of databasesWaitingFor(name, databases?.list() ?? [])) queue.add(queueKey(PG_DATABASE, k));
+        for (const k of databasesWaitingFor(roles?.get(objectKey), databases?.list() ?? [])) queue.add(queueKey(PG_DATABASE, k));
       }
       if (kind === PG_DATABASE && result.reason === "Released") {
-        for (const k of rolesWaitingOn(database?.status?.database?.owner ?? database?.spec?.owner, roles?.list() ?? []))
-          queue.add(queueKey(PG_ROLE, k));
+        for (const k of rolesWaitingOn(database, roles?.list() ?? [])) queue.add(queueKey(PG_ROLE, k));
       }
       return result.outcome;
     },
@@ -130,6 +142,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     },
   );
 
+  onServerChange = (server) => {
+    for (const k of objectsOn(server, databases?.list() ?? [])) queue.add(queueKey(PG_DATABASE, k));
+    for (const k of objectsOn(server, roles?.list() ?? [])) queue.add(queueKey(PG_ROLE, k));
+  };
+
   const elector = new LeaderElector(kube, {
     namespace: s.leaseNamespace,
     name: s.leaseName,
@@ -143,7 +160,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const server = serve(s.httpPort, {
     healthy: () => true,
     // A standby is ready (it is waiting, as it should); a leader once its first list has completed.
-    ready: () => !elector.isLeader || ((databases?.synced ?? false) && (roles?.synced ?? false)),
+    ready: () => !elector.isLeader || ((databases?.synced ?? false) && (roles?.synced ?? false) && servers.synced),
     metrics: () => metrics.registry.metrics(),
   });
 
@@ -162,6 +179,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
           log.warn({ kind: "Secret", err: (err as Error)?.message ?? String(err), retryInMs }, "watch failed; listing again");
         },
       );
+      servers.start();
       databases.start();
       roles.start();
       secretWatcher.start();
@@ -184,7 +202,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // Shutting down goes on whatever fails here; each failure is logged.
     const logged = (what: string) => (err: unknown) =>
       log.warn({ err: (err as Error)?.message ?? String(err) }, `${what} failed during shutdown`);
-    for (const w of [databases, roles, secretWatcher]) await w?.stop().catch(logged("stopping a watch"));
+    for (const w of [databases, roles, secretWatcher, servers]) await w?.stop().catch(logged("stopping a watch"));
     await elector.stop().catch(logged("releasing the lease"));
     await pg.pool?.end().catch(logged("closing the Postgres pool"));
     kube.close();

@@ -5,11 +5,13 @@ import { removeFinalizer } from "./finalizer";
 import type { Outcome } from "./queue";
 import type { CommonStatus, CustomObject } from "./resource";
 import type { ResourceApi } from "./resourceApi";
+import type { ServerConnection } from "./servers";
 import { buildStatus, type ReadyReason, readyReason, recordEvent, writeStatus } from "./status";
 
 export interface ReconcilerDeps<T extends CustomObject> {
   readonly api: ResourceApi;
-  readonly settings: core.ConnectionSettings;
+  /** The connection to the server an object names (spec.server); throws ServerUnavailable when it cannot be used. */
+  readonly servers: { resolve(server: string, namespace: string): Promise<ServerConnection> };
   /** The latest object for a cache key, from the informer's cache. */
   readonly get: (key: string) => T | undefined;
   readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };

@@ -2,9 +2,10 @@
 // descriptor per kind, so the watch, the writes, the finalizer and the queue keys are written once for all kinds.
 import * as databaseCrd from "../crd/pgdatabase";
 import * as roleCrd from "../crd/pgrole";
+import * as serverCrd from "../crd/pgserver";
 
 export interface ResourceKind {
-  readonly kind: "PgDatabase" | "PgRole";
+  readonly kind: "PgDatabase" | "PgRole" | "PgServer";
   readonly group: string;
   readonly version: string;
   readonly plural: string;
@@ -13,12 +14,15 @@ export interface ResourceKind {
 }
 
 /** A kind's coordinates, from the module that generates its CRD. */
-function kindOf(crd: typeof databaseCrd | typeof roleCrd): ResourceKind {
+function kindOf(crd: typeof databaseCrd | typeof roleCrd | typeof serverCrd): ResourceKind {
   return { kind: crd.KIND, group: crd.GROUP, version: crd.VERSION, plural: crd.PLURAL, finalizer: `${crd.CRD_NAME}/finalizer` };
 }
 
 export const PG_DATABASE = kindOf(databaseCrd);
 export const PG_ROLE = kindOf(roleCrd);
+/** Not reconciled through the work queue: checked by the server registry (controller/servers). */
+export const PG_SERVER = kindOf(serverCrd);
+/** The kinds the work queue reconciles. */
 export const KINDS: readonly ResourceKind[] = [PG_DATABASE, PG_ROLE];
 
 /** Set, to the database name, right before CREATE DATABASE runs and removed once the database is stamped. */
@@ -76,7 +80,15 @@ export interface CustomObject<Status extends CommonStatus = CommonStatus> {
   status?: Status;
 }
 
+export interface PgServerStatus extends CommonStatus {
+  /** server_version, as last checked. */
+  version?: string;
+  lastCheckTime?: string;
+}
+
 export type PgDatabaseObject = CustomObject<PgDatabaseStatus>;
+/** Cluster-scoped: its metadata.namespace is absent. */
+export type PgServerObject = CustomObject<PgServerStatus>;
 export type PgRoleObject = CustomObject<PgRoleStatus>;
 
 /** An object's key in its kind's informer cache: namespace/name. */

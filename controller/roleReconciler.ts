@@ -7,7 +7,6 @@ import { parsePgRoleSpec } from "../crd/pgrole";
 import {
   credentialKeys,
   credentialsSecret,
-  type Endpoint,
   holdsKeys,
   ownedBy,
   passwordOf,
@@ -29,8 +28,6 @@ export interface RoleReconcilerDeps extends ReconcilerDeps<PgRoleObject> {
   readonly secrets: SecretApi;
   /** Where the controller may write Secrets (ROLE_NAMESPACES). */
   readonly secretNamespaces: SecretNamespaces;
-  /** The address apps reach Postgres at, written into the Secret. */
-  readonly endpoint: Endpoint;
   /**
    * The Secret each role's password was set from by this process, by cache key: what status.credentials records,
    * known before the status write comes back through the watch.
@@ -47,7 +44,8 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   if (!obj) return { outcome: { kind: "done" }, reason: "Gone" };
   const manager = core.kubernetesManager(obj.metadata.namespace, obj.metadata.name);
   const parsed = parsePgRoleSpec(obj.spec);
-  if (obj.metadata.deletionTimestamp) return reconcileDeletion(obj, parsed.ok ? parsed.spec : undefined, manager, deps);
+  if (obj.metadata.deletionTimestamp)
+    return reconcileDeletion(obj, parsed.ok ? parsed.spec : undefined, parsed.ok ? parsed.server : undefined, manager, deps);
 
   const failures = parsed.ok ? crossNamespaceTakeover("PgRole", parsed.spec.adoptFrom, obj.metadata.namespace) : parsed.failures;
   if (failures.length > 0 || !parsed.ok) {
@@ -64,6 +62,8 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   let password: core.role.RolePasswordChange | undefined;
   let passwordIfCreated: (() => core.role.RolePasswordChange) | undefined;
   try {
+    // The server first: nothing is written, not even a Secret, for a role on a server this namespace may not use.
+    const { settings, endpoint } = await deps.servers.resolve(parsed.server, obj.metadata.namespace);
     if (spec.login) {
       const secretName = secretNameOf(obj, parsed.credentials.secretName);
       if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
@@ -77,12 +77,12 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
       let plaintext = passwordOf(secret);
       const rotating = !secret || !plaintext || rotationAsked(obj, secret);
       if (rotating) plaintext = core.generatePassword();
-      const keys = credentialKeys(spec.name, plaintext as string, deps.endpoint, parsed.credentials.database);
+      const keys = credentialKeys(spec.name, plaintext as string, endpoint, parsed.credentials.database);
       // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
       const setAlready = secret !== undefined && !rotating && applied(secret);
       if (!secret || !holdsKeys(secret, keys)) {
         // Before a password is handed out: the role must be ours to set it on (NotOwned otherwise, Secret untouched).
-        core.role.planRole(spec, await core.role.observeRole(deps.settings, spec.name), { manager });
+        core.role.planRole(spec, await core.role.observeRole(settings, spec.name), { manager });
         // Our finalizer first: a role created after this must not escape a deletion.
         if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
         const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
@@ -108,7 +108,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
 
     if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
     const { observed } = await core.role.convergeRole(
-      deps.settings,
+      settings,
       spec,
       { manager },
       {
@@ -182,17 +182,19 @@ function keptCredentials(obj: PgRoleObject): Pick<PgRoleStatus, "credentials"> {
 async function reconcileDeletion(
   obj: PgRoleObject,
   spec: core.role.PgRoleSpec | undefined,
+  server: string | undefined,
   manager: string,
   deps: RoleReconcilerDeps,
 ): Promise<ReconcileResult> {
   if (!hasFinalizer(deps.api.kind, obj)) return { outcome: { kind: "done" }, reason: "Gone" };
   deps.applied.delete(keyOf(obj));
-  const dropping = spec?.reclaimPolicy === "delete" ? spec : undefined;
+  const dropping = spec?.reclaimPolicy === "delete" && server !== undefined ? spec : undefined;
   const reclaim = dropping
     ? async () => {
+        const { settings } = await deps.servers.resolve(server as string, obj.metadata.namespace);
         // Each step as it completes: a failure later leaves these done, and says so.
         await core.role.reclaimRole(
-          deps.settings,
+          settings,
           dropping,
           { manager },
           (_step, shown) => void recordEvent(deps, obj, "Normal", "Dropped", shown),

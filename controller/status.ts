@@ -6,7 +6,19 @@ import type { ResourceApi } from "./resourceApi";
 import type { CommonStatus, Condition, CustomObject } from "./resource";
 
 /** Why an object is (not) Ready: the core's failure reasons, and the controller's own about credentials Secrets. */
-export type ReadyReason = "Reconciled" | "Deleting" | FailureReason | CredentialsReason;
+export type ReadyReason = "Reconciled" | "Deleting" | FailureReason | CredentialsReason | ServerReason;
+/**
+ * A PgServer's: connected (Reachable), or why not: down or not answering in time (Unreachable), the admin
+ * credentials or the certificate refused, its Secret or CA not readable, its spec or Postgres refusing otherwise.
+ */
+export type ServerReason =
+  | "Reachable"
+  | "Unreachable"
+  | "AuthenticationFailed"
+  | "TLSVerificationFailed"
+  | "CredentialsNotFound"
+  | "CANotFound"
+  | "Rejected";
 /** A PgRole's credentials cannot be written: the Secret's name is another's, or Secrets there are not ours to manage. */
 export type CredentialsReason = "SecretNotOwned" | "SecretsNotAllowed";
 
@@ -75,9 +87,11 @@ export async function recordEvent(
   message: string,
 ): Promise<void> {
   const now = new Date();
+  // A cluster-scoped object's (a PgServer's) Events go to the default namespace, as Kubernetes' own do.
+  const namespace = obj.metadata.namespace || "default";
   await sink.api
-    .createEvent(obj.metadata.namespace, {
-      metadata: { generateName: `${obj.metadata.name}.`, namespace: obj.metadata.namespace },
+    .createEvent(namespace, {
+      metadata: { generateName: `${obj.metadata.name}.`, namespace },
       involvedObject: {
         apiVersion: obj.apiVersion,
         kind: obj.kind,

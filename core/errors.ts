@@ -21,7 +21,8 @@ export type FailureReason =
   | "AuthenticationFailed"
   | "TlsFailed"
   | "PostgresRejected"
-  | "PlanChanged";
+  | "PlanChanged"
+  | ServerUnavailableReason;
 
 export class PgKopfError extends Error {
   readonly reason: FailureReason;
@@ -83,6 +84,19 @@ export class RoleMissing extends PgKopfError {
       `${field}: role ${roles.map((r) => `"${r}"`).join(", ")} does not exist yet; create it (a PgRole declared next to this database is created first) or remove it from ${field}`,
       { transient: true },
     );
+  }
+}
+
+/**
+ * Why the server an object names cannot be used (the controller's PgServers): none has that name, it does not
+ * serve the object's namespace, it is down, or it refuses the controller (credentials, TLS).
+ */
+export type ServerUnavailableReason = "ServerNotFound" | "ServerNotAllowed" | "ServerUnreachable" | "ServerNotReady";
+
+/** The server an object names cannot be used now. Transient only when it is down: the rest need a change. */
+export class ServerUnavailable extends PgKopfError {
+  constructor(reason: ServerUnavailableReason, message: string) {
+    super(reason, message, { transient: reason === "ServerUnreachable" });
   }
 }
 

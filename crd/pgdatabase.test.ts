@@ -1,15 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { pgDatabaseCrd, specSchema } from "./pgdatabase";
+import { parsePgDatabaseSpec, pgDatabaseCrd, specSchema } from "./pgdatabase";
+import { SERVER_FIELD } from "./server";
 import { PgDatabaseSpecSchema, SPEC_DEFAULTS } from "../core/spec";
 import { REPLACING_FIELDS } from "../core/fields";
 
 type S = Record<string, any>;
 const crdSpec = (): S => (pgDatabaseCrd() as S).spec.versions[0].schema.openAPIV3Schema.properties.spec;
 
-test("the CRD's spec schema has exactly the core's fields and required list", () => {
+test("the CRD's spec schema has exactly the core's fields, the server, and the core's required list", () => {
   const spec = crdSpec();
-  assert.deepEqual(Object.keys(spec.properties).sort(), Object.keys(PgDatabaseSpecSchema.properties).sort());
+  assert.deepEqual(
+    Object.keys(spec.properties).sort(),
+    [...Object.keys(PgDatabaseSpecSchema.properties), ...Object.keys(SERVER_FIELD)].sort(),
+  );
   assert.deepEqual(spec.required, PgDatabaseSpecSchema.required);
 });
 
@@ -58,4 +62,19 @@ test("defaults match the core's, and every immutable field has a CEL transition 
 test("printer columns show database, owner, readiness and age", () => {
   const cols = (pgDatabaseCrd() as S).spec.versions[0].additionalPrinterColumns.map((c: S) => c.name);
   assert.deepEqual(cols, ["Database", "Owner", "Ready", "Reason", "Age"]);
+});
+
+test("spec.server: the default server when absent, named otherwise, a malformed one refused naming the field", () => {
+  assert.deepEqual(parsePgDatabaseSpec({ name: "a" }), {
+    ok: true,
+    spec: (parsePgDatabaseSpec({ name: "a" }) as S).spec,
+    server: "default",
+  });
+  assert.equal((parsePgDatabaseSpec({ name: "a", server: "b" }) as S).server, "b");
+  const bad = parsePgDatabaseSpec({ name: "a", server: "Not A Name" });
+  assert.equal(bad.ok, false);
+  assert.deepEqual(
+    (bad as S).failures.map((f: S) => f.field),
+    ["server"],
+  );
 });

@@ -1,7 +1,9 @@
 // The pgdatabases.my.local CustomResourceDefinition, generated from the core's spec schema so that the API server
 // enforces the same shape as the provider, plus CEL rules for immutable fields and cross-field constraints.
-import { SPEC_DEFAULTS, specJsonSchema } from "../core/spec";
+import { type PgDatabaseSpec, parseSpec, SPEC_DEFAULTS, specJsonSchema } from "../core/spec";
+import type { FieldFailure } from "../core/errors";
 import { NOT_ROLES, REPLACING_FIELDS, replacingChangeCel } from "../core/fields";
+import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 
 export { GROUP, VERSION } from "./structural";
@@ -50,6 +52,19 @@ const crossFieldRules = [
   },
 ];
 
+/**
+ * A PgDatabase's spec, validated: the core's spec and the server it lives on, each failure naming its field. What
+ * the controller acts on.
+ */
+export function parsePgDatabaseSpec(
+  input: Record<string, unknown> | undefined,
+): { ok: true; spec: PgDatabaseSpec; server: string } | { ok: false; failures: FieldFailure[] } {
+  const { server, rest, failures } = splitServer(input);
+  const parsed = parseSpec(rest);
+  if (!parsed.ok || failures.length > 0) return { ok: false, failures: [...(parsed.ok ? [] : parsed.failures), ...failures] };
+  return { ok: true, spec: parsed.spec, server };
+}
+
 /** The spec part of the CRD schema: the core's schema, structural, with defaults and CEL rules. */
 export function specSchema(): Schema {
   const spec = toStructural(specJsonSchema() as Schema);
@@ -62,7 +77,8 @@ export function specSchema(): Schema {
   ]) {
     props[list] = { ...props[list], "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key] };
   }
-  spec["x-kubernetes-validations"] = [...immutableRules, ...crossFieldRules];
+  props.server = toStructural(JSON.parse(JSON.stringify(SERVER_FIELD.server)) as Schema);
+  spec["x-kubernetes-validations"] = [SERVER_IMMUTABLE_RULE, ...immutableRules, ...crossFieldRules];
   return spec;
 }
 
@@ -74,6 +90,7 @@ export function pgDatabaseCrd(): Schema {
     [
       { name: "Database", type: "string", jsonPath: ".spec.name" },
       { name: "Owner", type: "string", jsonPath: ".spec.owner" },
+      { name: "Server", type: "string", jsonPath: ".spec.server" },
     ],
     specSchema(),
     statusSchema({

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PgRoleSpecSchema, REFUSED_ATTRIBUTES } from "../core/role";
 import { CREDENTIALS_FIELDS, pgRoleCrd } from "./pgrole";
+import { SERVER_FIELD } from "./server";
 
 type S = Record<string, any>;
 const crdSpec = (): S => (pgRoleCrd() as S).spec.versions[0].schema.openAPIV3Schema.properties.spec;
@@ -9,7 +10,12 @@ const crdSpec = (): S => (pgRoleCrd() as S).spec.versions[0].schema.openAPIV3Sch
 test("the CRD's spec has the core's role fields, the credentials fields, and the refused attributes to refuse them", () => {
   assert.deepEqual(
     Object.keys(crdSpec().properties).sort(),
-    [...Object.keys(PgRoleSpecSchema.properties), ...Object.keys(CREDENTIALS_FIELDS), ...Object.keys(REFUSED_ATTRIBUTES)].sort(),
+    [
+      ...Object.keys(PgRoleSpecSchema.properties),
+      ...Object.keys(CREDENTIALS_FIELDS),
+      ...Object.keys(REFUSED_ATTRIBUTES),
+      ...Object.keys(SERVER_FIELD),
+    ].sort(),
   );
   for (const [field, core] of Object.entries(PgRoleSpecSchema.properties as Record<string, S>)) {
     assert.equal(crdSpec().properties[field].description, core.description, field);

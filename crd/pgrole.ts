@@ -15,6 +15,7 @@ import {
   ROLE_SETTINGS,
 } from "../core/role";
 import { schemaFailures } from "../core/spec";
+import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 
 export { GROUP, VERSION } from "./structural";
@@ -51,16 +52,22 @@ export type CredentialsSpec = Static<typeof CredentialsSchema>;
  */
 export function parsePgRoleSpec(
   input: Record<string, unknown> | undefined,
-): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec } | { ok: false; failures: FieldFailure[] } {
-  const { secretName, database, ...fields } = input ?? {};
+): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec; server: string } | { ok: false; failures: FieldFailure[] } {
+  const { server, rest, failures: serverFailures } = splitServer(input);
+  const { secretName, database, ...fields } = rest;
   const credentials = Object.fromEntries(Object.entries({ secretName, database }).filter(([, v]) => v !== undefined));
   const parsed = parseRoleSpec(fields);
-  const failures = [...(parsed.ok ? [] : parsed.failures), ...schemaFailures(CredentialsSchema, credentials, () => undefined)];
+  const failures = [
+    ...(parsed.ok ? [] : parsed.failures),
+    ...schemaFailures(CredentialsSchema, credentials, () => undefined),
+    ...serverFailures,
+  ];
   if (!parsed.ok || failures.length > 0) return { ok: false, failures };
-  return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec };
+  return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec, server };
 }
 
 const rules = [
+  SERVER_IMMUTABLE_RULE,
   {
     rule: "self.name == oldSelf.name",
     message: "spec.name is immutable: the role's grants, objects and logins belong to it. Create a new PgRole and move to it.",
@@ -98,7 +105,9 @@ const rules = [
 
 /** The spec part of the CRD schema: the core's schema and the credentials fields, structural, with defaults and rules. */
 export function roleSpecSchema(): Schema {
-  const spec = toStructural(JSON.parse(JSON.stringify(Type.Composite([PgRoleSpecSchema, CredentialsSchema]))) as Schema);
+  const spec = toStructural(
+    JSON.parse(JSON.stringify(Type.Composite([PgRoleSpecSchema, CredentialsSchema, Type.Object(SERVER_FIELD)]))) as Schema,
+  );
   const props = spec.properties as Record<string, Schema>;
   for (const [key, value] of Object.entries(ROLE_DEFAULTS)) props[key] = { ...props[key], default: value };
   // Declared so that the rules above can refuse them with the reason; unknown fields would be pruned silently.
@@ -115,6 +124,7 @@ export function pgRoleCrd(): Schema {
     "A PostgreSQL role on an existing server, managed by pg-kopf, with its credentials in a Secret.",
     [
       { name: "Role", type: "string", jsonPath: ".spec.name" },
+      { name: "Server", type: "string", jsonPath: ".spec.server" },
       { name: "Secret", type: "string", jsonPath: ".status.credentials.secretName" },
     ],
     roleSpecSchema(),

@@ -87,13 +87,17 @@ export interface KindNames {
   readonly shortNames: string[];
 }
 
-/** The whole CustomResourceDefinition of a namespaced kind with a status subresource. Pure. */
+/**
+ * The whole CustomResourceDefinition of a kind with a status subresource: namespaced unless `options.scope` says
+ * Cluster; `options.rules`: CEL rules on the whole object (they may read metadata.name). Pure.
+ */
 export function customResourceDefinition(
   names: KindNames,
   description: string,
   printerColumns: Schema[],
   spec: Schema,
   status: Schema,
+  options: { scope?: "Namespaced" | "Cluster"; rules?: Schema[] } = {},
 ): Schema {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
@@ -101,7 +105,7 @@ export function customResourceDefinition(
     metadata: { name: `${names.plural}.${GROUP}` },
     spec: {
       group: GROUP,
-      scope: "Namespaced",
+      scope: options.scope ?? "Namespaced",
       names: { ...names, listKind: `${names.kind}List` },
       versions: [
         {
@@ -120,6 +124,7 @@ export function customResourceDefinition(
               type: "object",
               description,
               required: ["spec"],
+              ...(options.rules ? { "x-kubernetes-validations": options.rules } : {}),
               properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, spec, status },
             },
           },

@@ -1,0 +1,189 @@
+// The pgservers.my.local CustomResourceDefinition (cluster-scoped): a Postgres server the controller may manage
+// databases and roles on, how to reach it (TLS, CA, admin credentials from a Secret), how many connections it gets,
+// and which namespaces may use it. The schema, its defaults, its rules and the parse the controller acts on.
+import { type Static, Type } from "@sinclair/typebox";
+import { SSL_MODES } from "../core/connect";
+import type { FieldFailure } from "../core/errors";
+import { schemaFailures } from "../core/spec";
+import { DEFAULT_SERVER } from "./server";
+import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
+
+export { GROUP, VERSION } from "./structural";
+export const KIND = "PgServer";
+export const PLURAL = "pgservers";
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+const OBJECT_NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+const objectName = (description: string) => Type.String({ minLength: 1, maxLength: 253, pattern: OBJECT_NAME, description });
+const namespaceName = Type.Optional(
+  Type.String({
+    minLength: 1,
+    maxLength: 63,
+    pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    description: "Its namespace; default: the controller's own.",
+  }),
+);
+
+/** The key of the CA certificate in its Secret or ConfigMap when `ca.key` does not say. */
+export const DEFAULT_CA_KEY = "ca.crt";
+
+const LabelSelectorSchema = Type.Object(
+  {
+    matchLabels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    matchExpressions: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            key: Type.String({ minLength: 1 }),
+            operator: Type.Union([Type.Literal("In"), Type.Literal("NotIn"), Type.Literal("Exists"), Type.Literal("DoesNotExist")]),
+            values: Type.Optional(Type.Array(Type.String())),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "The namespaces whose PgDatabases and PgRoles may use this server, by their labels (a label selector; {} selects every namespace; one namespace by its kubernetes.io/metadata.name label). Default: only the controller's own namespace.",
+  },
+);
+export type LabelSelector = Static<typeof LabelSelectorSchema>;
+
+export const PgServerSpecSchema = Type.Object(
+  {
+    host: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      description: "DNS name or IP address of the server. With sslMode verify-full, a name its certificate lists.",
+    }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "TCP port (default 5432)." })),
+    sslMode: Type.Optional(
+      Type.Union(
+        SSL_MODES.map((m) => Type.Literal(m)),
+        { description: "libpq's sslmode (default verify-full: encrypted, and the certificate's CA and host name checked)." },
+      ),
+    ),
+    ca: Type.Optional(
+      Type.Object(
+        {
+          secretName: Type.Optional(objectName("A Secret holding the CA certificate (PEM).")),
+          configMapName: Type.Optional(objectName("A ConfigMap holding the CA certificate (PEM).")),
+          namespace: namespaceName,
+          key: Type.Optional(Type.String({ minLength: 1, description: `The key holding the PEM (default ${DEFAULT_CA_KEY}).` })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "The CA that signs the server's certificate, for verify-ca and verify-full, from a Secret or a ConfigMap (one of them). Read again at each check: a new CA takes effect without a restart.",
+        },
+      ),
+    ),
+    credentialsSecret: Type.Object(
+      { name: objectName("The Secret's name."), namespace: namespaceName },
+      {
+        additionalProperties: false,
+        description:
+          "The Secret with the admin credentials, keys username and password. Read again at each check: a new password takes effect without a restart.",
+      },
+    ),
+    maintenanceDatabase: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        description: "The database to connect to for CREATE and DROP DATABASE (default postgres).",
+      }),
+    ),
+    maxConnections: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description:
+          "At most this many connections to the maintenance database at once, the controller's pool for this server (default 4).",
+      }),
+    ),
+    connectTimeoutSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 60,
+        description: "How long a connection attempt may take before the server counts as unreachable (default 5).",
+      }),
+    ),
+    allowedNamespaces: Type.Optional(LabelSelectorSchema),
+  },
+  { additionalProperties: false },
+);
+export type PgServerSpec = Static<typeof PgServerSpecSchema>;
+
+/** The defaults, written into the CRD so `kubectl get -o yaml` shows what is in effect. */
+export const SERVER_DEFAULTS = {
+  port: 5432,
+  sslMode: "verify-full",
+  maintenanceDatabase: "postgres",
+  maxConnections: 4,
+  connectTimeoutSeconds: 5,
+} as const;
+export type ResolvedServerSpec = PgServerSpec & Required<Pick<PgServerSpec, keyof typeof SERVER_DEFAULTS>>;
+
+const rules = [
+  {
+    rule: "!(self.sslMode in ['verify-ca', 'verify-full']) || has(self.ca)",
+    message: "spec.ca: sslMode verify-ca and verify-full need the CA that signs the server's certificate; name its Secret or ConfigMap",
+  },
+  {
+    rule: "!has(self.ca) || (has(self.ca.secretName) != has(self.ca.configMapName))",
+    message: "spec.ca: name either secretName or configMapName (one of them)",
+  },
+];
+
+/**
+ * A PgServer's spec, validated, with the defaults applied; each failure names its field. What the controller acts
+ * on; the CRD's schema and rules refuse the same earlier.
+ */
+export function parsePgServerSpec(input: unknown): { ok: true; spec: ResolvedServerSpec } | { ok: false; failures: FieldFailure[] } {
+  const failures = schemaFailures(PgServerSpecSchema, input ?? {}, () => undefined);
+  if (failures.length > 0) return { ok: false, failures };
+  const spec = { ...SERVER_DEFAULTS, ...(input as PgServerSpec) } as ResolvedServerSpec;
+  if ((spec.sslMode === "verify-ca" || spec.sslMode === "verify-full") && !spec.ca)
+    failures.push({ field: "ca", message: rules[0].message.replace(/^spec\.ca: /, "") });
+  if (spec.ca && Boolean(spec.ca.secretName) === Boolean(spec.ca.configMapName))
+    failures.push({ field: "ca", message: rules[1].message.replace(/^spec\.ca: /, "") });
+  return failures.length > 0 ? { ok: false, failures } : { ok: true, spec };
+}
+
+/** The spec part of the CRD schema: structural, with defaults and rules. */
+export function serverSpecSchema(): Schema {
+  const spec = toStructural(JSON.parse(JSON.stringify(PgServerSpecSchema)) as Schema);
+  const props = spec.properties as Record<string, Schema>;
+  for (const [key, value] of Object.entries(SERVER_DEFAULTS)) props[key] = { ...props[key], default: value };
+  spec["x-kubernetes-validations"] = rules;
+  return spec;
+}
+
+/** The whole CustomResourceDefinition object. Pure. */
+export function pgServerCrd(): Schema {
+  return customResourceDefinition(
+    { kind: KIND, plural: PLURAL, singular: "pgserver", shortNames: ["pgsrv"] },
+    "A PostgreSQL server that PgDatabases and PgRoles may name (spec.server): where it is, how to reach it, and who may use it.",
+    [
+      { name: "Host", type: "string", jsonPath: ".spec.host" },
+      { name: "Port", type: "integer", jsonPath: ".spec.port" },
+      { name: "Version", type: "string", jsonPath: ".status.version" },
+    ],
+    serverSpecSchema(),
+    statusSchema({
+      version: { type: "string", description: "The server's version (server_version), as last checked." },
+      lastCheckTime: { type: "string", format: "date-time", description: "When the controller last connected to check the server." },
+    }),
+    {
+      scope: "Cluster",
+      rules: [
+        {
+          rule: `self.metadata.name != '${DEFAULT_SERVER}'`,
+          message: `metadata.name: "${DEFAULT_SERVER}" is the server of the controller's own connection (its environment); name this one otherwise`,
+        },
+      ],
+    },
+  );
+}
