@@ -59,9 +59,9 @@ test("defaults match the core's, and every immutable field has a CEL transition 
   }
 });
 
-test("printer columns show database, owner, readiness and age", () => {
+test("printer columns show database, owner, readiness and age (server and reason with -o wide)", () => {
   const cols = (pgDatabaseCrd() as S).spec.versions[0].additionalPrinterColumns.map((c: S) => c.name);
-  assert.deepEqual(cols, ["Database", "Owner", "Ready", "Reason", "Age"]);
+  assert.deepEqual(cols, ["Database", "Owner", "Server", "Ready", "Reason", "Age"]);
 });
 
 test("spec.server: the default server when absent, named otherwise, a malformed one refused naming the field", () => {

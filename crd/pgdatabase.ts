@@ -90,7 +90,7 @@ export function pgDatabaseCrd(): Schema {
     [
       { name: "Database", type: "string", jsonPath: ".spec.name" },
       { name: "Owner", type: "string", jsonPath: ".spec.owner" },
-      { name: "Server", type: "string", jsonPath: ".spec.server" },
+      { name: "Server", type: "string", jsonPath: ".spec.server", priority: 1 },
     ],
     specSchema(),
     statusSchema({

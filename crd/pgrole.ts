@@ -124,7 +124,7 @@ export function pgRoleCrd(): Schema {
     "A PostgreSQL role on an existing server, managed by pg-kopf, with its credentials in a Secret.",
     [
       { name: "Role", type: "string", jsonPath: ".spec.name" },
-      { name: "Server", type: "string", jsonPath: ".spec.server" },
+      { name: "Server", type: "string", jsonPath: ".spec.server", priority: 1 },
       { name: "Secret", type: "string", jsonPath: ".status.credentials.secretName" },
     ],
     roleSpecSchema(),
