@@ -1,9 +1,10 @@
 // PgKopfOperator: the in-cluster controller and everything it needs: ServiceAccount, least-privilege RBAC, the
-// pgdatabases.my.local and pgroles.my.local CRDs, and the Deployment.
+// pgdatabases.my.local, pgroles.my.local and pgservers.my.local CRDs, and the Deployment.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { pgDatabaseCrd } from "../crd/pgdatabase";
 import { pgRoleCrd } from "../crd/pgrole";
+import { pgServerCrd } from "../crd/pgserver";
 import { controllerClusterRules, controllerNamespaceRules, credentialsRules } from "./rbac";
 import { CA_KEY } from "./postgresEndpoint";
 
@@ -21,6 +22,8 @@ export interface PgKopfOperatorArgs {
   readonly hasCa: boolean;
   /** Where PgRoles live, so where the controller may write their credentials Secrets ("*": everywhere). */
   readonly roleNamespaces: readonly string[] | "*";
+  /** What the controller reads for the declared servers (ClusterServer), by name, in its namespace. */
+  readonly serverObjects?: { secrets: string[]; configMaps: string[] };
 }
 
 /** Where the controller finds the CA certificate from the Secret. */
@@ -44,6 +47,9 @@ export class PgKopfOperator extends pulumi.ComponentResource {
   public readonly deploymentName: pulumi.Output<string>;
   public readonly crdName: pulumi.Output<string>;
   public readonly roleCrdName: pulumi.Output<string>;
+  public readonly serverCrdName: pulumi.Output<string>;
+  /** The CRDs, for resources of their kinds to depend on. */
+  public readonly crds: pulumi.Resource[];
 
   constructor(name: string, args: PgKopfOperatorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pg-kopf:index:PgKopfOperator", name, {}, opts);
@@ -60,6 +66,11 @@ export class PgKopfOperator extends pulumi.ComponentResource {
     const roleCrd = new k8s.apiextensions.v1.CustomResourceDefinition(
       `${name}-role-crd`,
       pgRoleCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
+      { parent: this, retainOnDelete: true },
+    );
+    const serverCrd = new k8s.apiextensions.v1.CustomResourceDefinition(
+      `${name}-server-crd`,
+      pgServerCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
       { parent: this, retainOnDelete: true },
     );
     const sa = new k8s.core.v1.ServiceAccount(
@@ -90,7 +101,7 @@ export class PgKopfOperator extends pulumi.ComponentResource {
       `${name}-role`,
       {
         metadata: { name: CONTROLLER_NAME, namespace: args.namespace, labels },
-        rules: controllerNamespaceRules(CONTROLLER_NAME),
+        rules: controllerNamespaceRules(CONTROLLER_NAME, args.serverObjects),
       },
       parent,
     );
@@ -200,12 +211,19 @@ export class PgKopfOperator extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [crd, roleCrd] },
+      { parent: this, dependsOn: [crd, roleCrd, serverCrd] },
     );
 
     this.deploymentName = deployment.metadata.name;
     this.crdName = crd.metadata.name;
     this.roleCrdName = roleCrd.metadata.name;
-    this.registerOutputs({ deploymentName: this.deploymentName, crdName: this.crdName, roleCrdName: this.roleCrdName });
+    this.serverCrdName = serverCrd.metadata.name;
+    this.crds = [crd, roleCrd, serverCrd];
+    this.registerOutputs({
+      deploymentName: this.deploymentName,
+      crdName: this.crdName,
+      roleCrdName: this.roleCrdName,
+      serverCrdName: this.serverCrdName,
+    });
   }
 }

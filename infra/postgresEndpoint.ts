@@ -1,12 +1,13 @@
-// PostgresEndpoint: how the cluster reaches the Postgres outside it (a selector-less Service with an EndpointSlice
-// for a host IP, or an ExternalName Service for a DNS name) and the Secret with the admin credentials.
+// PostgresEndpoint: how the cluster reaches the admin connection's Postgres (its Service) and the Secret with the
+// admin credentials the controller's environment reads.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { postgresService, type ServiceTarget } from "./postgresService";
 
 export interface PostgresEndpointArgs {
   readonly namespace: pulumi.Input<string>;
   /** A host IP (e.g. the minikube host's) or a DNS name; exactly one. */
-  readonly target: { readonly hostIp: string; readonly port: number } | { readonly externalName: string; readonly port: number };
+  readonly target: ServiceTarget;
   readonly user: pulumi.Input<string>;
   readonly password: pulumi.Input<string>;
   readonly database: pulumi.Input<string>;
@@ -34,43 +35,7 @@ export class PostgresEndpoint extends pulumi.ComponentResource {
     this.port = args.target.port;
     this.hasCa = args.sslRootCert !== undefined;
     const labels = { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "pg-kopf" };
-    const ports = [{ name: "postgres", port: args.target.port, targetPort: args.target.port, protocol: "TCP" }];
-
-    if ("hostIp" in args.target) {
-      // No selector: the endpoints are ours to declare, pointing outside the cluster.
-      new k8s.core.v1.Service(
-        `${name}-service`,
-        {
-          metadata: { name: serviceName, namespace: args.namespace, labels },
-          spec: { type: "ClusterIP", ports },
-        },
-        { parent: this },
-      );
-      new k8s.discovery.v1.EndpointSlice(
-        `${name}-endpoints`,
-        {
-          metadata: {
-            name: `${serviceName}-external`,
-            namespace: args.namespace,
-            labels: { ...labels, "kubernetes.io/service-name": serviceName, "endpointslice.kubernetes.io/managed-by": "pg-kopf" },
-          },
-          addressType: "IPv4",
-          endpoints: [{ addresses: [args.target.hostIp], conditions: { ready: true } }],
-          ports: [{ name: "postgres", port: args.target.port, protocol: "TCP" }],
-        },
-        { parent: this },
-      );
-    } else {
-      new k8s.core.v1.Service(
-        `${name}-service`,
-        {
-          metadata: { name: serviceName, namespace: args.namespace, labels },
-          spec: { type: "ExternalName", externalName: args.target.externalName, ports },
-        },
-        { parent: this },
-      );
-    }
-    this.host = pulumi.interpolate`${serviceName}.${args.namespace}.svc.cluster.local`;
+    this.host = postgresService(name, { namespace: args.namespace, target: args.target, serviceName }, this);
 
     // Immutable and named by Pulumi: changed credentials (a rotated password) make a new Secret under a new name,
     // which changes the Deployment's pod template, so the controller restarts with them; no hash of the password

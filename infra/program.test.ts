@@ -5,10 +5,11 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { pgDatabaseCrd } from "../crd/pgdatabase";
 import { pgRoleCrd } from "../crd/pgrole";
+import { parsePgServerSpec, pgServerCrd } from "../crd/pgserver";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "js-yaml";
-import { type ConfigReader, readSettings } from "./settings";
+import { type ConfigReader, passwordMap, readSettings } from "./settings";
 
 interface Registered {
   type: string;
@@ -48,11 +49,17 @@ function config(values: Record<string, unknown>): ConfigReader {
     getSecret: (k) => (values[k] === undefined ? undefined : pulumi.secret(String(values[k]))),
   };
 }
-/** What the controller may do everywhere: its two kinds, their status and finalizers, and Events. */
+/**
+ * What the controller may do everywhere: its two kinds, their status and finalizers, PgServers (read, status),
+ * namespaces' labels, and Events.
+ */
 const CLUSTER_RULES = [
   { apiGroups: ["my.local"], resources: ["pgdatabases", "pgroles"], verbs: ["get", "list", "watch", "patch", "update"] },
   { apiGroups: ["my.local"], resources: ["pgdatabases/status", "pgroles/status"], verbs: ["get", "patch", "update"] },
   { apiGroups: ["my.local"], resources: ["pgdatabases/finalizers", "pgroles/finalizers"], verbs: ["update"] },
+  { apiGroups: ["my.local"], resources: ["pgservers"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["my.local"], resources: ["pgservers/status"], verbs: ["get", "patch", "update"] },
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["get"] },
   { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
 ];
 /** Where PgRoles live: their credentials Secrets (no delete: they go with their PgRole). */
@@ -80,7 +87,7 @@ describe("with a host IP", () => {
     const crds = registered.filter((r) => r.type === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition");
     // Registered in whatever order the engine receives them.
     const byKind = Object.fromEntries(crds.map((c) => [c.inputs.spec.names.kind, c.inputs.spec]));
-    assert.deepEqual(byKind, { PgDatabase: pgDatabaseCrd().spec, PgRole: pgRoleCrd().spec });
+    assert.deepEqual(byKind, { PgDatabase: pgDatabaseCrd().spec, PgRole: pgRoleCrd().spec, PgServer: pgServerCrd().spec });
     const db = one("pulumi-nodejs:dynamic/pg:Database");
     assert.equal(db.name, "mynewdb");
     assert.equal(db.owner, "app");
@@ -258,7 +265,23 @@ describe("invalid config fails with the key", () => {
     [
       "a server entry with a password",
       { ...base, servers: { reports: { host: "r", password: "x" } }, databases: [{ name: "d", server: "reports" }] },
-      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout \(the password goes in the password file\)/,
+      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout, allowedNamespaces, maxConnections \(the password goes in the password file\)/,
+    ],
+    [
+      "a declared server and no serverPasswords",
+      { ...base, servers: { reports: { host: "r", sslMode: "require" } } },
+      /pg-kopf:serverPasswords: missing; .* --path 'pg-kopf:serverPasswords.reports' <password>/,
+    ],
+    ["a server named default", { ...base, servers: { default: { host: "r" } } }, /pg-kopf:servers.default: "default" cannot name a server/],
+    [
+      "verify-full (a named server's default) without a CA",
+      { ...base, servers: { reports: { host: "r" } } },
+      /pg-kopf:servers.reports.sslRootCert: sslMode verify-full needs the PEM of the CA/,
+    ],
+    [
+      "allowedNamespaces not a list of namespaces",
+      { ...base, servers: { reports: { host: "r", sslMode: "require", allowedNamespaces: "team-a" } } },
+      /pg-kopf:servers.reports.allowedNamespaces: expected a list of namespaces/,
     ],
     ["role namespace not a name", { ...base, roleNamespaces: ["Team A"] }, /pg-kopf:roleNamespaces\[0\]: "Team A" is not a namespace name/],
     [
@@ -272,6 +295,64 @@ describe("invalid config fails with the key", () => {
       await assert.rejects(run(values), message);
     });
   }
+});
+
+describe("each server of pg-kopf:servers is made known to the controller", () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const SERVER_PASSWORD = "r3ports-Pa55";
+  const servers = {
+    reports: { host: "reports.db.internal", port: 6432, user: "admin", sslRootCert: pem, allowedNamespaces: ["team-a"], maxConnections: 2 },
+    batch: { host: "10.1.2.3", sslMode: "require", allowedNamespaces: ["*"] },
+  };
+  const values = { ...base, servers, serverPasswords: JSON.stringify({ reports: SERVER_PASSWORD, batch: "b4tch-Pa55" }) };
+
+  test("a PgServer each, whose spec the controller parses as written, and a Service reaching it", async () => {
+    const outputs = await run(values);
+    const pgServers = registered.filter((r) => r.type === "kubernetes:my.local/v1:PgServer");
+    const byName = Object.fromEntries(pgServers.map((r) => [r.inputs.metadata.name, r.inputs.spec]));
+    assert.deepEqual(byName.reports, {
+      host: "reports.db.internal",
+      port: 6432,
+      sslMode: "verify-full",
+      ca: { configMapName: "pg-kopf-server-reports-ca", key: "ca.crt" },
+      credentialsSecret: { name: "pg-kopf-server-reports" },
+      maintenanceDatabase: "postgres",
+      maxConnections: 2,
+      allowedNamespaces: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["team-a"] }] },
+    });
+    assert.deepEqual(byName.batch.allowedNamespaces, {});
+    for (const spec of Object.values(byName)) assert.equal(parsePgServerSpec(spec).ok, true, JSON.stringify(spec));
+    const services = Object.fromEntries(
+      registered.filter((r) => r.type === "kubernetes:core/v1:Service").map((r) => [r.inputs.metadata.name, r.inputs.spec]),
+    );
+    assert.equal(services["postgres-reports"].externalName, "reports.db.internal");
+    assert.equal(services["postgres-batch"].type, "ClusterIP");
+    assert.deepEqual(outputs.servers, ["reports", "batch"]);
+  });
+
+  test("its admin Secret (secret in the state) and CA ConfigMap, which the controller may read by name and no other", async () => {
+    await run(values);
+    const secret = registered.find((r) => r.type === "kubernetes:core/v1:Secret" && r.inputs.metadata.name === "pg-kopf-server-reports");
+    assert.ok(secret);
+    assert.equal(secret.inputs.type, "kubernetes.io/basic-auth");
+    assert.equal(secret.inputs.stringData[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
+    assert.deepEqual(secret.inputs.stringData.value, { username: "admin", password: SERVER_PASSWORD });
+    assert.equal(one("kubernetes:core/v1:ConfigMap").data["ca.crt"], pem);
+    assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:Role").rules.slice(0, 2), [
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["pg-kopf-server-batch", "pg-kopf-server-reports"] },
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["get"], resourceNames: ["pg-kopf-server-reports-ca"] },
+    ]);
+    assert.ok(!JSON.stringify(registered.filter((r) => r.type.endsWith("PgServer"))).includes(SERVER_PASSWORD));
+  });
+});
+
+test("serverPasswords: every declared server has one, and each names a declared server", () => {
+  const what = { key: "serverPasswords", of: "server", list: "servers" };
+  const check = (p: object) => passwordMap("pg-kopf", what, JSON.stringify(p), ["reports"], ["reports"]);
+  assert.throws(() => check({ reports: "x", other: "y" }), /pg-kopf:serverPasswords.other: names no server declared in pg-kopf:servers/);
+  assert.throws(() => check({}), /pg-kopf:serverPasswords.reports: missing; the controller's Secret for server "reports"/);
+  assert.throws(() => check({ reports: "" }), /pg-kopf:serverPasswords.reports: expected a non-empty string/);
+  assert.deepEqual(check({ reports: "x" }), { reports: "x" });
 });
 
 test("the dev stack's config (Pulumi.dev.yaml) is valid as shipped, with the secret set by the user", () => {

@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { PgDatabase, PgRole } from "../provider";
 import { PostgresEndpoint } from "./postgresEndpoint";
 import { PgKopfOperator } from "./operator";
+import { ClusterServer, serverObjectNames } from "./clusterServer";
 import { readSettings, type ConfigReader } from "./settings";
 
 export async function program(config: ConfigReader = new pulumi.Config()): Promise<Record<string, unknown>> {
@@ -62,9 +63,21 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
       secretName: postgres.secretName,
       hasCa: postgres.hasCa,
       roleNamespaces: s.roleNamespaces,
+      serverObjects: {
+        secrets: s.servers.map((d) => serverObjectNames(d.name).secret),
+        configMaps: s.servers.filter((d) => d.sslRootCert).map((d) => serverObjectNames(d.name).configMap),
+      },
     },
     { dependsOn: [postgres] },
   );
+  // Each server of pg-kopf:servers, for the controller too: PgDatabases and PgRoles in the cluster may name it.
+  for (const server of s.servers) {
+    new ClusterServer(
+      `server-${server.name}`,
+      { namespace: ns.metadata.name, server, password: s.serverPasswords!.apply((p) => p[server.name]) },
+      { dependsOn: operator.crds },
+    );
+  }
 
   return {
     ...outputs,
@@ -72,6 +85,8 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
     controller: operator.deploymentName,
     crd: operator.crdName,
     roleCrd: operator.roleCrdName,
+    serverCrd: operator.serverCrdName,
+    ...(s.servers.length ? { servers: s.servers.map((d) => d.name) } : {}),
     postgresAddress: pulumi.interpolate`${postgres.host}:${postgres.port}`,
   };
 }

@@ -3,7 +3,15 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isIPv4 } from "node:net";
 import { SSL_MODES, type SslMode } from "../core/connect";
-import { ServerConfigError, serverProviderInputs } from "../provider/config";
+import {
+  ADMIN_CONFIG_KEYS,
+  DEFAULT_SERVER,
+  NAMED_SERVER_SSL_MODE,
+  qualified,
+  SERVERS_CONFIG_KEY,
+  ServerConfigError,
+  serverProviderInputs,
+} from "../provider/config";
 
 export interface DatabaseDeclaration {
   /** Resource name suffix and, unless the spec says otherwise, the database name. */
@@ -41,6 +49,29 @@ export interface Settings {
    * else; "*" lets it everywhere (and read every Secret in the cluster).
    */
   readonly roleNamespaces: readonly string[] | "*";
+  /** The servers besides the admin connection's (pg-kopf:servers), each made known to the controller. */
+  readonly servers: readonly ServerDeclaration[];
+  /**
+   * The admin password of each server, by name, from secret config (pulumi config set --secret --path
+   * 'pg-kopf:serverPasswords.<server>'): the controller's Secret for it. Only needed with manageCluster.
+   */
+  readonly serverPasswords?: pulumi.Output<Record<string, string>>;
+}
+
+/** A server of pg-kopf:servers, as the cluster side makes it known to the controller (a PgServer and its Secret). */
+export interface ServerDeclaration {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  readonly sslMode: SslMode;
+  /** PEM of the CA that signs the server's certificate. */
+  readonly sslRootCert?: string;
+  readonly connectTimeout?: number;
+  readonly maxConnections?: number;
+  /** The namespaces whose objects may use it ("*": all); absent, only the controller's own. */
+  readonly allowedNamespaces?: readonly string[] | "*";
 }
 
 /** The subset of pulumi.Config the program reads; lets tests pass plain values. */
@@ -169,25 +200,9 @@ export function readSettings(config: ConfigReader): Settings {
   }
 
   const declared = new Set((roles as DatabaseDeclaration[]).map((r) => r.name));
-  const rolePasswords = config.getSecret("rolePasswords")?.apply((text) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-      fail(
-        "rolePasswords",
-        `expected a map of role name to password: pulumi config set --secret --path '${config.name}:rolePasswords.<role>'`,
-      );
-    for (const [role, password] of Object.entries(parsed as object)) {
-      if (!declared.has(role))
-        fail(`rolePasswords.${role}`, `names no role declared in ${config.name}:roles; remove it or declare the role`);
-      if (typeof password !== "string" || password === "") fail(`rolePasswords.${role}`, "expected a non-empty string");
-    }
-    return parsed as Record<string, string>;
-  });
+  const rolePasswords = config
+    .getSecret("rolePasswords")
+    ?.apply((text) => passwordMap(config.name, { key: "rolePasswords", of: "role", list: "roles" }, text, [...declared], []));
 
   const roleNamespaces = config.getObject<unknown>("roleNamespaces") ?? [];
   const everywhere = Array.isArray(roleNamespaces) && roleNamespaces.length === 1 && roleNamespaces[0] === "*";
@@ -200,7 +215,28 @@ export function readSettings(config: ConfigReader): Settings {
     });
   }
 
+  const servers = readServers(config, fail);
+  const serverNames = servers.map((d) => d.name);
+  const serverPasswords = config
+    .getSecret("serverPasswords")
+    ?.apply((text) =>
+      passwordMap(
+        config.name,
+        { key: "serverPasswords", of: "server", list: "servers" },
+        text,
+        serverNames,
+        manageCluster ? serverNames : [],
+      ),
+    );
+  if (manageCluster && servers.length > 0 && !serverPasswords)
+    fail(
+      "serverPasswords",
+      `missing; the controller's Secret for each server needs its admin password: pulumi config set --secret --path '${config.name}:serverPasswords.${servers[0].name}' <password>`,
+    );
+
   return {
+    servers,
+    serverPasswords,
     manageCluster,
     namespace,
     image: str("image", "pg-kopf-controller"),
@@ -218,4 +254,102 @@ export function readSettings(config: ConfigReader): Settings {
     rolePasswords,
     roleNamespaces: everywhere ? "*" : [...new Set(roleNamespaces as string[])],
   };
+}
+
+/**
+ * The servers of pg-kopf:servers, validated as the provider validates them (serverProviderInputs) plus the keys only
+ * the cluster side reads. Throws through `fail`, naming the key.
+ */
+function readServers(config: ConfigReader, fail: (key: string, message: string) => never): ServerDeclaration[] {
+  const declared = config.getObject<unknown>(SERVERS_CONFIG_KEY) ?? {};
+  if (typeof declared !== "object" || declared === null || Array.isArray(declared))
+    fail(SERVERS_CONFIG_KEY, "expected a map of server name to {host, port, user, sslMode, sslRootCert}");
+  return Object.entries(declared as Record<string, Record<string, unknown>>).map(([name, entry]) => {
+    const key = `${SERVERS_CONFIG_KEY}.${name}`;
+    if (!DNS_1123.test(name) || name.length > 63 || name === DEFAULT_SERVER)
+      fail(
+        key,
+        `"${name}" cannot name a server: use lower-case letters, digits and - (and not "${DEFAULT_SERVER}", the admin connection's)`,
+      );
+    let inputs: Record<string, string> = {};
+    try {
+      inputs = serverProviderInputs(
+        name,
+        (k) => config.get(k),
+        (k) => config.getObject(k),
+      );
+    } catch (err) {
+      if (!(err instanceof ServerConfigError)) throw err;
+      fail(err.key, err.reason);
+    }
+    const input = (k: string) => inputs[qualified(k)];
+    const port = Number(input(ADMIN_CONFIG_KEYS.port) ?? 5432);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      fail(`${key}.port`, `"${input(ADMIN_CONFIG_KEYS.port)}" is not a TCP port; use 1-65535`);
+    const sslMode = input(ADMIN_CONFIG_KEYS.sslmode) ?? NAMED_SERVER_SSL_MODE;
+    if (!(SSL_MODES as readonly string[]).includes(sslMode))
+      fail(`${key}.sslMode`, `"${sslMode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}`);
+    const sslRootCert = input(ADMIN_CONFIG_KEYS.sslrootcert);
+    if ((sslMode === "verify-ca" || sslMode === "verify-full") && !sslRootCert?.includes("-----BEGIN CERTIFICATE-----"))
+      fail(`${key}.sslRootCert`, `sslMode ${sslMode} needs the PEM of the CA that signs the server's certificate (the file's contents)`);
+    const maxConnections = entry.maxConnections === undefined ? undefined : Number(entry.maxConnections);
+    if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > 100))
+      fail(`${key}.maxConnections`, "use a whole number from 1 to 100: the controller's connections to this server at most");
+    const allowed = entry.allowedNamespaces;
+    const everywhere = Array.isArray(allowed) && allowed.length === 1 && allowed[0] === "*";
+    if (
+      allowed !== undefined &&
+      (!Array.isArray(allowed) || (!everywhere && allowed.some((ns) => typeof ns !== "string" || !DNS_1123.test(ns))))
+    )
+      fail(`${key}.allowedNamespaces`, 'expected a list of namespaces whose objects may use the server, or ["*"] for all');
+    const timeout = input(ADMIN_CONFIG_KEYS.connectTimeoutSeconds);
+    return {
+      name,
+      host: input(ADMIN_CONFIG_KEYS.host),
+      port,
+      user: input(ADMIN_CONFIG_KEYS.user) ?? "postgres",
+      database: input(ADMIN_CONFIG_KEYS.database) ?? "postgres",
+      sslMode: sslMode as SslMode,
+      ...(sslRootCert ? { sslRootCert } : {}),
+      ...(timeout ? { connectTimeout: Number(timeout) } : {}),
+      ...(maxConnections ? { maxConnections } : {}),
+      ...(allowed === undefined ? {} : { allowedNamespaces: everywhere ? "*" : [...new Set(allowed as string[])] }),
+    };
+  });
+}
+
+/**
+ * A secret config map of name to password (rolePasswords, serverPasswords), validated: JSON of non-empty strings,
+ * each for a name in `declared`, and one for every name in `required`. Throws ConfigError naming the key. Pure.
+ */
+export function passwordMap(
+  namespace: string,
+  what: { key: string; of: string; list: string },
+  text: string,
+  declared: readonly string[],
+  required: readonly string[],
+): Record<string, string> {
+  const fail = (key: string, message: string): never => {
+    throw new ConfigError(key, namespace, message);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    fail(
+      what.key,
+      `expected a map of ${what.of} name to password: pulumi config set --secret --path '${namespace}:${what.key}.<${what.of}>'`,
+    );
+  for (const [name, password] of Object.entries(parsed as object)) {
+    if (!declared.includes(name))
+      fail(`${what.key}.${name}`, `names no ${what.of} declared in ${namespace}:${what.list}; remove it or declare the ${what.of}`);
+    if (typeof password !== "string" || password === "") fail(`${what.key}.${name}`, "expected a non-empty string");
+  }
+  for (const name of required)
+    if (!(name in (parsed as object)))
+      fail(`${what.key}.${name}`, `missing; the controller's Secret for ${what.of} "${name}" needs its admin password`);
+  return parsed as Record<string, string>;
 }

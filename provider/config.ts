@@ -89,6 +89,15 @@ const SERVER_FIELDS: Record<string, string> = {
 };
 
 /**
+ * The keys of a pg-kopf:servers entry that only the cluster side reads (the PgServer the program makes): who may use
+ * the server, and the controller's pool bound. The provider skips them.
+ */
+export const CLUSTER_SERVER_FIELDS = ["allowedNamespaces", "maxConnections"] as const;
+
+/** A named server's sslmode when its entry says none: verified, as a new server should be (libpq's prefer is not). */
+export const NAMED_SERVER_SSL_MODE = "verify-full";
+
+/**
  * The provider inputs of one server: for the default server the admin keys as configured, for a named one its
  * entry of pg-kopf:servers under the same keys, so every provider configures alike. Passwords are not config: the
  * provider reads them from PGPASSWORD or the password file, whose lines name host, port and user (docs/adr/0007).
@@ -123,9 +132,14 @@ export function serverProviderInputs(
   }
   if (typeof entry !== "object" || entry === null || Array.isArray(entry))
     fail(server, "expected {host, port, user, sslMode, sslRootCert}");
+  inputs[qualified(ADMIN_CONFIG_KEYS.sslmode)] = NAMED_SERVER_SSL_MODE;
   for (const [field, value] of Object.entries(entry as Record<string, unknown>)) {
+    if ((CLUSTER_SERVER_FIELDS as readonly string[]).includes(field)) continue;
     if (!(field in SERVER_FIELDS))
-      fail(`${server}.${field}`, `unknown; use ${Object.keys(SERVER_FIELDS).join(", ")} (the password goes in the password file)`);
+      fail(
+        `${server}.${field}`,
+        `unknown; use ${[...Object.keys(SERVER_FIELDS), ...CLUSTER_SERVER_FIELDS].join(", ")} (the password goes in the password file)`,
+      );
     if (typeof value !== "string" && typeof value !== "number") fail(`${server}.${field}`, "expected a string");
     inputs[qualified(SERVER_FIELDS[field])] = String(value);
   }
