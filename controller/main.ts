@@ -87,7 +87,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   let roles: ResourceWatcher<PgRoleObject> | undefined;
   let secretWatcher: SecretWatcher | undefined;
   // The queue exists below; a server's change brings back the objects on it (to go on, or to say why not).
-  let onServerChange = (_server: string) => undefined as void;
+  let onServerChange: (server: string) => void = () => undefined;
   const servers = new ServerRegistry(kube, {
     defaultServer: { settings: pg, endpoint: s.endpoint },
     controllerNamespace: s.leaseNamespace,
