@@ -179,10 +179,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
           log.warn({ kind: "Secret", err: (err as Error)?.message ?? String(err), retryInMs }, "watch failed; listing again");
         },
       );
-      servers.start();
-      databases.start();
-      roles.start();
-      secretWatcher.start();
+      // Servers first: each object is reconciled once its server's state is known.
+      void servers.start().then(() => {
+        databases?.start();
+        roles?.start();
+        secretWatcher?.start();
+      });
     },
     () => {
       // Another process may already be acting: stop at once and let the restart campaign again.

@@ -66,6 +66,7 @@ export class ServerRegistry {
   private readonly namespaces = new Map<string, { labels: Record<string, string>; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private hasSynced = false;
+  private firstChecks: (() => void) | undefined;
 
   constructor(
     private readonly kube: KubeClient,
@@ -91,7 +92,11 @@ export class ServerRegistry {
         options.onChange(obj.metadata.name);
       },
       onSynced: () => {
+        if (this.hasSynced) return;
         this.hasSynced = true;
+        // Every server of the first list checked once (each bounded by its connect timeout), so that objects are
+        // first reconciled against a known state rather than "not checked yet".
+        void Promise.all([...this.entries.values()].map((e) => e.checking)).then(() => this.firstChecks?.());
       },
       onError: (err, retryInMs) => {
         options.onError?.();
@@ -104,12 +109,17 @@ export class ServerRegistry {
     return this.hasSynced;
   }
 
-  start(): void {
+  /** Starts following PgServers; resolves once each of the first list has been checked. */
+  start(): Promise<void> {
+    const checked = new Promise<void>((resolve) => {
+      this.firstChecks = resolve;
+    });
     this.informer.start();
     this.timer = setInterval(() => {
       for (const name of this.entries.keys()) void this.check(name);
     }, this.options.checkIntervalMs);
     this.timer.unref();
+    return checked;
   }
 
   async stop(): Promise<void> {
@@ -132,7 +142,8 @@ export class ServerRegistry {
         "ServerNotFound",
         `spec.server: no PgServer is named "${server}"; create it (kubectl get pgservers lists them) or name another`,
       );
-    if (!entry.verdict) await entry.checking;
+    // A server being checked for the first time is not waited for (it may not answer for its whole connect
+    // timeout): the object fails as not Ready yet, and the check's end brings it back.
     const { spec, verdict, connection } = entry;
     if (spec && !(await this.serves(spec, namespace)))
       throw new core.ServerUnavailable(
@@ -142,7 +153,7 @@ export class ServerRegistry {
         }); ask its owner to allow this namespace, or name another server`,
       );
     if (!verdict?.ready || !connection) {
-      const why = verdict ? `${verdict.reason}: ${verdict.message}` : "not checked yet";
+      const why = verdict ? `${verdict.reason}: ${verdict.message}` : "being checked for the first time";
       throw new core.ServerUnavailable(
         verdict?.reason === "Unreachable" ? "ServerUnreachable" : "ServerNotReady",
         `PgServer "${server}" is not Ready (${why}); nothing was changed, and this is tried again when it is`,
@@ -184,7 +195,7 @@ export class ServerRegistry {
           details: { version, lastCheckTime: checkedAt },
         };
       } catch (err) {
-        verdict = failedCheck(err, checkedAt, entry.obj.status?.version);
+        verdict = failedCheck(err, parsed.spec, checkedAt, entry.obj.status?.version);
       }
     }
     const before = entry.verdict;
@@ -306,11 +317,17 @@ export class ServerRegistry {
 }
 
 /** The verdict of a failed check; the version last seen stays (it is the server's, whether or not it answers now). */
-function failedCheck(err: unknown, checkedAt: string, version: string | undefined): NonNullable<ServerEntry["verdict"]> {
+function failedCheck(
+  err: unknown,
+  spec: ResolvedServerSpec,
+  checkedAt: string,
+  version: string | undefined,
+): NonNullable<ServerEntry["verdict"]> {
   const details = { ...(version ? { version } : {}), lastCheckTime: checkedAt };
   if (err instanceof ServerSetupError) return { ready: false, reason: err.reason, message: err.message, details };
   const e = core.classifyError(err);
-  return { ready: false, reason: SERVER_REASONS[e.reason] ?? "Rejected", message: e.message, details };
+  const message = `${spec.host}:${spec.port} (sslmode ${spec.sslMode}): ${e.message}`;
+  return { ready: false, reason: SERVER_REASONS[e.reason] ?? "Rejected", message, details };
 }
 
 function decoded(base64: string | undefined): string | undefined {

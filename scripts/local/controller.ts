@@ -4,9 +4,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { CRD_NAME } from "../../crd/pgdatabase";
 import { CRD_NAME as ROLE_CRD_NAME } from "../../crd/pgrole";
+import { CRD_NAME as SERVER_CRD_NAME } from "../../crd/pgserver";
 import { freePort, type TestPostgres } from "./postgres";
 import type { TestCluster } from "./cluster";
-import { clusterStackConfig, createCliStack, REPO } from "./project";
+import { clusterStackConfig, createCliStack, REPO, type StackConfig } from "./project";
 import { CONTROLLER_NODE_FLAGS } from "../../infra/operator";
 
 export const NAMESPACE = "pg-kopf";
@@ -20,13 +21,14 @@ const SA = "pg-kopf-controller";
  * process). Needs a cluster started with workloads, so the Deployment settles. Returns the ServiceAccount's
  * kubeconfig, so the process has exactly the permissions the program grants; the stack's directory goes at exit.
  */
-export function installController(cluster: TestCluster, pg: TestPostgres): string {
+export function installController(cluster: TestCluster, pg: TestPostgres, extra: StackConfig = {}): string {
   const stack = createCliStack(
     "controller",
     pg,
     clusterStackConfig(pg, [], {
       replicas: { value: "0" },
       roleNamespaces: { value: JSON.stringify(ROLE_NAMESPACES) },
+      ...extra,
     }),
     {
       KUBECONFIG: cluster.kubeconfig,
@@ -34,7 +36,8 @@ export function installController(cluster: TestCluster, pg: TestPostgres): strin
   );
   process.once("exit", () => stack.destroyDir());
   stack.run(["up", "--yes", "--skip-preview"]);
-  for (const crd of [CRD_NAME, ROLE_CRD_NAME]) cluster.kubectl(["wait", "--for=condition=Established", `crd/${crd}`, "--timeout=60s"]);
+  for (const crd of [CRD_NAME, ROLE_CRD_NAME, SERVER_CRD_NAME])
+    cluster.kubectl(["wait", "--for=condition=Established", `crd/${crd}`, "--timeout=60s"]);
   return cluster.serviceAccountKubeconfig(NAMESPACE, SA);
 }
 
