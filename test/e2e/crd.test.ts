@@ -4,7 +4,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { pgDatabaseCrd, CRD_NAME } from "../../crd/pgdatabase";
+import { pgDatabaseCrd, CRD_NAME, parsePgDatabaseSpec } from "../../crd/pgdatabase";
+import { CRD_NAME as SERVER_CRD_NAME, parsePgServerSpec, pgServerCrd } from "../../crd/pgserver";
 import { CRD_NAME as ROLE_CRD_NAME, parsePgRoleSpec, pgRoleCrd } from "../../crd/pgrole";
 import { parseSpec } from "../../core/spec";
 import { startCluster, type TestCluster } from "../../scripts/local/cluster";
@@ -29,6 +30,7 @@ before(async () => {
   for (const [crd, name] of [
     [pgDatabaseCrd(), CRD_NAME],
     [pgRoleCrd(), ROLE_CRD_NAME],
+    [pgServerCrd(), SERVER_CRD_NAME],
   ] as const) {
     cluster.kubectl(["apply", "-f", "-"], JSON.stringify(crd));
     cluster.kubectl(["wait", "--for=condition=Established", `crd/${name}`, "--timeout=60s"]);
@@ -199,6 +201,64 @@ describe("the API server and the controller agree on what is a valid PgRole", ()
   });
 });
 
+describe("the API server and the controller agree on what is a valid PgServer", () => {
+  const base = { host: "db.internal", credentialsSecret: { name: "admin" }, ca: { configMapName: "db-ca" } };
+  const server = (name: string, spec: object) => JSON.stringify({ apiVersion: "my.local/v1", kind: "PgServer", metadata: { name }, spec });
+  const accepts = (spec: object, name = "probe") => {
+    try {
+      cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], server(name, spec));
+      return { ok: true, message: "" };
+    } catch (err) {
+      return { ok: false, message: String((err as { stderr?: string }).stderr ?? err) };
+    }
+  };
+  const cases: Record<string, object> = {
+    minimal: base,
+    plain: { host: "10.0.0.5", sslMode: "disable", credentialsSecret: { name: "admin", namespace: "dba" } },
+    everything: {
+      ...base,
+      port: 6432,
+      sslMode: "verify-ca",
+      maintenanceDatabase: "admin",
+      maxConnections: 8,
+      connectTimeoutSeconds: 3,
+      allowedNamespaces: { matchLabels: { team: "a" }, matchExpressions: [{ key: "env", operator: "In", values: ["prod"] }] },
+    },
+    verifyFullWithoutCa: { host: "db.internal", credentialsSecret: { name: "admin" } },
+    caFromBoth: { ...base, ca: { configMapName: "a", secretName: "b" } },
+    caFromNeither: { ...base, ca: { key: "ca.crt" } },
+    badPort: { ...base, port: 0 },
+    tooManyConnections: { ...base, maxConnections: 1000 },
+    noCredentials: { host: "db.internal", sslMode: "disable" },
+    badOperator: { ...base, allowedNamespaces: { matchExpressions: [{ key: "team", operator: "Has" }] } },
+  };
+  for (const [label, spec] of Object.entries(cases)) {
+    test(label, () => {
+      const parsed = parsePgServerSpec(spec);
+      const applied = accepts(spec);
+      assert.equal(applied.ok, parsed.ok, `API server: ${applied.message}; controller: ${JSON.stringify(parsed)}`);
+    });
+  }
+
+  test("the name default is the controller's own connection's, refused with the reason", () => {
+    assert.match(accepts(base, "default").message, /"default" is the server of the controller's own connection/);
+  });
+
+  test("spec.server on a PgDatabase or PgRole is immutable, absent and default being the same", () => {
+    cluster.kubectl(["apply", "-f", "-"], object("moved", { name: "moved" }));
+    cluster.kubectl(["apply", "-f", "-"], object("moved", { name: "moved", server: "default" }));
+    assert.throws(
+      () => cluster.kubectl(["apply", "-f", "-"], object("moved", { name: "moved", server: "reports" })),
+      (e: { stderr?: string }) => /spec.server is immutable/.test(e.stderr ?? ""),
+    );
+    cluster.kubectl(["apply", "-f", "-"], object("moved-role", { name: "moved_role", server: "reports" }, "PgRole"));
+    assert.throws(
+      () => cluster.kubectl(["apply", "-f", "-"], object("moved-role", { name: "moved_role" }, "PgRole")),
+      (e: { stderr?: string }) => /spec.server is immutable/.test(e.stderr ?? ""),
+    );
+  });
+});
+
 test("every example in examples/ is a valid PgDatabase", () => {
   const dir = join(REPO, "examples");
   const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
@@ -210,14 +270,23 @@ test("every example in examples/ is a valid PgDatabase", () => {
   }
 });
 
-test("every example in examples/roles/ is valid, as the API server and the controller read it", () => {
-  const dir = join(REPO, "examples", "roles");
-  const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
-  assert.ok(files.length > 0);
+test("every example in examples/roles/ and examples/servers/ is valid, as the API server and the controller read it", () => {
+  const files = ["roles", "servers"].flatMap((sub) =>
+    readdirSync(join(REPO, "examples", sub))
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => join(sub, f)),
+  );
+  assert.equal(files.length, 2);
+  const dir = join(REPO, "examples");
+  const parsers: Record<string, (spec: Record<string, unknown>) => { ok: boolean }> = {
+    PgRole: parsePgRoleSpec,
+    PgDatabase: parsePgDatabaseSpec,
+    PgServer: parsePgServerSpec,
+  };
   for (const f of files) {
     const applied = JSON.parse(cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-o", "json", "-f", join(dir, f)]));
     for (const item of applied.kind === "List" ? applied.items : [applied]) {
-      const parsed = item.kind === "PgRole" ? parsePgRoleSpec(item.spec) : parseSpec(item.spec);
+      const parsed = parsers[item.kind](item.spec);
       assert.ok(parsed.ok, `${f} ${item.kind}: ${JSON.stringify(parsed)}`);
     }
   }

@@ -49,6 +49,7 @@ describe("pulumi up of the whole program with the plain CLI", () => {
       "namespace/pg-kopf",
       "crd/pgdatabases.my.local",
       "crd/pgroles.my.local",
+      "crd/pgservers.my.local",
       "clusterrole/pg-kopf-controller-pg-kopf",
       "clusterrolebinding/pg-kopf-controller-pg-kopf",
     ]) {
@@ -84,6 +85,7 @@ describe("pulumi up of the whole program with the plain CLI", () => {
       controller: "pg-kopf-controller",
       crd: "pgdatabases.my.local",
       roleCrd: "pgroles.my.local",
+      serverCrd: "pgservers.my.local",
       databases: ["app", "scratch"],
       namespace: "pg-kopf",
       postgresAddress: `postgres.pg-kopf.svc.cluster.local:${pg.port}`,
@@ -111,6 +113,10 @@ describe("pulumi up of the whole program with the plain CLI", () => {
       ["update", "pgdatabases.my.local/finalizers", "-n", "default"],
       ["create", "events", "-n", "default"],
       ["update", "leases.coordination.k8s.io/pg-kopf-controller", "-n", NS],
+      // PgServers: read, and their status; a namespace's labels, by name.
+      ["watch", "pgservers.my.local"],
+      ["patch", "pgservers.my.local", "--subresource=status"],
+      ["get", "namespaces/default"],
     ];
     const refused = [
       ["delete", "pgdatabases.my.local", "-n", "default"],
@@ -125,6 +131,12 @@ describe("pulumi up of the whole program with the plain CLI", () => {
       ["update", "leases.coordination.k8s.io/someone-else", "-n", NS],
       ["create", "deployments.apps", "-n", NS],
       ["get", "customresourcedefinitions.apiextensions.k8s.io"],
+      // A server is the platform team's to declare; the controller only reports on it.
+      ["create", "pgservers.my.local"],
+      ["update", "pgservers.my.local"],
+      ["delete", "pgservers.my.local"],
+      ["list", "namespaces"],
+      ["get", "configmaps", "-n", NS],
     ];
     assert.deepEqual(
       allowed.map(can),
@@ -246,7 +258,7 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     assert.ok(await exists("app"), "retain keeps the database");
     assert.ok(!(await exists("scratch")), "delete drops it");
     // The CRDs are left, and so is every PgDatabase object: deleting a CRD would delete them all.
-    cluster.kubectl(["get", "crd/pgdatabases.my.local", "crd/pgroles.my.local"]);
+    cluster.kubectl(["get", "crd/pgdatabases.my.local", "crd/pgroles.my.local", "crd/pgservers.my.local"]);
     cluster.kubectl(["get", "pgdb/mynewdb", "-n", "default"]);
   });
 });
