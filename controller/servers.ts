@@ -182,7 +182,7 @@ export class ServerRegistry {
     } else {
       entry.spec = parsed.spec;
       try {
-        const connection = this.connectionFor(entry, await this.settingsOf(parsed.spec));
+        const connection = this.connectionFor(entry, await this.settingsOf(name, parsed.spec));
         const version = await core.withClient(connection.settings, undefined, async (c) => {
           const { rows } = await c.query<{ server_version: string }>("SHOW server_version");
           return rows[0].server_version;
@@ -234,7 +234,7 @@ export class ServerRegistry {
   }
 
   /** Connection settings from the spec, the admin Secret and the CA, read now. Throws ServerSetupError. */
-  private async settingsOf(spec: ResolvedServerSpec): Promise<core.ConnectionSettings> {
+  private async settingsOf(name: string, spec: ResolvedServerSpec): Promise<core.ConnectionSettings> {
     const home = this.options.controllerNamespace;
     const ref = spec.credentialsSecret;
     const secret = await this.read("secrets", ref.namespace ?? home, ref.name, "CredentialsNotFound");
@@ -267,6 +267,7 @@ export class ServerRegistry {
         sslrootcert: ca,
         connectTimeoutSeconds: spec.connectTimeoutSeconds,
         applicationName: "pg-kopf-controller",
+        serverName: name,
       });
     } catch (err) {
       throw new ServerSetupError("CANotFound", (err as Error).message);
@@ -326,8 +327,11 @@ function failedCheck(
   const details = { ...(version ? { version } : {}), lastCheckTime: checkedAt };
   if (err instanceof ServerSetupError) return { ready: false, reason: err.reason, message: err.message, details };
   const e = core.classifyError(err);
-  const message = `${spec.host}:${spec.port} (sslmode ${spec.sslMode}): ${e.message}`;
-  return { ready: false, reason: SERVER_REASONS[e.reason] ?? "Rejected", message, details };
+  const reason = SERVER_REASONS[e.reason] ?? "Rejected";
+  // The core's advice names the provider's settings; here the CA is spec.ca and the name checked spec.host.
+  const hint =
+    reason === "TLSVerificationFailed" ? ` (PgServer: the CA comes from spec.ca, the name checked is spec.host ${spec.host})` : "";
+  return { ready: false, reason, message: `${e.message}${hint}`, details };
 }
 
 function decoded(base64: string | undefined): string | undefined {

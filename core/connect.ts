@@ -22,11 +22,14 @@ export interface ConnectionSettings {
   readonly sslrootcert?: string;
   readonly connectTimeoutSeconds: number;
   readonly applicationName: string;
+  /** The server's name, when it has one (pg-kopf:servers, a PgServer): connection failures name it. */
+  readonly serverName?: string;
   /** Reused connections to the maintenance database, for long-running processes (see withPool). */
   readonly pool?: NegotiatedPool;
 }
 
-export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode">> & {
+export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName">> & {
+  serverName?: string;
   port?: number | string;
   connectTimeoutSeconds?: number | string;
   sslmode?: string;
@@ -76,6 +79,7 @@ export function connectionSettings(explicit: ConnectionInput = {}, env: NodeJS.P
     sslrootcert,
     connectTimeoutSeconds: timeout,
     applicationName: String(pick(explicit.applicationName, "PGAPPNAME") ?? "pg-kopf"),
+    ...(explicit.serverName ? { serverName: explicit.serverName } : {}),
   };
   const password = pick(explicit.password, "PGPASSWORD");
   // Like pg's own Client: a non-enumerable password never shows up in JSON.stringify, util.inspect or logs.
@@ -131,9 +135,21 @@ async function connectClient(s: ConnectionSettings, database: string | undefined
     } catch (err) {
       await client.end().catch(() => undefined);
       if (i + 1 < attempts.length && triesNext(err)) continue;
-      throw classifyError(err);
+      throw connectionFailure(s, err);
     }
   }
+}
+
+/**
+ * A failure to connect, typed, its message naming the server (by name when it has one) and its address: with more
+ * than one server, "certificate does not name this host" alone does not say which.
+ */
+export function connectionFailure(s: ConnectionSettings, err: unknown): PgKopfError {
+  const e = classifyError(err);
+  // Only the plain failures of a connection (refused, TLS, authentication); a typed one already says what it is.
+  if (err instanceof PgKopfError || e.constructor !== PgKopfError) return e;
+  const where = `${s.serverName ? `server "${s.serverName}" at ` : ""}${s.host}:${s.port}`;
+  return new PgKopfError(e.reason, `${where}: ${e.message}`, { transient: e.transient, sqlstate: e.sqlstate, cause: err });
 }
 
 /**
@@ -202,7 +218,7 @@ export class NegotiatedPool {
     try {
       return await this.pool.connect();
     } catch (err) {
-      throw classifyError(err);
+      throw connectionFailure(this.settings, err);
     }
   }
 

@@ -23,6 +23,14 @@ test("the default server is the admin keys; a named one is its pg-kopf:servers e
     "pg-kopf:adminUser": "reporter",
     "pg-kopf:adminSslMode": "verify-full",
     "pg-kopf:adminSslRootCert": "PEM",
+    "pg-kopf:serverName": "reports",
+  });
+  // A named server is verified unless its entry says otherwise; the cluster-only keys are not the provider's.
+  const d = config({ servers: { batch: { host: "batch.internal", allowedNamespaces: ["*"], maxConnections: 2 } } });
+  assert.deepEqual(serverProviderInputs("batch", d.get, d.getObject), {
+    "pg-kopf:adminHost": "batch.internal",
+    "pg-kopf:adminSslMode": "verify-full",
+    "pg-kopf:serverName": "batch",
   });
 });
 

@@ -22,6 +22,9 @@ export const ADMIN_CONFIG_KEYS = {
   connectTimeoutSeconds: "adminConnectTimeout",
 } as const;
 
+/** A named server's provider carries its name, so that connection failures say which server failed. */
+export const SERVER_NAME_KEY = "serverName";
+
 /** What the provider needs of Pulumi's config object. */
 export interface ConfigSource {
   get(key: string): string | undefined;
@@ -56,6 +59,7 @@ export function adminConnection(config: ConfigSource, env: NodeJS.ProcessEnv): C
       sslrootcert: get(ADMIN_CONFIG_KEYS.sslrootcert),
       connectTimeoutSeconds: get(ADMIN_CONFIG_KEYS.connectTimeoutSeconds),
       applicationName: "pg-kopf-pulumi",
+      serverName: get(SERVER_NAME_KEY),
     },
     env,
   );
@@ -133,6 +137,7 @@ export function serverProviderInputs(
   if (typeof entry !== "object" || entry === null || Array.isArray(entry))
     fail(server, "expected {host, port, user, sslMode, sslRootCert}");
   inputs[qualified(ADMIN_CONFIG_KEYS.sslmode)] = NAMED_SERVER_SSL_MODE;
+  inputs[qualified(SERVER_NAME_KEY)] = server;
   for (const [field, value] of Object.entries(entry as Record<string, unknown>)) {
     if ((CLUSTER_SERVER_FIELDS as readonly string[]).includes(field)) continue;
     if (!(field in SERVER_FIELDS))

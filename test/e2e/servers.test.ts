@@ -71,7 +71,28 @@ describe("more than one Postgres from one program", () => {
 
   test("4. a CA that did not sign the server's certificate fails the preview, naming the cause", async () => {
     await t.stack.setConfig("pg-kopf:servers", { value: servers(other.caPem!) });
-    await assert.rejects(t.stack.preview({ onOutput }), /not signed by the CA in sslrootcert|self-signed certificate in certificate chain/);
+    await assert.rejects(
+      t.stack.preview({ onOutput }),
+      /server "secure" at localhost:\d+: .*(not signed by the CA in sslrootcert|self-signed certificate in certificate chain)/,
+    );
+    await t.stack.setConfig("pg-kopf:servers", { value: servers(secure.caPem!) });
+  });
+
+  test("4b. a host name the certificate does not list fails the preview, naming the server and the cause", async () => {
+    const byIp = JSON.stringify({ secure: { ...JSON.parse(servers(secure.caPem!)).secure, host: "127.0.0.1" } });
+    await t.stack.setConfig("pg-kopf:servers", { value: byIp });
+    appendFileSync(join(t.dir, "pgpass"), `127.0.0.1:${secure.port}:*:${secure.user}:${secure.password}\n`);
+    const refused = await t.stack.preview({ onOutput }).then(
+      () => "",
+      (err: Error) => err.message,
+    );
+    console.log(
+      refused
+        .split("\n")
+        .filter((l) => /certificate|127\.0\.0\.1/.test(l))
+        .join("\n"),
+    );
+    assert.match(refused, /server "secure" at 127\.0\.0\.1:\d+: .*does not name this host/);
     await t.stack.setConfig("pg-kopf:servers", { value: servers(secure.caPem!) });
   });
 
