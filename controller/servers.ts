@@ -74,17 +74,9 @@ export class ServerRegistry {
   ) {
     this.api = new ResourceApi(kube, PG_SERVER);
     this.informer = new Informer<PgServerObject>(kube, ResourceApi.collection(PG_SERVER), {
-      onAdd: (obj) => {
-        this.entries.set(obj.metadata.name, { obj });
-        void this.check(obj.metadata.name);
-      },
-      onUpdate: (obj, old) => {
-        const entry = this.entries.get(obj.metadata.name);
-        if (!entry) return;
-        entry.obj = obj;
-        // Our own status writes come back too: only a new spec is checked at once.
-        if (obj.metadata.generation !== old.metadata.generation) void this.check(obj.metadata.name);
-      },
+      onAdd: (obj) => this.follow(obj, true),
+      // Our own status writes come back too: only a new spec is checked at once.
+      onUpdate: (obj, old) => this.follow(obj, obj.metadata.generation !== old.metadata.generation),
       onDelete: (obj) => {
         const entry = this.entries.get(obj.metadata.name);
         this.entries.delete(obj.metadata.name);
@@ -107,6 +99,20 @@ export class ServerRegistry {
 
   get synced(): boolean {
     return this.hasSynced;
+  }
+
+  /**
+   * Keeps the latest object and its parsed spec (so tenancy is always decided on the spec as it is now), and checks
+   * the server when asked. An entry is made once per name: its pool lives until the object is deleted.
+   */
+  private follow(obj: PgServerObject, check: boolean): void {
+    const name = obj.metadata.name;
+    const entry = this.entries.get(name) ?? { obj };
+    this.entries.set(name, entry);
+    entry.obj = obj;
+    const parsed = parsePgServerSpec(obj.spec);
+    entry.spec = parsed.ok ? parsed.spec : undefined;
+    if (check) void this.check(name);
   }
 
   /** Starts following PgServers; resolves once each of the first list has been checked. */
@@ -166,9 +172,17 @@ export class ServerRegistry {
   private check(name: string): Promise<void> {
     const entry = this.entries.get(name);
     if (!entry) return Promise.resolve();
-    entry.checking ??= this.runCheck(name, entry).finally(() => {
-      entry.checking = undefined;
-    });
+    entry.checking ??= this.runCheck(name, entry)
+      .catch((err: unknown) => {
+        // A failed status write or Event (the API server away): the next check writes it.
+        this.options.log.warn(
+          { kind: PG_SERVER.kind, server: name, err: (err as Error)?.message ?? String(err) },
+          "server check not recorded",
+        );
+      })
+      .finally(() => {
+        entry.checking = undefined;
+      });
     return entry.checking;
   }
 
@@ -177,12 +191,10 @@ export class ServerRegistry {
     let verdict: NonNullable<ServerEntry["verdict"]>;
     const checkedAt = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     if (!parsed.ok) {
-      entry.spec = undefined;
       verdict = { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(parsed.failures).message };
     } else {
-      entry.spec = parsed.spec;
       try {
-        const connection = this.connectionFor(entry, await this.settingsOf(name, parsed.spec));
+        const connection = this.connectionFor(entry, parsed.spec, await this.settingsOf(name, parsed.spec));
         const version = await core.withClient(connection.settings, undefined, async (c) => {
           const { rows } = await c.query<{ server_version: string }>("SHOW server_version");
           return rows[0].server_version;
@@ -207,16 +219,12 @@ export class ServerRegistry {
       await recordEvent(this.sink(), obj, failed ? "Warning" : "Normal", verdict.reason, verdict.message);
       this.options.log[failed ? "warn" : "info"]({ kind: PG_SERVER.kind, server: name, reason: verdict.reason }, verdict.message);
     }
-    await writeStatus(this.api, obj, buildStatus(obj, verdict)).catch((err: unknown) => {
-      // Gone meanwhile (404), or a conflict: the next check writes it.
-      if (!(err instanceof KubeApiError)) throw err;
-    });
     if (before?.reason !== verdict.reason || before?.ready !== verdict.ready) this.options.onChange(name);
+    await writeStatus(this.api, obj, buildStatus(obj, verdict));
   }
 
   /** The entry's connection for these settings: the same pool while nothing changed, a new one when anything did. */
-  private connectionFor(entry: ServerEntry, settings: core.ConnectionSettings): ServerConnection {
-    const spec = entry.spec as ResolvedServerSpec;
+  private connectionFor(entry: ServerEntry, spec: ResolvedServerSpec, settings: core.ConnectionSettings): ServerConnection {
     const fingerprint = createHash("sha256")
       .update(JSON.stringify([settings, settings.password ?? null, settings.sslrootcert ?? null, spec.maxConnections]))
       .digest("hex");
