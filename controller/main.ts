@@ -95,6 +95,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     log,
     reporter: s.identity,
     onChange: (server) => onServerChange(server),
+    onChecked: (server, ready) =>
+      ready === undefined ? metrics.serverReady.remove({ server }) : metrics.serverReady.set({ server }, ready ? 1 : 0),
     onError: () => metrics.watchRestarts.inc(),
   });
   const common = { servers, log, reporter: s.identity, slowRetryMs: s.slowRetryMs };

@@ -1,5 +1,5 @@
 // Prometheus metrics of the controller: reconciles by result, errors by reason, reconcile duration, queue depth,
-// leadership and watch restarts, plus the process defaults (memory, CPU, event loop).
+// leadership, each PgServer's readiness and watch restarts, plus the process defaults (memory, CPU, event loop).
 import * as client from "prom-client";
 
 export function createMetrics() {
@@ -27,6 +27,12 @@ export function createMetrics() {
     }),
     queueDepth: new client.Gauge({ name: "pgkopf_queue_depth", help: "Keys waiting in the work queue", registers: [registry] }),
     leader: new client.Gauge({ name: "pgkopf_leader", help: "1 while this process holds the lease", registers: [registry] }),
+    serverReady: new client.Gauge({
+      name: "pgkopf_server_ready",
+      help: "1 while the PgServer's last check succeeded, 0 otherwise, by server (absent once it is deleted)",
+      labelNames: ["server"],
+      registers: [registry],
+    }),
     watchRestarts: new client.Counter({
       name: "pgkopf_watch_restarts_total",
       help: "Times the watch failed and was restarted",

@@ -31,6 +31,8 @@ export interface ServerRegistryOptions {
   readonly reporter: string;
   /** A server's state changed (Ready or not, or gone): the objects on it can say so, or go on, now. */
   readonly onChange: (server: string) => void;
+  /** Each check's outcome (undefined: the server is gone), for the metrics. */
+  readonly onChecked?: (server: string, ready: boolean | undefined) => void;
   readonly onError?: () => void;
 }
 
@@ -81,6 +83,7 @@ export class ServerRegistry {
         const entry = this.entries.get(obj.metadata.name);
         this.entries.delete(obj.metadata.name);
         void entry?.connection?.settings.pool?.end().catch(() => undefined);
+        options.onChecked?.(obj.metadata.name, undefined);
         options.onChange(obj.metadata.name);
       },
       onSynced: () => {
@@ -212,6 +215,7 @@ export class ServerRegistry {
     }
     const before = entry.verdict;
     entry.verdict = verdict;
+    if (this.entries.get(name) === entry) this.options.onChecked?.(name, verdict.ready);
     // The latest object: our previous status write may have come back meanwhile.
     const obj = entry.obj;
     if (readyReason(obj) !== verdict.reason) {

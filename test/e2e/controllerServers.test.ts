@@ -104,6 +104,10 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
       "localhost",
     );
     console.log(cluster.kubectl(["get", "pgservers", "-o", "wide"]));
+    // And in the metrics, for alerting.
+    const text = await (await fetch(`http://127.0.0.1:${controller.port}/metrics`)).text();
+    assert.match(text, /pgkopf_server_ready\{server="alpha"\} 1/);
+    assert.match(text, /pgkopf_server_ready\{server="hung"\} 0/);
   });
 
   test("2. each object lands on the server it names, and only there; a role's Secret points at its server", async () => {
