@@ -279,6 +279,16 @@ describe("invalid config fails with the key", () => {
       /pg-kopf:servers.reports.sslRootCert: sslMode verify-full needs the PEM of the CA/,
     ],
     [
+      "one Postgres declared as two servers",
+      { ...base, servers: { a: { host: "db", sslMode: "require" }, b: { host: "db", port: 5432, sslMode: "require" } } },
+      /pg-kopf:servers.b.host: db:5432 is server "a" already: one Postgres is one server/,
+    ],
+    [
+      "a server that is the admin connection",
+      { ...base, adminHost: "db", adminPort: "6432", servers: { a: { host: "db", port: 6432, sslMode: "require" } } },
+      /pg-kopf:servers.a.host: db:6432 is the admin connection \(pg-kopf:adminHost\) already/,
+    ],
+    [
       "allowedNamespaces not a list of namespaces",
       { ...base, servers: { reports: { host: "r", sslMode: "require", allowedNamespaces: "team-a" } } },
       /pg-kopf:servers.reports.allowedNamespaces: expected a list of namespaces/,

@@ -264,7 +264,16 @@ function readServers(config: ConfigReader, fail: (key: string, message: string) 
   const declared = config.getObject<unknown>(SERVERS_CONFIG_KEY) ?? {};
   if (typeof declared !== "object" || declared === null || Array.isArray(declared))
     fail(SERVERS_CONFIG_KEY, "expected a map of server name to {host, port, user, sslMode, sslRootCert}");
-  return Object.entries(declared as Record<string, Record<string, unknown>>).map(([name, entry]) => {
+  // One Postgres declared twice would give two resources of this stack the same ownership stamp on it: each would
+  // take the other's database for its own. (Different spellings of one host are not caught.)
+  const seen = new Map<string, string>();
+  const adminHost = config.get(ADMIN_CONFIG_KEYS.host);
+  if (adminHost)
+    seen.set(
+      `${adminHost}:${config.get(ADMIN_CONFIG_KEYS.port) ?? 5432}`,
+      `the admin connection (${config.name}:${ADMIN_CONFIG_KEYS.host})`,
+    );
+  const servers = Object.entries(declared as Record<string, Record<string, unknown>>).map(([name, entry]): ServerDeclaration => {
     const key = `${SERVERS_CONFIG_KEY}.${name}`;
     if (!DNS_1123.test(name) || name.length > 63 || name === DEFAULT_SERVER)
       fail(
@@ -316,6 +325,17 @@ function readServers(config: ConfigReader, fail: (key: string, message: string) 
       ...(allowed === undefined ? {} : { allowedNamespaces: everywhere ? "*" : [...new Set(allowed as string[])] }),
     };
   });
+  for (const server of servers) {
+    const address = `${server.host}:${server.port}`;
+    const other = seen.get(address);
+    if (other)
+      fail(
+        `${SERVERS_CONFIG_KEY}.${server.name}.host`,
+        `${address} is ${other} already: one Postgres is one server; name that one instead`,
+      );
+    seen.set(address, `server "${server.name}"`);
+  }
+  return servers;
 }
 
 /**
