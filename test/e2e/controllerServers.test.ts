@@ -37,6 +37,8 @@ const untilReason = (name: string, reason: string, namespace = NS, timeoutMs?: n
   );
 const dbExists = async (on: TestPostgres, name: string) =>
   (await on.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
+/** Applies an object as kubectl apply does, from its JSON. */
+const apply = (obj: object) => cluster.kubectl(["apply", "-f", "-"], JSON.stringify(obj));
 const secretData = (name: string, namespace = NAMESPACE) =>
   JSON.parse(cluster.kubectl(["get", "secret", name, "-n", namespace, "-o", "jsonpath={.data}"])) as Record<string, string>;
 
@@ -185,16 +187,13 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
     assert.ok(!controller.output().includes(ALPHA_PASSWORDS[0]) && !controller.output().includes(ALPHA_PASSWORDS[1]));
     // The new password in the Secret takes effect at the next check: no restart.
     const pid = controller.child.pid;
-    cluster.kubectl(
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "pg-kopf-server-alpha", namespace: NAMESPACE },
-        type: "kubernetes.io/basic-auth",
-        stringData: { username: ALPHA_ADMIN, password: ALPHA_PASSWORDS[1] },
-      }),
-    );
+    apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "pg-kopf-server-alpha", namespace: NAMESPACE },
+      type: "kubernetes.io/basic-auth",
+      stringData: { username: ALPHA_ADMIN, password: ALPHA_PASSWORDS[1] },
+    });
     await untilServer("alpha", "Reachable", 15_000);
     await databases().untilReady("waits-for-alpha");
     await databases().untilReady("on-alpha");
@@ -205,15 +204,12 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
 
   test("6. TLS: a CA that did not sign the certificate, and a host name it does not list, are refused naming the cause", async () => {
     const ca = (pem: string) =>
-      cluster.kubectl(
-        ["apply", "-f", "-"],
-        JSON.stringify({
-          apiVersion: "v1",
-          kind: "ConfigMap",
-          metadata: { name: "pg-kopf-server-secure-ca", namespace: NAMESPACE },
-          data: { "ca.crt": pem },
-        }),
-      );
+      apply({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "pg-kopf-server-secure-ca", namespace: NAMESPACE },
+        data: { "ca.crt": pem },
+      });
     // The CA is read again at each check: the wrong one takes effect without a restart, and so does the right one.
     ca(other.caPem!);
     const wrongCa = await untilServer("secure", "TLSVerificationFailed", 15_000);
@@ -225,35 +221,24 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
     await untilServer("secure", "Reachable", 15_000);
 
     // The same server by an address its certificate does not name (only localhost): verify-full refuses.
-    cluster.kubectl(
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "my.local/v1",
-        kind: "PgServer",
-        metadata: { name: "secure-by-ip" },
-        spec: {
-          host: "127.0.0.1",
-          port: secure.port,
-          ca: { configMapName: "pg-kopf-server-secure-ca" },
-          credentialsSecret: { name: "pg-kopf-server-secure" },
-        },
-      }),
-    );
+    apply({
+      apiVersion: "my.local/v1",
+      kind: "PgServer",
+      metadata: { name: "secure-by-ip" },
+      spec: {
+        host: "127.0.0.1",
+        port: secure.port,
+        ca: { configMapName: "pg-kopf-server-secure-ca" },
+        credentialsSecret: { name: "pg-kopf-server-secure" },
+      },
+    });
     const wrongName = await untilServer("secure-by-ip", "TLSVerificationFailed");
     assert.match(ready(wrongName).message, /^server "secure-by-ip" at 127\.0\.0\.1:\d+: .*does not name this host.*spec.host 127\.0\.0\.1/);
     console.log(JSON.stringify(ready(wrongName)));
     // A PgServer named default would shadow the controller's own connection: the API server refuses it.
+    const shadowing = { host: "x", sslMode: "disable", credentialsSecret: { name: "x" } };
     assert.throws(
-      () =>
-        cluster.kubectl(
-          ["apply", "-f", "-"],
-          JSON.stringify({
-            apiVersion: "my.local/v1",
-            kind: "PgServer",
-            metadata: { name: "default" },
-            spec: { host: "x", sslMode: "disable", credentialsSecret: { name: "x" } },
-          }),
-        ),
+      () => apply({ apiVersion: "my.local/v1", kind: "PgServer", metadata: { name: "default" }, spec: shadowing }),
       /"default" is the server of the controller's own connection/,
     );
   });
