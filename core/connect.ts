@@ -9,6 +9,12 @@ import { classifyError, InvalidSpec, PgKopfError } from "./errors";
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 export const SSL_MODES: readonly SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
+/**
+ * The server a database or role is on when it names none: the admin connection of the provider's configuration, or
+ * the controller's own environment. Other servers are named (pg-kopf:servers, PgServer objects).
+ */
+export const DEFAULT_SERVER = "default";
+
 /** Where and how to reach Postgres as an administrator. The password property is never enumerable. */
 export interface ConnectionSettings {
   readonly host: string;

@@ -3,7 +3,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FieldFailure } from "../core/errors";
 import { schemaFailures } from "../core/spec";
-import { DEFAULT_SERVER } from "../provider/config";
+import { DEFAULT_SERVER } from "../core/connect";
 
 export { DEFAULT_SERVER };
 

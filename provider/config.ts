@@ -1,7 +1,7 @@
 // The provider's admin connection: the non-secret settings from the documented pg-kopf:* stack config keys (passed
 // by the PgDatabase resource to its provider, whatever the project is called), then libpq environment variables; the
 // password only from libpq's own sources in the provider process. See docs/adr/0007.
-import { connectionSettings, type ConnectionSettings } from "../core/connect";
+import { connectionSettings, type ConnectionSettings, DEFAULT_SERVER } from "../core/connect";
 import { InvalidSpec } from "../core/errors";
 
 /** The config namespace of the documented keys, independent of the name of the project that uses pg-kopf. */
@@ -77,7 +77,7 @@ export class ServerConfigError extends Error {
 }
 
 /** The server a resource names when it names none: the admin connection above. */
-export const DEFAULT_SERVER = "default";
+export { DEFAULT_SERVER };
 /** The stack config key of the other servers: a map of name to {host, port, user, database, sslMode, sslRootCert}. */
 export const SERVERS_CONFIG_KEY = "servers";
 
