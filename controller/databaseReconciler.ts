@@ -115,11 +115,11 @@ async function reconcileDeletion(
   deps: ReconcilerDeps<PgDatabaseObject>,
 ): Promise<ReconcileResult> {
   if (!hasFinalizer(deps.api.kind, obj)) return { outcome: { kind: "done" }, reason: "Gone" };
-  const spec = parsed.ok && parsed.spec.reclaimPolicy === "delete" ? parsed.spec : undefined;
-  const reclaim = spec
+  const dropping = parsed.ok && parsed.spec.reclaimPolicy === "delete" ? parsed : undefined;
+  const reclaim = dropping
     ? async () => {
-        const { settings } = await deps.servers.resolve((parsed as { server: string }).server, obj.metadata.namespace);
-        const steps = await core.reclaim(settings, spec, { manager });
+        const { settings } = await deps.servers.resolve(dropping.server, obj.metadata.namespace);
+        const steps = await core.reclaim(settings, dropping.spec, { manager });
         for (const step of steps) await recordEvent(deps, obj, "Normal", "Dropped", core.stepSql(step));
       }
     : undefined;

@@ -1,11 +1,11 @@
 // What waits on what between kinds: a database waits for the roles it names (owner, access) to exist, and a role's deletion waits for
 // the databases it owns to go. Each waits at its slow retry otherwise; these say whom to bring back at once. Pure.
-import { splitServer } from "../crd/server";
-import { type CustomObject, keyOf } from "./resource";
+import { serverOf as specServer } from "../crd/server";
+import { type CustomObject, keyOf, type PgDatabaseObject } from "./resource";
 import { readyReason } from "./status";
 
 /** The server an object lives on (spec.server, default when absent). */
-const serverOf = (obj: CustomObject): string => splitServer(obj.spec).server;
+const serverOf = (obj: CustomObject): string => specServer(obj.spec);
 
 /** Cache keys of the objects on `server`: what a change of that server's state concerns. */
 export function objectsOn(server: string, objects: readonly CustomObject[]): string[] {
@@ -35,8 +35,8 @@ export function databasesWaitingFor(role: CustomObject | undefined, databases: r
  * Cache keys of the PgRoles being deleted whose role owned `database` (on the same server): it was just dropped or
  * released.
  */
-export function rolesWaitingOn(database: CustomObject | undefined, roles: readonly CustomObject[]): string[] {
-  const owner = (database?.status as { database?: { owner?: unknown } } | undefined)?.database?.owner ?? database?.spec?.owner;
+export function rolesWaitingOn(database: PgDatabaseObject | undefined, roles: readonly CustomObject[]): string[] {
+  const owner = database?.status?.database?.owner ?? database?.spec?.owner;
   if (!database || typeof owner !== "string") return [];
   return roles.filter((r) => r.spec?.name === owner && serverOf(r) === serverOf(database) && r.metadata.deletionTimestamp).map(keyOf);
 }

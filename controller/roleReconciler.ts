@@ -44,8 +44,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   if (!obj) return { outcome: { kind: "done" }, reason: "Gone" };
   const manager = core.kubernetesManager(obj.metadata.namespace, obj.metadata.name);
   const parsed = parsePgRoleSpec(obj.spec);
-  if (obj.metadata.deletionTimestamp)
-    return reconcileDeletion(obj, parsed.ok ? parsed.spec : undefined, parsed.ok ? parsed.server : undefined, manager, deps);
+  if (obj.metadata.deletionTimestamp) return reconcileDeletion(obj, parsed.ok ? parsed : undefined, manager, deps);
 
   const failures = parsed.ok ? crossNamespaceTakeover("PgRole", parsed.spec.adoptFrom, obj.metadata.namespace) : parsed.failures;
   if (failures.length > 0 || !parsed.ok) {
@@ -181,28 +180,27 @@ function keptCredentials(obj: PgRoleObject): Pick<PgRoleStatus, "credentials"> {
 
 async function reconcileDeletion(
   obj: PgRoleObject,
-  spec: core.role.PgRoleSpec | undefined,
-  server: string | undefined,
+  parsed: { spec: core.role.PgRoleSpec; server: string } | undefined,
   manager: string,
   deps: RoleReconcilerDeps,
 ): Promise<ReconcileResult> {
   if (!hasFinalizer(deps.api.kind, obj)) return { outcome: { kind: "done" }, reason: "Gone" };
   deps.applied.delete(keyOf(obj));
-  const dropping = spec?.reclaimPolicy === "delete" && server !== undefined ? spec : undefined;
+  const dropping = parsed?.spec.reclaimPolicy === "delete" ? parsed : undefined;
   const reclaim = dropping
     ? async () => {
-        const { settings } = await deps.servers.resolve(server as string, obj.metadata.namespace);
+        const { settings } = await deps.servers.resolve(dropping.server, obj.metadata.namespace);
         // Each step as it completes: a failure later leaves these done, and says so.
         await core.role.reclaimRole(
           settings,
-          dropping,
+          dropping.spec,
           { manager },
           (_step, shown) => void recordEvent(deps, obj, "Normal", "Dropped", shown),
         );
       }
     : undefined;
   // The credentials Secret goes with the object (its owner reference): the garbage collector deletes it.
-  return finishDeletion(deps, obj, `role "${spec?.name ?? String(obj.spec?.name)}"`, reclaim, keptCredentials(obj));
+  return finishDeletion(deps, obj, `role "${parsed?.spec.name ?? String(obj.spec?.name)}"`, reclaim, keptCredentials(obj));
 }
 
 async function finish(deps: RoleReconcilerDeps, obj: PgRoleObject, verdict: Verdict<PgRoleStatus>): Promise<void> {

@@ -38,7 +38,8 @@ export interface ServerRegistryOptions {
 
 interface ServerEntry {
   obj: PgServerObject;
-  spec?: ResolvedServerSpec;
+  /** The latest object's spec, parsed once per version of it. */
+  parsed: ReturnType<typeof parsePgServerSpec>;
   connection?: ServerConnection & { readonly fingerprint: string };
   verdict?: Verdict<PgServerStatus> & { reason: ServerReason | "InvalidSpec" };
   checking?: Promise<void>;
@@ -110,11 +111,11 @@ export class ServerRegistry {
    */
   private follow(obj: PgServerObject, check: boolean): void {
     const name = obj.metadata.name;
-    const entry = this.entries.get(name) ?? { obj };
+    const parsed = parsePgServerSpec(obj.spec);
+    const entry = this.entries.get(name) ?? { obj, parsed };
     this.entries.set(name, entry);
     entry.obj = obj;
-    const parsed = parsePgServerSpec(obj.spec);
-    entry.spec = parsed.ok ? parsed.spec : undefined;
+    entry.parsed = parsed;
     if (check) void this.check(name);
   }
 
@@ -153,7 +154,8 @@ export class ServerRegistry {
       );
     // A server being checked for the first time is not waited for (it may not answer for its whole connect
     // timeout): the object fails as not Ready yet, and the check's end brings it back.
-    const { spec, verdict, connection } = entry;
+    const { parsed, verdict, connection } = entry;
+    const spec = parsed.ok ? parsed.spec : undefined;
     if (spec && !(await this.serves(spec, namespace)))
       throw new core.ServerUnavailable(
         "ServerNotAllowed",
@@ -190,7 +192,7 @@ export class ServerRegistry {
   }
 
   private async runCheck(name: string, entry: ServerEntry): Promise<void> {
-    const parsed = parsePgServerSpec(entry.obj.spec);
+    const { parsed } = entry;
     let verdict: NonNullable<ServerEntry["verdict"]>;
     const checkedAt = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     if (!parsed.ok) {
@@ -260,13 +262,13 @@ export class ServerRegistry {
     let ca: string | undefined;
     if (spec.ca) {
       const { namespace = home, key = DEFAULT_CA_KEY } = spec.ca;
-      const [resource, name] = spec.ca.secretName
+      const [resource, objectName] = spec.ca.secretName
         ? (["secrets", spec.ca.secretName] as const)
         : (["configmaps", spec.ca.configMapName as string] as const);
-      const object = await this.read(resource, namespace, name, "CANotFound");
+      const object = await this.read(resource, namespace, objectName, "CANotFound");
       ca = resource === "secrets" ? decoded(object.data?.[key]) : object.data?.[key];
       if (!ca?.includes("-----BEGIN CERTIFICATE-----"))
-        throw new ServerSetupError("CANotFound", `${resource} ${namespace}/${name} has no PEM certificate under the key ${key}`);
+        throw new ServerSetupError("CANotFound", `${resource} ${namespace}/${objectName} has no PEM certificate under the key ${key}`);
     }
     try {
       return core.connectionSettings({

@@ -38,5 +38,10 @@ export function splitServer(input: Record<string, unknown> | undefined): {
 } {
   const { server, ...rest } = input ?? {};
   const failures = server === undefined ? [] : schemaFailures(ServerSchema, { server }, () => "name a PgServer (kubectl get pgservers)");
-  return { server: typeof server === "string" ? server : DEFAULT_SERVER, rest, failures };
+  return { server: serverOf(input), rest, failures };
+}
+
+/** The server a spec names, unvalidated (default when absent): for matching objects to servers. Pure. */
+export function serverOf(input: Record<string, unknown> | undefined): string {
+  return typeof input?.server === "string" ? input.server : DEFAULT_SERVER;
 }
