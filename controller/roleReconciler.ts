@@ -81,7 +81,8 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
       const setAlready = secret !== undefined && !rotating && applied(secret);
       if (!secret || !holdsKeys(secret, keys)) {
         // Before a password is handed out: the role must be ours to set it on (NotOwned otherwise, Secret untouched).
-        core.role.planRole(spec, await core.role.observeRole(settings, spec.name), { manager });
+        const { observed, admin } = await core.role.observeRoleForPlan(settings, spec);
+        core.role.planRole(spec, observed, { manager, admin });
         // Our finalizer first: a role created after this must not escape a deletion.
         if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
         const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];

@@ -2,8 +2,13 @@
 // database itself; and the two whole operations both adapters use: converge (observe, plan, apply, observe again)
 // and reclaim (what deleting the resource does).
 import type { Client } from "pg";
+
+/** A server notice as the driver hands it over (pg-protocol's NoticeMessage: what we read of it). */
+type NoticeMessage = { code?: string; message?: string };
+import { type AdminView, observeAdmin, observeAdminView } from "./admin";
+import { lockPrivileges, retryingRaces } from "./concurrency";
 import { inTransaction, withClient, type ConnectionSettings } from "./connect";
-import { classifyError, PgKopfError, RoleMissing } from "./errors";
+import { AdminLacksPrivilege, classifyError, PgKopfError, RoleMissing } from "./errors";
 import { observeDatabaseWith, observeExtensionsWith, observeSessions, type ObservedDatabase } from "./observe";
 import { needsAccess, plan, planDelete, type PlanContext } from "./plan";
 import { type AccessEntry, accessSchemas, observeAccessWith } from "./access";
@@ -24,9 +29,18 @@ export async function applyStepsWith(
 ): Promise<void> {
   const run = async (client: Client, step: Step) => {
     const sql = stepSql(step);
+    // A GRANT or REVOKE the admin has no right to make on some object is only a warning (privilege not granted or
+    // not revoked) that changes nothing: without this the plan would never converge, silently.
+    const ignored: NoticeMessage[] = [];
+    const onNotice = (n: NoticeMessage) => {
+      if (n.code === "01007" || n.code === "01006") ignored.push(n);
+    };
+    client.on("notice", onNotice);
     try {
       await client.query(sql);
+      if (ignored.length) throw await notGranted(client, step, ignored);
     } catch (err) {
+      if (err instanceof AdminLacksPrivilege) throw err;
       // A grantee or schema owner that does not exist yet (declared next to the database, still to come).
       if ((err as { code?: string }).code === "42704") {
         if ("role" in step) throw new RoleMissing([step.role]);
@@ -36,6 +50,8 @@ export async function applyStepsWith(
       const typed = classifyError(err, fieldOf(step));
       typed.message = `${step.kind} failed: ${typed.message}`;
       throw typed;
+    } finally {
+      client.off("notice", onNotice);
     }
     return sql;
   };
@@ -45,7 +61,7 @@ export async function applyStepsWith(
     if (target === undefined) {
       const step = steps[i++];
       // Run first: an optional call would skip evaluating its arguments without a callback.
-      const sql = await run(admin, step);
+      const sql = await retryingRaces(() => run(admin, step));
       onStep?.(step, sql);
       continue;
     }
@@ -55,11 +71,14 @@ export async function applyStepsWith(
     while (j < steps.length && stepTarget(steps[j]) === target) j++;
     const batch = steps.slice(i, j);
     const ran = await withClient(settings, target, (client) =>
-      inTransaction(client, async () => {
-        const statements: string[] = [];
-        for (const step of batch) statements.push(await run(client, step));
-        return statements;
-      }),
+      retryingRaces(() =>
+        inTransaction(client, async () => {
+          await lockPrivileges(client);
+          const statements: string[] = [];
+          for (const step of batch) statements.push(await run(client, step));
+          return statements;
+        }),
+      ),
     );
     for (const [k, step] of batch.entries()) onStep?.(step, ran[k]);
     i = j;
@@ -73,6 +92,17 @@ export async function applySteps(
   onStep?: (step: Step, sql: string) => void,
 ): Promise<void> {
   await withClient(settings, undefined, (admin) => applyStepsWith(admin, settings, steps, onStep));
+}
+
+/** The refusal for a GRANT or REVOKE that Postgres skipped (warnings 01007, 01006): the admin lacks the grant option. */
+async function notGranted(client: Client, step: Step, notices: readonly NoticeMessage[]): Promise<AdminLacksPrivilege> {
+  const admin = await observeAdmin(client);
+  const objects = notices.map((n) => n.message).join("; ");
+  return new AdminLacksPrivilege(
+    `access: ${describeStep(step)} changed nothing (${objects}): the admin "${admin.user}" is not a superuser and holds no grant ` +
+      `option there, as the objects belong to a role it cannot act as. Make their owner a role pg-kopf manages, or run ` +
+      `GRANT <owner> TO ${admin.user} as a superuser; the database's steps in this transaction were rolled back`,
+  );
 }
 
 function fieldOf(step: Step): string | undefined {
@@ -125,6 +155,20 @@ async function observeForWith(
   }));
 }
 
+/** The roles a database's plan needs the admin to act as: its owner (wanted and current) and its schemas' owners. */
+export function databaseRoles(spec: PgDatabaseSpec, observed: ObservedDatabase | undefined): (string | undefined)[] {
+  return [spec.owner, observed?.owner, ...(spec.schemas ?? []).map((s) => s.owner)];
+}
+
+/** The admin view a database's plan needs (pass it in PlanContext.admin), on a client of its own. */
+export function observeDatabaseAdminView(
+  settings: ConnectionSettings,
+  spec: PgDatabaseSpec,
+  observed: ObservedDatabase | undefined,
+): Promise<AdminView> {
+  return withClient(settings, undefined, (admin) => observeAdminView(admin, databaseRoles(spec, observed)));
+}
+
 export interface ConvergeOptions {
   /** Called after each step has run, with the statement it ran. */
   readonly onStep?: (step: Step, sql: string) => void;
@@ -158,7 +202,7 @@ export async function converge(
   const { onStep, expected, beforeApply, previousAccess = [] } = options;
   return withClient(settings, undefined, async (admin) => {
     const before = await observeForWith(admin, settings, spec, previousAccess);
-    const steps = plan(spec, before, ctx, previousAccess);
+    const steps = plan(spec, before, { ...ctx, admin: await observeAdminView(admin, databaseRoles(spec, before)) }, previousAccess);
     const planned = steps.map(describeStep);
     if (expected && JSON.stringify(planned) !== JSON.stringify(expected)) {
       throw new PgKopfError(
@@ -191,7 +235,7 @@ export async function reclaim(
   return withClient(settings, undefined, async (admin) => {
     const observed = await observeDatabaseWith(admin, spec.name);
     const sessions = observed ? await observeSessions(admin, spec.name) : [];
-    const steps = planDelete(spec, observed, sessions, ctx);
+    const steps = planDelete(spec, observed, sessions, { ...ctx, admin: await observeAdminView(admin, [observed?.owner]) });
     await applyStepsWith(admin, settings, steps, onStep);
     return steps;
   });

@@ -154,8 +154,12 @@ export function connectionFailure(s: ConnectionSettings, err: unknown): PgKopfEr
   const e = classifyError(err);
   // Only the plain failures of a connection (refused, TLS, authentication); a typed one already says what it is.
   if (err instanceof PgKopfError || e.constructor !== PgKopfError) return e;
-  const where = `${s.serverName ? `server "${s.serverName}" at ` : ""}${s.host}:${s.port}`;
-  return new PgKopfError(e.reason, `${where}: ${e.message}`, { transient: e.transient, sqlstate: e.sqlstate, cause: err });
+  return new PgKopfError(e.reason, `${serverWhere(s)}: ${e.message}`, { transient: e.transient, sqlstate: e.sqlstate, cause: err });
+}
+
+/** How messages name a server: by name when it has one, and by address. */
+export function serverWhere(s: ConnectionSettings): string {
+  return `${s.serverName ? `server "${s.serverName}" at ` : ""}${s.host}:${s.port}`;
 }
 
 /**

@@ -22,6 +22,7 @@ export type FailureReason =
   | "TlsFailed"
   | "PostgresRejected"
   | "PlanChanged"
+  | "AdminLacksPrivilege"
   | ServerUnavailableReason;
 
 export class PgKopfError extends Error {
@@ -84,6 +85,16 @@ export class RoleMissing extends PgKopfError {
       `${field}: role ${roles.map((r) => `"${r}"`).join(", ")} does not exist yet; create it (a PgRole declared next to this database is created first) or remove it from ${field}`,
       { transient: true },
     );
+  }
+}
+
+/**
+ * The admin connection's role lacks a privilege the plan needs (it is not a superuser, as on managed services): the
+ * message names the privilege and the statement that grants it. Found before anything runs.
+ */
+export class AdminLacksPrivilege extends PgKopfError {
+  constructor(message: string) {
+    super("AdminLacksPrivilege", message, { transient: false });
   }
 }
 

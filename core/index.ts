@@ -11,3 +11,5 @@ export * from "./ownership";
 export * from "./scram";
 export * as role from "./role";
 export * from "./access";
+export * from "./admin";
+export * from "./concurrency";

@@ -6,9 +6,15 @@ import type { Step } from "./steps";
 import { DatabaseInUse, InvalidSpec, RoleMissing } from "./errors";
 import { type AccessEntry, freshAccess, missingRoles, planAccess } from "./access";
 import { ownership, ownershipStamp, type OwnershipContext } from "./ownership";
+import { type AdminView, rolesToActAs } from "./admin";
 
-/** Who is planning: the manager, and whether it recorded creating this database (see OwnershipContext). */
-export type PlanContext = OwnershipContext;
+/**
+ * Who is planning: the manager, whether it recorded creating this database (see OwnershipContext), and what the admin
+ * can do with the roles involved (undefined in pure tests: the admin is then taken to be a superuser).
+ */
+export interface PlanContext extends OwnershipContext {
+  readonly admin?: AdminView;
+}
 
 /** The message for an immutable field that differs between what exists and what is asked. */
 export function immutableChangeMessage(from: unknown, to: unknown): string {
@@ -34,9 +40,12 @@ export function plan(
   const database = spec.name;
   const access = { database, schemas: spec.schemas ?? [], access: spec.access ?? [], revokePublic: spec.revokePublic ?? false };
   const stamp: Step = { kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
+  const schemaOwners = (spec.schemas ?? []).map((s, i) => [`schemas.${i}.owner`, s.owner] as const);
   if (!observed) {
+    const actAs = adminSteps(database, ctx.admin, [["owner", spec.owner], ...schemaOwners]);
     const options = Object.fromEntries(CREATE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
     return [
+      ...actAs,
       { kind: "createDatabase", database, ...options },
       // Right after the CREATE: a database we created is ours before anything else can fail.
       stamp,
@@ -46,6 +55,7 @@ export function plan(
   }
 
   const { takeOver } = ownership({ kind: "database", ...spec }, observed.comment, ctx, "alter");
+  const actAs = adminSteps(database, ctx.admin, [["owner", observed.owner], ["owner", spec.owner], ...schemaOwners]);
   const failures = OBSERVED_FIELDS.filter((f) => behaviourOf(f) === "immutable").flatMap((field) => {
     const want = spec[field];
     const have = observed[field];
@@ -53,7 +63,7 @@ export function plan(
   });
   if (failures.length) throw new InvalidSpec(failures);
 
-  const steps: Step[] = [];
+  const steps: Step[] = [...actAs];
   for (const field of OBSERVED_FIELDS) {
     const want = spec[field];
     if (want === undefined || behaviourOf(field) !== "mutable" || sameSetting(field, want, observed[field])) continue;
@@ -90,6 +100,7 @@ export function planDelete(
 ): Step[] {
   if (!observed || spec.reclaimPolicy !== "delete") return [];
   ownership({ kind: "database", ...spec }, observed.comment, ctx, "drop");
+  const actAs = adminSteps(spec.name, ctx.admin, [["owner", observed.owner]]);
   if (sessions.length > 0 && !spec.forceDrop) {
     const who = sessions.map((s) => `pid ${s.pid} user ${s.user || "?"} app ${s.application || "?"} from ${s.clientAddress}`);
     throw new DatabaseInUse(
@@ -97,11 +108,21 @@ export function planDelete(
         `Disconnect them, or set forceDrop: true to terminate them and drop the database.`,
     );
   }
-  const steps: Step[] = [];
+  const steps: Step[] = [...actAs];
   // Postgres refuses to drop a database marked as a template.
   if (observed.isTemplate) steps.push({ kind: "alterIsTemplate", database: spec.name, isTemplate: false });
   steps.push({ kind: "dropDatabase", database: spec.name, force: spec.forceDrop });
   return steps;
+}
+
+/**
+ * The steps by which a non-superuser admin gives itself what it needs to act as the database's owner and its schemas'
+ * owners (core/admin); throws AdminLacksPrivilege for a role it may not grant itself.
+ */
+function adminSteps(database: string, admin: AdminView | undefined, roles: readonly (readonly [string, string | undefined])[]): Step[] {
+  return rolesToActAs(admin, roles).map(
+    (role): Step => ({ kind: "grantToAdmin", database, role, admin: admin!.facts.user, versionNum: admin!.facts.versionNum }),
+  );
 }
 
 /** Whether the spec asks for anything inside the database beyond extensions: schemas, access, revokePublic. */

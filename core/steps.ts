@@ -4,6 +4,7 @@ import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 import { alterSql, createOptionSql, CREATE_FIELDS, type AlterStep, type CreateField } from "./fields";
 import type { PgDatabaseSpec } from "./spec";
 import { type AccessStep, accessStepSql } from "./access";
+import { adminMembershipSql } from "./admin";
 
 /** The options of CREATE DATABASE, one per field that has one (see core/fields). */
 export type CreateDatabaseOptions = { readonly [K in CreateField]?: PgDatabaseSpec[K] };
@@ -11,6 +12,8 @@ export type CreateDatabaseOptions = { readonly [K in CreateField]?: PgDatabaseSp
 export type Step =
   | ({ kind: "createDatabase"; database: string } & CreateDatabaseOptions)
   | { kind: "stampOwnership"; database: string; manager: string; comment: string }
+  /** A non-superuser admin gives itself what it needs to act as a role (core/admin): run before the steps that need it. */
+  | { kind: "grantToAdmin"; database: string; role: string; admin: string; versionNum: number }
   | AlterStep
   | { kind: "createExtension"; database: string; extension: string }
   | AccessStep
@@ -28,6 +31,8 @@ export function stepSql(step: Step): string {
     }
     case "stampOwnership":
       return `COMMENT ON DATABASE ${db} IS ${lit(step.comment)}`;
+    case "grantToAdmin":
+      return adminMembershipSql(step.role, { user: step.admin, versionNum: step.versionNum });
     case "alterOwner":
     case "alterTablespace":
     case "alterConnectionLimit":
@@ -56,6 +61,7 @@ export function stepTarget(step: Step): string | undefined {
   switch (step.kind) {
     case "createDatabase":
     case "stampOwnership":
+    case "grantToAdmin":
     case "alterOwner":
     case "alterTablespace":
     case "alterConnectionLimit":

@@ -13,6 +13,7 @@ import {
   plannedStatements,
   type Props,
   providerConnection,
+  requireAdmin,
   rethrow,
   unplanned,
   userInputs,
@@ -132,7 +133,9 @@ async function planSql(
   const ctx = { manager };
   if (!replaced) {
     const observed = await core.observeFor(settings, spec, previous);
-    const steps = core.plan(spec, observed, ctx, previous).map(core.describeStep);
+    const admin = await core.observeDatabaseAdminView(settings, spec, observed);
+    requireAdmin(settings, admin);
+    const steps = core.plan(spec, observed, { ...ctx, admin }, previous).map(core.describeStep);
     const gone = goneNotice(
       recorded,
       observed,
@@ -143,9 +146,12 @@ async function planSql(
   }
   // A replacement (only reached with reclaimPolicy delete recorded): the old database is dropped, then created anew.
   const old = parseOrThrow(replaced);
-  const drop = core.planDelete(old, await core.observeFor(settings, old), [], ctx);
+  const before = await core.observeFor(settings, old);
+  const admin = await core.observeDatabaseAdminView(settings, spec, before);
+  requireAdmin(settings, admin);
+  const drop = core.planDelete(old, before, [], { ...ctx, admin });
   const fresh = old.name === spec.name ? undefined : await core.observeFor(settings, spec);
-  return [...drop, ...core.plan(spec, fresh, ctx)].map(core.describeStep);
+  return [...drop, ...core.plan(spec, fresh, { ...ctx, admin })].map(core.describeStep);
 }
 
 /**

@@ -74,6 +74,15 @@ export function unplanned(err: unknown): { failures: { property: string; reason:
   return { plannedSql: [`${NOT_PLANNED}${e.reason}: ${e.message}`] };
 }
 
+/**
+ * Refuses, at preview, an admin that lacks what pg-kopf needs (CREATEDB, CREATEROLE): one message naming all of it
+ * and the statement that grants it, before any statement runs.
+ */
+export function requireAdmin(settings: core.ConnectionSettings, admin: core.AdminView): void {
+  const short = core.adminShortfall(admin.facts, core.serverWhere(settings));
+  if (short) throw short;
+}
+
 /** The server a property bag names (absent: the default server). */
 function serverOf(props: Props | undefined): string {
   return typeof props?.server === "string" ? props.server : DEFAULT_SERVER;

@@ -14,6 +14,7 @@ import {
   plannedStatements,
   type Props,
   providerConnection,
+  requireAdmin,
   rethrow,
   unplanned,
   userInputs,
@@ -70,9 +71,10 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const manager = typeof news.manager === "string" ? news.manager : "";
   let plannedSql: string[];
   try {
-    const observed = await role.observeRole(settings, r.spec.name);
+    const { observed, admin } = await role.observeRoleForPlan(settings, r.spec);
+    requireAdmin(settings, admin);
     const password = !observed || rotates(olds ?? {}, news) ? PLANNED_VERIFIER : undefined;
-    plannedSql = role.planRole(r.spec, observed, { manager }, password).map(role.describeRoleStep);
+    plannedSql = role.planRole(r.spec, observed, { manager, admin }, password).map(role.describeRoleStep);
     const gone = goneNotice(olds, observed, `role "${r.spec.name}"`, "up creates it again, with the password the state has");
     if (gone) plannedSql.unshift(gone);
   } catch (err) {

@@ -1,6 +1,8 @@
 // Bringing a role to its spec (observe, plan, apply, observe) in one transaction, and carrying out its deletion.
 // Unlike CREATE DATABASE, every role statement is transactional: a failure leaves the role as it was.
 import type { Client } from "pg";
+import { type AdminView, observeAdminView } from "../admin";
+import { lockPrivileges, retryingRaces } from "../concurrency";
 import { type ConnectionSettings, inTransaction, withClient } from "../connect";
 import { classifyError, PgKopfError } from "../errors";
 import type { OwnershipContext } from "../ownership";
@@ -42,6 +44,23 @@ export function observeRole(settings: ConnectionSettings, name: string): Promise
   return withClient(settings, undefined, (admin) => observeRoleWith(admin, name));
 }
 
+/** What planning a role reads: the role, and what the admin can do with it, its groups and its heir. */
+export interface RoleObservation {
+  readonly observed: ObservedRole | undefined;
+  readonly admin: AdminView;
+}
+
+async function observeForPlanWith(client: Client, spec: PgRoleSpec): Promise<RoleObservation> {
+  const observed = await observeRoleWith(client, spec.name);
+  const admin = await observeAdminView(client, [spec.name, ...(spec.memberOf ?? []), spec.reassignOwnedTo]);
+  return { observed, admin };
+}
+
+/** The observation planRole needs, over the maintenance database: pass `admin` in its context. */
+export function observeRoleForPlan(settings: ConnectionSettings, spec: PgRoleSpec): Promise<RoleObservation> {
+  return withClient(settings, undefined, (client) => observeForPlanWith(client, spec));
+}
+
 /**
  * Brings the role to the spec in one transaction. Idempotent: a second call without a password runs nothing.
  * Throws NotOwned / InvalidSpec (permanent), PlanChanged, or a transient PgKopfError; a failure changes nothing.
@@ -53,9 +72,9 @@ export async function convergeRole(
   options: ConvergeRoleOptions = {},
 ): Promise<ConvergedRole> {
   return withClient(settings, undefined, async (admin) => {
-    const { steps, observed } = await inTransaction(admin, async () => {
-      const before = await observeRoleWith(admin, spec.name);
-      const planned = planRole(spec, before, ctx, options.password ?? (before ? undefined : options.passwordIfCreated?.()));
+    const attempt = () => inTransaction(admin, async () => {
+      const { observed: before, admin: view } = await observeForPlanWith(admin, spec);
+      const planned = planRole(spec, before, { ...ctx, admin: view }, options.password ?? (before ? undefined : options.passwordIfCreated?.()));
       const shown = planned.map(describeRoleStep);
       if (options.expected && JSON.stringify(shown) !== JSON.stringify(options.expected)) {
         throw new PgKopfError(
@@ -70,6 +89,7 @@ export async function convergeRole(
         throw new PgKopfError("PostgresRejected", `role "${spec.name}" is missing right after it was created`, { transient: true });
       return { steps: planned, observed: after };
     });
+    const { steps, observed } = await retryingRaces(attempt);
     for (const step of steps) options.onStep?.(step, describeRoleStep(step));
     return { steps, observed };
   });
@@ -89,9 +109,10 @@ export async function observeRoleDependencies(admin: Client, oid: number): Promi
 
 /**
  * Carries out deleting the resource (see planRoleDelete): nothing with retain; with delete, the role's objects go to
- * reassignOwnedTo in each database where it has any, then the role is dropped. Idempotent. Throws NotOwned or
- * RoleInUse (listing where) before anything runs; a failure in one database leaves the others' reassignments done,
- * which a second call finishes.
+ * reassignOwnedTo in each database where it has any (REASSIGN and DROP OWNED in one transaction there, under the
+ * database's privilege lock), then the role is dropped. Idempotent. Throws NotOwned, RoleInUse (listing where) or
+ * AdminLacksPrivilege before anything runs; a failure in one database leaves the others' reassignments done, which a
+ * second call finishes.
  */
 export async function reclaimRole(
   settings: ConnectionSettings,
@@ -101,14 +122,27 @@ export async function reclaimRole(
 ): Promise<RoleStep[]> {
   if (spec.reclaimPolicy !== "delete") return [];
   const steps = await withClient(settings, undefined, async (admin) => {
-    const observed = await observeRoleWith(admin, spec.name);
+    const { observed, admin: view } = await observeForPlanWith(admin, spec);
     const dependencies = observed ? await observeRoleDependencies(admin, observed.oid) : [];
-    return planRoleDelete(spec, observed, dependencies, settings.database, ctx);
+    return planRoleDelete(spec, observed, dependencies, settings.database, { ...ctx, admin: view });
   });
-  for (const step of steps) {
-    const target = roleStepTarget(step);
-    await withClient(settings, target === settings.database ? undefined : target, (client) => run(client, step));
-    onStep?.(step, describeRoleStep(step));
+  for (let i = 0; i < steps.length; ) {
+    const target = roleStepTarget(steps[i]);
+    let j = i + 1;
+    while (target !== undefined && j < steps.length && roleStepTarget(steps[j]) === target) j++;
+    const batch = steps.slice(i, j);
+    await withClient(settings, target === settings.database ? undefined : target, (client) =>
+      target === undefined
+        ? retryingRaces(() => run(client, batch[0]))
+        : retryingRaces(() =>
+            inTransaction(client, async () => {
+              await lockPrivileges(client);
+              for (const step of batch) await run(client, step);
+            }),
+          ),
+    );
+    for (const step of batch) onStep?.(step, describeRoleStep(step));
+    i = j;
   }
   return steps;
 }

@@ -25,7 +25,7 @@ const ROLE_QUERY = `
          r.rolcreatedb AS createdb, r.rolcreaterole AS createrole, r.rolconnlimit AS connection_limit,
          CASE WHEN r.rolvaliduntil = 'infinity' THEN 'infinity' ELSE to_json(r.rolvaliduntil) #>> '{}' END AS valid_until,
          r.rolsuper AS superuser,
-         ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+         ARRAY(SELECT DISTINCT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
                 WHERE m.member = r.oid ORDER BY g.rolname)::text[] AS member_of,
          ARRAY(SELECT unnest(s.setconfig) FROM pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0)::text[] AS config,
          shobj_description(r.oid, 'pg_authid') AS comment

@@ -1,6 +1,7 @@
 // planRole: the only place that decides which SQL runs for a role. Pure: (spec, observed, password) -> steps, or a
 // typed refusal. Only what the spec sets is compared, so a plan right after applying its steps is empty.
-import { NotOwned, RoleInUse } from "../errors";
+import { type AdminView, cannotGrant, rolesToActAs } from "../admin";
+import { InvalidSpec, NotOwned, RoleInUse } from "../errors";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
 import { ROLE_ATTRIBUTES, sameAttribute, settingItems } from "./fields";
 import type { ObservedRole } from "./observe";
@@ -12,25 +13,42 @@ export interface RolePasswordChange {
   readonly verifier: string;
 }
 
+/** Who plans a role: the manager, and (from the catalogs) what the admin can do with the roles involved. */
+export interface RolePlanContext extends OwnershipContext {
+  /** Undefined in pure tests: the admin is then taken to be a superuser. */
+  readonly admin?: AdminView;
+}
+
 /**
  * Steps that bring `observed` (undefined: absent) to `spec`, setting the password when `password` is given. Throws
- * NotOwned for a role stamped by another manager (or none) unless the spec takes it over, and for a superuser.
+ * NotOwned for a role stamped by another manager (or none) unless the spec takes it over, and for a superuser;
+ * InvalidSpec for a memberOf group that gives superuser powers; AdminLacksPrivilege when a non-superuser admin
+ * cannot act as the role or grant a group (docs/adr/0016).
  */
 export function planRole(
   spec: PgRoleSpec,
   observed: ObservedRole | undefined,
-  ctx: OwnershipContext,
+  ctx: RolePlanContext,
   password?: RolePasswordChange,
 ): RoleStep[] {
   const role = spec.name;
   const stamp: RoleStep = { kind: "stampRole", role, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   const groups = spec.memberOf ?? [];
+  refusePrivilegedGroups(groups, ctx.admin);
+  const admin = ctx.admin && !ctx.admin.facts.superuser ? ctx.admin : undefined;
+  const toAdmin: RoleStep[] = admin ? [{ kind: "grantToAdmin", role, admin: admin.facts.user, versionNum: admin.facts.versionNum }] : [];
+  const granted = (group: string): RoleStep => {
+    const hold = admin?.holds.get(group);
+    if (hold && !hold.grants) throw cannotGrant(group, admin!.facts, "memberOf");
+    return { kind: "grantRole", role, group };
+  };
   if (!observed) {
     const attributes = Object.fromEntries(ROLE_ATTRIBUTES.filter((a) => spec[a] !== undefined).map((a) => [a, spec[a]]));
     return [
       { kind: "createRole", role, attributes, ...(password ? { verifier: password.verifier } : {}) },
+      ...toAdmin,
       stamp,
-      ...groups.map((group): RoleStep => ({ kind: "grantRole", role, group })),
+      ...groups.map(granted),
       ...planConfig(role, spec.config ?? {}, {}),
     ];
   }
@@ -39,7 +57,7 @@ export function planRole(
     throw new NotOwned(`role "${role}" exists and is a superuser, so ${ctx.manager} will not alter it. Choose another name.`);
   }
   const { takeOver } = ownership({ kind: "role", ...spec }, observed.comment, ctx, "alter");
-  const steps: RoleStep[] = [];
+  const steps: RoleStep[] = admin ? adminActsAs(admin, [["name", role]]) : [];
   for (const attribute of ROLE_ATTRIBUTES) {
     const want = spec[attribute];
     if (want !== undefined && !sameAttribute(attribute, want, observed[attribute]))
@@ -47,12 +65,37 @@ export function planRole(
   }
   if (password) steps.push({ kind: "setPassword", role, verifier: password.verifier });
   if (spec.memberOf !== undefined) {
-    for (const group of groups) if (!observed.memberOf.includes(group)) steps.push({ kind: "grantRole", role, group });
+    for (const group of groups) if (!observed.memberOf.includes(group)) steps.push(granted(group));
     for (const group of observed.memberOf) if (!groups.includes(group)) steps.push({ kind: "revokeRole", role, group });
   }
   if (spec.config !== undefined) steps.push(...planConfig(role, spec.config, observed.config));
   if (takeOver) steps.push(stamp);
   return steps;
+}
+
+/**
+ * Refuses (InvalidSpec, naming the entry) a memberOf group through which the role would get superuser powers: one
+ * that is a superuser, has REPLICATION or BYPASSRLS, or leads to one, as the live catalogs say now. Checked on every
+ * plan, so a group made privileged out of band is refused too.
+ */
+function refusePrivilegedGroups(groups: readonly string[], admin: AdminView | undefined): void {
+  const failures = groups.flatMap((group, i) => {
+    const privileged = admin?.holds.get(group)?.privileged;
+    return privileged
+      ? [
+          {
+            field: `memberOf.${i}`,
+            message: `membership in "${group}" gives superuser powers (${privileged}); grant the role the privileges it needs instead, or remove it from memberOf`,
+          },
+        ]
+      : [];
+  });
+  if (failures.length) throw new InvalidSpec(failures);
+}
+
+/** The steps that let a non-superuser admin act as existing roles it cannot act as yet (refused when it may not). */
+function adminActsAs(admin: AdminView, roles: readonly (readonly [string, string | undefined])[]): RoleStep[] {
+  return rolesToActAs(admin, roles).map((role) => ({ kind: "grantToAdmin", role, admin: admin.facts.user, versionNum: admin.facts.versionNum }));
 }
 
 /** SET for each wanted setting that differs, RESET for each setting the map no longer has. */
@@ -86,7 +129,7 @@ export function planRoleDelete(
   observed: ObservedRole | undefined,
   dependencies: readonly RoleDependency[],
   maintenanceDatabase: string,
-  ctx: OwnershipContext,
+  ctx: RolePlanContext,
 ): RoleStep[] {
   if (!observed || spec.reclaimPolicy !== "delete") return [];
   if (observed.superuser) throw new NotOwned(`role "${spec.name}" is a superuser, so ${ctx.manager} will not drop it. Left in place.`);
@@ -94,6 +137,7 @@ export function planRoleDelete(
   const role = spec.name;
   const drop: RoleStep = { kind: "dropRole", role };
   if (dependencies.length === 0) return [drop];
+  const admin = ctx.admin && !ctx.admin.facts.superuser ? ctx.admin : undefined;
   const to = spec.reassignOwnedTo;
   if (to === undefined) {
     const where = dependencies.map(
@@ -107,6 +151,8 @@ export function planRoleDelete(
   }
   const databases = [...new Set(dependencies.map((d) => d.database || maintenanceDatabase))];
   return [
+    // REASSIGN OWNED and DROP OWNED need the privileges of the role and of the one that takes its objects.
+    ...(admin ? adminActsAs(admin, [["name", role], ["reassignOwnedTo", to]]) : []),
     ...databases.flatMap((database): RoleStep[] => [
       { kind: "reassignOwned", role, database, to },
       { kind: "dropOwned", role, database },

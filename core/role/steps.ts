@@ -1,6 +1,7 @@
 // RoleStep: one planned statement on a role, as data, and its SQL. Identifiers and literals go through the driver's
 // escaping helpers. A password travels only as a SCRAM verifier (core/scram), and is shown as <redacted>.
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
+import { adminMembershipSql } from "../admin";
 import { type RoleAttribute, roleOptionSql, ROLE_ATTRIBUTES, settingItems } from "./fields";
 
 export type RoleAttributes = { readonly [K in RoleAttribute]?: unknown };
@@ -10,6 +11,8 @@ export type RoleStep =
   | { kind: "alterRole"; role: string; attribute: RoleAttribute; value: unknown }
   | { kind: "setPassword"; role: string; verifier: string }
   | { kind: "stampRole"; role: string; manager: string; comment: string }
+  /** The admin (not a superuser) gives itself what it needs to act as the role (core/admin, by server version). */
+  | { kind: "grantToAdmin"; role: string; admin: string; versionNum: number }
   | { kind: "grantRole"; role: string; group: string }
   | { kind: "revokeRole"; role: string; group: string }
   | { kind: "setRoleConfig"; role: string; key: string; value: string }
@@ -34,6 +37,8 @@ function sql(step: RoleStep, password: (verifier: string) => string): string {
       return `ALTER ROLE ${role} WITH PASSWORD ${password(step.verifier)}`;
     case "stampRole":
       return `COMMENT ON ROLE ${role} IS ${lit(step.comment)}`;
+    case "grantToAdmin":
+      return adminMembershipSql(step.role, { user: step.admin, versionNum: step.versionNum });
     case "grantRole":
       return `GRANT ${id(step.group)} TO ${role}`;
     case "revokeRole":

@@ -1,7 +1,9 @@
-// A throwaway PostgreSQL 15 cluster for tests: initdb in a temporary directory, SCRAM password auth on a free
-// loopback port, optional TLS with a CA made on the spot; stopped (and removed) on stop() or process exit.
+// A throwaway PostgreSQL cluster for tests: initdb in a temporary directory, SCRAM password auth on a free loopback
+// port, optional TLS with a CA made on the spot; stopped (and removed) on stop() or process exit. Any supported major
+// (postgresMajors), with the bootstrap superuser as the admin or, as managed services give it, a CREATEDB CREATEROLE
+// role that is not a superuser.
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -9,14 +11,41 @@ import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import { makeCa, signLeaf } from "./pki";
 import { connectionSettings, type ConnectionSettings } from "../../core/connect";
+import { adminMembershipSql } from "../../core/admin";
+import { scramVerifier } from "../../core/scram";
+import { DEBIAN_MAJOR, postgresBinaries, type PostgresMajor } from "./postgresBinaries";
 
-const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/** Who the admin connection is: the bootstrap superuser, or a CREATEDB CREATEROLE role (RDS, Cloud SQL, Azure). */
+export type AdminKind = "superuser" | "createrole";
+export const ADMIN_KINDS: readonly AdminKind[] = ["superuser", "createrole"];
+
+/** The non-superuser admin's name, as a managed service's master user would be called. */
+export const MANAGED_ADMIN = "platform_admin";
+
+export interface PostgresOptions {
+  readonly tls?: boolean;
+  /** The major version (default PGKOPF_PG_MAJOR, else Debian's 15). */
+  readonly major?: PostgresMajor;
+  /** Who the admin is (default PGKOPF_PG_ADMIN, else superuser). */
+  readonly admin?: AdminKind;
+}
+
+/** The matrix cell a test process runs in, from the environment (scripts/test.sh sets it per cell). */
+export function matrixCell(env: NodeJS.ProcessEnv = process.env): { major: PostgresMajor; admin: AdminKind } {
+  const major = Number(env.PGKOPF_PG_MAJOR ?? DEBIAN_MAJOR) as PostgresMajor;
+  const admin = (env.PGKOPF_PG_ADMIN ?? "superuser") as AdminKind;
+  if (!ADMIN_KINDS.includes(admin)) throw new Error(`PGKOPF_PG_ADMIN=${admin}: use ${ADMIN_KINDS.join(" or ")}`);
+  return { major, admin };
+}
 
 export interface TestPostgres {
   readonly host: string;
   readonly port: number;
+  /** The admin's user and password (the superuser's, or the non-superuser admin's). */
   readonly user: string;
   readonly password: string;
+  readonly major: PostgresMajor;
+  readonly admin: AdminKind;
   readonly dataDir: string;
   /** The server's log (log_statement and friends write here). */
   readonly logFile: string;
@@ -26,11 +55,18 @@ export interface TestPostgres {
   settings(extra?: Parameters<typeof connectionSettings>[0]): ConnectionSettings;
   /** Runs one statement as the admin, in `database` (default postgres). */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  /** Runs one statement as the bootstrap superuser (server settings, tablespaces): what only the operator of a managed service may do. */
+  superQuery<T = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
   /**
    * Writes libpq's password file (mode 0600) with the admin's line for this server, with `password` (default: the
    * admin's own): how pulumi up and psql find the password.
    */
   writePasswordFile(file: string, password?: string): void;
+  /**
+   * The statements a plan starts with for a non-superuser admin to act as `roles` it has not acted as yet (it grants
+   * them to itself, core/admin); none for a superuser admin. What tests expect to see in a preview before the rest.
+   */
+  actsAs(...roles: string[]): string[];
   /** Stops the server (fast shutdown); start() brings it back on the same port and data. */
   stop(): void;
   start(): void;
@@ -69,11 +105,12 @@ function makeCertificates(dir: string): { caPem: string } {
   return { caPem: readFileSync(join(dir, "ca.crt"), "utf8") };
 }
 
-/** Starts a fresh cluster. Requires PostgreSQL 15's server binaries (Debian: postgresql-15). */
-export async function startPostgres(options: { tls?: boolean } = {}): Promise<TestPostgres> {
-  if (!existsSync(join(PG_BIN, "initdb"))) {
-    throw new Error(`PostgreSQL server binaries not found in ${PG_BIN}: install postgresql-15 or set PG_BIN`);
-  }
+/** Starts a fresh cluster of the major the options (or the environment's matrix cell) name. */
+export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
+  const cell = matrixCell();
+  const major = options.major ?? cell.major;
+  const adminKind = options.admin ?? cell.admin;
+  const PG_BIN = postgresBinaries(major);
   const base = mkdtempSync(join(tmpdir(), "pg-kopf-pg-"));
   const dataDir = join(base, "data");
   const sockDir = join(base, "sock");
@@ -147,7 +184,7 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
   process.once("exit", destroy);
 
   const host = "127.0.0.1";
-  const settings = (extra: Parameters<typeof connectionSettings>[0] = {}) =>
+  const superSettings = (extra: Parameters<typeof connectionSettings>[0] = {}) =>
     connectionSettings({
       // verify-full checks the certificate's name, which is localhost.
       host: options.tls ? "localhost" : host,
@@ -159,11 +196,32 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
       ...(options.tls ? { sslmode: "verify-full", sslrootcert: caPem } : { sslmode: "disable" }),
       ...extra,
     });
+  const run1 = async <T>(s: ConnectionSettings, sql: string, params: unknown[], database: string): Promise<T[]> => {
+    const c = new Client({ host: s.host, port: s.port, user: s.user, password: s.password, database, ssl: options.tls ? { ca: caPem } : false });
+    await c.connect();
+    try {
+      return (await c.query(sql, params)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  };
+  // The managed admin as RDS makes its master user: LOGIN CREATEDB CREATEROLE, no superuser, no other membership.
+  let user = "postgres";
+  let adminPassword = password;
+  if (adminKind === "createrole") {
+    user = MANAGED_ADMIN;
+    adminPassword = randomBytes(18).toString("base64url");
+    await run1(superSettings(), `CREATE ROLE ${MANAGED_ADMIN} LOGIN CREATEDB CREATEROLE PASSWORD '${scramVerifier(adminPassword)}'`, [], "postgres");
+  }
+  const settings = (extra: Parameters<typeof connectionSettings>[0] = {}) =>
+    superSettings({ user, password: adminPassword, ...extra });
   return {
     host,
     port,
-    user: "postgres",
-    password,
+    user,
+    password: adminPassword,
+    major,
+    admin: adminKind,
     dataDir,
     logFile,
     caPem,
@@ -171,26 +229,13 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
     stop,
     start,
     destroy,
-    writePasswordFile(file: string, pw = password): void {
-      writeFileSync(file, `${host}:${port}:*:postgres:${pw}\n`, { mode: 0o600 });
+    writePasswordFile(file: string, pw = adminPassword): void {
+      writeFileSync(file, `${host}:${port}:*:${user}:${pw}\n`, { mode: 0o600 });
     },
-    async query<T>(sql: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
-      const s = settings({ database });
-      const c = new Client({
-        host: s.host,
-        port: s.port,
-        user: s.user,
-        password: s.password,
-        database,
-        ssl: options.tls ? { ca: caPem } : false,
-      });
-      await c.connect();
-      try {
-        return (await c.query(sql, params)).rows as T[];
-      } finally {
-        await c.end();
-      }
-    },
+    actsAs: (...roles: string[]) =>
+      adminKind === "superuser" ? [] : roles.map((role) => adminMembershipSql(role, { user, versionNum: major * 10000 })),
+    query: <T>(sql: string, params: unknown[] = [], database = "postgres") => run1<T>(settings(), sql, params, database),
+    superQuery: <T>(sql: string, params: unknown[] = [], database = "postgres") => run1<T>(superSettings(), sql, params, database),
   };
 }
 

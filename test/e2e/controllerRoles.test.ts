@@ -99,8 +99,8 @@ const untilApplied = (object: string, secretName: string) =>
 before(async () => {
   pg = await startPostgres();
   // Every statement in the server's log: the passwords must not be among them.
-  await pg.query("ALTER SYSTEM SET log_statement = 'all'");
-  await pg.query("SELECT pg_reload_conf()");
+  await pg.superQuery("ALTER SYSTEM SET log_statement = 'all'");
+  await pg.superQuery("SELECT pg_reload_conf()");
   cluster = await startCluster({ workloads: true });
   controller = await startController("controller-roles", installController(cluster, pg), pg);
   await eventually("the controller to lead", async () => (await controller.metric("pgkopf_leader")) === 1);

@@ -42,8 +42,8 @@ before(async () => {
   pg = await startPostgres();
   settings = pg.settings();
   // Every statement the server runs goes to its log, as an auditing server would have it.
-  await pg.query("ALTER SYSTEM SET log_statement = 'all'");
-  await pg.query("SELECT pg_reload_conf()");
+  await pg.superQuery("ALTER SYSTEM SET log_statement = 'all'");
+  await pg.superQuery("SELECT pg_reload_conf()");
   await pg.query("CREATE ROLE readers NOLOGIN");
   await pg.query("CREATE ROLE writers NOLOGIN");
 });
@@ -55,6 +55,7 @@ describe("PgRole core against Postgres 15", () => {
     const created = await convergeAndReplan(spec({ name: "app_login" }), password);
     assert.deepEqual(created.steps.map(role.describeRoleStep), [
       'CREATE ROLE "app_login" WITH LOGIN PASSWORD <redacted>',
+      ...pg.actsAs("app_login"),
       `COMMENT ON ROLE "app_login" IS 'managed by pg-kopf: test:roles'`,
     ]);
     assert.equal(await login("app_login", password), "app_login");
@@ -140,6 +141,7 @@ describe("PgRole core against Postgres 15", () => {
     const again = await roleHandlers.check(settings, altered.outs!, second);
     assert.deepEqual((again.inputs!.plannedSql as string[]).slice(1), [
       'CREATE ROLE "app_pulumi" WITH LOGIN CONNECTION LIMIT 2 PASSWORD <redacted>',
+      ...pg.actsAs("app_pulumi"),
       `COMMENT ON ROLE "app_pulumi" IS 'managed by pg-kopf: pulumi:test/roles'`,
     ]);
     assert.equal((await roleHandlers.diff(altered.outs!, again.inputs!)).changes, true);
@@ -162,11 +164,12 @@ describe("PgRole core against Postgres 15", () => {
     const adopted = await role.convergeRole(settings, spec({ name: "theirs", adopt: true, createdb: true }), ctx);
     // login defaults to true: an adopted NOLOGIN role is given LOGIN, as the plan says.
     assert.deepEqual(adopted.steps.map(role.describeRoleStep), [
+      ...pg.actsAs("theirs"),
       'ALTER ROLE "theirs" WITH LOGIN',
       'ALTER ROLE "theirs" WITH CREATEDB',
       `COMMENT ON ROLE "theirs" IS 'managed by pg-kopf: test:roles'`,
     ]);
-    await pg.query("CREATE ROLE boss SUPERUSER");
+    await pg.superQuery("CREATE ROLE boss SUPERUSER");
     await assert.rejects(role.convergeRole(settings, spec({ name: "boss", adopt: true }), ctx), /is a superuser/);
   });
 
@@ -199,6 +202,7 @@ describe("PgRole core against Postgres 15", () => {
     const shown: string[] = [];
     await role.reclaimRole(settings, leaving, ctx, (_s, sql) => shown.push(sql));
     assert.deepEqual(shown, [
+      ...pg.actsAs("heir"),
       // Shared objects (the database it owns) first, from the maintenance database; then each database.
       'REASSIGN OWNED BY "leaving" TO "heir" -- in database "postgres"',
       'DROP OWNED BY "leaving" -- in database "postgres"',
