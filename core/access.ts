@@ -3,7 +3,7 @@
 // observation. pg-kopf revokes only what a level it granted before (the engine's record of the last applied access)
 // grants and the new one does not: privileges granted by hand, outside any level, are never touched.
 import type { Client } from "pg";
-import { classifyError } from "./errors";
+import { AdminLacksPrivilege, classifyError } from "./errors";
 
 export const LEVELS = ["connect", "read", "write"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -63,16 +63,43 @@ export interface HeldPrivilege {
   readonly present: number;
 }
 
+/** The public schema a new database gets from its template: its owner, and what PUBLIC holds on it. */
+export interface TemplatePublicSchema {
+  readonly owner: string;
+  readonly publicPrivileges: readonly string[];
+}
+
+/** A stock template's public schema from Postgres 15: the database's owner owns it, PUBLIC may only use it. */
+export const STOCK_PUBLIC_SCHEMA: TemplatePublicSchema = { owner: "pg_database_owner", publicPrivileges: ["USAGE"] };
+
 /**
- * The observation of a database about to be created from a stock template: public exists, everyone may connect, and
- * nobody else holds anything. `roles` are taken to exist: a GRANT to one that does not fails, naming it.
+ * The observation of a database about to be created: its public schema as the template has it (default: a stock
+ * template of 15 or later), everyone may connect, and nobody else holds anything. `roles` are taken to exist: a
+ * GRANT to one that does not fails, naming it.
  */
-export function freshAccess(roles: readonly string[]): ObservedAccess {
+export function freshAccess(roles: readonly string[], template: TemplatePublicSchema = STOCK_PUBLIC_SCHEMA): ObservedAccess {
   return {
-    schemas: [{ name: "public", owner: "pg_database_owner" }],
+    schemas: [{ name: "public", owner: template.owner }],
     roles,
-    privileges: [{ role: PUBLIC, object: "database", schema: "", privilege: "CONNECT", missing: 0, present: 1 }],
+    privileges: [
+      { role: PUBLIC, object: "database", schema: "", privilege: "CONNECT", missing: 0, present: 1 },
+      ...template.publicPrivileges.map((privilege) => ({ role: PUBLIC, object: "schema", schema: "public", privilege, missing: 0, present: 1 })),
+    ],
   };
+}
+
+/** The public schema of the database `client` is connected to (a template), as freshAccess takes it. */
+export async function observeTemplatePublicSchema(client: Client): Promise<TemplatePublicSchema | undefined> {
+  try {
+    const { rows } = await client.query<{ owner: string; public_privileges: string[] }>(
+      `SELECT pg_get_userbyid(nspowner) AS owner,
+              ARRAY(SELECT a.privilege_type FROM aclexplode(coalesce(nspacl, acldefault('n', nspowner))) a WHERE a.grantee = 0 ORDER BY 1)::text[] AS public_privileges
+         FROM pg_namespace WHERE nspname = 'public'`,
+    );
+    return rows[0] ? { owner: rows[0].owner, publicPrivileges: rows[0].public_privileges } : undefined;
+  } catch (err) {
+    throw classifyError(err, "access");
+  }
 }
 
 /**
@@ -160,6 +187,12 @@ export interface AccessSpec {
   readonly schemas: readonly SchemaEntry[];
   readonly access: readonly AccessEntry[];
   readonly revokePublic: boolean;
+  /**
+   * Schemas on which the admin holds no grant option (a non-superuser admin, a schema whose owner it cannot act as:
+   * before Postgres 15, public belongs to the bootstrap superuser). What PUBLIC already holds there is not granted
+   * again; anything else is refused, naming the fix.
+   */
+  readonly ungrantable?: ReadonlySet<string>;
 }
 
 /**
@@ -171,6 +204,13 @@ export function planAccess(spec: AccessSpec, observed: ObservedAccess, previous:
   const database = spec.database;
   const steps: AccessStep[] = [];
   const schemaOwner = new Map(observed.schemas.map((s) => [s.name, s.owner]));
+  const refuse = (schema: string, what: string) => {
+    throw new AdminLacksPrivilege(
+      `${what} on schema "${schema}" of database "${database}": the admin is not a superuser and the schema belongs to "${schemaOwner.get(schema)}", ` +
+        `as the public schema of a new database does before Postgres 15; as a superuser run ALTER SCHEMA ${JSON.stringify(schema)} OWNER TO ` +
+        `${JSON.stringify(spec.owner ?? "<the database owner>")} in that database (or in its template, for every new one); nothing was run`,
+    );
+  };
   for (const s of spec.schemas) {
     const owner = s.owner ?? spec.owner;
     if (!schemaOwner.has(s.name)) steps.push({ kind: "createSchema", database, schema: s.name, ...(owner === undefined ? {} : { owner }) });
@@ -200,7 +240,12 @@ export function planAccess(spec: AccessSpec, observed: ObservedAccess, previous:
       for (const on of ["schema", "tables", "sequences"] as const) {
         // A schema still to be created has no tables yet: only its USAGE and the default privileges apply.
         if (on !== "schema" && !schemaOwner.has(schema)) continue;
-        const privileges = want[on].filter((p) => needs(on, schema, p));
+        let privileges = want[on].filter((p) => needs(on, schema, p));
+        if (on === "schema" && spec.ungrantable?.has(schema)) {
+          // Everyone holds these already; granting them by name is beyond this admin there and changes nothing.
+          privileges = privileges.filter((p) => revoke || !has(PUBLIC, "schema", schema, p));
+          if (privileges.length) refuse(schema, `${revoke ? "REVOKE" : "GRANT"} ${privileges.join(", ")} for "${role}"`);
+        }
         if (privileges.length) steps.push({ kind: revoke ? "revoke" : "grant", database, privileges, on, schema, role });
       }
       for (const creator of creators) {
@@ -239,6 +284,7 @@ export function planAccess(spec: AccessSpec, observed: ObservedAccess, previous:
   if (spec.revokePublic) {
     if (has(PUBLIC, "database", "", "CONNECT"))
       steps.push({ kind: "revoke", database, privileges: ["CONNECT"], on: "database", schema: "", role: PUBLIC });
+    if (has(PUBLIC, "schema", "public", "CREATE") && spec.ungrantable?.has("public")) refuse("public", "revokePublic: REVOKE CREATE FROM PUBLIC");
     if (has(PUBLIC, "schema", "public", "CREATE"))
       steps.push({ kind: "revoke", database, privileges: ["CREATE"], on: "schema", schema: "public", role: PUBLIC });
   }

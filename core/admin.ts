@@ -15,6 +15,19 @@ export interface AdminFacts {
   readonly createrole: boolean;
   /** Whether the admin inherits the privileges of roles it is a member of (before 16, what membership gives). */
   readonly inherit: boolean;
+  /** The bootstrap superuser (oid 10): before 15, the owner of every new database's public schema. */
+  readonly bootstrap: string;
+}
+
+/** From Postgres 15, a new database's public schema belongs to pg_database_owner and PUBLIC may no longer CREATE in it. */
+export const OWNED_PUBLIC_SCHEMA = 150000;
+
+/** Database fields a server version lacks: the field, and the version that brought it. */
+export const FIELDS_SINCE: Readonly<Record<string, number>> = { localeProvider: 150000, icuLocale: 150000 };
+
+/** The major version of a server_version_num, as users name it. */
+export function majorOf(versionNum: number): number {
+  return Math.floor(versionNum / 10000);
 }
 
 /** From Postgres 16, membership has separate INHERIT, SET and ADMIN options, and CREATEROLE acts only with ADMIN. */
@@ -29,7 +42,8 @@ export async function observeAdmin(client: Client): Promise<AdminFacts> {
   if (known) return known;
   try {
     const { rows } = await client.query(
-      `SELECT current_user AS user, current_setting('server_version_num')::int AS version, rolsuper, rolcreatedb, rolcreaterole, rolinherit
+      `SELECT current_user AS user, current_setting('server_version_num')::int AS version, rolsuper, rolcreatedb, rolcreaterole, rolinherit,
+              (SELECT rolname FROM pg_roles WHERE oid = 10) AS bootstrap
          FROM pg_roles WHERE rolname = current_user`,
     );
     const r = rows[0];
@@ -40,6 +54,7 @@ export async function observeAdmin(client: Client): Promise<AdminFacts> {
       createdb: r.rolcreatedb,
       createrole: r.rolcreaterole,
       inherit: r.rolinherit,
+      bootstrap: r.bootstrap,
     };
     observed.set(client, facts);
     return facts;
@@ -88,6 +103,17 @@ export function rolesToActAs(view: AdminView | undefined, roles: readonly (reado
     needed.push(role);
   }
   return needed;
+}
+
+/**
+ * Whether a non-superuser admin holds no grant option on a schema owned by `owner` (it cannot act as the owner), so
+ * GRANT and REVOKE on the schema itself would change nothing. pg_database_owner is the database's owner, whom the
+ * plan makes the admin act as.
+ */
+export function cannotGrantOnSchema(view: AdminView | undefined, owner: string): boolean {
+  if (!view || view.facts.superuser || owner === view.facts.user || owner === "pg_database_owner") return false;
+  if (owner === view.facts.bootstrap) return true;
+  return view.holds.get(owner)?.acts === false;
 }
 
 /** What the admin can do with one role. */

@@ -5,13 +5,13 @@ import type { Client } from "pg";
 
 /** A server notice as the driver hands it over (pg-protocol's NoticeMessage: what we read of it). */
 type NoticeMessage = { code?: string; message?: string };
-import { type AdminView, observeAdmin, observeAdminView } from "./admin";
+import { OWNED_PUBLIC_SCHEMA, observeAdmin, observeAdminView } from "./admin";
 import { lockPrivileges, retryingRaces } from "./concurrency";
 import { inTransaction, withClient, type ConnectionSettings } from "./connect";
 import { AdminLacksPrivilege, classifyError, PgKopfError, RoleMissing } from "./errors";
 import { observeDatabaseWith, observeExtensionsWith, observeSessions, type ObservedDatabase } from "./observe";
 import { needsAccess, plan, planDelete, type PlanContext } from "./plan";
-import { type AccessEntry, accessSchemas, observeAccessWith } from "./access";
+import { type AccessEntry, accessSchemas, observeAccessWith, observeTemplatePublicSchema, type TemplatePublicSchema } from "./access";
 import type { PgDatabaseSpec } from "./spec";
 import { describeStep, stepSql, stepTarget, type Step } from "./steps";
 
@@ -155,18 +155,43 @@ async function observeForWith(
   }));
 }
 
-/** The roles a database's plan needs the admin to act as: its owner (wanted and current) and its schemas' owners. */
+/** The roles whose holds a database's plan reads: its owner (wanted and current) and its schemas' owners. */
 export function databaseRoles(spec: PgDatabaseSpec, observed: ObservedDatabase | undefined): (string | undefined)[] {
-  return [spec.owner, observed?.owner, ...(spec.schemas ?? []).map((s) => s.owner)];
+  return [spec.owner, observed?.owner, ...(spec.schemas ?? []).map((s) => s.owner), ...(observed?.access?.schemas ?? []).map((s) => s.owner)];
 }
 
-/** The admin view a database's plan needs (pass it in PlanContext.admin), on a client of its own. */
-export function observeDatabaseAdminView(
+/**
+ * What a database's plan reads besides the database (PlanContext.admin and templatePublic), on an open admin client:
+ * the admin and the roles involved, and, for a database to be created with access on a server before 15, the public
+ * schema its template gives it (owned by the bootstrap superuser in a stock one).
+ */
+async function observePlanContextWith(
+  admin: Client,
   settings: ConnectionSettings,
   spec: PgDatabaseSpec,
   observed: ObservedDatabase | undefined,
-): Promise<AdminView> {
-  return withClient(settings, undefined, (admin) => observeAdminView(admin, databaseRoles(spec, observed)));
+): Promise<Pick<PlanContext, "admin" | "templatePublic">> {
+  const facts = await observeAdmin(admin);
+  let templatePublic: TemplatePublicSchema | undefined;
+  if (!observed && needsAccess(spec) && facts.versionNum < OWNED_PUBLIC_SCHEMA) {
+    const template = spec.template ?? "template1";
+    // template0 takes no connections; a stock one's public schema is the bootstrap superuser's, open to all.
+    templatePublic =
+      template === "template0"
+        ? { owner: facts.bootstrap, publicPrivileges: ["CREATE", "USAGE"] }
+        : await withClient(settings, template, observeTemplatePublicSchema);
+  }
+  const view = await observeAdminView(admin, [...databaseRoles(spec, observed), templatePublic?.owner]);
+  return { admin: view, ...(templatePublic ? { templatePublic } : {}) };
+}
+
+/** observePlanContextWith on a client of its own: what the provider's preview passes to plan with the observation. */
+export function observePlanContext(
+  settings: ConnectionSettings,
+  spec: PgDatabaseSpec,
+  observed: ObservedDatabase | undefined,
+): Promise<Pick<PlanContext, "admin" | "templatePublic">> {
+  return withClient(settings, undefined, (admin) => observePlanContextWith(admin, settings, spec, observed));
 }
 
 export interface ConvergeOptions {
@@ -202,7 +227,7 @@ export async function converge(
   const { onStep, expected, beforeApply, previousAccess = [] } = options;
   return withClient(settings, undefined, async (admin) => {
     const before = await observeForWith(admin, settings, spec, previousAccess);
-    const steps = plan(spec, before, { ...ctx, admin: await observeAdminView(admin, databaseRoles(spec, before)) }, previousAccess);
+    const steps = plan(spec, before, { ...ctx, ...(await observePlanContextWith(admin, settings, spec, before)) }, previousAccess);
     const planned = steps.map(describeStep);
     if (expected && JSON.stringify(planned) !== JSON.stringify(expected)) {
       throw new PgKopfError(

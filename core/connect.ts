@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { Client, Pool, type ClientConfig, type PoolClient } from "pg";
 import pgpass from "pgpass";
 import type { ConnectionOptions } from "node:tls";
-import { classifyError, InvalidSpec, PgKopfError } from "./errors";
+import { classifyError, InvalidSpec, NO_ENCRYPTION, PgKopfError } from "./errors";
 
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 export const SSL_MODES: readonly SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
@@ -122,7 +122,7 @@ function tlsAttempts(s: ConnectionSettings): Tls[] {
 /** Whether a failed attempt is the one the next TLS setting answers: no TLS on the server, or pg_hba wants it. */
 function triesNext(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  return /does not support SSL/i.test(e?.message ?? "") || (e?.code === "28000" && /no encryption/i.test(e?.message ?? ""));
+  return /does not support SSL/i.test(e?.message ?? "") || (e?.code === "28000" && NO_ENCRYPTION.test(e?.message ?? ""));
 }
 
 /**

@@ -172,12 +172,15 @@ const certificateFixes = new Map<string, string>([
   ],
 ]);
 
+/** pg_hba.conf refusing a plain-text connection: "no encryption" from Postgres 14, "SSL off" before. */
+export const NO_ENCRYPTION = /no encryption|SSL off/i;
+
 /** The fix for a TLS failure, or undefined when the error is not one. */
 function tlsFailure(code: string | undefined, message: string): string | undefined {
   if (code && certificateFixes.has(code)) return certificateFixes.get(code);
   if (/does not support SSL/i.test(message))
     return "the server does not accept TLS connections: enable ssl on the server, or use sslmode prefer or disable";
-  if (code === "28000" && /no encryption/i.test(message))
+  if (code === "28000" && NO_ENCRYPTION.test(message))
     return "pg_hba.conf accepts this connection only with TLS: use sslmode require, verify-ca or verify-full";
   if (code === "28000" && /SSL encryption/i.test(message) && /hostnossl|SSL on/i.test(message))
     return "pg_hba.conf refuses TLS for this connection: use sslmode disable or prefer";

@@ -4,9 +4,9 @@ import { alterStep, CREATE_FIELDS, OBSERVED_FIELDS, behaviourOf, sameSetting } f
 import type { ObservedDatabase, Session } from "./observe";
 import type { Step } from "./steps";
 import { DatabaseInUse, InvalidSpec, RoleMissing } from "./errors";
-import { type AccessEntry, freshAccess, missingRoles, planAccess } from "./access";
+import { type AccessEntry, freshAccess, missingRoles, planAccess, type TemplatePublicSchema } from "./access";
 import { ownership, ownershipStamp, type OwnershipContext } from "./ownership";
-import { type AdminView, rolesToActAs } from "./admin";
+import { type AdminView, cannotGrantOnSchema, FIELDS_SINCE, majorOf, rolesToActAs } from "./admin";
 
 /**
  * Who is planning: the manager, whether it recorded creating this database (see OwnershipContext), and what the admin
@@ -14,6 +14,8 @@ import { type AdminView, rolesToActAs } from "./admin";
  */
 export interface PlanContext extends OwnershipContext {
   readonly admin?: AdminView;
+  /** For a database to be created: its template's public schema (default: a stock template of Postgres 15 or later). */
+  readonly templatePublic?: TemplatePublicSchema;
 }
 
 /** The message for an immutable field that differs between what exists and what is asked. */
@@ -42,7 +44,12 @@ export function plan(
   const stamp: Step = { kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   const schemaOwners = (spec.schemas ?? []).map((s, i) => [`schemas.${i}.owner`, s.owner] as const);
   if (!observed) {
+    refuseUnsupported(spec, ctx.admin);
     const actAs = adminSteps(database, ctx.admin, [["owner", spec.owner], ...schemaOwners]);
+    const fresh = freshAccess(
+      access.access.map((a) => a.role),
+      ctx.templatePublic,
+    );
     const options = Object.fromEntries(CREATE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
     return [
       ...actAs,
@@ -50,7 +57,7 @@ export function plan(
       // Right after the CREATE: a database we created is ours before anything else can fail.
       stamp,
       ...(spec.extensions ?? []).map((extension): Step => ({ kind: "createExtension", database, extension })),
-      ...(needsAccess(spec) ? planAccess({ ...access, owner: spec.owner }, freshAccess(access.access.map((a) => a.role))) : []),
+      ...(needsAccess(spec) ? planAccess({ ...access, owner: spec.owner, ungrantable: ungrantable(ctx.admin, fresh) }, fresh) : []),
     ];
   }
 
@@ -80,7 +87,13 @@ export function plan(
   if (observed.access) {
     const missing = missingRoles(access, observed.access);
     if (missing.length) throw new RoleMissing(missing);
-    steps.push(...planAccess({ ...access, owner: spec.owner ?? observed.owner }, observed.access, previousAccess));
+    steps.push(
+      ...planAccess(
+        { ...access, owner: spec.owner ?? observed.owner, ungrantable: ungrantable(ctx.admin, observed.access) },
+        observed.access,
+        previousAccess,
+      ),
+    );
   }
   // A takeover is stamped last, so a plan that fails half-way (a missing owner role) leaves the stamp as it was.
   if (takeOver) steps.push(stamp);
@@ -113,6 +126,23 @@ export function planDelete(
   if (observed.isTemplate) steps.push({ kind: "alterIsTemplate", database: spec.name, isTemplate: false });
   steps.push({ kind: "dropDatabase", database: spec.name, force: spec.forceDrop });
   return steps;
+}
+
+/** The schemas of an observation on which the admin holds no grant option (see AccessSpec.ungrantable). */
+function ungrantable(admin: AdminView | undefined, observed: { schemas: readonly { name: string; owner: string }[] }): Set<string> {
+  return new Set(observed.schemas.filter((s) => cannotGrantOnSchema(admin, s.owner)).map((s) => s.name));
+}
+
+/** Refuses (InvalidSpec, naming each) the fields the server's version does not have. */
+function refuseUnsupported(spec: PgDatabaseSpec, admin: AdminView | undefined): void {
+  if (!admin) return;
+  const failures = Object.entries(FIELDS_SINCE)
+    .filter(([field, since]) => spec[field as keyof PgDatabaseSpec] !== undefined && admin.facts.versionNum < since)
+    .map(([field, since]) => ({
+      field,
+      message: `Postgres ${majorOf(admin.facts.versionNum)} does not have it (it came with ${majorOf(since)}); remove it, or use a server of ${majorOf(since)} or later`,
+    }));
+  if (failures.length) throw new InvalidSpec(failures);
 }
 
 /**

@@ -133,9 +133,9 @@ async function planSql(
   const ctx = { manager };
   if (!replaced) {
     const observed = await core.observeFor(settings, spec, previous);
-    const admin = await core.observeDatabaseAdminView(settings, spec, observed);
-    requireAdmin(settings, admin);
-    const steps = core.plan(spec, observed, { ...ctx, admin }, previous).map(core.describeStep);
+    const context = await core.observePlanContext(settings, spec, observed);
+    requireAdmin(settings, context.admin!);
+    const steps = core.plan(spec, observed, { ...ctx, ...context }, previous).map(core.describeStep);
     const gone = goneNotice(
       recorded,
       observed,
@@ -147,11 +147,12 @@ async function planSql(
   // A replacement (only reached with reclaimPolicy delete recorded): the old database is dropped, then created anew.
   const old = parseOrThrow(replaced);
   const before = await core.observeFor(settings, old);
-  const admin = await core.observeDatabaseAdminView(settings, spec, before);
-  requireAdmin(settings, admin);
-  const drop = core.planDelete(old, before, [], { ...ctx, admin });
+  const context = await core.observePlanContext(settings, old, before);
+  requireAdmin(settings, context.admin!);
+  const drop = core.planDelete(old, before, [], { ...ctx, ...context });
   const fresh = old.name === spec.name ? undefined : await core.observeFor(settings, spec);
-  return [...drop, ...core.plan(spec, fresh, { ...ctx, admin })].map(core.describeStep);
+  const created = await core.observePlanContext(settings, spec, fresh);
+  return [...drop, ...core.plan(spec, fresh, { ...ctx, ...created })].map(core.describeStep);
 }
 
 /**

@@ -49,6 +49,16 @@ before(async () => {
   for (const role of ["shop_owner", "reader", "writer", "outsider", "late_reader"]) {
     await pg.query(`CREATE ROLE ${role} LOGIN PASSWORD '${PASSWORD}'`);
   }
+  if (pg.admin === "createrole" && pg.major < 15) {
+    // Before 15 a new database's public schema belongs to the bootstrap superuser, on which a non-superuser admin
+    // can grant nothing: the operator hands it over in the template once, the fix the refusal below names.
+    await assert.rejects(
+      converge(spec({ ...base, name: "shop_refused", access: first })),
+      /revokePublic: REVOKE CREATE FROM PUBLIC on schema "public" of database "shop_refused": .* ALTER SCHEMA "public" OWNER TO "shop_owner"/,
+    );
+    assert.deepEqual(await pg.query("SELECT 1 FROM pg_database WHERE datname = 'shop_refused'"), [], "refused before anything ran");
+    await pg.superQuery(`ALTER SCHEMA public OWNER TO ${pg.user}`, [], "template1");
+  }
 });
 after(() => pg?.destroy());
 

@@ -59,6 +59,11 @@ describe("every field converges and then plans nothing", () => {
   for (const [label, fields] of Object.entries(cases)) {
     test(label, async () => {
       const name = `conv_${label.toLowerCase()}`;
+      if (label === "icu" && pg.major < 15) {
+        // The ICU provider for databases came with 15: refused naming the field, before anything runs.
+        await assert.rejects(core.converge(settings, spec({ name, ...fields }), ctx), /localeProvider: Postgres 1[34] does not have it/);
+        return;
+      }
       const { steps, observed } = await convergeAndReplan(spec({ name, ...fields }));
       assert.equal(steps.filter((s) => s.kind !== "grantToAdmin")[0].kind, "createDatabase");
       assert.equal(core.stampedManager(observed.comment), ctx.manager);
