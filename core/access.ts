@@ -83,7 +83,14 @@ export function freshAccess(roles: readonly string[], template: TemplatePublicSc
     roles,
     privileges: [
       { role: PUBLIC, object: "database", schema: "", privilege: "CONNECT", missing: 0, present: 1 },
-      ...template.publicPrivileges.map((privilege) => ({ role: PUBLIC, object: "schema", schema: "public", privilege, missing: 0, present: 1 })),
+      ...template.publicPrivileges.map((privilege) => ({
+        role: PUBLIC,
+        object: "schema",
+        schema: "public",
+        privilege,
+        missing: 0,
+        present: 1,
+      })),
     ],
   };
 }
@@ -284,7 +291,8 @@ export function planAccess(spec: AccessSpec, observed: ObservedAccess, previous:
   if (spec.revokePublic) {
     if (has(PUBLIC, "database", "", "CONNECT"))
       steps.push({ kind: "revoke", database, privileges: ["CONNECT"], on: "database", schema: "", role: PUBLIC });
-    if (has(PUBLIC, "schema", "public", "CREATE") && spec.ungrantable?.has("public")) refuse("public", "revokePublic: REVOKE CREATE FROM PUBLIC");
+    if (has(PUBLIC, "schema", "public", "CREATE") && spec.ungrantable?.has("public"))
+      refuse("public", "revokePublic: REVOKE CREATE FROM PUBLIC");
     if (has(PUBLIC, "schema", "public", "CREATE"))
       steps.push({ kind: "revoke", database, privileges: ["CREATE"], on: "schema", schema: "public", role: PUBLIC });
   }

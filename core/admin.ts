@@ -83,7 +83,13 @@ export interface AdminView {
 /** The admin view for the roles `names`, on an open admin client. */
 export async function observeAdminView(client: Client, names: readonly (string | undefined)[]): Promise<AdminView> {
   const facts = await observeAdmin(client);
-  return { facts, holds: await observeHolds(client, names.filter((n): n is string => n !== undefined)) };
+  return {
+    facts,
+    holds: await observeHolds(
+      client,
+      names.filter((n): n is string => n !== undefined),
+    ),
+  };
 }
 
 /**
@@ -190,7 +196,9 @@ export function adminShortfall(admin: AdminFacts, where: string): AdminLacksPriv
   const uses = missing.map((n) => n.for);
   return new AdminLacksPrivilege(
     `the admin role "${admin.user}" on ${where} lacks ${keywords.join(", ")}` +
-      (uses.length ? `, without which pg-kopf cannot manage ${uses.join(" or ")}` : ", without which it cannot act as the roles it creates") +
+      (uses.length
+        ? `, without which pg-kopf cannot manage ${uses.join(" or ")}`
+        : ", without which it cannot act as the roles it creates") +
       `: as a superuser (on a managed service, the master user) run ALTER ROLE ${id(admin.user)} WITH ${keywords.join(" ")}; nothing was run`,
   );
 }
@@ -198,10 +206,10 @@ export function adminShortfall(admin: AdminFacts, where: string): AdminLacksPriv
 /** The refusal for a role the admin cannot act as (it did not create it): the grant that fixes it. */
 export function cannotActAs(role: string, admin: AdminFacts, field: string): AdminLacksPrivilege {
   const how = `as a superuser (on a managed service, the master user) run ${
-        admin.versionNum >= SPLIT_MEMBERSHIP
-          ? `GRANT ${id(role)} TO ${id(admin.user)} WITH ADMIN TRUE, INHERIT TRUE, SET TRUE`
-          : `GRANT ${id(role)} TO ${id(admin.user)} WITH ADMIN OPTION`
-      }`;
+    admin.versionNum >= SPLIT_MEMBERSHIP
+      ? `GRANT ${id(role)} TO ${id(admin.user)} WITH ADMIN TRUE, INHERIT TRUE, SET TRUE`
+      : `GRANT ${id(role)} TO ${id(admin.user)} WITH ADMIN OPTION`
+  }`;
   return new AdminLacksPrivilege(
     `${field}: the admin "${admin.user}" is not a superuser and cannot act as role "${role}" (it needs the role's privileges and SET ROLE to it) nor grant that to itself: ${how}; nothing was run`,
   );

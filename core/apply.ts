@@ -157,7 +157,12 @@ async function observeForWith(
 
 /** The roles whose holds a database's plan reads: its owner (wanted and current) and its schemas' owners. */
 export function databaseRoles(spec: PgDatabaseSpec, observed: ObservedDatabase | undefined): (string | undefined)[] {
-  return [spec.owner, observed?.owner, ...(spec.schemas ?? []).map((s) => s.owner), ...(observed?.access?.schemas ?? []).map((s) => s.owner)];
+  return [
+    spec.owner,
+    observed?.owner,
+    ...(spec.schemas ?? []).map((s) => s.owner),
+    ...(observed?.access?.schemas ?? []).map((s) => s.owner),
+  ];
 }
 
 /**

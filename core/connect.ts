@@ -32,6 +32,33 @@ export interface ConnectionSettings {
   readonly serverName?: string;
   /** Reused connections to the maintenance database, for long-running processes (see withPool). */
   readonly pool?: NegotiatedPool;
+  /**
+   * For how long a connection refused for a passing reason (too many connections, starting up or shutting down) is
+   * tried again, with a jittered backoff, before the failure is reported. Default 0: the caller retries (the
+   * controller's queue); the provider, whose failure fails the resource, waits (PROVIDER_BUSY_RETRY_SECONDS).
+   */
+  readonly retryBusySeconds?: number;
+}
+
+/** SQLSTATEs of a server that refuses connections for now: too many connections, starting up, shutting down. */
+const BUSY_STATES = new Set(["53300", "57P03", "57P01"]);
+
+/**
+ * Runs `connect` again while it fails because the server is busy (BUSY_STATES), for up to `seconds`, with a
+ * jittered backoff from 50 ms to 2 s; any other failure, or the last busy one, is thrown as it came.
+ */
+async function retryingBusy<T>(seconds: number, connect: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect();
+    } catch (err) {
+      const code = (err as { code?: unknown; sqlstate?: unknown }).sqlstate ?? (err as { code?: unknown }).code;
+      if (typeof code !== "string" || !BUSY_STATES.has(code) || Date.now() >= deadline) throw err;
+      const ceiling = Math.min(2000, 50 * 2 ** attempt);
+      await new Promise((r) => setTimeout(r, Math.min(ceiling / 2 + Math.random() * (ceiling / 2), Math.max(0, deadline - Date.now()))));
+    }
+  }
 }
 
 export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName">> & {
@@ -129,7 +156,11 @@ function triesNext(err: unknown): boolean {
  * Connects a client to `database` the way the sslmode says, falling back as libpq does. Returns the connected client
  * and the TLS setting that worked. Throws a typed PgKopfError (TlsFailed naming the setting to fix, for TLS failures).
  */
-async function connectClient(s: ConnectionSettings, database: string | undefined): Promise<{ client: Client; tls: Tls }> {
+function connectClient(s: ConnectionSettings, database: string | undefined): Promise<{ client: Client; tls: Tls }> {
+  return retryingBusy(s.retryBusySeconds ?? 0, () => connectOnce(s, database));
+}
+
+async function connectOnce(s: ConnectionSettings, database: string | undefined): Promise<{ client: Client; tls: Tls }> {
   const attempts = tlsAttempts(s);
   for (let i = 0; ; i++) {
     const client = new Client({ ...clientConfig(s, database), ssl: attempts[i] });
@@ -155,6 +186,19 @@ export function connectionFailure(s: ConnectionSettings, err: unknown): PgKopfEr
   // Only the plain failures of a connection (refused, TLS, authentication); a typed one already says what it is.
   if (err instanceof PgKopfError || e.constructor !== PgKopfError) return e;
   return new PgKopfError(e.reason, `${serverWhere(s)}: ${e.message}`, { transient: e.transient, sqlstate: e.sqlstate, cause: err });
+}
+
+/**
+ * A connection lost while in use (reset, terminated, the server shutting down) named with its server and address, as
+ * a failure to connect is ("read ECONNRESET" alone names neither); any other error passes as it came.
+ */
+function lostConnection(s: ConnectionSettings, err: unknown): unknown {
+  if (err instanceof PgKopfError) return err;
+  const code = (err as { code?: unknown }).code;
+  const lost =
+    (typeof code === "string" && (/^E[A-Z]+$/.test(code) || code.startsWith("08") || code.startsWith("57P"))) ||
+    /Connection terminated/i.test(String((err as { message?: unknown }).message));
+  return lost ? connectionFailure(s, err) : err;
 }
 
 /** How messages name a server: by name when it has one, and by address. */
@@ -210,7 +254,7 @@ export class NegotiatedPool {
   private pool: Pool | undefined;
 
   constructor(
-    private readonly settings: ConnectionSettings,
+    readonly settings: ConnectionSettings,
     private readonly max: number,
   ) {}
 
@@ -225,8 +269,9 @@ export class NegotiatedPool {
         this.pool.on("error", () => undefined);
       }
     }
+    const pool = this.pool;
     try {
-      return await this.pool.connect();
+      return await retryingBusy(this.settings.retryBusySeconds ?? 0, () => pool.connect());
     } catch (err) {
       throw connectionFailure(this.settings, err);
     }
@@ -235,6 +280,13 @@ export class NegotiatedPool {
   async end(): Promise<void> {
     await this.pool?.end();
   }
+}
+
+/** The same settings, waiting up to `seconds` for a busy server (see retryBusySeconds). The password stays hidden. */
+export function withBusyRetry(s: ConnectionSettings, seconds: number): ConnectionSettings {
+  const waiting = { ...s, retryBusySeconds: seconds };
+  Object.defineProperty(waiting, "password", { value: s.password, enumerable: false });
+  return waiting;
 }
 
 /**
@@ -258,6 +310,8 @@ export async function withClient<T>(s: ConnectionSettings, database: string | un
   const { client } = await connectClient(s, database);
   try {
     return await fn(client);
+  } catch (err) {
+    throw lostConnection(s, err);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -277,7 +331,7 @@ async function withPooledClient<T>(pool: NegotiatedPool, fn: (c: Client) => Prom
     return await fn(client as unknown as Client);
   } catch (err) {
     failed = true;
-    throw err;
+    throw lostConnection(pool.settings, err);
   } finally {
     client.off("error", onError);
     // After a failure the connection may be broken or mid-transaction: discard it rather than reuse it.

@@ -58,8 +58,15 @@ const PROVIDER_POOL = 4;
 
 /** The admin connection from stack config (configure) or, when the engine never called configure, PG* variables. */
 export function providerConnection(config: ConfigSource | undefined, env: NodeJS.ProcessEnv): core.ConnectionSettings {
-  return core.withPool(adminConnection(config ?? { get: () => undefined }, env), PROVIDER_POOL);
+  const settings = adminConnection(config ?? { get: () => undefined }, env);
+  return core.withPool(core.withBusyRetry(settings, PROVIDER_BUSY_RETRY_SECONDS), PROVIDER_POOL);
 }
+
+/**
+ * How long the provider waits for a server that refuses connections for now (too many connections, starting up or
+ * shutting down) before failing the resource: the engine does not retry a failed create.
+ */
+export const PROVIDER_BUSY_RETRY_SECONDS = 60;
 
 /**
  * What check shows when planning failed: a refusal the plan made (InvalidSpec, NotOwned) fails check, naming the

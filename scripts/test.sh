@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the tests with Node 24: unit tests beside the code, integration tests against a throwaway PostgreSQL 15,
-# lint of the Dockerfile and the workflows, end-to-end tests against the real pulumi CLI, a local kube-apiserver and
-# PostgreSQL.
+# Runs the tests with Node 24: unit tests beside the code, integration tests against throwaway Postgres servers of
+# every supported major (13 to 18), each with a superuser admin and with a CREATEDB CREATEROLE admin as managed
+# services give, lint of the Dockerfile and the workflows, end-to-end tests against the real pulumi CLI, a local
+# kube-apiserver and PostgreSQL 15.
 # Usage: scripts/test.sh [unit] [integration] [lint] [e2e]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ files=()
 for s in "${suites[@]}"; do
   case "$s" in
     unit) files+=(dist/core/*.test.js dist/crd/*.test.js dist/provider/*.test.js dist/infra/*.test.js dist/controller/*.test.js dist/controller/kube/*.test.js dist/core/role/*.test.js) ;;
-    integration) files+=(dist/test/integration/*.test.js) ;;
+    integration) matrix=1 ;;
     lint)
       bash scripts/toolchain.sh actionlint dockerfile-lint
       files+=(dist/test/lint/*.test.js) ;;
@@ -26,6 +27,26 @@ for s in "${suites[@]}"; do
     *) echo "unknown suite: $s (use unit, integration, lint or e2e)" >&2; exit 2 ;;
   esac
 done
+# The integration suite once per matrix cell (major x admin), two cells at a time, each in its own test process
+# (PGKOPF_PG_MAJOR and PGKOPF_PG_ADMIN pick the server: scripts/local/postgres.ts); a failed cell prints its log.
+if [ "${matrix:-}" = 1 ]; then
+  logs=$(mktemp -d)
+  cells=()
+  for major in ${PGKOPF_MATRIX_MAJORS:-13 14 15 16 17 18}; do
+    for admin in superuser createrole; do cells+=("$major $admin"); done
+  done
+  printf '%s\n' "${cells[@]}" | xargs -P "${PGKOPF_MATRIX_JOBS:-2}" -L 1 bash -c '
+    log="$0/$1-$2.log"
+    if PGKOPF_PG_MAJOR=$1 PGKOPF_PG_ADMIN=$2 node --test --test-reporter=spec dist/test/integration/*.test.js >"$log" 2>&1; then r=ok; else r=FAILED; fi
+    echo "[integration] Postgres $1, $2 admin: $r ($(grep -E "^ℹ (pass|fail) " "$log" | tr "\n" " "))"
+    [ "$r" = ok ]' "$logs" || failed=1
+  if [ "${failed:-}" = 1 ]; then
+    for log in "$logs"/*.log; do grep -q "^ℹ fail 0" "$log" || { echo "== $log"; sed -n "/failing tests:/,\$p" "$log"; }; done
+    exit 1
+  fi
+  [ ${#files[@]} -gt 0 ] || exit 0
+fi
+
 existing=()
 for f in "${files[@]}"; do [ -e "$f" ] && existing+=("$f"); done
 echo "node $(node --version): ${#existing[@]} test files"

@@ -72,23 +72,29 @@ export async function convergeRole(
   options: ConvergeRoleOptions = {},
 ): Promise<ConvergedRole> {
   return withClient(settings, undefined, async (admin) => {
-    const attempt = () => inTransaction(admin, async () => {
-      const { observed: before, admin: view } = await observeForPlanWith(admin, spec);
-      const planned = planRole(spec, before, { ...ctx, admin: view }, options.password ?? (before ? undefined : options.passwordIfCreated?.()));
-      const shown = planned.map(describeRoleStep);
-      if (options.expected && JSON.stringify(shown) !== JSON.stringify(options.expected)) {
-        throw new PgKopfError(
-          "PlanChanged",
-          `the role changed since the plan was shown: planned ${JSON.stringify(options.expected)}, now ${JSON.stringify(shown)}; nothing was run. Preview again.`,
-          { transient: false },
+    const attempt = () =>
+      inTransaction(admin, async () => {
+        const { observed: before, admin: view } = await observeForPlanWith(admin, spec);
+        const planned = planRole(
+          spec,
+          before,
+          { ...ctx, admin: view },
+          options.password ?? (before ? undefined : options.passwordIfCreated?.()),
         );
-      }
-      for (const step of planned) await run(admin, step);
-      const after = planned.length ? await observeRoleWith(admin, spec.name) : before;
-      if (!after)
-        throw new PgKopfError("PostgresRejected", `role "${spec.name}" is missing right after it was created`, { transient: true });
-      return { steps: planned, observed: after };
-    });
+        const shown = planned.map(describeRoleStep);
+        if (options.expected && JSON.stringify(shown) !== JSON.stringify(options.expected)) {
+          throw new PgKopfError(
+            "PlanChanged",
+            `the role changed since the plan was shown: planned ${JSON.stringify(options.expected)}, now ${JSON.stringify(shown)}; nothing was run. Preview again.`,
+            { transient: false },
+          );
+        }
+        for (const step of planned) await run(admin, step);
+        const after = planned.length ? await observeRoleWith(admin, spec.name) : before;
+        if (!after)
+          throw new PgKopfError("PostgresRejected", `role "${spec.name}" is missing right after it was created`, { transient: true });
+        return { steps: planned, observed: after };
+      });
     const { steps, observed } = await retryingRaces(attempt);
     for (const step of steps) options.onStep?.(step, describeRoleStep(step));
     return { steps, observed };

@@ -95,7 +95,12 @@ function refusePrivilegedGroups(groups: readonly string[], admin: AdminView | un
 
 /** The steps that let a non-superuser admin act as existing roles it cannot act as yet (refused when it may not). */
 function adminActsAs(admin: AdminView, roles: readonly (readonly [string, string | undefined])[]): RoleStep[] {
-  return rolesToActAs(admin, roles).map((role) => ({ kind: "grantToAdmin", role, admin: admin.facts.user, versionNum: admin.facts.versionNum }));
+  return rolesToActAs(admin, roles).map((role) => ({
+    kind: "grantToAdmin",
+    role,
+    admin: admin.facts.user,
+    versionNum: admin.facts.versionNum,
+  }));
 }
 
 /** SET for each wanted setting that differs, RESET for each setting the map no longer has. */
@@ -152,7 +157,12 @@ export function planRoleDelete(
   const databases = [...new Set(dependencies.map((d) => d.database || maintenanceDatabase))];
   return [
     // REASSIGN OWNED and DROP OWNED need the privileges of the role and of the one that takes its objects.
-    ...(admin ? adminActsAs(admin, [["name", role], ["reassignOwnedTo", to]]) : []),
+    ...(admin
+      ? adminActsAs(admin, [
+          ["name", role],
+          ["reassignOwnedTo", to],
+        ])
+      : []),
     ...databases.flatMap((database): RoleStep[] => [
       { kind: "reassignOwned", role, database, to },
       { kind: "dropOwned", role, database },

@@ -197,7 +197,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
       ...extra,
     });
   const run1 = async <T>(s: ConnectionSettings, sql: string, params: unknown[], database: string): Promise<T[]> => {
-    const c = new Client({ host: s.host, port: s.port, user: s.user, password: s.password, database, ssl: options.tls ? { ca: caPem } : false });
+    const c = new Client({
+      host: s.host,
+      port: s.port,
+      user: s.user,
+      password: s.password,
+      database,
+      ssl: options.tls ? { ca: caPem } : false,
+    });
     await c.connect();
     try {
       return (await c.query(sql, params)).rows as T[];
@@ -211,10 +218,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   if (adminKind === "createrole") {
     user = MANAGED_ADMIN;
     adminPassword = randomBytes(18).toString("base64url");
-    await run1(superSettings(), `CREATE ROLE ${MANAGED_ADMIN} LOGIN CREATEDB CREATEROLE PASSWORD '${scramVerifier(adminPassword)}'`, [], "postgres");
+    await run1(
+      superSettings(),
+      `CREATE ROLE ${MANAGED_ADMIN} LOGIN CREATEDB CREATEROLE PASSWORD '${scramVerifier(adminPassword)}'`,
+      [],
+      "postgres",
+    );
   }
-  const settings = (extra: Parameters<typeof connectionSettings>[0] = {}) =>
-    superSettings({ user, password: adminPassword, ...extra });
+  const settings = (extra: Parameters<typeof connectionSettings>[0] = {}) => superSettings({ user, password: adminPassword, ...extra });
   return {
     host,
     port,

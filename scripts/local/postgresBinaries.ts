@@ -26,7 +26,8 @@ export function postgresBinaries(major: PostgresMajor): string {
     throw new Error(`Postgres ${major} is not supported: use one of ${POSTGRES_MAJORS.join(", ")}`);
   if (major === DEBIAN_MAJOR) {
     const bin = process.env.PG_BIN ?? DEBIAN_BIN;
-    if (!existsSync(join(bin, "initdb"))) throw new Error(`PostgreSQL server binaries not found in ${bin}: install postgresql-15 or set PG_BIN`);
+    if (!existsSync(join(bin, "initdb")))
+      throw new Error(`PostgreSQL server binaries not found in ${bin}: install postgresql-15 or set PG_BIN`);
     return bin;
   }
   const pkg = join(root, "node_modules", `postgres-${major}`);

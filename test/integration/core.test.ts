@@ -358,3 +358,21 @@ test("Postgres going away while a pooled connection is checked out fails that us
     await pooled.pool!.end();
   }
 });
+
+// Regression: 30 resources against a server with few free connection slots failed "too many connections" (53300)
+// instead of waiting for one; the provider's settings wait, the default ones report it at once.
+test("a server refusing connections for now (too many) is waited for, with retryBusySeconds", async () => {
+  await pg.query(`CREATE ROLE busy_app LOGIN CONNECTION LIMIT 2 PASSWORD '${core.scramVerifier("busy-pass")}'`);
+  const s = pg.settings({ user: "busy_app", password: "busy-pass" });
+  const use = (settings: core.ConnectionSettings) =>
+    core.withClient(settings, undefined, (c) => c.query("SELECT pg_sleep(0.1)").then(() => "ok"));
+  const waited = await Promise.allSettled(Array.from({ length: 10 }, () => use(core.withBusyRetry(s, 30))));
+  assert.deepEqual(
+    waited.map((r) => r.status),
+    Array(10).fill("fulfilled"),
+  );
+  const hurried = await Promise.allSettled(Array.from({ length: 10 }, () => use(s)));
+  const refused = hurried.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason));
+  assert.ok(refused.length > 0, "without waiting, some are refused");
+  assert.match(refused[0], /too many connections/);
+});

@@ -150,6 +150,40 @@ describe("PgRole core against Postgres 15", () => {
     assert.equal(await login("app_pulumi", created.outs!.password), "app_pulumi");
   });
 
+  // Regression: memberOf naming a group that leads to a superuser was accepted, a way around refusing superuser.
+  test("memberOf refuses a group through which the role would get superuser powers, also when it becomes one later", async () => {
+    await pg.superQuery("CREATE ROLE dba_su SUPERUSER NOLOGIN; CREATE ROLE dba NOLOGIN; GRANT dba_su TO dba");
+    await assert.rejects(
+      role.convergeRole(settings, spec({ name: "sneaky", memberOf: ["readers", "dba"] }), ctx),
+      /InvalidSpec.*memberOf\.1: membership in "dba" gives superuser powers \(dba -> dba_su \(SUPERUSER\)\)/s,
+    );
+    assert.equal(await role.observeRole(settings, "sneaky"), undefined, "nothing was created");
+    await pg.superQuery("CREATE ROLE files NOLOGIN; GRANT pg_read_server_files TO files");
+    await assert.rejects(
+      role.convergeRole(settings, spec({ name: "sneaky", memberOf: ["files"] }), ctx),
+      /membership in "files" gives superuser powers \(files -> pg_read_server_files\)/,
+    );
+    // A group that is harmless when granted and made privileged afterwards, out of band: the next plan refuses.
+    await pg.query("CREATE ROLE later_group NOLOGIN");
+    await role.convergeRole(settings, spec({ name: "grouped", memberOf: ["later_group"] }), ctx);
+    await pg.superQuery("ALTER ROLE later_group BYPASSRLS");
+    const { observed, admin } = await role.observeRoleForPlan(settings, spec({ name: "grouped", memberOf: ["later_group"] }));
+    assert.throws(
+      () => role.planRole(spec({ name: "grouped", memberOf: ["later_group"] }), observed, { ...ctx, admin }),
+      /membership in "later_group" gives superuser powers \(later_group \(BYPASSRLS\)\)/,
+    );
+  });
+
+  test("an admin without CREATEROLE fails the preview in one message naming the grant, before any statement", async () => {
+    await pg.superQuery(`CREATE ROLE weak_admin LOGIN CREATEDB PASSWORD '${core.scramVerifier("weak-pass")}'`);
+    const weak = pg.settings({ user: "weak_admin", password: "weak-pass" });
+    await assert.rejects(
+      roleHandlers.check(weak, {}, { name: "never_made", manager: "pulumi:test/roles" }),
+      /AdminLacksPrivilege: the admin role "weak_admin" on 127\.0\.0\.1:\d+ lacks CREATEROLE, without which pg-kopf cannot manage roles: as a superuser \(on a managed service, the master user\) run ALTER ROLE "weak_admin" WITH CREATEROLE/,
+    );
+    assert.equal(await role.observeRole(settings, "never_made"), undefined);
+  });
+
   test("a group that does not exist fails on memberOf, and nothing of the plan is left", async () => {
     await assert.rejects(
       role.convergeRole(settings, spec({ name: "half", memberOf: ["nobody_here"] }), ctx),
