@@ -176,29 +176,24 @@ export async function observeHolds(client: Client, names: readonly string[]): Pr
   }
 }
 
-/** The role attributes pg-kopf needs of a non-superuser admin. */
-const NEEDED: readonly { attribute: "createdb" | "createrole"; keyword: string; for: string }[] = [
-  { attribute: "createdb", keyword: "CREATEDB", for: "databases" },
-  { attribute: "createrole", keyword: "CREATEROLE", for: "roles" },
-];
+/** The role attributes pg-kopf needs of a non-superuser admin, by what it manages. */
+const NEEDED = {
+  databases: { attribute: "createdb", keyword: "CREATEDB" },
+  roles: { attribute: "createrole", keyword: "CREATEROLE" },
+} as const;
 
 /**
- * The refusal for an admin that lacks what pg-kopf needs (CREATEDB, CREATEROLE, and INHERIT before 16), in one
- * message naming each attribute and the statement that grants it; undefined when it has them all (a superuser has).
- * `where` names the server.
+ * The refusal for an admin that lacks what managing `kind` takes (CREATEDB for databases, CREATEROLE for roles, and
+ * INHERIT before 16 for both), in one message naming each attribute and the statement that grants it; undefined
+ * when it has them all (a superuser has). `where` names the server.
  */
-export function adminShortfall(admin: AdminFacts, where: string): AdminLacksPrivilege | undefined {
+export function adminShortfall(admin: AdminFacts, kind: keyof typeof NEEDED, where: string): AdminLacksPrivilege | undefined {
   if (admin.superuser) return undefined;
-  const missing = NEEDED.filter((n) => !admin[n.attribute]);
-  const keywords = missing.map((n) => n.keyword);
+  const keywords: string[] = admin[NEEDED[kind].attribute] ? [] : [NEEDED[kind].keyword];
   if (!admin.inherit && admin.versionNum < SPLIT_MEMBERSHIP) keywords.push("INHERIT");
   if (keywords.length === 0) return undefined;
-  const uses = missing.map((n) => n.for);
   return new AdminLacksPrivilege(
-    `the admin role "${admin.user}" on ${where} lacks ${keywords.join(", ")}` +
-      (uses.length
-        ? `, without which pg-kopf cannot manage ${uses.join(" or ")}`
-        : ", without which it cannot act as the roles it creates") +
+    `the admin role "${admin.user}" on ${where} lacks ${keywords.join(", ")}, without which pg-kopf cannot manage ${kind}` +
       `: as a superuser (on a managed service, the master user) run ALTER ROLE ${id(admin.user)} WITH ${keywords.join(" ")}; nothing was run`,
   );
 }

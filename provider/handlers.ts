@@ -134,7 +134,7 @@ async function planSql(
   if (!replaced) {
     const observed = await core.observeFor(settings, spec, previous);
     const context = await core.observePlanContext(settings, spec, observed);
-    requireAdmin(settings, context.admin!);
+    requireAdmin(settings, context.admin!, "databases");
     const steps = core.plan(spec, observed, { ...ctx, ...context }, previous).map(core.describeStep);
     const gone = goneNotice(
       recorded,
@@ -148,7 +148,7 @@ async function planSql(
   const old = parseOrThrow(replaced);
   const before = await core.observeFor(settings, old);
   const context = await core.observePlanContext(settings, old, before);
-  requireAdmin(settings, context.admin!);
+  requireAdmin(settings, context.admin!, "databases");
   const drop = core.planDelete(old, before, [], { ...ctx, ...context });
   const fresh = old.name === spec.name ? undefined : await core.observeFor(settings, spec);
   const created = await core.observePlanContext(settings, spec, fresh);

@@ -82,11 +82,11 @@ export function unplanned(err: unknown): { failures: { property: string; reason:
 }
 
 /**
- * Refuses, at preview, an admin that lacks what pg-kopf needs (CREATEDB, CREATEROLE): one message naming all of it
- * and the statement that grants it, before any statement runs.
+ * Refuses, at preview, an admin that lacks what managing `kind` takes (CREATEDB, CREATEROLE): one message naming all
+ * of it and the statement that grants it, before any statement runs.
  */
-export function requireAdmin(settings: core.ConnectionSettings, admin: core.AdminView): void {
-  const short = core.adminShortfall(admin.facts, core.serverWhere(settings));
+export function requireAdmin(settings: core.ConnectionSettings, admin: core.AdminView, kind: "databases" | "roles"): void {
+  const short = core.adminShortfall(admin.facts, kind, core.serverWhere(settings));
   if (short) throw short;
 }
 

@@ -72,7 +72,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   let plannedSql: string[];
   try {
     const { observed, admin } = await role.observeRoleForPlan(settings, r.spec);
-    requireAdmin(settings, admin);
+    requireAdmin(settings, admin, "roles");
     const password = !observed || rotates(olds ?? {}, news) ? PLANNED_VERIFIER : undefined;
     plannedSql = role.planRole(r.spec, observed, { manager, admin }, password).map(role.describeRoleStep);
     const gone = goneNotice(olds, observed, `role "${r.spec.name}"`, "up creates it again, with the password the state has");

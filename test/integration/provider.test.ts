@@ -418,3 +418,15 @@ test("with no admin host configured anywhere, the provider refuses to guess and 
 test("bad stack config names the key", async () => {
   await assert.rejects(revive(stackConfig({ "pg-kopf:adminPort": "99999" })), /port: "99999" is not a TCP port/);
 });
+
+test("an admin without CREATEDB fails the database preview in one message naming the grant, before any statement", async () => {
+  const handlers = await import("../../provider/handlers");
+  const { scramVerifier } = await import("../../core/scram");
+  await pg.superQuery(`CREATE ROLE nodb_admin LOGIN CREATEROLE PASSWORD '${scramVerifier("nodb-pass")}'`);
+  const weak = pg.settings({ user: "nodb_admin", password: "nodb-pass" });
+  await assert.rejects(
+    handlers.check(weak, {}, { name: "never_db", manager: "pulumi:test/db" }),
+    /AdminLacksPrivilege: the admin role "nodb_admin" on 127\.0\.0\.1:\d+ lacks CREATEDB, without which pg-kopf cannot manage databases: .*ALTER ROLE "nodb_admin" WITH CREATEDB; nothing was run/,
+  );
+  assert.deepEqual(await pg.query("SELECT 1 FROM pg_database WHERE datname = 'never_db'"), []);
+});
