@@ -4,6 +4,7 @@
 // databases' transactions touching one shared row) are retried. See docs/adr/0016.
 import { createHash } from "node:crypto";
 import type { Client } from "pg";
+import { withBackoff } from "./backoff";
 
 /** The advisory lock class pg-kopf's locks use ("pgkf"), so they never collide with an application's own. */
 const LOCK_CLASS = 0x70676b66;
@@ -39,14 +40,10 @@ export const CONCURRENCY_ATTEMPTS = 8;
  * Runs `fn` (a whole transaction: it must be safe to run again after a rollback) and runs it again, after a jittered
  * backoff, when it lost a race (isConcurrencyFailure), up to CONCURRENCY_ATTEMPTS times. Other errors pass at once.
  */
-export async function retryingRaces<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (attempt >= CONCURRENCY_ATTEMPTS || !isConcurrencyFailure(err)) throw err;
-      const ceiling = Math.min(1000, 25 * 2 ** attempt);
-      await new Promise((r) => setTimeout(r, ceiling / 2 + Math.random() * (ceiling / 2)));
-    }
-  }
+export function retryingRaces<T>(fn: () => Promise<T>): Promise<T> {
+  return withBackoff(fn, {
+    again: (err, attempt) => attempt < CONCURRENCY_ATTEMPTS && isConcurrencyFailure(err),
+    firstMs: 25,
+    maxMs: 1000,
+  });
 }

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { Client, Pool, type ClientConfig, type PoolClient } from "pg";
 import pgpass from "pgpass";
 import type { ConnectionOptions } from "node:tls";
+import { withBackoff } from "./backoff";
 import { classifyError, InvalidSpec, NO_ENCRYPTION, PgKopfError } from "./errors";
 
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
@@ -47,18 +48,17 @@ const BUSY_STATES = new Set(["53300", "57P03", "57P01"]);
  * Runs `connect` again while it fails because the server is busy (BUSY_STATES), for up to `seconds`, with a
  * jittered backoff from 50 ms to 2 s; any other failure, or the last busy one, is thrown as it came.
  */
-async function retryingBusy<T>(seconds: number, connect: () => Promise<T>): Promise<T> {
+function retryingBusy<T>(seconds: number, connect: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await connect();
-    } catch (err) {
+  return withBackoff(connect, {
+    again: (err) => {
       const code = (err as { code?: unknown; sqlstate?: unknown }).sqlstate ?? (err as { code?: unknown }).code;
-      if (typeof code !== "string" || !BUSY_STATES.has(code) || Date.now() >= deadline) throw err;
-      const ceiling = Math.min(2000, 50 * 2 ** attempt);
-      await new Promise((r) => setTimeout(r, Math.min(ceiling / 2 + Math.random() * (ceiling / 2), Math.max(0, deadline - Date.now()))));
-    }
-  }
+      return typeof code === "string" && BUSY_STATES.has(code) && Date.now() < deadline;
+    },
+    firstMs: 50,
+    maxMs: 2000,
+    deadline,
+  });
 }
 
 export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName">> & {
