@@ -115,7 +115,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   const dataDir = join(base, "data");
   const sockDir = join(base, "sock");
   const password = randomBytes(18).toString("base64url");
-  const port = await freePort();
+  let port = await freePort();
   const pwfile = join(base, "pwfile");
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   const root = userInfo().uid === 0;
@@ -173,7 +173,17 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     const [bin, ...rest] = asServerUser(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]);
     spawnSync(bin, rest, { stdio: "ignore" });
   };
-  start();
+  // Another server started at the same moment (parallel matrix cells) may take the free port first: pick another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      start();
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !/already in use/i.test(readFileSync(logFile, "utf8"))) throw err;
+      port = await freePort();
+      appendFileSync(join(dataDir, "postgresql.conf"), `port = ${port}\n`);
+    }
+  }
   let destroyed = false;
   const destroy = () => {
     if (destroyed) return;
