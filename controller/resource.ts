@@ -71,6 +71,8 @@ export interface CustomObject<Status extends CommonStatus = CommonStatus> {
     uid: string;
     generation?: number;
     resourceVersion?: string;
+    /** RFC 3339, to the second: which of two PgServers for one Postgres came first. */
+    creationTimestamp?: string;
     // Arrives as a string in JSON; only its presence is used.
     deletionTimestamp?: Date;
     finalizers?: string[];

@@ -43,6 +43,8 @@ interface ServerEntry {
   connection?: ServerConnection & { readonly fingerprint: string };
   verdict?: Verdict<PgServerStatus> & { reason: ServerReason | "InvalidSpec" };
   checking?: Promise<void>;
+  /** Who the server said it is at its last successful connection (core/identity). */
+  identity?: core.ServerIdentity;
 }
 
 /** A PgServer's Secret or CA could not be read: the reason, and the message naming the object and the fix. */
@@ -86,6 +88,8 @@ export class ServerRegistry {
         void entry?.connection?.settings.pool?.end().catch(() => undefined);
         options.onChecked?.(obj.metadata.name, undefined);
         options.onChange(obj.metadata.name);
+        // A server refused as the same Postgres as this one may be the one to use now.
+        for (const [name, other] of this.entries) if (other.verdict?.reason === "SameServer") void this.check(name);
       },
       onSynced: () => {
         if (this.hasSynced) return;
@@ -200,17 +204,27 @@ export class ServerRegistry {
     } else {
       try {
         const connection = this.connectionFor(entry, parsed.spec, await this.settingsOf(name, parsed.spec));
-        const version = await core.withClient(connection.settings, undefined, async (c) => {
+        const { version, identity } = await core.withClient(connection.settings, undefined, async (c) => {
           const { rows } = await c.query<{ server_version: string }>("SHOW server_version");
-          return rows[0].server_version;
+          return { version: rows[0].server_version, identity: await core.observeIdentityWith(c) };
         });
+        entry.identity = identity;
         const s = connection.settings;
-        verdict = {
-          ready: true,
-          reason: "Reachable",
-          message: `connected to ${s.host}:${s.port} as ${s.user} (sslmode ${s.sslmode})`,
-          details: { version, lastCheckTime: checkedAt },
-        };
+        const details = { version, lastCheckTime: checkedAt };
+        const same = await this.sameAs(name, entry, identity);
+        verdict = same
+          ? {
+              ready: false,
+              reason: "SameServer",
+              message: `${s.host}:${s.port} reaches the same Postgres as ${same} (${core.describeIdentity(identity)}): one Postgres is one PgServer, or objects on each could take what the other's made. Name ${same} in spec.server instead, and delete this PgServer; nothing is done through it meanwhile`,
+              details,
+            }
+          : {
+              ready: true,
+              reason: "Reachable",
+              message: `connected to ${s.host}:${s.port} as ${s.user} (sslmode ${s.sslmode})`,
+              details,
+            };
       } catch (err) {
         verdict = failedCheck(err, parsed.spec, checkedAt, entry.obj.status?.version);
       }
@@ -227,6 +241,32 @@ export class ServerRegistry {
     }
     if (before?.reason !== verdict.reason || before?.ready !== verdict.ready) this.options.onChange(name);
     await writeStatus(this.api, obj, buildStatus(obj, verdict));
+  }
+
+  /**
+   * How messages name the server that `entry` (a PgServer just checked) repeats, or undefined when it is the first to
+   * reach its Postgres: the controller's own server comes first, then PgServers by age (then name).
+   */
+  private async sameAs(name: string, entry: ServerEntry, identity: core.ServerIdentity): Promise<string | undefined> {
+    const own = await this.defaultIdentity();
+    if (own && core.sameServer(own, identity)) return `the controller's own server ("${DEFAULT_SERVER}")`;
+    const age = (e: ServerEntry, n: string) => [e.obj.metadata.creationTimestamp ?? "", n].join(" ");
+    for (const [other, e] of this.entries) {
+      if (other === name || !e.identity || age(e, other) >= age(entry, name)) continue;
+      if (core.sameServer(e.identity, identity)) return `PgServer "${other}"`;
+    }
+    return undefined;
+  }
+
+  private defaultSeen: { identity: Promise<core.ServerIdentity | undefined>; at: number } | undefined;
+
+  /** Who the controller's own server is, asked at most once per check interval (undefined while it cannot say). */
+  private defaultIdentity(): Promise<core.ServerIdentity | undefined> {
+    const seen = this.defaultSeen;
+    if (seen && Date.now() - seen.at < this.options.checkIntervalMs) return seen.identity;
+    const identity = core.observeIdentity(this.options.defaultServer.settings).catch(() => undefined);
+    this.defaultSeen = { identity, at: Date.now() };
+    return identity;
   }
 
   /** The entry's connection for these settings: the same pool while nothing changed, a new one when anything did. */

@@ -9,7 +9,8 @@ import type { CommonStatus, Condition, CustomObject } from "./resource";
 export type ReadyReason = "Reconciled" | "Deleting" | FailureReason | CredentialsReason | ServerReason;
 /**
  * A PgServer's: connected (Reachable), or why not: down or not answering in time (Unreachable), the admin
- * credentials or the certificate refused, its Secret or CA not readable, its spec or Postgres refusing otherwise.
+ * credentials or the certificate refused, its Secret or CA not readable, the Postgres it reaches already another
+ * server (SameServer), its spec or Postgres refusing otherwise.
  */
 export type ServerReason =
   | "Reachable"
@@ -18,6 +19,7 @@ export type ServerReason =
   | "TLSVerificationFailed"
   | "CredentialsNotFound"
   | "CANotFound"
+  | "SameServer"
   | "Rejected";
 /** A PgRole's credentials cannot be written: the Secret's name is another's, or Secrets there are not ours to manage. */
 export type CredentialsReason = "SecretNotOwned" | "SecretsNotAllowed";

@@ -13,3 +13,4 @@ export * as role from "./role";
 export * from "./access";
 export * from "./admin";
 export * from "./concurrency";
+export * from "./identity";

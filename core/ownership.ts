@@ -1,6 +1,7 @@
 // The ownership stamp: a COMMENT ON DATABASE (or ROLE) naming the manager (a Pulumi stack or a custom resource), so
 // that nothing alters or drops a database or role it did not create unless told to take it over; and the one rule
 // that decides, from the stamp, whether a plan may touch what exists.
+import { DEFAULT_SERVER } from "./connect";
 import { NotOwned } from "./errors";
 
 const PREFIX = "managed by pg-kopf: ";
@@ -15,9 +16,23 @@ export function stampedManager(comment: string | undefined): string | undefined 
   return comment?.startsWith(PREFIX) ? comment.slice(PREFIX.length) : undefined;
 }
 
-/** The manager identity of a Pulumi stack. */
-export function pulumiManager(project: string, stack: string): string {
-  return `pulumi:${project}/${stack}`;
+/**
+ * The manager identity of a Pulumi stack on one of its server entries: pulumi:<project>/<stack> on the default
+ * server, pulumi:<project>/<stack>#<server> on a named one. Two entries of one stack never share a stamp, so a
+ * resource declared under one entry never takes, alters or drops what another entry's resource made, even when both
+ * reach one Postgres.
+ */
+export function pulumiManager(project: string, stack: string, server: string = DEFAULT_SERVER): string {
+  return entryManager(`pulumi:${project}/${stack}`, server);
+}
+
+/**
+ * `manager` as a stamp of the server entry `server`: a manager recorded before stamps named their entry (in a
+ * resource's state) gains the entry's name. Idempotent.
+ */
+export function entryManager(manager: string, server: string = DEFAULT_SERVER): string {
+  if (server === DEFAULT_SERVER || manager.endsWith(`#${server}`)) return manager;
+  return `${manager}#${server}`;
 }
 
 /** The manager identity of a PgDatabase object in a cluster. */
@@ -35,6 +50,13 @@ export interface OwnershipContext {
    * else's.
    */
   readonly claimsUnstamped?: boolean;
+  /**
+   * What this manager stamped under an earlier name, as its own record says (a Pulumi resource's state: the manager
+   * and the oid it recorded). A stamp of that name on the object of that oid is its own and is stamped again under
+   * the current name; on any other object, or for a drop, it is someone else's. Covers stamps made before they named
+   * their server entry, and a renamed stack.
+   */
+  readonly formerly?: { readonly manager: string; readonly oid: number };
 }
 
 /** What the rule is asked about: a database or a role, by name, with its spec's takeover fields. */
@@ -53,16 +75,28 @@ export interface Owned {
  */
 export function ownership(
   target: Owned,
-  comment: string | undefined,
+  observed: { readonly comment?: string; readonly oid: number },
   ctx: OwnershipContext,
   action: "alter" | "drop",
 ): { takeOver: boolean } {
+  const { comment } = observed;
   const stamped = stampedManager(comment);
   if (stamped === ctx.manager) return { takeOver: false };
   const refuse = (why: string, fix: string) => {
     throw new NotOwned(`${target.kind} "${target.name}" exists and ${why}, so ${ctx.manager} will not ${action} it. ${fix}`);
   };
-  if (action === "drop") return refuse(stamped ? `is managed by ${stamped}` : "was not created by pg-kopf", "Left in place.");
+  const formerlyOurs = stamped !== undefined && stamped === ctx.formerly?.manager && observed.oid === ctx.formerly.oid;
+  if (action === "drop") {
+    // Whichever entry of a stack dropped a stamp that names no entry could be dropping what another entry declares.
+    const unqualified = stamped !== undefined && ctx.manager.startsWith(`${stamped}#`);
+    return refuse(
+      stamped ? `is managed by ${stamped}` : "was not created by pg-kopf",
+      unqualified
+        ? "Left in place: its stamp predates stamps that name their server entry. Run pulumi up once with the resource still declared (it stamps it again, naming the entry), then remove it."
+        : "Left in place.",
+    );
+  }
+  if (formerlyOurs) return { takeOver: true };
   if (stamped) {
     if (target.adoptFrom === stamped) return { takeOver: true };
     return refuse(

@@ -61,7 +61,7 @@ export function plan(
     ];
   }
 
-  const { takeOver } = ownership({ kind: "database", ...spec }, observed.comment, ctx, "alter");
+  const { takeOver } = ownership({ kind: "database", ...spec }, observed, ctx, "alter");
   const actAs = adminSteps(database, ctx.admin, [["owner", observed.owner], ["owner", spec.owner], ...schemaOwners]);
   const failures = OBSERVED_FIELDS.filter((f) => behaviourOf(f) === "immutable").flatMap((field) => {
     const want = spec[field];
@@ -112,7 +112,7 @@ export function planDelete(
   ctx: PlanContext,
 ): Step[] {
   if (!observed || spec.reclaimPolicy !== "delete") return [];
-  ownership({ kind: "database", ...spec }, observed.comment, ctx, "drop");
+  ownership({ kind: "database", ...spec }, observed, ctx, "drop");
   const actAs = adminSteps(spec.name, ctx.admin, [["owner", observed.owner]]);
   if (sessions.length > 0 && !spec.forceDrop) {
     const who = sessions.map((s) => `pid ${s.pid} user ${s.user || "?"} app ${s.application || "?"} from ${s.clientAddress}`);

@@ -264,8 +264,8 @@ function readServers(config: ConfigReader, fail: (key: string, message: string) 
   const declared = config.getObject<unknown>(SERVERS_CONFIG_KEY) ?? {};
   if (typeof declared !== "object" || declared === null || Array.isArray(declared))
     fail(SERVERS_CONFIG_KEY, "expected a map of server name to {host, port, user, sslMode, sslRootCert}");
-  // One Postgres declared twice would give two resources of this stack the same ownership stamp on it: each would
-  // take the other's database for its own. (Different spellings of one host are not caught.)
+  // One Postgres declared twice under one spelling, caught offline; any spelling is caught by asking each server who
+  // it is, before any resource is checked (provider/distinctServers) and by the controller for PgServers (ADR 0017).
   const seen = new Map<string, string>();
   const adminHost = config.get(ADMIN_CONFIG_KEYS.host);
   if (adminHost)

@@ -10,6 +10,7 @@ import {
   serverKey,
   hasPlannedWork,
   managerOf as managerIn,
+  ownershipOf,
   plannedStatements,
   type Props,
   providerConnection,
@@ -103,12 +104,12 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       })),
     };
   }
-  const manager = typeof news.manager === "string" ? news.manager : "";
   const replaced = hasOlds ? undefined : replacementPlans.get(replacementKey(r.spec, news.manager));
   if (replaced) return { inputs: { ...r.spec, ...serverKey(news), manager: news.manager, plannedSql: replaced } };
   let plannedSql: string[];
   try {
-    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, manager, previousAccess(olds), olds);
+    const owner = ownershipOf(news, "PgDatabase", hasOlds ? olds : undefined);
+    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, owner, previousAccess(olds), olds);
     if (replacing.length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
   } catch (err) {
     const failed = unplanned(err);
@@ -126,11 +127,10 @@ async function planSql(
   settings: core.ConnectionSettings,
   replaced: Props | undefined,
   spec: core.PgDatabaseSpec,
-  manager: string,
+  ctx: core.OwnershipContext,
   previous: readonly core.AccessEntry[],
   recorded?: Props,
 ): Promise<string[]> {
-  const ctx = { manager };
   if (!replaced) {
     const observed = await core.observeFor(settings, spec, previous);
     const context = await core.observePlanContext(settings, spec, observed);
@@ -149,10 +149,11 @@ async function planSql(
   const before = await core.observeFor(settings, old);
   const context = await core.observePlanContext(settings, old, before);
   requireAdmin(settings, context.admin!, "databases");
-  const drop = core.planDelete(old, before, [], { ...ctx, ...context });
+  // The old database goes as its own state says it was stamped.
+  const drop = core.planDelete(old, before, [], { manager: managerOf(replaced), ...context });
   const fresh = old.name === spec.name ? undefined : await core.observeFor(settings, spec);
   const created = await core.observePlanContext(settings, spec, fresh);
-  return [...drop, ...core.plan(spec, fresh, { ...ctx, ...created })].map(core.describeStep);
+  return [...drop, ...core.plan(spec, fresh, { manager: ctx.manager, ...created })].map(core.describeStep);
 }
 
 /**
@@ -220,14 +221,10 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
 
 export async function update(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const spec = parseOrThrow(news);
-  const manager = managerOf(news);
+  const owner = ownershipOf(news, "PgDatabase", olds);
+  const { manager } = owner;
   try {
-    const { observed } = await core.converge(
-      settings,
-      spec,
-      { manager },
-      { expected: expectedSql(news), previousAccess: previousAccess(olds) },
-    );
+    const { observed } = await core.converge(settings, spec, owner, { expected: expectedSql(news), previousAccess: previousAccess(olds) });
     return { outs: outputs(spec, manager, observed, news) };
   } catch (err) {
     rethrow(err);

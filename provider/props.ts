@@ -30,12 +30,27 @@ export function fieldsOf(schema: { properties: object }, props: Props): Record<s
   return out;
 }
 
-/** The manager stamped on what the resource creates; the resource class always sets it. */
+/**
+ * The manager stamped on what the resource creates, as a stamp of its server entry; the resource class always sets
+ * it. A state recorded before stamps named their entry gets the entry's name here, so that its deletion drops only
+ * what carries the entry's stamp.
+ */
 export function managerOf(props: Props, resource: string): string {
   if (typeof props.manager !== "string" || props.manager === "") {
     throw new core.InvalidSpec([{ field: "manager", message: `missing; the ${resource} resource sets it to the stack's identity` }]);
   }
-  return props.manager;
+  return core.entryManager(props.manager, serverOf(props));
+}
+
+/**
+ * Who the resource is, for the ownership rule: its manager and, when its state recorded another one (a stamp from
+ * before stamps named their entry, a renamed stack), that one with the oid of what it made, as formerly its own.
+ */
+export function ownershipOf(props: Props, resource: string, recorded?: Props): core.OwnershipContext {
+  const manager = managerOf(props, resource);
+  const former = recorded?.manager;
+  if (typeof former !== "string" || former === manager || typeof recorded?.oid !== "number") return { manager };
+  return { manager, formerly: { manager: former, oid: recorded.oid } };
 }
 
 /** Errors leave the provider with the failing field and reason in the message, never with connection secrets. */

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { pulumiManager } from "../core/ownership";
 import type { PgDatabaseSpecInput } from "../core/spec";
 import { CONFIG_NAMESPACE, DEFAULT_SERVER, serverProviderInputs } from "./config";
+import { distinctServers } from "./distinctServers";
 import { pgDatabaseProvider } from "./provider";
 
 /**
@@ -65,6 +66,15 @@ export function pgKopfProvider(server: string = DEFAULT_SERVER): pulumi.Provider
   return provider;
 }
 
+/**
+ * The manager a resource on `server` stamps, once the deployment's servers are known to be distinct Postgres
+ * (./distinctServers): a resource waits for that before it is checked, so two entries for one server fail the
+ * preview before anything runs.
+ */
+export function stackManager(server: string): Promise<string> {
+  return distinctServers().then(() => pulumiManager(pulumi.getProject(), pulumi.getStack(), server));
+}
+
 export class PgDatabase extends pulumi.dynamic.Resource {
   /** The database name (also the resource id). */
   declare public readonly name: pulumi.Output<string>;
@@ -83,7 +93,7 @@ export class PgDatabase extends pulumi.dynamic.Resource {
     super(
       pgDatabaseProvider,
       name,
-      { ...spec, ...serverInput(server), manager: pulumiManager(pulumi.getProject(), pulumi.getStack()), oid: undefined },
+      { ...spec, ...serverInput(server), manager: stackManager(server), oid: undefined },
       { provider: pgKopfProvider(server), ...opts },
       "pg",
       "Database",

@@ -11,6 +11,7 @@ import {
   serverKey,
   hasPlannedWork,
   managerOf as managerIn,
+  ownershipOf,
   plannedStatements,
   type Props,
   providerConnection,
@@ -68,13 +69,13 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       ],
     };
   }
-  const manager = typeof news.manager === "string" ? news.manager : "";
   let plannedSql: string[];
   try {
+    const owner = ownershipOf(news, "PgRole", hasOlds ? olds : undefined);
     const { observed, admin } = await role.observeRoleForPlan(settings, r.spec);
     requireAdmin(settings, admin, "roles");
     const password = !observed || rotates(olds ?? {}, news) ? PLANNED_VERIFIER : undefined;
-    plannedSql = role.planRole(r.spec, observed, { manager, admin }, password).map(role.describeRoleStep);
+    plannedSql = role.planRole(r.spec, observed, { ...owner, admin }, password).map(role.describeRoleStep);
     const gone = goneNotice(olds, observed, `role "${r.spec.name}"`, "up creates it again, with the password the state has");
     if (gone) plannedSql.unshift(gone);
   } catch (err) {
@@ -135,21 +136,17 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
 
 export async function update(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const spec = parseOrThrow(news);
-  const manager = managerOf(news);
+  const owner = ownershipOf(news, "PgRole", olds);
+  const { manager } = owner;
   const rotation = rotates(olds, news);
   const password = rotation ? (news.password as string) : String(olds.password ?? "");
   try {
-    const { observed } = await role.convergeRole(
-      settings,
-      spec,
-      { manager },
-      {
-        password: rotation ? { verifier: core.scramVerifier(password) } : undefined,
-        // Dropped out of band: created again with the password the state (and so the apps) already have.
-        passwordIfCreated: () => ({ verifier: core.scramVerifier(password) }),
-        expected: plannedStatements(news),
-      },
-    );
+    const { observed } = await role.convergeRole(settings, spec, owner, {
+      password: rotation ? { verifier: core.scramVerifier(password) } : undefined,
+      // Dropped out of band: created again with the password the state (and so the apps) already have.
+      passwordIfCreated: () => ({ verifier: core.scramVerifier(password) }),
+      expected: plannedStatements(news),
+    });
     return { outs: outputs(spec, manager, observed, news, password) };
   } catch (err) {
     rethrow(err);

@@ -2,10 +2,9 @@
 // same explicit provider as PgDatabase. Its password is a secret both ways: the input is wrapped as one whatever the
 // program passes, and the output (given or generated) is recorded encrypted.
 import * as pulumi from "@pulumi/pulumi";
-import { pulumiManager } from "../core/ownership";
 import type { PgRoleSpecInput } from "../core/role/spec";
 import { pgRoleProvider } from "./provider";
-import { pgKopfProvider, type ServerArg, serverInput } from "./resource";
+import { pgKopfProvider, type ServerArg, serverInput, stackManager } from "./resource";
 import { DEFAULT_SERVER } from "./config";
 
 export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpecInput[K]> } & {
@@ -31,7 +30,7 @@ export class PgRole extends pulumi.dynamic.Resource {
       {
         ...spec,
         ...serverInput(server),
-        manager: pulumiManager(pulumi.getProject(), pulumi.getStack()),
+        manager: stackManager(server),
         oid: undefined,
         password: password !== undefined ? pulumi.secret(password) : undefined,
         generatedPassword: undefined,

@@ -56,7 +56,7 @@ export function planRole(
     // Whatever its stamp says: pg-kopf never alters (or drops) a superuser.
     throw new NotOwned(`role "${role}" exists and is a superuser, so ${ctx.manager} will not alter it. Choose another name.`);
   }
-  const { takeOver } = ownership({ kind: "role", ...spec }, observed.comment, ctx, "alter");
+  const { takeOver } = ownership({ kind: "role", ...spec }, observed, ctx, "alter");
   const steps: RoleStep[] = admin ? adminActsAs(admin, [["name", role]]) : [];
   for (const attribute of ROLE_ATTRIBUTES) {
     const want = spec[attribute];
@@ -138,7 +138,7 @@ export function planRoleDelete(
 ): RoleStep[] {
   if (!observed || spec.reclaimPolicy !== "delete") return [];
   if (observed.superuser) throw new NotOwned(`role "${spec.name}" is a superuser, so ${ctx.manager} will not drop it. Left in place.`);
-  ownership({ kind: "role", ...spec }, observed.comment, ctx, "drop");
+  ownership({ kind: "role", ...spec }, observed, ctx, "drop");
   const role = spec.name;
   const drop: RoleStep = { kind: "dropRole", role };
   if (dependencies.length === 0) return [drop];

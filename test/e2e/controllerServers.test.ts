@@ -255,4 +255,41 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
         !(await dbExists(pg, "on_default")),
     );
   });
+
+  // Regression: two PgServers for one Postgres under two spellings were two servers.
+  test("8. one Postgres under a second address: the later PgServer is refused as the same server, and nothing is done through it", async () => {
+    const spec = server("alpha").spec;
+    apply({
+      apiVersion: "my.local/v1",
+      kind: "PgServer",
+      metadata: { name: "alpha-by-ip" },
+      spec: { ...spec, host: "127.0.0.1" },
+    });
+    const alias = await untilServer("alpha-by-ip", "SameServer");
+    assert.equal(ready(alias).status, "False");
+    assert.match(
+      ready(alias).message,
+      new RegExp(
+        `^127\\.0\\.0\\.1:${alpha.port} reaches the same Postgres as PgServer "alpha" \\(system identifier \\d+, port ${alpha.port}, up since `,
+      ),
+    );
+    assert.equal(ready(server("alpha")).reason, "Reachable");
+    databases().apply("via-alias", { name: "via_alias", server: "alpha-by-ip", reclaimPolicy: "delete" });
+    assert.match(ready(await untilReason("via-alias", "ServerNotReady")).message, /PgServer "alpha-by-ip" is not Ready \(SameServer: /);
+    assert.ok(!(await dbExists(alpha, "via_alias")));
+    // The controller's own server under another address, likewise.
+    await pg.query(`CREATE ROLE ${ALPHA_ADMIN} WITH LOGIN PASSWORD '${ALPHA_PASSWORDS[1]}'`);
+    apply({
+      apiVersion: "my.local/v1",
+      kind: "PgServer",
+      metadata: { name: "default-by-name" },
+      spec: { ...spec, host: "localhost", port: pg.port },
+    });
+    assert.match(ready(await untilServer("default-by-name", "SameServer")).message, /the controller's own server \("default"\)/);
+    // The first one gone, the other is the server of that Postgres: its object goes on.
+    cluster.kubectl(["delete", "pgserver", "alpha"]);
+    await untilServer("alpha-by-ip", "Reachable");
+    await databases().untilReady("via-alias");
+    assert.ok(await dbExists(alpha, "via_alias"));
+  });
 });

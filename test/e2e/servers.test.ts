@@ -34,6 +34,8 @@ before(async () => {
   );
   // One password file for both servers, a line each, as libpq reads it: no password in the stack config.
   appendFileSync(join(t.dir, "pgpass"), `localhost:${secure.port}:*:${secure.user}:${secure.password}\n`);
+  // The program runs inline, in this process: it finds the passwords where the provider does.
+  process.env.PGPASSFILE = join(t.dir, "pgpass");
 });
 after(() => {
   t?.destroyDir();
@@ -94,6 +96,33 @@ describe("more than one Postgres from one program", () => {
     );
     assert.match(refused, /server "secure" at 127\.0\.0\.1:\d+: .*does not name this host/);
     await t.stack.setConfig("pg-kopf:servers", { value: servers(secure.caPem!) });
+  });
+
+  // Regression: localhost and 127.0.0.1 were two servers; the second entry's resources took the first's databases.
+  test("4c. the admin connection's Postgres declared again under another spelling fails the preview naming both; nothing changes", async () => {
+    const withAlias = {
+      ...JSON.parse(servers(secure.caPem!)),
+      alias: { host: "localhost", port: plain.port, user: plain.user, sslMode: "disable" },
+    };
+    await t.stack.setConfig("pg-kopf:servers", { value: JSON.stringify(withAlias) });
+    await t.stack.setConfig("pg-kopf:databases", {
+      value: JSON.stringify([...databases, { name: "via_alias", server: "alias", reclaimPolicy: "delete" }]),
+    });
+    appendFileSync(join(t.dir, "pgpass"), `localhost:${plain.port}:*:${plain.user}:${plain.password}\n`);
+    const message = (err: Error) => err.message;
+    const expected = new RegExp(
+      `server "alias" \\(pg-kopf:servers.alias, localhost:${plain.port}\\) reaches the same Postgres as the admin connection ` +
+        `\\(pg-kopf:adminHost, 127\\.0\\.0\\.1:${plain.port}\\) \\(system identifier \\d+, port ${plain.port}, up since [^)]+\\)\\. ` +
+        `One Postgres is one server: remove pg-kopf:servers.alias`,
+    );
+    assert.match(await t.stack.preview({ onOutput }).then(() => "", message), expected);
+    assert.match(await t.stack.up({ onOutput }).then(() => "", message), expected);
+    assert.ok(!(await exists(plain, "pg_database", "via_alias")));
+    assert.ok(await exists(plain, "pg_database", "on_default"));
+    await t.stack.setConfig("pg-kopf:servers", { value: servers(secure.caPem!) });
+    await t.stack.setConfig("pg-kopf:databases", { value: JSON.stringify(databases) });
+    const preview = await t.stack.preview({ diff: true, onOutput });
+    assert.equal((preview.changeSummary.create ?? 0) + (preview.changeSummary.delete ?? 0), 0, preview.stdout);
   });
 
   test("5. destroy drops each resource on its own server", async () => {

@@ -351,6 +351,40 @@ test("delete with reclaimPolicy delete drops, but not while sessions are connect
   }
 });
 
+// Regression: stamps named the stack alone, so two server entries reaching one Postgres shared them, and removing one
+// entry's resource dropped a database the other entry declared.
+test("on a named server the stamp names the entry; an older stamp is taken back only by the resource that made it, never dropped", async () => {
+  const stamp = async () =>
+    (await pg.query<{ c: string }>("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'entry_db'"))[0].c;
+  // Made as every stamp was made before stamps named their entry.
+  const legacy = await provider.create({ name: "entry_db", manager, reclaimPolicy: "delete", forceDrop: false, adopt: false });
+  assert.equal(await stamp(), `managed by pg-kopf: ${manager}`);
+  const olds = { ...legacy.outs!, server: "alpha" };
+  await assert.rejects(
+    provider.delete!("entry_db", olds),
+    /NotOwned: database "entry_db" exists and is managed by pulumi:pg-kopf\/test, so pulumi:pg-kopf\/test#alpha will not drop it\. Left in place: its stamp predates stamps that name their server entry\. Run pulumi up once/,
+  );
+  assert.ok(await exists("entry_db"));
+  const news = { name: "entry_db", reclaimPolicy: "delete", server: "alpha", manager: `${manager}#alpha` };
+  // A resource whose state records another database (another oid) may not take it.
+  const stranger = await provider.check!({ ...olds, oid: 1 }, news);
+  assert.match(stranger.failures?.[0]?.reason ?? "", /is managed by pulumi:pg-kopf\/test, so pulumi:pg-kopf\/test#alpha will not alter it/);
+  // The resource that made it: the preview shows it stamped again, naming the entry; up runs exactly that.
+  const checked = await provider.check!(olds, news);
+  assert.deepEqual(checked.inputs?.plannedSql, [`COMMENT ON DATABASE "entry_db" IS 'managed by pg-kopf: ${manager}#alpha'`]);
+  assert.equal((await provider.diff!("entry_db", olds, checked.inputs!)).changes, true);
+  const updated = await provider.update!("entry_db", olds, checked.inputs!);
+  assert.equal(updated.outs?.manager, `${manager}#alpha`);
+  assert.equal(await stamp(), `managed by pg-kopf: ${manager}#alpha`);
+  // Now only the entry's resource may touch it: the default server's may not, and the entry's drops it.
+  await assert.rejects(
+    provider.delete!("entry_db", legacy.outs!),
+    /NotOwned: database "entry_db" exists and is managed by pulumi:pg-kopf\/test#alpha/,
+  );
+  await provider.delete!("entry_db", updated.outs!);
+  assert.ok(!(await exists("entry_db")));
+});
+
 test("create refuses a database it did not make, and adopt takes it over", async () => {
   await pg.query("CREATE DATABASE legacy");
   await assert.rejects(
