@@ -204,27 +204,32 @@ export class ServerRegistry {
     } else {
       try {
         const connection = this.connectionFor(entry, parsed.spec, await this.settingsOf(name, parsed.spec));
-        const { version, identity } = await core.withClient(connection.settings, undefined, async (c) => {
+        const { version, identity, admin } = await core.withClient(connection.settings, undefined, async (c) => {
           const { rows } = await c.query<{ server_version: string }>("SHOW server_version");
-          return { version: rows[0].server_version, identity: await core.observeIdentityWith(c) };
+          return { version: rows[0].server_version, identity: await core.observeIdentityWith(c), admin: await core.observeAdmin(c) };
         });
         entry.identity = identity;
         const s = connection.settings;
         const details = { version, lastCheckTime: checkedAt };
         const same = await this.sameAs(name, entry, identity);
-        verdict = same
-          ? {
-              ready: false,
-              reason: "SameServer",
-              message: `${s.host}:${s.port} reaches the same Postgres as ${same} (${core.describeIdentity(identity)}): one Postgres is one PgServer, or objects on each could take what the other's made. Name ${same} in spec.server instead, and delete this PgServer; nothing is done through it meanwhile`,
-              details,
-            }
-          : {
-              ready: true,
-              reason: "Reachable",
-              message: `connected to ${s.host}:${s.port} as ${s.user} (sslmode ${s.sslmode})`,
-              details,
-            };
+        // What the admin lacks for either kind is said here, before any object on the server fails for it.
+        const short = (["databases", "roles"] as const).flatMap((kind) => core.adminShortfall(admin, kind, core.serverWhere(s)) ?? []);
+        if (same)
+          verdict = {
+            ready: false,
+            reason: "SameServer",
+            message: `${s.host}:${s.port} reaches the same Postgres as ${same} (${core.describeIdentity(identity)}): one Postgres is one PgServer, or objects on each could take what the other's made. Name ${same} in spec.server instead, and delete this PgServer; nothing is done through it meanwhile`,
+            details,
+          };
+        else if (short.length === 2)
+          verdict = { ready: false, reason: "AdminLacksPrivilege", message: short.map((e) => e.message).join("; "), details };
+        else
+          verdict = {
+            ready: true,
+            reason: "Reachable",
+            message: [`connected to ${s.host}:${s.port} as ${s.user} (sslmode ${s.sslmode})`, ...short.map((e) => e.message)].join("; "),
+            details,
+          };
       } catch (err) {
         verdict = failedCheck(err, parsed.spec, checkedAt, entry.obj.status?.version);
       }

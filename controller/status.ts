@@ -10,7 +10,8 @@ export type ReadyReason = "Reconciled" | "Deleting" | FailureReason | Credential
 /**
  * A PgServer's: connected (Reachable), or why not: down or not answering in time (Unreachable), the admin
  * credentials or the certificate refused, its Secret or CA not readable, the Postgres it reaches already another
- * server (SameServer), its spec or Postgres refusing otherwise.
+ * server (SameServer), its admin able to manage neither databases nor roles (AdminLacksPrivilege), its spec or
+ * Postgres refusing otherwise.
  */
 export type ServerReason =
   | "Reachable"
@@ -20,6 +21,7 @@ export type ServerReason =
   | "CredentialsNotFound"
   | "CANotFound"
   | "SameServer"
+  | "AdminLacksPrivilege"
   | "Rejected";
 /** A PgRole's credentials cannot be written: the Secret's name is another's, or Secrets there are not ours to manage. */
 export type CredentialsReason = "SecretNotOwned" | "SecretsNotAllowed";

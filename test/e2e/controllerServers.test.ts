@@ -292,4 +292,31 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
     await databases().untilReady("via-alias");
     assert.ok(await dbExists(alpha, "via_alias"));
   });
+
+  test("9. an admin that may manage neither databases nor roles is not Ready, naming the ALTER ROLE; half of it is said while Ready", async () => {
+    await other.query(`CREATE ROLE ${ALPHA_ADMIN} WITH LOGIN PASSWORD '${ALPHA_PASSWORDS[1]}'`);
+    apply({
+      apiVersion: "my.local/v1",
+      kind: "PgServer",
+      metadata: { name: "weak" },
+      spec: { host: "localhost", port: other.port, sslMode: "require", credentialsSecret: { name: "pg-kopf-server-alpha" } },
+    });
+    const weak = await untilServer("weak", "AdminLacksPrivilege");
+    assert.equal(ready(weak).status, "False");
+    assert.match(
+      ready(weak).message,
+      /lacks CREATEDB, without which pg-kopf cannot manage databases: .* ALTER ROLE "alpha_admin" WITH CREATEDB/,
+    );
+    assert.match(
+      ready(weak).message,
+      /lacks CREATEROLE, without which pg-kopf cannot manage roles: .* ALTER ROLE "alpha_admin" WITH CREATEROLE/,
+    );
+    await other.query(`ALTER ROLE ${ALPHA_ADMIN} CREATEDB`);
+    const half = await untilServer("weak", "Reachable");
+    assert.match(
+      ready(half).message,
+      /^connected to localhost:\d+ as alpha_admin \(sslmode require\); .*lacks CREATEROLE, without which pg-kopf cannot manage roles/,
+    );
+    assert.doesNotMatch(ready(half).message, /CREATEDB/);
+  });
 });
