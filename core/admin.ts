@@ -198,6 +198,11 @@ export function adminShortfall(admin: AdminFacts, kind: keyof typeof NEEDED, whe
   );
 }
 
+/** The step, of either kind, by which the admin gives itself what acting as `role` takes (adminMembershipSql). */
+export function grantToAdmin(facts: AdminFacts, role: string): { kind: "grantToAdmin"; role: string; admin: string; versionNum: number } {
+  return { kind: "grantToAdmin", role, admin: facts.user, versionNum: facts.versionNum };
+}
+
 /** The refusal for a role the admin cannot act as (it did not create it): the grant that fixes it. */
 export function cannotActAs(role: string, admin: AdminFacts, field: string): AdminLacksPrivilege {
   const how = `as a superuser (on a managed service, the master user) run ${

@@ -282,11 +282,16 @@ export class NegotiatedPool {
   }
 }
 
-/** The same settings, waiting up to `seconds` for a busy server (see retryBusySeconds). The password stays hidden. */
+/** A copy of settings with `changes`, whose password stays hidden from JSON and logging as the original's is. */
+function copyOf(s: ConnectionSettings, changes: Partial<ConnectionSettings> = {}): ConnectionSettings {
+  const copy = { ...s, ...changes };
+  Object.defineProperty(copy, "password", { value: s.password, enumerable: false });
+  return copy;
+}
+
+/** The same settings, waiting up to `seconds` for a busy server (see retryBusySeconds). */
 export function withBusyRetry(s: ConnectionSettings, seconds: number): ConnectionSettings {
-  const waiting = { ...s, retryBusySeconds: seconds };
-  Object.defineProperty(waiting, "password", { value: s.password, enumerable: false });
-  return waiting;
+  return copyOf(s, { retryBusySeconds: seconds });
 }
 
 /**
@@ -294,8 +299,7 @@ export function withBusyRetry(s: ConnectionSettings, seconds: number): Connectio
  * controller) does not pay a TLS and SCRAM handshake per reconcile. The caller ends the pool (settings.pool.end()).
  */
 export function withPool(s: ConnectionSettings, max: number): ConnectionSettings {
-  const pooled = { ...s };
-  Object.defineProperty(pooled, "password", { value: s.password, enumerable: false });
+  const pooled = copyOf(s);
   Object.defineProperty(pooled, "pool", { value: new NegotiatedPool(s, max), enumerable: false });
   return pooled;
 }

@@ -6,7 +6,7 @@ import type { Step } from "./steps";
 import { DatabaseInUse, InvalidSpec, RoleMissing } from "./errors";
 import { type AccessEntry, freshAccess, missingRoles, planAccess, type TemplatePublicSchema } from "./access";
 import { ownership, ownershipStamp, type OwnershipContext } from "./ownership";
-import { type AdminView, cannotGrantOnSchema, FIELDS_SINCE, majorOf, rolesToActAs } from "./admin";
+import { type AdminView, cannotGrantOnSchema, FIELDS_SINCE, grantToAdmin, majorOf, rolesToActAs } from "./admin";
 
 /**
  * Who is planning: the manager, whether it recorded creating this database (see OwnershipContext), and what the admin
@@ -150,9 +150,7 @@ function refuseUnsupported(spec: PgDatabaseSpec, admin: AdminView | undefined): 
  * owners (core/admin); throws AdminLacksPrivilege for a role it may not grant itself.
  */
 function adminSteps(database: string, admin: AdminView | undefined, roles: readonly (readonly [string, string | undefined])[]): Step[] {
-  return rolesToActAs(admin, roles).map(
-    (role): Step => ({ kind: "grantToAdmin", database, role, admin: admin!.facts.user, versionNum: admin!.facts.versionNum }),
-  );
+  return rolesToActAs(admin, roles).map((role): Step => ({ ...grantToAdmin(admin!.facts, role), database }));
 }
 
 /** Whether the spec asks for anything inside the database beyond extensions: schemas, access, revokePublic. */

@@ -1,6 +1,6 @@
 // planRole: the only place that decides which SQL runs for a role. Pure: (spec, observed, password) -> steps, or a
 // typed refusal. Only what the spec sets is compared, so a plan right after applying its steps is empty.
-import { type AdminView, cannotGrant, rolesToActAs } from "../admin";
+import { type AdminView, cannotGrant, grantToAdmin, rolesToActAs } from "../admin";
 import { InvalidSpec, NotOwned, RoleInUse } from "../errors";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
 import { ROLE_ATTRIBUTES, sameAttribute, settingItems } from "./fields";
@@ -36,7 +36,7 @@ export function planRole(
   const groups = spec.memberOf ?? [];
   refusePrivilegedGroups(groups, ctx.admin);
   const admin = ctx.admin && !ctx.admin.facts.superuser ? ctx.admin : undefined;
-  const toAdmin: RoleStep[] = admin ? [{ kind: "grantToAdmin", role, admin: admin.facts.user, versionNum: admin.facts.versionNum }] : [];
+  const toAdmin: RoleStep[] = admin ? [grantToAdmin(admin.facts, role)] : [];
   const granted = (group: string): RoleStep => {
     const hold = admin?.holds.get(group);
     if (hold && !hold.grants) throw cannotGrant(group, admin!.facts, "memberOf");
@@ -95,12 +95,7 @@ function refusePrivilegedGroups(groups: readonly string[], admin: AdminView | un
 
 /** The steps that let a non-superuser admin act as existing roles it cannot act as yet (refused when it may not). */
 function adminActsAs(admin: AdminView, roles: readonly (readonly [string, string | undefined])[]): RoleStep[] {
-  return rolesToActAs(admin, roles).map((role) => ({
-    kind: "grantToAdmin",
-    role,
-    admin: admin.facts.user,
-    versionNum: admin.facts.versionNum,
-  }));
+  return rolesToActAs(admin, roles).map((role) => grantToAdmin(admin.facts, role));
 }
 
 /** SET for each wanted setting that differs, RESET for each setting the map no longer has. */
