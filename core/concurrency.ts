@@ -25,9 +25,13 @@ export async function lockPrivileges(client: Client): Promise<void> {
 
 /** Whether an error is a race with a concurrent transaction, which running the same transaction again resolves. */
 export function isConcurrencyFailure(err: unknown): boolean {
-  for (let e = err as { code?: unknown; sqlstate?: unknown; message?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+  type Failure = { code?: unknown; sqlstate?: unknown; message?: unknown; constraint?: unknown; cause?: unknown };
+  for (let e = err as Failure | undefined; e; e = e.cause as typeof e) {
     const code = typeof e.sqlstate === "string" ? e.sqlstate : typeof e.code === "string" ? e.code : undefined;
     if (code === "40001" || code === "40P01") return true;
+    // Two transactions inserting one catalog row (the same GRANT of a role, by removals that each give the admin
+    // their reassignOwnedTo heir): Postgres checks, then inserts, and the later fails on the catalog's unique index.
+    if (code === "23505" && typeof e.constraint === "string" && e.constraint.startsWith("pg_")) return true;
     if (typeof e.message === "string" && /tuple concurrently (updated|deleted)/.test(e.message)) return true;
   }
   return false;

@@ -3,7 +3,9 @@
 // five rounds, with no error. Regression: parallel DROP OWNED failed "tuple concurrently updated" on the shared ACLs.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { Client } from "pg";
 import * as core from "../../core";
+import { clientConfig } from "../../core/connect";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 
 const { role } = core;
@@ -67,5 +69,37 @@ describe(`${ROLES} roles at once, ${ROUNDS} rounds`, () => {
       );
       assert.deepEqual(owned, [{ n: ROLES }], "every table went to the heir, none lost");
     });
+  }
+});
+
+// Regression: the first round's removals each gave the admin their heir at once; on a non-superuser admin the losers
+// failed "duplicate key value violates unique constraint pg_auth_members_role_member_index" instead of going on.
+test("two transactions granting one role to one member at once: the loser's failure is a race, and run again it passes", async () => {
+  await pg.query("CREATE ROLE granted_twice NOLOGIN; CREATE ROLE grantee_twice NOLOGIN");
+  const [a, b] = [new Client(clientConfig(pg.settings())), new Client(clientConfig(pg.settings()))];
+  await Promise.all([a.connect(), b.connect()]);
+  try {
+    await a.query("BEGIN");
+    await a.query("GRANT granted_twice TO grantee_twice");
+    await b.query("BEGIN");
+    // Before 16, b waits on a's uncommitted row in the catalog's unique index, then fails once a commits.
+    const lost = b.query("GRANT granted_twice TO grantee_twice").then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    await a.query("COMMIT");
+    const err = await lost;
+    await b.query("ROLLBACK");
+    // From 16 the GRANT locks the role first, and the second waits and finds the membership there.
+    const [{ v }] = await pg.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+    if (v < 160000) assert.ok(err, "the second GRANT failed");
+    if (err) assert.ok(core.isConcurrencyFailure(err), String((err as Error).message));
+    // Run again, as retryingRaces does, it passes: the membership is there.
+    await core.retryingRaces(() => b.query("GRANT granted_twice TO grantee_twice"));
+    // A unique violation of the user's own, not the catalog's, is no race.
+    assert.ok(!core.isConcurrencyFailure({ code: "23505", constraint: "orders_pkey" }));
+  } finally {
+    await Promise.all([a.end(), b.end()]);
   }
 });
