@@ -1,4 +1,4 @@
-// What the admin connection's role is and may do on this server, observed once per connection, and the one place
+// What the admin connection's role is and may do on this server, observed per connection (again after ADMIN_FACTS_TTL_MS), and the one place
 // where pg-kopf's SQL and checks differ by Postgres version (server_version_num). See docs/adr/0016.
 import { escapeIdentifier as id } from "pg";
 import type { Client } from "pg";
@@ -33,13 +33,18 @@ export function majorOf(versionNum: number): number {
 /** From Postgres 16, membership has separate INHERIT, SET and ADMIN options, and CREATEROLE acts only with ADMIN. */
 export const SPLIT_MEMBERSHIP = 160000;
 
-// One observation per connection: a pooled client keeps its facts for as long as it lives.
-const observed = new WeakMap<Client, AdminFacts>();
+/**
+ * How long a connection's observation of its admin holds: a pooled client lives for many operations, and a privilege
+ * granted to (or taken from) the admin meanwhile must show within a server check or two, not when the pool recycles.
+ */
+export const ADMIN_FACTS_TTL_MS = 10_000;
 
-/** The admin's facts, read once per client. Throws a typed PgKopfError. */
+const observed = new WeakMap<Client, { facts: AdminFacts; at: number }>();
+
+/** The admin's facts, read once per client and ADMIN_FACTS_TTL_MS. Throws a typed PgKopfError. */
 export async function observeAdmin(client: Client): Promise<AdminFacts> {
   const known = observed.get(client);
-  if (known) return known;
+  if (known && Date.now() - known.at < ADMIN_FACTS_TTL_MS) return known.facts;
   try {
     const { rows } = await client.query(
       `SELECT current_user AS user, current_setting('server_version_num')::int AS version, rolsuper, rolcreatedb, rolcreaterole, rolinherit,
@@ -56,7 +61,7 @@ export async function observeAdmin(client: Client): Promise<AdminFacts> {
       inherit: r.rolinherit,
       bootstrap: r.bootstrap,
     };
-    observed.set(client, facts);
+    observed.set(client, { facts, at: Date.now() });
     return facts;
   } catch (err) {
     throw classifyError(err);

@@ -1,7 +1,7 @@
 // One Postgres is one server entry. Each server's provider is a process of its own that sees only its entry, so the
 // program compares them: before any PgDatabase or PgRole of a deployment is registered, every declared server is
-// asked who it is (core/identity), and two entries that reach one Postgres, however their addresses are spelled,
-// fail the preview naming both. Only programs that declare two servers or more connect here.
+// asked who it is (core/identity), and the resources of two entries that reach one Postgres, however their addresses
+// are spelled, fail the preview naming both. Only programs that declare two servers or more connect here.
 import * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
 import {
@@ -38,13 +38,14 @@ function describeEntry(server: string, settings: core.ConnectionSettings): strin
 }
 
 /**
- * Throws a RunError naming every entry that reaches the same Postgres as an earlier one (the admin connection first,
- * then pg-kopf:servers in the order given) and the fix. A server that cannot be reached is compared with nothing:
- * its own resources say why it cannot be reached.
+ * The servers that reach the same Postgres as another declared one, each with the message its resources fail with:
+ * the entry that repeats an earlier one (the admin connection first, then pg-kopf:servers in the order given), and
+ * that earlier one. A server that cannot be reached is compared with nothing: its own resources say why.
  */
-export async function requireDistinctServers(source: ServerSource): Promise<void> {
+export async function serverConflicts(source: ServerSource): Promise<Map<string, string>> {
+  const conflicts = new Map<string, string>();
   const names = declaredServers(source);
-  if (names.length < 2) return;
+  if (names.length < 2) return conflicts;
   const entries = await Promise.all(
     names.map(async (name) => {
       let settings: core.ConnectionSettings | undefined;
@@ -60,28 +61,32 @@ export async function requireDistinctServers(source: ServerSource): Promise<void
       }
     }),
   );
-  const found = core.aliases(entries);
-  if (found.length === 0) return;
-  const lines = found.map(
-    ({ entry, same, identity }) =>
+  for (const { entry, same, identity } of core.aliases(entries)) {
+    const message =
       `${describeEntry(entry.name, entry.settings!)} reaches the same Postgres as ${describeEntry(same.name, same.settings!)} ` +
       `(${core.describeIdentity(identity)}). One Postgres is one server: remove ${qualified(`${SERVERS_CONFIG_KEY}.${entry.name}`)} ` +
-      `and name "${same.name}" as the server of its resources instead. Nothing was changed.`,
-  );
-  throw new pulumi.RunError(`pg-kopf: ${lines.join("\n")}`);
+      `and name "${same.name}" as the server of its resources instead. Nothing was changed.`;
+    conflicts.set(entry.name, message);
+    if (!conflicts.has(same.name)) conflicts.set(same.name, message);
+  }
+  return conflicts;
 }
 
 /** One comparison per deployment (an Automation API process runs several), shared by all its resources. */
-const checks = new WeakMap<object, Promise<void>>();
+const checks = new WeakMap<object, Promise<Map<string, string>>>();
 
-/** The deployment's comparison, started on first use; every PgDatabase and PgRole waits for it. */
-export function distinctServers(): Promise<void> {
+/**
+ * Why resources on `server` may not be checked in this deployment (it and another entry are one Postgres), or
+ * undefined. The comparison starts on first use; every PgDatabase and PgRole waits for it through this input, and
+ * its provider's check fails naming it before any connection.
+ */
+export function serverConflict(server: string): Promise<string | undefined> {
   const deployment = pulumi.runtime.getStackResource() ?? checks;
   let check = checks.get(deployment);
   if (!check) {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
-    check = requireDistinctServers({ get: (k) => config.get(k), getObject: (k) => config.getObject(k), env: process.env });
+    check = serverConflicts({ get: (k) => config.get(k), getObject: (k) => config.getObject(k), env: process.env });
     checks.set(deployment, check);
   }
-  return check;
+  return check.then((conflicts) => conflicts.get(server));
 }

@@ -7,6 +7,7 @@ import {
   fieldsOf,
   goneNotice,
   serverChange,
+  serverConflictOf,
   serverKey,
   hasPlannedWork,
   managerOf as managerIn,
@@ -89,7 +90,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const r = core.parseSpec(userInputs(news));
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && Object.keys(olds).length > 0;
-  const moved = serverChange(olds, news);
+  const moved = serverConflictOf(news) ?? serverChange(olds, news);
   if (moved) return { failures: [moved] };
   // Compared in the spellings the spec normalizes to (utf-8 is UTF8), as recorded and as diff sees them.
   const replacing = hasOlds ? replacingFields(olds, r.spec as unknown as Props) : [];

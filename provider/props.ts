@@ -9,8 +9,8 @@ export type Props = Record<string, unknown>;
 /** How a plan that could not be made at preview time (Postgres unreachable) is shown; up then plans afresh. */
 export const NOT_PLANNED = "-- not planned: ";
 
-/** Keys every resource adds to its inputs (the engine's, the manager, outputs, the plan, the server). */
-const RESOURCE_KEYS = ["__provider", "manager", "oid", "plannedSql", "server"];
+/** Keys every resource adds to its inputs (the engine's, the manager, outputs, the plan, the server and its conflict). */
+const RESOURCE_KEYS = ["__provider", "manager", "oid", "plannedSql", "server", "serverConflict"];
 
 /**
  * The user's part of a resource's inputs, to be validated as its spec: everything but the keys the resource adds
@@ -120,6 +120,14 @@ export function serverChange(olds: Props | undefined, news: Props): { property: 
     property: "server",
     reason: `server: cannot change from "${serverOf(olds)}" to "${serverOf(news)}": it would stay there and another would be made here. Declare a new resource for the other server, and move the data yourself.`,
   };
+}
+
+/**
+ * The failure check returns when the program found the resource's server to be one Postgres with another entry
+ * (provider/distinctServers), or undefined.
+ */
+export function serverConflictOf(news: Props): { property: string; reason: string } | undefined {
+  return typeof news.serverConflict === "string" ? { property: "server", reason: `server: ${news.serverConflict}` } : undefined;
 }
 
 /** The server key of a property bag, carried into inputs and outputs as given (absent for the default server). */

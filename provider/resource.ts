@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { pulumiManager } from "../core/ownership";
 import type { PgDatabaseSpecInput } from "../core/spec";
 import { CONFIG_NAMESPACE, DEFAULT_SERVER, serverProviderInputs } from "./config";
-import { distinctServers } from "./distinctServers";
+import { serverConflict } from "./distinctServers";
 import { pgDatabaseProvider } from "./provider";
 
 /**
@@ -67,12 +67,16 @@ export function pgKopfProvider(server: string = DEFAULT_SERVER): pulumi.Provider
 }
 
 /**
- * The manager a resource on `server` stamps, once the deployment's servers are known to be distinct Postgres
- * (./distinctServers): a resource waits for that before it is checked, so two entries for one server fail the
- * preview before anything runs.
+ * What every resource on `server` adds to its spec: the manager it stamps, and why it may not be checked when its
+ * server and another entry are one Postgres (./distinctServers; absent otherwise). A resource waits for that
+ * comparison before it is checked, so two entries for one server fail the preview before anything runs.
  */
-export function stackManager(server: string): Promise<string> {
-  return distinctServers().then(() => pulumiManager(pulumi.getProject(), pulumi.getStack(), server));
+export function resourceInputs(server: string): { server?: string; manager: string; serverConflict: Promise<string | undefined> } {
+  return {
+    ...serverInput(server),
+    manager: pulumiManager(pulumi.getProject(), pulumi.getStack(), server),
+    serverConflict: serverConflict(server),
+  };
 }
 
 export class PgDatabase extends pulumi.dynamic.Resource {
@@ -93,7 +97,7 @@ export class PgDatabase extends pulumi.dynamic.Resource {
     super(
       pgDatabaseProvider,
       name,
-      { ...spec, ...serverInput(server), manager: stackManager(server), oid: undefined },
+      { ...spec, ...resourceInputs(server), oid: undefined },
       { provider: pgKopfProvider(server), ...opts },
       "pg",
       "Database",

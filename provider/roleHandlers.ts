@@ -8,6 +8,7 @@ import {
   fieldsOf,
   goneNotice,
   serverChange,
+  serverConflictOf,
   serverKey,
   hasPlannedWork,
   managerOf as managerIn,
@@ -57,7 +58,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const r = role.parseRoleSpec(userInputs(news, ["password", "generatedPassword"]));
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && typeof olds.name === "string";
-  const moved = serverChange(olds, news);
+  const moved = serverConflictOf(news) ?? serverChange(olds, news);
   if (moved) return { failures: [moved] };
   if (hasOlds && olds.name !== r.spec.name) {
     return {

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PgRoleSpecInput } from "../core/role/spec";
 import { pgRoleProvider } from "./provider";
-import { pgKopfProvider, type ServerArg, serverInput, stackManager } from "./resource";
+import { pgKopfProvider, resourceInputs, type ServerArg } from "./resource";
 import { DEFAULT_SERVER } from "./config";
 
 export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpecInput[K]> } & {
@@ -29,8 +29,7 @@ export class PgRole extends pulumi.dynamic.Resource {
       name,
       {
         ...spec,
-        ...serverInput(server),
-        manager: stackManager(server),
+        ...resourceInputs(server),
         oid: undefined,
         password: password !== undefined ? pulumi.secret(password) : undefined,
         generatedPassword: undefined,
