@@ -71,7 +71,8 @@ export async function finishDeletion<S extends CommonStatus>(
         return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "Deleting" };
       }
       // Not ours to drop: it stays, and so nothing blocks the deletion of the resource.
-      await recordEvent(deps, obj, "Warning", "NotOwned", `${e.message} Left in place.`);
+      // (The message says it is left in place.)
+      await recordEvent(deps, obj, "Warning", "NotOwned", e.message);
     }
   } else {
     await recordEvent(deps, obj, "Normal", "Retained", `${subject} left in place (reclaimPolicy retain)`);

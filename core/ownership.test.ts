@@ -31,7 +31,7 @@ test("what a resource stamped under its former name is its own again on that obj
   );
   assert.throws(
     () => ownership(role, stamped("pulumi:shop/prod"), ctx, "drop"),
-    /Left in place: its stamp predates stamps that name their server entry\. Run pulumi up once/,
+    /Left in place: its stamp predates stamps that name their server entry, so another entry of the stack may declare it\. For pg-kopf to drop it, run pulumi up/,
   );
 });
 

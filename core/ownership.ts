@@ -92,7 +92,7 @@ export function ownership(
     return refuse(
       stamped ? `is managed by ${stamped}` : "was not created by pg-kopf",
       unqualified
-        ? "Left in place: its stamp predates stamps that name their server entry. Run pulumi up once with the resource still declared (it stamps it again, naming the entry), then remove it."
+        ? "Left in place: its stamp predates stamps that name their server entry, so another entry of the stack may declare it. For pg-kopf to drop it, run pulumi up with the resource still declared first (that stamps it anew, naming the entry), then remove it; or drop it by hand."
         : "Left in place.",
     );
   }

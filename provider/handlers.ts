@@ -14,6 +14,7 @@ import {
   ownershipOf,
   plannedStatements,
   type Props,
+  removeOrLeave,
   providerConnection,
   requireAdmin,
   rethrow,
@@ -234,11 +235,7 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
 
 export async function remove(settings: core.ConnectionSettings, props: Props): Promise<void> {
   const spec = parseOrThrow(props);
-  try {
-    await core.reclaim(settings, spec, { manager: managerOf(props) });
-  } catch (err) {
-    rethrow(err);
-  }
+  await removeOrLeave(() => core.reclaim(settings, spec, { manager: managerOf(props) }));
 }
 
 /**

@@ -1,5 +1,6 @@
 // The property bags the engine hands the provider, and what every resource's handlers read from them the same way:
 // spec fields, the manager, how errors leave, how an unplanned preview is marked.
+import * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
 import { adminConnection, type ConfigSource, DEFAULT_SERVER } from "./config";
 
@@ -57,6 +58,21 @@ export function ownershipOf(props: Props, resource: string, recorded?: Props): c
 export function rethrow(err: unknown): never {
   const e = core.classifyError(err);
   throw new Error(`${e.reason}: ${e.message}`);
+}
+
+/**
+ * Runs a deletion, and lets the resource go without dropping anything when the ownership rule says what exists is
+ * not its own (another manager took it over, or its stamp could be another entry's): the engine then removes the
+ * resource from the state, the database or role stays, and a warning says so. Any other failure fails the delete.
+ */
+export async function removeOrLeave(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const e = core.classifyError(err);
+    if (!(e instanceof core.NotOwned)) rethrow(e);
+    pulumi.log.warn(`${e.reason}: ${e.message} The resource leaves the stack.`);
+  }
 }
 
 /** Spec failures in the words of Pulumi's check: one entry per top-level property. */

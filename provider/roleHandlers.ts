@@ -17,6 +17,7 @@ import {
   type Props,
   providerConnection,
   requireAdmin,
+  removeOrLeave,
   rethrow,
   unplanned,
   userInputs,
@@ -193,9 +194,6 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
 }
 
 export async function remove(settings: core.ConnectionSettings, props: Props): Promise<void> {
-  try {
-    await role.reclaimRole(settings, parseOrThrow(props), { manager: managerOf(props) });
-  } catch (err) {
-    rethrow(err);
-  }
+  const spec = parseOrThrow(props);
+  await removeOrLeave(() => role.reclaimRole(settings, spec, { manager: managerOf(props) }));
 }

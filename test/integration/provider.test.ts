@@ -360,10 +360,8 @@ test("on a named server the stamp names the entry; an older stamp is taken back 
   const legacy = await provider.create({ name: "entry_db", manager, reclaimPolicy: "delete", forceDrop: false, adopt: false });
   assert.equal(await stamp(), `managed by pg-kopf: ${manager}`);
   const olds = { ...legacy.outs!, server: "alpha" };
-  await assert.rejects(
-    provider.delete!("entry_db", olds),
-    /NotOwned: database "entry_db" exists and is managed by pulumi:pg-kopf\/test, so pulumi:pg-kopf\/test#alpha will not drop it\. Left in place: its stamp predates stamps that name their server entry\. Run pulumi up once/,
-  );
+  // Its removal under the entry lets the resource go and drops nothing: another entry may declare it.
+  await provider.delete!("entry_db", olds);
   assert.ok(await exists("entry_db"));
   const news = { name: "entry_db", reclaimPolicy: "delete", server: "alpha", manager: `${manager}#alpha` };
   // A resource whose state records another database (another oid) may not take it.
@@ -376,13 +374,40 @@ test("on a named server the stamp names the entry; an older stamp is taken back 
   const updated = await provider.update!("entry_db", olds, checked.inputs!);
   assert.equal(updated.outs?.manager, `${manager}#alpha`);
   assert.equal(await stamp(), `managed by pg-kopf: ${manager}#alpha`);
-  // Now only the entry's resource may touch it: the default server's may not, and the entry's drops it.
-  await assert.rejects(
-    provider.delete!("entry_db", legacy.outs!),
-    /NotOwned: database "entry_db" exists and is managed by pulumi:pg-kopf\/test#alpha/,
-  );
+  // Now only the entry's resource may touch it: the default server's leaves it, and the entry's drops it.
+  await provider.delete!("entry_db", legacy.outs!);
+  assert.equal(await stamp(), `managed by pg-kopf: ${manager}#alpha`);
   await provider.delete!("entry_db", updated.outs!);
   assert.ok(!(await exists("entry_db")));
+});
+
+// Regression: after another stack took a database over (adoptFrom), the stack that made it could not remove its
+// resource: delete failed NotOwned, and destroy with it, until pulumi state delete.
+test("a resource whose database another stack took over goes from the stack, dropping nothing", async () => {
+  const made = await provider.create({ name: "handed_over", manager, reclaimPolicy: "delete", forceDrop: false, adopt: false });
+  const taker = "pulumi:other-project/prod";
+  await provider.create({
+    name: "handed_over",
+    manager: taker,
+    adoptFrom: manager,
+    reclaimPolicy: "retain",
+    forceDrop: false,
+    adopt: false,
+  });
+  await provider.delete!("handed_over", made.outs!);
+  assert.ok(await exists("handed_over"));
+  const [{ c }] = await pg.query<{ c: string }>(
+    "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'handed_over'",
+  );
+  assert.equal(c, `managed by pg-kopf: ${taker}`);
+  // A failure that is not about ownership still fails the delete.
+  const session = new Client(clientConfig(pg.settings(), "handed_over"));
+  await session.connect();
+  try {
+    await assert.rejects(provider.delete!("handed_over", { ...made.outs!, manager: taker, reclaimPolicy: "delete" }), /DatabaseInUse/);
+  } finally {
+    await session.end();
+  }
 });
 
 test("create refuses a database it did not make, and adopt takes it over", async () => {
