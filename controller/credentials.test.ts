@@ -9,7 +9,7 @@ const role = (annotations?: Record<string, string>): PgRoleObject => ({
   metadata: { name: "app", namespace: "team", uid: "uid-1", annotations },
   spec: { name: "app_user" },
 });
-const at = { host: "postgres.pg-kopf.svc.cluster.local", port: 5432 };
+const at = { host: "postgres.pg-kopf.svc.cluster.local", port: 5432, maintenanceDatabase: "postgres" };
 
 describe("the credentials Secret", () => {
   it("has the keys apps ask for, pointing at the database when one is named", () => {
@@ -25,12 +25,14 @@ describe("the credentials Secret", () => {
     });
     const any = credentialKeys("app_user", "pw", at, undefined);
     assert.equal(any.dbname, undefined);
-    assert.equal(any.uri, "postgresql://app_user:pw@postgres.pg-kopf.svc.cluster.local:5432");
+    // Regression: a URI without a database made psql "$uri" try a database named after the role.
+    assert.equal(any.uri, "postgresql://app_user:pw@postgres.pg-kopf.svc.cluster.local:5432/postgres");
+    assert.equal(any["jdbc-uri"], "jdbc:postgresql://postgres.pg-kopf.svc.cluster.local:5432/postgres?user=app_user&password=pw");
     assert.equal(any.pgpass, "postgres.pg-kopf.svc.cluster.local:5432:*:app_user:pw\n");
   });
 
   it("escapes what URIs and pgpass lines cannot hold as is", () => {
-    const keys = credentialKeys("we:ird@user", "p@ss:w/rd\\", { host: "::1", port: 6432 }, "my db");
+    const keys = credentialKeys("we:ird@user", "p@ss:w/rd\\", { host: "::1", port: 6432, maintenanceDatabase: "postgres" }, "my db");
     assert.equal(keys.uri, "postgresql://we%3Aird%40user:p%40ss%3Aw%2Frd%5C@[::1]:6432/my%20db");
     assert.equal(keys["jdbc-uri"], "jdbc:postgresql://[::1]:6432/my%20db?user=we%3Aird%40user&password=p%40ss%3Aw%2Frd%5C");
     assert.equal(keys.pgpass, "\\:\\:1:6432:my db:we\\:ird@user:p@ss\\:w/rd\\\\\n");

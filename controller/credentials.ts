@@ -16,6 +16,11 @@ export const ROTATED_FOR_ANNOTATION = "pgroles.my.local/rotated-for";
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
+  /**
+   * Where uri and jdbc-uri point when the PgRole names no database: the server's maintenance database, which every
+   * role may connect to by default. A URI without one makes libpq try a database named after the role.
+   */
+  readonly maintenanceDatabase: string;
 }
 
 export interface SecretObject {
@@ -70,11 +75,14 @@ const pgpassField = (s: string) => s.replace(/[\\:]/g, (c) => `\\${c}`);
 /** A host in a URL: an IPv6 address in brackets. */
 const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
 
-/** The keys apps read, from the role's name and password, where Postgres is, and the database if one is named. */
+/**
+ * The keys apps read, from the role's name and password, where Postgres is, and the database if one is named (else
+ * the URIs name the maintenance database, and dbname and the pgpass line none).
+ */
 export function credentialKeys(username: string, password: string, at: Endpoint, database: string | undefined): Record<string, string> {
   const user = encodeURIComponent(username);
   const secret = encodeURIComponent(password);
-  const path = database === undefined ? "" : `/${encodeURIComponent(database)}`;
+  const path = `/${encodeURIComponent(database ?? at.maintenanceDatabase)}`;
   const address = `${urlHost(at.host)}:${at.port}`;
   return {
     username,
@@ -83,7 +91,7 @@ export function credentialKeys(username: string, password: string, at: Endpoint,
     port: String(at.port),
     ...(database === undefined ? {} : { dbname: database }),
     uri: `postgresql://${user}:${secret}@${address}${path}`,
-    "jdbc-uri": `jdbc:postgresql://${address}${path || "/"}?user=${user}&password=${secret}`,
+    "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}&password=${secret}`,
     pgpass: `${[at.host, String(at.port), database ?? "*", username, password].map((f) => (f === "*" ? f : pgpassField(f))).join(":")}\n`,
   };
 }

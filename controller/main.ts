@@ -62,6 +62,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ControllerSettings {
     endpoint: {
       host: env.CREDENTIALS_HOST || env.PGHOST || "localhost",
       port: num("CREDENTIALS_PORT", num("PGPORT", 5432)),
+      maintenanceDatabase: env.PGDATABASE || "postgres",
     },
   };
 }

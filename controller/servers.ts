@@ -283,7 +283,7 @@ export class ServerRegistry {
       const old = entry.connection;
       entry.connection = {
         settings: core.withPool(settings, spec.maxConnections),
-        endpoint: { host: spec.host, port: spec.port },
+        endpoint: { host: spec.host, port: spec.port, maintenanceDatabase: spec.maintenanceDatabase },
         fingerprint,
       };
       // Connections checked out finish their work; the pool closes each as it comes back.

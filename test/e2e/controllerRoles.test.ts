@@ -297,8 +297,10 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     const keys = secret("reporter-credentials")!.data;
     await pg.query('DROP ROLE "reporter"');
     await eventually("reporter re-created", () => roleExists("reporter"));
-    // Its Secret names no database (no spec.database): the app picks one, here postgres.
-    await eventually("a login with the Secret's password", () => loginWithUri(`${keys.uri}/postgres`).catch(() => undefined));
+    // Its Secret names no database (no spec.database): the URI leads to the server's maintenance database, where any
+    // role may connect (regression: it named none, and libpq tried a database named after the role).
+    assert.match(keys.uri, /:\d+\/postgres$/);
+    await eventually("a login with the Secret's password", () => loginWithUri(keys.uri).catch(() => undefined));
     assert.deepEqual(roles().get("reporter").status.role.memberOf, ["shop_readers"]);
   });
 
