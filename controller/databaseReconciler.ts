@@ -5,9 +5,9 @@ import * as core from "../core";
 import { parsePgDatabaseSpec } from "../crd/pgdatabase";
 import { addFinalizer, hasFinalizer } from "./finalizer";
 import { claimsCreation, clearCreating, prepareForChange } from "./creating";
-import { buildStatus, readyReason, recordEvent, writeStatus, type Verdict } from "./status";
+import { readyReason, recordEvent, type Verdict } from "./status";
 import type { PgDatabaseObject, PgDatabaseStatus } from "./resource";
-import { crossNamespaceTakeover, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import { crossNamespaceTakeover, finish, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
 
 /**
  * Reconciles one object. Idempotent: running it again with nothing changed runs no SQL and writes no status.
@@ -100,8 +100,6 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
     // What was granted before stays recorded until a success replaces it: a failure (one transaction) granted nothing.
     const kept = current.status?.access ? { access: current.status.access } : {};
     const verdict: Verdict<PgDatabaseStatus> = { ready: false, reason: e.reason, message: e.message, appliedSql: sql, details: kept };
-    // One event per change of reason, not one per retry.
-    if (readyReason(current) !== e.reason) await recordEvent(deps, current, "Warning", e.reason, e.message);
     await finish(deps, current, verdict);
     deps.log.warn({ key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
     return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: e.reason };
@@ -125,8 +123,4 @@ async function reconcileDeletion(
     : undefined;
   const name = parsed.ok ? parsed.spec.name : String(obj.spec?.name);
   return finishDeletion(deps, obj, `database "${name}"`, reclaim, {});
-}
-
-async function finish(deps: ReconcilerDeps<PgDatabaseObject>, obj: PgDatabaseObject, verdict: Verdict<PgDatabaseStatus>): Promise<void> {
-  await writeStatus(deps.api, obj, buildStatus(obj, verdict));
 }

@@ -6,7 +6,7 @@ import type { Outcome } from "./queue";
 import type { CommonStatus, CustomObject } from "./resource";
 import type { ResourceApi } from "./resourceApi";
 import type { ServerConnection } from "./servers";
-import { buildStatus, type ReadyReason, readyReason, recordEvent, writeStatus } from "./status";
+import { buildStatus, type ReadyReason, readyReason, recordEvent, type Verdict, writeStatus } from "./status";
 
 export interface ReconcilerDeps<T extends CustomObject> {
   readonly api: ResourceApi;
@@ -40,6 +40,19 @@ export function crossNamespaceTakeover(kind: string, adoptFrom: string | undefin
         `move the object to the manager's namespace, or ask that manager's owner to hand it over`,
     },
   ];
+}
+
+/**
+ * Writes the verdict as the object's status; a failure whose reason is new for the object also gets a Warning Event
+ * (one per change of reason, not one per retry), whatever found it: the spec's parse, Postgres, the API server.
+ */
+export async function finish<S extends CommonStatus>(
+  deps: ReconcilerDeps<CustomObject<S>>,
+  obj: CustomObject<S>,
+  verdict: Verdict<S>,
+): Promise<void> {
+  if (!verdict.ready && readyReason(obj) !== verdict.reason) await recordEvent(deps, obj, "Warning", verdict.reason, verdict.message);
+  await writeStatus(deps.api, obj, buildStatus(obj, verdict));
 }
 
 /**

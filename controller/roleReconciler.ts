@@ -17,10 +17,10 @@ import {
 } from "./credentials";
 import { addFinalizer, hasFinalizer } from "./finalizer";
 import { KubeApiError } from "./kube/client";
-import { crossNamespaceTakeover, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import { crossNamespaceTakeover, finish, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
 import { keyOf, type PgRoleObject, type PgRoleStatus, ROTATE_ANNOTATION } from "./resource";
 import { type SecretApi, type SecretNamespaces, secretsAllowed } from "./secrets";
-import { buildStatus, type CredentialsReason, readyReason, recordEvent, type Verdict, writeStatus } from "./status";
+import { type CredentialsReason, recordEvent } from "./status";
 
 type Credentials = NonNullable<PgRoleStatus["credentials"]>;
 
@@ -132,7 +132,6 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   } catch (err) {
     if (err instanceof KubeApiError) throw err;
     const e = core.classifyError(err);
-    if (readyReason(current) !== e.reason) await recordEvent(deps, current, "Warning", e.reason, e.message);
     // The role still has the password of the Secret it was last set from: that record stays until it changes.
     await finish(deps, current, { ready: false, reason: e.reason, message: e.message, details: keptCredentials(current) });
     deps.log.warn({ kind: "PgRole", key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
@@ -148,7 +147,6 @@ function forbidden(err: unknown): "forbidden" {
 
 /** Refuses, before any SQL, a PgRole whose credentials cannot be delivered: a role nobody can log in as helps no one. */
 async function refuse(deps: RoleReconcilerDeps, obj: PgRoleObject, reason: CredentialsReason, message: string): Promise<ReconcileResult> {
-  if (readyReason(obj) !== reason) await recordEvent(deps, obj, "Warning", reason, message);
   await finish(deps, obj, { ready: false, reason, message, details: keptCredentials(obj) });
   return { outcome: { kind: "requeueAfter", ms: deps.slowRetryMs }, reason };
 }
@@ -202,8 +200,4 @@ async function reconcileDeletion(
     : undefined;
   // The credentials Secret goes with the object (its owner reference): the garbage collector deletes it.
   return finishDeletion(deps, obj, `role "${parsed?.spec.name ?? String(obj.spec?.name)}"`, reclaim, keptCredentials(obj));
-}
-
-async function finish(deps: RoleReconcilerDeps, obj: PgRoleObject, verdict: Verdict<PgRoleStatus>): Promise<void> {
-  await writeStatus(deps.api, obj, buildStatus(obj, verdict));
 }

@@ -319,6 +319,14 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     apply("too-long", { name: "ü".repeat(32) });
     const refused = await untilReady("too-long", "InvalidSpec");
     assert.match(ready(refused).message, /name: is 64 bytes; Postgres names are at most 63 bytes/);
+    // Found when the spec is parsed, it gets its Warning event as a refusal found later does (regression: none).
+    const refusals = JSON.parse(
+      cluster.kubectl(["get", "events", "-n", NS, "--field-selector", "involvedObject.name=too-long,reason=InvalidSpec", "-o", "json"]),
+    ).items;
+    assert.deepEqual(
+      refusals.map((e: { type: string; message: string }) => [e.type, /64 bytes/.test(e.message)]),
+      [["Warning", true]],
+    );
     cluster.kubectl(["delete", "pgdb", "odd-name-0", "odd-name-1", "too-long", "-n", NS, "--wait=true", "--timeout=30s"]);
     for (const name of names) assert.ok(!(await exists(name)), name);
   });
