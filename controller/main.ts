@@ -79,7 +79,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const log = pino({ level: env.LOG_LEVEL || "info", base: { component: "pg-kopf-controller" } });
   const s = settingsFromEnv(env);
   // PG* variables from the Secret; the password stays non-enumerable and never reaches a log line.
-  const pg = core.withPool(core.connectionSettings({ applicationName: "pg-kopf-controller" }, env), s.concurrency + 1);
+  const pg = core.withPool(
+    core.connectionSettings({ applicationName: "pg-kopf-controller", caSetting: "pg-kopf:postgresSslRootCert" }, env),
+    s.concurrency + 1,
+  );
   const kube = new KubeClient(loadKubeTarget(env));
   const databaseApi = new ResourceApi(kube, PG_DATABASE);
   const roleApi = new ResourceApi(kube, PG_ROLE);

@@ -327,6 +327,7 @@ export class ServerRegistry {
         connectTimeoutSeconds: spec.connectTimeoutSeconds,
         applicationName: "pg-kopf-controller",
         serverName: name,
+        caSetting: "the PgServer's spec.ca",
       });
     } catch (err) {
       throw new ServerSetupError("CANotFound", (err as Error).message);
@@ -387,9 +388,8 @@ function failedCheck(
   if (err instanceof ServerSetupError) return { ready: false, reason: err.reason, message: err.message, details };
   const e = core.classifyError(err);
   const reason = SERVER_REASONS[e.reason] ?? "Rejected";
-  // The core's advice names the provider's settings; here the CA is spec.ca and the name checked spec.host.
-  const hint =
-    reason === "TLSVerificationFailed" ? ` (PgServer: the CA comes from spec.ca, the name checked is spec.host ${spec.host})` : "";
+  // The CA the message names is spec.ca (caSetting); the name the certificate must list is spec.host's.
+  const hint = reason === "TLSVerificationFailed" ? ` (the name checked is spec.host ${spec.host})` : "";
   return { ready: false, reason, message: `${e.message}${hint}`, details };
 }
 

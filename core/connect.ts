@@ -31,6 +31,11 @@ export interface ConnectionSettings {
   readonly applicationName: string;
   /** The server's name, when it has one (pg-kopf:servers, a PgServer): connection failures name it. */
   readonly serverName?: string;
+  /**
+   * The setting a user changes to give the CA, as TLS failures name it (pg-kopf:adminSslRootCert, a server entry's
+   * sslRootCert, a PgServer's spec.ca). Default: DEFAULT_CA_SETTING.
+   */
+  readonly caSetting?: string;
   /** Reused connections to the maintenance database, for long-running processes (see withPool). */
   readonly pool?: NegotiatedPool;
   /**
@@ -61,8 +66,11 @@ function retryingBusy<T>(seconds: number, connect: () => Promise<T>): Promise<T>
   });
 }
 
-export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName">> & {
+export type ConnectionInput = Partial<
+  Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName" | "caSetting">
+> & {
   serverName?: string;
+  caSetting?: string;
   port?: number | string;
   connectTimeoutSeconds?: number | string;
   sslmode?: string;
@@ -113,6 +121,7 @@ export function connectionSettings(explicit: ConnectionInput = {}, env: NodeJS.P
     connectTimeoutSeconds: timeout,
     applicationName: String(pick(explicit.applicationName, "PGAPPNAME") ?? "pg-kopf"),
     ...(explicit.serverName ? { serverName: explicit.serverName } : {}),
+    ...(explicit.caSetting ? { caSetting: explicit.caSetting } : {}),
   };
   const password = pick(explicit.password, "PGPASSWORD");
   // Like pg's own Client: a non-enumerable password never shows up in JSON.stringify, util.inspect or logs.
@@ -182,7 +191,7 @@ async function connectOnce(s: ConnectionSettings, database: string | undefined):
  * than one server, "certificate does not name this host" alone does not say which.
  */
 export function connectionFailure(s: ConnectionSettings, err: unknown): PgKopfError {
-  const e = classifyError(err);
+  const e = classifyError(err, undefined, s.caSetting);
   // Only the plain failures of a connection (refused, TLS, authentication); a typed one already says what it is.
   if (err instanceof PgKopfError || e.constructor !== PgKopfError) return e;
   return new PgKopfError(e.reason, `${serverWhere(s)}: ${e.message}`, { transient: e.transient, sqlstate: e.sqlstate, cause: err });

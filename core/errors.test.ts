@@ -51,6 +51,24 @@ test("TLS failures have their own reason, naming the setting that fixes them", (
   assert.equal(ca.reason, "TlsFailed");
   assert.equal(ca.transient, false);
   assert.match(ca.message, /sslrootcert/);
+  // Regression: a server shutting down was reported as "server starting up" (one SQLSTATE for both).
+  assert.equal(
+    classifyError(pgError("57P03", "the database system is shutting down")).message,
+    "server not accepting connections now: the database system is shutting down",
+  );
+  // Named as the user sets it, without Node's advice to use the system CA store (wrong here).
+  const named = classifyError(
+    pgError(
+      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+      "unable to get local issuer certificate. To trust it, try running Node.js with --use-system-ca.",
+    ),
+    undefined,
+    "pg-kopf:servers.secure.sslRootCert",
+  );
+  assert.equal(
+    named.message,
+    "unable to get local issuer certificate: the server's certificate is not signed by the CA in pg-kopf:servers.secure.sslRootCert: set pg-kopf:servers.secure.sslRootCert to the CA that signed it",
+  );
   assert.match(classifyError(pgError("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match")).message, /verify-ca/);
   const hba = classifyError(
     pgError("28000", 'no pg_hba.conf entry for host "127.0.0.1", user "postgres", database "postgres", no encryption'),

@@ -118,7 +118,8 @@ const transientStates = new Map<string, string>([
   ["55P03", "lock not available"],
   ["57P01", "server shutting down"],
   ["57P02", "crash shutdown"],
-  ["57P03", "server starting up"],
+  // cannot_connect_now: starting up, shutting down or in recovery; Postgres's own words say which.
+  ["57P03", "server not accepting connections now"],
   ["57014", "statement timeout"],
   ["40001", "serialization failure"],
   ["40P01", "deadlock detected"],
@@ -146,38 +147,51 @@ const transientSocketCodes = new Set([
   "EPIPE",
 ]);
 
-// Node's certificate verification codes, each with the setting that fixes it.
-const certificateFixes = new Map<string, string>([
-  [
-    "SELF_SIGNED_CERT_IN_CHAIN",
-    "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert (adminSslRootCert, postgresSslRootCert or PGSSLROOTCERT) to the CA that signed it",
-  ],
+// Node's certificate verification codes, each with the fix, naming the setting that gives the CA as the user sets it.
+const certificateFixes = new Map<string, (ca: string) => string>([
+  ["SELF_SIGNED_CERT_IN_CHAIN", (ca) => `the server's certificate is not signed by the CA in ${ca}: set ${ca} to the CA that signed it`],
   [
     "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-    "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert to the CA that signed it (the whole chain)",
+    (ca) => `the server's certificate is not signed by the CA in ${ca}: set ${ca} to the CA that signed it (the whole chain)`,
   ],
   [
     "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-    "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert to the CA that signed it",
+    (ca) => `the server's certificate is not signed by the CA in ${ca}: set ${ca} to the CA that signed it`,
   ],
   [
     "DEPTH_ZERO_SELF_SIGNED_CERT",
-    "the server's certificate is self-signed: set sslrootcert to that certificate, or use sslmode require (encrypted, not verified)",
+    (ca) => `the server's certificate is self-signed: set ${ca} to that certificate, or use sslmode require (encrypted, not verified)`,
   ],
-  ["CERT_HAS_EXPIRED", "the server's certificate has expired: renew it on the server"],
-  ["CERT_NOT_YET_VALID", "the server's certificate is not valid yet: check the clocks of both machines"],
+  ["CERT_HAS_EXPIRED", () => "the server's certificate has expired: renew it on the server"],
+  ["CERT_NOT_YET_VALID", () => "the server's certificate is not valid yet: check the clocks of both machines"],
   [
     "ERR_TLS_CERT_ALTNAME_INVALID",
-    "the server's certificate does not name this host: connect with a host name the certificate lists, or use sslmode verify-ca (CA checked, name not)",
+    () =>
+      "the server's certificate does not name this host: connect with a host name the certificate lists, or use sslmode verify-ca (CA checked, name not)",
   ],
 ]);
+
+/** How a TLS failure names the CA setting when the connection does not say (ConnectionSettings.caSetting). */
+export const DEFAULT_CA_SETTING = "sslrootcert (PGSSLROOTCERT)";
+
+/**
+ * A certificate error without Node's own advice ("… try running Node.js with --use-system-ca"), the sentence that
+ * holds it and what follows: wrong here, where the CA is a setting of pg-kopf's, which the fix names instead.
+ */
+function withoutNodeAdvice(message: string): string {
+  const at = message.indexOf("--use-system-ca");
+  if (at < 0) return message;
+  const sentence = message.lastIndexOf(". ", at);
+  return sentence < 0 ? message : message.slice(0, sentence);
+}
 
 /** pg_hba.conf refusing a plain-text connection: "no encryption" from Postgres 14, "SSL off" before. */
 export const NO_ENCRYPTION = /no encryption|SSL off/i;
 
 /** The fix for a TLS failure, or undefined when the error is not one. */
-function tlsFailure(code: string | undefined, message: string): string | undefined {
-  if (code && certificateFixes.has(code)) return certificateFixes.get(code);
+function tlsFailure(code: string | undefined, message: string, ca: string): string | undefined {
+  const fix = code ? certificateFixes.get(code) : undefined;
+  if (fix) return fix(ca);
   if (/does not support SSL/i.test(message))
     return "the server does not accept TLS connections: enable ssl on the server, or use sslmode prefer or disable";
   if (code === "28000" && NO_ENCRYPTION.test(message))
@@ -191,7 +205,7 @@ function tlsFailure(code: string | undefined, message: string): string | undefin
  * Maps any error thrown while talking to Postgres to a PgKopfError. Errors that are already typed pass through.
  * Never throws; never includes connection secrets (pg's messages do not carry the password).
  */
-export function classifyError(err: unknown, field?: string): PgKopfError {
+export function classifyError(err: unknown, field?: string, caSetting: string = DEFAULT_CA_SETTING): PgKopfError {
   if (err instanceof PgKopfError) return err;
   const e = err as { code?: unknown; message?: unknown } | undefined;
   const code = typeof e?.code === "string" ? e.code : undefined;
@@ -208,9 +222,9 @@ export function classifyError(err: unknown, field?: string): PgKopfError {
   if (code?.startsWith("08")) {
     return new PgKopfError("PostgresUnavailable", message, { transient: true, sqlstate: code, cause: err });
   }
-  const tls = tlsFailure(code, message);
+  const tls = tlsFailure(code, message, caSetting);
   if (tls)
-    return new PgKopfError("TlsFailed", `${message}: ${tls}`, {
+    return new PgKopfError("TlsFailed", `${withoutNodeAdvice(message)}: ${tls}`, {
       transient: false,
       sqlstate: code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
       cause: err,

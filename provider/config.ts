@@ -60,9 +60,17 @@ export function adminConnection(config: ConfigSource, env: NodeJS.ProcessEnv): C
       connectTimeoutSeconds: get(ADMIN_CONFIG_KEYS.connectTimeoutSeconds),
       applicationName: "pg-kopf-pulumi",
       serverName: get(SERVER_NAME_KEY),
+      caSetting: caSettingOf(get(SERVER_NAME_KEY)),
     },
     env,
   );
+}
+
+/** The config key a user sets for a server's CA, as TLS failures name it. */
+function caSettingOf(server: string | undefined): string {
+  return server
+    ? qualified(`${SERVERS_CONFIG_KEY}.${server}.sslRootCert`)
+    : `${qualified(ADMIN_CONFIG_KEYS.sslrootcert)} (or PGSSLROOTCERT)`;
 }
 
 /** A malformed or missing pg-kopf:servers entry: the key (servers.<name>[.<field>]) and what to do. */

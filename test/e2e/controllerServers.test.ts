@@ -215,7 +215,7 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
     const wrongCa = await untilServer("secure", "TLSVerificationFailed", 15_000);
     assert.match(
       ready(wrongCa).message,
-      /^server "secure" at localhost:\d+: .*(not signed by the CA|self-signed certificate in certificate chain)/,
+      /^server "secure" at localhost:\d+: .*not signed by the CA in the PgServer's spec\.ca: set the PgServer's spec\.ca to the CA that signed it/,
     );
     ca(secure.caPem!);
     await untilServer("secure", "Reachable", 15_000);
