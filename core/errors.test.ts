@@ -51,11 +51,6 @@ test("TLS failures have their own reason, naming the setting that fixes them", (
   assert.equal(ca.reason, "TlsFailed");
   assert.equal(ca.transient, false);
   assert.match(ca.message, /sslrootcert/);
-  // Regression: a server shutting down was reported as "server starting up" (one SQLSTATE for both).
-  assert.equal(
-    classifyError(pgError("57P03", "the database system is shutting down")).message,
-    "server not accepting connections now: the database system is shutting down",
-  );
   // Named as the user sets it, without Node's advice to use the system CA store (wrong here).
   const named = classifyError(
     pgError(
@@ -76,4 +71,12 @@ test("TLS failures have their own reason, naming the setting that fixes them", (
   assert.equal(hba.reason, "TlsFailed");
   assert.match(hba.message, /sslmode require/);
   assert.equal(classifyError(new Error("The server does not support SSL connections")).reason, "TlsFailed");
+});
+
+// Regression: a server shutting down was reported as "server starting up" (one SQLSTATE for both).
+test("a server refusing connections for now is said in its own words", () => {
+  assert.equal(
+    classifyError(pgError("57P03", "the database system is shutting down")).message,
+    "server not accepting connections now: the database system is shutting down",
+  );
 });
