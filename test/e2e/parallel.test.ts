@@ -1,6 +1,6 @@
 // Parallel operations through the real pulumi CLI: the engine creates and removes resources at once, so twenty roles
-// with access to one database are created in one up and removed, with reassignOwnedTo, in one destroy; twice, with
-// no error. Regression: parallel removals failed "tuple concurrently updated" on the database's shared ACL rows, and
+// with access to one database are created in one up and removed, with reassignOwnedTo, in one destroy; five rounds,
+// with no error. Regression: parallel removals failed "tuple concurrently updated" on the database's shared ACL rows, and
 // before 16 "duplicate key value" when each gave the admin their common heir.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
 
 const ROLES = 20;
-const ROUNDS = 2;
+const ROUNDS = 5;
 let pg: TestPostgres;
 let t: TestStack;
 const onOutput = () => undefined;
