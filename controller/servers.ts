@@ -72,6 +72,8 @@ export class ServerRegistry {
   private timer: NodeJS.Timeout | undefined;
   private hasSynced = false;
   private firstChecks: (() => void) | undefined;
+  /** The controller's own server's identity as last asked, for SameServer (see defaultIdentity). */
+  private defaultSeen: { identity: Promise<core.ServerIdentity | undefined>; at: number } | undefined;
 
   constructor(
     private readonly kube: KubeClient,
@@ -262,8 +264,6 @@ export class ServerRegistry {
     }
     return undefined;
   }
-
-  private defaultSeen: { identity: Promise<core.ServerIdentity | undefined>; at: number } | undefined;
 
   /** Who the controller's own server is, asked at most once per check interval (undefined while it cannot say). */
   private defaultIdentity(): Promise<core.ServerIdentity | undefined> {
