@@ -255,14 +255,19 @@ export class ServerRegistry {
    * reach its Postgres: the controller's own server comes first, then PgServers by age (then name).
    */
   private async sameAs(name: string, entry: ServerEntry, identity: core.ServerIdentity): Promise<string | undefined> {
-    const own = await this.defaultIdentity();
-    if (own && core.sameServer(own, identity)) return `the controller's own server ("${DEFAULT_SERVER}")`;
-    const age = (e: ServerEntry, n: string) => [e.obj.metadata.creationTimestamp ?? "", n].join(" ");
-    for (const [other, e] of this.entries) {
-      if (other === name || !e.identity || age(e, other) >= age(entry, name)) continue;
-      if (core.sameServer(e.identity, identity)) return `PgServer "${other}"`;
-    }
-    return undefined;
+    const age = (e: ServerEntry, n: string) => `${e.obj.metadata.creationTimestamp ?? ""} ${n}`;
+    const mine = age(entry, name);
+    const older = [...this.entries]
+      .map(([n, e]) => ({ at: age(e, n), entry: `PgServer "${n}"`, identity: e.identity }))
+      .filter((o) => o.at < mine)
+      .sort((a, b) => (a.at < b.at ? -1 : 1));
+    const self = `PgServer "${name}"`;
+    const found = core.aliases([
+      { entry: `the controller's own server ("${DEFAULT_SERVER}")`, identity: await this.defaultIdentity() },
+      ...older,
+      { entry: self, identity },
+    ]);
+    return found.find((a) => a.entry === self)?.same;
   }
 
   /** Who the controller's own server is, asked at most once per check interval (undefined while it cannot say). */

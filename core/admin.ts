@@ -1,5 +1,6 @@
-// What the admin connection's role is and may do on this server, observed per connection (again after ADMIN_FACTS_TTL_MS), and the one place
-// where pg-kopf's SQL and checks differ by Postgres version (server_version_num). See docs/adr/0016.
+// What the admin connection's role is and may do on this server, observed per connection (again after
+// ADMIN_FACTS_TTL_MS), and the one place where pg-kopf's SQL and checks differ by Postgres version
+// (server_version_num). See docs/adr/0016.
 import { escapeIdentifier as id } from "pg";
 import type { Client } from "pg";
 import { AdminLacksPrivilege, classifyError } from "./errors";

@@ -66,11 +66,8 @@ function retryingBusy<T>(seconds: number, connect: () => Promise<T>): Promise<T>
   });
 }
 
-export type ConnectionInput = Partial<
-  Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName" | "caSetting">
-> & {
+export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName">> & {
   serverName?: string;
-  caSetting?: string;
   port?: number | string;
   connectTimeoutSeconds?: number | string;
   sslmode?: string;

@@ -91,8 +91,8 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const r = core.parseSpec(userInputs(news));
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && Object.keys(olds).length > 0;
-  const moved = serverConflictOf(news) ?? serverChange(olds, news);
-  if (moved) return { failures: [moved] };
+  const misplaced = serverConflictOf(news) ?? serverChange(olds, news);
+  if (misplaced) return { failures: [misplaced] };
   // Compared in the spellings the spec normalizes to (utf-8 is UTF8), as recorded and as diff sees them.
   const replacing = hasOlds ? replacingFields(olds, r.spec as unknown as Props) : [];
   // An immutable change means DROP + CREATE. Only a resource whose recorded policy already says delete may do

@@ -59,8 +59,8 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const r = role.parseRoleSpec(userInputs(news, ["password", "generatedPassword"]));
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const hasOlds = olds && typeof olds.name === "string";
-  const moved = serverConflictOf(news) ?? serverChange(olds, news);
-  if (moved) return { failures: [moved] };
+  const misplaced = serverConflictOf(news) ?? serverChange(olds, news);
+  if (misplaced) return { failures: [misplaced] };
   if (hasOlds && olds.name !== r.spec.name) {
     return {
       failures: [
