@@ -1,6 +1,7 @@
 // A PgRole's credentials Secret, as data: its name, the keys apps read (written once here, from the password and
 // where Postgres is), whether a Secret is this PgRole's to write, and whether a rotation is asked for. Pure: the
 // reads and writes are in ./secrets, the decisions in ./roleReconciler.
+import { secretNameFor } from "../crd/pgrole";
 import { type CustomObject, PG_ROLE, ROTATE_ANNOTATION } from "./resource";
 
 export const SECRET_TYPE = "kubernetes.io/basic-auth";
@@ -39,9 +40,9 @@ export interface SecretObject {
   data?: Record<string, string>;
 }
 
-/** The Secret's name: spec.secretName, or <object name>-credentials. */
+/** The Secret's name: spec.secretName, or <object name>-credentials (crd/pgrole secretNameFor, checked by its parse). */
 export function secretNameOf(obj: CustomObject, secretName: string | undefined): string {
-  return secretName ?? `${obj.metadata.name}-credentials`;
+  return secretNameFor(obj.metadata.name, secretName);
 }
 
 /** Whether the Secret is this object's: it names the object (by uid) as its controlling owner. */

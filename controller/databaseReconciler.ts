@@ -4,10 +4,11 @@
 import * as core from "../core";
 import { parsePgDatabaseSpec } from "../crd/pgdatabase";
 import { addFinalizer, hasFinalizer } from "./finalizer";
+import { KubeApiError } from "./kube/client";
 import { claimsCreation, clearCreating, prepareForChange } from "./creating";
 import { readyReason, recordEvent, type Verdict } from "./status";
 import type { PgDatabaseObject, PgDatabaseStatus } from "./resource";
-import { crossNamespaceTakeover, finish, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import { crossNamespaceTakeover, finish, finishDeletion, finishRefused, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
 
 /**
  * Reconciles one object. Idempotent: running it again with nothing changed runs no SQL and writes no status.
@@ -92,18 +93,27 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
     });
     return { outcome: { kind: "done" }, reason: "Reconciled" };
   } catch (err) {
-    if (apiError) throw apiError;
+    if (apiError || err instanceof KubeApiError) return finishRefused(deps, current, apiError ?? err, keptAccess(current));
     const e = core.classifyError(err);
     // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
     // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
     if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database)) current = await clearCreating(deps.api, current);
-    // What was granted before stays recorded until a success replaces it: a failure (one transaction) granted nothing.
-    const kept = current.status?.access ? { access: current.status.access } : {};
-    const verdict: Verdict<PgDatabaseStatus> = { ready: false, reason: e.reason, message: e.message, appliedSql: sql, details: kept };
+    const verdict: Verdict<PgDatabaseStatus> = {
+      ready: false,
+      reason: e.reason,
+      message: e.message,
+      appliedSql: sql,
+      details: keptAccess(current),
+    };
     await finish(deps, current, verdict);
     deps.log.warn({ key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
     return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: e.reason };
   }
+}
+
+/** What was granted before stays recorded until a success replaces it: a failure (one transaction) granted nothing. */
+function keptAccess(obj: PgDatabaseObject): Pick<PgDatabaseStatus, "access"> {
+  return obj.status?.access ? { access: obj.status.access } : {};
 }
 
 async function reconcileDeletion(

@@ -2,6 +2,7 @@
 // taking over from another manager.
 import * as core from "../core";
 import { removeFinalizer } from "./finalizer";
+import { KubeApiError } from "./kube/client";
 import type { Outcome } from "./queue";
 import type { CommonStatus, CustomObject } from "./resource";
 import type { ResourceApi } from "./resourceApi";
@@ -53,6 +54,33 @@ export async function finish<S extends CommonStatus>(
 ): Promise<void> {
   if (!verdict.ready && readyReason(obj) !== verdict.reason) await recordEvent(deps, obj, "Warning", verdict.reason, verdict.message);
   await writeStatus(deps.api, obj, buildStatus(obj, verdict));
+}
+
+/**
+ * API answers that retrying the same write will not change: invalid (400, 422) or forbidden (403: RBAC, a quota, an
+ * admission policy). Conflicts, timeouts and 5xx are passing: the queue retries them.
+ */
+const REFUSED_CODES = [400, 403, 422];
+
+/**
+ * Ends a reconcile whose write on the object's behalf (its Secret, its finalizer, its creation intent) the API server
+ * refused, in the object's status and an Event, with what the API server said: otherwise the object would stay
+ * without a status while the queue retried the same refused write forever. Anything else is rethrown for the queue.
+ * `kept`: the kind's status details that must survive the failure.
+ */
+export async function finishRefused<S extends CommonStatus>(
+  deps: ReconcilerDeps<CustomObject<S>>,
+  obj: CustomObject<S>,
+  err: unknown,
+  kept: Omit<S, keyof CommonStatus>,
+): Promise<ReconcileResult> {
+  if (!(err instanceof KubeApiError) || !REFUSED_CODES.includes(err.code)) throw err;
+  const message =
+    `the Kubernetes API server refused a write pg-kopf makes for this object (${err.message}). ` +
+    "Change what it names: a field of this spec (spec.secretName for a Secret's name), the namespace's quota or admission policy, or the controller's RBAC; pg-kopf tries again when the object changes and every few minutes.";
+  await finish(deps, obj, { ready: false, reason: "KubernetesRefused", message, details: kept });
+  deps.log.warn({ kind: obj.kind, name: obj.metadata.name, code: err.code }, err.message);
+  return { outcome: { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "KubernetesRefused" };
 }
 
 /**

@@ -17,7 +17,7 @@ import {
 } from "./credentials";
 import { addFinalizer, hasFinalizer } from "./finalizer";
 import { KubeApiError } from "./kube/client";
-import { crossNamespaceTakeover, finish, finishDeletion, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import { crossNamespaceTakeover, finish, finishDeletion, finishRefused, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
 import { keyOf, type PgRoleObject, type PgRoleStatus, ROTATE_ANNOTATION } from "./resource";
 import { type SecretApi, type SecretNamespaces, secretsAllowed } from "./secrets";
 import { type CredentialsReason, recordEvent } from "./status";
@@ -43,7 +43,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   const obj = deps.get(key);
   if (!obj) return { outcome: { kind: "done" }, reason: "Gone" };
   const manager = core.kubernetesManager(obj.metadata.namespace, obj.metadata.name);
-  const parsed = parsePgRoleSpec(obj.spec);
+  const parsed = parsePgRoleSpec(obj.spec, obj.metadata.name);
   if (obj.metadata.deletionTimestamp) return reconcileDeletion(obj, parsed.ok ? parsed : undefined, manager, deps);
 
   const failures = parsed.ok ? crossNamespaceTakeover("PgRole", parsed.spec.adoptFrom, obj.metadata.namespace) : parsed.failures;
@@ -130,7 +130,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
     });
     return { outcome: { kind: "done" }, reason: "Reconciled" };
   } catch (err) {
-    if (err instanceof KubeApiError) throw err;
+    if (err instanceof KubeApiError) return finishRefused(deps, current, err, keptCredentials(current));
     const e = core.classifyError(err);
     // The role still has the password of the Secret it was last set from: that record stays until it changes.
     await finish(deps, current, { ready: false, reason: e.reason, message: e.message, details: keptCredentials(current) });

@@ -5,8 +5,11 @@ import type { FailureReason } from "../core/errors";
 import type { ResourceApi } from "./resourceApi";
 import type { CommonStatus, Condition, CustomObject } from "./resource";
 
-/** Why an object is (not) Ready: the core's failure reasons, and the controller's own about credentials Secrets. */
-export type ReadyReason = "Reconciled" | "Deleting" | FailureReason | CredentialsReason | ServerReason;
+/**
+ * Why an object is (not) Ready: the core's failure reasons, the controller's own about credentials Secrets, and a write
+ * on the object's behalf that the API server refused (KubernetesRefused).
+ */
+export type ReadyReason = "Reconciled" | "Deleting" | FailureReason | CredentialsReason | ServerReason | "KubernetesRefused";
 /**
  * A PgServer's: connected (Reachable), or why not: down or not answering in time (Unreachable), the admin
  * credentials or the certificate refused, its Secret or CA not readable, the Postgres it reaches already another

@@ -69,7 +69,21 @@ test("adding encoding UTF8 to a UTF8 database is no change in the provider, the 
   const db: ObservedDatabase = { ...appDb, comment: ownershipStamp("m") };
   assert.deepEqual(plan(parsed.spec, db, { manager: "m" }), []);
   const rule = (specSchema()["x-kubernetes-validations"] as { rule: string }[]).find((r) => r.rule.includes("oldSelf.encoding"))!.rule;
-  assert.equal(rule, "!has(self.encoding) || !has(oldSelf.encoding) || self.encoding == oldSelf.encoding");
+  assert.match(rule, /^!has\(self.encoding\) \|\| !has\(oldSelf.encoding\) \|\| self.encoding.upperAscii\(\)/);
+});
+
+// Regression: the README says any spelling of an encoding works, but the CRD compared raw strings and refused
+// utf-8 on an object created with UTF8; the provider replaced a database whose lcCollate went from C.UTF-8 to C.utf8.
+test("two spellings of one encoding or locale are no change in the provider, the plan or the CRD rule", () => {
+  assert.equal(replacingChange("encoding", "UTF8", "utf-8"), false);
+  assert.equal(replacingChange("encoding", "UTF8", "utf_8"), false);
+  assert.equal(replacingChange("lcCollate", "C.UTF-8", "c.utf8"), false);
+  assert.equal(replacingChange("lcCollate", "C.UTF-8", "POSIX"), true);
+  assert.deepEqual(changedFields({ name: "app", lcCtype: "en_US.UTF-8" }, { name: "app", lcCtype: "en_US.utf8" }), []);
+  const cel = (field: string) =>
+    (specSchema()["x-kubernetes-validations"] as { rule: string }[]).find((r) => r.rule.includes(`oldSelf.${field}`))!.rule;
+  assert.match(cel("encoding"), /self.encoding.upperAscii\(\).replace\('-', ''\)/);
+  assert.match(cel("lcCollate"), /self.lcCollate.lowerAscii\(\).replace\('utf-8', 'utf8'\)/);
 });
 
 test("replacingChange: the name always, other replacing fields only from one value to another", () => {

@@ -44,8 +44,8 @@ interface Field {
   readonly createOption?: (value: never) => string;
   /** The ALTER step that changes it in place (mutable fields). */
   readonly alter?: (database: string, value: never) => AlterStep;
-  /** Whether two spellings mean the same setting (default: ===). */
-  readonly same?: (want: never, have: never) => boolean;
+  /** Spellings that mean the same setting (default: only the same string). */
+  readonly spelling?: Spelling;
   /** The SQL of a mutable field's ALTER step. */
   readonly alterSql?: (database: string, value: never) => string;
 }
@@ -63,10 +63,29 @@ export const nameSchema = (description: string) =>
   Type.String({ minLength: 1, maxLength: MAX_NAME_BYTES, pattern: NAME_PATTERN, description });
 const name = nameSchema;
 const locale = (description: string) => Type.String({ minLength: 1, pattern: LOCALE_PATTERN, description });
-// Postgres reports locale names as given, but users write "C.utf8" and "C.UTF-8" interchangeably.
-const sameLocale = (want: string, have: string) => {
-  const norm = (s: string) => s.toLowerCase().replace(/utf-?8/, "utf8");
-  return norm(want) === norm(have);
+/**
+ * How a field's spellings that mean one setting are brought to one, in TypeScript (the plan, the provider's diff)
+ * and as the same CEL expression (the CRD's transition rules), so that both engines accept the same rewrites.
+ */
+interface Spelling {
+  readonly canonical: (value: string) => string;
+  readonly cel: (expr: string) => string;
+}
+/**
+ * Postgres reports locale names as given, but users write "C.utf8" and "C.UTF-8" interchangeably.
+ */
+const LOCALE_SPELLING: Spelling = {
+  canonical: (v) => v.toLowerCase().replaceAll("utf-8", "utf8"),
+  cel: (e) => `${e}.lowerAscii().replace('utf-8', 'utf8')`,
+};
+/**
+ * Postgres ignores case and punctuation in encoding names (utf-8, UTF_8 and UTF8 are one). The punctuation removed
+ * is what CEL can remove too; core/spec refuses a name that is not a server encoding after this.
+ */
+const ENCODING_PUNCTUATION = ["-", "_", ".", " "];
+export const ENCODING_SPELLING: Spelling = {
+  canonical: (v) => ENCODING_PUNCTUATION.reduce((s, p) => s.replaceAll(p, ""), v.toUpperCase()),
+  cel: (e) => ENCODING_PUNCTUATION.reduce((s, p) => `${s}.replace('${p}', '')`, `${e}.upperAscii()`),
 };
 const LOCALE_FIX = "use a locale the server has, e.g. C, C.UTF-8 or en_US.UTF-8";
 const NAME_FIX = "use 1-63 bytes of any characters but NUL";
@@ -100,6 +119,7 @@ export const FIELDS = {
     schema: Type.Optional(Type.String({ minLength: 1, description: "Character set: ENCODING of CREATE DATABASE, e.g. UTF8. Immutable." })),
     behaviour: "immutable",
     createOption: (v: string) => `ENCODING ${lit(v)}`,
+    spelling: ENCODING_SPELLING,
   },
   localeProvider: {
     schema: Type.Optional(
@@ -122,14 +142,14 @@ export const FIELDS = {
     behaviour: "immutable",
     fix: LOCALE_FIX,
     createOption: (v: string) => `LC_COLLATE ${lit(v)}`,
-    same: sameLocale,
+    spelling: LOCALE_SPELLING,
   },
   lcCtype: {
     schema: Type.Optional(locale("Character classification: LC_CTYPE of CREATE DATABASE. Immutable.")),
     behaviour: "immutable",
     fix: LOCALE_FIX,
     createOption: (v: string) => `LC_CTYPE ${lit(v)}`,
-    same: sameLocale,
+    spelling: LOCALE_SPELLING,
   },
   tablespace: {
     schema: Type.Optional(
@@ -304,20 +324,26 @@ export type CreateField = { [K in FieldName]: Fields[K] extends { createOption: 
 export function replacingChange(field: FieldName, before: unknown, after: unknown): boolean {
   if (!REPLACING_FIELDS.includes(field)) return false;
   if (entry(field).behaviour !== "identity" && (before === undefined || after === undefined)) return false;
-  return JSON.stringify(before) !== JSON.stringify(after);
+  return !sameValue(field, before, after);
+}
+
+/** Whether two values of a field mean the same setting: the same JSON, or two spellings of one. */
+function sameValue(field: FieldName, a: unknown, b: unknown): boolean {
+  const spelling = entry(field).spelling;
+  if (spelling && typeof a === "string" && typeof b === "string") return spelling.canonical(a) === spelling.canonical(b);
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** The same rule as a CEL transition rule on the spec, for the CRD. */
 export function replacingChangeCel(field: FieldName): string {
-  return entry(field).behaviour === "identity"
-    ? `self.${field} == oldSelf.${field}`
-    : `!has(self.${field}) || !has(oldSelf.${field}) || self.${field} == oldSelf.${field}`;
+  const spelled = entry(field).spelling?.cel ?? ((e: string) => e);
+  const same = `${spelled(`self.${field}`)} == ${spelled(`oldSelf.${field}`)}`;
+  return entry(field).behaviour === "identity" ? same : `!has(self.${field}) || !has(oldSelf.${field}) || ${same}`;
 }
 
 /** Whether a wanted value is what Postgres reports. */
 export function sameSetting(field: ObservedField, want: unknown, have: unknown): boolean {
-  const same = entry(field).same as ((w: unknown, h: unknown) => boolean) | undefined;
-  return same ? typeof want === "string" && typeof have === "string" && same(want, have) : want === have;
+  return sameValue(field, want, have);
 }
 
 /** The CREATE DATABASE option clause of a field. */

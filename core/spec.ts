@@ -1,7 +1,7 @@
 // PgDatabaseSpec: the one schema for a database, shared by the Pulumi provider and the CRD, and its validation
 // into a normalized spec or a list of failures that name the field and the fix.
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
-import { FIELDS, FIELD_NAMES, MAX_NAME_BYTES, NOT_ROLES, fixOf, type FieldName } from "./fields";
+import { ENCODING_SPELLING, FIELDS, FIELD_NAMES, MAX_NAME_BYTES, NOT_ROLES, fixOf, type FieldName } from "./fields";
 import { Value } from "@sinclair/typebox/value";
 import type { FieldFailure } from "./errors";
 
@@ -75,9 +75,8 @@ export type ParseResult = { ok: true; spec: PgDatabaseSpec } | { ok: false; fail
 
 /** Canonical spelling of an encoding as Postgres reports it, or undefined if Postgres has no such server encoding. */
 export function canonicalEncoding(value: string): string | undefined {
-  // Postgres itself ignores case and punctuation when matching encoding names (utf-8 == UTF8).
-  const key = value.toUpperCase().replace(/[^A-Z0-9]/g, "");
-  return SERVER_ENCODINGS.find((e) => e.replace(/[^A-Z0-9]/g, "") === key);
+  const key = ENCODING_SPELLING.canonical(value);
+  return SERVER_ENCODINGS.find((e) => ENCODING_SPELLING.canonical(e) === key);
 }
 
 /**

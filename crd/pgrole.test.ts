@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PgRoleSpecSchema, REFUSED_ATTRIBUTES } from "../core/role";
-import { CREDENTIALS_FIELDS, pgRoleCrd } from "./pgrole";
+import { CREDENTIALS_FIELDS, parsePgRoleSpec, pgRoleCrd } from "./pgrole";
 import { SERVER_FIELD } from "./server";
 
 type S = Record<string, any>;
@@ -33,4 +33,13 @@ test("config is a bounded map of strings, as Kubernetes needs to cost the rules 
 test("login defaults to true and the reclaim policy to retain, as in the core", () => {
   assert.equal(crdSpec().properties.login.default, true);
   assert.equal(crdSpec().properties.reclaimPolicy.default, "retain");
+});
+
+test("the default Secret name is checked with the spec: too long for Kubernetes fails naming spec.secretName", () => {
+  const parsed = parsePgRoleSpec({ name: "app" }, "r".repeat(242));
+  assert.ok(!parsed.ok);
+  assert.equal(parsed.failures[0].field, "secretName");
+  assert.match(parsed.failures[0].message, /is 254 characters and Kubernetes names are at most 253: set spec.secretName/);
+  assert.ok(parsePgRoleSpec({ name: "app" }, "r".repeat(241)).ok);
+  assert.ok(parsePgRoleSpec({ name: "app", login: false }, "r".repeat(250)).ok);
 });

@@ -26,6 +26,15 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 /** A Kubernetes object name (DNS subdomain). */
 const SECRET_NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
+/** Kubernetes object names (DNS subdomains) are at most this long. */
+const MAX_OBJECT_NAME = 253;
+const DEFAULT_SECRET_SUFFIX = "-credentials";
+
+/** The credentials Secret's name: spec.secretName, or <metadata.name>-credentials. */
+export function secretNameFor(objectName: string, secretName: string | undefined): string {
+  return secretName ?? `${objectName}${DEFAULT_SECRET_SUFFIX}`;
+}
+
 /** The fields a PgRole has beside the core's role spec: where and how its credentials reach apps. */
 export const CREDENTIALS_FIELDS = {
   secretName: Type.Optional(
@@ -52,6 +61,7 @@ export type CredentialsSpec = Static<typeof CredentialsSchema>;
  */
 export function parsePgRoleSpec(
   input: Record<string, unknown> | undefined,
+  objectName?: string,
 ): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec; server: string } | { ok: false; failures: FieldFailure[] } {
   const { server, rest, failures: serverFailures } = splitServer(input);
   const { secretName, database, ...fields } = rest;
@@ -61,10 +71,33 @@ export function parsePgRoleSpec(
     ...(parsed.ok ? [] : parsed.failures),
     ...schemaFailures(CredentialsSchema, credentials, () => undefined),
     ...serverFailures,
+    ...derivedNameFailures(objectName, parsed.ok && parsed.spec.login, credentials.secretName),
   ];
   if (!parsed.ok || failures.length > 0) return { ok: false, failures };
   return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec, server };
 }
+
+/**
+ * The names the controller derives from the object, checked with the spec (the CRD's DEFAULT_SECRET_NAME_RULE
+ * refuses the same on admission): a default Secret name the API server would refuse fails here, naming the fix.
+ */
+function derivedNameFailures(objectName: string | undefined, login: boolean, secretName: unknown): FieldFailure[] {
+  if (objectName === undefined || !login || secretName !== undefined) return [];
+  const derived = secretNameFor(objectName, undefined);
+  if (derived.length <= MAX_OBJECT_NAME) return [];
+  return [
+    {
+      field: "secretName",
+      message: `the default Secret name (metadata.name + "${DEFAULT_SECRET_SUFFIX}") is ${derived.length} characters and Kubernetes names are at most ${MAX_OBJECT_NAME}: set spec.secretName, or use a metadata.name of at most ${MAX_OBJECT_NAME - DEFAULT_SECRET_SUFFIX.length} characters`,
+    },
+  ];
+}
+
+/** A rule on the whole object (it reads metadata.name): derivedNameFailures, on admission. */
+const DEFAULT_SECRET_NAME_RULE = {
+  rule: `!self.spec.login || has(self.spec.secretName) || size(self.metadata.name) <= ${MAX_OBJECT_NAME - DEFAULT_SECRET_SUFFIX.length}`,
+  message: `spec.secretName: the default Secret name (metadata.name + "${DEFAULT_SECRET_SUFFIX}") would pass ${MAX_OBJECT_NAME} characters: set spec.secretName, or use a metadata.name of at most ${MAX_OBJECT_NAME - DEFAULT_SECRET_SUFFIX.length} characters`,
+};
 
 const rules = [
   SERVER_IMMUTABLE_RULE,
@@ -141,5 +174,6 @@ export function pgRoleCrd(): Schema {
         properties: { secretName: { type: "string" }, uid: { type: "string" }, resourceVersion: { type: "string" } },
       },
     }),
+    { rules: [DEFAULT_SECRET_NAME_RULE] },
   );
 }

@@ -251,6 +251,27 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     assert.equal(secret("taken-credentials")?.raw.metadata.ownerReferences, undefined);
   });
 
+  // Regression: a write the API server refused (here the Secret, by a quota) left the PgRole without a status and
+  // with no Event while the queue retried it forever; now the refusal is the object's status, and it recovers.
+  test("6c. a Secret the API server refuses (a quota): KubernetesRefused with what it said, then Ready once allowed", async () => {
+    cluster.kubectl(["create", "quota", "no-secrets", "-n", NS, "--hard=secrets=0"]);
+    try {
+      roles().apply("quota", { name: "quota_role" });
+      const obj = await roles().untilReady("quota", "KubernetesRefused");
+      assert.match(
+        ready(obj).message,
+        /the Kubernetes API server refused a write pg-kopf makes for this object \(POST .*secrets: 403 .*quota/,
+      );
+      assert.ok(events("quota").some((e) => e.reason === "KubernetesRefused" && e.type === "Warning"));
+      assert.ok(!(await roleExists("quota_role")));
+    } finally {
+      cluster.kubectl(["delete", "quota", "no-secrets", "-n", NS]);
+    }
+    await roles().untilReady("quota");
+    assert.ok(await roleExists("quota_role"));
+    assert.ok(secret("quota-credentials"));
+  });
+
   // Regression: the Secret was written with a new password before the role turned out not to be ours, handing out a
   // password that never worked.
   test("6b. a role made by hand is not taken over without adopt, and no Secret is written for it", async () => {

@@ -128,6 +128,16 @@ describe("CEL rules refuse changes Postgres cannot make in place", () => {
     cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db" }));
     cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db", encoding: "UTF8" }));
   });
+  // Regression: the rule compared raw strings, so utf-8 was refused on an object made with UTF8 although the core
+  // (and the README) take any spelling Postgres takes.
+  test("another spelling of the same encoding or locale is accepted", () => {
+    cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db", encoding: "utf-8", lcCollate: "C.UTF-8" }));
+    cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db", encoding: "UTF_8", lcCollate: "c.utf8" }));
+    assert.throws(
+      () => cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db", encoding: "UTF_8", lcCollate: "POSIX" })),
+      (e: { stderr?: string }) => /spec.lcCollate is immutable/.test(e.stderr ?? ""),
+    );
+  });
   test("a mutable field changes", () => {
     cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db", encoding: "UTF8", owner: "someone" }));
     assert.equal(cluster.kubectl(["get", "pgdb", "immutable", "-o", "jsonpath={.spec.owner} {.spec.reclaimPolicy}"]), "someone retain");
@@ -178,6 +188,26 @@ describe("the API server and the controller agree on what is a valid PgRole", ()
       assert.equal(server.ok, controller, `controller says ${controller}, API server says ${server.ok}: ${server.message}`);
     });
   }
+
+  // Regression: a 250-character metadata.name made a default Secret name of 262 characters; the API server refused
+  // the Secret and the PgRole stayed without a status. The CRD and the controller's parse now refuse it first.
+  test("a metadata.name whose default Secret name is too long is refused unless spec.secretName is set", () => {
+    const name = "r".repeat(250);
+    const accepts = (spec: object) => {
+      try {
+        cluster.kubectl(["apply", "--dry-run=server", "-f", "-"], object(name, spec, "PgRole"));
+        return "";
+      } catch (err) {
+        return String((err as { stderr?: string }).stderr ?? err);
+      }
+    };
+    assert.match(accepts({ name: "app" }), /spec.secretName: the default Secret name .* would pass 253 characters/);
+    assert.equal(parsePgRoleSpec({ name: "app" }, name).ok, false);
+    assert.equal(accepts({ name: "app", secretName: "app-credentials" }), "");
+    assert.equal(parsePgRoleSpec({ name: "app", secretName: "app-credentials" }, name).ok, true);
+    assert.equal(accepts({ name: "app", login: false }), "");
+    assert.equal(parsePgRoleSpec({ name: "app" }, "r".repeat(241)).ok, true);
+  });
 
   test("refusals name the field and say why", () => {
     assert.match(
