@@ -94,7 +94,7 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
     return { outcome: { kind: "done" }, reason: "Reconciled" };
   } catch (err) {
     if (apiError || err instanceof KubeApiError) return finishRefused(deps, current, apiError ?? err, keptAccess(current));
-    const e = core.classifyError(err);
+    const e = inClusterWords(core.classifyError(err));
     // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
     // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
     if (creating && sql.length === 0 && e.sqlstate && claimsCreation(current, database)) current = await clearCreating(deps.api, current);
@@ -109,6 +109,14 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
     deps.log.warn({ key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
     return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: e.reason };
   }
+}
+
+/** A failure with the remedy a cluster user applies, where the core's is the engines' common one. */
+function inClusterWords(e: core.PgKopfError): core.PgKopfError {
+  if (!(e instanceof core.RoleMissing)) return e;
+  return e.withRemedy(
+    `create it (a PgRole whose spec.name is "${e.roles[0]}", on this object's server: this object is reconciled again as soon as that PgRole is Ready), or remove it from ${e.field}`,
+  );
 }
 
 /** What was granted before stays recorded until a success replaces it: a failure (one transaction) granted nothing. */

@@ -155,13 +155,17 @@ async function observeForWith(
   }));
 }
 
-/** The roles whose holds a database's plan reads: its owner (wanted and current) and its schemas' owners. */
+/**
+ * The roles whose holds a database's plan reads: its owner (wanted and current) and its schemas' owners, and for a
+ * database to be created its access roles (whether they exist: plan refuses a missing one before the CREATE).
+ */
 export function databaseRoles(spec: PgDatabaseSpec, observed: ObservedDatabase | undefined): (string | undefined)[] {
   return [
     spec.owner,
     observed?.owner,
     ...(spec.schemas ?? []).map((s) => s.owner),
     ...(observed?.access?.schemas ?? []).map((s) => s.owner),
+    ...(observed ? [] : (spec.access ?? []).map((a) => a.role)),
   ];
 }
 

@@ -74,17 +74,22 @@ export class RoleInUse extends PgKopfError {
 }
 
 /**
- * A role named in access (or as a schema's owner) does not exist yet. Transient: it may be declared next to the database and created first
- * (a PgRole), so the database's access is planned again shortly.
+ * A role the spec names (owner, a schema's owner, access) does not exist yet. Transient: it may be declared next to
+ * the database and be on its way. `remedy`: what to do, in the words of the engine that reports it (withRemedy).
  */
 export class RoleMissing extends PgKopfError {
-  /** `field`: where the spec names the roles (access, or a schema's owner). */
-  constructor(roles: readonly string[], field = "access") {
-    super(
-      "RoleMissing",
-      `${field}: role ${roles.map((r) => `"${r}"`).join(", ")} does not exist yet; create it (a PgRole declared next to this database is created first) or remove it from ${field}`,
-      { transient: true },
-    );
+  /** `field`: where the spec names the roles (owner, schemas, access). */
+  constructor(
+    readonly roles: readonly string[],
+    readonly field = "access",
+    remedy = `create it first, or remove it from ${field}`,
+  ) {
+    super("RoleMissing", `${field}: role ${roles.map((r) => `"${r}"`).join(", ")} does not exist yet; ${remedy}`, { transient: true });
+  }
+
+  /** The same failure with the remedy of the engine that reports it. */
+  withRemedy(remedy: string): RoleMissing {
+    return new RoleMissing(this.roles, this.field, remedy);
   }
 }
 

@@ -43,6 +43,7 @@ export function plan(
   const access = { database, schemas: spec.schemas ?? [], access: spec.access ?? [], revokePublic: spec.revokePublic ?? false };
   const stamp: Step = { kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   const schemaOwners = (spec.schemas ?? []).map((s, i) => [`schemas.${i}.owner`, s.owner] as const);
+  refuseMissingRoles(spec, ctx.admin, observed === undefined);
   if (!observed) {
     refuseUnsupported(spec, ctx.admin);
     const actAs = adminSteps(database, ctx.admin, [["owner", spec.owner], ...schemaOwners]);
@@ -143,6 +144,27 @@ function refuseUnsupported(spec: PgDatabaseSpec, admin: AdminView | undefined): 
       message: `Postgres ${majorOf(admin.facts.versionNum)} does not have it (it came with ${majorOf(since)}); remove it, or use a server of ${majorOf(since)} or later`,
     }));
   if (failures.length) throw new InvalidSpec(failures);
+}
+
+/**
+ * Refuses (RoleMissing, naming the field) a spec naming a role that does not exist, before anything runs: otherwise
+ * CREATE DATABASE would run and a later GRANT fail, leaving a database half made. The roles are those the admin view
+ * was observed for (databaseRoles); access roles of an existing database are checked against its observed access.
+ */
+function refuseMissingRoles(spec: PgDatabaseSpec, admin: AdminView | undefined, creating: boolean): void {
+  if (!admin) return;
+  const missing = (names: readonly (string | undefined)[]) => [
+    ...new Set(names.filter((n): n is string => n !== undefined && !admin.holds.has(n))),
+  ];
+  const fields: [string, (string | undefined)[]][] = [
+    ["owner", [spec.owner]],
+    ["schemas", (spec.schemas ?? []).map((s) => s.owner)],
+    ["access", creating ? (spec.access ?? []).map((a) => a.role) : []],
+  ];
+  for (const [field, names] of fields) {
+    const roles = missing(names);
+    if (roles.length > 0) throw new RoleMissing(roles, field);
+  }
 }
 
 /**

@@ -114,7 +114,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, owner, previousAccess(olds), olds);
     if (replacing.length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
   } catch (err) {
-    const failed = unplanned(err);
+    const failed = unplanned(err, news);
     if ("failures" in failed) return failed;
     plannedSql = failed.plannedSql;
   }

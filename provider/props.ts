@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
 import { adminConnection, type ConfigSource, DEFAULT_SERVER } from "./config";
+import { isDeclared } from "./declaredRoles";
 
 /** The resource's properties as the engine passes them around: the spec, the manager, and outputs. */
 export type Props = Record<string, unknown>;
@@ -56,8 +57,17 @@ export function ownershipOf(props: Props, resource: string, recorded?: Props): c
 
 /** Errors leave the provider with the failing field and reason in the message, never with connection secrets. */
 export function rethrow(err: unknown): never {
-  const e = core.classifyError(err);
+  const e = inPulumiWords(core.classifyError(err));
   throw new Error(`${e.reason}: ${e.message}`);
+}
+
+/** A failure with the remedy a Pulumi user applies, where the core's is the engines' common one. */
+function inPulumiWords(e: core.PgKopfError): core.PgKopfError {
+  if (!(e instanceof core.RoleMissing)) return e;
+  const field = e.field === "access" ? "{ role: role.name } in access" : `${e.field}: role.name`;
+  return e.withRemedy(
+    `if a PgRole of this program creates it, pass that PgRole's name output (${field}) so that Pulumi creates the role first; otherwise create the role, or remove it from ${e.field}`,
+  );
 }
 
 /**
@@ -104,10 +114,21 @@ export const PROVIDER_BUSY_RETRY_SECONDS = 60;
  * field; a passing condition (Postgres unreachable) previews as not planned; anything else (a wrong CA, password or
  * sslmode will not fix itself by the time up runs) fails the preview, naming it.
  */
-export function unplanned(err: unknown): { failures: { property: string; reason: string }[] } | { plannedSql: string[] } {
+export function unplanned(err: unknown, props?: Props): { failures: { property: string; reason: string }[] } | { plannedSql: string[] } {
   const e = core.classifyError(err);
   if (e instanceof core.InvalidSpec) return { failures: checkFailures(e.failures) };
   if (e instanceof core.NotOwned) return { failures: [{ property: "name", reason: `name: ${e.message}` }] };
+  if (e instanceof core.RoleMissing) {
+    // Declared by a PgRole this resource depends on: created before this one's create plans again. Otherwise
+    // nothing creates it in time, and up would fail (or leave a database half made): the preview fails now.
+    const server = serverOf(props);
+    if (!e.roles.every((r) => isDeclared(server, r))) return { failures: [{ property: e.field, reason: inPulumiWords(e).message }] };
+    return {
+      plannedSql: [
+        `${NOT_PLANNED}${e.field}: role ${e.roles.map((r) => `"${r}"`).join(", ")} is declared by a PgRole of this program and created first; planned at up`,
+      ],
+    };
+  }
   if (!e.transient) throw new Error(`${e.reason}: ${e.message}`);
   return { plannedSql: [`${NOT_PLANNED}${e.reason}: ${e.message}`] };
 }
@@ -122,7 +143,7 @@ export function requireAdmin(settings: core.ConnectionSettings, admin: core.Admi
 }
 
 /** The server a property bag names (absent: the default server). */
-function serverOf(props: Props | undefined): string {
+export function serverOf(props: Props | undefined): string {
   return typeof props?.server === "string" ? props.server : DEFAULT_SERVER;
 }
 

@@ -20,6 +20,8 @@ export interface ResourceHandlers {
 export interface DispatchingProvider extends pulumi.dynamic.ResourceProvider {
   /** The admin connection, set by configure from stack config; never serialized (configure runs after loading). */
   settings?: ConnectionSettings;
+  /** Why configure could not make the admin connection (a missing host, a malformed setting): check reports it. */
+  configureError?: Error;
 }
 
 /**
@@ -59,17 +61,29 @@ function loadHandlers(moduleName: string): ResourceHandlers {
  */
 function dispatcher(moduleName: string): DispatchingProvider {
   const settingsOf = (provider: DispatchingProvider, h: ResourceHandlers): ConnectionSettings => {
+    if (provider.configureError) throw provider.configureError;
     // (No ??=: Pulumi's closure serializer cannot parse it.)
     if (!provider.settings) provider.settings = h.configure(undefined, process.env);
     return provider.settings;
   };
   return {
     async configure(req: pulumi.dynamic.ConfigureRequest) {
-      this.settings = loadHandlers(moduleName).configure(req.config, process.env);
+      try {
+        this.settings = loadHandlers(moduleName).configure(req.config, process.env);
+      } catch (err) {
+        // Thrown here, the engine would print the message twice and a stack trace; check reports it once.
+        this.configureError = err as Error;
+      }
     },
     async check(olds, news) {
-      const h = loadHandlers(moduleName);
-      return h.check(settingsOf(this, h), olds, news);
+      // A check that throws is printed by the engine as the message, the message again and its stack trace; a
+      // failure is printed once, and fails the preview just the same.
+      try {
+        const h = loadHandlers(moduleName);
+        return await h.check(settingsOf(this, h), olds, news);
+      } catch (err) {
+        return { inputs: news, failures: [{ property: "", reason: (err as Error).message }] };
+      }
     },
     async diff(_id, olds, news) {
       return loadHandlers(moduleName).diff(olds, news);

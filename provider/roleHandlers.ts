@@ -19,9 +19,11 @@ import {
   requireAdmin,
   removeOrLeave,
   rethrow,
+  serverOf,
   unplanned,
   userInputs,
 } from "./props";
+import { declareRole } from "./declaredRoles";
 
 const { role } = core;
 
@@ -58,6 +60,7 @@ function rotates(olds: Props, news: Props): boolean {
 export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
   const r = role.parseRoleSpec(userInputs(news, ["password", "generatedPassword"]));
   if (!r.ok) return { failures: checkFailures(r.failures) };
+  declareRole(serverOf(news), r.spec.name);
   const hasOlds = olds && typeof olds.name === "string";
   const misplaced = serverConflictOf(news) ?? serverChange(olds, news);
   if (misplaced) return { failures: [misplaced] };
@@ -81,7 +84,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     const gone = goneNotice(olds, observed, `role "${r.spec.name}"`, "up creates it again, with the password the state has");
     if (gone) plannedSql.unshift(gone);
   } catch (err) {
-    const failed = unplanned(err);
+    const failed = unplanned(err, news);
     if ("failures" in failed) return failed;
     plannedSql = failed.plannedSql;
   }

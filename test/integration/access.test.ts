@@ -131,8 +131,17 @@ describe("access levels on a database", () => {
         return true;
       },
     );
+    // Regression: the database was created and the GRANT failed after it, leaving a database half made. The plan
+    // now refuses a missing role before the CREATE, for access and for the owner alike.
     const fresh = spec({ name: "fresh_shop", access: [{ role: "not_yet", level: "connect" }] });
     await assert.rejects(core.converge(settings, fresh, ctx), /access: role "not_yet" does not exist yet/);
+    const unowned = spec({ name: "fresh_shop", owner: "owner_not_yet" });
+    await assert.rejects(core.converge(settings, unowned, ctx), (err: core.PgKopfError) => {
+      assert.equal(err.reason, "RoleMissing");
+      assert.match(err.message, /^owner: role "owner_not_yet" does not exist yet/);
+      return true;
+    });
+    assert.deepEqual(await pg.query("SELECT 1 FROM pg_database WHERE datname = 'fresh_shop'"), []);
     const owner = spec({ ...base, schemas: [{ name: "app" }, { name: "later", owner: "owner_not_yet" }] });
     await assert.rejects(core.converge(settings, owner, ctx), (err: core.PgKopfError) => {
       assert.equal(err.reason, "RoleMissing");

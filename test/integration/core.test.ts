@@ -219,7 +219,7 @@ test("a template database is unmarked, then dropped", async () => {
 test("Postgres rejections are typed and name the field", async () => {
   await assert.rejects(
     core.converge(settings, spec({ name: "orphan", owner: "nobody" }), ctx),
-    (e: unknown) => e instanceof core.InvalidSpec && e.failures[0].field === "owner" && /role "nobody" does not exist/.test(e.message),
+    (e: unknown) => e instanceof core.RoleMissing && e.field === "owner" && /^owner: role "nobody" does not exist yet/.test(e.message),
   );
   assert.ok(!(await exists("orphan")));
   await assert.rejects(
