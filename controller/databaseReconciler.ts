@@ -8,7 +8,15 @@ import { KubeApiError } from "./kube/client";
 import { claimsCreation, clearCreating, prepareForChange } from "./creating";
 import { readyReason, recordEvent, type Verdict } from "./status";
 import type { PgDatabaseObject, PgDatabaseStatus } from "./resource";
-import { crossNamespaceTakeover, finish, finishDeletion, finishRefused, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import {
+  afterFailure,
+  crossNamespaceTakeover,
+  finish,
+  finishDeletion,
+  finishRefused,
+  type ReconcileResult,
+  type ReconcilerDeps,
+} from "./reconcile";
 
 /**
  * Reconciles one object. Idempotent: running it again with nothing changed runs no SQL and writes no status.
@@ -107,7 +115,7 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
     };
     await finish(deps, current, verdict);
     deps.log.warn({ key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
-    return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: e.reason };
+    return { ...afterFailure(e, deps.slowRetryMs), reason: e.reason };
   }
 }
 

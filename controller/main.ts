@@ -19,6 +19,11 @@ import { SecretApi, type SecretNamespaces, SecretWatcher } from "./secrets";
 import type { Endpoint } from "./credentials";
 import { databasesWaitingFor, objectsOn, rolesWaitingOn } from "./dependents";
 import { ServerRegistry } from "./servers";
+import { ServerWaiters } from "./serverWaiters";
+import { DEFAULT_SERVER, serverOf } from "../crd/server";
+
+/** How often a server that objects wait on is asked whether it answers again. */
+const SERVER_PROBE_MS = 1000;
 
 export interface ControllerSettings {
   readonly watchNamespace?: string;
@@ -115,17 +120,26 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     secretNamespaces: s.secretNamespaces,
     applied: new Map(),
   };
+  // Objects whose server did not answer come back as soon as it does (the default: a connection; a PgServer: its check).
+  const waiters = new ServerWaiters({
+    probe: (server) =>
+      server === DEFAULT_SERVER ? core.withClient(pg, undefined, (c) => c.query("SELECT 1")).then(() => true) : servers.recheck(server),
+    wake: (key) => queue.add(key),
+    intervalMs: SERVER_PROBE_MS,
+  });
   const queue: WorkQueue = new WorkQueue(
     async (key) => {
       const { kind, objectKey } = fromQueueKey(key);
-      // A database's owner, read before its reconcile may release it from the cache.
+      // A database's owner (and any object's server), read before its reconcile may release it from the cache.
       const database = kind === PG_DATABASE ? databases?.get(objectKey) : undefined;
+      const object = kind === PG_DATABASE ? database : roles?.get(objectKey);
       const end = metrics.duration.startTimer();
       const result = kind === PG_ROLE ? await reconcileRole(objectKey, roleDeps) : await reconcileDatabase(objectKey, databaseDeps);
       end();
       metrics.reconciles.inc({ result: result.reason });
       if (result.outcome.kind !== "done") metrics.errors.inc({ reason: result.reason });
       log.info({ kind: kind.kind, key: objectKey, result: result.reason }, "reconciled");
+      if (result.waitsForServer && object) waiters.wait(serverOf(object.spec), key);
       // What waited on this one goes now, not at its slow retry: a database for its new owner role, a role's
       // deletion for the database it owned.
       if (kind === PG_ROLE && result.reason === "Reconciled") {
@@ -205,8 +219,16 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (shuttingDown) return;
     shuttingDown = true;
     log.info({ signal }, "shutting down");
+    // Whatever the API server or Postgres do (gone, not answering), the process is gone within the timeout: each
+    // step below may wait on a request that never returns.
+    setTimeout(() => {
+      log.warn({ timeoutMs: s.shutdownTimeoutMs }, "shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, s.shutdownTimeoutMs).unref();
+    waiters.stop();
     // Finish the reconciles in flight (each leaves Postgres consistent: one statement at a time), bounded in time.
-    await Promise.race([queue.shutdown(), new Promise((r) => setTimeout(r, s.shutdownTimeoutMs).unref())]);
+    // (Half the time for them: the rest is for releasing the lease, so a successor need not wait out its duration.)
+    await Promise.race([queue.shutdown(), new Promise((r) => setTimeout(r, s.shutdownTimeoutMs / 2).unref())]);
     // Shutting down goes on whatever fails here; each failure is logged.
     const logged = (what: string) => (err: unknown) =>
       log.warn({ err: (err as Error)?.message ?? String(err) }, `${what} failed during shutdown`);

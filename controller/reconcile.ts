@@ -25,6 +25,19 @@ export interface ReconcilerDeps<T extends CustomObject> {
 export interface ReconcileResult {
   readonly outcome: Outcome;
   readonly reason: ReadyReason | "Gone" | "Released";
+  /** The object's server did not answer: it comes back as soon as the server does (./serverWaiters). */
+  readonly waitsForServer?: boolean;
+}
+
+/**
+ * When a reconcile that failed with `e` comes back: a passing failure after the queue's backoff, and at once when
+ * its server answers again if the server did not answer; a permanent one at the slow retry.
+ */
+export function afterFailure(e: core.PgKopfError, slowRetryMs: number): Pick<ReconcileResult, "outcome" | "waitsForServer"> {
+  return {
+    outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: slowRetryMs },
+    ...(core.serverDown(e) ? { waitsForServer: true } : {}),
+  };
 }
 
 /**
@@ -109,7 +122,7 @@ export async function finishDeletion<S extends CommonStatus>(
           obj,
           buildStatus(obj, { ready: false, reason: "Deleting", message: `${e.reason}: ${e.message}`, details: kept }),
         );
-        return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: "Deleting" };
+        return { ...afterFailure(e, deps.slowRetryMs), reason: "Deleting" };
       }
       // Not ours to drop: it stays, and so nothing blocks the deletion of the resource.
       // (The message says it is left in place.)

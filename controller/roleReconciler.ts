@@ -17,7 +17,15 @@ import {
 } from "./credentials";
 import { addFinalizer, hasFinalizer } from "./finalizer";
 import { KubeApiError } from "./kube/client";
-import { crossNamespaceTakeover, finish, finishDeletion, finishRefused, type ReconcileResult, type ReconcilerDeps } from "./reconcile";
+import {
+  afterFailure,
+  crossNamespaceTakeover,
+  finish,
+  finishDeletion,
+  finishRefused,
+  type ReconcileResult,
+  type ReconcilerDeps,
+} from "./reconcile";
 import { keyOf, type PgRoleObject, type PgRoleStatus, ROTATE_ANNOTATION } from "./resource";
 import { type SecretApi, type SecretNamespaces, secretsAllowed } from "./secrets";
 import { type CredentialsReason, recordEvent } from "./status";
@@ -135,7 +143,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
     // The role still has the password of the Secret it was last set from: that record stays until it changes.
     await finish(deps, current, { ready: false, reason: e.reason, message: e.message, details: keptCredentials(current) });
     deps.log.warn({ kind: "PgRole", key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
-    return { outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: deps.slowRetryMs }, reason: e.reason };
+    return { ...afterFailure(e, deps.slowRetryMs), reason: e.reason };
   }
 }
 

@@ -179,6 +179,12 @@ export class ServerRegistry {
     return connection;
   }
 
+  /** Checks `name` now (or joins the check running); whether it is Ready after. */
+  async recheck(name: string): Promise<boolean> {
+    await this.check(name);
+    return this.entries.get(name)?.verdict?.ready === true;
+  }
+
   /** Checks one server now, unless a check is already running (that one's answer is as fresh). */
   private check(name: string): Promise<void> {
     const entry = this.entries.get(name);

@@ -207,6 +207,17 @@ function tlsFailure(code: string | undefined, message: string, ca: string): stri
 }
 
 /**
+ * Whether a failure means the server did not answer at all (down, starting, shutting down, unreachable): what is
+ * worth retrying as soon as it answers again. A deadlock or a full connection table is not: the server answered.
+ */
+export function serverDown(e: PgKopfError): boolean {
+  if (e.reason === "ServerUnreachable") return true;
+  if (e.reason !== "PostgresUnavailable") return false;
+  const code = e.sqlstate;
+  return code === undefined || code.startsWith("08") || /^57P0[123]$/.test(code) || transientSocketCodes.has(code);
+}
+
+/**
  * Maps any error thrown while talking to Postgres to a PgKopfError. Errors that are already typed pass through.
  * Never throws; never includes connection secrets (pg's messages do not carry the password).
  */

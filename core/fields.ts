@@ -228,7 +228,9 @@ export const FIELDS = {
       Type.Array(
         Type.Object(
           {
-            role: name("The role granted the level. It must exist, or be made first by a PgRole (in Pulumi: pass the PgRole's name output, so that it is created first)."),
+            role: name(
+              "The role granted the level. It must exist, or be made first by a PgRole (in Pulumi: pass the PgRole's name output, so that it is created first).",
+            ),
             level: Type.Union([Type.Literal("connect"), Type.Literal("read"), Type.Literal("write")], {
               description:
                 "connect: CONNECT on the database. read: connect, USAGE on public and the declared schemas, SELECT on their tables and sequences, now and later (default privileges of the database's and schemas' owners). write: read, INSERT/UPDATE/DELETE/TRUNCATE on tables, USAGE/UPDATE on sequences.",

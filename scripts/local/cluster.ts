@@ -2,6 +2,7 @@
 // kube-controller-manager, kube-scheduler and a KWOK fake node, so Deployments roll out without a container
 // runtime. Certificates and an admin kubeconfig are made on the spot; everything stops on stop() or exit.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { tie, untie } from "./leash";
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,9 @@ export interface TestCluster {
   serviceAccountKubeconfig(namespace: string, name: string): string;
   /** Stops and restarts kube-apiserver only (same etcd, same port). */
   restartApiServer(): Promise<void>;
+  /** Stops the API server (etcd and the rest keep running) until startApiServer. */
+  stopApiServer(): Promise<void>;
+  startApiServer(): Promise<void>;
   stop(): void;
 }
 
@@ -79,6 +83,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const launch = (name: string, cmd: string, args: string[]) => {
     const log = openSync(join(dir, `${name}.log`), "a");
     const child = spawn(cmd, args, { stdio: ["ignore", log, log] });
+    tie(child.pid);
     child.on("error", (err) => writeFileSync(join(dir, `${name}.log`), `failed to start: ${err.message}\n`, { flag: "a" }));
     children.set(name, child);
     return child;
@@ -86,6 +91,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const kill = (name: string) => {
     const c = children.get(name);
     if (c && c.exitCode === null) c.kill("SIGKILL");
+    untie(c?.pid);
     children.delete(name);
   };
   let stopped = false;
@@ -208,6 +214,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     throw new Error(`${(err as Error).message}\n${logs}`);
   }
 
+  const stopApiServer = async () => {
+    kill("kube-apiserver");
+    await waitFor("kube-apiserver to stop", () => !ready(), 10_000);
+  };
+  const startApiServerAgain = async () => {
+    startApiServer();
+    await waitFor("kube-apiserver /readyz after restart", ready, 90_000);
+  };
   return {
     dir,
     server,
@@ -221,11 +235,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       return file;
     },
     async restartApiServer(): Promise<void> {
-      kill("kube-apiserver");
-      await waitFor("kube-apiserver to stop", () => !ready(), 10_000);
-      startApiServer();
-      await waitFor("kube-apiserver /readyz after restart", ready, 90_000);
+      await stopApiServer();
+      await startApiServerAgain();
     },
+    stopApiServer,
+    startApiServer: startApiServerAgain,
   };
 }
 

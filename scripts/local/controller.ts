@@ -9,6 +9,7 @@ import { freePort, type TestPostgres } from "./postgres";
 import type { TestCluster } from "./cluster";
 import { clusterStackConfig, createCliStack, REPO, type StackConfig } from "./project";
 import { CONTROLLER_NODE_FLAGS } from "../../infra/operator";
+import { tie } from "./leash";
 
 export const NAMESPACE = "pg-kopf";
 /** Where the tests' PgRoles live: the program grants the controller their Secrets there, and tells it so. */
@@ -89,6 +90,7 @@ export async function startController(
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   process.once("exit", () => child.kill("SIGKILL"));
+  tie(child.pid);
   const proc: ControllerProcess = {
     name,
     port,

@@ -3,6 +3,7 @@
 // (postgresMajors), with the bootstrap superuser as the admin or, as managed services give it, a CREATEDB CREATEROLE
 // role that is not a superuser.
 import { execFileSync, spawnSync } from "node:child_process";
+import { tie, untie } from "./leash";
 import { appendFileSync, chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -168,10 +169,19 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   appendFileSync(join(dataDir, "postgresql.conf"), `\n${conf.join("\n")}\n`);
   const logFile = join(base, "server.log");
 
-  const start = () => run(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "start"]);
+  // pg_ctl leaves the server running as a daemon: tied to this process (SIGQUIT: immediate shutdown), it goes even
+  // when this process is killed hard.
+  let postmaster: number | undefined;
+  const start = () => {
+    run(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "start"]);
+    postmaster = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    tie(postmaster, "SIGQUIT");
+  };
   const stop = () => {
     const [bin, ...rest] = asServerUser(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]);
     spawnSync(bin, rest, { stdio: "ignore" });
+    untie(postmaster);
+    postmaster = undefined;
   };
   // Another server started at the same moment (parallel matrix cells) may take the free port first: pick another.
   for (let attempt = 1; ; attempt++) {

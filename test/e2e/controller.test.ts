@@ -123,9 +123,13 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
   test("3. an unknown owner gives Ready=False with the reason, and recovers when the role appears", async () => {
     assert.throws(() => apply("bad", { name: "bad", connectionLimit: -5 }), /connectionLimit/);
     apply("needs-role", { name: "needs_role", owner: "late_role" });
-    const failing = await untilReady("needs-role", "InvalidSpec");
+    const failing = await untilReady("needs-role", "RoleMissing");
     assert.equal(ready(failing).status, "False");
-    assert.match(ready(failing).message, /role "late_role" does not exist/);
+    // The cluster's remedy, not Pulumi's.
+    assert.match(
+      ready(failing).message,
+      /^owner: role "late_role" does not exist yet; create it \(a PgRole whose spec.name is "late_role"/,
+    );
     await pg.query("CREATE ROLE late_role");
     await untilReady("needs-role");
     assert.equal(await ownerOf("needs_role"), "late_role");
@@ -221,7 +225,9 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     assert.ok(await exists("not_mine"));
   });
 
-  test("8b. a deletion while Postgres is down waits, keeps the finalizer, and completes when it returns", async () => {
+  // Regression: once Postgres was back the drop waited out the object's backoff (up to 20 s after a short outage);
+  // objects waiting on a server are now woken when it answers.
+  test("8b. a deletion while Postgres is down waits, keeps the finalizer, and completes as soon as it returns", async () => {
     apply("drop-later", { name: "drop_later", reclaimPolicy: "delete" });
     await untilReady("drop-later");
     pg.stop();
@@ -229,10 +235,15 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
       cluster.kubectl(["delete", "pgdb", "drop-later", "-n", NS, "--wait=false"]);
       const waiting = await untilReady("drop-later", "Deleting");
       assert.deepEqual(waiting.metadata.finalizers, ["pgdatabases.my.local/finalizer"]);
+      // Long enough for the queue's backoff to pass 8 s (1, 2, 4, 8 s with jitter).
+      await sleep(12_000);
     } finally {
       pg.start();
     }
+    const back = Date.now();
     await eventually("drop-later to be gone", () => get("drop-later") === undefined);
+    const waited = Date.now() - back;
+    assert.ok(waited < 4_000, `dropped ${waited} ms after Postgres was back`);
     assert.ok(!(await exists("drop_later")));
   });
 
@@ -363,5 +374,26 @@ describe("the controller against a TLS-only Postgres with sslmode verify-full", 
     apply("over-tls", { name: "over_tls" });
     await untilReady("over-tls");
     assert.equal((await secure.query("SELECT 1 FROM pg_database WHERE datname = 'over_tls'")).length, 1);
+  });
+});
+
+// Regression: with its API server gone, a controller ignored SIGTERM for 40 s although its shutdown timeout was 20 s
+// (stopping its watches and releasing its lease each waited on a request that never came back).
+describe("shutting down", () => {
+  test("with the API server gone, SIGTERM ends the leader within its shutdown timeout", async () => {
+    for (const p of processes) await p.kill("SIGTERM");
+    const p = await startController("controller-term", kubeconfig, pg, { SHUTDOWN_TIMEOUT_SECONDS: "4" });
+    processes.push(p);
+    await eventually("controller-term to lead", async () => (await p.metric("pgkopf_leader")) === 1);
+    await cluster.stopApiServer();
+    try {
+      const exited = new Promise<number>((resolve) => p.child.once("exit", () => resolve(Date.now())));
+      const sent = Date.now();
+      p.child.kill("SIGTERM");
+      const took = (await Promise.race([exited, sleep(30_000).then(() => Number.NaN)])) - sent;
+      assert.ok(took < 5_500, `exited ${took} ms after SIGTERM (timeout 4 s)`);
+    } finally {
+      await cluster.startApiServer();
+    }
   });
 });
