@@ -45,7 +45,13 @@ export function localStackConfig(pg: TestPostgres, databases: object[]): StackCo
  * links the project's build and node_modules, because the dynamic provider process loads them from its working
  * directory, exactly as in a checkout.
  */
-export async function createTestStack(name: string, config: StackConfig, pg: TestPostgres): Promise<TestStack> {
+/** A stack of the project's program (or of `run`, an inline program of the test's own) in a directory of its own. */
+export async function createTestStack(
+  name: string,
+  config: StackConfig,
+  pg: TestPostgres,
+  run: () => unknown = () => program(),
+): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-stack-"));
   const passfile = join(dir, "pgpass");
   pg.writePasswordFile(passfile);
@@ -70,7 +76,7 @@ export async function createTestStack(name: string, config: StackConfig, pg: Tes
   };
   require("node:fs").mkdirSync(backendDir);
   const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: name, projectName: "pg-kopf", program: () => program() },
+    { stackName: name, projectName: "pg-kopf", program: async () => (await run()) as Record<string, unknown> | undefined },
     {
       workDir: dir,
       envVars: env,
