@@ -10,6 +10,7 @@ import { readyReason, recordEvent, type Verdict } from "./status";
 import type { PgDatabaseObject, PgDatabaseStatus } from "./resource";
 import {
   afterFailure,
+  clusterOwner,
   crossNamespaceTakeover,
   finish,
   finishDeletion,
@@ -67,7 +68,7 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
   };
   try {
     const { settings } = await deps.servers.resolve(parsed.server, obj.metadata.namespace);
-    const ctx = { manager, claimsUnstamped: claimsCreation(current, database) };
+    const ctx = { ...clusterOwner(obj), claimsUnstamped: claimsCreation(current, database) };
     const { observed } = await core.converge(settings, parsed.spec, ctx, {
       onStep: (_step, statement) => sql.push(statement),
       beforeApply,

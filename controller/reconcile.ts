@@ -1,5 +1,6 @@
 // What the reconcilers of every kind share: what they are given, what they return, and the namespace rule for
 // taking over from another manager.
+import { escapeIdentifier } from "pg";
 import * as core from "../core";
 import { removeFinalizer } from "./finalizer";
 import { KubeApiError } from "./kube/client";
@@ -54,6 +55,29 @@ export function crossNamespaceTakeover(kind: string, adoptFrom: string | undefin
         `move the object to the manager's namespace, or ask that manager's owner to hand it over`,
     },
   ];
+}
+
+/**
+ * Who an object is for the ownership rule: its manager, and the cluster's rule for taking over (crossNamespaceTakeover),
+ * so that a NotOwned message advises only what works here.
+ */
+export function clusterOwner(obj: CustomObject): Pick<core.OwnershipContext, "manager" | "adoptsFrom"> {
+  const namespace = obj.metadata.namespace;
+  return {
+    manager: core.kubernetesManager(namespace, obj.metadata.name),
+    adoptsFrom: (stamped, target) => {
+      const other = /^kubernetes:([^/]+)\//.exec(stamped)?.[1];
+      if (other === namespace) return undefined;
+      if (other !== undefined)
+        return `Only an object in namespace ${other} may take it over (adoptFrom: ${JSON.stringify(stamped)} there); otherwise choose another name.`;
+      const what = `${target.kind === "database" ? "DATABASE" : "ROLE"} ${escapeIdentifier(target.name)}`;
+      return (
+        `A cluster object cannot take over from ${stamped}: to move it here, have that manager let it go (with ` +
+        `reclaimPolicy: retain there, remove it from that stack or program, which leaves it in place), clear its stamp ` +
+        `(COMMENT ON ${what} IS NULL), then set adopt: true; otherwise choose another name.`
+      );
+    },
+  };
 }
 
 /**

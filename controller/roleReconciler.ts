@@ -19,6 +19,7 @@ import { addFinalizer, hasFinalizer } from "./finalizer";
 import { KubeApiError } from "./kube/client";
 import {
   afterFailure,
+  clusterOwner,
   crossNamespaceTakeover,
   finish,
   finishDeletion,
@@ -90,7 +91,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
       if (!secret || !holdsKeys(secret, keys)) {
         // Before a password is handed out: the role must be ours to set it on (NotOwned otherwise, Secret untouched).
         const { observed, admin } = await core.role.observeRoleForPlan(settings, spec);
-        core.role.planRole(spec, observed, { manager, admin });
+        core.role.planRole(spec, observed, { ...clusterOwner(obj), admin });
         // Our finalizer first: a role created after this must not escape a deletion.
         if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
         const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
@@ -115,16 +116,11 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
     }
 
     if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
-    const { observed } = await core.role.convergeRole(
-      settings,
-      spec,
-      { manager },
-      {
-        password,
-        passwordIfCreated,
-        onStep: (_s, shown) => sql.push(shown),
-      },
-    );
+    const { observed } = await core.role.convergeRole(settings, spec, clusterOwner(obj), {
+      password,
+      passwordIfCreated,
+      onStep: (_s, shown) => sql.push(shown),
+    });
     if (credentials) deps.applied.set(key, credentials);
     await finish(deps, current, {
       ready: true,

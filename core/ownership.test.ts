@@ -53,3 +53,21 @@ test("aliases: each entry that repeats an earlier one's Postgres, with that one;
     ],
   );
 });
+
+test("an engine's takeover rule replaces the adoptFrom advice with the remedy that works there", () => {
+  const db = { kind: "database" as const, name: "shop" };
+  const ctx = {
+    manager: "kubernetes:team-b/shop",
+    adoptsFrom: (stamped: string) => (stamped.startsWith("kubernetes:team-b/") ? undefined : `ask ${stamped} to let go`),
+  };
+  assert.throws(
+    () => ownership(db, stamped("kubernetes:team-a/shop"), ctx, "alter"),
+    (e: Error) => {
+      assert.match(e.message, /is managed by kubernetes:team-a\/shop.*ask kubernetes:team-a\/shop to let go/);
+      assert.doesNotMatch(e.message, /set adoptFrom/);
+      return true;
+    },
+  );
+  // Where the engine allows it, the usual advice stays.
+  assert.throws(() => ownership(db, stamped("kubernetes:team-b/other"), ctx, "alter"), /set adoptFrom: "kubernetes:team-b\/other"/);
+});

@@ -57,6 +57,11 @@ export interface OwnershipContext {
    * their server entry, and a renamed stack.
    */
   readonly formerly?: { readonly manager: string; readonly oid: number };
+  /**
+   * The engine's rule for the managers adoptFrom may name: undefined when it may name `stamped`, else the remedy that
+   * works there instead (the cluster takes over only within a namespace). Absent: any manager.
+   */
+  readonly adoptsFrom?: (stamped: string, target: Owned) => string | undefined;
 }
 
 /** What the rule is asked about: a database or a role, by name, with its spec's takeover fields. */
@@ -99,11 +104,14 @@ export function ownership(
   if (formerlyOurs) return { takeOver: true };
   if (stamped) {
     if (target.adoptFrom === stamped) return { takeOver: true };
+    const elsewhere = ctx.adoptsFrom?.(stamped, target);
     return refuse(
       `is managed by ${stamped}`,
-      target.adoptFrom !== undefined
-        ? `adoptFrom names ${JSON.stringify(target.adoptFrom)}; to take it over, name its manager exactly: adoptFrom: ${JSON.stringify(stamped)}.`
-        : `To take it over from that manager on purpose, set adoptFrom: ${JSON.stringify(stamped)}; otherwise choose another name.`,
+      elsewhere !== undefined
+        ? elsewhere
+        : target.adoptFrom !== undefined
+          ? `adoptFrom names ${JSON.stringify(target.adoptFrom)}; to take it over, name its manager exactly: adoptFrom: ${JSON.stringify(stamped)}.`
+          : `To take it over from that manager on purpose, set adoptFrom: ${JSON.stringify(stamped)}; otherwise choose another name.`,
     );
   }
   if (target.adopt) return { takeOver: true };

@@ -18,13 +18,17 @@ export interface PlanContext extends OwnershipContext {
   readonly templatePublic?: TemplatePublicSchema;
 }
 
-/** The message for an immutable field that differs between what exists and what is asked. */
-export function immutableChangeMessage(from: unknown, to: unknown): string {
+/**
+ * The message for an immutable field that differs between what exists and what is asked. `recreate`: how to re-create
+ * the database on purpose, given only by an engine where that works (the Pulumi provider replaces a resource whose
+ * recorded reclaimPolicy is delete; the cluster and a plan against Postgres never re-create).
+ */
+export function immutableChangeMessage(from: unknown, to: unknown, recreate?: string): string {
   return (
     `cannot change from ${JSON.stringify(from)} to ${JSON.stringify(to)}: Postgres fixes it when the database is created, ` +
     `so changing it means DROP DATABASE and CREATE DATABASE, which loses the data. ` +
-    `Keep the old value, or create a new database under another name and migrate; ` +
-    `to re-create this one on purpose, set reclaimPolicy: delete first.`
+    `Keep the old value, or create a new database under another name and migrate` +
+    (recreate ? `; ${recreate}.` : ".")
   );
 }
 

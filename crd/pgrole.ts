@@ -93,6 +93,19 @@ function derivedNameFailures(objectName: string | undefined, login: boolean, sec
   ];
 }
 
+/**
+ * spec.secretName is fixed once credentials were delivered there (apps read the Secret by name), and free until then:
+ * a name refused as SecretNotOwned can be changed, as that message advises. On the whole object, as it reads the
+ * status.
+ */
+const SECRET_NAME_IMMUTABLE_RULE = {
+  rule:
+    "!has(oldSelf.status) || !has(oldSelf.status.credentials) || " +
+    "(has(self.spec.secretName) ? self.spec.secretName : '') == (has(oldSelf.spec.secretName) ? oldSelf.spec.secretName : '')",
+  message:
+    "spec.secretName is immutable once credentials were delivered (status.credentials): apps read the Secret by name. Delete the Secret to rotate the password; create a new PgRole to move it.",
+};
+
 /** A rule on the whole object (it reads metadata.name): derivedNameFailures, on admission. */
 const DEFAULT_SECRET_NAME_RULE = {
   rule: `!self.spec.login || has(self.spec.secretName) || size(self.metadata.name) <= ${MAX_OBJECT_NAME - DEFAULT_SECRET_SUFFIX.length}`,
@@ -104,11 +117,6 @@ const rules = [
   {
     rule: "self.name == oldSelf.name",
     message: "spec.name is immutable: the role's grants, objects and logins belong to it. Create a new PgRole and move to it.",
-  },
-  {
-    rule: "(has(self.secretName) ? self.secretName : '') == (has(oldSelf.secretName) ? oldSelf.secretName : '')",
-    message:
-      "spec.secretName is immutable: apps read the Secret by name. Delete the Secret to rotate the password; create a new PgRole to move it.",
   },
   ...Object.entries(REFUSED_ATTRIBUTES).map(([field, why]) => ({
     rule: `!has(self.${field})`,
@@ -174,6 +182,6 @@ export function pgRoleCrd(): Schema {
         properties: { secretName: { type: "string" }, uid: { type: "string" }, resourceVersion: { type: "string" } },
       },
     }),
-    { rules: [DEFAULT_SECRET_NAME_RULE] },
+    { rules: [DEFAULT_SECRET_NAME_RULE, SECRET_NAME_IMMUTABLE_RULE] },
   );
 }

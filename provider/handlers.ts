@@ -81,6 +81,10 @@ export const configure = providerConnection;
 const replacementPlans = new Map<string, string[]>();
 const replacementKey = (spec: core.PgDatabaseSpec, manager: unknown) => JSON.stringify([manager, core.FIELD_NAMES.map((f) => spec[f])]);
 
+/** How to re-create a database on purpose through this provider: a replacement drops only under a recorded delete. */
+const RECREATE_ON_PURPOSE =
+  "to re-create this one on purpose (its data is lost), first run pulumi up with reclaimPolicy: delete and the old value, then change it";
+
 /**
  * Validates the inputs and plans the SQL an update would run now, returned as the input property plannedSql so
  * previews show it. Refusals the plan makes (an immutable change, a database another manager owns) fail here,
@@ -102,7 +106,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     return {
       failures: replacing.map((field) => ({
         property: field,
-        reason: `${field}: ${core.immutableChangeMessage(before[field], after[field])}`,
+        reason: `${field}: ${core.immutableChangeMessage(before[field], after[field], RECREATE_ON_PURPOSE)}`,
       })),
     };
   }

@@ -65,7 +65,7 @@ fi
 # superuser's; from 16 memberships have INHERIT and SET options).
 if [ "${e2e_matrix:-}" = 1 ]; then
   IFS=, read -ra e2e_cells <<<"${PGKOPF_E2E_CELLS:-13 createrole,14 createrole,15 createrole,16 createrole,17 createrole,18 createrole,18 superuser}"
-  run_matrix e2e "${e2e_cells[@]}" -- dist/test/e2e/pulumi.test.js dist/test/e2e/roles.test.js dist/test/e2e/parallel.test.js
+  run_matrix e2e "${e2e_cells[@]}" -- dist/test/e2e/pulumi.test.js dist/test/e2e/roles.test.js dist/test/e2e/parallel.test.js dist/test/e2e/previewRefusals.test.js
 fi
 [ ${#files[@]} -gt 0 ] || exit 0
 

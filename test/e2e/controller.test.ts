@@ -112,6 +112,8 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     apply("mynewdb", { name: "mynewdb", owner: "app_owner", encoding: "LATIN1" });
     const refused = await untilReady("mynewdb", "InvalidSpec");
     assert.match(ready(refused).message, /encoding: cannot change from "UTF8" to "LATIN1"/);
+    // Regression: it advised "set reclaimPolicy: delete first", which re-creates nothing in the cluster.
+    assert.doesNotMatch(ready(refused).message, /reclaimPolicy/);
     // From a value the API server allows only removing it, then setting the right one.
     apply("mynewdb", { name: "mynewdb", owner: "app_owner" });
     await untilReady("mynewdb");
@@ -296,6 +298,46 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
     cluster.kubectl(["delete", "pgdb", "grab", "grab-from", "-n", "team-b", "--wait=true", "--timeout=30s"]);
     assert.ok(await exists("team_a_db"), "deleting the would-be takers dropped nothing");
     assert.equal(ready(get("owned-by-a")).reason, "Reconciled");
+  });
+
+  // Regression: NotOwned advised an adoptFrom the cluster refuses (from another namespace, or naming a Pulumi stack).
+  // Each remedy the message gives is applied here, and the object becomes Ready.
+  test("10b. NotOwned advises only what works in the cluster, and each remedy works", async () => {
+    const applyIn = (ns: string, name: string, spec: object) =>
+      cluster.kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({ apiVersion: "my.local/v1", kind: "PgDatabase", metadata: { name, namespace: ns }, spec }),
+      );
+    const readyIn = (ns: string, name: string) => ready(JSON.parse(cluster.kubectl(["get", "pgdb", name, "-n", ns, "-o", "json"])));
+    apply("handover-a", { name: "handover_db", reclaimPolicy: "retain" });
+    await untilReady("handover-a");
+    applyIn("team-b", "handover-b", { name: "handover_db", adopt: true });
+    await eventually("handover-b NotOwned", () => readyIn("team-b", "handover-b")?.reason === "NotOwned");
+    const across = readyIn("team-b", "handover-b").message;
+    assert.match(across, /Only an object in namespace default may take it over \(adoptFrom: "kubernetes:default\/handover-a" there\)/);
+    assert.doesNotMatch(across, /set adoptFrom/);
+    cluster.kubectl(["delete", "pgdb", "handover-b", "-n", "team-b", "--wait=true", "--timeout=30s"]);
+    // The remedy: an object in the stamped manager's namespace.
+    apply("handover-c", { name: "handover_db", adoptFrom: "kubernetes:default/handover-a" });
+    await untilReady("handover-c");
+    cluster.kubectl(["delete", "pgdb", "handover-a", "handover-c", "-n", NS, "--wait=true", "--timeout=30s"]);
+
+    // A database a Pulumi stack stamped: adoptFrom cannot name it from the cluster; letting go and adopt can.
+    await pg.query(`CREATE DATABASE ${escapeIdentifier("from_stack")}`);
+    await pg.query(`COMMENT ON DATABASE ${escapeIdentifier("from_stack")} IS 'managed by pg-kopf: pulumi:shop/prod'`);
+    apply("from-stack", { name: "from_stack" });
+    const refused = ready(await untilReady("from-stack", "NotOwned")).message;
+    assert.match(
+      refused,
+      /cannot take over from pulumi:shop\/prod: .*reclaimPolicy: retain.*COMMENT ON DATABASE "from_stack" IS NULL\), then set adopt: true/,
+    );
+    assert.doesNotMatch(refused, /set adoptFrom/);
+    await pg.query(`COMMENT ON DATABASE ${escapeIdentifier("from_stack")} IS NULL`);
+    apply("from-stack", { name: "from_stack", adopt: true });
+    await untilReady("from-stack");
+    cluster.kubectl(["delete", "pgdb", "from-stack", "-n", NS, "--wait=true", "--timeout=30s"]);
+    await pg.query(`DROP DATABASE ${escapeIdentifier("from_stack")}`);
+    await pg.query(`DROP DATABASE ${escapeIdentifier("handover_db")}`);
   });
 
   // Regression: the status was compared as a JSON string, in another key order than the API server's, so every

@@ -249,6 +249,12 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     assert.ok(!(await roleExists("taken_role")));
     assert.equal(secret("taken-credentials")?.data.password, "theirs");
     assert.equal(secret("taken-credentials")?.raw.metadata.ownerReferences, undefined);
+    // The remedy the message gives (regression: the CRD refused it): another name, and the role is made.
+    assert.match(ready(obj).message, /Set spec.secretName to a name no Secret has/);
+    roles().apply("taken", { name: "taken_role", secretName: "taken-own-credentials" });
+    await untilApplied("taken", "taken-own-credentials");
+    assert.ok(await roleExists("taken_role"));
+    assert.equal(secret("taken-credentials")?.data.password, "theirs");
   });
 
   // Regression: a write the API server refused (here the Secret, by a quota) left the PgRole without a status and

@@ -216,8 +216,12 @@ describe("the API server and the controller agree on what is a valid PgRole", ()
     );
   });
 
-  test("the role's name and the Secret's name are immutable", () => {
+  // Regression: SecretNotOwned advised changing spec.secretName, which the CRD refused at all times.
+  test("the role's name is immutable; the Secret's name until credentials were delivered there", () => {
+    cluster.kubectl(["apply", "-f", "-"], object("fixed", { name: "fixed_role", secretName: "taken" }, "PgRole"));
     cluster.kubectl(["apply", "-f", "-"], object("fixed", { name: "fixed_role" }, "PgRole"));
+    const delivered = { credentials: { secretName: "fixed-credentials", uid: "u", resourceVersion: "1" } };
+    cluster.kubectl(["patch", "pgrole", "fixed", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: delivered })]);
     for (const [spec, message] of [
       [{ name: "renamed_role" }, /spec.name is immutable/],
       [{ name: "fixed_role", secretName: "elsewhere" }, /spec.secretName is immutable/],

@@ -89,17 +89,26 @@ test("what the preview shows is what up runs", async () => {
 
 // Regression: a replacement previewed only the CREATE of the new database; up then dropped the old one. The engine
 // checks a replacement twice and shows the second check, made without the old inputs.
+// The refusal's remedy is followed here: a retained database is replaced only after an up that records delete.
 test("preview of a replacement lists the DROP of the old database first", async () => {
-  const temp = { name: "temp", reclaimPolicy: "delete", encoding: "UTF8" };
-  await t.stack.setConfig("pg-kopf:databases", dbs([{ ...app, owner: "new_owner" }, { name: "old_reports" }, temp]));
+  const temp = { name: "temp", reclaimPolicy: "retain", encoding: "UTF8" };
+  const withTemp = (d: object) => dbs([{ ...app, owner: "new_owner" }, { name: "old_reports" }, d]);
+  await t.stack.setConfig("pg-kopf:databases", withTemp(temp));
   await t.stack.up({ color: "never" });
-  await t.stack.setConfig(
-    "pg-kopf:databases",
-    dbs([{ ...app, owner: "new_owner" }, { name: "old_reports" }, { ...temp, encoding: "SQL_ASCII", template: "template0" }]),
+  const changed = { encoding: "SQL_ASCII", template: "template0" };
+  await t.stack.setConfig("pg-kopf:databases", withTemp({ ...temp, ...changed }));
+  const refused = await t.stack.preview({ color: "never" }).then(
+    () => "",
+    (e: { commandResult?: { stdout: string; stderr: string } }) => `${e.commandResult?.stdout}${e.commandResult?.stderr}`,
   );
+  assert.match(refused, /first run pulumi up with reclaimPolicy: delete and the old value, then change it/);
+  await t.stack.setConfig("pg-kopf:databases", withTemp({ ...temp, reclaimPolicy: "delete" }));
+  await t.stack.up({ color: "never" });
+  await t.stack.setConfig("pg-kopf:databases", withTemp({ ...temp, reclaimPolicy: "delete", ...changed }));
   const preview = await t.stack.preview({ diff: true, color: "never" });
   compare("preview-replace.txt", normalize(preview.stdout));
-  // On the right of each line, what up runs, in order: the DROP of the old database, then the new one.
-  assert.match(preview.stdout, /\[0\]: .*=> "\[destructive\] DROP DATABASE IF EXISTS \\"temp\\""/);
-  assert.match(preview.stdout, /\[1\]: .*=> "CREATE DATABASE \\"temp\\" WITH TEMPLATE \\"template0\\" ENCODING 'SQL_ASCII'"/);
+  // What up runs, in order: the DROP of the old database, then the new one.
+  // (The last up planned nothing, so each statement shows as added.)
+  assert.match(preview.stdout, /\[0\]: "\[destructive\] DROP DATABASE IF EXISTS \\"temp\\""/);
+  assert.match(preview.stdout, /\[1\]: "CREATE DATABASE \\"temp\\" WITH TEMPLATE \\"template0\\" ENCODING 'SQL_ASCII'"/);
 });

@@ -47,6 +47,16 @@ async function revive(config: Record<string, string>): Promise<pulumi.dynamic.Re
   return p;
 }
 
+/**
+ * A configure or check refusal as the engine prints it: one check failure with the message (a throw would be printed
+ * twice with a stack trace). Returns the failure's reason.
+ */
+async function refusedCheck(p: pulumi.dynamic.ResourceProvider, news: Record<string, unknown>): Promise<string> {
+  const checked = await p.check!({}, { ...news, manager });
+  assert.equal(checked.failures?.length, 1, `expected one check failure, got ${JSON.stringify(checked.failures)}`);
+  return checked.failures![0].reason;
+}
+
 const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
 const ownerOf = async (name: string) =>
   (await pg.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1", [name]))[0]?.o;
@@ -248,6 +258,8 @@ describe("the planned SQL", () => {
     const refused = await checkAndDiff(made.outs!, { name: "implicit", encoding: "LATIN1" });
     assert.equal(refused.checked.failures?.[0]?.property, "encoding");
     assert.match(refused.checked.failures![0].reason, /cannot change from "UTF8" to "LATIN1"/);
+    // Adding the field is no replacement whatever the policy: no advice about reclaimPolicy that would not work.
+    assert.doesNotMatch(refused.checked.failures![0].reason, /reclaimPolicy/);
   });
 
   test("a database someone else owns fails check, naming the field", async () => {
@@ -267,7 +279,7 @@ describe("the planned SQL", () => {
   // Regression: a TLS misconfiguration previewed as "-- not planned", as if Postgres were merely down.
   test("a TLS setting that cannot work fails the preview, naming the setting", async () => {
     const strict = await revive(stackConfig({ "pg-kopf:adminSslMode": "require" }));
-    await assert.rejects(strict.check!({}, { name: "later", manager }), /TlsFailed: .*does not accept TLS.*sslmode prefer/);
+    assert.match(await refusedCheck(strict, { name: "later" }), /TlsFailed: .*does not accept TLS.*sslmode prefer/);
   });
 });
 
@@ -468,14 +480,21 @@ test("with no admin host configured anywhere, the provider refuses to guess and 
   const host = process.env.PGHOST;
   delete process.env.PGHOST;
   try {
-    await assert.rejects(revive({}), /pg-kopf:adminHost: no admin connection configured.*pulumi config set pg-kopf:adminHost/);
+    const unconfigured = await revive({});
+    assert.match(
+      await refusedCheck(unconfigured, { name: "later" }),
+      /pg-kopf:adminHost: no admin connection configured.*pulumi config set pg-kopf:adminHost/,
+    );
+    // The same refusal, not a guessed localhost, ends any other call.
+    await assert.rejects(unconfigured.create({ name: "later", manager }), /pg-kopf:adminHost: no admin connection configured/);
   } finally {
     if (host !== undefined) process.env.PGHOST = host;
   }
 });
 
 test("bad stack config names the key", async () => {
-  await assert.rejects(revive(stackConfig({ "pg-kopf:adminPort": "99999" })), /port: "99999" is not a TCP port/);
+  const bad = await revive(stackConfig({ "pg-kopf:adminPort": "99999" }));
+  assert.match(await refusedCheck(bad, { name: "later" }), /port: "99999" is not a TCP port/);
 });
 
 test("an admin without CREATEDB fails the database preview in one message naming the grant, before any statement", async () => {
