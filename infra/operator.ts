@@ -146,7 +146,8 @@ export class PgKopfOperator extends pulumi.ComponentResource {
           labels,
           // The program owns the Deployment: after an out-of-band change (kubectl scale, edit), the next up restores
           // it instead of failing on a server-side apply field conflict.
-          annotations: { "pulumi.com/patchForce": "true" },
+          // Foreground: deleting the Deployment returns once its pods are gone (see deleteBeforeReplace below).
+          annotations: { "pulumi.com/patchForce": "true", "pulumi.com/deletionPropagationPolicy": "foreground" },
         },
         spec: {
           replicas: args.replicas,
@@ -211,7 +212,9 @@ export class PgKopfOperator extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [crd, roleCrd, serverCrd] },
+      // A replacement (a move to another namespace) stops the old controller before the new one starts: each leads
+      // through a Lease in its own namespace, so the two must never run at once.
+      { parent: this, dependsOn: [crd, roleCrd, serverCrd], deleteBeforeReplace: true },
     );
 
     this.deploymentName = deployment.metadata.name;

@@ -38,9 +38,14 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
   };
   if (!s.manageCluster) return outputs;
 
-  const ns = new k8s.core.v1.Namespace("namespace", {
-    metadata: { name: s.namespace, labels: { "app.kubernetes.io/part-of": "pg-kopf" } },
-  });
+  // Never deleted, by destroy or by a move to another pg-kopf:namespace: it may hold what the program did not make
+  // (hand-made PgServers and their Secrets, PgDatabases, the controller's Lease). A kept namespace is taken up again
+  // by a later up that names it (Pulumi.yaml: kubernetes:upsertExistingObjects). See docs/adr/0018.
+  const ns = new k8s.core.v1.Namespace(
+    "namespace",
+    { metadata: { name: s.namespace, labels: { "app.kubernetes.io/part-of": "pg-kopf" } } },
+    { retainOnDelete: true },
+  );
   const postgres = new PostgresEndpoint("postgres", {
     namespace: ns.metadata.name,
     target: s.postgres,

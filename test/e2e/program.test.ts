@@ -3,6 +3,8 @@
 // real PostgreSQL 15. Every cluster object and database is created, changed, refreshed and destroyed by the engine.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 import { startCluster, type TestCluster } from "../../scripts/local/cluster";
@@ -24,6 +26,14 @@ const declared = [
 const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
 const get = (what: string, path: string) => cluster.kubectl(["get", what, "-n", NS, "-o", `jsonpath=${path}`]);
 const up = () => s.run(["up", "--yes", "--skip-preview"]);
+/** npm run release, as a user runs it, against the test cluster. */
+const release = (...args: string[]) => {
+  const r = spawnSync("bash", [join(REPO, "scripts", "release.sh"), ...args], {
+    env: { ...process.env, KUBECONFIG: cluster.kubeconfig },
+    encoding: "utf8",
+  });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+};
 const secretNames = () =>
   cluster
     .kubectl(["get", "secrets", "-n", NS, "-l", "app.kubernetes.io/name=postgres", "-o", "jsonpath={.items[*].metadata.name}"])
@@ -34,7 +44,8 @@ before(async () => {
   [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
   await pg.query("CREATE ROLE app_owner");
   const config = clusterStackConfig(pg, declared, { roleNamespaces: { value: JSON.stringify(["default"]) } });
-  s = createCliStack("e2e", pg, config, { KUBECONFIG: cluster.kubeconfig });
+  // (PULUMI_DEBUG_COMMANDS: for up's --event-log, which records the order of the engine's steps.)
+  s = createCliStack("e2e", pg, config, { KUBECONFIG: cluster.kubeconfig, PULUMI_DEBUG_COMMANDS: "true" });
 });
 after(() => {
   cluster?.stop();
@@ -215,6 +226,40 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     assert.equal(get("endpointslice/postgres-external", "{.endpoints[0].addresses[0]}"), "192.0.2.20");
   });
 
+  // Regression: a new pg-kopf:namespace replaced the Namespace, so up deleted the old one with Secrets the program
+  // never made; and the new controller started while the old one still led through its own namespace's Lease.
+  test("3d. a namespace move keeps the old namespace and what it holds; the old controller is gone before the new starts", () => {
+    cluster.kubectl(["create", "secret", "generic", "hand-made", "-n", NS, "--from-literal=password=theirs"]);
+    s.setConfig("namespace", "pg-kopf-moved");
+    const preview = s.run(["preview", "--diff"]);
+    assert.match(preview, /\+-\s*kubernetes:apps\/v1:Deployment: \(replace\)/);
+    assert.match(preview, /namespace\s*: "pg-kopf" => "pg-kopf-moved"/);
+    const events = join(s.dir, "move-events.jsonl");
+    s.run(["up", "--yes", "--skip-preview", "--event-log", events]);
+    // The old Deployment's deletion (foreground: its pods gone) ends before the new one is created.
+    const steps = readFileSync(events, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .flatMap((e) => {
+        const step = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
+        const replacing = step?.type === "kubernetes:apps/v1:Deployment" && /-replace/.test(step.op);
+        return replacing ? [`${e.resourcePreEvent ? "start" : "end"} ${step.op}`] : [];
+      });
+    assert.deepEqual(steps, ["start delete-replaced", "end delete-replaced", "start create-replacement", "end create-replacement"]);
+    assert.throws(() => cluster.kubectl(["get", "deployment/pg-kopf-controller", "-n", NS]));
+    cluster.kubectl(["rollout", "status", "deployment/pg-kopf-controller", "-n", "pg-kopf-moved", "--timeout=60s"]);
+    assert.equal(cluster.kubectl(["get", "namespace", NS, "-o", "jsonpath={.status.phase}"]), "Active");
+    assert.equal(Buffer.from(get("secret/hand-made", "{.data.password}"), "base64").toString(), "theirs");
+    // Back again: the kept namespace is taken up, not refused as already existing; the other one is kept too.
+    s.setConfig("namespace", NS);
+    up();
+    cluster.kubectl(["rollout", "status", "deployment/pg-kopf-controller", "-n", NS, "--timeout=60s"]);
+    cluster.kubectl(["get", "namespace", "pg-kopf-moved"]);
+    assert.equal(Buffer.from(get("secret/hand-made", "{.data.password}"), "base64").toString(), "theirs");
+    s.run(["preview", "--expect-no-changes"]);
+  });
+
   test("4. refresh shows an out-of-band change to the Deployment, and the next up repairs it", () => {
     cluster.kubectl(["scale", "deployment/pg-kopf-controller", "-n", NS, "--replicas=3"]);
     const refresh = s.run(["refresh", "--yes", "--diff"]);
@@ -253,6 +298,10 @@ describe("pulumi up of the whole program with the plain CLI", () => {
 
   test("7. destroy removes the cluster objects, keeps retained databases and the CRD with live objects", async () => {
     cluster.kubectl(["apply", "-n", "default", "-f", join(REPO, "examples", "mynewdb.yaml")]);
+    // While a controller runs, releasing its objects is refused: it carries out their deletions itself.
+    const early = release();
+    assert.equal(early.status, 1);
+    assert.match(early.output, /a pg-kopf controller still runs \(pg-kopf\/pg-kopf-controller\)/);
     s.run(["destroy", "--yes", "--skip-preview"]);
     assert.throws(() => cluster.kubectl(["get", "deployment/pg-kopf-controller", "-n", NS]));
     assert.ok(await exists("app"), "retain keeps the database");
@@ -260,5 +309,42 @@ describe("pulumi up of the whole program with the plain CLI", () => {
     // The CRDs are left, and so is every PgDatabase object: deleting a CRD would delete them all.
     cluster.kubectl(["get", "crd/pgdatabases.my.local", "crd/pgroles.my.local", "crd/pgservers.my.local"]);
     cluster.kubectl(["get", "pgdb/mynewdb", "-n", "default"]);
+    // And the namespace, which may hold what the program did not make.
+    cluster.kubectl(["get", `namespace/${NS}`, "secret/hand-made", "-n", NS]);
+  });
+
+  // Regression: after destroy, objects carrying the controller's finalizer hung on delete, and a controller started
+  // again would drop every reclaimPolicy: delete database whose object was being deleted. Release lets them go.
+  test("7b. after destroy, release lets objects go with Postgres untouched, and up again takes up what destroy kept", async () => {
+    await pg.query('CREATE DATABASE "held"');
+    const finalizer = (kind: string) => [`${kind}.my.local/finalizer`];
+    const held = (kind: string, name: string, spec: object) =>
+      JSON.stringify({
+        apiVersion: "my.local/v1",
+        kind,
+        metadata: { name, namespace: "default", finalizers: finalizer(kind === "PgRole" ? "pgroles" : "pgdatabases") },
+        spec,
+      });
+    cluster.kubectl(["apply", "-f", "-"], held("PgDatabase", "held", { name: "held", reclaimPolicy: "delete" }));
+    cluster.kubectl(["apply", "-f", "-"], held("PgRole", "kept-role", { name: "kept_role" }));
+    cluster.kubectl(["delete", "pgdb/held", "-n", "default", "--wait=false"]);
+    assert.match(cluster.kubectl(["get", "pgdb/held", "-n", "default", "-o", "jsonpath={.metadata.deletionTimestamp}"]), /\d{4}-/);
+    const dry = release("--dry-run");
+    assert.equal(dry.status, 0, dry.output);
+    assert.match(dry.output, /would release PgDatabase default\/held: was being deleted/);
+    cluster.kubectl(["get", "pgdb/held", "-n", "default"]);
+    const done = release();
+    assert.equal(done.status, 0, done.output);
+    assert.match(done.output, /released PgDatabase default\/held: was being deleted and is gone now; Postgres untouched/);
+    assert.match(done.output, /released PgRole default\/kept-role: no longer waits for a controller when deleted/);
+    assert.match(done.output, /2 object\(s\) released/);
+    assert.throws(() => cluster.kubectl(["get", "pgdb/held", "-n", "default"]));
+    assert.equal(cluster.kubectl(["get", "pgrole/kept-role", "-n", "default", "-o", "jsonpath={.metadata.finalizers}"]), "");
+    assert.ok(await exists("held"), "release drops nothing, whatever the reclaimPolicy");
+    cluster.kubectl(["delete", "pgrole/kept-role", "-n", "default", "--timeout=30s"]);
+    // Up again: the kept CRDs and namespace are taken up instead of failing "already exists".
+    up();
+    cluster.kubectl(["rollout", "status", "deployment/pg-kopf-controller", "-n", NS, "--timeout=60s"]);
+    s.run(["preview", "--expect-no-changes"]);
   });
 });
