@@ -61,6 +61,10 @@ export class KubeClient {
     return this.json("PUT", path, body);
   }
 
+  delete<T>(path: string): Promise<T> {
+    return this.json("DELETE", path);
+  }
+
   patch<T>(path: string, body: unknown, type: PatchType): Promise<T> {
     return this.json("PATCH", path, body, PATCH_CONTENT_TYPE[type]);
   }

@@ -42,7 +42,9 @@ before(async () => {
   writeFileSync(
     join(dir, "index.js"),
     [
-      'const { PgDatabase } = require("pg-kopf");',
+      'const { PgDatabase, PgRole } = require("pg-kopf");',
+      // A role too: its handlers load the installed package's every module they need (regression guard).
+      'new PgRole("reporter", { name: "reporter", reclaimPolicy: "delete" });',
       'const orders = new PgDatabase("orders", { name: "orders", reclaimPolicy: "delete" });',
       'new PgDatabase("audit", { name: "audit" });',
       "exports.orders = orders.name;",
@@ -75,7 +77,7 @@ after(() => pg?.destroy());
 
 test("an installed pg-kopf manages databases from another project's plain pulumi up, and destroy follows reclaimPolicy", async () => {
   const up = pulumi(["up", "--yes"]);
-  assert.match(up, /\+ 4 created|4 created/);
+  assert.match(up, /\+ 5 created|5 created/);
   assert.ok(await exists("orders"));
   assert.ok(await exists("audit"));
   const [{ c }] = await pg.query<{ c: string }>(
@@ -86,4 +88,5 @@ test("an installed pg-kopf manages databases from another project's plain pulumi
   pulumi(["destroy", "--yes"]);
   assert.ok(!(await exists("orders")), "reclaimPolicy delete drops it");
   assert.ok(await exists("audit"), "retain keeps it");
+  assert.deepEqual(await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'reporter'"), []);
 });

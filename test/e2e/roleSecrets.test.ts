@@ -1,0 +1,130 @@
+// A PgRole whose password is delivered to a Kubernetes Secret by the provider itself, through the real pulumi CLI, a
+// real kube-apiserver and a real Postgres: the password logs in, and it appears in no output of the engine at its
+// highest verbosity, in no gRPC log and nowhere in the state; a rotation, a Secret deleted out of band, a Secret that
+// is someone else's, and destroy.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { Client } from "pg";
+import { PgRole } from "../../provider";
+import { startCluster, type TestCluster } from "../../scripts/local/cluster";
+import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
+
+let pg: TestPostgres;
+let cluster: TestCluster;
+let t: TestStack;
+let grpcLog: string;
+/** The PgRoles the program declares, by resource name; each test changes them before its up. */
+let declared: Record<string, Record<string, unknown>> = {};
+const target = { name: "app-creds", namespace: "default" };
+
+async function login(user: string, password: string): Promise<boolean> {
+  const client = new Client({ host: pg.host, port: pg.port, user, password, database: "postgres" });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+const secret = (): Record<string, string> | undefined => {
+  try {
+    const s = JSON.parse(cluster.kubectl(["get", "secret", target.name, "-n", target.namespace, "-o", "json"]));
+    return Object.fromEntries(Object.entries(s.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+  } catch {
+    return undefined;
+  }
+};
+
+/** up at the engine's highest verbosity; returns everything it printed and logged, gRPC traffic included. */
+async function verboseUp(): Promise<string> {
+  const r = await t.stack.up({ logVerbosity: 11, logToStdErr: true, logFlow: true, onOutput: () => undefined });
+  return `${r.stdout}\n${r.stderr}\n${readFileSync(grpcLog, "utf8")}\n${JSON.stringify(await t.stack.exportStack())}`;
+}
+
+before(async () => {
+  [pg, cluster] = await Promise.all([startPostgres(), startCluster()]);
+  t = await createTestStack("secrets", localStackConfig(pg, []), pg, () => {
+    for (const [name, args] of Object.entries(declared)) new PgRole(name, args as never);
+  });
+  grpcLog = join(t.dir, "grpc.log");
+  Object.assign((t.stack.workspace as LocalWorkspace).envVars, { KUBECONFIG: cluster.kubeconfig, PULUMI_DEBUG_GRPC: grpcLog });
+});
+after(() => {
+  cluster?.stop();
+  pg?.destroy();
+  t?.destroyDir();
+});
+
+describe("a PgRole's password delivered to a Secret, never to the engine", () => {
+  test("1. the preview says where the password goes; up writes the Secret, and the password logs in and is nowhere else", async () => {
+    // The control: a password the program passes is traced by the engine at this verbosity (what remains, README).
+    const control = `control-${Date.now()}-pw`;
+    declared = {
+      app: { name: "app_user", reclaimPolicy: "delete", credentialsSecret: target },
+      control: { name: "control_user", reclaimPolicy: "delete", password: control },
+    };
+    let shown = "";
+    await t.stack.preview({ diff: true, onOutput: (s) => (shown += s) });
+    assert.match(shown, /-- note: writes a new generated password to Secret default\/app-creds, then sets it on the role/);
+    const seen = await verboseUp();
+    assert.ok(seen.length > 100_000, "verbose output was produced");
+    const keys = secret();
+    assert.ok(keys, "the Secret was written");
+    assert.deepEqual(Object.keys(keys).sort(), ["host", "jdbc-uri", "password", "pgpass", "port", "uri", "username"]);
+    assert.equal(keys.username, "app_user");
+    assert.ok(await login("app_user", keys.password));
+    assert.ok(seen.includes(control), "the search finds a password the engine carried");
+    assert.ok(!seen.includes(keys.password), "the password reached the engine, its logs or the state");
+    const state = (await t.stack.exportStack()).deployment.resources.find(
+      (r: { type: string }) => r.type === "pulumi-nodejs:dynamic/pg:Role",
+    );
+    assert.equal(state.outputs.password, undefined);
+    assert.match(String(state.outputs.credentialsVersion), /^\d+$/);
+    await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+  });
+
+  test("2. a new rotate value writes a new password and sets it; the old one no longer logs in", async () => {
+    const before = secret()!.password;
+    declared = { app: { ...declared.app, rotate: "2026-12" } }; // (the control role is dropped)
+    const seen = await verboseUp();
+    const after = secret()!.password;
+    assert.notEqual(after, before);
+    assert.ok(await login("app_user", after));
+    assert.ok(!(await login("app_user", before)));
+    assert.ok(!seen.includes(after) && !seen.includes(before));
+  });
+
+  test("3. a Secret deleted out of band: the refresh sees it, and up delivers a new password", async () => {
+    cluster.kubectl(["delete", "secret", target.name, "-n", target.namespace]);
+    await t.stack.up({ onOutput: () => undefined });
+    const keys = secret();
+    assert.ok(keys, "written again");
+    assert.ok(await login("app_user", keys.password));
+  });
+
+  test("4. both a password and credentialsSecret, or a Secret that is not the role's: refused, naming the field", async () => {
+    const app = declared.app;
+    declared = { app, other: { name: "other_user", password: "x-given-1", credentialsSecret: { name: "theirs", namespace: "default" } } };
+    await assert.rejects(t.stack.preview({ onOutput: () => undefined }), /credentialsSecret: set either password .* not both/);
+    cluster.kubectl(["create", "secret", "generic", "theirs", "-n", "default", "--from-literal=password=keep-me"]);
+    declared = { app, other: { name: "other_user", reclaimPolicy: "delete", credentialsSecret: { name: "theirs", namespace: "default" } } };
+    await assert.rejects(t.stack.up({ onOutput: () => undefined }), /Secret default\/theirs exists and is not this role's/);
+    assert.deepEqual(await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'other_user'"), []);
+    assert.equal(
+      Buffer.from(JSON.parse(cluster.kubectl(["get", "secret", "theirs", "-o", "json"])).data.password, "base64").toString(),
+      "keep-me",
+    );
+  });
+
+  test("5. destroy with reclaimPolicy delete drops the role and deletes its Secret", async () => {
+    await t.stack.destroy({ onOutput: () => undefined });
+    assert.deepEqual(await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'app_user'"), []);
+    assert.equal(secret(), undefined);
+  });
+});
