@@ -12,9 +12,11 @@ COPY tsconfig.json tsconfig.controller.json ./
 COPY core ./core
 COPY crd ./crd
 COPY controller ./controller
+# --omit=dev on the uninstall too: without it npm installs the whole tree again after the prune, devDependencies
+# (Biome, TypeScript, the Postgres binaries of the tests) included.
 RUN npx tsc -p tsconfig.controller.json \
  && npm prune --omit=dev --ignore-scripts \
- && npm uninstall --ignore-scripts --no-audit --no-fund @pulumi/pulumi @pulumi/kubernetes
+ && npm uninstall --omit=dev --ignore-scripts --no-audit --no-fund @pulumi/pulumi @pulumi/kubernetes
 
 FROM gcr.io/distroless/nodejs24-debian12:nonroot AS runtime
 WORKDIR /app
