@@ -90,7 +90,18 @@ test("the shared setup installs the CLI at the version package.json pins and kee
   assert.match(setup, /require\("\.\/package\.json"\)\.dependencies\["@pulumi\/pulumi"\]/);
   assert.match(setup, /uses: pulumi\/actions@v\d+\n\s+with:\n\s+pulumi-version: \$\{\{ steps\.deps\.outputs\.pulumi \}\}/);
   assert.match(setup, /umask 077/);
-  for (const name of readdirSync(WORKFLOWS)) assert.match(workflow(name), /uses: \.\/\.github\/actions\/pulumi-setup/, name);
+  for (const name of ["preview.yml", "up.yml"]) assert.match(workflow(name), /uses: \.\/\.github\/actions\/pulumi-setup/, name);
+});
+
+test("a version tag publishes the image for amd64 and arm64, with an SBOM and provenance, signed by digest", () => {
+  const image = workflow("image.yml");
+  assert.match(image, /^on:\n {2}push:\n {4}tags: \["v\[0-9\]/m);
+  assert.match(image, /^permissions:\n {2}contents: read\n\n/m, "write access only where the job needs it");
+  assert.match(image, /packages: write\n\s+# Keyless signing.*\n\s+id-token: write/);
+  assert.match(image, /platforms: linux\/amd64,linux\/arm64/);
+  assert.match(image, /sbom: true\n\s+provenance: mode=max/);
+  assert.match(image, /cosign sign --yes "\$\{IMAGE\}@\$\{DIGEST\}"/);
+  assert.match(image, /file: Dockerfile/, "the image users get is the Dockerfile the tests build");
 });
 
 test("pull requests get the preview with its diff as one comment that is updated in place", () => {
