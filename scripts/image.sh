@@ -6,6 +6,7 @@
 #   scripts/image.sh archive IMAGE FILE   writes the image as an OCI archive (for containerd or minikube image load)
 #   scripts/image.sh inspect IMAGE  prints buildah's description of the image (its OCI config under OCIv1.config)
 #   scripts/image.sh run IMAGE CMD...   runs CMD in the image's files, as its user
+#   scripts/image.sh remove IMAGE   deletes the image and every layer only it used
 # The bases are look-alikes of node:24-bookworm-slim and gcr.io/distroless/nodejs24-debian12:nonroot, made from
 # Debian packages and the Node 24 the project installs: users build on the real ones. What the test machine needs is
 # passed as build mounts only (the machine's CA bundle and an npmrc naming it, for a TLS-re-signing proxy); the image
@@ -84,11 +85,16 @@ build() {
   local npmrc; npmrc=$(mktemp)
   printf 'registry=%s\ncafile=/run/machine-ca.crt\n' "$(npm config get registry)" >"$npmrc"
   log "building pg-kopf-controller:$tag from the Dockerfile"
-  bah bud --quiet --pull=never --layers --network host --isolation chroot \
+  # No layer cache: vfs storage keeps each cached step as a whole copy of its filesystem (gigabytes a build); and
+  # the image this tag named before, with what only it used, goes after the build.
+  local previous; previous=$(bah images --quiet "pg-kopf-controller:$tag" 2>/dev/null || true)
+  bah bud --quiet --pull=never --network host --isolation chroot \
     -v /etc/ssl/certs/ca-certificates.crt:/run/machine-ca.crt:ro -v "$npmrc:/root/.npmrc:ro" \
     -t "pg-kopf-controller:$tag" -f Dockerfile . >/dev/null
   rm -f "$npmrc"
-  log "built pg-kopf-controller:$tag"
+  [ -z "$previous" ] || bah rmi --force "$previous" >/dev/null 2>&1 || true
+  bah rmi --prune >/dev/null 2>&1 || true
+  log "built pg-kopf-controller:$tag ($(du -sh "$cache/containers" | cut -f1) of image storage)"
 }
 
 files() {
@@ -115,7 +121,8 @@ case "${1:-}" in
   build) build "${2:-dev}" ;;
   files) files "$2" ;;
   archive) bah push --quiet "$2" "oci-archive:$3:$2" ;;
+  remove) { bah rmi --force "$2" && bah rmi --prune; } >/dev/null 2>&1 || true ;;
   inspect) bah inspect --type image "$2" ;;
   run) run "${@:2}" ;;
-  *) echo "usage: scripts/image.sh bases | build [TAG] | files IMAGE | archive IMAGE FILE | inspect IMAGE | run IMAGE CMD..." >&2; exit 2 ;;
+  *) echo "usage: scripts/image.sh bases | build [TAG] | files IMAGE | archive IMAGE FILE | inspect IMAGE | run IMAGE CMD... | remove IMAGE" >&2; exit 2 ;;
 esac

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { CONTROLLER_ARGS } from "../../infra/operator";
 import { REPO } from "../../scripts/local/project";
 
@@ -38,6 +38,8 @@ before(() => {
       return { size: Number(size), path: path.join(" ") };
     });
 });
+
+after(() => image("remove", IMAGE));
 
 describe("the controller's image", () => {
   test("holds production dependencies only, and fits its size budget", () => {
