@@ -1,16 +1,19 @@
 // pg-kopf as a platform team uses it: packed with npm pack, installed into a Pulumi project of its own (named
-// otherwise), `import { PgDatabase } from "pg-kopf"`, and the plain `pulumi up` / `destroy` against a real PostgreSQL.
+// otherwise), `import { PgDatabase } from "pg-kopf"`, and the plain `pulumi up` / `destroy` against a real PostgreSQL;
+// and the cluster half from `pg-kopf/cluster`, installing the controller into a real kube-apiserver (a KWOK node).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startCluster, type TestCluster } from "../../scripts/local/cluster";
 import { REPO } from "../../scripts/local/project";
 
 let pg: TestPostgres;
+let cluster: TestCluster;
 let dir: string;
 let env: Record<string, string>;
 
@@ -23,10 +26,11 @@ const pulumi = (args: string[]) => {
   if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
   return r.stdout + r.stderr;
 };
+const REPO_MANIFEST = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
 const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
 
 before(async () => {
-  pg = await startPostgres();
+  [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
   dir = mkdtempSync(join(tmpdir(), "platform-db-"));
   const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: REPO, encoding: "utf8" })
     .trim()
@@ -34,7 +38,19 @@ before(async () => {
     .pop()!;
   writeFileSync(
     join(dir, "package.json"),
-    JSON.stringify({ name: "platform-db", private: true, dependencies: { "pg-kopf": `file:./${packed}` } }, null, 2),
+    JSON.stringify(
+      {
+        name: "platform-db",
+        private: true,
+        dependencies: {
+          "pg-kopf": `file:./${packed}`,
+          "@pulumi/pulumi": REPO_MANIFEST.dependencies["@pulumi/pulumi"],
+          "@pulumi/kubernetes": REPO_MANIFEST.dependencies["@pulumi/kubernetes"],
+        },
+      },
+      null,
+      2,
+    ),
   );
   // The packages are in npm's cache already (the repository installed them); nothing new is fetched.
   execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "pipe" });
@@ -48,6 +64,17 @@ before(async () => {
       'const orders = new PgDatabase("orders", { name: "orders", reclaimPolicy: "delete" });',
       'new PgDatabase("audit", { name: "audit" });',
       "exports.orders = orders.name;",
+      // The controller, installed by the platform team's program with the components pg-kopf's own program uses.
+      'const pulumi = require("@pulumi/pulumi");',
+      'const k8s = require("@pulumi/kubernetes");',
+      'const { PgKopfOperator, PostgresEndpoint } = require("pg-kopf/cluster");',
+      'const ns = new k8s.core.v1.Namespace("db-system", { metadata: { name: "db-system" } });',
+      'const postgres = new PostgresEndpoint("postgres", { namespace: ns.metadata.name, target: { hostIp: "192.0.2.10", port: 5432 },',
+      '  user: "pg_kopf_admin", password: pulumi.secret("not-a-real-one"), database: "postgres", sslmode: "verify-full" });',
+      'const operator = new PgKopfOperator("operator", { namespace: ns.metadata.name, image: "pg-kopf-controller", imageTag: "dev",',
+      '  imagePullPolicy: "Never", replicas: 1, postgresHost: postgres.host, postgresPort: postgres.port,',
+      '  secretName: postgres.secretName, hasCa: postgres.hasCa, roleNamespaces: ["default"] }, { dependsOn: [postgres] });',
+      "exports.controller = operator.deploymentName;",
       "",
     ].join("\n"),
   );
@@ -65,6 +92,7 @@ before(async () => {
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
     PGPASSFILE: passfile,
+    KUBECONFIG: cluster.kubeconfig,
   };
   pulumi(["stack", "init"]);
   // The documented keys, in the pg-kopf namespace, in a project called platform-db.
@@ -73,17 +101,23 @@ before(async () => {
   pulumi(["config", "set", "pg-kopf:adminUser", pg.user]);
   pulumi(["config", "set", "pg-kopf:adminSslMode", "disable"]);
 });
-after(() => pg?.destroy());
+after(() => {
+  cluster?.stop();
+  pg?.destroy();
+});
 
 test("an installed pg-kopf manages databases from another project's plain pulumi up, and destroy follows reclaimPolicy", async () => {
   const up = pulumi(["up", "--yes"]);
-  assert.match(up, /\+ 5 created|5 created/);
+  assert.match(up, /\d+ created/);
   assert.ok(await exists("orders"));
   assert.ok(await exists("audit"));
   const [{ c }] = await pg.query<{ c: string }>(
     "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'orders'",
   );
   assert.equal(c, "managed by pg-kopf: pulumi:platform-db/prod");
+  cluster.kubectl(["rollout", "status", "deployment/pg-kopf-controller", "-n", "db-system", "--timeout=60s"]);
+  cluster.kubectl(["get", "crd/pgdatabases.my.local", "crd/pgroles.my.local", "crd/pgservers.my.local"]);
+  cluster.kubectl(["get", "clusterrole/pg-kopf-controller-db-system", "service/postgres", "-n", "db-system"]);
   pulumi(["preview", "--expect-no-changes"]);
   pulumi(["destroy", "--yes"]);
   assert.ok(!(await exists("orders")), "reclaimPolicy delete drops it");

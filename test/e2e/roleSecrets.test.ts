@@ -82,7 +82,7 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     assert.ok(seen.includes(control), "the search finds a password the engine carried");
     assert.ok(!seen.includes(keys.password), "the password reached the engine, its logs or the state");
     const state = (await t.stack.exportStack()).deployment.resources.find(
-      (r: { type: string }) => r.type === "pulumi-nodejs:dynamic/pg:Role",
+      (r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/pg:Role" && r.urn.endsWith("::app"),
     );
     assert.equal(state.outputs.password, undefined);
     assert.match(String(state.outputs.credentialsVersion), /^\d+$/);
