@@ -97,6 +97,11 @@ export function credentialKeys(username: string, password: string, at: Endpoint,
   };
 }
 
+/** A Secret's data: the keys base64-encoded, as the API takes them. */
+export function secretData(keys: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
+}
+
 /** The whole Secret for `obj`: its keys base64-encoded, owned by the object, marked with the rotation it answers. */
 export function credentialsSecret(
   obj: CustomObject,
@@ -118,7 +123,7 @@ export function credentialsSecret(
       ownerReferences: [{ apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid, controller: true }],
     },
     type: SECRET_TYPE,
-    data: Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")])),
+    data: secretData(keys),
   };
 }
 

@@ -51,8 +51,7 @@ export async function release(client: KubeClient, options: ReleaseOptions = {}):
         } catch (err) {
           // 409/422: the object changed since it was read (its finalizers, another writer): read it again.
           if (!(err instanceof KubeApiError) || ![409, 422].includes(err.code) || attempt >= 5) throw err;
-          const path = `${ResourceApi.collection(kind, obj.metadata.namespace)}/${encodeURIComponent(obj.metadata.name)}`;
-          obj = await client.get<CustomObject>(path);
+          obj = await api.get(obj);
         }
       }
       if (!listed.metadata.finalizers?.includes(kind.finalizer)) continue;
@@ -75,10 +74,11 @@ function parseArgs(argv: readonly string[]): ReleaseOptions & { force: boolean }
     const arg = argv[i];
     if (arg === "--dry-run") dryRun = true;
     else if (arg === "--even-with-controller") force = true;
-    else if (arg === "--namespace" || arg === "-n") namespace = argv[++i];
-    else throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: npm run release -- [--namespace NS] [--dry-run]`);
+    else if (arg === "--namespace" || arg === "-n") {
+      namespace = argv[++i];
+      if (!namespace) throw new Error(`${arg} needs a namespace name`);
+    } else throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: npm run release -- [--namespace NS] [--dry-run]`);
   }
-  if (argv.includes("--namespace") && !namespace) throw new Error("--namespace needs a namespace name");
   return { namespace, dryRun, force };
 }
 

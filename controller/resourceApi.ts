@@ -16,6 +16,11 @@ export class ResourceApi {
       : `/apis/${kind.group}/${kind.version}/${kind.plural}`;
   }
 
+  /** The object as it is now. */
+  async get<T extends CustomObject>(obj: T): Promise<T> {
+    return this.client.get<T>(this.path(obj));
+  }
+
   /** Applies JSON Patch operations (with their `test` preconditions) to the object; returns the new object. */
   async patch<T extends CustomObject>(obj: T, operations: readonly object[]): Promise<T> {
     return this.client.patch<T>(this.path(obj), operations, "json");

@@ -25,6 +25,15 @@ export class SecretApi {
     return this.client.create<SecretObject>(secretsPath(secret.metadata.namespace), secret);
   }
 
+  /** Deletes it; nothing when it is already gone. */
+  async delete(namespace: string, name: string): Promise<void> {
+    try {
+      await this.client.delete(`${secretsPath(namespace)}/${encodeURIComponent(name)}`);
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.code === 404)) throw err;
+    }
+  }
+
   /** Replaces it, with its resourceVersion as the precondition: 409 when it changed since it was read. */
   replace(secret: SecretObject): Promise<SecretObject> {
     return this.client.replace<SecretObject>(

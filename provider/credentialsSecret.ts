@@ -3,9 +3,10 @@
 // where the Secret is and the version of it. The engine never carries it, so no trace of the engine (-v=11,
 // PULUMI_DEBUG_GRPC) can show it. The Secret is reached with the provider process's KUBECONFIG (as kubectl does).
 import type * as pulumi from "@pulumi/pulumi";
-import { credentialKeys, passwordOf, type SecretObject, SECRET_TYPE } from "../controller/credentials";
-import { KubeApiError, KubeClient } from "../controller/kube/client";
+import { credentialKeys, MANAGED_BY_LABEL, passwordOf, type SecretObject, SECRET_TYPE, secretData } from "../controller/credentials";
+import { KubeClient } from "../controller/kube/client";
 import { loadKubeTarget } from "../controller/kube/config";
+import { SecretApi } from "../controller/secrets";
 import * as core from "../core";
 
 /** Where the credentials go, as the credentialsSecret input says. */
@@ -63,26 +64,17 @@ export function sameTarget(a: SecretTarget | undefined, b: SecretTarget | undefi
   return a.name === b.name && a.namespace === b.namespace && a.host === b.host && a.port === b.port;
 }
 
-const client = () => new KubeClient(loadKubeTarget(process.env));
-const path = (t: SecretTarget) => `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/secrets/${encodeURIComponent(t.name)}`;
-
-async function readSecret(kube: KubeClient, t: SecretTarget): Promise<SecretObject | undefined> {
-  try {
-    return await kube.get<SecretObject>(path(t));
-  } catch (err) {
-    if (err instanceof KubeApiError && err.code === 404) return undefined;
-    throw err;
-  }
-}
+/** The Secrets API as the user's KUBECONFIG reaches it, the way the controller reads and writes its own. */
+const secrets = () => new SecretApi(new KubeClient(loadKubeTarget(process.env)));
 
 /** The Secret's version, or undefined when it is gone. */
 export async function secretVersion(t: SecretTarget): Promise<string | undefined> {
-  return (await readSecret(client(), t))?.metadata.resourceVersion;
+  return (await secrets().get(t.namespace, t.name))?.metadata.resourceVersion;
 }
 
 /** The password the Secret holds, or undefined when it is gone or holds none. */
 export async function storedPassword(t: SecretTarget): Promise<string | undefined> {
-  return passwordOf(await readSecret(client(), t));
+  return passwordOf(await secrets().get(t.namespace, t.name));
 }
 
 /**
@@ -97,8 +89,8 @@ export async function writeCredentials(
   password: string,
   manager: string,
 ): Promise<string> {
-  const kube = client();
-  const existing = await readSecret(kube, t);
+  const api = secrets();
+  const existing = await api.get(t.namespace, t.name);
   if (existing && existing.metadata.annotations?.[SECRET_MANAGER_ANNOTATION] !== manager) {
     throw new core.InvalidSpec([
       {
@@ -120,26 +112,20 @@ export async function writeCredentials(
       name: t.name,
       namespace: t.namespace,
       ...(existing?.metadata.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
-      labels: { "app.kubernetes.io/managed-by": "pg-kopf" },
+      labels: { ...MANAGED_BY_LABEL },
       annotations: { [SECRET_MANAGER_ANNOTATION]: manager },
     },
     type: SECRET_TYPE,
-    data: Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")])),
+    data: secretData(keys),
   };
-  const written = existing
-    ? await kube.replace<SecretObject>(path(t), body)
-    : await kube.create<SecretObject>(path(t).replace(/\/[^/]+$/, ""), body);
+  const written = existing ? await api.replace(body) : await api.create(body);
   return written.metadata.resourceVersion ?? "";
 }
 
 /** Deletes the Secret if it is this manager's; another's, or none, is left as it is. */
 export async function deleteCredentials(t: SecretTarget, manager: string): Promise<void> {
-  const kube = client();
-  const existing = await readSecret(kube, t);
+  const api = secrets();
+  const existing = await api.get(t.namespace, t.name);
   if (existing?.metadata.annotations?.[SECRET_MANAGER_ANNOTATION] !== manager) return;
-  try {
-    await kube.delete(path(t));
-  } catch (err) {
-    if (!(err instanceof KubeApiError && err.code === 404)) throw err;
-  }
+  await api.delete(t.namespace, t.name);
 }

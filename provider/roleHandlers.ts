@@ -201,13 +201,13 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
   const owner = ownershipOf(news, "PgRole", olds);
   const { manager } = owner;
   const target = targetOf(news);
-  // Into credentialsSecret from a password of the program's: a new password, which the state no longer holds.
-  const rotation = rotates(olds, news) || (target !== undefined && targetOf(olds) === undefined);
+  // (Into credentialsSecret from a password of the program's is a rotation too: the Secret moves, see rotates.)
+  const rotation = rotates(olds, news);
   try {
     const fresh = target && rotation ? await deliverNew(settings, spec, news, manager) : undefined;
     // Without a rotation: the password the apps already have, from the Secret or the state.
-    const kept = target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? "");
-    const password = fresh?.password ?? (rotation ? (news.password as string) : kept);
+    const kept = async () => (target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? ""));
+    const password = fresh?.password ?? (rotation ? (news.password as string) : await kept());
     const { observed } = await role.convergeRole(settings, spec, owner, {
       password: rotation ? { verifier: core.scramVerifier(password) } : undefined,
       // Dropped out of band: created again with the password the apps already have.
