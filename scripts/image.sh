@@ -2,8 +2,10 @@
 # The controller's image, built from the Dockerfile as it is, with Debian's buildah and no container registry:
 #   scripts/image.sh bases          makes the Dockerfile's two base images locally, under their exact names (once)
 #   scripts/image.sh build [TAG]    builds the Dockerfile as pg-kopf-controller:TAG (default: dev)
+#   scripts/image.sh pause          makes the real node's sandbox image, registry.k8s.io/pause:3.10, from tools/pause (once)
 #   scripts/image.sh files IMAGE    lists the image's files: size in bytes, then path
-#   scripts/image.sh archive IMAGE FILE   writes the image as an OCI archive (for containerd or minikube image load)
+#   scripts/image.sh archive IMAGE FILE [NAME]   writes the image as an OCI archive (for containerd or minikube image
+#                                   load), named NAME inside (default IMAGE; containerd wants the full name, docker.io/library/...)
 #   scripts/image.sh inspect IMAGE  prints buildah's description of the image (its OCI config under OCIv1.config)
 #   scripts/image.sh run IMAGE CMD...   runs CMD in the image's files, as its user
 #   scripts/image.sh remove IMAGE   deletes the image and every layer only it used
@@ -78,6 +80,20 @@ bases() {
   has_image "$DISTROLESS_BASE" || distroless_base
 }
 
+PAUSE_IMAGE=registry.k8s.io/pause:3.10
+
+# The image containerd runs as each pod's sandbox: the toolchain's static pause program, alone, as upstream's is.
+pause_image() {
+  has_image "$PAUSE_IMAGE" && return
+  local bin; bin=$(command -v pause) || { log "no pause program on PATH: run scripts/toolchain.sh pause"; return 1; }
+  log "making $PAUSE_IMAGE from $bin"
+  local ctr; ctr=$(bah from scratch)
+  bah copy "$ctr" "$bin" /pause >/dev/null
+  bah config --user 65535:65535 --entrypoint '["/pause"]' "$ctr"
+  bah commit --quiet "$ctr" "$PAUSE_IMAGE" >/dev/null
+  bah rm "$ctr" >/dev/null
+}
+
 build() {
   local tag=${1:-dev}
   bases
@@ -118,11 +134,12 @@ run() {
 
 case "${1:-}" in
   bases) bases ;;
+  pause) pause_image ;;
   build) build "${2:-dev}" ;;
   files) files "$2" ;;
-  archive) bah push --quiet "$2" "oci-archive:$3:$2" ;;
+  archive) bah push --quiet "$2" "oci-archive:$3:${4:-$2}" ;;
   remove) { bah rmi --force "$2" && bah rmi --prune; } >/dev/null 2>&1 || true ;;
   inspect) bah inspect --type image "$2" ;;
   run) run "${@:2}" ;;
-  *) echo "usage: scripts/image.sh bases | build [TAG] | files IMAGE | archive IMAGE FILE | inspect IMAGE | run IMAGE CMD... | remove IMAGE" >&2; exit 2 ;;
+  *) echo "usage: scripts/image.sh bases | pause | build [TAG] | files IMAGE | archive IMAGE FILE [NAME] | inspect IMAGE | run IMAGE CMD... | remove IMAGE" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 # Go module proxy, pinned to package.json's versions, into a cache outside the repo. A warm cache is a no-op.
 # The two Pulumi plugins the proxy cannot serve (the kubernetes resource plugin, the nodejs language host) are built from
 # upstream source archives in ../shared/vendor (PGKOPF_VENDOR), or installed the normal way where those are absent.
-# Usage: scripts/toolchain.sh [pulumi|language-nodejs|kubernetes-plugin|etcd|kubernetes|kwok|actionlint|dockerfile-lint ...]
+# Usage: scripts/toolchain.sh [pulumi|language-nodejs|kubernetes-plugin|etcd|kubernetes|kubernetes-node|coredns|pause|kwok|actionlint|dockerfile-lint ...]
 #        scripts/toolchain.sh paths         (prints the bin folders, builds nothing)
 #        scripts/toolchain.sh pulumi-home   (prints the PULUMI_HOME holding the plugins, builds nothing)
 set -euo pipefail
@@ -105,6 +105,51 @@ build_kubernetes() {
    done)
   rm -rf "$out"; mv "$out.tmp" "$out"
   log "kubernetes v$v: done"
+}
+
+# kubelet and kube-proxy, for the real node (scripts/local/node.ts): the same module and version stamps as the control
+# plane, in their own folder so the fast suites never wait for them.
+build_kubernetes-node() {
+  local v; v=$(version kubernetes)
+  local out="$cache/kubernetes-node-v$v"
+  if [ -x "$out/bin/kubelet" ] && [ -x "$out/bin/kube-proxy" ]; then log "kubelet, kube-proxy v$v: cached"; return; fi
+  log "kubelet, kube-proxy v$v: building (cold: about 7 min on 2 cores)"
+  local w="$cache/src/kubernetes-node-v$v"
+  local staging="0.${v#1.}" lines=("require k8s.io/kubernetes v$v") mod
+  for mod in $(grep -oE '^\s*k8s.io/[a-z0-9-]+ => ./staging' "$(modfile k8s.io/kubernetes@v$v)" | awk '{print $1}'); do
+    lines+=("replace $mod => $mod v$staging")
+  done
+  wrapper "$w" "${lines[@]}"
+  printf 'package main\nimport (\n _ "k8s.io/kubernetes/cmd/kubelet/app"\n _ "k8s.io/kubernetes/cmd/kube-proxy/app"\n)\n' >"$w/tools.go"
+  local major=${v%%.*} minor; minor=$(echo "$v" | cut -d. -f2)
+  local ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "$w" && go mod tidy >/dev/null 2>&1 || true
+   mkdir -p "$out.tmp/bin"
+   for c in kubelet kube-proxy; do
+     log "kubernetes v$v: $c"
+     go build -trimpath -ldflags "$ld" -o "$out.tmp/bin/$c" "k8s.io/kubernetes/cmd/$c"
+   done)
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "kubelet, kube-proxy v$v: done"
+}
+
+# CoreDNS, run on the real node as a host process behind the kube-dns Service (pods resolve cluster names through it).
+build_coredns() {
+  local v; v=$(version coredns)
+  local out="$cache/coredns-v$v"
+  if [ -x "$out/bin/coredns" ]; then log "coredns v$v: cached"; return; fi
+  log "coredns v$v: building"
+  local w="$cache/src/coredns-v$v"
+  wrapper "$w" "require github.com/coredns/coredns v$v" "$(nonlocal_replaces "$(modfile github.com/coredns/coredns@v$v)")"
+  printf 'package main\nimport _ "github.com/coredns/coredns/coremain"\n' >"$w/tools.go"
+  (cd "$w" && go mod tidy >/dev/null 2>&1 || true
+   mkdir -p "$out.tmp/bin"
+   go build -trimpath -ldflags "-s -w" -o "$out.tmp/bin/coredns" github.com/coredns/coredns)
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "coredns v$v: done"
 }
 
 build_kwok() {
@@ -278,14 +323,30 @@ build_dockerfile-lint() {
   log "dockerfile-lint: done"
 }
 
+pause_dir() { echo "$cache/pause-$(cat "$root/tools/pause/go.mod" "$root/tools/pause/main.go" | sha256sum | cut -c1-12)"; }
+
+# pause: the real node's sandbox process (tools/pause), a static program scripts/image.sh packs as the pause image
+build_pause() {
+  local out; out=$(pause_dir)
+  if [ -x "$out/bin/pause" ]; then log "pause: cached"; return; fi
+  log "pause: building"
+  mkdir -p "$out.tmp/bin"
+  (cd "$root/tools/pause" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/bin/pause" .)
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "pause: done"
+}
+
 # paths: the bin folders of the cached tools, one per line (for PATH); builds nothing
 paths() {
   echo "$cache/pulumi-v$(version @pulumi/pulumi)/bin"
   echo "$cache/etcd-v$(version etcd)/bin"
   echo "$cache/kubernetes-v$(version kubernetes)/bin"
   echo "$cache/kwok-v$(version kwok)/bin"
+  echo "$cache/kubernetes-node-v$(version kubernetes)/bin"
+  echo "$cache/coredns-v$(version coredns)/bin"
   echo "$cache/actionlint-v$(version actionlint)/bin"
   echo "$(dockerfile_lint_dir)/bin"
+  echo "$(pause_dir)/bin"
 }
 
 main() {
@@ -293,7 +354,7 @@ main() {
   if [ "${1:-}" = pulumi-home ]; then pulumi_home; return; fi
   mkdir -p "$cache/src"
   local started=$SECONDS parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(pulumi language-nodejs kubernetes-plugin etcd kubernetes kwok actionlint dockerfile-lint)
+  [ ${#parts[@]} -gt 0 ] || parts=(pulumi language-nodejs kubernetes-plugin etcd kubernetes kubernetes-node coredns pause kwok actionlint dockerfile-lint)
   for p in "${parts[@]}"; do "build_$p"; done
   log "all done in $((SECONDS - started))s; cache $(du -sh "$cache" 2>/dev/null | cut -f1) at $cache"
 }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./postgres";
 import { makeCa, signLeaf } from "./pki";
+import { holdSlot, type NodeSlot, type RealNode, startNode } from "./node";
 
 export interface TestCluster {
   readonly dir: string;
@@ -18,28 +19,40 @@ export interface TestCluster {
   kubectl(args: string[], input?: string): string;
   /** A kubeconfig that authenticates as a ServiceAccount, with a fresh token. */
   serviceAccountKubeconfig(namespace: string, name: string): string;
+  /** The real node, when the cluster was started with one. */
+  readonly node?: RealNode;
   /** Stops and restarts kube-apiserver only (same etcd, same port). */
   restartApiServer(): Promise<void>;
   /** Stops the API server (etcd and the rest keep running) until startApiServer. */
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
+  /** Stops everything; a real node's slot is removed in the background (see shutdown). */
   stop(): void;
+  /** Stops everything and waits until a real node's slot is gone. */
+  shutdown(): Promise<void>;
 }
 
 export interface ClusterOptions {
   /** Also run controller-manager, scheduler and a KWOK fake node, so workloads roll out. */
   readonly workloads?: boolean;
+  /**
+   * Workloads on a real node (containerd, kubelet, kube-proxy, CoreDNS: scripts/local/node.ts) instead of the fake
+   * one: pods run. The API server then listens on the node slot's machine address, which pods reach.
+   */
+  readonly realNode?: boolean;
 }
 
-function makePki(dir: string): void {
+function makePki(dir: string, address: string): void {
   makeCa(dir, "pg-kopf-test-ca");
   signLeaf(
     dir,
     "apiserver",
     "/CN=kube-apiserver",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n",
+    `subjectAltName=IP:${address},DNS:localhost,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n`,
   );
   signLeaf(dir, "admin", "/CN=admin/O=system:masters", "extendedKeyUsage=clientAuth\n");
+  // How the API server authenticates to a real node's kubelet (logs, exec, port-forward).
+  signLeaf(dir, "kubelet-client", "/CN=kube-apiserver-kubelet-client/O=system:masters", "extendedKeyUsage=clientAuth\n");
   execFileSync("openssl", ["genrsa", "-out", "sa.key", "2048"], { cwd: dir, stdio: "pipe" });
   execFileSync("openssl", ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], { cwd: dir, stdio: "pipe" });
 }
@@ -67,9 +80,13 @@ async function waitFor(what: string, check: () => boolean, timeoutMs: number): P
 /** Starts the control plane. Needs the toolchain's etcd, kube-* and kwok on PATH, and kubectl. */
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-cluster-"));
-  makePki(dir);
+  let slot: NodeSlot | undefined;
+  let node: RealNode | undefined;
+  if (options.realNode) slot = await holdSlot();
+  const address = slot?.host ?? "127.0.0.1";
+  makePki(dir, address);
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const server = `https://127.0.0.1:${apiPort}`;
+  const server = `https://${address}:${apiPort}`;
   const kubeconfig = join(dir, "admin.kubeconfig");
   writeFileSync(
     kubeconfig,
@@ -95,9 +112,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     children.delete(name);
   };
   let stopped = false;
+  let released: Promise<void> = Promise.resolve();
   const stop = () => {
     if (stopped) return;
     stopped = true;
+    // The node first (its kubelet would otherwise report to an API server that is gone), then the control plane.
+    released = slot?.release() ?? released;
     for (const name of [...children.keys()].reverse()) kill(name);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -121,8 +141,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const startApiServer = () =>
     launch("kube-apiserver", "kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${apiPort}`,
       `--tls-cert-file=${join(dir, "apiserver.crt")}`,
       `--tls-private-key-file=${join(dir, "apiserver.key")}`,
@@ -131,7 +151,17 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       `--service-account-key-file=${join(dir, "sa.pub")}`,
       `--service-account-signing-key-file=${join(dir, "sa.key")}`,
       "--service-cluster-ip-range=10.96.0.0/16",
-      "--authorization-mode=RBAC",
+      ...(slot
+        ? [
+            // A real kubelet: it may touch only its own node and pods, and the API server reaches it (logs, exec)
+            // by its InternalIP with a client certificate.
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            `--kubelet-client-certificate=${join(dir, "kubelet-client.crt")}`,
+            `--kubelet-client-key=${join(dir, "kubelet-client.key")}`,
+            "--kubelet-preferred-address-types=InternalIP",
+          ]
+        : ["--authorization-mode=RBAC"]),
       "--allow-privileged=true",
       "--profiling=false",
       "--enable-priority-and-fairness=false",
@@ -153,7 +183,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     startApiServer();
     await waitFor("kube-apiserver /readyz", ready, 90_000);
 
-    if (options.workloads) {
+    if (options.workloads || slot) {
       launch("kube-controller-manager", "kube-controller-manager", [
         `--kubeconfig=${kubeconfig}`,
         `--authentication-kubeconfig=${kubeconfig}`,
@@ -176,6 +206,19 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         "--bind-address=127.0.0.1",
         "--secure-port=0",
       ]);
+    }
+    if (slot) {
+      node = await startNode(slot, {
+        dir,
+        server,
+        caFile: join(dir, "ca.crt"),
+        clientCertificate(name: string, subject: string, extraExt = "extendedKeyUsage=clientAuth\n") {
+          signLeaf(dir, name, subject, extraExt);
+          return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+        },
+        kubectl,
+      });
+    } else if (options.workloads) {
       launch("kwok", "kwok", [
         `--kubeconfig=${kubeconfig}`,
         "--manage-all-nodes=false",
@@ -211,6 +254,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   } catch (err) {
     const logs = [...children.keys()].map((n) => `--- ${n}\n${tail(join(dir, `${n}.log`))}`).join("\n");
     stop();
+    await released;
     throw new Error(`${(err as Error).message}\n${logs}`);
   }
 
@@ -227,7 +271,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     server,
     kubeconfig,
     kubectl,
+    node,
     stop,
+    async shutdown(): Promise<void> {
+      stop();
+      await released;
+    },
     serviceAccountKubeconfig(namespace: string, name: string): string {
       const token = kubectl(["create", "token", name, "-n", namespace, "--duration=2h"]).trim();
       const file = join(dir, `sa-${namespace}-${name}.kubeconfig`);

@@ -29,6 +29,13 @@ export interface PostgresOptions {
   readonly major?: PostgresMajor;
   /** Who the admin is (default PGKOPF_PG_ADMIN, else superuser). */
   readonly admin?: AdminKind;
+  /**
+   * A second address to listen on, and the clients (a CIDR) allowed in through it with a password: a real node's
+   * pods reach Postgres on the node slot's machine address.
+   */
+  readonly alsoListen?: { readonly address: string; readonly clients: string };
+  /** More names for the TLS certificate (subjectAltName entries such as DNS:postgres.pg-kopf.svc.cluster.local). */
+  readonly tlsNames?: readonly string[];
 }
 
 /** The matrix cell a test process runs in, from the environment (scripts/test.sh sets it per cell). */
@@ -98,10 +105,11 @@ function run(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
 }
 
-function makeCertificates(dir: string): { caPem: string } {
-  // A CA of our own signs a certificate for localhost (only: so a test can prove the name is checked), so verify-full can be tested for real.
+function makeCertificates(dir: string, names: readonly string[]): { caPem: string } {
+  // A CA of our own signs a certificate for localhost (and the names asked for: so a test can prove the name is
+  // checked), so verify-full can be tested for real.
   makeCa(dir, "pg-kopf test CA");
-  signLeaf(dir, "server", "/CN=localhost", "subjectAltName=DNS:localhost\n");
+  signLeaf(dir, "server", "/CN=localhost", `subjectAltName=${["DNS:localhost", ...names].join(",")}\n`);
   chmodSync(join(dir, "server.key"), 0o600);
   return { caPem: readFileSync(join(dir, "ca.crt"), "utf8") };
 }
@@ -144,7 +152,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   let caPem: string | undefined;
   const conf = [
     `port = ${port}`,
-    "listen_addresses = '127.0.0.1'",
+    `listen_addresses = '${["127.0.0.1", ...(options.alsoListen ? [options.alsoListen.address] : [])].join(",")}'`,
     `unix_socket_directories = '${sockDir}'`,
     "fsync = off",
     "synchronous_commit = off",
@@ -154,7 +162,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     "log_min_messages = warning",
   ];
   if (options.tls) {
-    caPem = makeCertificates(base).caPem;
+    caPem = makeCertificates(base, options.tlsNames ?? []).caPem;
     if (root) {
       const { uid, gid } = pgUser();
       for (const f of ["server.key", "server.crt", "ca.crt"]) chownSync(join(base, f), uid, gid);
@@ -166,6 +174,11 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
       "local all all trust\nhostnossl all all 0.0.0.0/0 reject\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
     );
   }
+  if (options.alsoListen)
+    appendFileSync(
+      join(dataDir, "pg_hba.conf"),
+      `${options.tls ? "hostssl" : "host"} all all ${options.alsoListen.clients} scram-sha-256\n`,
+    );
   appendFileSync(join(dataDir, "postgresql.conf"), `\n${conf.join("\n")}\n`);
   const logFile = join(base, "server.log");
 

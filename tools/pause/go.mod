@@ -1,0 +1,3 @@
+module pgkopf.local/tools/pause
+
+go 1.26
