@@ -14,6 +14,12 @@ export interface PgKopfOperatorArgs {
   readonly imageTag: string;
   readonly imagePullPolicy: "Always" | "IfNotPresent" | "Never";
   readonly replicas: number;
+  /**
+   * How long a rollout may go without progress (the Deployment's progressDeadlineSeconds; default
+   * DEFAULT_ROLLOUT_DEADLINE_SECONDS): `pulumi up` waits that long and a little more for the Deployment, then fails
+   * with the pods' own reason (a wrong image tag: ErrImagePull) instead of waiting out the provider's ten minutes.
+   */
+  readonly rolloutDeadlineSeconds?: number;
   /** In-cluster address of Postgres (the PostgresEndpoint Service). */
   readonly postgresHost: pulumi.Input<string>;
   readonly postgresPort: number;
@@ -31,6 +37,9 @@ const CA_DIR = "/etc/pg-kopf/tls";
 
 export const CONTROLLER_NAME = "pg-kopf-controller";
 const HTTP_PORT = 8080;
+/** The controller is Ready within seconds of its start; five minutes leaves room for a slow image pull. */
+export const DEFAULT_ROLLOUT_DEADLINE_SECONDS = 300;
+const ROLLOUT_WAIT_MARGIN_SECONDS = 15;
 
 /**
  * The controller's memory, sized from `npm run bench:controller` (docs/adr/0011): see the figures there. V8's lite
@@ -55,6 +64,7 @@ export class PgKopfOperator extends pulumi.ComponentResource {
     super("pg-kopf:index:PgKopfOperator", name, {}, opts);
     const labels = { "app.kubernetes.io/name": CONTROLLER_NAME, "app.kubernetes.io/part-of": "pg-kopf" };
     const parent = { parent: this };
+    const rolloutDeadline = args.rolloutDeadlineSeconds ?? DEFAULT_ROLLOUT_DEADLINE_SECONDS;
 
     // Kept on destroy: deleting a CRD deletes every object of its kind in the cluster, and with them (reclaimPolicy
     // delete) databases and roles of teams that never asked for it. Remove the objects first, then the CRD by hand.
@@ -151,6 +161,7 @@ export class PgKopfOperator extends pulumi.ComponentResource {
         },
         spec: {
           replicas: args.replicas,
+          progressDeadlineSeconds: rolloutDeadline,
           selector: { matchLabels: labels },
           // Leader election makes a rolling update safe: the new pod waits for the lease.
           strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
@@ -214,7 +225,17 @@ export class PgKopfOperator extends pulumi.ComponentResource {
       },
       // A replacement (a move to another namespace) stops the old controller before the new one starts: each leads
       // through a Lease in its own namespace, so the two must never run at once.
-      { parent: this, dependsOn: [crd, roleCrd, serverCrd], deleteBeforeReplace: true },
+      {
+        parent: this,
+        dependsOn: [crd, roleCrd, serverCrd],
+        deleteBeforeReplace: true,
+        // The engine's wait ends a little after the rollout's deadline, so it has seen the Deployment's own verdict
+        // (ProgressDeadlineExceeded) and the pods' reasons, which it reports; the provider alone would wait ten minutes.
+        customTimeouts: {
+          create: `${rolloutDeadline + ROLLOUT_WAIT_MARGIN_SECONDS}s`,
+          update: `${rolloutDeadline + ROLLOUT_WAIT_MARGIN_SECONDS}s`,
+        },
+      },
     );
 
     this.deploymentName = deployment.metadata.name;

@@ -152,6 +152,8 @@ describe("with a host IP", () => {
     await run({ ...base, image: "registry.example/pg-kopf", imageTag: "1.2.3", imagePullPolicy: "Always", replicas: "2" });
     const d = one("kubernetes:apps/v1:Deployment");
     assert.equal(d.spec.replicas, 2);
+    // A rollout that cannot progress fails pulumi up in five minutes, not the engine's ten.
+    assert.equal(d.spec.progressDeadlineSeconds, 300);
     const pod = d.spec.template.spec;
     assert.equal(pod.serviceAccountName, "pg-kopf-controller");
     assert.equal(pod.securityContext.runAsNonRoot, true);
@@ -292,6 +294,11 @@ describe("invalid config fails with the key", () => {
       "allowedNamespaces not a list of namespaces",
       { ...base, servers: { reports: { host: "r", sslMode: "require", allowedNamespaces: "team-a" } } },
       /pg-kopf:servers.reports.allowedNamespaces: expected a list of namespaces/,
+    ],
+    [
+      "a rollout deadline too short to start a pod",
+      { ...base, rolloutDeadlineSeconds: "5" },
+      /pg-kopf:rolloutDeadlineSeconds: use a whole number of seconds from 10 to 3600/,
     ],
     ["role namespace not a name", { ...base, roleNamespaces: ["Team A"] }, /pg-kopf:roleNamespaces\[0\]: "Team A" is not a namespace name/],
     [

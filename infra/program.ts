@@ -63,6 +63,7 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
       imageTag: s.imageTag,
       imagePullPolicy: s.imagePullPolicy,
       replicas: s.replicas,
+      rolloutDeadlineSeconds: s.rolloutDeadlineSeconds,
       postgresHost: postgres.host,
       postgresPort: postgres.port,
       secretName: postgres.secretName,

@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isIPv4 } from "node:net";
 import { SSL_MODES, type SslMode } from "../core/connect";
+import { DEFAULT_ROLLOUT_DEADLINE_SECONDS } from "./operator";
 import {
   ADMIN_CONFIG_KEYS,
   DEFAULT_SERVER,
@@ -27,6 +28,7 @@ export interface Settings {
   readonly imageTag: string;
   readonly imagePullPolicy: "Always" | "IfNotPresent" | "Never";
   readonly replicas: number;
+  readonly rolloutDeadlineSeconds: number;
   /** How the cluster reaches Postgres: a host IP (selector-less Service + EndpointSlice) or a DNS name (ExternalName). */
   readonly postgres: { readonly hostIp: string; readonly port: number } | { readonly externalName: string; readonly port: number };
   readonly postgresSslMode: SslMode;
@@ -120,6 +122,9 @@ export function readSettings(config: ConfigReader): Settings {
   const replicas = Number(str("replicas", "1"));
   if (!Number.isInteger(replicas) || replicas < 0 || replicas > 10)
     fail("replicas", "use a whole number from 0 to 10 (leader election makes extra replicas standbys)");
+  const rolloutDeadlineSeconds = Number(str("rolloutDeadlineSeconds", String(DEFAULT_ROLLOUT_DEADLINE_SECONDS)));
+  if (!Number.isInteger(rolloutDeadlineSeconds) || rolloutDeadlineSeconds < 10 || rolloutDeadlineSeconds > 3600)
+    fail("rolloutDeadlineSeconds", "use a whole number of seconds from 10 to 3600");
 
   const postgresPort = port("postgresPort", 5432);
   const hostIp = config.get("postgresHostIp");
@@ -243,6 +248,7 @@ export function readSettings(config: ConfigReader): Settings {
     imageTag: str("imageTag", "dev"),
     imagePullPolicy: imagePullPolicy as Settings["imagePullPolicy"],
     replicas,
+    rolloutDeadlineSeconds,
     postgres,
     postgresSslMode: postgresSslMode as SslMode,
     postgresSslRootCert,

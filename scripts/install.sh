@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine: Debian packages (PostgreSQL 15, openssl, kubectl, shellcheck,
-# and buildah and mmdebstrap for the controller's image), the npm dependencies (Node 24 among them) and the toolchain
+# buildah and mmdebstrap for the controller's image, containerd, runc, the CNI plugins and iptables for the real node
+# that runs it), the npm dependencies (Node 24 among them) and the toolchain
 # built from Go modules. What is already there is reused, so `npm start` and `npm test` run it every time. Usage: scripts/install.sh [--no-toolchain]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in postgresql-15 openssl kubectl shellcheck buildah mmdebstrap; do
+for pkg in postgresql-15 openssl kubectl shellcheck buildah mmdebstrap containerd runc containernetworking-plugins iptables; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
