@@ -1,54 +1,94 @@
 // Runs pg-kopf locally, end to end, with nothing but this repository: a throwaway PostgreSQL 15, a Kubernetes
-// control plane with a fake node, the real `pulumi up` of the project (every cluster object and the databases the
-// local stack declares, created by the engine), the controller as a process with the ServiceAccount the program
-// made, and the sample PgDatabase. Then tears it all down, or with --keep leaves it running until Ctrl-C.
+// control plane with a real node (containerd, kubelet, kube-proxy, CoreDNS: scripts/local/node.ts), the controller's
+// image built from the Dockerfile, the real `pulumi up` of the project (every cluster object and the databases the
+// local stack declares, created by the engine) whose Deployment runs that image as a pod, and the sample PgDatabase.
+// Then tears it all down, or with --keep leaves it running until Ctrl-C. With --fake-node: a KWOK node instead (no
+// root needed) and the controller as a process with the ServiceAccount the program made.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "./local/postgres";
 import { startCluster, type TestCluster } from "./local/cluster";
 import { startController, NAMESPACE, type ControllerProcess } from "./local/controller";
-import { clusterStackConfig, createCliStack, REPO, type CliStack } from "./local/project";
+import { startControllerPod, type ControllerPod } from "./local/controllerPod";
+import { clusterStackConfig, createCliStack, REPO, type CliStack, type StackConfig } from "./local/project";
 
 const keep = process.argv.includes("--keep");
+const fakeNode = process.argv.includes("--fake-node");
 const say = (m: string) => process.stdout.write(`[pg-kopf] ${m}\n`);
 
-async function main(): Promise<void> {
-  let pg: TestPostgres | undefined;
-  let cluster: TestCluster | undefined;
-  let stack: CliStack | undefined;
+/** What the local stack declares: two databases and the app's login role (its password a secret stack output). */
+const DATABASES = [
+  { name: "app", owner: "app_owner", extensions: ["citext"] },
+  { name: "analytics", reclaimPolicy: "delete" },
+];
+const ROLES: StackConfig = {
+  roles: { value: JSON.stringify([{ name: "app_owner", connectionLimit: 20, config: { statement_timeout: "30s" } }]) },
+};
+
+interface Running {
+  readonly pg: TestPostgres;
+  readonly cluster: TestCluster;
+  readonly stack: CliStack;
+  /** How to see the controller's log. */
+  readonly logs: string;
+  teardown(): Promise<void>;
+}
+
+async function onRealNode(): Promise<Running> {
+  say(
+    "building the controller's image from the Dockerfile; starting a Kubernetes control plane and a real node (containerd, kubelet, kube-proxy, CoreDNS)",
+  );
+  say(
+    "then PostgreSQL 15, and pulumi up (the project's Pulumi.yaml, stack local): namespace, CRDs, RBAC, Secret, Service, the controller's Deployment, role app_owner, databases app and analytics",
+  );
+  const pod: ControllerPod = await startControllerPod({ tag: "local", stack: "local", databases: DATABASES, config: ROLES });
+  say(`image ${pod.timings.image} s, cluster and node ${pod.timings.cluster} s, pulumi up ${pod.timings.up} s`);
+  process.stdout.write(pod.cluster.kubectl(["get", "pods", "-n", NAMESPACE, "-o", "wide"]));
+  return {
+    pg: pod.pg,
+    cluster: pod.cluster,
+    stack: pod.stack,
+    logs: `KUBECONFIG=${pod.cluster.kubeconfig} kubectl logs -n ${NAMESPACE} deployment/pg-kopf-controller -f`,
+    teardown: () => pod.teardown(),
+  };
+}
+
+async function onFakeNode(): Promise<Running> {
+  say("starting PostgreSQL 15 and a Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK node)");
+  const [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
   let controller: ControllerProcess | undefined;
+  let stack: CliStack | undefined;
   const teardown = async () => {
     await controller?.kill("SIGTERM");
-    cluster?.stop();
-    pg?.destroy();
+    cluster.stop();
+    pg.destroy();
     stack?.destroyDir();
   };
   try {
-    const started = Date.now();
-    say("starting PostgreSQL 15 and a Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK node)");
-    [pg, cluster] = await Promise.all([startPostgres(), startCluster({ workloads: true })]);
     say(`PostgreSQL on ${pg.host}:${pg.port}; API server on ${cluster.server}`);
-    say(
-      "pulumi up (the project's Pulumi.yaml, stack local): namespace, CRD, RBAC, Secret, Service, controller Deployment, role app_owner, databases app and analytics",
-    );
-    stack = createCliStack(
-      "local",
-      pg,
-      clusterStackConfig(
-        pg,
-        [
-          { name: "app", owner: "app_owner", extensions: ["citext"] },
-          { name: "analytics", reclaimPolicy: "delete" },
-        ],
-        // The app's login role, its password generated and kept as a secret stack output.
-        { roles: { value: JSON.stringify([{ name: "app_owner", connectionLimit: 20, config: { statement_timeout: "30s" } }]) } },
-      ),
-      { KUBECONFIG: cluster.kubeconfig },
-    );
+    stack = createCliStack("local", pg, clusterStackConfig(pg, DATABASES, ROLES), { KUBECONFIG: cluster.kubeconfig });
     process.stdout.write(stack.run(["up", "--yes", "--skip-preview"]));
     say("starting the controller as a process, with the ServiceAccount pulumi up made");
     const kubeconfig = cluster.serviceAccountKubeconfig(NAMESPACE, "pg-kopf-controller");
     controller = await startController("pg-kopf-controller-local", kubeconfig, pg, { RESYNC_SECONDS: "30" });
+    return {
+      pg,
+      cluster,
+      stack,
+      logs: `the controller's log is this terminal's; metrics on http://127.0.0.1:${controller.port}/metrics`,
+      teardown,
+    };
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const run = fakeNode ? await onFakeNode() : await onRealNode();
+  const { pg, cluster, stack } = run;
+  try {
     say("kubectl apply -f examples/mynewdb.yaml");
     cluster.kubectl(["apply", "-f", join(REPO, "examples", "mynewdb.yaml")]);
     cluster.kubectl(["wait", "pgdb/mynewdb", "-n", "default", "--for=condition=Ready", "--timeout=60s"]);
@@ -68,10 +108,10 @@ async function main(): Promise<void> {
     say(`up and running in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!keep) {
       say("done; tearing down (run with -- --keep to leave it running)");
-      await teardown();
+      await run.teardown();
       return;
     }
-    const pgpass = join(cluster.dir, "pgpass");
+    const pgpass = join(stack.dir, "pgpass-psql");
     pg.writePasswordFile(pgpass);
     say(`running. KUBECONFIG=${cluster.kubeconfig}  PGPASSFILE=${pgpass} psql -h ${pg.host} -p ${pg.port} -U ${pg.user} postgres`);
     // The stack's environment (its passphrase among it) goes to a private file, not to the terminal.
@@ -79,11 +119,12 @@ async function main(): Promise<void> {
     const exported = Object.entries(stack.env).filter(([k]) => k.startsWith("PULUMI_") || k === "KUBECONFIG" || k === "PGPASSFILE");
     writeFileSync(envFile, exported.map(([k, v]) => `export ${k}=${JSON.stringify(v)}\n`).join(""), { mode: 0o600 });
     say(`the stack: source ${envFile} && pulumi preview --diff --stack local --config-file ${join(stack.dir, "Pulumi.local.yaml")}`);
-    say(`controller namespace ${NAMESPACE}; metrics on http://127.0.0.1:${controller.port}/metrics. Ctrl-C stops everything.`);
+    say(`the controller: ${run.logs}`);
+    say("Ctrl-C stops everything.");
     await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
-    await teardown();
+    await run.teardown();
   } catch (err) {
-    await teardown();
+    await run.teardown();
     throw err;
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, locally: installs and builds what is missing, then runs scripts/local.ts (PostgreSQL 15, a Kubernetes control
-# plane, `pulumi up` of the local stack, the controller, the sample PgDatabase). Pass --keep to leave it running.
+# plane with a real node, the controller image built and run as the Deployment's pod by `pulumi up` of the local stack, the
+# sample PgDatabase). Pass --keep to leave it running, --fake-node for a KWOK node and the controller as a process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh

@@ -290,8 +290,12 @@ export async function startNode(slot: NodeSlot, plane: ControlPlane): Promise<Re
     30_000,
     allTails,
   );
+  // The sandbox image, made once (scripts/image.sh pause) and loaded before kubelet asks for it.
   const pauseArchive = join(dir, "pause.tar");
-  spawnSync("bash", [join(REPO, "scripts", "image.sh"), "archive", PAUSE_IMAGE, pauseArchive], { stdio: "inherit" });
+  for (const args of [["pause"], ["archive", PAUSE_IMAGE, pauseArchive]]) {
+    const r = spawnSync("bash", [join(REPO, "scripts", "image.sh"), ...args], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`scripts/image.sh ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  }
   const loadImage = (archive: string) => {
     slot.exec(["ctr", "--namespace", "k8s.io", "images", "import", archive]);
   };
