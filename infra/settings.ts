@@ -95,170 +95,191 @@ export class ConfigError extends Error {
   }
 }
 
-/** Reads and validates the stack config. Throws ConfigError naming the first bad key. Pure apart from reading. */
-export function readSettings(config: ConfigReader): Settings {
-  const fail = (key: string, message: string): never => {
-    throw new ConfigError(key, config.name, message);
+/** The config, read key by key: each failure throws ConfigError naming the key and the fix. */
+class ConfigRead {
+  constructor(readonly config: ConfigReader) {}
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  readonly fail = (key: string, message: string): never => {
+    throw new ConfigError(key, this.config.name, message);
   };
-  const str = (key: string, fallback: string) => config.get(key) ?? fallback;
-  const bool = (key: string, fallback: boolean) => {
-    const v = config.get(key);
+
+  str(key: string, fallback: string): string {
+    return this.config.get(key) ?? fallback;
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.config.get(key);
     if (v === undefined) return fallback;
-    if (v !== "true" && v !== "false") fail(key, `"${v}" is not a boolean; use true or false`);
+    if (v !== "true" && v !== "false") this.fail(key, `"${v}" is not a boolean; use true or false`);
     return v === "true";
-  };
-  const port = (key: string, fallback: number) => {
-    const raw = config.get(key);
+  }
+
+  port(key: string, fallback: number): number {
+    const raw = this.config.get(key);
     const v = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(v) || v < 1 || v > 65535) fail(key, `"${raw}" is not a TCP port; use 1-65535`);
+    if (!Number.isInteger(v) || v < 1 || v > 65535) this.fail(key, `"${raw}" is not a TCP port; use 1-65535`);
     return v;
-  };
+  }
 
-  const namespace = str("namespace", "pg-kopf");
+  /** A whole number from `min` to `max`; `what` says so in the message. */
+  int(key: string, fallback: number, min: number, max: number, what: string): number {
+    const v = Number(this.str(key, String(fallback)));
+    if (!Number.isInteger(v) || v < min || v > max) this.fail(key, `use a whole number ${what}`);
+    return v;
+  }
+
+  /** A list of entries that each have at least a string name. */
+  named(key: string, example: string): DatabaseDeclaration[] {
+    const list = this.config.getObject<unknown>(key) ?? [];
+    if (!Array.isArray(list)) this.fail(key, `expected a list of ${key}, e.g. ${example}`);
+    (list as unknown[]).forEach((d, i) => {
+      if (typeof d !== "object" || d === null || typeof (d as { name?: unknown }).name !== "string")
+        this.fail(`${key}[${i}]`, "each entry needs at least a name, e.g. {name: app}");
+    });
+    return list as DatabaseDeclaration[];
+  }
+}
+
+/** The controller's Deployment: where it runs, which image, how many, how long a rollout may take. */
+function readController(r: ConfigRead) {
+  const namespace = r.str("namespace", "pg-kopf");
   if (!DNS_1123.test(namespace) || namespace.length > 63)
-    fail("namespace", `"${namespace}" is not a valid namespace name (lower-case letters, digits and -)`);
-  const imagePullPolicy = str("imagePullPolicy", "IfNotPresent");
-  if (!(PULL_POLICIES as readonly string[]).includes(imagePullPolicy)) fail("imagePullPolicy", `use one of ${PULL_POLICIES.join(", ")}`);
-  const replicas = Number(str("replicas", "1"));
-  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 10)
-    fail("replicas", "use a whole number from 0 to 10 (leader election makes extra replicas standbys)");
-  const rolloutDeadlineSeconds = Number(str("rolloutDeadlineSeconds", String(DEFAULT_ROLLOUT_DEADLINE_SECONDS)));
-  if (!Number.isInteger(rolloutDeadlineSeconds) || rolloutDeadlineSeconds < 10 || rolloutDeadlineSeconds > 3600)
-    fail("rolloutDeadlineSeconds", "use a whole number of seconds from 10 to 3600");
+    r.fail("namespace", `"${namespace}" is not a valid namespace name (lower-case letters, digits and -)`);
+  const imagePullPolicy = r.str("imagePullPolicy", "IfNotPresent");
+  if (!(PULL_POLICIES as readonly string[]).includes(imagePullPolicy)) r.fail("imagePullPolicy", `use one of ${PULL_POLICIES.join(", ")}`);
+  return {
+    namespace,
+    image: r.str("image", "pg-kopf-controller"),
+    imageTag: r.str("imageTag", "dev"),
+    imagePullPolicy: imagePullPolicy as Settings["imagePullPolicy"],
+    replicas: r.int("replicas", 1, 0, 10, "from 0 to 10 (leader election makes extra replicas standbys)"),
+    rolloutDeadlineSeconds: r.int("rolloutDeadlineSeconds", DEFAULT_ROLLOUT_DEADLINE_SECONDS, 10, 3600, "of seconds from 10 to 3600"),
+  };
+}
 
-  const postgresPort = port("postgresPort", 5432);
-  const hostIp = config.get("postgresHostIp");
-  const externalName = config.get("postgresExternalName");
-  const manageCluster = bool("manageCluster", true);
-  let postgres: Settings["postgres"] = { hostIp: "127.0.0.1", port: postgresPort };
-  if (hostIp && externalName) {
-    fail(
+/** How the cluster reaches Postgres: a host IP or a DNS name (required when the program manages the cluster). */
+function readPostgresEndpoint(r: ConfigRead, manageCluster: boolean): Settings["postgres"] {
+  const port = r.port("postgresPort", 5432);
+  const hostIp = r.config.get("postgresHostIp");
+  const externalName = r.config.get("postgresExternalName");
+  if (hostIp && externalName)
+    r.fail(
       "postgresHostIp",
-      `set either ${config.name}:postgresHostIp (an IP, e.g. the minikube host's) or ${config.name}:postgresExternalName (a DNS name), not both`,
+      `set either ${r.name}:postgresHostIp (an IP, e.g. the minikube host's) or ${r.name}:postgresExternalName (a DNS name), not both`,
     );
-  } else if (hostIp) {
-    if (!isIPv4(hostIp))
-      fail("postgresHostIp", `"${hostIp}" is not an IPv4 address; for a DNS name use ${config.name}:postgresExternalName`);
-    postgres = { hostIp, port: postgresPort };
-  } else if (externalName) {
-    if (!DNS_NAME.test(externalName)) fail("postgresExternalName", `"${externalName}" is not a DNS name`);
-    postgres = { externalName, port: postgresPort };
-  } else if (manageCluster) {
-    fail(
-      "postgresHostIp",
-      `say how the cluster reaches Postgres: set ${config.name}:postgresHostIp or ${config.name}:postgresExternalName`,
-    );
+  if (hostIp) {
+    if (!isIPv4(hostIp)) r.fail("postgresHostIp", `"${hostIp}" is not an IPv4 address; for a DNS name use ${r.name}:postgresExternalName`);
+    return { hostIp, port };
   }
+  if (externalName) {
+    if (!DNS_NAME.test(externalName)) r.fail("postgresExternalName", `"${externalName}" is not a DNS name`);
+    return { externalName, port };
+  }
+  if (manageCluster)
+    r.fail("postgresHostIp", `say how the cluster reaches Postgres: set ${r.name}:postgresHostIp or ${r.name}:postgresExternalName`);
+  return { hostIp: "127.0.0.1", port };
+}
 
-  const adminPassword = config.getSecret("adminPassword");
+/** The controller's own connection: its password (a secret) and TLS. */
+function readControllerConnection(r: ConfigRead, manageCluster: boolean) {
+  const adminPassword = r.config.getSecret("adminPassword");
   if (manageCluster && !adminPassword)
-    fail("adminPassword", `missing; the controller's Secret needs it: pulumi config set --secret ${config.name}:adminPassword`);
-  const postgresSslMode = str("postgresSslMode", "prefer");
+    r.fail("adminPassword", `missing; the controller's Secret needs it: pulumi config set --secret ${r.name}:adminPassword`);
+  const postgresSslMode = r.str("postgresSslMode", "prefer");
   if (!(SSL_MODES as readonly string[]).includes(postgresSslMode))
-    fail("postgresSslMode", `"${postgresSslMode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}`);
-  const postgresSslRootCert = config.get("postgresSslRootCert");
-  if ((postgresSslMode === "verify-ca" || postgresSslMode === "verify-full") && !postgresSslRootCert) {
-    fail(
+    r.fail("postgresSslMode", `"${postgresSslMode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}`);
+  const postgresSslRootCert = r.config.get("postgresSslRootCert");
+  if ((postgresSslMode === "verify-ca" || postgresSslMode === "verify-full") && !postgresSslRootCert)
+    r.fail(
       "postgresSslRootCert",
-      `sslmode ${postgresSslMode} needs the CA certificate that signs the server's: pulumi config set ${config.name}:postgresSslRootCert -- "$(cat ca.crt)"`,
+      `sslmode ${postgresSslMode} needs the CA certificate that signs the server's: pulumi config set ${r.name}:postgresSslRootCert -- "$(cat ca.crt)"`,
     );
-  }
-  if (postgresSslRootCert !== undefined && !postgresSslRootCert.includes("-----BEGIN CERTIFICATE-----")) {
-    fail("postgresSslRootCert", "is not a PEM certificate; set the file's contents, not its path");
-  }
+  if (postgresSslRootCert !== undefined && !postgresSslRootCert.includes("-----BEGIN CERTIFICATE-----"))
+    r.fail("postgresSslRootCert", "is not a PEM certificate; set the file's contents, not its path");
+  return { adminPassword, postgresSslMode: postgresSslMode as SslMode, postgresSslRootCert };
+}
 
-  const databases = config.getObject<unknown>("databases") ?? [];
-  if (!Array.isArray(databases)) fail("databases", "expected a list of databases, e.g. [{name: app, owner: app}]");
-  (databases as unknown[]).forEach((d, i) => {
-    if (typeof d !== "object" || d === null || typeof (d as { name?: unknown }).name !== "string") {
-      fail(`databases[${i}]`, "each entry needs at least a name, e.g. {name: app}");
+/** A server a database or role names must be declared (and well formed) before anything is planned. */
+function checkServerReferences(r: ConfigRead, list: "databases" | "roles", entries: readonly DatabaseDeclaration[]): void {
+  entries.forEach((entry, i) => {
+    if (entry.server === undefined) return;
+    if (typeof entry.server !== "string") r.fail(`${list}[${i}].server`, "expected the name of a server in pg-kopf:servers");
+    try {
+      serverProviderInputs(
+        entry.server as string,
+        (k) => r.config.get(k),
+        (k) => r.config.getObject(k),
+      );
+    } catch (err) {
+      if (!(err instanceof ServerConfigError)) throw err;
+      r.fail(`${list}[${i}].server`, `${err.reason} (at ${r.name}:${err.key})`);
     }
   });
+}
 
-  const roles = config.getObject<unknown>("roles") ?? [];
-  if (!Array.isArray(roles)) fail("roles", "expected a list of roles, e.g. [{name: app}] (a password is generated unless given)");
-  (roles as unknown[]).forEach((r, i) => {
-    if (typeof r !== "object" || r === null || typeof (r as { name?: unknown }).name !== "string") {
-      fail(`roles[${i}]`, "each entry needs at least a name, e.g. {name: app}");
-    }
-  });
-
-  // A server a database or role names must be declared (and well formed) before anything is planned.
-  for (const [list, entries] of [
-    ["databases", databases],
-    ["roles", roles],
-  ] as const) {
-    (entries as DatabaseDeclaration[]).forEach((entry, i) => {
-      if (entry.server === undefined) return;
-      if (typeof entry.server !== "string") fail(`${list}[${i}].server`, "expected the name of a server in pg-kopf:servers");
-      try {
-        serverProviderInputs(
-          entry.server as string,
-          (k) => config.get(k),
-          (k) => config.getObject(k),
-        );
-      } catch (err) {
-        if (!(err instanceof ServerConfigError)) throw err;
-        fail(`${list}[${i}].server`, `${err.reason} (at ${config.name}:${err.key})`);
-      }
-    });
-  }
-
-  const declared = new Set((roles as DatabaseDeclaration[]).map((r) => r.name));
-  const rolePasswords = config
-    .getSecret("rolePasswords")
-    ?.apply((text) => passwordMap(config.name, { key: "rolePasswords", of: "role", list: "roles" }, text, [...declared], []));
-
-  const roleNamespaces = config.getObject<unknown>("roleNamespaces") ?? [];
-  const everywhere = Array.isArray(roleNamespaces) && roleNamespaces.length === 1 && roleNamespaces[0] === "*";
+/** Where PgRoles live: a list of namespaces, or ["*"] for all. */
+function readRoleNamespaces(r: ConfigRead): readonly string[] | "*" {
+  const roleNamespaces = r.config.getObject<unknown>("roleNamespaces") ?? [];
   if (!Array.isArray(roleNamespaces))
-    fail("roleNamespaces", 'expected a list of namespaces where PgRole objects live, e.g. [default], or ["*"] for all');
-  if (!everywhere) {
-    (roleNamespaces as unknown[]).forEach((ns, i) => {
-      if (typeof ns !== "string" || !DNS_1123.test(ns) || ns.length > 63)
-        fail(`roleNamespaces[${i}]`, `${JSON.stringify(ns)} is not a namespace name; list namespaces, or set ["*"] alone for all of them`);
-    });
-  }
+    r.fail("roleNamespaces", 'expected a list of namespaces where PgRole objects live, e.g. [default], or ["*"] for all');
+  const list = roleNamespaces as unknown[];
+  if (list.length === 1 && list[0] === "*") return "*";
+  list.forEach((ns, i) => {
+    if (typeof ns !== "string" || !DNS_1123.test(ns) || ns.length > 63)
+      r.fail(`roleNamespaces[${i}]`, `${JSON.stringify(ns)} is not a namespace name; list namespaces, or set ["*"] alone for all of them`);
+  });
+  return [...new Set(list as string[])];
+}
 
-  const servers = readServers(config, fail);
+/** The declared servers and their admin passwords (a secret map; required for the controller's Secrets). */
+function readServersWithPasswords(r: ConfigRead, manageCluster: boolean) {
+  const servers = readServers(r.config, r.fail);
   const serverNames = servers.map((d) => d.name);
-  const serverPasswords = config
+  const serverPasswords = r.config
     .getSecret("serverPasswords")
     ?.apply((text) =>
-      passwordMap(
-        config.name,
-        { key: "serverPasswords", of: "server", list: "servers" },
-        text,
-        serverNames,
-        manageCluster ? serverNames : [],
-      ),
+      passwordMap(r.name, { key: "serverPasswords", of: "server", list: "servers" }, text, serverNames, manageCluster ? serverNames : []),
     );
   if (manageCluster && servers.length > 0 && !serverPasswords)
-    fail(
+    r.fail(
       "serverPasswords",
-      `missing; the controller's Secret for each server needs its admin password: pulumi config set --secret --path '${config.name}:serverPasswords.${servers[0].name}' <password>`,
+      `missing; the controller's Secret for each server needs its admin password: pulumi config set --secret --path '${r.name}:serverPasswords.${servers[0].name}' <password>`,
     );
+  return { servers, serverPasswords };
+}
 
+/** Reads and validates the stack config. Throws ConfigError naming the first bad key. Pure apart from reading. */
+export function readSettings(config: ConfigReader): Settings {
+  const r = new ConfigRead(config);
+  const controller = readController(r);
+  const manageCluster = r.bool("manageCluster", true);
+  const postgres = readPostgresEndpoint(r, manageCluster);
+  const connection = readControllerConnection(r, manageCluster);
+  const databases = r.named("databases", "[{name: app, owner: app}]");
+  const roles = r.named("roles", "[{name: app}] (a password is generated unless given)");
+  checkServerReferences(r, "databases", databases);
+  checkServerReferences(r, "roles", roles);
+  const declared = [...new Set(roles.map((role) => role.name))];
+  const rolePasswords = config
+    .getSecret("rolePasswords")
+    ?.apply((text) => passwordMap(config.name, { key: "rolePasswords", of: "role", list: "roles" }, text, declared, []));
+  const roleNamespaces = readRoleNamespaces(r);
   return {
-    servers,
-    serverPasswords,
+    ...readServersWithPasswords(r, manageCluster),
     manageCluster,
-    namespace,
-    image: str("image", "pg-kopf-controller"),
-    imageTag: str("imageTag", "dev"),
-    imagePullPolicy: imagePullPolicy as Settings["imagePullPolicy"],
-    replicas,
-    rolloutDeadlineSeconds,
+    ...controller,
     postgres,
-    postgresSslMode: postgresSslMode as SslMode,
-    postgresSslRootCert,
-    adminUser: str("adminUser", "postgres"),
-    adminPassword,
-    adminDatabase: str("adminDatabase", "postgres"),
-    databases: databases as DatabaseDeclaration[],
-    roles: roles as DatabaseDeclaration[],
+    ...connection,
+    adminUser: r.str("adminUser", "postgres"),
+    adminDatabase: r.str("adminDatabase", "postgres"),
+    databases,
+    roles,
     rolePasswords,
-    roleNamespaces: everywhere ? "*" : [...new Set(roleNamespaces as string[])],
+    roleNamespaces,
   };
 }
 
