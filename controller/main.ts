@@ -80,6 +80,176 @@ function secretNamespacesOf(value: string | undefined): SecretNamespaces {
     .filter(Boolean);
 }
 
+type Log = pino.Logger;
+type Metrics = ReturnType<typeof createMetrics>;
+
+/** The watches, which exist once this process leads. */
+interface Watches {
+  databases?: ResourceWatcher<PgDatabaseObject>;
+  roles?: ResourceWatcher<PgRoleObject>;
+  secrets?: SecretWatcher;
+}
+
+/** What every piece of the process shares. */
+interface Wiring {
+  readonly s: ControllerSettings;
+  readonly log: Log;
+  readonly metrics: Metrics;
+  readonly kube: KubeClient;
+  readonly pg: core.ConnectionSettings;
+  readonly servers: ServerRegistry;
+  readonly watches: Watches;
+}
+
+/** The PgServers (and the default server), each checked; a server's change brings back the objects on it. */
+function createServers(
+  s: ControllerSettings,
+  log: Log,
+  metrics: Metrics,
+  kube: KubeClient,
+  pg: core.ConnectionSettings,
+  onChange: (server: string) => void,
+) {
+  return new ServerRegistry(kube, {
+    defaultServer: { settings: pg, endpoint: s.endpoint },
+    controllerNamespace: s.leaseNamespace,
+    checkIntervalMs: s.serverCheckMs,
+    log,
+    reporter: s.identity,
+    onChange,
+    onChecked: (server, ready) =>
+      ready === undefined ? metrics.serverReady.remove({ server }) : metrics.serverReady.set({ server }, ready ? 1 : 0),
+    onError: () => metrics.watchRestarts.inc(),
+  });
+}
+
+/** The reconcile of one queue key: the kind's reconciler, its metrics and log line, and who waits on it. */
+function reconcilerOf(w: Wiring, waiters: ServerWaiters, requeue: (key: string) => void) {
+  const { s, log, metrics, kube, servers, watches } = w;
+  const common = { servers, log, reporter: s.identity, slowRetryMs: s.slowRetryMs };
+  // Made once; the watchers they read from exist once this process leads.
+  const databaseDeps = { ...common, api: new ResourceApi(kube, PG_DATABASE), get: (k: string) => watches.databases?.get(k) };
+  const roleDeps: RoleReconcilerDeps = {
+    ...common,
+    api: new ResourceApi(kube, PG_ROLE),
+    get: (k) => watches.roles?.get(k),
+    secrets: new SecretApi(kube),
+    secretNamespaces: s.secretNamespaces,
+    applied: new Map(),
+  };
+  return async (key: string) => {
+    const { kind, objectKey } = fromQueueKey(key);
+    // A database's owner (and any object's server), read before its reconcile may release it from the cache.
+    const database = kind === PG_DATABASE ? watches.databases?.get(objectKey) : undefined;
+    const object = kind === PG_DATABASE ? database : watches.roles?.get(objectKey);
+    const end = metrics.duration.startTimer();
+    const result = kind === PG_ROLE ? await reconcileRole(objectKey, roleDeps) : await reconcileDatabase(objectKey, databaseDeps);
+    end();
+    metrics.reconciles.inc({ result: result.reason });
+    if (result.outcome.kind !== "done") metrics.errors.inc({ reason: result.reason });
+    log.info({ kind: kind.kind, key: objectKey, result: result.reason }, "reconciled");
+    if (result.waitsForServer && object) waiters.wait(serverOf(object.spec), key);
+    // What waited on this one goes now, not at its slow retry: a database for its new owner role, a role's
+    // deletion for the database it owned.
+    if (kind === PG_ROLE && result.reason === "Reconciled") {
+      for (const k of databasesWaitingFor(watches.roles?.get(objectKey), watches.databases?.list() ?? []))
+        requeue(queueKey(PG_DATABASE, k));
+    }
+    if (kind === PG_DATABASE && result.reason === "Released") {
+      for (const k of rolesWaitingOn(database, watches.roles?.list() ?? [])) requeue(queueKey(PG_ROLE, k));
+    }
+    return result.outcome;
+  };
+}
+
+/** One work queue for every kind, and the waiters that bring objects back when their server answers again. */
+function createQueue(w: Wiring): { queue: WorkQueue; waiters: ServerWaiters } {
+  // Objects whose server did not answer come back as soon as it does (the default: a connection; a PgServer: its check).
+  const waiters = new ServerWaiters({
+    probe: (server) =>
+      server === DEFAULT_SERVER ? core.withClient(w.pg, undefined, (c) => c.query("SELECT 1")).then(() => true) : w.servers.recheck(server),
+    wake: (key) => queue.add(key),
+    intervalMs: SERVER_PROBE_MS,
+  });
+  const queue: WorkQueue = new WorkQueue(
+    reconcilerOf(w, waiters, (key) => queue.add(key)),
+    {
+      concurrency: w.s.concurrency,
+      baseDelayMs: 1000,
+      maxDelayMs: 120_000,
+      onDepth: (d) => w.metrics.queueDepth.set(d),
+      onError: (key, err) => {
+        w.metrics.errors.inc({ reason: "ApiError" });
+        w.log.warn({ key, err: (err as Error).message }, "reconcile failed; retrying");
+      },
+    },
+  );
+  return { queue, waiters };
+}
+
+/** On taking the lead: watch PgDatabases, PgRoles and credentials Secrets, once the servers' state is known. */
+function startWatching(w: Wiring, queue: WorkQueue): void {
+  const { s, log, metrics, kube, watches } = w;
+  metrics.leader.set(1);
+  const watch = { namespace: s.watchNamespace, resyncMs: s.resyncMs, log, onError: () => metrics.watchRestarts.inc() };
+  watches.databases = new ResourceWatcher<PgDatabaseObject>(kube, PG_DATABASE, {
+    ...watch,
+    onKey: (k) => queue.add(queueKey(PG_DATABASE, k)),
+  });
+  watches.roles = new ResourceWatcher<PgRoleObject>(kube, PG_ROLE, { ...watch, onKey: (k) => queue.add(queueKey(PG_ROLE, k)) });
+  watches.secrets = new SecretWatcher(
+    kube,
+    s.secretNamespaces,
+    (k) => queue.add(queueKey(PG_ROLE, k)),
+    (err, retryInMs) => {
+      metrics.watchRestarts.inc();
+      log.warn({ kind: "Secret", err: (err as Error)?.message ?? String(err), retryInMs }, "watch failed; listing again");
+    },
+  );
+  // Servers first: each object is reconciled once its server's state is known.
+  void w.servers.start().then(() => {
+    watches.databases?.start();
+    watches.roles?.start();
+    watches.secrets?.start();
+  });
+}
+
+/**
+ * The graceful end on SIGTERM: reconciles in flight finish, the watches stop, the Lease is released (so a successor
+ * need not wait out its duration), within the shutdown timeout whatever the API server or Postgres do.
+ */
+function shutdownOnSignals(w: Wiring, queue: WorkQueue, waiters: ServerWaiters, elector: LeaderElector, server: Server): void {
+  const { s, log, watches } = w;
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, "shutting down");
+    // Each step below may wait on a request that never returns.
+    setTimeout(() => {
+      log.warn({ timeoutMs: s.shutdownTimeoutMs }, "shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, s.shutdownTimeoutMs).unref();
+    waiters.stop();
+    // Finish the reconciles in flight (each leaves Postgres consistent: one statement at a time), bounded in time.
+    // (Half the time for them: the rest is for releasing the lease.)
+    await Promise.race([queue.shutdown(), new Promise((r) => setTimeout(r, s.shutdownTimeoutMs / 2).unref())]);
+    // Shutting down goes on whatever fails here; each failure is logged.
+    const logged = (what: string) => (err: unknown) =>
+      log.warn({ err: (err as Error)?.message ?? String(err) }, `${what} failed during shutdown`);
+    for (const watcher of [watches.databases, watches.roles, watches.secrets, w.servers])
+      await watcher?.stop().catch(logged("stopping a watch"));
+    await elector.stop().catch(logged("releasing the lease"));
+    await w.pg.pool?.end().catch(logged("closing the Postgres pool"));
+    w.kube.close();
+    server.close();
+    log.info({}, "stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const log = pino({ level: env.LOG_LEVEL || "info", base: { component: "pg-kopf-controller" } });
   const s = settingsFromEnv(env);
@@ -89,84 +259,17 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     s.concurrency + 1,
   );
   const kube = new KubeClient(loadKubeTarget(env));
-  const databaseApi = new ResourceApi(kube, PG_DATABASE);
-  const roleApi = new ResourceApi(kube, PG_ROLE);
   const metrics = createMetrics();
-  let databases: ResourceWatcher<PgDatabaseObject> | undefined;
-  let roles: ResourceWatcher<PgRoleObject> | undefined;
-  let secretWatcher: SecretWatcher | undefined;
+  const watches: Watches = {};
   // The queue exists below; a server's change brings back the objects on it (to go on, or to say why not).
   let onServerChange: (server: string) => void = () => undefined;
-  const servers = new ServerRegistry(kube, {
-    defaultServer: { settings: pg, endpoint: s.endpoint },
-    controllerNamespace: s.leaseNamespace,
-    checkIntervalMs: s.serverCheckMs,
-    log,
-    reporter: s.identity,
-    onChange: (server) => onServerChange(server),
-    onChecked: (server, ready) =>
-      ready === undefined ? metrics.serverReady.remove({ server }) : metrics.serverReady.set({ server }, ready ? 1 : 0),
-    onError: () => metrics.watchRestarts.inc(),
-  });
-  const common = { servers, log, reporter: s.identity, slowRetryMs: s.slowRetryMs };
-
-  // Made once; the watchers they read from exist once this process leads.
-  const databaseDeps = { ...common, api: databaseApi, get: (k: string) => databases?.get(k) };
-  const roleDeps: RoleReconcilerDeps = {
-    ...common,
-    api: roleApi,
-    get: (k) => roles?.get(k),
-    secrets: new SecretApi(kube),
-    secretNamespaces: s.secretNamespaces,
-    applied: new Map(),
-  };
-  // Objects whose server did not answer come back as soon as it does (the default: a connection; a PgServer: its check).
-  const waiters = new ServerWaiters({
-    probe: (server) =>
-      server === DEFAULT_SERVER ? core.withClient(pg, undefined, (c) => c.query("SELECT 1")).then(() => true) : servers.recheck(server),
-    wake: (key) => queue.add(key),
-    intervalMs: SERVER_PROBE_MS,
-  });
-  const queue: WorkQueue = new WorkQueue(
-    async (key) => {
-      const { kind, objectKey } = fromQueueKey(key);
-      // A database's owner (and any object's server), read before its reconcile may release it from the cache.
-      const database = kind === PG_DATABASE ? databases?.get(objectKey) : undefined;
-      const object = kind === PG_DATABASE ? database : roles?.get(objectKey);
-      const end = metrics.duration.startTimer();
-      const result = kind === PG_ROLE ? await reconcileRole(objectKey, roleDeps) : await reconcileDatabase(objectKey, databaseDeps);
-      end();
-      metrics.reconciles.inc({ result: result.reason });
-      if (result.outcome.kind !== "done") metrics.errors.inc({ reason: result.reason });
-      log.info({ kind: kind.kind, key: objectKey, result: result.reason }, "reconciled");
-      if (result.waitsForServer && object) waiters.wait(serverOf(object.spec), key);
-      // What waited on this one goes now, not at its slow retry: a database for its new owner role, a role's
-      // deletion for the database it owned.
-      if (kind === PG_ROLE && result.reason === "Reconciled") {
-        for (const k of databasesWaitingFor(roles?.get(objectKey), databases?.list() ?? [])) queue.add(queueKey(PG_DATABASE, k));
-      }
-      if (kind === PG_DATABASE && result.reason === "Released") {
-        for (const k of rolesWaitingOn(database, roles?.list() ?? [])) queue.add(queueKey(PG_ROLE, k));
-      }
-      return result.outcome;
-    },
-    {
-      concurrency: s.concurrency,
-      baseDelayMs: 1000,
-      maxDelayMs: 120_000,
-      onDepth: (d) => metrics.queueDepth.set(d),
-      onError: (key, err) => {
-        metrics.errors.inc({ reason: "ApiError" });
-        log.warn({ key, err: (err as Error).message }, "reconcile failed; retrying");
-      },
-    },
-  );
-
+  const servers = createServers(s, log, metrics, kube, pg, (server) => onServerChange(server));
+  const w: Wiring = { s, log, metrics, kube, pg, servers, watches };
+  const { queue, waiters } = createQueue(w);
   onServerChange = (server) => {
-    for (const k of objectsOn(server, databases?.list() ?? [])) queue.add(queueKey(PG_DATABASE, k));
-    for (const k of objectsOn(server, roles?.list() ?? [])) queue.add(queueKey(PG_ROLE, k));
+    for (const k of objectsOn(server, watches.databases?.list() ?? [])) queue.add(queueKey(PG_DATABASE, k));
+    for (const k of objectsOn(server, watches.roles?.list() ?? [])) queue.add(queueKey(PG_ROLE, k));
   };
-
   const elector = new LeaderElector(kube, {
     namespace: s.leaseNamespace,
     name: s.leaseName,
@@ -176,36 +279,14 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     retryIntervalMs: (s.leaseDurationSeconds * 1000) / 5,
     log,
   });
-
   const server = serve(s.httpPort, {
     healthy: () => true,
     // A standby is ready (it is waiting, as it should); a leader once its first list has completed.
-    ready: () => !elector.isLeader || ((databases?.synced ?? false) && (roles?.synced ?? false) && servers.synced),
+    ready: () => !elector.isLeader || ((watches.databases?.synced ?? false) && (watches.roles?.synced ?? false) && servers.synced),
     metrics: () => metrics.registry.metrics(),
   });
-
   elector.run(
-    () => {
-      metrics.leader.set(1);
-      const watch = { namespace: s.watchNamespace, resyncMs: s.resyncMs, log, onError: () => metrics.watchRestarts.inc() };
-      databases = new ResourceWatcher<PgDatabaseObject>(kube, PG_DATABASE, { ...watch, onKey: (k) => queue.add(queueKey(PG_DATABASE, k)) });
-      roles = new ResourceWatcher<PgRoleObject>(kube, PG_ROLE, { ...watch, onKey: (k) => queue.add(queueKey(PG_ROLE, k)) });
-      secretWatcher = new SecretWatcher(
-        kube,
-        s.secretNamespaces,
-        (k) => queue.add(queueKey(PG_ROLE, k)),
-        (err, retryInMs) => {
-          metrics.watchRestarts.inc();
-          log.warn({ kind: "Secret", err: (err as Error)?.message ?? String(err), retryInMs }, "watch failed; listing again");
-        },
-      );
-      // Servers first: each object is reconciled once its server's state is known.
-      void servers.start().then(() => {
-        databases?.start();
-        roles?.start();
-        secretWatcher?.start();
-      });
-    },
+    () => startWatching(w, queue),
     () => {
       // Another process may already be acting: stop at once and let the restart campaign again.
       metrics.leader.set(0);
@@ -213,35 +294,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       process.exit(1);
     },
   );
-
-  let shuttingDown = false;
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info({ signal }, "shutting down");
-    // Whatever the API server or Postgres do (gone, not answering), the process is gone within the timeout: each
-    // step below may wait on a request that never returns.
-    setTimeout(() => {
-      log.warn({ timeoutMs: s.shutdownTimeoutMs }, "shutdown did not finish in time; exiting");
-      process.exit(1);
-    }, s.shutdownTimeoutMs).unref();
-    waiters.stop();
-    // Finish the reconciles in flight (each leaves Postgres consistent: one statement at a time), bounded in time.
-    // (Half the time for them: the rest is for releasing the lease, so a successor need not wait out its duration.)
-    await Promise.race([queue.shutdown(), new Promise((r) => setTimeout(r, s.shutdownTimeoutMs / 2).unref())]);
-    // Shutting down goes on whatever fails here; each failure is logged.
-    const logged = (what: string) => (err: unknown) =>
-      log.warn({ err: (err as Error)?.message ?? String(err) }, `${what} failed during shutdown`);
-    for (const w of [databases, roles, secretWatcher, servers]) await w?.stop().catch(logged("stopping a watch"));
-    await elector.stop().catch(logged("releasing the lease"));
-    await pg.pool?.end().catch(logged("closing the Postgres pool"));
-    kube.close();
-    server.close();
-    log.info({}, "stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  shutdownOnSignals(w, queue, waiters, elector, server);
   log.info(
     { identity: s.identity, watchNamespace: s.watchNamespace ?? "(all)", postgres: `${pg.host}:${pg.port}`, sslmode: pg.sslmode },
     "started",
