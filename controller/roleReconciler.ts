@@ -44,6 +44,20 @@ export interface RoleReconcilerDeps extends ReconcilerDeps<PgRoleObject> {
   readonly applied: Map<string, Credentials>;
 }
 
+type ParsedRole = Extract<ReturnType<typeof parsePgRoleSpec>, { ok: true }>;
+
+/** The object as last written: the credentials step may add the finalizer, and a failure reports on the latest. */
+interface Latest {
+  current: PgRoleObject;
+}
+
+/** What the credentials step gives the converge: the Secret's record, and the password to set (or to set if created). */
+interface Delivered {
+  readonly credentials: Credentials;
+  readonly password?: core.role.RolePasswordChange;
+  readonly passwordIfCreated?: () => core.role.RolePasswordChange;
+}
+
 /**
  * Reconciles one PgRole. Idempotent: with nothing changed it runs no SQL and writes nothing. Throws only on
  * unexpected API errors; the queue then retries with backoff.
@@ -61,68 +75,27 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
     return { outcome: { kind: "done" }, reason: "InvalidSpec" };
   }
   const { spec } = parsed;
-  let current = obj;
-  const previous = deps.applied.get(key) ?? obj.status?.credentials;
-
+  const latest: Latest = { current: obj };
   const sql: string[] = [];
-  // The credentials: a role that cannot log in has none; one that can gets its password from its Secret.
-  let credentials: Credentials | undefined;
-  let password: core.role.RolePasswordChange | undefined;
-  let passwordIfCreated: (() => core.role.RolePasswordChange) | undefined;
   try {
     // The server first: nothing is written, not even a Secret, for a role on a server this namespace may not use.
     const { settings, endpoint } = await deps.servers.resolve(parsed.server, obj.metadata.namespace);
+    // The credentials: a role that cannot log in has none; one that can gets its password from its Secret.
+    let delivered: Delivered | undefined;
     if (spec.login) {
-      const secretName = secretNameOf(obj, parsed.credentials.secretName);
-      if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
-      let secret = await deps.secrets.get(obj.metadata.namespace, secretName).catch((err: unknown) => forbidden(err));
-      if (secret === "forbidden") return secretsNotAllowed(deps, obj);
-      if (secret && !ownedBy(secret, obj)) return secretNotOwned(deps, obj, secretName);
-
-      const applied = (s: SecretObject) =>
-        previous?.secretName === secretName && previous.uid === s.metadata.uid && previous.resourceVersion === s.metadata.resourceVersion;
-      const asked = obj.metadata.annotations?.[ROTATE_ANNOTATION];
-      let plaintext = passwordOf(secret);
-      const rotating = !secret || !plaintext || rotationAsked(obj, secret);
-      if (rotating) plaintext = core.generatePassword();
-      const keys = credentialKeys(spec.name, plaintext as string, endpoint, parsed.credentials.database);
-      // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
-      const setAlready = secret !== undefined && !rotating && applied(secret);
-      if (!secret || !holdsKeys(secret, keys)) {
-        // Before a password is handed out: the role must be ours to set it on (NotOwned otherwise, Secret untouched).
-        const { observed, admin } = await core.role.observeRoleForPlan(settings, spec);
-        core.role.planRole(spec, observed, { ...clusterOwner(obj), admin });
-        // Our finalizer first: a role created after this must not escape a deletion.
-        if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
-        const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
-        const wanted = credentialsSecret(current, secretName, keys, rotatedFor, secret?.metadata.resourceVersion);
-        const had = secret;
-        secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
-        if (rotating && previous)
-          await recordEvent(
-            deps,
-            current,
-            "Normal",
-            "Rotated",
-            had
-              ? `new password in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`
-              : `Secret ${secretName} was missing; new password in a new one`,
-          );
-      }
-      credentials = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
-      if (!setAlready) password = { verifier: core.scramVerifier(plaintext as string) };
-      // A role dropped out of band comes back with the password its Secret holds.
-      else passwordIfCreated = () => ({ verifier: core.scramVerifier(plaintext as string) });
+      const step = await deliverCredentials(key, deps, latest, parsed, settings, endpoint);
+      if ("outcome" in step) return step;
+      delivered = step;
     }
-
-    if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
+    if (!hasFinalizer(deps.api.kind, latest.current)) latest.current = await addFinalizer(deps.api, latest.current);
     const { observed } = await core.role.convergeRole(settings, spec, clusterOwner(obj), {
-      password,
-      passwordIfCreated,
+      password: delivered?.password,
+      passwordIfCreated: delivered?.passwordIfCreated,
       onStep: (_s, shown) => sql.push(shown),
     });
+    const credentials = delivered?.credentials;
     if (credentials) deps.applied.set(key, credentials);
-    await finish(deps, current, {
+    await finish(deps, latest.current, {
       ready: true,
       reason: "Reconciled",
       message: credentials ? `role matches the spec; credentials in Secret ${credentials.secretName}` : "role matches the spec",
@@ -134,6 +107,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
     });
     return { outcome: { kind: "done" }, reason: "Reconciled" };
   } catch (err) {
+    const { current } = latest;
     if (err instanceof KubeApiError) return finishRefused(deps, current, err, keptCredentials(current));
     const e = core.classifyError(err);
     // The role still has the password of the Secret it was last set from: that record stays until it changes.
@@ -141,6 +115,65 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
     deps.log.warn({ kind: "PgRole", key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
     return { ...afterFailure(e, deps.slowRetryMs), reason: e.reason };
   }
+}
+
+/**
+ * The credentials Secret of a login role: refused (SecretsNotAllowed, SecretNotOwned) before any SQL; written with
+ * a new password when there is none or a rotation was asked, or rewritten for its other keys; and the password the
+ * role is to be set to, unless it was set from this very Secret already.
+ */
+async function deliverCredentials(
+  key: string,
+  deps: RoleReconcilerDeps,
+  latest: Latest,
+  parsed: ParsedRole,
+  settings: core.ConnectionSettings,
+  endpoint: Parameters<typeof credentialKeys>[2],
+): Promise<Delivered | ReconcileResult> {
+  const { spec } = parsed;
+  const obj = latest.current;
+  const previous = deps.applied.get(key) ?? obj.status?.credentials;
+  const secretName = secretNameOf(obj, parsed.credentials.secretName);
+  if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
+  let secret = await deps.secrets.get(obj.metadata.namespace, secretName).catch((err: unknown) => forbidden(err));
+  if (secret === "forbidden") return secretsNotAllowed(deps, obj);
+  if (secret && !ownedBy(secret, obj)) return secretNotOwned(deps, obj, secretName);
+
+  const applied = (s: SecretObject) =>
+    previous?.secretName === secretName && previous.uid === s.metadata.uid && previous.resourceVersion === s.metadata.resourceVersion;
+  const asked = obj.metadata.annotations?.[ROTATE_ANNOTATION];
+  let plaintext = passwordOf(secret);
+  const rotating = !secret || !plaintext || rotationAsked(obj, secret);
+  if (rotating) plaintext = core.generatePassword();
+  const keys = credentialKeys(spec.name, plaintext as string, endpoint, parsed.credentials.database);
+  // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
+  const setAlready = secret !== undefined && !rotating && applied(secret);
+  if (!secret || !holdsKeys(secret, keys)) {
+    // Before a password is handed out: the role must be ours to set it on (NotOwned otherwise, Secret untouched).
+    const { observed, admin } = await core.role.observeRoleForPlan(settings, spec);
+    core.role.planRole(spec, observed, { ...clusterOwner(obj), admin });
+    // Our finalizer first: a role created after this must not escape a deletion.
+    if (!hasFinalizer(deps.api.kind, latest.current)) latest.current = await addFinalizer(deps.api, latest.current);
+    const current = latest.current;
+    const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
+    const wanted = credentialsSecret(current, secretName, keys, rotatedFor, secret?.metadata.resourceVersion);
+    const had = secret;
+    secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
+    if (rotating && previous)
+      await recordEvent(
+        deps,
+        current,
+        "Normal",
+        "Rotated",
+        had
+          ? `new password in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`
+          : `Secret ${secretName} was missing; new password in a new one`,
+      );
+  }
+  const credentials = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
+  const verifier = () => ({ verifier: core.scramVerifier(plaintext as string) });
+  // A role dropped out of band comes back with the password its Secret holds.
+  return setAlready ? { credentials, passwordIfCreated: verifier } : { credentials, password: verifier() };
 }
 
 /** A 403 on the Secret: the controller may not manage Secrets there (RBAC and ROLE_NAMESPACES disagree). */
