@@ -208,95 +208,150 @@ export interface AccessSpec {
  * without a record nothing is revoked. Roles in `access` must exist (checked by the caller: see missingRoles).
  */
 export function planAccess(spec: AccessSpec, observed: ObservedAccess, previous: readonly AccessEntry[] = []): AccessStep[] {
-  const database = spec.database;
-  const steps: AccessStep[] = [];
-  const schemaOwner = new Map(observed.schemas.map((s) => [s.name, s.owner]));
-  const refuse = (schema: string, what: string) => {
-    throw new AdminLacksPrivilege(
-      `${what} on schema "${schema}" of database "${database}": the admin is not a superuser and the schema belongs to "${schemaOwner.get(schema)}", ` +
-        `as the public schema of a new database does before Postgres 15; as a superuser run ALTER SCHEMA ${JSON.stringify(schema)} OWNER TO ` +
-        `${JSON.stringify(spec.owner ?? "<the database owner>")} in that database (or in its template, for every new one); nothing was run`,
-    );
-  };
-  for (const s of spec.schemas) {
-    const owner = s.owner ?? spec.owner;
-    if (!schemaOwner.has(s.name)) steps.push({ kind: "createSchema", database, schema: s.name, ...(owner === undefined ? {} : { owner }) });
-    else if (s.owner !== undefined && schemaOwner.get(s.name) !== s.owner)
-      steps.push({ kind: "alterSchemaOwner", database, schema: s.name, owner: s.owner });
-  }
-  const schemas = accessSchemas(spec.schemas);
-  // Who creates tables: the database's owner and each schema's owner. Their default privileges cover later tables.
-  const creators = [...new Set([spec.owner, ...spec.schemas.map((s) => s.owner ?? schemaOwner.get(s.name) ?? spec.owner)])];
+  const planner = new AccessPlanner(spec, observed);
+  planner.planSchemas();
+  for (const { role, level } of spec.access) planner.apply(role, LEVEL_PRIVILEGES[level], false);
+  planner.dropPrevious(previous);
+  if (spec.revokePublic) planner.revokeFromPublic();
+  return planner.steps;
+}
 
-  const held = new Map(observed.privileges.map((p) => [`${p.role}|${p.object}|${p.schema}|${p.privilege}`, p]));
-  const has = (role: string, object: string, schema: string, privilege: string) =>
-    (held.get(`${role}|${object}|${schema}|${privilege}`)?.present ?? 0) > 0;
-  const lacks = (role: string, object: string, schema: string, privilege: string) => {
-    const p = held.get(`${role}|${object}|${schema}|${privilege}`);
+/** The planning of one database's access, step by step, against what was observed there. */
+class AccessPlanner {
+  readonly steps: AccessStep[] = [];
+  private readonly database: string;
+  private readonly schemaOwner: Map<string, string>;
+  private readonly held: Map<string, ObservedAccess["privileges"][number]>;
+  private readonly schemas: string[];
+  /** Who creates tables: the database's owner and each schema's owner. Their default privileges cover later tables. */
+  private readonly creators: (string | undefined)[];
+
+  constructor(
+    private readonly spec: AccessSpec,
+    private readonly observed: ObservedAccess,
+  ) {
+    this.database = spec.database;
+    this.schemaOwner = new Map(observed.schemas.map((s) => [s.name, s.owner]));
+    this.held = new Map(observed.privileges.map((p) => [`${p.role}|${p.object}|${p.schema}|${p.privilege}`, p]));
+    this.schemas = accessSchemas(spec.schemas);
+    this.creators = [...new Set([spec.owner, ...spec.schemas.map((s) => s.owner ?? this.schemaOwner.get(s.name) ?? spec.owner)])];
+  }
+
+  private has(role: string, object: string, schema: string, privilege: string): boolean {
+    return (this.held.get(`${role}|${object}|${schema}|${privilege}`)?.present ?? 0) > 0;
+  }
+
+  private lacks(role: string, object: string, schema: string, privilege: string): boolean {
+    const p = this.held.get(`${role}|${object}|${schema}|${privilege}`);
     return object === "tables" || object === "sequences" ? (p?.missing ?? 0) > 0 : !p;
-  };
+  }
+
+  private refuse(schema: string, what: string): never {
+    throw new AdminLacksPrivilege(
+      `${what} on schema "${schema}" of database "${this.database}": the admin is not a superuser and the schema belongs to "${this.schemaOwner.get(schema)}", ` +
+        `as the public schema of a new database does before Postgres 15; as a superuser run ALTER SCHEMA ${JSON.stringify(schema)} OWNER TO ` +
+        `${JSON.stringify(this.spec.owner ?? "<the database owner>")} in that database (or in its template, for every new one); nothing was run`,
+    );
+  }
+
+  /** Schemas created, and their owners set, as the spec says. */
+  planSchemas(): void {
+    const { database } = this;
+    for (const s of this.spec.schemas) {
+      const owner = s.owner ?? this.spec.owner;
+      if (!this.schemaOwner.has(s.name))
+        this.steps.push({ kind: "createSchema", database, schema: s.name, ...(owner === undefined ? {} : { owner }) });
+      else if (s.owner !== undefined && this.schemaOwner.get(s.name) !== s.owner)
+        this.steps.push({ kind: "alterSchemaOwner", database, schema: s.name, owner: s.owner });
+    }
+  }
 
   /** Grants (or revokes) `want` per class for `role`, only where it lacks (or has) them. */
-  const apply = (role: string, want: Record<ObjectClass, readonly string[]>, revoke: boolean) => {
+  apply(role: string, want: Record<ObjectClass, readonly string[]>, revoke: boolean): void {
     const needs = (object: string, schema: string, privilege: string) =>
-      revoke ? has(role, object, schema, privilege) : lacks(role, object, schema, privilege);
+      revoke ? this.has(role, object, schema, privilege) : this.lacks(role, object, schema, privilege);
     const onDatabase = want.database.filter((p) => needs("database", "", p));
     if (onDatabase.length)
-      steps.push({ kind: revoke ? "revoke" : "grant", database, privileges: onDatabase, on: "database", schema: "", role });
-    for (const schema of schemas) {
-      for (const on of ["schema", "tables", "sequences"] as const) {
-        // A schema still to be created has no tables yet: only its USAGE and the default privileges apply.
-        if (on !== "schema" && !schemaOwner.has(schema)) continue;
-        let privileges = want[on].filter((p) => needs(on, schema, p));
-        if (on === "schema" && spec.ungrantable?.has(schema)) {
-          // Everyone holds these already; granting them by name is beyond this admin there and changes nothing.
-          privileges = privileges.filter((p) => revoke || !has(PUBLIC, "schema", schema, p));
-          if (privileges.length) refuse(schema, `${revoke ? "REVOKE" : "GRANT"} ${privileges.join(", ")} for "${role}"`);
-        }
-        if (privileges.length) steps.push({ kind: revoke ? "revoke" : "grant", database, privileges, on, schema, role });
+      this.steps.push({
+        kind: revoke ? "revoke" : "grant",
+        database: this.database,
+        privileges: onDatabase,
+        on: "database",
+        schema: "",
+        role,
+      });
+    for (const schema of this.schemas) {
+      this.applyInSchema(role, want, revoke, schema, needs);
+      this.applyDefaults(role, want, revoke, schema);
+    }
+  }
+
+  private applyInSchema(
+    role: string,
+    want: Record<ObjectClass, readonly string[]>,
+    revoke: boolean,
+    schema: string,
+    needs: (object: string, schema: string, privilege: string) => boolean,
+  ): void {
+    for (const on of ["schema", "tables", "sequences"] as const) {
+      // A schema still to be created has no tables yet: only its USAGE and the default privileges apply.
+      if (on !== "schema" && !this.schemaOwner.has(schema)) continue;
+      let privileges = want[on].filter((p) => needs(on, schema, p));
+      if (on === "schema" && this.spec.ungrantable?.has(schema)) {
+        // Everyone holds these already; granting them by name is beyond this admin there and changes nothing.
+        privileges = privileges.filter((p) => revoke || !this.has(PUBLIC, "schema", schema, p));
+        if (privileges.length) this.refuse(schema, `${revoke ? "REVOKE" : "GRANT"} ${privileges.join(", ")} for "${role}"`);
       }
-      for (const creator of creators) {
-        for (const objects of ["tables", "sequences"] as const) {
-          const object = `default:${creator ?? ""}:${objects}`;
-          const privileges = want[objects].filter((p) => (revoke ? has(role, object, schema, p) : !has(role, object, schema, p)));
-          if (privileges.length)
-            steps.push({
-              kind: revoke ? "revokeDefault" : "grantDefault",
-              database,
-              ...(creator === undefined ? {} : { creator }),
-              schema,
-              objects,
-              privileges,
-              role,
-            });
-        }
+      if (privileges.length) this.steps.push({ kind: revoke ? "revoke" : "grant", database: this.database, privileges, on, schema, role });
+    }
+  }
+
+  /** The default privileges each creator's later tables and sequences give `role`. */
+  private applyDefaults(role: string, want: Record<ObjectClass, readonly string[]>, revoke: boolean, schema: string): void {
+    for (const creator of this.creators) {
+      for (const objects of ["tables", "sequences"] as const) {
+        const object = `default:${creator ?? ""}:${objects}`;
+        const privileges = want[objects].filter((p) => (revoke ? this.has(role, object, schema, p) : !this.has(role, object, schema, p)));
+        if (privileges.length)
+          this.steps.push({
+            kind: revoke ? "revokeDefault" : "grantDefault",
+            database: this.database,
+            ...(creator === undefined ? {} : { creator }),
+            schema,
+            objects,
+            privileges,
+            role,
+          });
       }
     }
-  };
+  }
 
-  const levels = new Map(spec.access.map((a) => [a.role, a.level]));
-  for (const { role, level } of spec.access) apply(role, LEVEL_PRIVILEGES[level], false);
-  for (const { role, level } of previous) {
-    // What the old level granted that the new one (if any) does not; a role that no longer exists holds nothing.
-    if (!observed.roles.includes(role)) continue;
-    const now = levels.get(role);
-    const drop = Object.fromEntries(
-      (Object.keys(LEVEL_PRIVILEGES[level]) as ObjectClass[]).map((c) => [
-        c,
-        LEVEL_PRIVILEGES[level][c].filter((p) => !(now && LEVEL_PRIVILEGES[now][c].includes(p))),
-      ]),
-    ) as Record<ObjectClass, string[]>;
-    apply(role, drop, true);
+  /** What the old level granted that the new one (if any) does not; a role that no longer exists holds nothing. */
+  dropPrevious(previous: readonly AccessEntry[]): void {
+    const levels = new Map(this.spec.access.map((a) => [a.role, a.level]));
+    for (const { role, level } of previous) {
+      if (!this.observed.roles.includes(role)) continue;
+      const now = levels.get(role);
+      const drop = Object.fromEntries(
+        (Object.keys(LEVEL_PRIVILEGES[level]) as ObjectClass[]).map((c) => [
+          c,
+          LEVEL_PRIVILEGES[level][c].filter((p) => !(now && LEVEL_PRIVILEGES[now][c].includes(p))),
+        ]),
+      ) as Record<ObjectClass, string[]>;
+      this.apply(role, drop, true);
+    }
   }
-  if (spec.revokePublic) {
-    if (has(PUBLIC, "database", "", "CONNECT"))
-      steps.push({ kind: "revoke", database, privileges: ["CONNECT"], on: "database", schema: "", role: PUBLIC });
-    if (has(PUBLIC, "schema", "public", "CREATE") && spec.ungrantable?.has("public"))
-      refuse("public", "revokePublic: REVOKE CREATE FROM PUBLIC");
-    if (has(PUBLIC, "schema", "public", "CREATE"))
-      steps.push({ kind: "revoke", database, privileges: ["CREATE"], on: "schema", schema: "public", role: PUBLIC });
+
+  /** revokePublic: CONNECT on the database and CREATE on public, from PUBLIC. */
+  revokeFromPublic(): void {
+    const { database } = this;
+    if (this.has(PUBLIC, "database", "", "CONNECT"))
+      this.steps.push({ kind: "revoke", database, privileges: ["CONNECT"], on: "database", schema: "", role: PUBLIC });
+    if (this.has(PUBLIC, "schema", "public", "CREATE") && this.spec.ungrantable?.has("public"))
+      this.refuse("public", "revokePublic: REVOKE CREATE FROM PUBLIC");
+    if (this.has(PUBLIC, "schema", "public", "CREATE"))
+      this.steps.push({ kind: "revoke", database, privileges: ["CREATE"], on: "schema", schema: "public", role: PUBLIC });
   }
-  return steps;
 }
 
 /** Roles named in `access` that do not exist (yet). */
