@@ -8,22 +8,12 @@ import { PgKopfOperator } from "./operator";
 import { ClusterServer, serverObjectNames } from "./clusterServer";
 import { readSettings, type ConfigReader } from "./settings";
 
+type Settings = ReturnType<typeof readSettings>;
+
 export async function program(config: ConfigReader = new pulumi.Config()): Promise<Record<string, unknown>> {
   const s = readSettings(config);
-
-  const roles = new Map(
-    s.roles.map((r) => {
-      // Only a role with an entry gets the given password; the others have theirs generated.
-      const password = s.rolePasswords?.apply((p) => p[r.name]);
-      return [r.name, new PgRole(`role-${r.name}`, { ...(r as Record<string, unknown>), ...(password ? { password } : {}) } as never)];
-    }),
-  );
-  // A database that names a declared role (its owner, or in access) comes after it, and goes before it.
-  const databases = s.databases.map((d) => {
-    const named = [d.owner, ...(Array.isArray(d.access) ? d.access.map((a: { role?: unknown }) => a?.role) : [])];
-    const dependsOn = [...new Set(named)].filter((r): r is string => typeof r === "string" && roles.has(r)).map((r) => roles.get(r)!);
-    return new PgDatabase(`db-${d.name}`, d as never, dependsOn.length ? { dependsOn } : {});
-  });
+  const roles = declareRoles(s);
+  const databases = declareDatabases(s, roles);
   const outputs: Record<string, unknown> = {
     databases: databases.map((d) => d.name),
     ...(roles.size > 0
@@ -36,8 +26,30 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
         }
       : {}),
   };
-  if (!s.manageCluster) return outputs;
+  return s.manageCluster ? { ...outputs, ...declareCluster(s) } : outputs;
+}
 
+/** The declared roles, by name; only a role with an entry in rolePasswords gets that password, the others generate one. */
+function declareRoles(s: Settings): Map<string, PgRole> {
+  return new Map(
+    s.roles.map((r) => {
+      const password = s.rolePasswords?.apply((p) => p[r.name]);
+      return [r.name, new PgRole(`role-${r.name}`, { ...(r as Record<string, unknown>), ...(password ? { password } : {}) } as never)];
+    }),
+  );
+}
+
+/** The declared databases; one that names a declared role (its owner, or in access) comes after it, and goes before it. */
+function declareDatabases(s: Settings, roles: Map<string, PgRole>): PgDatabase[] {
+  return s.databases.map((d) => {
+    const named = [d.owner, ...(Array.isArray(d.access) ? d.access.map((a: { role?: unknown }) => a?.role) : [])];
+    const dependsOn = [...new Set(named)].filter((r): r is string => typeof r === "string" && roles.has(r)).map((r) => roles.get(r)!);
+    return new PgDatabase(`db-${d.name}`, d as never, dependsOn.length ? { dependsOn } : {});
+  });
+}
+
+/** The cluster side: namespace, Postgres endpoint, the operator, and each declared server; returns its outputs. */
+function declareCluster(s: Settings): Record<string, unknown> {
   // Never deleted, by destroy or by a move to another pg-kopf:namespace: it may hold what the program did not make
   // (hand-made PgServers and their Secrets, PgDatabases, the controller's Lease). A kept namespace is taken up again
   // by a later up that names it (Pulumi.yaml: kubernetes:upsertExistingObjects). See docs/adr/0018.
@@ -84,9 +96,7 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
       { dependsOn: operator.crds },
     );
   }
-
   return {
-    ...outputs,
     namespace: ns.metadata.name,
     controller: operator.deploymentName,
     crd: operator.crdName,

@@ -291,8 +291,78 @@ function readServers(config: ConfigReader, fail: (key: string, message: string) 
   const declared = config.getObject<unknown>(SERVERS_CONFIG_KEY) ?? {};
   if (typeof declared !== "object" || declared === null || Array.isArray(declared))
     fail(SERVERS_CONFIG_KEY, "expected a map of server name to {host, port, user, sslMode, sslRootCert}");
-  // One Postgres declared twice under one spelling, caught offline; any spelling is caught by asking each server who
-  // it is, before any resource is checked (provider/distinctServers) and by the controller for PgServers (ADR 0017).
+  const servers = Object.entries(declared as Record<string, Record<string, unknown>>).map(([name, entry]) =>
+    readServer(config, fail, name, entry),
+  );
+  checkDistinctServers(config, fail, servers);
+  return servers;
+}
+
+/** One server of pg-kopf:servers: its connection as the provider reads it, and the cluster side's own keys. */
+function readServer(
+  config: ConfigReader,
+  fail: (key: string, message: string) => never,
+  name: string,
+  entry: Record<string, unknown>,
+): ServerDeclaration {
+  const key = `${SERVERS_CONFIG_KEY}.${name}`;
+  if (!DNS_1123.test(name) || name.length > 63 || name === DEFAULT_SERVER)
+    fail(key, `"${name}" cannot name a server: use lower-case letters, digits and - (and not "${DEFAULT_SERVER}", the admin connection's)`);
+  let inputs: Record<string, string> = {};
+  try {
+    inputs = serverProviderInputs(
+      name,
+      (k) => config.get(k),
+      (k) => config.getObject(k),
+    );
+  } catch (err) {
+    if (!(err instanceof ServerConfigError)) throw err;
+    fail(err.key, err.reason);
+  }
+  const input = (k: string) => inputs[qualified(k)];
+  const port = Number(input(ADMIN_CONFIG_KEYS.port) ?? 5432);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    fail(`${key}.port`, `"${input(ADMIN_CONFIG_KEYS.port)}" is not a TCP port; use 1-65535`);
+  const sslMode = input(ADMIN_CONFIG_KEYS.sslmode) ?? NAMED_SERVER_SSL_MODE;
+  if (!(SSL_MODES as readonly string[]).includes(sslMode))
+    fail(`${key}.sslMode`, `"${sslMode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}`);
+  const sslRootCert = input(ADMIN_CONFIG_KEYS.sslrootcert);
+  if ((sslMode === "verify-ca" || sslMode === "verify-full") && !sslRootCert?.includes("-----BEGIN CERTIFICATE-----"))
+    fail(`${key}.sslRootCert`, `sslMode ${sslMode} needs the PEM of the CA that signs the server's certificate (the file's contents)`);
+  const maxConnections = entry.maxConnections === undefined ? undefined : Number(entry.maxConnections);
+  if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > 100))
+    fail(`${key}.maxConnections`, "use a whole number from 1 to 100: the controller's connections to this server at most");
+  const allowed = entry.allowedNamespaces;
+  const everywhere = Array.isArray(allowed) && allowed.length === 1 && allowed[0] === "*";
+  if (
+    allowed !== undefined &&
+    (!Array.isArray(allowed) || (!everywhere && allowed.some((ns) => typeof ns !== "string" || !DNS_1123.test(ns))))
+  )
+    fail(`${key}.allowedNamespaces`, 'expected a list of namespaces whose objects may use the server, or ["*"] for all');
+  const timeout = input(ADMIN_CONFIG_KEYS.connectTimeoutSeconds);
+  return {
+    name,
+    host: input(ADMIN_CONFIG_KEYS.host),
+    port,
+    user: input(ADMIN_CONFIG_KEYS.user) ?? "postgres",
+    database: input(ADMIN_CONFIG_KEYS.database) ?? "postgres",
+    sslMode: sslMode as SslMode,
+    ...(sslRootCert ? { sslRootCert } : {}),
+    ...(timeout ? { connectTimeout: Number(timeout) } : {}),
+    ...(maxConnections ? { maxConnections } : {}),
+    ...(allowed === undefined ? {} : { allowedNamespaces: everywhere ? "*" : [...new Set(allowed as string[])] }),
+  };
+}
+
+/**
+ * One Postgres declared twice under one spelling, caught offline; any spelling is caught by asking each server who
+ * it is, before any resource is checked (provider/distinctServers) and by the controller for PgServers (ADR 0017).
+ */
+function checkDistinctServers(
+  config: ConfigReader,
+  fail: (key: string, message: string) => never,
+  servers: readonly ServerDeclaration[],
+): void {
   const seen = new Map<string, string>();
   const adminHost = config.get(ADMIN_CONFIG_KEYS.host);
   if (adminHost)
@@ -300,58 +370,6 @@ function readServers(config: ConfigReader, fail: (key: string, message: string) 
       `${adminHost}:${config.get(ADMIN_CONFIG_KEYS.port) ?? 5432}`,
       `the admin connection (${config.name}:${ADMIN_CONFIG_KEYS.host})`,
     );
-  const servers = Object.entries(declared as Record<string, Record<string, unknown>>).map(([name, entry]): ServerDeclaration => {
-    const key = `${SERVERS_CONFIG_KEY}.${name}`;
-    if (!DNS_1123.test(name) || name.length > 63 || name === DEFAULT_SERVER)
-      fail(
-        key,
-        `"${name}" cannot name a server: use lower-case letters, digits and - (and not "${DEFAULT_SERVER}", the admin connection's)`,
-      );
-    let inputs: Record<string, string> = {};
-    try {
-      inputs = serverProviderInputs(
-        name,
-        (k) => config.get(k),
-        (k) => config.getObject(k),
-      );
-    } catch (err) {
-      if (!(err instanceof ServerConfigError)) throw err;
-      fail(err.key, err.reason);
-    }
-    const input = (k: string) => inputs[qualified(k)];
-    const port = Number(input(ADMIN_CONFIG_KEYS.port) ?? 5432);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-      fail(`${key}.port`, `"${input(ADMIN_CONFIG_KEYS.port)}" is not a TCP port; use 1-65535`);
-    const sslMode = input(ADMIN_CONFIG_KEYS.sslmode) ?? NAMED_SERVER_SSL_MODE;
-    if (!(SSL_MODES as readonly string[]).includes(sslMode))
-      fail(`${key}.sslMode`, `"${sslMode}" is not an sslmode; use one of ${SSL_MODES.join(", ")}`);
-    const sslRootCert = input(ADMIN_CONFIG_KEYS.sslrootcert);
-    if ((sslMode === "verify-ca" || sslMode === "verify-full") && !sslRootCert?.includes("-----BEGIN CERTIFICATE-----"))
-      fail(`${key}.sslRootCert`, `sslMode ${sslMode} needs the PEM of the CA that signs the server's certificate (the file's contents)`);
-    const maxConnections = entry.maxConnections === undefined ? undefined : Number(entry.maxConnections);
-    if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > 100))
-      fail(`${key}.maxConnections`, "use a whole number from 1 to 100: the controller's connections to this server at most");
-    const allowed = entry.allowedNamespaces;
-    const everywhere = Array.isArray(allowed) && allowed.length === 1 && allowed[0] === "*";
-    if (
-      allowed !== undefined &&
-      (!Array.isArray(allowed) || (!everywhere && allowed.some((ns) => typeof ns !== "string" || !DNS_1123.test(ns))))
-    )
-      fail(`${key}.allowedNamespaces`, 'expected a list of namespaces whose objects may use the server, or ["*"] for all');
-    const timeout = input(ADMIN_CONFIG_KEYS.connectTimeoutSeconds);
-    return {
-      name,
-      host: input(ADMIN_CONFIG_KEYS.host),
-      port,
-      user: input(ADMIN_CONFIG_KEYS.user) ?? "postgres",
-      database: input(ADMIN_CONFIG_KEYS.database) ?? "postgres",
-      sslMode: sslMode as SslMode,
-      ...(sslRootCert ? { sslRootCert } : {}),
-      ...(timeout ? { connectTimeout: Number(timeout) } : {}),
-      ...(maxConnections ? { maxConnections } : {}),
-      ...(allowed === undefined ? {} : { allowedNamespaces: everywhere ? "*" : [...new Set(allowed as string[])] }),
-    };
-  });
   for (const server of servers) {
     const address = `${server.host}:${server.port}`;
     const other = seen.get(address);
@@ -362,7 +380,6 @@ function readServers(config: ConfigReader, fail: (key: string, message: string) 
       );
     seen.set(address, `server "${server.name}"`);
   }
-  return servers;
 }
 
 /**
