@@ -230,11 +230,76 @@ async function waitFor(what: string, check: () => boolean, timeoutMs: number, de
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${detail()}`);
 }
 
+/** The kubeconfig files each component reads, written into the node's folder. */
+interface NodeFiles {
+  readonly kubelet: string;
+  readonly kubeProxy: string;
+  readonly coredns: string;
+}
+
+/**
+ * Writes every component's configuration. Each authenticates as Kubernetes expects it to: the node as
+ * system:node:<name> (the Node authorizer and NodeRestriction check what it may touch), kube-proxy as
+ * system:kube-proxy (bound by default RBAC), CoreDNS as system:coredns (dnsObjects binds it).
+ */
+function writeNodeFiles(slot: NodeSlot, plane: ControlPlane, name: string, dir: string): NodeFiles {
+  mkdirSync(join(dir, "cni"), { recursive: true });
+  writeFileSync(join(dir, "containerd.toml"), containerdConfig(dir));
+  writeFileSync(join(dir, "cni", "10-pg-kopf.conflist"), cniConfig(slot));
+  // Pods with dnsPolicy Default get this; cluster names go to CoreDNS (ClusterFirst).
+  const resolvConf = join(dir, "resolv.conf");
+  writeFileSync(resolvConf, `nameserver ${slot.node}\n`);
+  const client = (component: string, subject: string) =>
+    kubeconfig(join(dir, `${component}.kubeconfig`), plane.server, plane.caFile, plane.clientCertificate(component, subject));
+  const files = {
+    kubelet: client("kubelet", `/CN=system:node:${name}/O=system:nodes`),
+    kubeProxy: client("kube-proxy", "/CN=system:kube-proxy"),
+    coredns: client("coredns", "/CN=system:coredns"),
+  };
+  const serving = plane.clientCertificate(
+    "kubelet-serving",
+    `/CN=${name}`,
+    `subjectAltName=IP:${slot.node}\nextendedKeyUsage=serverAuth\n`,
+  );
+  writeFileSync(join(dir, "kubelet.yaml"), JSON.stringify(kubeletConfig(slot, plane, serving, resolvConf)));
+  writeFileSync(join(dir, "kube-proxy.yaml"), JSON.stringify(kubeProxyConfig(slot, name, files.kubeProxy)));
+  writeFileSync(
+    join(dir, "Corefile"),
+    `.:53 {\n  bind ${slot.node}\n  errors\n  kubernetes cluster.local in-addr.arpa ip6.arpa {\n    kubeconfig ${files.coredns}\n    pods insecure\n    fallthrough in-addr.arpa ip6.arpa\n  }\n  cache 5\n}\n`,
+  );
+  return files;
+}
+
+/** The sandbox image, made once (scripts/image.sh pause) and loaded before kubelet asks for it. */
+function loadPauseImage(dir: string, loadImage: (archive: string) => void): void {
+  const pauseArchive = join(dir, "pause.tar");
+  for (const args of [["pause"], ["archive", PAUSE_IMAGE, pauseArchive]]) {
+    const r = spawnSync("bash", [join(REPO, "scripts", "image.sh"), ...args], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`scripts/image.sh ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  }
+  loadImage(pauseArchive);
+}
+
+/**
+ * kubelet checks that these machine-wide sysctls hold the values it wants and, protecting the kernel's defaults,
+ * refuses to start otherwise; changing them would change the whole machine. Inside the slot's mount namespace each
+ * is a file holding that value, bound over the /proc/sys entry: kubelet reads it, the machine keeps its own
+ * (containers mount their own /proc and see the real ones).
+ */
+function showKubeletItsSysctls(slot: NodeSlot, dir: string): void {
+  for (const [key, value] of Object.entries(KUBELET_SYSCTLS)) {
+    const file = join(dir, `sysctl-${key.replaceAll("/", ".")}`);
+    writeFileSync(file, `${value}\n`);
+    slot.exec(["mount", "--bind", "-o", "ro", file, `/proc/sys/${key}`]);
+  }
+}
+
+const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
+
 /** Starts the node's components in `slot` against `plane`, and waits until the node is Ready. */
 export async function startNode(slot: NodeSlot, plane: ControlPlane): Promise<RealNode> {
   const name = `pg-kopf-node-${slot.slot}`;
   const dir = join(plane.dir, "node");
-  mkdirSync(join(dir, "cni"), { recursive: true });
   const logOf = (component: string) => join(dir, `${component}.log`);
   const tail = (component: string, lines = 20) => {
     try {
@@ -244,112 +309,52 @@ export async function startNode(slot: NodeSlot, plane: ControlPlane): Promise<Re
     }
   };
   const allTails = () => ["containerd", "kubelet", "kube-proxy", "coredns"].map((c) => `--- ${c}\n${tail(c)}`).join("\n");
-
-  writeFileSync(join(dir, "containerd.toml"), containerdConfig(dir));
-  writeFileSync(join(dir, "cni", "10-pg-kopf.conflist"), cniConfig(slot));
-  // Pods with dnsPolicy Default get this; cluster names go to CoreDNS (ClusterFirst).
-  const resolvConf = join(dir, "resolv.conf");
-  writeFileSync(resolvConf, `nameserver ${slot.node}\n`);
-
-  // Each component authenticates as Kubernetes expects it to: the node as system:node:<name> (the Node authorizer
-  // and NodeRestriction check what it may touch), kube-proxy as system:kube-proxy (bound by default RBAC).
-  const kubeletClient = plane.clientCertificate("kubelet", `/CN=system:node:${name}/O=system:nodes`);
-  const kubeletServing = plane.clientCertificate(
-    "kubelet-serving",
-    `/CN=${name}`,
-    `subjectAltName=IP:${slot.node}\nextendedKeyUsage=serverAuth\n`,
-  );
-  const proxyClient = plane.clientCertificate("kube-proxy", "/CN=system:kube-proxy");
-  const dnsClient = plane.clientCertificate("coredns", "/CN=system:coredns");
-  const kubeletKubeconfig = kubeconfig(join(dir, "kubelet.kubeconfig"), plane.server, plane.caFile, kubeletClient);
-  const proxyKubeconfig = kubeconfig(join(dir, "kube-proxy.kubeconfig"), plane.server, plane.caFile, proxyClient);
-  const dnsKubeconfig = kubeconfig(join(dir, "coredns.kubeconfig"), plane.server, plane.caFile, dnsClient);
-  writeFileSync(join(dir, "kubelet.yaml"), JSON.stringify(kubeletConfig(slot, plane, kubeletServing, resolvConf)));
-  writeFileSync(join(dir, "kube-proxy.yaml"), JSON.stringify(kubeProxyConfig(slot, name, proxyKubeconfig)));
-  writeFileSync(
-    join(dir, "Corefile"),
-    `.:53 {\n  bind ${slot.node}\n  errors\n  kubernetes cluster.local in-addr.arpa ip6.arpa {\n    kubeconfig ${dnsKubeconfig}\n    pods insecure\n    fallthrough in-addr.arpa ip6.arpa\n  }\n  cache 5\n}\n`,
-  );
-  // CoreDNS reads Services, EndpointSlices and Namespaces; kube-dns is the Service pods resolve through (CoreDNS
-  // runs on the node itself, so the Service has no selector and one EndpointSlice naming the node's address).
+  const files = writeNodeFiles(slot, plane, name, dir);
+  // kube-dns is the Service pods resolve through (CoreDNS runs on the node itself: no selector, one EndpointSlice).
   plane.kubectl(["apply", "-f", "-"], JSON.stringify(dnsObjects(slot.node)));
 
   const containerd = slot.launch(["containerd", "--config", join(dir, "containerd.toml")], logOf("containerd"));
-  const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
-  await waitFor(
-    "containerd",
-    () => {
-      if (exited(containerd)) throw new Error(`containerd exited\n${tail("containerd")}`);
-      try {
-        slot.exec(["ctr", "--namespace", "k8s.io", "version"]);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-    allTails,
-  );
-  // The sandbox image, made once (scripts/image.sh pause) and loaded before kubelet asks for it.
-  const pauseArchive = join(dir, "pause.tar");
-  for (const args of [["pause"], ["archive", PAUSE_IMAGE, pauseArchive]]) {
-    const r = spawnSync("bash", [join(REPO, "scripts", "image.sh"), ...args], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`scripts/image.sh ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  }
+  const answers = () => {
+    if (exited(containerd)) throw new Error(`containerd exited\n${tail("containerd")}`);
+    return spawnSync("bash", [NODE_SH, "exec", String(slot.slot), "ctr", "--namespace", "k8s.io", "version"]).status === 0;
+  };
+  await waitFor("containerd", answers, 30_000, allTails);
   const loadImage = (archive: string) => {
     slot.exec(["ctr", "--namespace", "k8s.io", "images", "import", archive]);
   };
-  loadImage(pauseArchive);
-
-  // kubelet checks that these machine-wide sysctls hold the values it wants and, protecting the kernel's defaults,
-  // refuses to start otherwise; changing them would change the whole machine. Inside the slot's mount namespace
-  // each is a file holding that value, bound over the /proc/sys entry: kubelet reads it, the machine keeps its own
-  // (containers mount their own /proc and see the real ones).
-  for (const [key, value] of Object.entries(KUBELET_SYSCTLS)) {
-    const file = join(dir, `sysctl-${key.replaceAll("/", ".")}`);
-    writeFileSync(file, `${value}\n`);
-    slot.exec(["mount", "--bind", "-o", "ro", file, `/proc/sys/${key}`]);
-  }
-  const kubelet = slot.launch(
-    [
-      "kubelet",
-      `--config=${join(dir, "kubelet.yaml")}`,
-      `--kubeconfig=${kubeletKubeconfig}`,
-      `--hostname-override=${name}`,
-      `--node-ip=${slot.node}`,
-      "--v=1",
-    ],
-    logOf("kubelet"),
-  );
-  const proxy = slot.launch(["kube-proxy", `--config=${join(dir, "kube-proxy.yaml")}`, "--v=1"], logOf("kube-proxy"));
-  const coredns = slot.launch(["coredns", "-conf", join(dir, "Corefile")], logOf("coredns"));
-  const processes = { containerd, kubelet, "kube-proxy": proxy, coredns };
-  await waitFor(
-    `node ${name} to be Ready`,
-    () => {
-      for (const [n, c] of Object.entries(processes)) if (exited(c)) throw new Error(`${n} exited\n${tail(n, 40)}`);
-      try {
-        return plane.kubectl(["get", "node", name, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) === "True";
-      } catch {
-        return false;
-      }
-    },
-    120_000,
-    allTails,
-  );
-  return {
-    name,
-    slot,
-    dir,
-    loadImage,
-    images: () =>
-      slot
-        .exec(["ctr", "--namespace", "k8s.io", "images", "list", "--quiet"])
-        .split("\n")
-        .filter((l) => l && !l.startsWith("sha256:")),
-    tail,
-    stop: () => slot.release(),
+  loadPauseImage(dir, loadImage);
+  showKubeletItsSysctls(slot, dir);
+  const processes = {
+    containerd,
+    kubelet: slot.launch(
+      [
+        "kubelet",
+        `--config=${join(dir, "kubelet.yaml")}`,
+        `--kubeconfig=${files.kubelet}`,
+        `--hostname-override=${name}`,
+        `--node-ip=${slot.node}`,
+        "--v=1",
+      ],
+      logOf("kubelet"),
+    ),
+    "kube-proxy": slot.launch(["kube-proxy", `--config=${join(dir, "kube-proxy.yaml")}`, "--v=1"], logOf("kube-proxy")),
+    coredns: slot.launch(["coredns", "-conf", join(dir, "Corefile")], logOf("coredns")),
   };
+  const nodeReady = () => {
+    for (const [n, c] of Object.entries(processes)) if (exited(c)) throw new Error(`${n} exited\n${tail(n, 40)}`);
+    try {
+      return plane.kubectl(["get", "node", name, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) === "True";
+    } catch {
+      return false;
+    }
+  };
+  await waitFor(`node ${name} to be Ready`, nodeReady, 120_000, allTails);
+  const images = () =>
+    slot
+      .exec(["ctr", "--namespace", "k8s.io", "images", "list", "--quiet"])
+      .split("\n")
+      .filter((l) => l && !l.startsWith("sha256:"));
+  return { name, slot, dir, loadImage, images, tail, stop: () => slot.release() };
 }
 
 function dnsObjects(address: string): object {

@@ -34,6 +34,28 @@ function pulumiHome(): string {
 }
 
 /**
+ * stack init takes no --config-file: it writes the stack file (with the passphrase's salt) beside Pulumi.yaml, from
+ * where it moves at once to the stack's own directory, which every other command is given.
+ */
+function initStack(name: string, env: Record<string, string>, configFile: string): void {
+  const init = spawnSync("pulumi", ["stack", "init", name, "--non-interactive"], { cwd: REPO, env, encoding: "utf8" });
+  const initial = join(REPO, `Pulumi.${name}.yaml`);
+  if (existsSync(initial)) {
+    // Copied, not renamed: the temporary directory may be on another file system (TMPDIR on tmpfs).
+    copyFileSync(initial, configFile);
+    unlinkSync(initial);
+  }
+  if (init.status !== 0) throw new Error(`pulumi stack init failed:\n${init.stdout}${init.stderr}`);
+}
+
+/** pulumi config set, the value through stdin, never the command line (it may be a password). */
+function setStackConfig(name: string, env: Record<string, string>, configFile: string, key: string, value: string, secret: boolean): void {
+  const flags = [...(secret ? ["--secret"] : ["--plaintext"]), "--stack", name, "--config-file", configFile, "--non-interactive"];
+  const r = spawnSync("pulumi", ["config", "set", `pg-kopf:${key}`, ...flags], { cwd: REPO, env, input: value, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`pulumi config set pg-kopf:${key} failed:\n${r.stdout}${r.stderr}`);
+}
+
+/**
  * Creates stack `name` of the repository's project with its own backend and config file, and sets `config`. The
  * admin password for `pulumi up` goes into a password file (PGPASSFILE) for `pg`, never into the config.
  */
@@ -74,40 +96,8 @@ export function createCliStack(name: string, pg: TestPostgres, config: StackConf
   };
   const setAdminPassword = (password: string) => pg.writePasswordFile(passfile, password);
   setAdminPassword(pg.password);
-  // stack init takes no --config-file: it writes the stack file (with the passphrase's salt) beside Pulumi.yaml, from
-  // where it moves at once to the stack's own directory, which every other command is given.
-  const init = spawnSync("pulumi", ["stack", "init", name, "--non-interactive"], { cwd: REPO, env, encoding: "utf8" });
-  const initial = join(REPO, `Pulumi.${name}.yaml`);
-  if (existsSync(initial)) {
-    // Copied, not renamed: the temporary directory may be on another file system (TMPDIR on tmpfs).
-    copyFileSync(initial, configFile);
-    unlinkSync(initial);
-  }
-  if (init.status !== 0) throw new Error(`pulumi stack init failed:\n${init.stdout}${init.stderr}`);
-  const setConfig = (key: string, value: string, secret = false) => {
-    // The value goes through stdin, never the command line (it may be a password).
-    const r = spawnSync(
-      "pulumi",
-      [
-        "config",
-        "set",
-        `pg-kopf:${key}`,
-        ...(secret ? ["--secret"] : ["--plaintext"]),
-        "--stack",
-        name,
-        "--config-file",
-        configFile,
-        "--non-interactive",
-      ],
-      {
-        cwd: REPO,
-        env,
-        input: value,
-        encoding: "utf8",
-      },
-    );
-    if (r.status !== 0) throw new Error(`pulumi config set pg-kopf:${key} failed:\n${r.stdout}${r.stderr}`);
-  };
+  initStack(name, env, configFile);
+  const setConfig = (key: string, value: string, secret = false) => setStackConfig(name, env, configFile, key, value, secret);
   for (const [key, { value, secret }] of Object.entries(config)) setConfig(key, value, secret);
   return {
     name,
