@@ -114,40 +114,25 @@ function makeCertificates(dir: string, names: readonly string[]): { caPem: strin
   return { caPem: readFileSync(join(dir, "ca.crt"), "utf8") };
 }
 
-/** Starts a fresh cluster of the major the options (or the environment's matrix cell) name. */
-export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
-  const cell = matrixCell();
-  const major = options.major ?? cell.major;
-  const adminKind = options.admin ?? cell.admin;
-  const PG_BIN = postgresBinaries(major);
-  const base = mkdtempSync(join(tmpdir(), "pg-kopf-pg-"));
+/** initdb of a fresh cluster in `base`/data, the bootstrap superuser's password from a file that goes at once. */
+function initCluster(pgBin: string, base: string, password: string): string {
   const dataDir = join(base, "data");
-  const sockDir = join(base, "sock");
-  const password = randomBytes(18).toString("base64url");
-  let port = await freePort();
   const pwfile = join(base, "pwfile");
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
-  const root = userInfo().uid === 0;
-  if (root) {
+  if (userInfo().uid === 0) {
     const { uid, gid } = pgUser();
     chownSync(base, uid, gid);
     chownSync(pwfile, uid, gid);
   }
-  run(join(PG_BIN, "initdb"), [
-    "-D",
-    dataDir,
-    "-U",
-    "postgres",
-    "--pwfile",
-    pwfile,
-    "--auth-local=trust",
-    "--auth-host=scram-sha-256",
-    "-E",
-    "UTF8",
-    "--locale=C.UTF-8",
-    "--no-sync",
-  ]);
+  // biome-ignore format: initdb's options, read as one line
+  run(join(pgBin, "initdb"), ["-D", dataDir, "-U", "postgres", "--pwfile", pwfile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
   rmSync(pwfile);
+  return dataDir;
+}
+
+/** postgresql.conf and pg_hba.conf for the options: the listen addresses, TLS (only) with its certificates. */
+function configureServer(options: PostgresOptions, base: string, dataDir: string, port: number): string | undefined {
+  const sockDir = join(base, "sock");
   run("mkdir", ["-p", sockDir]);
   let caPem: string | undefined;
   const conf = [
@@ -163,7 +148,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   ];
   if (options.tls) {
     caPem = makeCertificates(base, options.tlsNames ?? []).caPem;
-    if (root) {
+    if (userInfo().uid === 0) {
       const { uid, gid } = pgUser();
       for (const f of ["server.key", "server.crt", "ca.crt"]) chownSync(join(base, f), uid, gid);
     }
@@ -180,33 +165,82 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
       `${options.tls ? "hostssl" : "host"} all all ${options.alsoListen.clients} scram-sha-256\n`,
     );
   appendFileSync(join(dataDir, "postgresql.conf"), `\n${conf.join("\n")}\n`);
-  const logFile = join(base, "server.log");
+  return caPem;
+}
 
-  // pg_ctl leaves the server running as a daemon: tied to this process (SIGQUIT: immediate shutdown), it goes even
-  // when this process is killed hard.
+/**
+ * Starts the server, on another free port when the first was taken meanwhile (parallel matrix cells). pg_ctl leaves
+ * the server running as a daemon: tied to this process (SIGQUIT: immediate shutdown), it goes even when this process
+ * is killed hard.
+ */
+async function startServer(pgBin: string, dataDir: string, logFile: string, firstPort: number) {
   let postmaster: number | undefined;
   const start = () => {
-    run(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "start"]);
+    run(join(pgBin, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "start"]);
     postmaster = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
     tie(postmaster, "SIGQUIT");
   };
   const stop = () => {
-    const [bin, ...rest] = asServerUser(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]);
+    const [bin, ...rest] = asServerUser(join(pgBin, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]);
     spawnSync(bin, rest, { stdio: "ignore" });
     untie(postmaster);
     postmaster = undefined;
   };
-  // Another server started at the same moment (parallel matrix cells) may take the free port first: pick another.
+  let port = firstPort;
   for (let attempt = 1; ; attempt++) {
     try {
       start();
-      break;
+      return { port, start, stop };
     } catch (err) {
       if (attempt >= 3 || !/already in use/i.test(readFileSync(logFile, "utf8"))) throw err;
       port = await freePort();
       appendFileSync(join(dataDir, "postgresql.conf"), `port = ${port}\n`);
     }
   }
+}
+
+/** Runs one statement in a connection of its own. */
+async function queryOnce<T>(s: ConnectionSettings, sql: string, params: unknown[], database: string, ca: string | undefined): Promise<T[]> {
+  const c = new Client({ host: s.host, port: s.port, user: s.user, password: s.password, database, ssl: ca ? { ca } : false });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+type ExtraSettings = Parameters<typeof connectionSettings>[0];
+
+/** The bootstrap superuser's connection settings, with `extra` over them; TLS (verify-full) when there is a CA. */
+function bootstrapSettings(host: string, port: number, password: string, caPem: string | undefined) {
+  return (extra: ExtraSettings = {}) =>
+    connectionSettings({
+      // verify-full checks the certificate's name, which is localhost.
+      host: caPem ? "localhost" : host,
+      port,
+      user: "postgres",
+      password,
+      database: "postgres",
+      connectTimeoutSeconds: 5,
+      ...(caPem ? { sslmode: "verify-full", sslrootcert: caPem } : { sslmode: "disable" }),
+      ...extra,
+    });
+}
+
+/** Starts a fresh cluster of the major the options (or the environment's matrix cell) name. */
+export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
+  const cell = matrixCell();
+  const major = options.major ?? cell.major;
+  const adminKind = options.admin ?? cell.admin;
+  const pgBin = postgresBinaries(major);
+  const base = mkdtempSync(join(tmpdir(), "pg-kopf-pg-"));
+  const password = randomBytes(18).toString("base64url");
+  const dataDir = initCluster(pgBin, base, password);
+  const firstPort = await freePort();
+  const caPem = configureServer(options, base, dataDir, firstPort);
+  const logFile = join(base, "server.log");
+  const { port, start, stop } = await startServer(pgBin, dataDir, logFile, firstPort);
   let destroyed = false;
   const destroy = () => {
     if (destroyed) return;
@@ -217,48 +251,19 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   process.once("exit", destroy);
 
   const host = "127.0.0.1";
-  const superSettings = (extra: Parameters<typeof connectionSettings>[0] = {}) =>
-    connectionSettings({
-      // verify-full checks the certificate's name, which is localhost.
-      host: options.tls ? "localhost" : host,
-      port,
-      user: "postgres",
-      password,
-      database: "postgres",
-      connectTimeoutSeconds: 5,
-      ...(options.tls ? { sslmode: "verify-full", sslrootcert: caPem } : { sslmode: "disable" }),
-      ...extra,
-    });
-  const run1 = async <T>(s: ConnectionSettings, sql: string, params: unknown[], database: string): Promise<T[]> => {
-    const c = new Client({
-      host: s.host,
-      port: s.port,
-      user: s.user,
-      password: s.password,
-      database,
-      ssl: options.tls ? { ca: caPem } : false,
-    });
-    await c.connect();
-    try {
-      return (await c.query(sql, params)).rows as T[];
-    } finally {
-      await c.end();
-    }
-  };
+  const superSettings = bootstrapSettings(host, port, password, caPem);
   // The managed admin as RDS makes its master user: LOGIN CREATEDB CREATEROLE, no superuser, no other membership.
-  let user = "postgres";
-  let adminPassword = password;
-  if (adminKind === "createrole") {
-    user = MANAGED_ADMIN;
-    adminPassword = randomBytes(18).toString("base64url");
-    await run1(
+  const user = adminKind === "createrole" ? MANAGED_ADMIN : "postgres";
+  const adminPassword = adminKind === "createrole" ? randomBytes(18).toString("base64url") : password;
+  if (adminKind === "createrole")
+    await queryOnce(
       superSettings(),
       `CREATE ROLE ${MANAGED_ADMIN} LOGIN CREATEDB CREATEROLE PASSWORD '${scramVerifier(adminPassword)}'`,
       [],
       "postgres",
+      caPem,
     );
-  }
-  const settings = (extra: Parameters<typeof connectionSettings>[0] = {}) => superSettings({ user, password: adminPassword, ...extra });
+  const settings = (extra: ExtraSettings = {}) => superSettings({ user, password: adminPassword, ...extra });
   return {
     host,
     port,
@@ -278,8 +283,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     },
     actsAs: (...roles: string[]) =>
       adminKind === "superuser" ? [] : roles.map((role) => adminMembershipSql(role, { user, versionNum: major * 10000 })),
-    query: <T>(sql: string, params: unknown[] = [], database = "postgres") => run1<T>(settings(), sql, params, database),
-    superQuery: <T>(sql: string, params: unknown[] = [], database = "postgres") => run1<T>(superSettings(), sql, params, database),
+    query: <T>(sql: string, params: unknown[] = [], database = "postgres") => queryOnce<T>(settings(), sql, params, database, caPem),
+    superQuery: <T>(sql: string, params: unknown[] = [], database = "postgres") =>
+      queryOnce<T>(superSettings(), sql, params, database, caPem),
   };
 }
 
