@@ -1,5 +1,5 @@
 // The TypeScript is formatted and linted by Biome (one tool for both, configured in biome.json): a finding fails
-// the suite, and a case per kind proves the check can fail.
+// the suite, and a case per kind proves the check can fail. Among the rules: no source function over 60 lines.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -21,8 +21,12 @@ test("a badly formatted file and a lint finding are both caught (so the check ab
   copyFileSync(join(REPO, "biome.json"), join(dir, "biome.json"));
   writeFileSync(join(dir, "ugly.ts"), "export const x = {a:1,\n  b:2}\n");
   writeFileSync(join(dir, "bad.ts"), "export function f(a: number) {\n  if (a = 1) return a;\n  return 0;\n}\n");
+  // A source function over 60 lines (tests and benchmarks are exempt: each reads as one story, top to bottom).
+  const body = Array.from({ length: 61 }, (_, i) => `  total += ${i};`).join("\n");
+  writeFileSync(join(dir, "long.ts"), `export function g(): number {\n  let total = 0;\n${body}\n  return total;\n}\n`);
   const r = biome(["ci", "--config-path", dir, dir], dir);
   assert.notEqual(r.status, 0);
   assert.match(r.stdout + r.stderr, /ugly\.ts format/);
   assert.match(r.stdout + r.stderr, /noAssignInExpressions/);
+  assert.match(r.stdout + r.stderr, /long\.ts.*noExcessiveLinesPerFunction/);
 });
