@@ -70,10 +70,6 @@ export class WorkQueue {
     return Math.round(delay * (0.5 + Math.random()));
   }
 
-  get depth(): number {
-    return this.queue.length;
-  }
-
   /** Stops taking keys and resolves when the keys being processed are finished. Waiting keys are dropped. */
   async shutdown(): Promise<void> {
     this.stopping = true;

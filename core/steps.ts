@@ -19,8 +19,6 @@ export type Step =
   | AccessStep
   | { kind: "dropDatabase"; database: string; force: boolean };
 
-export type StepKind = Step["kind"];
-
 /** The single SQL statement a step runs. Pure. */
 export function stepSql(step: Step): string {
   const db = id(step.database);

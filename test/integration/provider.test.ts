@@ -14,11 +14,8 @@ import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
 
 // The engine's own pieces: the closure serializer the dynamic Resource uses, and the loader and config class of
 // the provider process.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { serializeFunction } = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Config } = require("@pulumi/pulumi/cmd/dynamic-provider/config");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const requireFromString = require("require-from-string");
 
 // A project with another name than pg-kopf: the documented pg-kopf:* keys must still be read.
