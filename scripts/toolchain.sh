@@ -78,32 +78,40 @@ build_etcd() {
   log "etcd v$v: done"
 }
 
+# kubernetes_commands <folder> <command...>: builds commands of k8s.io/kubernetes at package.json's version into
+# $cache/<folder>-v<version>/bin, with the version stamps kubectl and the API server report.
+kubernetes_commands() {
+  local folder=$1; shift
+  local v; v=$(version kubernetes)
+  local out="$cache/$folder-v$v" w="$cache/src/$folder-v$v" c
+  local staging="0.${v#1.}" # k8s.io/kubernetes v1.N.P publishes its staging modules as v0.N.P
+  local lines=("require k8s.io/kubernetes v$v") mod
+  for mod in $(grep -oE '^\s*k8s.io/[a-z0-9-]+ => ./staging' "$(modfile "k8s.io/kubernetes@v$v")" | awk '{print $1}'); do
+    lines+=("replace $mod => $mod v$staging")
+  done
+  wrapper "$w" "${lines[@]}"
+  { printf 'package main\nimport (\n'; for c in "$@"; do printf ' _ "k8s.io/kubernetes/cmd/%s/app"\n' "$c"; done; printf ')\n'; } >"$w/tools.go"
+  local major=${v%%.*} minor; minor=$(echo "$v" | cut -d. -f2)
+  local ld="-s -w" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "$w" && go mod tidy >/dev/null 2>&1 || true
+   mkdir -p "$out.tmp/bin"
+   for c in "$@"; do
+     log "kubernetes v$v: $c"
+     go build -trimpath -ldflags "$ld" -o "$out.tmp/bin/$c" "k8s.io/kubernetes/cmd/$c"
+   done)
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 build_kubernetes() {
   local v; v=$(version kubernetes)
   local out="$cache/kubernetes-v$v"
   if [ -x "$out/bin/kube-apiserver" ] && [ -x "$out/bin/kube-controller-manager" ] && [ -x "$out/bin/kube-scheduler" ]; then
     log "kubernetes v$v: cached"; return; fi
   log "kubernetes v$v: building kube-apiserver, kube-controller-manager, kube-scheduler (cold: about 4 min on 2 cores)"
-  local w="$cache/src/kubernetes-v$v"
-  local staging="0.${v#1.}" # k8s.io/kubernetes v1.N.P publishes its staging modules as v0.N.P
-  local lines=("require k8s.io/kubernetes v$v") mod
-  for mod in $(grep -oE '^\s*k8s.io/[a-z0-9-]+ => ./staging' "$(modfile k8s.io/kubernetes@v$v)" | awk '{print $1}'); do
-    lines+=("replace $mod => $mod v$staging")
-  done
-  wrapper "$w" "${lines[@]}"
-  printf 'package main\nimport (\n _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n _ "k8s.io/kubernetes/cmd/kube-controller-manager/app"\n _ "k8s.io/kubernetes/cmd/kube-scheduler/app"\n)\n' >"$w/tools.go"
-  local major=${v%%.*} minor; minor=$(echo "$v" | cut -d. -f2)
-  local ld="-s -w"
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
-  (cd "$w" && go mod tidy >/dev/null 2>&1 || true
-   mkdir -p "$out.tmp/bin"
-   for c in kube-apiserver kube-controller-manager kube-scheduler; do
-     log "kubernetes v$v: $c"
-     go build -trimpath -ldflags "$ld" -o "$out.tmp/bin/$c" "k8s.io/kubernetes/cmd/$c"
-   done)
-  rm -rf "$out"; mv "$out.tmp" "$out"
+  kubernetes_commands kubernetes kube-apiserver kube-controller-manager kube-scheduler
   log "kubernetes v$v: done"
 }
 
@@ -114,25 +122,7 @@ build_kubernetes-node() {
   local out="$cache/kubernetes-node-v$v"
   if [ -x "$out/bin/kubelet" ] && [ -x "$out/bin/kube-proxy" ]; then log "kubelet, kube-proxy v$v: cached"; return; fi
   log "kubelet, kube-proxy v$v: building (cold: about 7 min on 2 cores)"
-  local w="$cache/src/kubernetes-node-v$v"
-  local staging="0.${v#1.}" lines=("require k8s.io/kubernetes v$v") mod
-  for mod in $(grep -oE '^\s*k8s.io/[a-z0-9-]+ => ./staging' "$(modfile k8s.io/kubernetes@v$v)" | awk '{print $1}'); do
-    lines+=("replace $mod => $mod v$staging")
-  done
-  wrapper "$w" "${lines[@]}"
-  printf 'package main\nimport (\n _ "k8s.io/kubernetes/cmd/kubelet/app"\n _ "k8s.io/kubernetes/cmd/kube-proxy/app"\n)\n' >"$w/tools.go"
-  local major=${v%%.*} minor; minor=$(echo "$v" | cut -d. -f2)
-  local ld="-s -w"
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
-  (cd "$w" && go mod tidy >/dev/null 2>&1 || true
-   mkdir -p "$out.tmp/bin"
-   for c in kubelet kube-proxy; do
-     log "kubernetes v$v: $c"
-     go build -trimpath -ldflags "$ld" -o "$out.tmp/bin/$c" "k8s.io/kubernetes/cmd/$c"
-   done)
-  rm -rf "$out"; mv "$out.tmp" "$out"
+  kubernetes_commands kubernetes-node kubelet kube-proxy
   log "kubelet, kube-proxy v$v: done"
 }
 
