@@ -1,7 +1,7 @@
 // Leader election on a coordination.k8s.io Lease, so that of several controller processes only one acts. The
 // lease is taken and renewed with optimistic concurrency (resourceVersion); expiry is judged by our own clock
 // since we last saw the lease change, so skewed clocks between nodes do not matter.
-import { KubeApiError, type KubeClient } from "./kube/client";
+import { apiError, type KubeClient } from "./kube/client";
 
 /** The fields of a coordination.k8s.io/v1 Lease the election reads and writes. */
 interface Lease {
@@ -99,7 +99,7 @@ export class LeaderElector {
     try {
       lease = await this.client.get<Lease>(this.path());
     } catch (err) {
-      if (!(err instanceof KubeApiError) || err.code !== 404) throw err;
+      if (!apiError(err, "notFound")) throw err;
       await this.client.create(this.path(false), {
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",

@@ -4,7 +4,7 @@
 // database and role stays, whatever its reclaimPolicy. It refuses while a pg-kopf controller Deployment has replicas,
 // since that controller would be racing it.
 import { loadKubeTarget } from "./kube/config";
-import { KubeApiError, KubeClient } from "./kube/client";
+import { apiError, KubeClient } from "./kube/client";
 import { removeFinalizer } from "./finalizer";
 import { KINDS, type CustomObject } from "./resource";
 import { ResourceApi } from "./resourceApi";
@@ -50,7 +50,7 @@ export async function release(client: KubeClient, options: ReleaseOptions = {}):
           break;
         } catch (err) {
           // 409/422: the object changed since it was read (its finalizers, another writer): read it again.
-          if (!(err instanceof KubeApiError) || ![409, 422].includes(err.code) || attempt >= 5) throw err;
+          if (!(apiError(err, "conflict") || apiError(err, "invalid")) || attempt >= 5) throw err;
           obj = await api.get(obj);
         }
       }

@@ -16,7 +16,7 @@ import {
   secretNameOf,
 } from "./credentials";
 import { addFinalizer, hasFinalizer } from "./finalizer";
-import { KubeApiError } from "./kube/client";
+import { apiError, KubeApiError } from "./kube/client";
 import {
   afterFailure,
   clusterOwner,
@@ -178,7 +178,7 @@ async function deliverCredentials(
 
 /** A 403 on the Secret: the controller may not manage Secrets there (RBAC and ROLE_NAMESPACES disagree). */
 function forbidden(err: unknown): "forbidden" {
-  if (err instanceof KubeApiError && err.code === 403) return "forbidden";
+  if (apiError(err, "forbidden")) return "forbidden";
   throw err;
 }
 

@@ -1,7 +1,7 @@
 // The controller's reads and writes of credentials Secrets, and the watch that brings a PgRole back when its Secret
 // is deleted or edited. Only Secrets labelled as pg-kopf's are watched, and the cache keeps their metadata only: no
 // password stays in the controller's memory beyond the reconcile that needs it.
-import { KubeApiError, type KubeClient } from "./kube/client";
+import { apiError, type KubeClient } from "./kube/client";
 import { Informer } from "./kube/informer";
 import { MANAGED_BY_SELECTOR, ownerName, type SecretObject } from "./credentials";
 
@@ -15,7 +15,7 @@ export class SecretApi {
     try {
       return await this.client.get<SecretObject>(`${secretsPath(namespace)}/${encodeURIComponent(name)}`);
     } catch (err) {
-      if (err instanceof KubeApiError && err.code === 404) return undefined;
+      if (apiError(err, "notFound")) return undefined;
       throw err;
     }
   }
@@ -30,7 +30,7 @@ export class SecretApi {
     try {
       await this.client.delete(`${secretsPath(namespace)}/${encodeURIComponent(name)}`);
     } catch (err) {
-      if (!(err instanceof KubeApiError && err.code === 404)) throw err;
+      if (!apiError(err, "notFound")) throw err;
     }
   }
 

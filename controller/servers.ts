@@ -354,11 +354,11 @@ export class ServerRegistry {
     try {
       return await this.kube.get(`/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}/${encodeURIComponent(name)}`);
     } catch (err) {
-      if (!(err instanceof KubeApiError) || (err.code !== 404 && err.code !== 403)) throw err;
+      if (!(err instanceof KubeApiError) || !(err.notFound || err.forbidden)) throw err;
       const what = resource === "secrets" ? "Secret" : "ConfigMap";
       throw new ServerSetupError(
         reason,
-        err.code === 404
+        err.notFound
           ? `${what} ${namespace}/${name} does not exist; create it, or name the right one in the PgServer`
           : `the controller may not read ${what} ${namespace}/${name}; declare the server in the program's pg-kopf:servers (which grants it) or grant get on it`,
       );

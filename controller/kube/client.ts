@@ -11,11 +11,53 @@ export class KubeApiError extends Error {
     readonly code: number,
     readonly reason: string | undefined,
     message: string,
+    /** The server's Retry-After, in milliseconds (429, 503). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "KubeApiError";
   }
+
+  /** 404: the object (or its namespace) is not there. */
+  get notFound(): boolean {
+    return this.code === 404;
+  }
+
+  /** 409: it changed since it was read (a resourceVersion precondition), or one of that name exists. */
+  get conflict(): boolean {
+    return this.code === 409;
+  }
+
+  /** 410: a watch's resourceVersion is too old; list again. */
+  get gone(): boolean {
+    return this.code === 410;
+  }
+
+  /** 422: the object is invalid (a schema or CEL rule; a finalizer on an object being deleted). */
+  get invalid(): boolean {
+    return this.code === 422;
+  }
+
+  /** 403: RBAC, a quota or an admission webhook refused it. */
+  get forbidden(): boolean {
+    return this.code === 403;
+  }
+
+  /** 429: the API server asks to slow down (priority and fairness, a rate limit). */
+  get tooManyRequests(): boolean {
+    return this.code === 429;
+  }
 }
+
+/** Whether `err` is an API error of that kind. */
+export const apiError = (err: unknown, kind: "notFound" | "conflict" | "gone" | "invalid" | "forbidden" | "tooManyRequests"): boolean =>
+  err instanceof KubeApiError && err[kind];
+
+/** A request the API server answered 429 is sent again after its Retry-After (capped), this many times at most. */
+const THROTTLED_ATTEMPTS = 5;
+const RETRY_AFTER_CAP_MS = 10_000;
+/** Without a Retry-After header: what client-go waits. */
+const RETRY_AFTER_DEFAULT_MS = 1_000;
 
 export type PatchType = "json" | "merge";
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
@@ -105,16 +147,15 @@ export class KubeClient {
   }
 
   private async json<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
-    const res = await this.send(
-      method,
-      path,
-      body === undefined ? undefined : JSON.stringify(body),
-      contentType,
-      undefined,
-      REQUEST_TIMEOUT_MS,
-    );
-    if (res.statusCode === undefined || res.statusCode >= 300) throw await errorOf(res, method, path);
-    return JSON.parse(await text(res)) as T;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.send(method, path, payload, contentType, undefined, REQUEST_TIMEOUT_MS);
+      if (res.statusCode !== undefined && res.statusCode < 300) return JSON.parse(await text(res)) as T;
+      const err = await errorOf(res, method, path);
+      // Throttled: the server said when to come back. The request changed nothing, so sending it again is safe.
+      if (!err.tooManyRequests || attempt >= THROTTLED_ATTEMPTS) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(err.retryAfterMs ?? RETRY_AFTER_DEFAULT_MS, RETRY_AFTER_CAP_MS)));
+    }
   }
 
   private send(
@@ -164,5 +205,9 @@ async function errorOf(res: IncomingMessage, method: string, path: string): Prom
   } catch {
     // Not a Status object (a proxy's page, an empty body): the HTTP status says enough.
   }
-  return new KubeApiError(code, status.reason, `${method} ${path}: ${code} ${status.message ?? (body.slice(0, 200) || res.statusMessage)}`);
+  // Retry-After in seconds (the API server's form); an HTTP date is taken as "soon".
+  const retryAfter = Number(res.headers["retry-after"]);
+  const retryAfterMs = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined;
+  const message = `${method} ${path}: ${code} ${status.message ?? (body.slice(0, 200) || res.statusMessage)}`;
+  return new KubeApiError(code, status.reason, message, retryAfterMs);
 }

@@ -1,7 +1,7 @@
 // An informer: lists a collection, keeps a cache of it, and follows it with a watch from the list's
 // resourceVersion. Bookmarks keep the resume point fresh; a 410 Gone (the resume point compacted away) or a failed
 // watch starts over with a list, whose difference from the cache is reported as adds, updates and deletes.
-import { KubeApiError, type KubeClient, type WatchEvent } from "./client";
+import { apiError, KubeApiError, type KubeClient, type WatchEvent } from "./client";
 
 export interface KubeObject {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
@@ -158,7 +158,7 @@ export class Informer<T extends KubeObject> {
       )
       .catch((err: unknown) => {
         // A 410 can also come as the response to the watch request itself.
-        if (err instanceof KubeApiError && err.code === 410) resume = undefined;
+        if (apiError(err, "gone")) resume = undefined;
         else throw err;
       });
     return resume;
