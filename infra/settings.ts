@@ -10,7 +10,7 @@ import {
   NAMED_SERVER_SSL_MODE,
   qualified,
   SERVERS_CONFIG_KEY,
-  ServerConfigError,
+  ConfigError,
   serverProviderInputs,
 } from "../provider/config";
 
@@ -88,13 +88,6 @@ const PULL_POLICIES = ["Always", "IfNotPresent", "Never"] as const;
 const DNS_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
 
-export class ConfigError extends Error {
-  constructor(key: string, namespace: string, message: string) {
-    super(`config ${namespace}:${key}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
-
 /** The config, read key by key: each failure throws ConfigError naming the key and the fix. */
 class ConfigRead {
   constructor(readonly config: ConfigReader) {}
@@ -104,7 +97,7 @@ class ConfigRead {
   }
 
   readonly fail = (key: string, message: string): never => {
-    throw new ConfigError(key, this.config.name, message);
+    throw new ConfigError(key, message, this.config.name);
   };
 
   str(key: string, fallback: string): string {
@@ -215,7 +208,7 @@ function checkServerReferences(r: ConfigRead, list: "databases" | "roles", entri
         (k) => r.config.getObject(k),
       );
     } catch (err) {
-      if (!(err instanceof ServerConfigError)) throw err;
+      if (!(err instanceof ConfigError)) throw err;
       r.fail(`${list}[${i}].server`, `${err.reason} (at ${r.name}:${err.key})`);
     }
   });
@@ -316,7 +309,7 @@ function readServer(
       (k) => config.getObject(k),
     );
   } catch (err) {
-    if (!(err instanceof ServerConfigError)) throw err;
+    if (!(err instanceof ConfigError)) throw err;
     fail(err.key, err.reason);
   }
   const input = (k: string) => inputs[qualified(k)];
@@ -394,7 +387,7 @@ export function passwordMap(
   required: readonly string[],
 ): Record<string, string> {
   const fail = (key: string, message: string): never => {
-    throw new ConfigError(key, namespace, message);
+    throw new ConfigError(key, message, namespace);
   };
   let parsed: unknown;
   try {

@@ -74,13 +74,18 @@ function caSettingOf(server: string | undefined): string {
 }
 
 /** A malformed or missing pg-kopf:servers entry: the key (servers.<name>[.<field>]) and what to do. */
-export class ServerConfigError extends Error {
+/**
+ * A config key that is missing or malformed, for both readers of the stack config (the provider's servers and the
+ * program's settings): the key (without its namespace), what is wrong and the fix.
+ */
+export class ConfigError extends Error {
   constructor(
     readonly key: string,
     readonly reason: string,
+    readonly namespace: string = CONFIG_NAMESPACE,
   ) {
-    super(`config ${qualified(key)}: ${reason}`);
-    this.name = "ServerConfigError";
+    super(`config ${namespace}:${key}: ${reason}`);
+    this.name = "ConfigError";
   }
 }
 
@@ -131,7 +136,7 @@ export function serverProviderInputs(
   const servers = getObject(SERVERS_CONFIG_KEY) ?? {};
   const entry = (servers as Record<string, unknown>)[server];
   const fail = (key: string, message: string): never => {
-    throw new ServerConfigError(`${SERVERS_CONFIG_KEY}.${key}`, message);
+    throw new ConfigError(`${SERVERS_CONFIG_KEY}.${key}`, message);
   };
   if (typeof servers !== "object" || Array.isArray(servers)) fail("", "expected a map of server name to {host, port, user, sslMode}");
   if (entry === undefined) {
