@@ -1,5 +1,6 @@
 // The custom objects as the controller sees them, and the API coordinates of each kind it reconciles: one
 // descriptor per kind, so the watch, the writes, the finalizer and the queue keys are written once for all kinds.
+import type { DatabaseStatusFields, RoleStatusFields, ServerStatusFields } from "../crd/status";
 import * as databaseCrd from "../crd/pgdatabase";
 import * as roleCrd from "../crd/pgrole";
 import * as serverCrd from "../crd/pgserver";
@@ -47,20 +48,9 @@ export interface CommonStatus {
   lastAppliedSql?: string[];
 }
 
-export interface PgDatabaseStatus extends CommonStatus {
-  database?: { oid: number; owner: string; encoding: string; tablespace: string; connectionLimit: number };
-  /** The access last applied: what an entry removed from spec.access or lowered revokes. */
-  access?: { role: string; level: "connect" | "read" | "write" }[];
-}
-
-export interface PgRoleStatus extends CommonStatus {
-  role?: { oid: number; login: boolean; memberOf: string[] };
-  /**
-   * The credentials Secret whose password the role was last set to, by identity: never any password material. A
-   * Secret with another uid or resourceVersion (replaced, edited, rotated) has its password set on the role again.
-   */
-  credentials?: { secretName: string; uid: string; resourceVersion: string };
-}
+/** Each kind's own status fields: crd/status.ts, where the CRDs' status schemas come from too. */
+export interface PgDatabaseStatus extends CommonStatus, DatabaseStatusFields {}
+export interface PgRoleStatus extends CommonStatus, RoleStatusFields {}
 
 export interface CustomObject<Status extends CommonStatus = CommonStatus> {
   apiVersion: string;
@@ -82,11 +72,7 @@ export interface CustomObject<Status extends CommonStatus = CommonStatus> {
   status?: Status;
 }
 
-export interface PgServerStatus extends CommonStatus {
-  /** server_version, as last checked. */
-  version?: string;
-  lastCheckTime?: string;
-}
+export interface PgServerStatus extends CommonStatus, ServerStatusFields {}
 
 export type PgDatabaseObject = CustomObject<PgDatabaseStatus>;
 /** Cluster-scoped: its metadata.namespace is absent. */

@@ -5,6 +5,7 @@ import type { FieldFailure } from "../core/errors";
 import { NOT_ROLES, REPLACING_FIELDS, replacingChangeCel } from "../core/fields";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
+import { DatabaseStatusFields, statusProperties } from "./status";
 
 export { GROUP, VERSION } from "./structural";
 export const KIND = "PgDatabase";
@@ -93,23 +94,6 @@ export function pgDatabaseCrd(): Schema {
       { name: "Server", type: "string", jsonPath: ".spec.server", priority: 1 },
     ],
     specSchema(),
-    statusSchema({
-      database: {
-        type: "object",
-        description: "The database as last observed in Postgres.",
-        properties: {
-          oid: { type: "integer" },
-          owner: { type: "string" },
-          encoding: { type: "string" },
-          tablespace: { type: "string" },
-          connectionLimit: { type: "integer" },
-        },
-      },
-      access: {
-        type: "array",
-        description: "The access last applied: an entry removed from spec.access, or lowered, revokes what this one granted.",
-        items: { type: "object", properties: { role: { type: "string" }, level: { type: "string" } } },
-      },
-    }),
+    statusSchema(statusProperties(DatabaseStatusFields, toStructural)),
   );
 }

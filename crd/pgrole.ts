@@ -17,6 +17,7 @@ import {
 import { schemaFailures } from "../core/spec";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
+import { RoleStatusFields, statusProperties } from "./status";
 
 export { GROUP, VERSION } from "./structural";
 export const KIND = "PgRole";
@@ -169,19 +170,7 @@ export function pgRoleCrd(): Schema {
       { name: "Secret", type: "string", jsonPath: ".status.credentials.secretName" },
     ],
     roleSpecSchema(),
-    statusSchema({
-      role: {
-        type: "object",
-        description: "The role as last observed in Postgres.",
-        properties: { oid: { type: "integer" }, login: { type: "boolean" }, memberOf: { type: "array", items: { type: "string" } } },
-      },
-      credentials: {
-        type: "object",
-        description:
-          "The Secret whose password the role was last set to, by uid and resourceVersion (never the password): another uid or resourceVersion sets the role's password again.",
-        properties: { secretName: { type: "string" }, uid: { type: "string" }, resourceVersion: { type: "string" } },
-      },
-    }),
+    statusSchema(statusProperties(RoleStatusFields, toStructural)),
     { rules: [DEFAULT_SECRET_NAME_RULE, SECRET_NAME_IMMUTABLE_RULE] },
   );
 }

@@ -7,6 +7,7 @@ import type { FieldFailure } from "../core/errors";
 import { schemaFailures } from "../core/spec";
 import { DEFAULT_SERVER } from "./server";
 import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
+import { ServerStatusFields, statusProperties } from "./status";
 
 export { GROUP, VERSION } from "./structural";
 export const KIND = "PgServer";
@@ -172,10 +173,7 @@ export function pgServerCrd(): Schema {
       { name: "Version", type: "string", jsonPath: ".status.version" },
     ],
     serverSpecSchema(),
-    statusSchema({
-      version: { type: "string", description: "The server's version (server_version), as last checked." },
-      lastCheckTime: { type: "string", format: "date-time", description: "When the controller last connected to check the server." },
-    }),
+    statusSchema(statusProperties(ServerStatusFields, toStructural)),
     {
       scope: "Cluster",
       rules: [

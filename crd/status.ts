@@ -1,0 +1,79 @@
+// Each kind's own status fields, written once as TypeBox schemas: the controller's status types derive from them
+// (controller/resource.ts), and so do the CRDs' status schemas (statusSchema). What is observation and what is
+// memory: docs/adr/0020-status-observation-and-memory.md.
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { LEVELS } from "../core/access";
+import type { Schema } from "./structural";
+
+/** PgDatabase: the database as last observed (observation), and the access last applied (memory). */
+export const DatabaseStatusFields = Type.Object({
+  database: Type.Optional(
+    Type.Object(
+      {
+        oid: Type.Integer(),
+        owner: Type.String(),
+        encoding: Type.String(),
+        tablespace: Type.String(),
+        connectionLimit: Type.Integer(),
+      },
+      { description: "The database as last observed in Postgres." },
+    ),
+  ),
+  access: Type.Optional(
+    Type.Array(Type.Object({ role: Type.String(), level: Type.Union(LEVELS.map((l) => Type.Literal(l))) }), {
+      description: "The access last applied: an entry removed from spec.access, or lowered, revokes what this one granted.",
+    }),
+  ),
+});
+
+/** PgRole: the role as last observed (observation), and the Secret its password was last set from (memory). */
+export const RoleStatusFields = Type.Object({
+  role: Type.Optional(
+    Type.Object(
+      { oid: Type.Integer(), login: Type.Boolean(), memberOf: Type.Array(Type.String()) },
+      { description: "The role as last observed in Postgres." },
+    ),
+  ),
+  credentials: Type.Optional(
+    Type.Object(
+      { secretName: Type.String(), uid: Type.String(), resourceVersion: Type.String() },
+      {
+        description:
+          "The Secret whose password the role was last set to, by uid and resourceVersion (never the password): another uid or resourceVersion sets the role's password again.",
+      },
+    ),
+  ),
+});
+
+/** PgServer: what the last check found (observation only). */
+export const ServerStatusFields = Type.Object({
+  version: Type.Optional(Type.String({ description: "The server's version (server_version), as last checked." })),
+  lastCheckTime: Type.Optional(
+    Type.String({ format: "date-time", description: "When the controller last connected to check the server." }),
+  ),
+});
+
+export type DatabaseStatusFields = Static<typeof DatabaseStatusFields>;
+export type RoleStatusFields = Static<typeof RoleStatusFields>;
+export type ServerStatusFields = Static<typeof ServerStatusFields>;
+
+/**
+ * A kind's status fields as the CRD declares them: the structural subset, without `required` (a status describes what
+ * the controller saw; the API server need not insist on its shape, and an older controller may write less).
+ */
+export function statusProperties(fields: TSchema, structural: (s: Schema) => Schema): Record<string, Schema> {
+  const strip = (s: Schema): Schema =>
+    Object.fromEntries(
+      Object.entries(s)
+        .filter(([k]) => k !== "required")
+        .map(([k, v]) => [
+          k,
+          k === "properties"
+            ? Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([p, ps]) => [p, strip(ps)]))
+            : k === "items"
+              ? strip(v as Schema)
+              : v,
+        ]),
+    );
+  return (strip(structural(fields as unknown as Schema)).properties ?? {}) as Record<string, Schema>;
+}
