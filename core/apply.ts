@@ -13,7 +13,7 @@ import { observeDatabaseWith, observeExtensionsWith, observeSessions, type Obser
 import { needsAccess, plan, planDelete, type PlanContext } from "./plan";
 import { type AccessEntry, accessSchemas, observeAccessWith, observeTemplatePublicSchema, type TemplatePublicSchema } from "./access";
 import type { PgDatabaseSpec } from "./spec";
-import { describeStep, stepSql, stepTarget, type Step } from "./steps";
+import { describeStep, stepField, stepSql, stepTarget, type Step } from "./steps";
 
 /**
  * Runs the steps in order, each as one statement, on `admin` (a client of the maintenance database) or, for steps
@@ -47,7 +47,7 @@ export async function applyStepsWith(
         if ((step.kind === "createSchema" || step.kind === "alterSchemaOwner") && step.owner)
           throw new RoleMissing([step.owner], "schemas");
       }
-      const typed = classifyError(err, fieldOf(step));
+      const typed = classifyError(err, stepField(step));
       typed.message = `${step.kind} failed: ${typed.message}`;
       throw typed;
     } finally {
@@ -103,19 +103,6 @@ async function notGranted(client: Client, step: Step, notices: readonly NoticeMe
       `option there, as the objects belong to a role it cannot act as. Make their owner a role pg-kopf manages, or run ` +
       `GRANT <owner> TO ${admin.user} as a superuser; the database's steps in this transaction were rolled back`,
   );
-}
-
-function fieldOf(step: Step): string | undefined {
-  switch (step.kind) {
-    case "alterOwner":
-      return "owner";
-    case "alterTablespace":
-      return "tablespace";
-    case "createExtension":
-      return "extensions";
-    default:
-      return undefined;
-  }
 }
 
 export interface Converged {

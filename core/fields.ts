@@ -373,6 +373,16 @@ const ALTERED_BY: Record<AlterStep["kind"], ObservedField> = {
   alterIsTemplate: "isTemplate",
 };
 
+/** Whether a step is one field's ALTER DATABASE (the field table's mutable fields). */
+export function isAlterStep(step: { kind: string }): step is AlterStep {
+  return step.kind in ALTERED_BY;
+}
+
+/** The field an ALTER step changes: what a failure of it names. */
+export function alteredField(step: AlterStep): ObservedField {
+  return ALTERED_BY[step.kind];
+}
+
 /** The fix appended to a failure of this field, if it has one. */
 export function fixOf(field: string): string | undefined {
   return field in FIELDS ? entry(field as FieldName).fix : undefined;

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { stepSql, describeStep } from "./steps";
+import { describeStep, type Step, stepField, stepSql, stepTarget } from "./steps";
+import { classifyError, InvalidSpec } from "./errors";
 
 test("identifiers and literals are escaped by the driver", () => {
   assert.equal(stepSql({ kind: "alterOwner", database: 'we"ird', owner: "o'wner" }), 'ALTER DATABASE "we""ird" OWNER TO "o\'wner"');
@@ -40,4 +41,19 @@ test("drops are marked destructive for reviewers", () => {
     '[destructive] DROP DATABASE IF EXISTS "app" WITH (FORCE)',
   );
   assert.equal(describeStep({ kind: "createExtension", database: "app", extension: "citext" }), 'CREATE EXTENSION IF NOT EXISTS "citext"');
+});
+
+test("every step says where it runs and which spec field its failure names", () => {
+  const grant: Step = { kind: "grant", database: "app", privileges: ["CONNECT"], on: "database", schema: "", role: "r" };
+  assert.equal(stepTarget({ kind: "alterConnectionLimit", database: "app", connectionLimit: 5 }), undefined);
+  assert.equal(stepTarget({ kind: "createSchema", database: "app", schema: "s" }), "app");
+  assert.equal(stepTarget(grant), "app");
+  assert.equal(stepField({ kind: "alterConnectionLimit", database: "app", connectionLimit: 5 }), "connectionLimit");
+  assert.equal(stepField({ kind: "alterOwner", database: "app", owner: "o" }), "owner");
+  assert.equal(stepField({ kind: "createExtension", database: "app", extension: "citext" }), "extensions");
+  // Regression: a failure of an access step with an SQLSTATE the table maps named the field owner.
+  const missing = Object.assign(new Error('role "r" does not exist'), { code: "42704" });
+  const e = classifyError(missing, stepField(grant));
+  assert.ok(e instanceof InvalidSpec);
+  assert.equal(e.failures[0].field, "access");
 });

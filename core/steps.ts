@@ -1,7 +1,7 @@
 // Step: one planned SQL statement, as data (printable, testable, shown in previews), and its SQL text.
 // Every identifier and literal goes through the driver's escaping helpers; nothing is concatenated raw.
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
-import { alterSql, createOptionSql, CREATE_FIELDS, type AlterStep, type CreateField } from "./fields";
+import { alteredField, alterSql, createOptionSql, CREATE_FIELDS, isAlterStep, type AlterStep, type CreateField } from "./fields";
 import type { PgDatabaseSpec } from "./spec";
 import { type AccessStep, accessStepSql } from "./access";
 import { adminMembershipSql } from "./admin";
@@ -56,20 +56,55 @@ export function stepSql(step: Step): string {
  * one transaction); everything else is run from the maintenance database.
  */
 export function stepTarget(step: Step): string | undefined {
+  // Every ALTER DATABASE of the field table runs on the maintenance connection.
+  if (isAlterStep(step)) return undefined;
   switch (step.kind) {
     case "createDatabase":
     case "stampOwnership":
     case "grantToAdmin":
-    case "alterOwner":
-    case "alterTablespace":
-    case "alterConnectionLimit":
-    case "alterAllowConnections":
-    case "alterIsTemplate":
+    case "dropDatabase":
+      return undefined;
+    case "createExtension":
+    case "createSchema":
+    case "alterSchemaOwner":
+    case "grant":
+    case "revoke":
+    case "grantDefault":
+    case "revokeDefault":
+      return step.database;
+    default:
+      // A new kind of step does not compile until it says where it runs.
+      return unhandled(step);
+  }
+}
+
+/** The spec field a failure of the step names, where a SQLSTATE alone cannot say (core/errors). */
+export function stepField(step: Step): string | undefined {
+  if (isAlterStep(step)) return alteredField(step);
+  switch (step.kind) {
+    case "createExtension":
+      return "extensions";
+    case "createSchema":
+    case "alterSchemaOwner":
+      return "schemas";
+    case "grant":
+    case "revoke":
+    case "grantDefault":
+    case "revokeDefault":
+      return "access";
+    // CREATE DATABASE's failures say their field by SQLSTATE (owner, template, name); the others name none.
+    case "createDatabase":
+    case "stampOwnership":
+    case "grantToAdmin":
     case "dropDatabase":
       return undefined;
     default:
-      return step.database;
+      return unhandled(step);
   }
+}
+
+function unhandled(step: never): never {
+  throw new Error(`no rule for step ${JSON.stringify(step)}`);
 }
 
 /** Whether a step destroys data. Previews mark these. */
