@@ -44,6 +44,10 @@ export interface NodeSlot {
 
 /** Takes a free slot and holds it until release() (or until this process ends, however it ends). */
 export async function holdSlot(): Promise<NodeSlot> {
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      "a real node needs root (network and mount namespaces, cgroups, containerd): run as root, or use the KWOK node (npm start -- --fake-node)",
+    );
   const holder = spawn("bash", [NODE_SH, "hold"], { stdio: ["pipe", "pipe", "pipe"] });
   // SIGTERM: the holder removes what the slot holds before it exits.
   tie(holder.pid, "SIGTERM");
