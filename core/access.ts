@@ -184,6 +184,21 @@ export type AccessStep =
       role: string;
     };
 
+/** Every kind of access step: a kind added to AccessStep and not here does not compile. */
+const ACCESS_KINDS: Record<AccessStep["kind"], true> = {
+  createSchema: true,
+  alterSchemaOwner: true,
+  grant: true,
+  revoke: true,
+  grantDefault: true,
+  revokeDefault: true,
+};
+
+/** Whether a step is one of access's (schemas, grants, default privileges): it runs inside its database. */
+export function isAccessStep(step: { kind: string }): step is AccessStep {
+  return Object.hasOwn(ACCESS_KINDS, step.kind);
+}
+
 export interface AccessSpec {
   readonly database: string;
   /**

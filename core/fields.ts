@@ -375,7 +375,7 @@ const ALTERED_BY: Record<AlterStep["kind"], ObservedField> = {
 
 /** Whether a step is one field's ALTER DATABASE (the field table's mutable fields). */
 export function isAlterStep(step: { kind: string }): step is AlterStep {
-  return step.kind in ALTERED_BY;
+  return Object.hasOwn(ALTERED_BY, step.kind);
 }
 
 /** The field an ALTER step changes: what a failure of it names. */

@@ -3,7 +3,7 @@
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 import { alteredField, alterSql, createOptionSql, CREATE_FIELDS, isAlterStep, type AlterStep, type CreateField } from "./fields";
 import type { PgDatabaseSpec } from "./spec";
-import { type AccessStep, accessStepSql } from "./access";
+import { type AccessStep, accessStepSql, isAccessStep } from "./access";
 import { adminMembershipSql } from "./admin";
 
 /** The options of CREATE DATABASE, one per field that has one (see core/fields). */
@@ -22,6 +22,8 @@ export type Step =
 /** The single SQL statement a step runs. Pure. */
 export function stepSql(step: Step): string {
   const db = id(step.database);
+  if (isAlterStep(step)) return alterSql(step);
+  if (isAccessStep(step)) return accessStepSql(step, id);
   switch (step.kind) {
     case "createDatabase": {
       const opts = CREATE_FIELDS.filter((f) => step[f] !== undefined).map((f) => createOptionSql(f, step[f]));
@@ -31,21 +33,8 @@ export function stepSql(step: Step): string {
       return `COMMENT ON DATABASE ${db} IS ${lit(step.comment)}`;
     case "grantToAdmin":
       return adminMembershipSql(step.role, { user: step.admin, versionNum: step.versionNum });
-    case "alterOwner":
-    case "alterTablespace":
-    case "alterConnectionLimit":
-    case "alterAllowConnections":
-    case "alterIsTemplate":
-      return alterSql(step);
     case "createExtension":
       return `CREATE EXTENSION IF NOT EXISTS ${id(step.extension)}`;
-    case "createSchema":
-    case "alterSchemaOwner":
-    case "grant":
-    case "revoke":
-    case "grantDefault":
-    case "revokeDefault":
-      return accessStepSql(step, id);
     case "dropDatabase":
       return step.force ? `DROP DATABASE IF EXISTS ${db} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${db}`;
   }
@@ -56,8 +45,9 @@ export function stepSql(step: Step): string {
  * one transaction); everything else is run from the maintenance database.
  */
 export function stepTarget(step: Step): string | undefined {
-  // Every ALTER DATABASE of the field table runs on the maintenance connection.
+  // Every ALTER DATABASE of the field table runs on the maintenance connection; access runs inside the database.
   if (isAlterStep(step)) return undefined;
+  if (isAccessStep(step)) return step.database;
   switch (step.kind) {
     case "createDatabase":
     case "stampOwnership":
@@ -65,12 +55,6 @@ export function stepTarget(step: Step): string | undefined {
     case "dropDatabase":
       return undefined;
     case "createExtension":
-    case "createSchema":
-    case "alterSchemaOwner":
-    case "grant":
-    case "revoke":
-    case "grantDefault":
-    case "revokeDefault":
       return step.database;
     default:
       // A new kind of step does not compile until it says where it runs.
@@ -81,17 +65,10 @@ export function stepTarget(step: Step): string | undefined {
 /** The spec field a failure of the step names, where a SQLSTATE alone cannot say (core/errors). */
 export function stepField(step: Step): string | undefined {
   if (isAlterStep(step)) return alteredField(step);
+  if (isAccessStep(step)) return step.kind === "createSchema" || step.kind === "alterSchemaOwner" ? "schemas" : "access";
   switch (step.kind) {
     case "createExtension":
       return "extensions";
-    case "createSchema":
-    case "alterSchemaOwner":
-      return "schemas";
-    case "grant":
-    case "revoke":
-    case "grantDefault":
-    case "revokeDefault":
-      return "access";
     // CREATE DATABASE's failures say their field by SQLSTATE (owner, template, name); the others name none.
     case "createDatabase":
     case "stampOwnership":
