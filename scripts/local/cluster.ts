@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./postgres";
 import { makeCa, signLeaf } from "./pki";
+import { kubeconfigFor, nodeReady, waitFor } from "./kube";
 import { holdSlot, type NodeSlot, type RealNode, startNode } from "./node";
 
 export interface TestCluster {
@@ -55,26 +56,6 @@ function makePki(dir: string, address: string): void {
   signLeaf(dir, "kubelet-client", "/CN=kube-apiserver-kubelet-client/O=system:masters", "extendedKeyUsage=clientAuth\n");
   execFileSync("openssl", ["genrsa", "-out", "sa.key", "2048"], { cwd: dir, stdio: "pipe" });
   execFileSync("openssl", ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], { cwd: dir, stdio: "pipe" });
-}
-
-function kubeconfigFor(server: string, caFile: string, user: Record<string, string>): string {
-  return JSON.stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "local", cluster: { server, "certificate-authority": caFile } }],
-    users: [{ name: "user", user }],
-    contexts: [{ name: "local", context: { cluster: "local", user: "user" } }],
-    "current-context": "local",
-  });
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** The control plane's processes by name, each logging to `<dir>/<name>.log` and tied to this process's leash. */
@@ -189,14 +170,7 @@ async function startFakeNode(processes: Processes, kubeconfig: string, kubectl: 
     metadata: { name: "kwok-node-0", annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { type: "kwok", "kubernetes.io/os": "linux" } },
   };
   kubectl(["apply", "-f", "-"], JSON.stringify(node));
-  const ready = () => {
-    try {
-      return kubectl(["get", "node", "kwok-node-0", "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) === "True";
-    } catch {
-      return false;
-    }
-  };
-  await waitFor("the fake node to be Ready", ready, 60_000);
+  await waitFor("the fake node to be Ready", () => nodeReady(kubectl, "kwok-node-0"), 60_000);
 }
 
 function apiServerReady(kubectl: TestCluster["kubectl"]): boolean {

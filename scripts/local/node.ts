@@ -8,6 +8,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { nodeReady, waitFor, writeCertKubeconfig } from "./kube";
 import { tie, untie } from "./leash";
 import { REPO } from "./project";
 
@@ -112,22 +113,6 @@ export interface RealNode {
   stop(): Promise<void>;
 }
 
-function kubeconfig(file: string, server: string, caFile: string, cert: { cert: string; key: string }): string {
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "local", cluster: { server, "certificate-authority": caFile } }],
-      users: [{ name: "user", user: { "client-certificate": cert.cert, "client-key": cert.key } }],
-      contexts: [{ name: "local", context: { cluster: "local", user: "user" } }],
-      "current-context": "local",
-    }),
-    { mode: 0o600 },
-  );
-  return file;
-}
-
 function containerdConfig(dir: string): string {
   // TOML by hand: four tables, no library needed for it. Root and state live on the slot's private tmpfs.
   return `version = 2
@@ -225,15 +210,6 @@ function kubeProxyConfig(slot: NodeSlot, name: string, kubeconfigFile: string): 
   };
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs: number, detail: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${detail()}`);
-}
-
 /** The kubeconfig files each component reads, written into the node's folder. */
 interface NodeFiles {
   readonly kubelet: string;
@@ -254,7 +230,7 @@ function writeNodeFiles(slot: NodeSlot, plane: ControlPlane, name: string, dir: 
   const resolvConf = join(dir, "resolv.conf");
   writeFileSync(resolvConf, `nameserver ${slot.node}\n`);
   const client = (component: string, subject: string) =>
-    kubeconfig(join(dir, `${component}.kubeconfig`), plane.server, plane.caFile, plane.clientCertificate(component, subject));
+    writeCertKubeconfig(join(dir, `${component}.kubeconfig`), plane.server, plane.caFile, plane.clientCertificate(component, subject));
   const files = {
     kubelet: client("kubelet", `/CN=system:node:${name}/O=system:nodes`),
     kubeProxy: client("kube-proxy", "/CN=system:kube-proxy"),
@@ -344,15 +320,11 @@ export async function startNode(slot: NodeSlot, plane: ControlPlane): Promise<Re
     "kube-proxy": slot.launch(["kube-proxy", `--config=${join(dir, "kube-proxy.yaml")}`, "--v=1"], logOf("kube-proxy")),
     coredns: slot.launch(["coredns", "-conf", join(dir, "Corefile")], logOf("coredns")),
   };
-  const nodeReady = () => {
+  const runningAndReady = () => {
     for (const [n, c] of Object.entries(processes)) if (exited(c)) throw new Error(`${n} exited\n${tail(n, 40)}`);
-    try {
-      return plane.kubectl(["get", "node", name, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) === "True";
-    } catch {
-      return false;
-    }
+    return nodeReady(plane.kubectl, name);
   };
-  await waitFor(`node ${name} to be Ready`, nodeReady, 120_000, allTails);
+  await waitFor(`node ${name} to be Ready`, runningAndReady, 120_000, allTails);
   const images = () =>
     slot
       .exec(["ctr", "--namespace", "k8s.io", "images", "list", "--quiet"])
