@@ -8,7 +8,7 @@ import * as core from "../core";
 import { DEFAULT_CA_KEY, parsePgServerSpec, type ResolvedServerSpec } from "../crd/pgserver";
 import { DEFAULT_SERVER } from "../crd/server";
 import type { Endpoint } from "./credentials";
-import { KubeApiError, type KubeClient } from "./kube/client";
+import { apiError, type KubeClient } from "./kube/client";
 import { Informer } from "./kube/informer";
 import { describeSelector, matchesSelector } from "./labelSelector";
 import { PG_SERVER, type PgServerObject, type PgServerStatus } from "./resource";
@@ -354,11 +354,11 @@ export class ServerRegistry {
     try {
       return await this.kube.get(`/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}/${encodeURIComponent(name)}`);
     } catch (err) {
-      if (!(err instanceof KubeApiError) || !(err.notFound || err.forbidden)) throw err;
+      if (!(apiError(err, "notFound") || apiError(err, "forbidden"))) throw err;
       const what = resource === "secrets" ? "Secret" : "ConfigMap";
       throw new ServerSetupError(
         reason,
-        err.notFound
+        apiError(err, "notFound")
           ? `${what} ${namespace}/${name} does not exist; create it, or name the right one in the PgServer`
           : `the controller may not read ${what} ${namespace}/${name}; declare the server in the program's pg-kopf:servers (which grants it) or grant get on it`,
       );

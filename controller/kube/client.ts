@@ -17,41 +17,27 @@ export class KubeApiError extends Error {
     super(message);
     this.name = "KubeApiError";
   }
-
-  /** 404: the object (or its namespace) is not there. */
-  get notFound(): boolean {
-    return this.code === 404;
-  }
-
-  /** 409: it changed since it was read (a resourceVersion precondition), or one of that name exists. */
-  get conflict(): boolean {
-    return this.code === 409;
-  }
-
-  /** 410: a watch's resourceVersion is too old; list again. */
-  get gone(): boolean {
-    return this.code === 410;
-  }
-
-  /** 422: the object is invalid (a schema or CEL rule; a finalizer on an object being deleted). */
-  get invalid(): boolean {
-    return this.code === 422;
-  }
-
-  /** 403: RBAC, a quota or an admission webhook refused it. */
-  get forbidden(): boolean {
-    return this.code === 403;
-  }
-
-  /** 429: the API server asks to slow down (priority and fairness, a rate limit). */
-  get tooManyRequests(): boolean {
-    return this.code === 429;
-  }
 }
 
+/** The API's answers the controller acts on, by the HTTP status that says them. */
+const API_STATUS = {
+  /** The object (or its namespace) is not there. */
+  notFound: 404,
+  /** It changed since it was read (a resourceVersion precondition), or one of that name exists. */
+  conflict: 409,
+  /** A watch's resourceVersion is too old; list again. */
+  gone: 410,
+  /** The object is invalid (a schema or CEL rule; a finalizer on an object being deleted). */
+  invalid: 422,
+  /** RBAC, a quota or an admission webhook refused it. */
+  forbidden: 403,
+  /** The API server asks to slow down (priority and fairness, a rate limit). */
+  tooManyRequests: 429,
+} as const;
+
 /** Whether `err` is an API error of that kind. */
-export const apiError = (err: unknown, kind: "notFound" | "conflict" | "gone" | "invalid" | "forbidden" | "tooManyRequests"): boolean =>
-  err instanceof KubeApiError && err[kind];
+export const apiError = (err: unknown, kind: keyof typeof API_STATUS): boolean =>
+  err instanceof KubeApiError && err.code === API_STATUS[kind];
 
 /** A request the API server answered 429 is sent again after its Retry-After (capped), this many times at most. */
 const THROTTLED_ATTEMPTS = 5;
@@ -153,7 +139,7 @@ export class KubeClient {
       if (res.statusCode !== undefined && res.statusCode < 300) return JSON.parse(await text(res)) as T;
       const err = await errorOf(res, method, path);
       // Throttled: the server said when to come back. The request changed nothing, so sending it again is safe.
-      if (!err.tooManyRequests || attempt >= THROTTLED_ATTEMPTS) throw err;
+      if (!apiError(err, "tooManyRequests") || attempt >= THROTTLED_ATTEMPTS) throw err;
       await new Promise((r) => setTimeout(r, Math.min(err.retryAfterMs ?? RETRY_AFTER_DEFAULT_MS, RETRY_AFTER_CAP_MS)));
     }
   }
