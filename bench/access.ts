@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "../core";
-import { startPostgres } from "../scripts/local/postgres";
+import { startPostgres } from "../test/harness/postgres";
 import { runPsql } from "./measure";
 
 const N = Number(process.argv[2] ?? 50);
@@ -16,7 +16,7 @@ const ctx = { manager: "bench:access" };
 const roles = Array.from({ length: N }, (_, i) => `bench_role_${i}`);
 
 function spec(name: string): core.PgDatabaseSpec {
-  const r = core.parseSpec({
+  const r = core.parseDatabaseSpec({
     name,
     owner: "bench_owner",
     schemas: [{ name: "app" }],
@@ -40,9 +40,9 @@ async function main() {
     }
     // The floor: the statements the core plans, run by psql in one transaction.
     const floorSpec = spec("floor_db");
-    const steps = core.plan(floorSpec, await core.observeFor(settings, floorSpec), ctx);
+    const steps = core.planDatabase(floorSpec, await core.observeDatabaseFor(settings, floorSpec), ctx);
     const file = join(mkdtempSync(join(tmpdir(), "pg-kopf-bench-")), "access.sql");
-    writeFileSync(file, ["BEGIN;", ...steps.map((s) => `${core.stepSql(s)};`), "COMMIT;"].join("\n"));
+    writeFileSync(file, ["BEGIN;", ...steps.map((s) => `${core.databaseStepSql(s)};`), "COMMIT;"].join("\n"));
     const timed = async (fn: () => unknown) => {
       const t = performance.now();
       await fn();
@@ -52,9 +52,9 @@ async function main() {
     const coreSpec = spec("core_db");
     let statements = 0;
     const converge = await timed(async () => {
-      statements = (await core.converge(settings, coreSpec, ctx)).steps.length;
+      statements = (await core.convergeDatabase(settings, coreSpec, ctx)).steps.length;
     });
-    const noop = await timed(() => core.converge(settings, coreSpec, ctx, { previousAccess: coreSpec.access }));
+    const noop = await timed(() => core.convergeDatabase(settings, coreSpec, ctx, { previousAccess: coreSpec.access }));
 
     const row = (label: string, ms: number) => `${label.padEnd(52)} ${(ms / 1000).toFixed(3).padStart(7)} s  x${(ms / floor).toFixed(2)}`;
     console.log(

@@ -5,14 +5,14 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "../core";
-import { startPostgres } from "../scripts/local/postgres";
+import { startPostgres } from "../test/harness/postgres";
 import { createSql, runPsql } from "./measure";
 
 const N = Number(process.argv[2] ?? 100);
 const ctx = { manager: "bench:databases" };
 
 function spec(i: number, prefix: string): core.PgDatabaseSpec {
-  const r = core.parseSpec({ name: `${prefix}_${i}`, reclaimPolicy: "delete" });
+  const r = core.parseDatabaseSpec({ name: `${prefix}_${i}`, reclaimPolicy: "delete" });
   if (!r.ok) throw new Error("bad spec");
   return r.spec;
 }
@@ -49,13 +49,13 @@ async function main() {
       ),
     );
     const coreCreate = await timed(async () => {
-      for (const i of range) await core.converge(settings, spec(i, "core"), ctx);
+      for (const i of range) await core.convergeDatabase(settings, spec(i, "core"), ctx);
     });
     const pooledCreate = await timed(async () => {
-      for (const i of range) await core.converge(pooled, spec(i, "pooled"), ctx);
+      for (const i of range) await core.convergeDatabase(pooled, spec(i, "pooled"), ctx);
     });
     const noop = await timed(async () => {
-      for (const i of range) await core.converge(pooled, spec(i, "pooled"), ctx);
+      for (const i of range) await core.convergeDatabase(pooled, spec(i, "pooled"), ctx);
     });
     // A psql process per database, as a shell loop would do it.
     const loopFiles = range.map((i) => sqlFile(`loop_${i}.sql`, [sqlFor("loop", i)]));
@@ -65,12 +65,12 @@ async function main() {
       psql(
         sqlFile(
           "drop.sql",
-          range.map((i) => `${core.stepSql({ kind: "dropDatabase", database: `psql_${i}`, force: false })};`),
+          range.map((i) => `${core.databaseStepSql({ kind: "dropDatabase", database: `psql_${i}`, force: false })};`),
         ),
       ),
     );
     const coreDrop = await timed(async () => {
-      for (const i of range) await core.reclaim(settings, spec(i, "core"), ctx);
+      for (const i of range) await core.reclaimDatabase(settings, spec(i, "core"), ctx);
     });
 
     const row = (label: string, ms: number, floor: number) =>

@@ -6,8 +6,8 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { KubeClient } from "../controller/kube/client";
-import type { TestCluster } from "../scripts/local/cluster";
-import type { TestPostgres } from "../scripts/local/postgres";
+import type { TestCluster } from "../test/harness/cluster";
+import type { TestPostgres } from "../test/harness/postgres";
 import { RssSampler } from "./measure";
 import { type BenchObject, createAll } from "./objects";
 

@@ -5,13 +5,13 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "../core";
-import type { TestPostgres } from "../scripts/local/postgres";
+import type { TestPostgres } from "../test/harness/postgres";
 
 /** The planner's statements that create database `name` from nothing, as one psql script line. */
 export function createSql(name: string, manager = "bench:floor"): string {
-  const r = core.parseSpec({ name });
+  const r = core.parseDatabaseSpec({ name });
   if (!r.ok) throw new Error(`bad bench spec ${name}`);
-  return `${core.plan(r.spec, undefined, { manager }).map(core.stepSql).join(";\n")};`;
+  return `${core.planDatabase(r.spec, undefined, { manager }).map(core.databaseStepSql).join(";\n")};`;
 }
 
 /** Seconds psql takes to run the planner's statements for creating these databases, in one session. */

@@ -2,10 +2,10 @@
 // followed through one watch, and removed again (objects and databases) between phases.
 import { escapeIdentifier } from "pg";
 import type { KubeClient } from "../controller/kube/client";
-import { ResourceApi } from "../controller/resourceApi";
-import { PG_DATABASE } from "../controller/resource";
+import { ResourceApi } from "../controller/runtime/writes";
+import { PG_DATABASE } from "../controller/runtime/objects";
 import { LogFollower } from "./measure";
-import type { TestPostgres } from "../scripts/local/postgres";
+import type { TestPostgres } from "../test/harness/postgres";
 
 export interface BenchObject {
   readonly name: string;

@@ -6,10 +6,10 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { KubeClient } from "../controller/kube/client";
 import { fromKubeconfig } from "../controller/kube/config";
-import { NAMESPACE } from "../scripts/local/controller";
-import { IMAGE, startControllerPod } from "../scripts/local/controllerPod";
-import { PAUSE_IMAGE } from "../scripts/local/node";
-import { REPO } from "../scripts/local/project";
+import { NAMESPACE } from "../test/harness/controller";
+import { IMAGE, startControllerPod } from "../test/harness/controllerPod";
+import { PAUSE_IMAGE } from "../test/harness/node";
+import { REPO } from "../test/harness/project";
 import { psqlFloor } from "./measure";
 import { createAll, objects, percentile, removeAll } from "./objects";
 

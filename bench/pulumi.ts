@@ -2,10 +2,10 @@
 // and this project's program, beside the engine's fixed cost (the same commands on a stack that declares nothing)
 // and psql running the same statements in one session.
 import { escapeIdentifier } from "pg";
-import { startPostgres } from "../scripts/local/postgres";
-import type { TestPostgres } from "../scripts/local/postgres";
-import { createCliStack } from "../scripts/local/project";
-import { localStackConfig } from "../scripts/local/pulumi";
+import { startPostgres } from "../test/harness/postgres";
+import type { TestPostgres } from "../test/harness/postgres";
+import { createCliStack } from "../test/harness/project";
+import { localStackConfig } from "../test/harness/pulumi";
 import { psqlFile, psqlFloor } from "./measure";
 
 export interface PulumiFigures {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { databasesWaitingFor, objectsOn, rolesWaitingOn } from "./dependents";
-import type { CustomObject } from "./resource";
+import type { CustomObject } from "./runtime/objects";
 
 const object = (name: string, spec: Record<string, unknown>, reason?: string, deleting = false): CustomObject => ({
   apiVersion: "my.local/v1",

@@ -1,8 +1,8 @@
 // What waits on what between kinds: a database waits for the roles it names (owner, access) to exist, and a role's deletion waits for
 // the databases it owns to go. Each waits at its slow retry otherwise; these say whom to bring back at once. Pure.
 import { serverOf as specServer } from "../crd/server";
-import { type CustomObject, keyOf, type PgDatabaseObject } from "./resource";
-import { readyReason } from "./status";
+import { type CustomObject, keyOf, type PgDatabaseObject } from "./runtime/objects";
+import { readyReason } from "./runtime/status";
 
 /** The server an object lives on (spec.server, default when absent). */
 const serverOf = (obj: CustomObject): string => specServer(obj.spec);

@@ -5,9 +5,9 @@
 // since that controller would be racing it.
 import { loadKubeTarget } from "./kube/config";
 import { apiError, KubeClient } from "./kube/client";
-import { removeFinalizer } from "./finalizer";
-import { KINDS, type CustomObject } from "./resource";
-import { ResourceApi } from "./resourceApi";
+import { removeFinalizer } from "./runtime/finalizer";
+import { KINDS, type CustomObject } from "./runtime/objects";
+import { ResourceApi } from "./runtime/writes";
 
 export interface ReleaseOptions {
   /** Only this namespace's objects (default: every namespace). */

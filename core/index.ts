@@ -1,16 +1,17 @@
 // The Postgres core's public surface: spec -> validate -> observe -> plan -> apply -> observed state.
-export * from "./spec";
-export * from "./fields";
+export * from "./schema";
+export * from "./database/spec";
+export * from "./database/fields";
 export * from "./errors";
 export * from "./connect";
-export * from "./observe";
-export * from "./steps";
-export * from "./plan";
-export * from "./apply";
+export * from "./database/observe";
+export * from "./database/steps";
+export * from "./database/plan";
+export * from "./database/apply";
 export * from "./ownership";
 export * from "./scram";
 export * as role from "./role";
-export * from "./access";
+export * from "./database/access";
 export * from "./admin";
 export * from "./concurrency";
-export * from "./identity";
+export * from "./server/identity";

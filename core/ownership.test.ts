@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { entryManager, ownership, ownershipStamp, pulumiManager } from "./ownership";
-import { aliases, type ServerIdentity } from "./identity";
+import { aliases, type ServerIdentity } from "./server/identity";
 
 const role = { kind: "role" as const, name: "app" };
 const stamped = (manager: string, oid = 42) => ({ comment: ownershipStamp(manager), oid });

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parsePgDatabaseSpec, pgDatabaseCrd, specSchema } from "./pgdatabase";
 import { SERVER_FIELD } from "./server";
-import { PgDatabaseSpecSchema, SPEC_DEFAULTS } from "../core/spec";
-import { REPLACING_FIELDS } from "../core/fields";
+import { PgDatabaseSpecSchema, DATABASE_DEFAULTS } from "../core/database/spec";
+import { REPLACING_FIELDS } from "../core/database/fields";
 
 type S = Record<string, any>;
 const crdSpec = (): S => (pgDatabaseCrd() as S).spec.versions[0].schema.openAPIV3Schema.properties.spec;
@@ -49,7 +49,7 @@ test("the schema is structural: no keyword Kubernetes rejects", () => {
 
 test("defaults match the core's, and every immutable field has a CEL transition rule", () => {
   const spec = crdSpec();
-  for (const [k, v] of Object.entries(SPEC_DEFAULTS)) assert.equal(spec.properties[k].default, v, k);
+  for (const [k, v] of Object.entries(DATABASE_DEFAULTS)) assert.equal(spec.properties[k].default, v, k);
   const rules: S[] = spec["x-kubernetes-validations"];
   for (const field of REPLACING_FIELDS) {
     assert.ok(

@@ -1,8 +1,9 @@
 // The pgdatabases.my.local CustomResourceDefinition, generated from the core's spec schema so that the API server
 // enforces the same shape as the provider, plus CEL rules for immutable fields and cross-field constraints.
-import { type PgDatabaseSpec, parseSpec, SPEC_DEFAULTS, specJsonSchema } from "../core/spec";
+import { type PgDatabaseSpec, parseDatabaseSpec, DATABASE_DEFAULTS, databaseSpecJsonSchema } from "../core/database/spec";
 import type { FieldFailure } from "../core/errors";
-import { NOT_ROLES, REPLACING_FIELDS, replacingChangeCel } from "../core/fields";
+import { REPLACING_FIELDS, replacingChangeCel } from "../core/database/fields";
+import { NOT_ROLES } from "../core/schema";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 import { DatabaseStatusFields, statusProperties } from "./status";
@@ -61,16 +62,16 @@ export function parsePgDatabaseSpec(
   input: Record<string, unknown> | undefined,
 ): { ok: true; spec: PgDatabaseSpec; server: string } | { ok: false; failures: FieldFailure[] } {
   const { server, rest, failures } = splitServer(input);
-  const parsed = parseSpec(rest);
+  const parsed = parseDatabaseSpec(rest);
   if (!parsed.ok || failures.length > 0) return { ok: false, failures: [...(parsed.ok ? [] : parsed.failures), ...failures] };
   return { ok: true, spec: parsed.spec, server };
 }
 
 /** The spec part of the CRD schema: the core's schema, structural, with defaults and CEL rules. */
 export function specSchema(): Schema {
-  const spec = toStructural(specJsonSchema() as Schema);
+  const spec = toStructural(databaseSpecJsonSchema() as Schema);
   const props = spec.properties as Record<string, Schema>;
-  for (const [key, value] of Object.entries(SPEC_DEFAULTS)) props[key] = { ...props[key], default: value };
+  for (const [key, value] of Object.entries(DATABASE_DEFAULTS)) props[key] = { ...props[key], default: value };
   // One entry per schema and per role: the API server refuses duplicates, and server-side apply merges by them.
   for (const [list, key] of [
     ["schemas", "name"],

@@ -2,7 +2,7 @@
 // the credentials Secret goes), converted to Kubernetes' structural schema, with CEL rules that refuse what the core
 // refuses, so kubectl says so at once.
 import { type Static, Type } from "@sinclair/typebox";
-import { nameSchema } from "../core/fields";
+import { nameSchema, schemaFailures } from "../core/schema";
 import type { FieldFailure } from "../core/errors";
 import {
   type PgRoleSpec,
@@ -14,7 +14,6 @@ import {
   ROLE_DEFAULTS,
   ROLE_SETTINGS,
 } from "../core/role";
-import { schemaFailures } from "../core/spec";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 import { RoleStatusFields, statusProperties } from "./status";

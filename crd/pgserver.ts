@@ -4,7 +4,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { SSL_MODES } from "../core/connect";
 import type { FieldFailure } from "../core/errors";
-import { schemaFailures } from "../core/spec";
+import { schemaFailures } from "../core/schema";
 import { DEFAULT_SERVER } from "./server";
 import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
 import { ServerStatusFields, statusProperties } from "./status";

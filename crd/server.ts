@@ -2,7 +2,7 @@
 // CRDs and parses: its schema, its immutability rule, and how it is split off the spec the core validates.
 import { Type } from "@sinclair/typebox";
 import type { FieldFailure } from "../core/errors";
-import { schemaFailures } from "../core/spec";
+import { schemaFailures } from "../core/schema";
 import { DEFAULT_SERVER } from "../core/connect";
 
 export { DEFAULT_SERVER };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LEVELS } from "../core/access";
+import { LEVELS } from "../core/database/access";
 import { pgDatabaseCrd } from "./pgdatabase";
 import { pgRoleCrd } from "./pgrole";
 import { pgServerCrd } from "./pgserver";

@@ -2,7 +2,7 @@
 // (controller/resource.ts), and so do the CRDs' status schemas (statusSchema). What is observation and what is
 // memory: docs/adr/0020-status-observation-and-memory.md.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
-import { LEVELS } from "../core/access";
+import { LEVELS } from "../core/database/access";
 import type { Schema } from "./structural";
 
 /** PgDatabase: the database as last observed (observation), and the access last applied (memory). */

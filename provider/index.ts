@@ -1,5 +1,5 @@
 // The Pulumi side of pg-kopf: the PgDatabase and PgRole resources and their dynamic providers.
-export { PgDatabase, type PgDatabaseArgs } from "./resource";
-export { PgRole, type PgRoleArgs } from "./roleResource";
+export { PgDatabase, type PgDatabaseArgs } from "./database/resource";
+export { PgRole, type PgRoleArgs } from "./role/resource";
 export { pgDatabaseProvider, pgRoleProvider } from "./provider";
 export { ADMIN_CONFIG_KEYS } from "./config";

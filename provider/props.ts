@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";
 import { adminConnection, type ConfigSource, DEFAULT_SERVER } from "./config";
-import { isDeclared } from "./declaredRoles";
+import { isDeclared } from "./role/declared";
 
 /** The resource's properties as the engine passes them around: the spec, the manager, and outputs. */
 export type Props = Record<string, unknown>;

@@ -1,5 +1,5 @@
 // The PgDatabase and PgRole dynamic provider objects that pulumi.dynamic.Resource serializes into the state. Each is
-// only a dispatcher: each method loads its handlers module (./handlers, ./roleHandlers) by name in the provider
+// only a dispatcher: each method loads its handlers module (./database/handlers, ./role/handlers) by name in the provider
 // process, so the serialized text stays a few lines, carries no captured state or credentials, and always runs the
 // project's current build of the core.
 import type * as pulumi from "@pulumi/pulumi";
@@ -107,5 +107,5 @@ function dispatcher(moduleName: string): DispatchingProvider {
   };
 }
 
-export const pgDatabaseProvider = dispatcher("handlers");
-export const pgRoleProvider = dispatcher("roleHandlers");
+export const pgDatabaseProvider = dispatcher("database/handlers");
+export const pgRoleProvider = dispatcher("role/handlers");

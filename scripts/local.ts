@@ -6,11 +6,11 @@
 // root needed) and the controller as a process with the ServiceAccount the program made.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "./local/postgres";
-import { startCluster, type TestCluster } from "./local/cluster";
-import { startController, NAMESPACE, type ControllerProcess } from "./local/controller";
-import { startControllerPod, type ControllerPod } from "./local/controllerPod";
-import { clusterStackConfig, createCliStack, REPO, type CliStack, type StackConfig } from "./local/project";
+import { startPostgres, type TestPostgres } from "../test/harness/postgres";
+import { startCluster, type TestCluster } from "../test/harness/cluster";
+import { startController, NAMESPACE, type ControllerProcess } from "../test/harness/controller";
+import { startControllerPod, type ControllerPod } from "../test/harness/controllerPod";
+import { clusterStackConfig, createCliStack, REPO, type CliStack, type StackConfig } from "../test/harness/project";
 
 const keep = process.argv.includes("--keep");
 const fakeNode = process.argv.includes("--fake-node");

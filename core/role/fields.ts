@@ -3,7 +3,7 @@
 // databases (core/fields).
 import { Type, type TSchema } from "@sinclair/typebox";
 import { escapeLiteral as lit } from "pg";
-import { nameSchema, sqlInteger } from "../fields";
+import { nameSchema, sqlInteger } from "../schema";
 
 /**
  * - identity: the role's name.

@@ -2,8 +2,7 @@
 // normalized spec or failures that name the field and the fix.
 import { Type, type Static } from "@sinclair/typebox";
 import type { FieldFailure } from "../errors";
-import { MAX_NAME_BYTES, NOT_ROLES } from "../fields";
-import { schemaFailures } from "../spec";
+import { MAX_NAME_BYTES, NOT_ROLES, schemaFailures } from "../schema";
 import { ROLE_FIELDS, ROLE_FIELD_NAMES, ROLE_SETTINGS, type RoleFieldName, roleFixOf, settingItems } from "./fields";
 
 /** Names Postgres reserves or that mean something else in a GRANT; pg_* is reserved for system roles. */

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { escapeIdentifier } from "pg";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { startCluster, type TestCluster } from "../../scripts/local/cluster";
-import { installController, startController, type ControllerProcess } from "../../scripts/local/controller";
-import { REPO } from "../../scripts/local/pulumi";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { startCluster, type TestCluster } from "../harness/cluster";
+import { installController, startController, type ControllerProcess } from "../harness/controller";
+import { REPO } from "../harness/pulumi";
 import { customObjects, eventually as waitFor, ready } from "./customObjects";
 
 let pg: TestPostgres;

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Client } from "pg";
-import { type TestCluster, startCluster } from "../../scripts/local/cluster";
-import { type ControllerProcess, installController, startController } from "../../scripts/local/controller";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { REPO } from "../../scripts/local/pulumi";
+import { type TestCluster, startCluster } from "../harness/cluster";
+import { type ControllerProcess, installController, startController } from "../harness/controller";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { REPO } from "../harness/pulumi";
 import { customObjects, ready, eventually as waitFor } from "./customObjects";
 
 const NS = "default";

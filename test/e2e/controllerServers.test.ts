@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { type TestCluster, startCluster } from "../../scripts/local/cluster";
-import { type ControllerProcess, installController, NAMESPACE, startController } from "../../scripts/local/controller";
-import { freePort, startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { type TestCluster, startCluster } from "../harness/cluster";
+import { type ControllerProcess, installController, NAMESPACE, startController } from "../harness/controller";
+import { freePort, startPostgres, type TestPostgres } from "../harness/postgres";
 import { customObjects, ready, eventually as waitFor } from "./customObjects";
 
 const NS = "default";

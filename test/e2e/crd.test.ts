@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { pgDatabaseCrd, CRD_NAME, parsePgDatabaseSpec } from "../../crd/pgdatabase";
 import { CRD_NAME as SERVER_CRD_NAME, parsePgServerSpec, pgServerCrd } from "../../crd/pgserver";
 import { CRD_NAME as ROLE_CRD_NAME, parsePgRoleSpec, pgRoleCrd } from "../../crd/pgrole";
-import { parseSpec } from "../../core/spec";
-import { startCluster, type TestCluster } from "../../scripts/local/cluster";
-import { REPO } from "../../scripts/local/pulumi";
+import { parseDatabaseSpec } from "../../core/database/spec";
+import { startCluster, type TestCluster } from "../harness/cluster";
+import { REPO } from "../harness/pulumi";
 
 let cluster: TestCluster;
 const object = (name: string, spec: object, kind = "PgDatabase") =>
@@ -95,7 +95,7 @@ describe("the API server and the core agree on what is valid", () => {
   };
   for (const [label, spec] of Object.entries(cases)) {
     test(label, () => {
-      const core = parseSpec(spec).ok;
+      const core = parseDatabaseSpec(spec).ok;
       const server = serverAccepts(spec);
       assert.equal(server.ok, core, `core says ${core}, API server says ${server.ok}: ${server.message}`);
     });
@@ -103,7 +103,7 @@ describe("the API server and the core agree on what is valid", () => {
 
   test("encoding names are checked by the core only (spellings vary), and reported by the controller", () => {
     assert.equal(serverAccepts({ name: "app", encoding: "KLINGON" }).ok, true);
-    assert.equal(parseSpec({ name: "app", encoding: "KLINGON" }).ok, false);
+    assert.equal(parseDatabaseSpec({ name: "app", encoding: "KLINGON" }).ok, false);
   });
 });
 
@@ -299,7 +299,7 @@ test("every example in examples/ is a valid PgDatabase", () => {
   assert.ok(files.length > 0);
   for (const f of files) {
     const applied = JSON.parse(cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-o", "json", "-f", join(dir, f)]));
-    const parsed = parseSpec(applied.spec);
+    const parsed = parseDatabaseSpec(applied.spec);
     assert.ok(parsed.ok, `${f}: ${JSON.stringify(parsed)}`);
   }
 });

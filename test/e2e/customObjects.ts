@@ -1,6 +1,6 @@
 // Custom objects in a test cluster, through kubectl: apply, read, wait for their Ready condition. Shared by the
 // controller's end-to-end tests of each kind.
-import type { TestCluster } from "../../scripts/local/cluster";
+import type { TestCluster } from "../harness/cluster";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CONTROLLER_ARGS } from "../../infra/operator";
-import { REPO } from "../../scripts/local/project";
+import { REPO } from "../harness/project";
 
 const IMAGE = "pg-kopf-controller:e2e";
 /** Measured 151 MiB (the Node binary is 118 of it); a devDependency back in it would add 95 MiB or more. */

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO } from "../../scripts/local/pulumi";
+import { REPO } from "../harness/pulumi";
 
 const alive = (pid: number) => {
   try {

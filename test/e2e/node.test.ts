@@ -6,9 +6,9 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { startCluster, type TestCluster } from "../../scripts/local/cluster";
-import { PAUSE_IMAGE } from "../../scripts/local/node";
-import { REPO } from "../../scripts/local/project";
+import { startCluster, type TestCluster } from "../harness/cluster";
+import { PAUSE_IMAGE } from "../harness/node";
+import { REPO } from "../harness/project";
 
 const SYSCTLS = [
   "net.ipv4.ip_forward",

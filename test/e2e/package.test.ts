@@ -8,9 +8,9 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { startCluster, type TestCluster } from "../../scripts/local/cluster";
-import { REPO } from "../../scripts/local/project";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { startCluster, type TestCluster } from "../harness/cluster";
+import { REPO } from "../harness/project";
 
 let pg: TestPostgres;
 let cluster: TestCluster;

@@ -4,8 +4,8 @@
 // before 16 "duplicate key value" when each gave the admin their common heir.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { createTestStack, localStackConfig, type TestStack } from "../harness/pulumi";
 
 const ROLES = 20;
 const ROUNDS = 5;

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { NAMESPACE } from "../../scripts/local/controller";
-import { type ControllerPod, IMAGE, POSTGRES_SERVICE_HOST, startControllerPod } from "../../scripts/local/controllerPod";
-import { REPO } from "../../scripts/local/project";
+import { NAMESPACE } from "../harness/controller";
+import { type ControllerPod, IMAGE, POSTGRES_SERVICE_HOST, startControllerPod } from "../harness/controllerPod";
+import { REPO } from "../harness/project";
 
 const TAG = "pod-e2e";
 const DEPLOYMENT = "pg-kopf-controller";

@@ -4,8 +4,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { createTestStack, localStackConfig, REPO, type TestStack } from "../../scripts/local/pulumi";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { createTestStack, localStackConfig, REPO, type TestStack } from "../harness/pulumi";
 import { compare, GOLDEN, normalize } from "./golden";
 
 let pg: TestPostgres;

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { PgDatabase, PgRole } from "../../provider";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { createTestStack, localStackConfig, type TestStack } from "../harness/pulumi";
 
 let pg: TestPostgres;
 const stacks: TestStack[] = [];

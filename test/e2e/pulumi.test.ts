@@ -3,9 +3,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { UpResult } from "@pulumi/pulumi/automation";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
 import { allText } from "./tree";
-import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
+import { createTestStack, localStackConfig, type TestStack } from "../harness/pulumi";
 
 let pg: TestPostgres;
 let t: TestStack;

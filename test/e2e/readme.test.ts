@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO } from "../../scripts/local/pulumi";
+import { REPO } from "../harness/pulumi";
 
 test("README: the run command works as written", () => {
   const readme = readFileSync(join(REPO, "README.md"), "utf8");

@@ -9,9 +9,9 @@ import { after, before, describe, test } from "node:test";
 import type { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { Client } from "pg";
 import { PgRole } from "../../provider";
-import { startCluster, type TestCluster } from "../../scripts/local/cluster";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
+import { startCluster, type TestCluster } from "../harness/cluster";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { createTestStack, localStackConfig, type TestStack } from "../harness/pulumi";
 
 let pg: TestPostgres;
 let cluster: TestCluster;

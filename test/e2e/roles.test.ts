@@ -5,8 +5,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { createTestStack, localStackConfig, type TestStack } from "../harness/pulumi";
 
 let pg: TestPostgres;
 let t: TestStack;

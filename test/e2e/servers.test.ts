@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import { createTestStack, localStackConfig, type TestStack } from "../../scripts/local/pulumi";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import { createTestStack, localStackConfig, type TestStack } from "../harness/pulumi";
 
 let plain: TestPostgres;
 let secure: TestPostgres;

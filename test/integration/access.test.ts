@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Client } from "pg";
 import * as core from "../../core";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
 
 const ctx = { manager: "test:access" };
 const PASSWORD = "access-test-password";
@@ -12,17 +12,17 @@ let pg: TestPostgres;
 let settings: core.ConnectionSettings;
 
 const spec = (input: object): core.PgDatabaseSpec => {
-  const r = core.parseSpec(input);
+  const r = core.parseDatabaseSpec(input);
   if (!r.ok) throw new Error(JSON.stringify(r.failures));
   return r.spec;
 };
 
 /** Converges with the access last applied, then checks a fresh observation plans nothing (with this access recorded). */
 async function converge(s: core.PgDatabaseSpec, previousAccess: readonly core.AccessEntry[] = []) {
-  const result = await core.converge(settings, s, ctx, { previousAccess });
-  const again = core.plan(s, await core.observeFor(settings, s, s.access ?? []), ctx, s.access ?? []);
-  assert.deepEqual(again.map(core.describeStep), [], "plan after apply must be empty");
-  return result.steps.map(core.describeStep);
+  const result = await core.convergeDatabase(settings, s, ctx, { previousAccess });
+  const again = core.planDatabase(s, await core.observeDatabaseFor(settings, s, s.access ?? []), ctx, s.access ?? []);
+  assert.deepEqual(again.map(core.describeDatabaseStep), [], "plan after apply must be empty");
+  return result.steps.map(core.describeDatabaseStep);
 }
 
 /** Runs `sql` as `user` in database shop; resolves to the rows, or rejects as Postgres refused. */
@@ -88,7 +88,9 @@ describe("access levels on a database", () => {
   test("a REVOKE made by hand is drift: planned as the GRANT that repairs it, and repaired", async () => {
     const s = spec({ ...base, access: all });
     await pg.query("REVOKE SELECT ON app.orders FROM reader", [], "shop");
-    const planned = core.plan(s, await core.observeFor(settings, s, s.access), ctx, s.access).map(core.describeStep);
+    const planned = core
+      .planDatabase(s, await core.observeDatabaseFor(settings, s, s.access), ctx, s.access)
+      .map(core.describeDatabaseStep);
     assert.deepEqual(planned, ['GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "reader"']);
     // A grant by hand to a role access does not name is not drift.
     await pg.query("GRANT SELECT ON app.orders TO outsider", [], "shop");
@@ -123,7 +125,7 @@ describe("access levels on a database", () => {
       ],
     });
     await assert.rejects(
-      core.converge(settings, s, ctx, { previousAccess: [{ role: "writer", level: "read" }] }),
+      core.convergeDatabase(settings, s, ctx, { previousAccess: [{ role: "writer", level: "read" }] }),
       (err: core.PgKopfError) => {
         assert.equal(err.reason, "RoleMissing");
         assert.equal(err.transient, true);
@@ -134,16 +136,16 @@ describe("access levels on a database", () => {
     // Regression: the database was created and the GRANT failed after it, leaving a database half made. The plan
     // now refuses a missing role before the CREATE, for access and for the owner alike.
     const fresh = spec({ name: "fresh_shop", access: [{ role: "not_yet", level: "connect" }] });
-    await assert.rejects(core.converge(settings, fresh, ctx), /access: role "not_yet" does not exist yet/);
+    await assert.rejects(core.convergeDatabase(settings, fresh, ctx), /access: role "not_yet" does not exist yet/);
     const unowned = spec({ name: "fresh_shop", owner: "owner_not_yet" });
-    await assert.rejects(core.converge(settings, unowned, ctx), (err: core.PgKopfError) => {
+    await assert.rejects(core.convergeDatabase(settings, unowned, ctx), (err: core.PgKopfError) => {
       assert.equal(err.reason, "RoleMissing");
       assert.match(err.message, /^owner: role "owner_not_yet" does not exist yet/);
       return true;
     });
     assert.deepEqual(await pg.query("SELECT 1 FROM pg_database WHERE datname = 'fresh_shop'"), []);
     const owner = spec({ ...base, schemas: [{ name: "app" }, { name: "later", owner: "owner_not_yet" }] });
-    await assert.rejects(core.converge(settings, owner, ctx), (err: core.PgKopfError) => {
+    await assert.rejects(core.convergeDatabase(settings, owner, ctx), (err: core.PgKopfError) => {
       assert.equal(err.reason, "RoleMissing");
       assert.match(err.message, /^schemas: role "owner_not_yet" does not exist yet/);
       return true;

@@ -7,14 +7,14 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { Client } from "pg";
 import * as core from "../../core";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
 
 const ctx = { manager: "test:core" };
 let pg: TestPostgres;
 let settings: core.ConnectionSettings;
 
 const spec = (input: object): core.PgDatabaseSpec => {
-  const r = core.parseSpec(input);
+  const r = core.parseDatabaseSpec(input);
   if (!r.ok) throw new Error(JSON.stringify(r.failures));
   return r.spec;
 };
@@ -22,8 +22,8 @@ const exists = async (name: string) => (await pg.query("SELECT 1 FROM pg_databas
 
 /** Converges, then checks that a fresh observation plans no step: the idempotence rule. */
 async function convergeAndReplan(s: core.PgDatabaseSpec) {
-  const result = await core.converge(settings, s, ctx);
-  const again = core.plan(s, await core.observeFor(settings, s), ctx);
+  const result = await core.convergeDatabase(settings, s, ctx);
+  const again = core.planDatabase(s, await core.observeDatabaseFor(settings, s), ctx);
   assert.deepEqual(again, [], `plan after apply must be empty for ${JSON.stringify(s)}`);
   return result;
 }
@@ -61,7 +61,10 @@ describe("every field converges and then plans nothing", () => {
       const name = `conv_${label.toLowerCase()}`;
       if (label === "icu" && pg.major < 15) {
         // The ICU provider for databases came with 15: refused naming the field, before anything runs.
-        await assert.rejects(core.converge(settings, spec({ name, ...fields }), ctx), /localeProvider: Postgres 1[34] does not have it/);
+        await assert.rejects(
+          core.convergeDatabase(settings, spec({ name, ...fields }), ctx),
+          /localeProvider: Postgres 1[34] does not have it/,
+        );
         return;
       }
       const { steps, observed } = await convergeAndReplan(spec({ name, ...fields }));
@@ -77,16 +80,16 @@ describe("every field converges and then plans nothing", () => {
         else assert.deepEqual(observed[k as keyof core.ObservedDatabase], v, k);
       }
       // A second converge runs nothing.
-      assert.deepEqual((await core.converge(settings, spec({ name, ...fields }), ctx)).steps, []);
+      assert.deepEqual((await core.convergeDatabase(settings, spec({ name, ...fields }), ctx)).steps, []);
     });
   }
 });
 
 test("mutable fields change in place and keep the data", async () => {
   const name = "inplace";
-  await core.converge(settings, spec({ name, owner: "app_owner", connectionLimit: 3 }), ctx);
+  await core.convergeDatabase(settings, spec({ name, owner: "app_owner", connectionLimit: 3 }), ctx);
   await pg.query("CREATE TABLE keep (v int); INSERT INTO keep VALUES (42)", [], name);
-  const { oid } = (await core.observeFor(settings, spec({ name })))!;
+  const { oid } = (await core.observeDatabaseFor(settings, spec({ name })))!;
   const { steps, observed } = await convergeAndReplan(
     spec({ name, owner: "other_owner", connectionLimit: -1, tablespace: "fast", extensions: ["citext"] }),
   );
@@ -100,9 +103,9 @@ test("mutable fields change in place and keep the data", async () => {
 
 test("an immutable change is refused and the database is untouched", async () => {
   const name = "immutable";
-  await core.converge(settings, spec({ name, encoding: "UTF8" }), ctx);
+  await core.convergeDatabase(settings, spec({ name, encoding: "UTF8" }), ctx);
   await assert.rejects(
-    core.converge(settings, spec({ name, encoding: "LATIN1", template: "template0" }), ctx),
+    core.convergeDatabase(settings, spec({ name, encoding: "LATIN1", template: "template0" }), ctx),
     (e: unknown) => e instanceof core.InvalidSpec && e.failures[0].field === "encoding",
   );
   assert.ok(await exists(name));
@@ -129,25 +132,25 @@ test("names with quotes, spaces, non-ASCII and exactly 63 bytes of multibyte cha
     const { observed } = await convergeAndReplan(s);
     assert.equal(observed.name, name);
     assert.equal(observed.owner, 'team "a" owner');
-    await core.reclaim(settings, s, ctx);
+    await core.reclaimDatabase(settings, s, ctx);
     assert.ok(!(await exists(name)), name);
   }
-  assert.equal(core.parseSpec({ name: "ü".repeat(32) }).ok, false);
+  assert.equal(core.parseDatabaseSpec({ name: "ü".repeat(32) }).ok, false);
 });
 
 test("a database this manager did not create is refused until adopted", async () => {
   await pg.query("CREATE DATABASE handmade");
-  await assert.rejects(core.converge(settings, spec({ name: "handmade", owner: "app_owner" }), ctx), core.NotOwned);
-  await assert.rejects(core.reclaim(settings, spec({ name: "handmade", reclaimPolicy: "delete" }), ctx), core.NotOwned);
+  await assert.rejects(core.convergeDatabase(settings, spec({ name: "handmade", owner: "app_owner" }), ctx), core.NotOwned);
+  await assert.rejects(core.reclaimDatabase(settings, spec({ name: "handmade", reclaimPolicy: "delete" }), ctx), core.NotOwned);
   assert.ok(await exists("handmade"));
-  const { steps, observed } = await core.converge(settings, spec({ name: "handmade", owner: "app_owner", adopt: true }), ctx);
+  const { steps, observed } = await core.convergeDatabase(settings, spec({ name: "handmade", owner: "app_owner", adopt: true }), ctx);
   assert.deepEqual(
     steps.map((s) => s.kind),
     ["alterOwner", "stampOwnership"],
   );
   assert.equal(core.stampedManager(observed.comment), ctx.manager);
   // Another manager now sees it as someone else's.
-  await assert.rejects(core.converge(settings, spec({ name: "handmade" }), { manager: "test:other" }), /managed by test:core/);
+  await assert.rejects(core.convergeDatabase(settings, spec({ name: "handmade" }), { manager: "test:other" }), /managed by test:core/);
 });
 
 // Regression: adopt: true re-stamped a database another pg-kopf manager had created; the new manager then dropped
@@ -155,23 +158,23 @@ test("a database this manager did not create is refused until adopted", async ()
 test("adopt cannot take a database another pg-kopf manager stamped; adoptFrom naming it can, and only then drop it", async () => {
   const teamA = { manager: "kubernetes:team-a/app" };
   const teamB = { manager: "kubernetes:team-b/app" };
-  await core.converge(settings, spec({ name: "shared_app" }), teamA);
+  await core.convergeDatabase(settings, spec({ name: "shared_app" }), teamA);
   await assert.rejects(
-    core.converge(settings, spec({ name: "shared_app", adopt: true, reclaimPolicy: "delete" }), teamB),
+    core.convergeDatabase(settings, spec({ name: "shared_app", adopt: true, reclaimPolicy: "delete" }), teamB),
     /managed by kubernetes:team-a\/app.*adoptFrom/,
   );
-  await assert.rejects(core.reclaim(settings, spec({ name: "shared_app", reclaimPolicy: "delete" }), teamB), core.NotOwned);
+  await assert.rejects(core.reclaimDatabase(settings, spec({ name: "shared_app", reclaimPolicy: "delete" }), teamB), core.NotOwned);
   assert.ok(await exists("shared_app"));
-  const { observed } = await core.converge(settings, spec({ name: "shared_app", adoptFrom: teamA.manager }), teamB);
+  const { observed } = await core.convergeDatabase(settings, spec({ name: "shared_app", adoptFrom: teamA.manager }), teamB);
   assert.equal(core.stampedManager(observed.comment), teamB.manager);
   // Team A's object now reports NotOwned instead of re-creating or altering it.
-  await assert.rejects(core.converge(settings, spec({ name: "shared_app" }), teamA), core.NotOwned);
+  await assert.rejects(core.convergeDatabase(settings, spec({ name: "shared_app" }), teamA), core.NotOwned);
 });
 
 // Regression: a takeover whose next step failed (an owner role that does not exist) had already re-stamped the database.
 test("a takeover whose plan fails half-way leaves the stamp as it was", async () => {
   await pg.query("CREATE DATABASE legacy_half");
-  await assert.rejects(core.converge(settings, spec({ name: "legacy_half", owner: "no_such_role", adopt: true }), ctx), /owner/);
+  await assert.rejects(core.convergeDatabase(settings, spec({ name: "legacy_half", owner: "no_such_role", adopt: true }), ctx), /owner/);
   const [{ c }] = await pg.query<{ c: string | null }>(
     "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'legacy_half'",
   );
@@ -179,30 +182,30 @@ test("a takeover whose plan fails half-way leaves the stamp as it was", async ()
 });
 
 test("retain keeps the database; delete drops it", async () => {
-  await core.converge(settings, spec({ name: "kept" }), ctx);
-  assert.deepEqual(await core.reclaim(settings, spec({ name: "kept" }), ctx), []);
+  await core.convergeDatabase(settings, spec({ name: "kept" }), ctx);
+  assert.deepEqual(await core.reclaimDatabase(settings, spec({ name: "kept" }), ctx), []);
   assert.ok(await exists("kept"));
-  await core.converge(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx);
-  await core.reclaim(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx);
+  await core.convergeDatabase(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx);
+  await core.reclaimDatabase(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx);
   assert.ok(!(await exists("dropped")));
   // Deleting again is a no-op.
-  assert.deepEqual(await core.reclaim(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx), []);
+  assert.deepEqual(await core.reclaimDatabase(settings, spec({ name: "dropped", reclaimPolicy: "delete" }), ctx), []);
 });
 
 test("a database with live sessions is not dropped unless forceDrop, and the error says who is connected", async () => {
   const name = "busy";
-  await core.converge(settings, spec({ name, reclaimPolicy: "delete" }), ctx);
+  await core.convergeDatabase(settings, spec({ name, reclaimPolicy: "delete" }), ctx);
   const s = pg.settings({ database: name });
   const session = new Client({ ...core.clientConfig(s, name), application_name: "billing-api" });
   session.on("error", () => undefined);
   await session.connect();
   try {
     await assert.rejects(
-      core.reclaim(settings, spec({ name, reclaimPolicy: "delete" }), ctx),
+      core.reclaimDatabase(settings, spec({ name, reclaimPolicy: "delete" }), ctx),
       (e: unknown) => e instanceof core.DatabaseInUse && /app billing-api/.test(e.message) && /forceDrop/.test(e.message) && e.transient,
     );
     assert.ok(await exists(name));
-    await core.reclaim(settings, spec({ name, reclaimPolicy: "delete", forceDrop: true }), ctx);
+    await core.reclaimDatabase(settings, spec({ name, reclaimPolicy: "delete", forceDrop: true }), ctx);
     assert.ok(!(await exists(name)));
   } finally {
     await session.end().catch(() => undefined);
@@ -212,18 +215,18 @@ test("a database with live sessions is not dropped unless forceDrop, and the err
 test("a template database is unmarked, then dropped", async () => {
   const name = "conv_istemplate";
   assert.ok(await exists(name));
-  await core.reclaim(settings, spec({ name, isTemplate: true, reclaimPolicy: "delete" }), ctx);
+  await core.reclaimDatabase(settings, spec({ name, isTemplate: true, reclaimPolicy: "delete" }), ctx);
   assert.ok(!(await exists(name)));
 });
 
 test("Postgres rejections are typed and name the field", async () => {
   await assert.rejects(
-    core.converge(settings, spec({ name: "orphan", owner: "nobody" }), ctx),
+    core.convergeDatabase(settings, spec({ name: "orphan", owner: "nobody" }), ctx),
     (e: unknown) => e instanceof core.RoleMissing && e.field === "owner" && /^owner: role "nobody" does not exist yet/.test(e.message),
   );
   assert.ok(!(await exists("orphan")));
   await assert.rejects(
-    core.converge(settings, spec({ name: "badext", extensions: ["no_such_ext"] }), ctx),
+    core.convergeDatabase(settings, spec({ name: "badext", extensions: ["no_such_ext"] }), ctx),
     (e: unknown) => e instanceof core.PgKopfError && !e.transient && /createExtension failed/.test(e.message),
   );
 });
@@ -255,7 +258,7 @@ describe("TLS", () => {
   after(() => tls.destroy());
 
   test("verify-full with the CA connects over TLS; plain text is refused by the server", async () => {
-    const observed = await core.converge(tls.settings(), spec({ name: "secure" }), ctx);
+    const observed = await core.convergeDatabase(tls.settings(), spec({ name: "secure" }), ctx);
     assert.equal(observed.observed.name, "secure");
     // Regression: pg_hba's refusal of plain text said to check the password; it is a TLS failure naming sslmode.
     await assert.rejects(
@@ -325,16 +328,16 @@ test("a pooled connection is reused across converges, and recovers after Postgre
   try {
     const backends = async () =>
       (await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'pooled-test'")).map((r) => r.pid);
-    for (let i = 0; i < 5; i++) await core.converge(pooled, spec({ name: `pooled_${i}` }), ctx);
+    for (let i = 0; i < 5; i++) await core.convergeDatabase(pooled, spec({ name: `pooled_${i}` }), ctx);
     assert.equal((await backends()).length, 1, "one connection served five converges");
     assert.ok(!JSON.stringify(pooled).includes(pg.password));
     pg.stop();
     pg.start();
     // The first use may meet the connection the restart broke; it is discarded, and the next one reconnects.
     await core
-      .converge(pooled, spec({ name: "pooled_after" }), ctx)
+      .convergeDatabase(pooled, spec({ name: "pooled_after" }), ctx)
       .catch((e: unknown) => assert.ok(e instanceof core.PgKopfError && e.transient, String(e)));
-    await core.converge(pooled, spec({ name: "pooled_after" }), ctx);
+    await core.convergeDatabase(pooled, spec({ name: "pooled_after" }), ctx);
     assert.ok(await exists("pooled_after"));
   } finally {
     await pooled.pool!.end();

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "../../core";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
 import { declaredServers, serverConflicts, type ServerSource } from "../../provider/distinctServers";
 
 let pg: TestPostgres;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Client } from "pg";
 import * as core from "../../core";
 import { clientConfig } from "../../core/connect";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
 
 const { role } = core;
 const ROLES = 20;
@@ -39,14 +39,14 @@ describe(`${ROLES} roles at once, ${ROUNDS} rounds`, () => {
       const names = Array.from({ length: ROLES }, (_, i) => `many_${round}_${i}`);
       const database = `crowded_${round}`;
       await Promise.all(names.map((n) => role.convergeRole(settings, roleSpec(n), ctx)));
-      const db = core.parseSpec({
+      const db = core.parseDatabaseSpec({
         name: database,
         schemas: [{ name: "app" }],
         access: names.map((n) => ({ role: n, level: "read" })),
         reclaimPolicy: "delete",
       });
       if (!db.ok) throw new Error(JSON.stringify(db.failures));
-      await core.converge(settings, db.spec, ctx);
+      await core.convergeDatabase(settings, db.spec, ctx);
       await pg.query("CREATE TABLE app.shared (id int)", [], database);
       // Each role owns a table and holds privileges on the shared one, the schema and the database (one at a time:
       // these hand-made statements would race each other just the same).
@@ -56,7 +56,7 @@ describe(`${ROLES} roles at once, ${ROUNDS} rounds`, () => {
           [],
           database,
         );
-      await core.converge(settings, db.spec, ctx, { previousAccess: db.spec.access });
+      await core.convergeDatabase(settings, db.spec, ctx, { previousAccess: db.spec.access });
       const results = await Promise.allSettled(names.map((n) => role.reclaimRole(settings, roleSpec(n), ctx)));
       const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${names[i]}: ${(r.reason as Error).message}`] : []));
       assert.deepEqual(failed, [], "every removal succeeds");

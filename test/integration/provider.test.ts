@@ -10,7 +10,7 @@ import { Client } from "pg";
 import type * as pulumi from "@pulumi/pulumi";
 import { pgDatabaseProvider } from "../../provider/provider";
 import { clientConfig } from "../../core/connect";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
 
 // The engine's own pieces: the closure serializer the dynamic Resource uses, and the loader and config class of
 // the provider process.
@@ -495,7 +495,7 @@ test("bad stack config names the key", async () => {
 });
 
 test("an admin without CREATEDB fails the database preview in one message naming the grant, before any statement", async () => {
-  const handlers = await import("../../provider/handlers");
+  const handlers = await import("../../provider/database/handlers");
   const { scramVerifier } = await import("../../core/scram");
   await pg.superQuery(`CREATE ROLE nodb_admin LOGIN CREATEROLE PASSWORD '${scramVerifier("nodb-pass")}'`);
   const weak = pg.settings({ user: "nodb_admin", password: "nodb-pass" });

@@ -7,8 +7,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Client } from "pg";
 import * as core from "../../core";
-import { startPostgres, type TestPostgres } from "../../scripts/local/postgres";
-import * as roleHandlers from "../../provider/roleHandlers";
+import { startPostgres, type TestPostgres } from "../harness/postgres";
+import * as roleHandlers from "../../provider/role/handlers";
 
 const { role } = core;
 const ctx = { manager: "test:roles" };

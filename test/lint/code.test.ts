@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO } from "../../scripts/local/pulumi";
+import { REPO } from "../harness/pulumi";
 
 const biome = (args: string[], cwd = REPO) =>
   spawnSync(join(REPO, "node_modules", ".bin", "biome"), [args[0], "--colors=off", ...args.slice(1)], { cwd, encoding: "utf8" });

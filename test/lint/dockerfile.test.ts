@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO } from "../../scripts/local/pulumi";
+import { REPO } from "../harness/pulumi";
 import { toolchainBin } from "./toolchain";
 import { CONTROLLER_ARGS } from "../../infra/operator";
 

@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { REPO } from "../../scripts/local/pulumi";
+import { REPO } from "../harness/pulumi";
 
 export function toolchainBin(name: string): string {
   const dirs = execFileSync("bash", [join(REPO, "scripts", "toolchain.sh"), "paths"], { encoding: "utf8" })

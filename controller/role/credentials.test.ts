@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { credentialKeys, credentialsSecret, holdsKeys, ownedBy, ownerName, passwordOf, rotationAsked, secretNameOf } from "./credentials";
+import type { PgRoleObject } from "../runtime/objects";
+
+const role = (annotations?: Record<string, string>): PgRoleObject => ({
+  apiVersion: "my.local/v1",
+  kind: "PgRole",
+  metadata: { name: "app", namespace: "team", uid: "uid-1", annotations },
+  spec: { name: "app_user" },
+});
+const at = { host: "postgres.pg-kopf.svc.cluster.local", port: 5432, maintenanceDatabase: "postgres" };
+
+describe("the credentials Secret", () => {
+  it("has the keys apps ask for, pointing at the database when one is named", () => {
+    assert.deepEqual(credentialKeys("app_user", "pw", at, "app"), {
+      username: "app_user",
+      password: "pw",
+      host: "postgres.pg-kopf.svc.cluster.local",
+      port: "5432",
+      dbname: "app",
+      uri: "postgresql://app_user:pw@postgres.pg-kopf.svc.cluster.local:5432/app",
+      "jdbc-uri": "jdbc:postgresql://postgres.pg-kopf.svc.cluster.local:5432/app?user=app_user&password=pw",
+      pgpass: "postgres.pg-kopf.svc.cluster.local:5432:app:app_user:pw\n",
+    });
+    const any = credentialKeys("app_user", "pw", at, undefined);
+    assert.equal(any.dbname, undefined);
+    // Regression: a URI without a database made psql "$uri" try a database named after the role.
+    assert.equal(any.uri, "postgresql://app_user:pw@postgres.pg-kopf.svc.cluster.local:5432/postgres");
+    assert.equal(any["jdbc-uri"], "jdbc:postgresql://postgres.pg-kopf.svc.cluster.local:5432/postgres?user=app_user&password=pw");
+    assert.equal(any.pgpass, "postgres.pg-kopf.svc.cluster.local:5432:*:app_user:pw\n");
+  });
+
+  it("escapes what URIs and pgpass lines cannot hold as is", () => {
+    const keys = credentialKeys("we:ird@user", "p@ss:w/rd\\", { host: "::1", port: 6432, maintenanceDatabase: "postgres" }, "my db");
+    assert.equal(keys.uri, "postgresql://we%3Aird%40user:p%40ss%3Aw%2Frd%5C@[::1]:6432/my%20db");
+    assert.equal(keys["jdbc-uri"], "jdbc:postgresql://[::1]:6432/my%20db?user=we%3Aird%40user&password=p%40ss%3Aw%2Frd%5C");
+    assert.equal(keys.pgpass, "\\:\\:1:6432:my db:we\\:ird@user:p@ss\\:w/rd\\\\\n");
+    assert.equal(new URL(keys.uri).password, encodeURIComponent("p@ss:w/rd\\"));
+  });
+
+  it("is owned by the PgRole, typed basic-auth, labelled for the watch, and reads back", () => {
+    const keys = credentialKeys("app_user", "pw", at, undefined);
+    const secret = credentialsSecret(role(), secretNameOf(role(), undefined), keys, "r1");
+    assert.equal(secret.metadata.name, "app-credentials");
+    assert.equal(secret.type, "kubernetes.io/basic-auth");
+    assert.deepEqual(secret.metadata.ownerReferences, [
+      { apiVersion: "my.local/v1", kind: "PgRole", name: "app", uid: "uid-1", controller: true },
+    ]);
+    assert.equal(secret.metadata.labels?.["app.kubernetes.io/managed-by"], "pg-kopf");
+    assert.ok(ownedBy(secret, role()));
+    assert.equal(ownerName(secret), "app");
+    assert.equal(passwordOf(secret), "pw");
+    assert.ok(holdsKeys(secret, keys));
+    assert.ok(!holdsKeys(secret, credentialKeys("app_user", "pw", at, "app")));
+  });
+
+  it("is not ours when another object (or nobody) controls it", () => {
+    const secret = credentialsSecret(role(), "app-credentials", {}, undefined);
+    assert.ok(!ownedBy(secret, { ...role(), metadata: { ...role().metadata, uid: "uid-2" } }));
+    assert.ok(!ownedBy({ metadata: { name: "app-credentials", namespace: "team" } }, role()));
+  });
+
+  it("asks for a new password once per value of the rotate annotation", () => {
+    const secret = credentialsSecret(role(), "app-credentials", {}, "2026-11-28");
+    assert.ok(!rotationAsked(role(), secret));
+    assert.ok(!rotationAsked(role({ "pgroles.my.local/rotate": "2026-11-28" }), secret));
+    assert.ok(rotationAsked(role({ "pgroles.my.local/rotate": "2026-12-01" }), secret));
+    assert.equal(passwordOf({ metadata: secret.metadata, data: { password: "" } }), undefined);
+  });
+});

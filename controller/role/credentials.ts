@@ -1,0 +1,135 @@
+// A PgRole's credentials Secret, as data: its name, the keys apps read (written once here, from the password and
+// where Postgres is), whether a Secret is this PgRole's to write, and whether a rotation is asked for. Pure: the
+// reads and writes are in ./secrets, the decisions in ./roleReconciler.
+import { secretNameFor } from "../../crd/pgrole";
+import { type CustomObject, PG_ROLE, ROTATE_ANNOTATION } from "../runtime/objects";
+
+export const SECRET_TYPE = "kubernetes.io/basic-auth";
+/** On every credentials Secret, so the controller watches only its own Secrets. */
+export const MANAGED_BY_LABEL = { "app.kubernetes.io/managed-by": "pg-kopf" } as const;
+export const MANAGED_BY_SELECTOR = Object.entries(MANAGED_BY_LABEL)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(",");
+/** On the Secret: the PgRole's rotate annotation its password was generated for, so a rotation happens once. */
+export const ROTATED_FOR_ANNOTATION = "pgroles.my.local/rotated-for";
+
+/** Where apps reach Postgres: the address written into the Secret (not necessarily the controller's own). */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Where uri and jdbc-uri point when the PgRole names no database: the server's maintenance database, which every
+   * role may connect to by default. A URI without one makes libpq try a database named after the role.
+   */
+  readonly maintenanceDatabase: string;
+}
+
+export interface SecretObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+  };
+  type?: string;
+  data?: Record<string, string>;
+}
+
+/** The Secret's name: spec.secretName, or <object name>-credentials (crd/pgrole secretNameFor, checked by its parse). */
+export function secretNameOf(obj: CustomObject, secretName: string | undefined): string {
+  return secretNameFor(obj.metadata.name, secretName);
+}
+
+/** Whether the Secret is this object's: it names the object (by uid) as its controlling owner. */
+export function ownedBy(secret: SecretObject, obj: CustomObject): boolean {
+  return secret.metadata.ownerReferences?.some((r) => r.uid === obj.metadata.uid && r.controller === true) ?? false;
+}
+
+/** The name of the PgRole that owns a credentials Secret, or undefined. */
+export function ownerName(secret: SecretObject): string | undefined {
+  return secret.metadata.ownerReferences?.find((r) => r.kind === PG_ROLE.kind && r.controller === true)?.name;
+}
+
+/** The password a Secret holds, or undefined when it has none (or an empty one). */
+export function passwordOf(secret: SecretObject | undefined): string | undefined {
+  const encoded = secret?.data?.password;
+  const password = encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+  return password ? password : undefined;
+}
+
+/**
+ * Whether the object asks for a new password: its rotate annotation has a value the Secret's password was not
+ * generated for.
+ */
+export function rotationAsked(obj: CustomObject, secret: SecretObject): boolean {
+  const asked = obj.metadata.annotations?.[ROTATE_ANNOTATION];
+  return asked !== undefined && asked !== secret.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
+}
+
+/** A pgpass field: backslash and colon escaped, as libpq reads them. */
+const pgpassField = (s: string) => s.replace(/[\\:]/g, (c) => `\\${c}`);
+/** A host in a URL: an IPv6 address in brackets. */
+const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
+
+/**
+ * The keys apps read, from the role's name and password, where Postgres is, and the database if one is named (else
+ * the URIs name the maintenance database, and dbname and the pgpass line none).
+ */
+export function credentialKeys(username: string, password: string, at: Endpoint, database: string | undefined): Record<string, string> {
+  const user = encodeURIComponent(username);
+  const secret = encodeURIComponent(password);
+  const path = `/${encodeURIComponent(database ?? at.maintenanceDatabase)}`;
+  const address = `${urlHost(at.host)}:${at.port}`;
+  return {
+    username,
+    password,
+    host: at.host,
+    port: String(at.port),
+    ...(database === undefined ? {} : { dbname: database }),
+    uri: `postgresql://${user}:${secret}@${address}${path}`,
+    "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}&password=${secret}`,
+    pgpass: `${[at.host, String(at.port), database ?? "*", username, password].map((f) => (f === "*" ? f : pgpassField(f))).join(":")}\n`,
+  };
+}
+
+/** A Secret's data: the keys base64-encoded, as the API takes them. */
+export function secretData(keys: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
+}
+
+/** The whole Secret for `obj`: its keys base64-encoded, owned by the object, marked with the rotation it answers. */
+export function credentialsSecret(
+  obj: CustomObject,
+  name: string,
+  keys: Record<string, string>,
+  rotatedFor: string | undefined,
+  resourceVersion?: string,
+): SecretObject {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name,
+      namespace: obj.metadata.namespace,
+      ...(resourceVersion ? { resourceVersion } : {}),
+      labels: { ...MANAGED_BY_LABEL },
+      ...(rotatedFor === undefined ? {} : { annotations: { [ROTATED_FOR_ANNOTATION]: rotatedFor } }),
+      // Deleting the PgRole deletes its Secret (the garbage collector); a Secret without this is never written.
+      ownerReferences: [{ apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid, controller: true }],
+    },
+    type: SECRET_TYPE,
+    data: secretData(keys),
+  };
+}
+
+/** Whether the Secret holds exactly these keys (base64-encoded, as read). */
+export function holdsKeys(secret: SecretObject, keys: Record<string, string>): boolean {
+  const data = secret.data ?? {};
+  const wanted = Object.entries(keys);
+  return Object.keys(data).length === wanted.length && wanted.every(([k, v]) => data[k] === Buffer.from(v, "utf8").toString("base64"));
+}

@@ -1,0 +1,138 @@
+// A PgRole whose password never leaves the provider: generated here, written to a Kubernetes Secret apps mount (the
+// keys the controller writes for a PgRole object), set on the role as a verifier, and recorded in the state only as
+// where the Secret is and the version of it. The engine never carries it, so no trace of the engine (-v=11,
+// PULUMI_DEBUG_GRPC) can show it. The Secret is reached with the provider process's KUBECONFIG (as kubectl does).
+import type * as pulumi from "@pulumi/pulumi";
+import {
+  credentialKeys,
+  MANAGED_BY_LABEL,
+  passwordOf,
+  type SecretObject,
+  SECRET_TYPE,
+  secretData,
+} from "../../controller/role/credentials";
+import { KubeClient } from "../../controller/kube/client";
+import { loadKubeTarget } from "../../controller/kube/config";
+import { SecretApi } from "../../controller/role/secrets";
+import * as core from "../../core";
+
+/** Where the credentials go, as the credentialsSecret input says. */
+export interface SecretTarget {
+  readonly name: string;
+  readonly namespace: string;
+  /** The address apps use (default: the provider's admin host and port, which apps may not reach by). */
+  readonly host?: string;
+  readonly port?: number;
+}
+
+/** On the Secret: the manager of the role it holds the password of; a Secret without it is never written. */
+export const SECRET_MANAGER_ANNOTATION = "pgroles.my.local/manager";
+/** The inputs of this mode, kept out of the role's spec. */
+export const SECRET_INPUTS = ["credentialsSecret", "rotate"] as const;
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** The credentialsSecret input, checked; failures name the field and the fix. */
+export function parseTarget(news: Record<string, unknown>): { target?: SecretTarget; failures: pulumi.dynamic.CheckFailure[] } {
+  const value = news.credentialsSecret;
+  if (value === undefined || value === null) return { failures: [] };
+  const fail = (property: string, reason: string) => ({ failures: [{ property, reason: `${property}: ${reason}` }] });
+  if (typeof value !== "object" || Array.isArray(value)) return fail("credentialsSecret", "expected {name, namespace, host?, port?}");
+  const t = value as Record<string, unknown>;
+  const unknown = Object.keys(t).filter((k) => !["name", "namespace", "host", "port"].includes(k));
+  if (unknown.length) return fail(`credentialsSecret.${unknown[0]}`, "unknown field; expected name, namespace, host, port");
+  if (typeof t.name !== "string" || !DNS_SUBDOMAIN.test(t.name))
+    return fail("credentialsSecret.name", `${JSON.stringify(t.name)} is not a Secret name (lower-case letters, digits, - and .)`);
+  if (typeof t.namespace !== "string" || !DNS_LABEL.test(t.namespace))
+    return fail("credentialsSecret.namespace", `${JSON.stringify(t.namespace)} is not a namespace name`);
+  if (t.host !== undefined && (typeof t.host !== "string" || t.host === ""))
+    return fail("credentialsSecret.host", "expected the host name apps reach Postgres by");
+  if (t.port !== undefined && (!Number.isInteger(t.port) || (t.port as number) < 1 || (t.port as number) > 65535))
+    return fail("credentialsSecret.port", `${JSON.stringify(t.port)} is not a TCP port`);
+  if (typeof news.password === "string")
+    return fail(
+      "credentialsSecret",
+      "set either password (yours, kept in the state as a secret) or credentialsSecret (generated, kept out of the state and the engine), not both",
+    );
+  if (news.login === false)
+    return fail("credentialsSecret", "a role with login: false has no password to deliver; remove credentialsSecret");
+  return { target: t as unknown as SecretTarget, failures: [] };
+}
+
+export function targetOf(props: Record<string, unknown>): SecretTarget | undefined {
+  const t = props.credentialsSecret;
+  return t && typeof t === "object" ? (t as SecretTarget) : undefined;
+}
+
+/** Whether two credentialsSecret inputs name one Secret and one address (whatever their keys' order). */
+export function sameTarget(a: SecretTarget | undefined, b: SecretTarget | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.name === b.name && a.namespace === b.namespace && a.host === b.host && a.port === b.port;
+}
+
+/** The Secrets API as the user's KUBECONFIG reaches it, the way the controller reads and writes its own. */
+const secrets = () => new SecretApi(new KubeClient(loadKubeTarget(process.env)));
+
+/** The Secret's version, or undefined when it is gone. */
+export async function secretVersion(t: SecretTarget): Promise<string | undefined> {
+  return (await secrets().get(t.namespace, t.name))?.metadata.resourceVersion;
+}
+
+/** The password the Secret holds, or undefined when it is gone or holds none. */
+export async function storedPassword(t: SecretTarget): Promise<string | undefined> {
+  return passwordOf(await secrets().get(t.namespace, t.name));
+}
+
+/**
+ * Writes the role's credentials to the Secret (created, or replaced when it is this manager's); returns its new
+ * version. A Secret of that name that is not the manager's is left alone, and nothing is set on the role.
+ */
+export async function writeCredentials(
+  t: SecretTarget,
+  settings: core.ConnectionSettings,
+  role: string,
+  database: string | undefined,
+  password: string,
+  manager: string,
+): Promise<string> {
+  const api = secrets();
+  const existing = await api.get(t.namespace, t.name);
+  if (existing && existing.metadata.annotations?.[SECRET_MANAGER_ANNOTATION] !== manager) {
+    throw new core.InvalidSpec([
+      {
+        field: "credentialsSecret",
+        message: `Secret ${t.namespace}/${t.name} exists and is not this role's (no ${SECRET_MANAGER_ANNOTATION}: ${manager}), so it was left alone and the role was not created or changed. Set credentialsSecret.name to a name no Secret has, or delete that Secret if it is really unused.`,
+      },
+    ]);
+  }
+  const keys = credentialKeys(
+    role,
+    password,
+    { host: t.host ?? settings.host, port: t.port ?? settings.port, maintenanceDatabase: settings.database ?? "postgres" },
+    database,
+  );
+  const body: SecretObject = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: t.name,
+      namespace: t.namespace,
+      ...(existing?.metadata.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
+      labels: { ...MANAGED_BY_LABEL },
+      annotations: { [SECRET_MANAGER_ANNOTATION]: manager },
+    },
+    type: SECRET_TYPE,
+    data: secretData(keys),
+  };
+  const written = existing ? await api.replace(body) : await api.create(body);
+  return written.metadata.resourceVersion ?? "";
+}
+
+/** Deletes the Secret if it is this manager's; another's, or none, is left as it is. */
+export async function deleteCredentials(t: SecretTarget, manager: string): Promise<void> {
+  const api = secrets();
+  const existing = await api.get(t.namespace, t.name);
+  if (existing?.metadata.annotations?.[SECRET_MANAGER_ANNOTATION] !== manager) return;
+  await api.delete(t.namespace, t.name);
+}

@@ -1,0 +1,273 @@
+// What the PgRole provider does for each of Pulumi's methods, each a thin call into the core's roles. Loaded by name
+// in the provider process (see ./provider), never serialized. The password is the user's secret input, or generated
+// here at creation; it reaches Postgres only as a SCRAM verifier, and the state only as a secret. With
+// credentialsSecret it is generated here and goes only to that Kubernetes Secret (./credentialsSecret): never to the
+// state or the engine.
+import type * as pulumi from "@pulumi/pulumi";
+import * as core from "../../core";
+import {
+  checkFailures,
+  fieldsOf,
+  goneNotice,
+  serverChange,
+  serverConflictOf,
+  serverKey,
+  hasPlannedWork,
+  managerOf as managerIn,
+  NOTICE,
+  ownershipOf,
+  plannedStatements,
+  type Props,
+  providerConnection,
+  requireAdmin,
+  removeOrLeave,
+  rethrow,
+  serverOf,
+  unplanned,
+  userInputs,
+} from "../props";
+import { declareRole } from "./declared";
+import {
+  deleteCredentials,
+  parseTarget,
+  SECRET_INPUTS,
+  sameTarget,
+  secretVersion,
+  storedPassword,
+  targetOf,
+  writeCredentials,
+} from "./credentialsSecret";
+
+const { role } = core;
+
+/** The verifier planned at preview time: shown redacted, so any value plans the same statements as the real one. */
+const PLANNED_VERIFIER = { verifier: "SCRAM-SHA-256$4096:planned$planned:planned" };
+
+/** The admin connection, as for databases (one decision, provider/props). */
+export const configure = providerConnection;
+
+/** Spec fields of a property bag (engine keys, the password and outputs dropped). */
+function specFields(props: Props): Record<string, unknown> {
+  return fieldsOf(role.PgRoleSpecSchema, props);
+}
+
+function parseOrThrow(props: Props): core.role.PgRoleSpec {
+  const r = role.parseRoleSpec(specFields(props));
+  if (!r.ok) throw new core.InvalidSpec(r.failures);
+  return r.spec;
+}
+
+function managerOf(props: Props): string {
+  return managerIn(props, "PgRole");
+}
+
+/**
+ * A new password is set when the resource is created, and on a rotation: the password input changes; or, with
+ * credentialsSecret, the Secret moves, the rotate input changes, or the Secret is gone (`secretGone`: check looks;
+ * diff and update know from the recorded version, which a refresh clears when the Secret changed).
+ */
+function rotates(olds: Props, news: Props, secretGone = (olds.credentialsVersion ?? "") === ""): boolean {
+  const target = targetOf(news);
+  if (target) return !sameTarget(targetOf(olds), target) || olds.rotate !== news.rotate || secretGone;
+  return typeof news.password === "string" && news.password !== olds.password;
+}
+
+/**
+ * Validates the inputs and plans the SQL as reviewers will read it (the password clause redacted). A role's name is
+ * its identity: renaming is refused here, naming the field.
+ */
+export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
+  const r = role.parseRoleSpec(userInputs(news, ["password", "generatedPassword", "credentialsVersion", ...SECRET_INPUTS]));
+  if (!r.ok) return { failures: checkFailures(r.failures) };
+  const { target, failures } = parseTarget(news);
+  if (failures.length) return { failures };
+  declareRole(serverOf(news), r.spec.name);
+  const hasOlds = olds && typeof olds.name === "string";
+  const misplaced = serverConflictOf(news) ?? serverChange(olds, news);
+  if (misplaced) return { failures: [misplaced] };
+  if (hasOlds && olds.name !== r.spec.name) {
+    return {
+      failures: [
+        {
+          property: "name",
+          reason: `name: cannot change from ${JSON.stringify(olds.name)} to ${JSON.stringify(r.spec.name)}: the role's grants, objects and logins belong to it. Declare a new PgRole and move to it.`,
+        },
+      ],
+    };
+  }
+  let plannedSql: string[];
+  try {
+    const owner = ownershipOf(news, "PgRole", hasOlds ? olds : undefined);
+    const { observed, admin } = await role.observeRoleForPlan(settings, r.spec);
+    requireAdmin(settings, admin, "roles");
+    // (check is given the old inputs, which record no Secret version: it looks at the Secret itself.)
+    const secretGone = target !== undefined && hasOlds && (await secretVersion(target)) === undefined;
+    const password = !observed || rotates(olds ?? {}, news, secretGone) ? PLANNED_VERIFIER : undefined;
+    plannedSql = role.planRole(r.spec, observed, { ...owner, admin }, password).map(role.describeRoleStep);
+    const gone = goneNotice(
+      olds,
+      observed,
+      `role "${r.spec.name}"`,
+      target ? "up creates it again, with the password its Secret has" : "up creates it again, with the password the state has",
+    );
+    if (gone) plannedSql.unshift(gone);
+    // Not SQL, but what up writes first: reviewers see where the password goes.
+    if (target && password)
+      plannedSql.unshift(`${NOTICE}writes a new generated password to Secret ${target.namespace}/${target.name}, then sets it on the role`);
+  } catch (err) {
+    const failed = unplanned(err, news);
+    if ("failures" in failed) return failed;
+    plannedSql = failed.plannedSql;
+  }
+  return {
+    inputs: {
+      ...r.spec,
+      ...serverKey(news),
+      manager: news.manager,
+      plannedSql,
+      ...(typeof news.password === "string" ? { password: news.password } : {}),
+      ...(target ? { credentialsSecret: target } : {}),
+      ...(news.rotate !== undefined ? { rotate: news.rotate } : {}),
+    },
+  };
+}
+
+export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
+  const a = specFields(olds);
+  const b = specFields(news);
+  const changed = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return {
+    changes:
+      changed.length > 0 ||
+      rotates(olds, news) ||
+      hasPlannedWork(olds, news) ||
+      olds.manager !== news.manager ||
+      // A switch from credentialsSecret back to a password of the program's.
+      (targetOf(olds) !== undefined && targetOf(news) === undefined),
+    replaces: [],
+  };
+}
+
+/** `delivered`: the password went to credentialsSecret, of which only the version is recorded. */
+function outputs(
+  spec: core.role.PgRoleSpec,
+  manager: string,
+  observed: core.role.ObservedRole,
+  inputs: Props,
+  password: string | { delivered: string },
+): Props {
+  const target = targetOf(inputs);
+  return {
+    ...spec,
+    ...serverKey(inputs),
+    manager,
+    oid: observed.oid,
+    ...(typeof password === "string" ? { password } : { credentialsSecret: target, credentialsVersion: password.delivered }),
+    ...(inputs.rotate !== undefined ? { rotate: inputs.rotate } : {}),
+    // Whether the provider made the password up: a refresh gives back only a password the program gave.
+    generatedPassword: typeof inputs.password !== "string",
+    ...(Array.isArray(inputs.plannedSql) ? { plannedSql: inputs.plannedSql } : {}),
+  };
+}
+
+/** A new password for credentialsSecret, written there before the role gets it; returns it and the Secret's version. */
+async function deliverNew(settings: core.ConnectionSettings, spec: core.role.PgRoleSpec, inputs: Props, manager: string) {
+  const password = core.generatePassword();
+  const version = await writeCredentials(targetOf(inputs)!, settings, spec.name, undefined, password, manager);
+  return { password, delivered: { delivered: version } };
+}
+
+export async function create(settings: core.ConnectionSettings, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
+  const spec = parseOrThrow(inputs);
+  const manager = managerOf(inputs);
+  try {
+    // With credentialsSecret: the Secret first, so no role exists whose password nobody was given.
+    const fresh = targetOf(inputs) ? await deliverNew(settings, spec, inputs, manager) : undefined;
+    const password = fresh?.password ?? (typeof inputs.password === "string" ? inputs.password : core.generatePassword());
+    const { observed } = await role.convergeRole(
+      settings,
+      spec,
+      { manager },
+      { password: { verifier: core.scramVerifier(password) }, expected: plannedStatements(inputs) },
+    );
+    return { id: spec.name, outs: outputs(spec, manager, observed, inputs, fresh?.delivered ?? password) };
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+export async function update(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+  const spec = parseOrThrow(news);
+  const owner = ownershipOf(news, "PgRole", olds);
+  const { manager } = owner;
+  const target = targetOf(news);
+  // (Into credentialsSecret from a password of the program's is a rotation too: the Secret moves, see rotates.)
+  const rotation = rotates(olds, news);
+  try {
+    const fresh = target && rotation ? await deliverNew(settings, spec, news, manager) : undefined;
+    // Without a rotation: the password the apps already have, from the Secret or the state.
+    const kept = async () => (target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? ""));
+    const password = fresh?.password ?? (rotation ? (news.password as string) : await kept());
+    const { observed } = await role.convergeRole(settings, spec, owner, {
+      password: rotation ? { verifier: core.scramVerifier(password) } : undefined,
+      // Dropped out of band: created again with the password the apps already have.
+      passwordIfCreated: () => ({ verifier: core.scramVerifier(password) }),
+      expected: plannedStatements(news),
+    });
+    const delivered = fresh?.delivered ?? (target ? { delivered: String(olds.credentialsVersion ?? "") } : undefined);
+    return { outs: outputs(spec, manager, observed, news, delivered ?? password) };
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+export async function read(settings: core.ConnectionSettings, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
+  const name = typeof props.name === "string" ? props.name : id;
+  let observed: core.role.ObservedRole | undefined;
+  try {
+    observed = await role.observeRole(settings, name);
+  } catch (err) {
+    rethrow(err);
+  }
+  if (!observed) return { id: undefined, props: {} };
+  // Only what the spec sets is reflected, so a refresh shows drift in those and nothing else.
+  const refreshed: Props = { ...props, name: observed.name, oid: observed.oid };
+  for (const attribute of role.ROLE_ATTRIBUTES) {
+    const have = observed[attribute];
+    if (props[attribute] !== undefined && !role.sameAttribute(attribute, props[attribute], have)) refreshed[attribute] = have;
+  }
+  if (Array.isArray(props.memberOf)) refreshed.memberOf = [...observed.memberOf];
+  if (props.config !== undefined && props.config !== null) {
+    // Each setting as recorded when Postgres says the same (it may spell a list differently), else as it is now.
+    const recorded = props.config as Record<string, string>;
+    refreshed.config = Object.fromEntries(
+      Object.entries(observed.config).map(([key, value]) => {
+        const same =
+          recorded[key] !== undefined &&
+          JSON.stringify(role.settingItems(key, recorded[key])) === JSON.stringify(role.settingItems(key, value));
+        return [key, same ? recorded[key] : value];
+      }),
+    );
+  }
+  const target = targetOf(props);
+  // A Secret gone (or written by someone else) since: recorded as no version, so the next up delivers a new password.
+  if (target && (await secretVersion(target).catch(rethrow)) !== props.credentialsVersion) refreshed.credentialsVersion = "";
+  const inputs = {
+    ...specFields(refreshed),
+    ...serverKey(props),
+    manager: refreshed.manager,
+    ...(typeof props.password === "string" && props.generatedPassword === false ? { password: props.password } : {}),
+    ...(target ? { credentialsSecret: target } : {}),
+    ...(props.rotate !== undefined ? { rotate: props.rotate } : {}),
+    ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}),
+  };
+  return { id: name, props: refreshed, inputs } as pulumi.dynamic.ReadResult;
+}
+
+export async function remove(settings: core.ConnectionSettings, props: Props): Promise<void> {
+  const spec = parseOrThrow(props);
+  await removeOrLeave(() => role.reclaimRole(settings, spec, { manager: managerOf(props) }));
+  // The Secret goes with a dropped role; a retained role keeps it, so the apps still log in.
+  const target = targetOf(props);
+  if (target && spec.reclaimPolicy === "delete") await deleteCredentials(target, managerOf(props));
+}

@@ -1,0 +1,53 @@
+// PgRole: the Pulumi resource for a role, a dynamic resource of type pg:Role driven by ./roleHandlers through the
+// same explicit provider as PgDatabase. Its password is a secret both ways: the input is wrapped as one whatever the
+// program passes, and the output (given or generated) is recorded encrypted.
+import * as pulumi from "@pulumi/pulumi";
+import type { PgRoleSpecInput } from "../../core/role/spec";
+import { pgRoleProvider } from "../provider";
+import { pgKopfProvider, resourceInputs, type ServerArg } from "../database/resource";
+import { DEFAULT_SERVER } from "../config";
+
+export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpecInput[K]> } & {
+  /** The role's password. Omitted: the provider generates one at creation (see the password output). Changing it rotates it. */
+  password?: pulumi.Input<string>;
+  /**
+   * Instead of a password in the state: the provider generates one and writes it only to this Kubernetes Secret
+   * (username, password, host, port, uri, jdbc-uri, pgpass), through its KUBECONFIG. host and port: where apps reach
+   * Postgres (default: the admin connection's). The password output is then absent.
+   */
+  credentialsSecret?: pulumi.Input<{ name: string; namespace: string; host?: string; port?: number }>;
+  /** With credentialsSecret: any new value writes a new password to the Secret and sets it on the role. */
+  rotate?: pulumi.Input<string>;
+} & ServerArg;
+
+export class PgRole extends pulumi.dynamic.Resource {
+  declare public readonly name: pulumi.Output<string>;
+  declare public readonly login: pulumi.Output<boolean>;
+  declare public readonly memberOf: pulumi.Output<string[] | undefined>;
+  declare public readonly reclaimPolicy: pulumi.Output<"retain" | "delete">;
+  declare public readonly manager: pulumi.Output<string>;
+  declare public readonly oid: pulumi.Output<number>;
+  /** The password the role logs in with (the input, or the one generated at creation). Secret. Absent with credentialsSecret. */
+  declare public readonly password: pulumi.Output<string>;
+  /** With credentialsSecret: the version of the Secret the role's password was written to. */
+  declare public readonly credentialsVersion: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: PgRoleArgs, opts?: pulumi.CustomResourceOptions) {
+    const { password, server = DEFAULT_SERVER, ...spec } = args;
+    super(
+      pgRoleProvider,
+      name,
+      {
+        ...spec,
+        ...resourceInputs(server),
+        oid: undefined,
+        password: password !== undefined ? pulumi.secret(password) : undefined,
+        generatedPassword: undefined,
+        credentialsVersion: undefined,
+      },
+      { provider: pgKopfProvider(server), ...opts, additionalSecretOutputs: ["password", ...(opts?.additionalSecretOutputs ?? [])] },
+      "pg",
+      "Role",
+    );
+  }
+}
