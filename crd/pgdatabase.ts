@@ -15,7 +15,7 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 
 const immutableRules = REPLACING_FIELDS.map((field) => ({
   // A transition rule on the spec (not on the field) also sees the field being added or removed: the core's rule
-  // (core/fields replacingChange) lets that through, and the controller's plan checks a new value against the database.
+  // (core/database/fields replacingChange) lets that through, and the controller's plan checks a new value against the database.
   rule: replacingChangeCel(field),
   message:
     field === "name"

@@ -1,5 +1,5 @@
 // Each kind's own status fields, written once as TypeBox schemas: the controller's status types derive from them
-// (controller/resource.ts), and so do the CRDs' status schemas (statusSchema). What is observation and what is
+// (controller/runtime/objects.ts), and so do the CRDs' status schemas (statusSchema). What is observation and what is
 // memory: docs/adr/0020-status-observation-and-memory.md.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { LEVELS } from "../core/database/access";

@@ -63,7 +63,7 @@ const conditionSchema: Schema = {
   },
 };
 
-/** The status fields every kind has (controller/status buildStatus writes them), plus the kind's own. */
+/** The status fields every kind has (controller/runtime/status buildStatus writes them), plus the kind's own. */
 export function statusSchema(own: Record<string, Schema>): Schema {
   return {
     type: "object",

@@ -1,6 +1,6 @@
 // One Postgres is one server entry. Each server's provider is a process of its own that sees only its entry, so the
 // program compares them: before any PgDatabase or PgRole of a deployment is registered, every declared server is
-// asked who it is (core/identity), and the resources of two entries that reach one Postgres, however their addresses
+// asked who it is (core/server/identity), and the resources of two entries that reach one Postgres, however their addresses
 // are spelled, fail the preview naming both. Only programs that declare two servers or more connect here.
 import * as pulumi from "@pulumi/pulumi";
 import * as core from "../core";

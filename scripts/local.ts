@@ -1,5 +1,5 @@
 // Runs pg-kopf locally, end to end, with nothing but this repository: a throwaway PostgreSQL 15, a Kubernetes
-// control plane with a real node (containerd, kubelet, kube-proxy, CoreDNS: scripts/local/node.ts), the controller's
+// control plane with a real node (containerd, kubelet, kube-proxy, CoreDNS: test/harness/node.ts), the controller's
 // image built from the Dockerfile, the real `pulumi up` of the project (every cluster object and the databases the
 // local stack declares, created by the engine) whose Deployment runs that image as a pod, and the sample PgDatabase.
 // Then tears it all down, or with --keep leaves it running until Ctrl-C. With --fake-node: a KWOK node instead (no

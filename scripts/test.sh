@@ -30,7 +30,7 @@ for s in "${suites[@]}"; do
   esac
 done
 # A suite once per matrix cell (major x admin), two cells at a time, each in its own test process (PGKOPF_PG_MAJOR
-# and PGKOPF_PG_ADMIN pick the server: scripts/local/postgres.ts); a failed cell prints its log.
+# and PGKOPF_PG_ADMIN pick the server: test/harness/postgres.ts); a failed cell prints its log.
 # Usage: run_matrix <label> "<major> <admin>"... -- <test files>
 run_matrix() {
   local label=$1; shift

@@ -115,7 +115,7 @@ build_kubernetes() {
   log "kubernetes v$v: done"
 }
 
-# kubelet and kube-proxy, for the real node (scripts/local/node.ts): the same module and version stamps as the control
+# kubelet and kube-proxy, for the real node (test/harness/node.ts): the same module and version stamps as the control
 # plane, in their own folder so the fast suites never wait for them.
 build_kubernetes-node() {
   local v; v=$(version kubernetes)

@@ -1,6 +1,6 @@
 // A PgRole's credentials Secret, as data: its name, the keys apps read (written once here, from the password and
 // where Postgres is), whether a Secret is this PgRole's to write, and whether a rotation is asked for. Pure: the
-// reads and writes are in ./secrets, the decisions in ./roleReconciler.
+// reads and writes are in ./secrets, the decisions in ./reconciler.
 import { secretNameFor } from "../../crd/pgrole";
 import { type CustomObject, PG_ROLE, ROTATE_ANNOTATION } from "../runtime/objects";
 

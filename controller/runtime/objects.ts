@@ -21,7 +21,7 @@ function kindOf(crd: typeof databaseCrd | typeof roleCrd | typeof serverCrd): Re
 
 export const PG_DATABASE = kindOf(databaseCrd);
 export const PG_ROLE = kindOf(roleCrd);
-/** Not reconciled through the work queue: checked by the server registry (controller/servers). */
+/** Not reconciled through the work queue: checked by the server registry (controller/server/servers). */
 export const PG_SERVER = kindOf(serverCrd);
 /** The kinds the work queue reconciles. */
 export const KINDS: readonly ResourceKind[] = [PG_DATABASE, PG_ROLE];
@@ -29,7 +29,7 @@ export const KINDS: readonly ResourceKind[] = [PG_DATABASE, PG_ROLE];
 /** Set, to the database name, right before CREATE DATABASE runs and removed once the database is stamped. */
 export const CREATING_ANNOTATION = "pgdatabases.my.local/creating";
 
-/** Set to any new value to have a PgRole's password rotated (see controller/credentials). */
+/** Set to any new value to have a PgRole's password rotated (see controller/role/credentials). */
 export const ROTATE_ANNOTATION = "pgroles.my.local/rotate";
 
 export interface Condition {

@@ -26,7 +26,7 @@ export interface ReconcilerDeps<T extends CustomObject> {
 export interface ReconcileResult {
   readonly outcome: Outcome;
   readonly reason: ReadyReason | "Gone" | "Released";
-  /** The object's server did not answer: it comes back as soon as the server does (./serverWaiters). */
+  /** The object's server did not answer: it comes back as soon as the server does (../server/waiters). */
   readonly waitsForServer?: boolean;
 }
 

@@ -43,7 +43,7 @@ interface ServerEntry {
   connection?: ServerConnection & { readonly fingerprint: string };
   verdict?: Verdict<PgServerStatus> & { reason: ServerReason | "InvalidSpec" };
   checking?: Promise<void>;
-  /** Who the server said it is at its last successful connection (core/identity). */
+  /** Who the server said it is at its last successful connection (core/server/identity). */
   identity?: core.ServerIdentity;
 }
 

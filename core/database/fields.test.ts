@@ -58,7 +58,7 @@ test("every observed field is read from the catalog (ObservedDatabase has a key 
 });
 
 // Regression (the three places that disagreed): the plan, the provider's diff and the CRD's CEL rule now take one
-// rule from core/fields. Adding an immutable field that matches the database is no change anywhere; changing it from
+// rule from core/database/fields. Adding an immutable field that matches the database is no change anywhere; changing it from
 // one value to another is a change everywhere.
 test("adding encoding UTF8 to a UTF8 database is no change in the provider, the plan or the CRD rule", () => {
   const olds = { name: "app", manager: "m" };

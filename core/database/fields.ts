@@ -16,7 +16,7 @@ const LOCALE_PATTERN = "^[A-Za-z0-9_.@-]+$";
  * - creationOnly: used by CREATE DATABASE and never reported back (template); the same change rule as immutable.
  * - mutable: reported back and ALTERed in place.
  * - extensions: installed inside the database; removing one from the list leaves it installed.
- * - access: schemas and access levels inside the database (core/access): granted, and revoked only as far as a level
+ * - access: schemas and access levels inside the database (core/database/access): granted, and revoked only as far as a level
  *   pg-kopf granted before asks; a schema removed from the list is left in place.
  * - policy: pg-kopf's own behaviour (what deleting does, taking over); no SQL of its own.
  */
@@ -67,7 +67,7 @@ const LOCALE_SPELLING: Spelling = {
 };
 /**
  * Postgres ignores case and punctuation in encoding names (utf-8, UTF_8 and UTF8 are one). The punctuation removed
- * is what CEL can remove too; core/spec refuses a name that is not a server encoding after this.
+ * is what CEL can remove too; core/database/spec refuses a name that is not a server encoding after this.
  */
 const ENCODING_PUNCTUATION = ["-", "_", ".", " "];
 export const ENCODING_SPELLING: Spelling = {

@@ -49,7 +49,7 @@ export const SERVER_ENCODINGS: readonly string[] = [
 type SchemaProperties = { [K in FieldName]: (typeof FIELDS)[K]["schema"] };
 
 /**
- * The schema, built from the field table (core/fields). Every description names the SQL the field maps to; the
+ * The schema, built from the field table (core/database/fields). Every description names the SQL the field maps to; the
  * CRD's OpenAPI schema is generated from it (see crdSchema), so the API server and the provider enforce the same shape.
  */
 export const PgDatabaseSpecSchema = Type.Object(Object.fromEntries(FIELD_NAMES.map((f) => [f, FIELDS[f].schema])) as SchemaProperties, {

@@ -6,7 +6,7 @@ import type { PgDatabaseSpec } from "./spec";
 import { type AccessStep, accessStepSql, isAccessStep } from "./access";
 import { adminMembershipSql } from "../admin";
 
-/** The options of CREATE DATABASE, one per field that has one (see core/fields). */
+/** The options of CREATE DATABASE, one per field that has one (see core/database/fields). */
 export type CreateDatabaseOptions = { readonly [K in CreateField]?: PgDatabaseSpec[K] };
 
 export type DatabaseStep =

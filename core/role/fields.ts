@@ -1,6 +1,6 @@
 // Every PgRole spec field, described once: its schema, the CREATE/ALTER ROLE option that sets it (the same clause
 // serves both), and how it behaves. The role schema, the plan and the CRD are derived from this table, as for
-// databases (core/fields).
+// databases (core/database/fields).
 import { Type, type TSchema } from "@sinclair/typebox";
 import { escapeLiteral as lit } from "pg";
 import { nameSchema, sqlInteger } from "../schema";

@@ -1,5 +1,5 @@
 // What the PgDatabase provider does for each of Pulumi's methods, each a thin call into the core. Loaded by name in
-// the provider process (see ./provider), never serialized.
+// the provider process (see ../provider), never serialized.
 import type * as pulumi from "@pulumi/pulumi";
 import * as core from "../../core";
 import {
@@ -50,7 +50,7 @@ export function changedFields(olds: Props, news: Props): core.FieldName[] {
   );
 }
 
-/** The fields whose change means a new database (core/fields decides which, and when). */
+/** The fields whose change means a new database (core/database/fields decides which, and when). */
 function replacingFields(olds: Props, news: Props): core.FieldName[] {
   const a = specFields(olds);
   const b = specFields(news);

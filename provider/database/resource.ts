@@ -1,5 +1,5 @@
 // PgDatabase: the Pulumi resource users declare, a dynamic resource of type pg:Database driven by the provider in
-// ./provider, through one explicit provider per program that carries the admin connection's non-secret settings.
+// ../provider, through one explicit provider per program that carries the admin connection's non-secret settings.
 import * as pulumi from "@pulumi/pulumi";
 import { pulumiManager } from "../../core/ownership";
 import type { PgDatabaseSpecInput } from "../../core/database/spec";

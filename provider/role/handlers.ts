@@ -1,5 +1,5 @@
 // What the PgRole provider does for each of Pulumi's methods, each a thin call into the core's roles. Loaded by name
-// in the provider process (see ./provider), never serialized. The password is the user's secret input, or generated
+// in the provider process (see ../provider), never serialized. The password is the user's secret input, or generated
 // here at creation; it reaches Postgres only as a SCRAM verifier, and the state only as a secret. With
 // credentialsSecret it is generated here and goes only to that Kubernetes Secret (./credentialsSecret): never to the
 // state or the engine.

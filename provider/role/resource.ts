@@ -1,4 +1,4 @@
-// PgRole: the Pulumi resource for a role, a dynamic resource of type pg:Role driven by ./roleHandlers through the
+// PgRole: the Pulumi resource for a role, a dynamic resource of type pg:Role driven by ./handlers through the
 // same explicit provider as PgDatabase. Its password is a secret both ways: the input is wrapped as one whatever the
 // program passes, and the output (given or generated) is recorded encrypted.
 import * as pulumi from "@pulumi/pulumi";

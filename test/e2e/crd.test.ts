@@ -123,7 +123,7 @@ describe("CEL rules refuse changes Postgres cannot make in place", () => {
     });
   }
   // Regression: the CRD refused adding or removing an immutable field that Pulumi accepted (the plan checks a newly
-  // set value against the database); one rule (core/fields replacingChange) now decides for both.
+  // set value against the database); one rule (core/database/fields replacingChange) now decides for both.
   test("removing an immutable field and setting it again is accepted, as in Pulumi", () => {
     cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db" }));
     cluster.kubectl(["apply", "-f", "-"], object("immutable", { name: "immutable_db", encoding: "UTF8" }));

@@ -1,6 +1,6 @@
 // The controller as a cluster runs it: the image built from the Dockerfile, run by a real kubelet (containerd, runc)
 // as the pod of the Deployment `pulumi up` makes, reaching a TLS-only Postgres through the program's Service and
-// EndpointSlice with verify-full and the CA from the mounted Secret (scripts/local/controllerPod.ts, node.ts).
+// EndpointSlice with verify-full and the CA from the mounted Secret (test/harness/controllerPod.ts, node.ts).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";

@@ -113,7 +113,7 @@ describe("PgRole through pulumi", () => {
     await setAccess([{ role: "batch", level: "read" }]);
     const preview = await t.stack.preview({ diff: true, onOutput });
     // Before 15 the public schema is the bootstrap superuser's and PUBLIC holds USAGE on it: a non-superuser admin
-    // may not grant it, and need not (core/access).
+    // may not grant it, and need not (core/database/access).
     const publicUsage = pg.major >= 15 || pg.admin === "superuser" ? ['GRANT USAGE ON SCHEMA \\"public\\" TO \\"batch\\"'] : [];
     for (const statement of [
       'GRANT CONNECT ON DATABASE \\"app_db\\" TO \\"batch\\"',

@@ -37,7 +37,7 @@ export interface ClusterOptions {
   /** Also run controller-manager, scheduler and a KWOK fake node, so workloads roll out. */
   readonly workloads?: boolean;
   /**
-   * Workloads on a real node (containerd, kubelet, kube-proxy, CoreDNS: scripts/local/node.ts) instead of the fake
+   * Workloads on a real node (containerd, kubelet, kube-proxy, CoreDNS: test/harness/node.ts) instead of the fake
    * one: pods run. The API server then listens on the node slot's machine address, which pods reach.
    */
   readonly realNode?: boolean;
