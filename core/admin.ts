@@ -4,7 +4,7 @@
 import { escapeIdentifier as id } from "pg";
 import type { Client } from "pg";
 import { AdminLacksPrivilege, classifyError } from "./errors";
-import { REFUSED_GROUPS } from "./role/spec";
+import { REFUSED_GROUPS } from "./role/names";
 
 /** The admin role as the server reports it. */
 export interface AdminFacts {

@@ -7,6 +7,7 @@ export * from "./connect";
 export * from "./database/observe";
 export * from "./database/steps";
 export * from "./database/plan";
+export * from "./database/behaviours";
 export * from "./database/apply";
 export * from "./ownership";
 export * from "./scram";

@@ -47,3 +47,8 @@ export function schemaFailures(
   }
   return failures;
 }
+
+/** A list of names as a CEL list literal, for `x in [...]` rules. The names are the project's constants. */
+export function celList(values: readonly string[]): string {
+  return `[${values.map((v) => `'${v}'`).join(", ")}]`;
+}

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { parsePgDatabaseSpec, pgDatabaseCrd, specSchema } from "./pgdatabase";
 import { SERVER_FIELD } from "./server";
 import { PgDatabaseSpecSchema, DATABASE_DEFAULTS } from "../core/database/spec";
-import { REPLACING_FIELDS } from "../core/database/fields";
+import { REPLACING_FIELDS } from "../core/database/behaviours";
 
 type S = Record<string, any>;
 const crdSpec = (): S => (pgDatabaseCrd() as S).spec.versions[0].schema.openAPIV3Schema.properties.spec;

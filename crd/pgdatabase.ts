@@ -2,7 +2,7 @@
 // enforces the same shape as the provider, plus CEL rules for immutable fields and cross-field constraints.
 import { type PgDatabaseSpec, parseDatabaseSpec, DATABASE_DEFAULTS, databaseSpecJsonSchema } from "../core/database/spec";
 import type { FieldFailure } from "../core/errors";
-import { REPLACING_FIELDS, replacingChangeCel } from "../core/database/fields";
+import { REPLACING_FIELDS, replacingChangeCel } from "../core/database/behaviours";
 import { NOT_ROLES } from "../core/schema";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
@@ -15,8 +15,8 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 
 const immutableRules = REPLACING_FIELDS.map((field) => ({
   // A transition rule on the spec (not on the field) also sees the field being added or removed: the core's rule
-  // (core/database/fields replacingChange) lets that through, and the controller's plan checks a new value against the database.
-  rule: replacingChangeCel(field),
+  // (core/database/behaviours replacingChange) lets that through, and the controller's plan checks a new value against the database.
+  rule: replacingChangeCel(field)!,
   message:
     field === "name"
       ? "spec.name is immutable: renaming would create a new, empty database. Create a new PgDatabase instead."

@@ -9,10 +9,9 @@ import {
   PgRoleSpecSchema,
   parseRoleSpec,
   REFUSED_ATTRIBUTES,
-  REFUSED_GROUPS,
   RESERVED_ROLES,
   ROLE_DEFAULTS,
-  ROLE_SETTINGS,
+  roleBehaviourRules,
 } from "../core/role";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
@@ -126,14 +125,8 @@ const rules = [
     rule: `!self.name.startsWith('pg_') && !(self.name.lowerAscii() in ${celList(RESERVED_ROLES)})`,
     message: `spec.name: names starting with pg_ and ${RESERVED_ROLES.join(", ")} are reserved; choose another name`,
   },
-  {
-    rule: `!has(self.memberOf) || self.memberOf.all(g, g != self.name && !(g in ${celList(REFUSED_GROUPS)}) && (g.startsWith('pg_') || !(g.lowerAscii() in ${celList(RESERVED_ROLES)})))`,
-    message: `spec.memberOf: a role cannot be a member of itself, of a reserved name, or of ${REFUSED_GROUPS.join(", ")} (they reach the server's files or programs)`,
-  },
-  {
-    rule: `!has(self.config) || self.config.all(k, k in ${celList(ROLE_SETTINGS)})`,
-    message: `spec.config: pg-kopf sets only ${ROLE_SETTINGS.join(", ")} (lower case)`,
-  },
+  // Memberships and settings: their behaviours' rules (core/role/behaviours).
+  ...roleBehaviourRules(),
   {
     rule: "!has(self.reassignOwnedTo) || (self.reclaimPolicy == 'delete' && self.reassignOwnedTo != self.name)",
     message: "spec.reassignOwnedTo only applies with reclaimPolicy: delete, and names the role that receives the objects (not this one)",

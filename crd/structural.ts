@@ -1,5 +1,8 @@
 // What every generated CustomResourceDefinition shares: the conversion of the core's JSON Schemas to Kubernetes'
 // structural subset, the status's common part, and the CRD object around a kind's spec and status.
+import { celList } from "../core/schema";
+
+export { celList };
 export type Schema = Record<string, unknown>;
 
 export const GROUP = "my.local";
@@ -43,11 +46,6 @@ export function toStructural(schema: Schema): Schema {
     }
   }
   return out;
-}
-
-/** A list of names as a CEL list literal, for `x in [...]` rules. The names are the project's constants. */
-export function celList(values: readonly string[]): string {
-  return `[${values.map((v) => `'${v}'`).join(", ")}]`;
 }
 
 const conditionSchema: Schema = {

@@ -1,3 +1,3 @@
-// The PgDatabase handlers under the path a state written before they moved to ./database/handlers names: such a
-// state's serialized provider loads "pg-kopf/dist/provider/handlers.js" by name (./provider), so this path stays.
+// The PgDatabase handlers' entry point, under the name the serialized provider loads (./provider): that name is in
+// every state's serialized text, so it stays when the handlers move; they live in ./database/handlers.
 export * from "./database/handlers";

@@ -1,7 +1,8 @@
 // The PgDatabase and PgRole dynamic provider objects that pulumi.dynamic.Resource serializes into the state. Each is
-// only a dispatcher: each method loads its handlers module (./database/handlers, ./role/handlers) by name in the provider
-// process, so the serialized text stays a few lines, carries no captured state or credentials, and always runs the
-// project's current build of the core.
+// only a dispatcher: each method loads its handlers module (./handlers, ./roleHandlers: the entry points of
+// ./database/handlers and ./role/handlers) by name in the provider process, so the serialized text stays a few lines
+// and the same across releases, carries no captured state or credentials, and always runs the project's current
+// build of the core.
 import type * as pulumi from "@pulumi/pulumi";
 import type { ConnectionSettings } from "../core/connect";
 import type { ConfigSource } from "./config";
@@ -107,5 +108,5 @@ function dispatcher(moduleName: string): DispatchingProvider {
   };
 }
 
-export const pgDatabaseProvider = dispatcher("database/handlers");
-export const pgRoleProvider = dispatcher("role/handlers");
+export const pgDatabaseProvider = dispatcher("handlers");
+export const pgRoleProvider = dispatcher("roleHandlers");

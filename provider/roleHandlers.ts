@@ -1,3 +1,3 @@
-// The PgRole handlers under the path a state written before they moved to ./role/handlers names: such a state's
-// serialized provider loads "pg-kopf/dist/provider/roleHandlers.js" by name (./provider), so this path stays.
+// The PgRole handlers' entry point, under the name the serialized provider loads (./provider): that name is in every
+// state's serialized text, so it stays when the handlers move; they live in ./role/handlers.
 export * from "./role/handlers";

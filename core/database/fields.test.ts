@@ -1,15 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  FIELDS,
-  FIELD_NAMES,
-  OBSERVED_FIELDS,
-  CREATE_FIELDS,
-  REPLACING_FIELDS,
-  behaviourOf,
-  replacingChange,
-  type Behaviour,
-} from "./fields";
+import { FIELDS, FIELD_NAMES, CREATE_FIELDS, behaviourOf, type Behaviour } from "./fields";
+import { OBSERVED_FIELDS, REPLACING_FIELDS, replacingChange } from "./behaviours";
 import { PgDatabaseSpecSchema, parseDatabaseSpec } from "./spec";
 import { planDatabase } from "./plan";
 import type { ObservedDatabase } from "./observe";

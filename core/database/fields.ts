@@ -8,7 +8,7 @@ import { MAX_NAME_BYTES, NAME_PATTERN, nameSchema, sqlInteger } from "../schema"
 const LOCALE_PATTERN = "^[A-Za-z0-9_.@-]+$";
 
 /**
- * How a field behaves once the database exists:
+ * How a field behaves once the database exists (what each does in every layer: ./behaviours):
  * - identity: the database's name; another value is another database.
  * - immutable: fixed by CREATE DATABASE and reported back by Postgres. Changing it from one value to another is a
  *   new database (refused, or a replacement when reclaimPolicy delete was recorded). Setting it where it was unset is
@@ -16,11 +16,13 @@ const LOCALE_PATTERN = "^[A-Za-z0-9_.@-]+$";
  * - creationOnly: used by CREATE DATABASE and never reported back (template); the same change rule as immutable.
  * - mutable: reported back and ALTERed in place.
  * - extensions: installed inside the database; removing one from the list leaves it installed.
- * - access: schemas and access levels inside the database (core/database/access): granted, and revoked only as far as a level
+ * - access: schemas and access levels inside the database (./access): granted, and revoked only as far as a level
  *   pg-kopf granted before asks; a schema removed from the list is left in place.
  * - policy: pg-kopf's own behaviour (what deleting does, taking over); no SQL of its own.
  */
-export type Behaviour = "identity" | "immutable" | "creationOnly" | "mutable" | "extensions" | "access" | "policy";
+export type Behaviour = Field["behaviour"];
+/** The behaviours Postgres reports back: compared with the live database by the plan, reflected by a refresh. */
+export type ObservedBehaviour = "immutable" | "mutable";
 
 /** One mutable field's ALTER, as the step the plan records. */
 export type AlterStep =
@@ -30,20 +32,31 @@ export type AlterStep =
   | { kind: "alterConnectionLimit"; database: string; connectionLimit: number }
   | { kind: "alterIsTemplate"; database: string; isTemplate: boolean };
 
-interface Field {
+interface FieldBase {
   readonly schema: TSchema;
-  readonly behaviour: Behaviour;
   /** What to write instead, appended to a validation failure of this field. */
   readonly fix?: string;
-  /** The option of CREATE DATABASE ... WITH that sets it. */
-  readonly createOption?: (value: never) => string;
-  /** The ALTER step that changes it in place (mutable fields). */
-  readonly alter?: (database: string, value: never) => AlterStep;
-  /** Spellings that mean the same setting (default: only the same string). */
-  readonly spelling?: Spelling;
-  /** The SQL of a mutable field's ALTER step. */
-  readonly alterSql?: (database: string, value: never) => string;
 }
+/** The option of CREATE DATABASE ... WITH that sets it. */
+type CreateOption = (value: never) => string;
+/**
+ * A field entry, by behaviour: what each behaviour needs is required, so an entry missing a piece does not compile
+ * (a mutable field without its ALTER, an immutable one without its CREATE option).
+ */
+type Field =
+  | (FieldBase & { readonly behaviour: "identity" })
+  | (FieldBase & { readonly behaviour: "immutable"; readonly createOption: CreateOption; readonly spelling?: Spelling })
+  | (FieldBase & { readonly behaviour: "creationOnly"; readonly createOption: CreateOption })
+  | (FieldBase & {
+      readonly behaviour: "mutable";
+      readonly createOption: CreateOption;
+      /** The ALTER step that changes it in place. */
+      readonly alter: (database: string, value: never) => AlterStep;
+      /** The SQL of that step. */
+      readonly alterSql: (database: string, value: never) => string;
+      readonly spelling?: Spelling;
+    })
+  | (FieldBase & { readonly behaviour: "extensions" | "access" | "policy" });
 
 const int = sqlInteger;
 const bool = (b: boolean): string => (b ? "true" : "false");
@@ -54,7 +67,7 @@ const locale = (description: string) => Type.String({ minLength: 1, pattern: LOC
  * How a field's spellings that mean one setting are brought to one, in TypeScript (the plan, the provider's diff)
  * and as the same CEL expression (the CRD's transition rules), so that both engines accept the same rewrites.
  */
-interface Spelling {
+export interface Spelling {
   readonly canonical: (value: string) => string;
   readonly cel: (expr: string) => string;
 }
@@ -292,42 +305,30 @@ export const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
 const entry = (f: FieldName): Field => FIELDS[f] as Field;
 export const behaviourOf = (f: string): Behaviour | undefined => (f in FIELDS ? entry(f as FieldName).behaviour : undefined);
 
-/** Fields whose change means a new database: identity, immutable and creation-only ones. */
-export const REPLACING_FIELDS = FIELD_NAMES.filter((f) => ["identity", "immutable", "creationOnly"].includes(entry(f).behaviour));
-/** Fields Postgres reports back, compared with the live database by the plan and reflected by a refresh. */
-export const OBSERVED_FIELDS = FIELD_NAMES.filter((f) => ["immutable", "mutable"].includes(entry(f).behaviour)) as ObservedField[];
-/** Fields CREATE DATABASE sets, in the order of its options. */
-export const CREATE_FIELDS = FIELD_NAMES.filter((f) => entry(f).createOption !== undefined) as CreateField[];
-
 type Fields = typeof FIELDS;
+/** The fields of one behaviour. */
+export type FieldOf<B extends Behaviour> = { [K in FieldName]: Fields[K]["behaviour"] extends B ? K : never }[FieldName];
+/** The fields of one behaviour, in the table's order. */
+export const fieldsOf = <B extends Behaviour>(behaviour: B): FieldOf<B>[] =>
+  FIELD_NAMES.filter((f) => entry(f).behaviour === behaviour) as FieldOf<B>[];
 /** The fields Postgres reports back (the keys ObservedDatabase must have). */
-export type ObservedField = { [K in FieldName]: Fields[K]["behaviour"] extends "immutable" | "mutable" ? K : never }[FieldName];
+export type ObservedField = FieldOf<ObservedBehaviour>;
 /** The fields CREATE DATABASE sets. */
 export type CreateField = { [K in FieldName]: Fields[K] extends { createOption: unknown } ? K : never }[FieldName];
+/** Fields CREATE DATABASE sets, in the order of its options. */
+export const CREATE_FIELDS = FIELD_NAMES.filter((f) => "createOption" in entry(f)) as CreateField[];
 
-/**
- * The one immutability rule, for two recorded specs (the provider's diff, the CRD's CEL rule mirrors it): a
- * replacing field changed when it went from one value to another. The name changes whenever it differs. Setting or
- * unsetting an immutable field is no change here: the plan compares a newly set value with the live database.
- */
-export function replacingChange(field: FieldName, before: unknown, after: unknown): boolean {
-  if (!REPLACING_FIELDS.includes(field)) return false;
-  if (entry(field).behaviour !== "identity" && (before === undefined || after === undefined)) return false;
-  return !sameValue(field, before, after);
+/** How a field's spellings are brought to one, if it has more than one. */
+export function spellingOf(field: FieldName): Spelling | undefined {
+  const e = entry(field);
+  return "spelling" in e ? e.spelling : undefined;
 }
 
 /** Whether two values of a field mean the same setting: the same JSON, or two spellings of one. */
-function sameValue(field: FieldName, a: unknown, b: unknown): boolean {
-  const spelling = entry(field).spelling;
+export function sameValue(field: FieldName, a: unknown, b: unknown): boolean {
+  const spelling = spellingOf(field);
   if (spelling && typeof a === "string" && typeof b === "string") return spelling.canonical(a) === spelling.canonical(b);
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** The same rule as a CEL transition rule on the spec, for the CRD. */
-export function replacingChangeCel(field: FieldName): string {
-  const spelled = entry(field).spelling?.cel ?? ((e: string) => e);
-  const same = `${spelled(`self.${field}`)} == ${spelled(`oldSelf.${field}`)}`;
-  return entry(field).behaviour === "identity" ? same : `!has(self.${field}) || !has(oldSelf.${field}) || ${same}`;
 }
 
 /** Whether a wanted value is what Postgres reports. */
@@ -337,22 +338,21 @@ export function sameSetting(field: ObservedField, want: unknown, have: unknown):
 
 /** The CREATE DATABASE option clause of a field. */
 export function createOptionSql(field: CreateField, value: unknown): string {
-  return (entry(field).createOption as (v: unknown) => string)(value);
+  return (FIELDS[field].createOption as (v: unknown) => string)(value);
 }
 
-/** The ALTER step that brings a mutable field to `value`, or undefined for fields that cannot be altered. */
-export function alterStep(field: ObservedField, database: string, value: unknown): AlterStep | undefined {
-  const alter = entry(field).alter as ((d: string, v: unknown) => AlterStep) | undefined;
-  return alter?.(database, value);
+/** The ALTER step that brings a mutable field to `value`. */
+export function alterStep(field: FieldOf<"mutable">, database: string, value: unknown): AlterStep {
+  return (FIELDS[field].alter as (d: string, v: unknown) => AlterStep)(database, value);
 }
 
 /** The SQL of an ALTER step, from the entry of the field it alters. */
 export function alterSql(step: AlterStep): string {
   const field = ALTERED_BY[step.kind];
-  return (entry(field).alterSql as (d: string, v: unknown) => string)(step.database, (step as Record<string, unknown>)[field]);
+  return (FIELDS[field].alterSql as (d: string, v: unknown) => string)(step.database, (step as Record<string, unknown>)[field]);
 }
 
-const ALTERED_BY: Record<AlterStep["kind"], ObservedField> = {
+const ALTERED_BY: Record<AlterStep["kind"], FieldOf<"mutable">> = {
   alterOwner: "owner",
   alterTablespace: "tablespace",
   alterAllowConnections: "allowConnections",
@@ -366,7 +366,7 @@ export function isAlterStep(step: { kind: string }): step is AlterStep {
 }
 
 /** The field an ALTER step changes: what a failure of it names. */
-export function alteredField(step: AlterStep): ObservedField {
+export function alteredField(step: AlterStep): FieldOf<"mutable"> {
   return ALTERED_BY[step.kind];
 }
 

@@ -1,12 +1,15 @@
-// plan: the only place that decides which SQL runs. Pure: (spec, observed) -> steps, or a typed refusal.
+// planDatabase: the only place that decides which SQL runs for a database. Pure: (spec, observed) -> steps, or a
+// typed refusal. What each field's behaviour plans is in ./behaviours; this is the order around it: refusals, the
+// admin's grants, CREATE and the stamp, the behaviours' steps, a takeover's stamp last.
 import type { PgDatabaseSpec } from "./spec";
-import { alterStep, CREATE_FIELDS, OBSERVED_FIELDS, behaviourOf, sameSetting } from "./fields";
+import { CREATE_FIELDS } from "./fields";
 import type { ObservedDatabase, Session } from "./observe";
 import type { DatabaseStep } from "./steps";
 import { DatabaseInUse, InvalidSpec, RoleMissing } from "../errors";
-import { type AccessEntry, freshAccess, missingRoles, planAccess, type TemplatePublicSchema } from "./access";
+import type { AccessEntry, TemplatePublicSchema } from "./access";
+import { planBehaviours } from "./behaviours";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
-import { type AdminView, cannotGrantOnSchema, FIELDS_SINCE, grantToAdmin, majorOf, rolesToActAs } from "../admin";
+import { type AdminView, FIELDS_SINCE, grantToAdmin, majorOf, rolesToActAs } from "../admin";
 
 /**
  * Who is planning: the manager, whether it recorded creating this database (see OwnershipContext), and what the admin
@@ -16,20 +19,6 @@ export interface DatabasePlanContext extends OwnershipContext {
   readonly admin?: AdminView;
   /** For a database to be created: its template's public schema (default: a stock template of Postgres 15 or later). */
   readonly templatePublic?: TemplatePublicSchema;
-}
-
-/**
- * The message for an immutable field that differs between what exists and what is asked. `recreate`: how to re-create
- * the database on purpose, given only by an engine where that works (the Pulumi provider replaces a resource whose
- * recorded reclaimPolicy is delete; the cluster and a plan against Postgres never re-create).
- */
-export function immutableChangeMessage(from: unknown, to: unknown, recreate?: string): string {
-  return (
-    `cannot change from ${JSON.stringify(from)} to ${JSON.stringify(to)}: Postgres fixes it when the database is created, ` +
-    `so changing it means DROP DATABASE and CREATE DATABASE, which loses the data. ` +
-    `Keep the old value, or create a new database under another name and migrate` +
-    (recreate ? `; ${recreate}.` : ".")
-  );
 }
 
 /**
@@ -44,62 +33,26 @@ export function planDatabase(
   previousAccess: readonly AccessEntry[] = [],
 ): DatabaseStep[] {
   const database = spec.name;
-  const access = { database, schemas: spec.schemas ?? [], access: spec.access ?? [], revokePublic: spec.revokePublic ?? false };
   const stamp: DatabaseStep = { kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   const schemaOwners = (spec.schemas ?? []).map((s, i) => [`schemas.${i}.owner`, s.owner] as const);
+  const input = { spec, admin: ctx.admin, templatePublic: ctx.templatePublic, previousAccess };
   refuseMissingRoles(spec, ctx.admin, observed === undefined);
   if (!observed) {
     refuseUnsupported(spec, ctx.admin);
     const actAs = adminSteps(database, ctx.admin, [["owner", spec.owner], ...schemaOwners]);
-    const fresh = freshAccess(
-      access.access.map((a) => a.role),
-      ctx.templatePublic,
-    );
     const options = Object.fromEntries(CREATE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
     return [
       ...actAs,
       { kind: "createDatabase", database, ...options },
       // Right after the CREATE: a database we created is ours before anything else can fail.
       stamp,
-      ...(spec.extensions ?? []).map((extension): DatabaseStep => ({ kind: "createExtension", database, extension })),
-      ...(needsAccess(spec) ? planAccess({ ...access, owner: spec.owner, ungrantable: ungrantable(ctx.admin, fresh) }, fresh) : []),
+      ...planBehaviours("planCreate", input),
     ];
   }
 
   const { takeOver } = ownership({ kind: "database", ...spec }, observed, ctx, "alter");
   const actAs = adminSteps(database, ctx.admin, [["owner", observed.owner], ["owner", spec.owner], ...schemaOwners]);
-  const failures = OBSERVED_FIELDS.filter((f) => behaviourOf(f) === "immutable").flatMap((field) => {
-    const want = spec[field];
-    const have = observed[field];
-    return want !== undefined && !sameSetting(field, want, have) ? [{ field, message: immutableChangeMessage(have, want) }] : [];
-  });
-  if (failures.length) throw new InvalidSpec(failures);
-
-  const steps: DatabaseStep[] = [...actAs];
-  for (const field of OBSERVED_FIELDS) {
-    const want = spec[field];
-    if (want === undefined || behaviourOf(field) !== "mutable" || sameSetting(field, want, observed[field])) continue;
-    const step = alterStep(field, database, want);
-    if (step) steps.push(step);
-  }
-  if (spec.extensions?.length) {
-    // Callers observe extensions whenever the spec lists some; unobserved means none could be seen.
-    const installed = new Set(observed.extensions ?? []);
-    for (const extension of spec.extensions) {
-      if (!installed.has(extension)) steps.push({ kind: "createExtension", database, extension });
-    }
-  }
-  if (observed.access) {
-    const missing = missingRoles(access, observed.access);
-    if (missing.length) throw new RoleMissing(missing);
-    steps.push(
-      ...planAccess(
-        { ...access, owner: spec.owner ?? observed.owner, ungrantable: ungrantable(ctx.admin, observed.access) },
-        observed.access,
-        previousAccess,
-      ),
-    );
-  }
+  const steps: DatabaseStep[] = [...actAs, ...planBehaviours("planExisting", { ...input, observed })];
   // A takeover is stamped last, so a plan that fails half-way (a missing owner role) leaves the stamp as it was.
   if (takeOver) steps.push(stamp);
   return steps;
@@ -131,11 +84,6 @@ export function planDatabaseDelete(
   if (observed.isTemplate) steps.push({ kind: "alterIsTemplate", database: spec.name, isTemplate: false });
   steps.push({ kind: "dropDatabase", database: spec.name, force: spec.forceDrop });
   return steps;
-}
-
-/** The schemas of an observation on which the admin holds no grant option (see AccessSpec.ungrantable). */
-function ungrantable(admin: AdminView | undefined, observed: { schemas: readonly { name: string; owner: string }[] }): Set<string> {
-  return new Set(observed.schemas.filter((s) => cannotGrantOnSchema(admin, s.owner)).map((s) => s.name));
 }
 
 /** Refuses (InvalidSpec, naming each) the fields the server's version does not have. */
@@ -181,9 +129,4 @@ function adminSteps(
   roles: readonly (readonly [string, string | undefined])[],
 ): DatabaseStep[] {
   return rolesToActAs(admin, roles).map((role): DatabaseStep => ({ ...grantToAdmin(admin!.facts, role), database }));
-}
-
-/** Whether the spec asks for anything inside the database beyond extensions: schemas, access, revokePublic. */
-export function needsAccess(spec: PgDatabaseSpec, previousAccess: readonly AccessEntry[] = []): boolean {
-  return (spec.schemas?.length ?? 0) > 0 || (spec.access?.length ?? 0) > 0 || spec.revokePublic === true || previousAccess.length > 0;
 }

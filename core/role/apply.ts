@@ -9,7 +9,8 @@ import type { OwnershipContext } from "../ownership";
 import { type ObservedRole, observeRoleWith } from "./observe";
 import { planRole, planRoleDelete, type RoleDependency, type RolePasswordChange } from "./plan";
 import type { PgRoleSpec } from "./spec";
-import { describeRoleStep, type RoleStep, roleStepSql, roleStepTarget } from "./steps";
+import { groupsOf } from "./behaviours";
+import { describeRoleStep, type RoleStep, roleStepField, roleStepSql, roleStepTarget } from "./steps";
 
 export interface ConvergedRole {
   readonly steps: readonly RoleStep[];
@@ -34,8 +35,7 @@ async function run(admin: Client, step: RoleStep): Promise<void> {
   try {
     await admin.query(roleStepSql(step));
   } catch (err) {
-    // A role named in memberOf that does not exist (yet: it may be declared next to this one).
-    throw classifyError(err, step.kind === "grantRole" || step.kind === "revokeRole" ? "memberOf" : undefined);
+    throw classifyError(err, roleStepField(step));
   }
 }
 
@@ -52,7 +52,7 @@ export interface RoleObservation {
 
 async function observeForPlanWith(client: Client, spec: PgRoleSpec): Promise<RoleObservation> {
   const observed = await observeRoleWith(client, spec.name);
-  const admin = await observeAdminView(client, [spec.name, ...(spec.memberOf ?? []), spec.reassignOwnedTo]);
+  const admin = await observeAdminView(client, [spec.name, ...groupsOf(spec), spec.reassignOwnedTo]);
   return { observed, admin };
 }
 

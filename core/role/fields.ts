@@ -4,25 +4,36 @@
 import { Type, type TSchema } from "@sinclair/typebox";
 import { escapeLiteral as lit } from "pg";
 import { nameSchema, sqlInteger } from "../schema";
+import type { SettingsKeys } from "../settings";
 
 /**
+ * How a field behaves (what each does in every layer: ./behaviours):
  * - identity: the role's name.
  * - attribute: a role attribute Postgres reports in pg_roles, set by an option of CREATE ROLE and ALTER ROLE.
  * - memberships: roles granted to this one (GRANT / REVOKE).
- * - settings: per-role session settings (ALTER ROLE ... SET / RESET).
+ * - settings: per-role session settings (ALTER ROLE ... SET / RESET), from a list of allowed keys (core/settings).
  * - policy: pg-kopf's own behaviour; no SQL of its own.
  */
-export type RoleBehaviour = "identity" | "attribute" | "memberships" | "settings" | "policy";
+export type RoleBehaviour = RoleField["behaviour"];
 
-interface RoleField {
+interface RoleFieldBase {
   readonly schema: TSchema;
-  readonly behaviour: RoleBehaviour;
   readonly fix?: string;
-  /** The option clause of CREATE ROLE ... WITH and ALTER ROLE ... WITH. */
-  readonly option?: (value: never) => string;
-  /** Whether two spellings mean the same setting (default: ===). */
-  readonly same?: (want: never, have: never) => boolean;
 }
+/**
+ * A field entry, by behaviour: what each behaviour needs is required, so an entry missing a piece does not compile
+ * (an attribute without its option clause, settings without their keys).
+ */
+type RoleField =
+  | (RoleFieldBase & {
+      readonly behaviour: "attribute";
+      /** The option clause of CREATE ROLE ... WITH and ALTER ROLE ... WITH. */
+      readonly option: (value: never) => string;
+      /** Whether two spellings mean the same setting (default: ===). */
+      readonly same?: (want: never, have: never) => boolean;
+    })
+  | (RoleFieldBase & { readonly behaviour: "settings"; readonly keys: SettingsKeys })
+  | (RoleFieldBase & { readonly behaviour: "identity" | "memberships" | "policy" });
 
 const int = sqlInteger;
 const flag = (on: string, off: string) => (v: boolean) => (v ? on : off);
@@ -30,6 +41,30 @@ const roleName = nameSchema;
 /** Timestamps are compared as instants ("2030-01-01" and "2030-01-01T00:00:00Z" agree); infinity as itself. */
 const sameInstant = (want: string, have: string) =>
   want === "infinity" || have === "infinity" ? want === have : Date.parse(want) === Date.parse(have);
+
+/**
+ * The settings a role's config may hold: session settings any role may set for itself, so the admin needs no
+ * superuser to set them, and none that loosen security (log_statement, session_preload_libraries are not here).
+ */
+export const ROLE_SETTINGS: readonly string[] = [
+  "search_path",
+  "statement_timeout",
+  "lock_timeout",
+  "idle_in_transaction_session_timeout",
+  "idle_session_timeout",
+  "work_mem",
+  "maintenance_work_mem",
+  "temp_buffers",
+  "default_transaction_isolation",
+  "default_transaction_read_only",
+  "timezone",
+  "datestyle",
+  "intervalstyle",
+  "client_min_messages",
+];
+
+/** The settings a role's config may hold, and which take a list. */
+export const ROLE_SETTINGS_KEYS: SettingsKeys = { keys: ROLE_SETTINGS, lists: ["search_path"] };
 
 export const ROLE_FIELDS = {
   name: {
@@ -108,6 +143,7 @@ export const ROLE_FIELDS = {
       }),
     ),
     behaviour: "settings",
+    keys: ROLE_SETTINGS_KEYS,
     fix: "use one of the listed keys, with a value as in SET, e.g. {statement_timeout: 30s}",
   },
   reclaimPolicy: {
@@ -157,53 +193,25 @@ export type RoleAttribute = { [K in RoleFieldName]: Fields[K]["behaviour"] exten
 export const ROLE_ATTRIBUTES = ROLE_FIELD_NAMES.filter((f) => ROLE_FIELDS[f].behaviour === "attribute") as RoleAttribute[];
 
 const entry = (f: RoleFieldName): RoleField => ROLE_FIELDS[f] as RoleField;
+export const roleBehaviourOf = (f: RoleFieldName): RoleBehaviour => entry(f).behaviour;
+/** The fields of one behaviour. */
+export type RoleFieldOf<B extends RoleBehaviour> = { [K in RoleFieldName]: Fields[K]["behaviour"] extends B ? K : never }[RoleFieldName];
+/** The fields of one behaviour, in the table's order. */
+export const roleFieldsOf = <B extends RoleBehaviour>(behaviour: B): RoleFieldOf<B>[] =>
+  ROLE_FIELD_NAMES.filter((f) => entry(f).behaviour === behaviour) as RoleFieldOf<B>[];
 
 /** The option clause that sets an attribute. */
 export function roleOptionSql(field: RoleAttribute, value: unknown): string {
-  return (entry(field).option as (v: unknown) => string)(value);
+  return (ROLE_FIELDS[field].option as (v: unknown) => string)(value);
 }
 
 /** Whether a wanted attribute value is what Postgres reports. */
 export function sameAttribute(field: RoleAttribute, want: unknown, have: unknown): boolean {
-  const same = entry(field).same as ((w: unknown, h: unknown) => boolean) | undefined;
+  const e = ROLE_FIELDS[field];
+  const same = "same" in e ? (e.same as (w: unknown, h: unknown) => boolean) : undefined;
   return same ? typeof want === "string" && typeof have === "string" && same(want, have) : want === have;
 }
 
 export function roleFixOf(field: string): string | undefined {
   return field in ROLE_FIELDS ? entry(field as RoleFieldName).fix : undefined;
-}
-
-/**
- * The settings a role's config may hold: session settings any role may set for itself, so the admin needs no
- * superuser to set them, and none that loosen security (log_statement, session_preload_libraries are not here).
- */
-export const ROLE_SETTINGS: readonly string[] = [
-  "search_path",
-  "statement_timeout",
-  "lock_timeout",
-  "idle_in_transaction_session_timeout",
-  "idle_session_timeout",
-  "work_mem",
-  "maintenance_work_mem",
-  "temp_buffers",
-  "default_transaction_isolation",
-  "default_transaction_read_only",
-  "timezone",
-  "datestyle",
-  "intervalstyle",
-  "client_min_messages",
-];
-
-/** Settings whose value is a list (SET key TO 'a', 'b'); Postgres stores them as `a, b`, quoting where needed. */
-export const LIST_SETTINGS: readonly string[] = ["search_path"];
-
-/** A setting's value as comparable items: list settings split on commas, each trimmed and unquoted. */
-export function settingItems(key: string, value: string): string[] {
-  if (!LIST_SETTINGS.includes(key)) return [value];
-  return value.split(",").map((item) =>
-    item
-      .trim()
-      .replace(/^"(.*)"$/, "$1")
-      .replace(/""/g, '"'),
-  );
 }

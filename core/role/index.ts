@@ -1,5 +1,7 @@
 // Roles: the same spec -> validate -> observe -> plan -> apply flow as databases, for PgRole.
 export * from "./fields";
+export * from "./behaviours";
+export * from "./names";
 export * from "./spec";
 export * from "./steps";
 export * from "./observe";

@@ -1,9 +1,12 @@
 // planRole: the only place that decides which SQL runs for a role. Pure: (spec, observed, password) -> steps, or a
-// typed refusal. Only what the spec sets is compared, so a plan right after applying its steps is empty.
-import { type AdminView, cannotGrant, grantToAdmin, rolesToActAs } from "../admin";
-import { InvalidSpec, NotOwned, RoleInUse } from "../errors";
+// typed refusal. Only what the spec sets is compared, so a plan right after applying its steps is empty. What each
+// field's behaviour plans is in ./behaviours; this is the order around it: refusals, CREATE ROLE, the admin's
+// grant and the stamp, the behaviours' steps, a takeover's stamp last.
+import { type AdminView, grantToAdmin, rolesToActAs } from "../admin";
+import { NotOwned, RoleInUse } from "../errors";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
-import { ROLE_ATTRIBUTES, sameAttribute, settingItems } from "./fields";
+import { planRoleBehaviours, refuseRoleSpec } from "./behaviours";
+import { ROLE_ATTRIBUTES } from "./fields";
 import type { ObservedRole } from "./observe";
 import type { PgRoleSpec } from "./spec";
 import type { RoleStep } from "./steps";
@@ -33,23 +36,16 @@ export function planRole(
 ): RoleStep[] {
   const role = spec.name;
   const stamp: RoleStep = { kind: "stampRole", role, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
-  const groups = spec.memberOf ?? [];
-  refusePrivilegedGroups(groups, ctx.admin);
+  refuseRoleSpec(spec, ctx.admin);
   const admin = ctx.admin && !ctx.admin.facts.superuser ? ctx.admin : undefined;
-  const toAdmin: RoleStep[] = admin ? [grantToAdmin(admin.facts, role)] : [];
-  const granted = (group: string): RoleStep => {
-    const hold = admin?.holds.get(group);
-    if (hold && !hold.grants) throw cannotGrant(group, admin!.facts, "memberOf");
-    return { kind: "grantRole", role, group };
-  };
+  const input = { spec, admin, verifier: password?.verifier };
   if (!observed) {
     const attributes = Object.fromEntries(ROLE_ATTRIBUTES.filter((a) => spec[a] !== undefined).map((a) => [a, spec[a]]));
     return [
       { kind: "createRole", role, attributes, ...(password ? { verifier: password.verifier } : {}) },
-      ...toAdmin,
+      ...(admin ? [grantToAdmin(admin.facts, role)] : []),
       stamp,
-      ...groups.map(granted),
-      ...planConfig(role, spec.config ?? {}, {}),
+      ...planRoleBehaviours("planCreate", input),
     ];
   }
   if (observed.superuser) {
@@ -58,57 +54,14 @@ export function planRole(
   }
   const { takeOver } = ownership({ kind: "role", ...spec }, observed, ctx, "alter");
   const steps: RoleStep[] = admin ? adminActsAs(admin, [["name", role]]) : [];
-  for (const attribute of ROLE_ATTRIBUTES) {
-    const want = spec[attribute];
-    if (want !== undefined && !sameAttribute(attribute, want, observed[attribute]))
-      steps.push({ kind: "alterRole", role, attribute, value: want });
-  }
-  if (password) steps.push({ kind: "setPassword", role, verifier: password.verifier });
-  if (spec.memberOf !== undefined) {
-    for (const group of groups) if (!observed.memberOf.includes(group)) steps.push(granted(group));
-    for (const group of observed.memberOf) if (!groups.includes(group)) steps.push({ kind: "revokeRole", role, group });
-  }
-  if (spec.config !== undefined) steps.push(...planConfig(role, spec.config, observed.config));
+  steps.push(...planRoleBehaviours("planExisting", { ...input, observed }));
   if (takeOver) steps.push(stamp);
   return steps;
-}
-
-/**
- * Refuses (InvalidSpec, naming the entry) a memberOf group through which the role would get superuser powers: one
- * that is a superuser, has REPLICATION or BYPASSRLS, or leads to one, as the live catalogs say now. Checked on every
- * plan, so a group made privileged out of band is refused too.
- */
-function refusePrivilegedGroups(groups: readonly string[], admin: AdminView | undefined): void {
-  const failures = groups.flatMap((group, i) => {
-    const privileged = admin?.holds.get(group)?.privileged;
-    return privileged
-      ? [
-          {
-            field: `memberOf.${i}`,
-            message: `membership in "${group}" gives superuser powers (${privileged}); grant the role the privileges it needs instead, or remove it from memberOf`,
-          },
-        ]
-      : [];
-  });
-  if (failures.length) throw new InvalidSpec(failures);
 }
 
 /** The steps that let a non-superuser admin act as existing roles it cannot act as yet (refused when it may not). */
 function adminActsAs(admin: AdminView, roles: readonly (readonly [string, string | undefined])[]): RoleStep[] {
   return rolesToActAs(admin, roles).map((role) => grantToAdmin(admin.facts, role));
-}
-
-/** SET for each wanted setting that differs, RESET for each setting the map no longer has. */
-function planConfig(role: string, want: Readonly<Record<string, string>>, have: Readonly<Record<string, string>>): RoleStep[] {
-  const same = (key: string, a: string, b: string) => JSON.stringify(settingItems(key, a)) === JSON.stringify(settingItems(key, b));
-  return [
-    ...Object.entries(want)
-      .filter(([key, value]) => have[key] === undefined || !same(key, value, have[key]))
-      .map(([key, value]): RoleStep => ({ kind: "setRoleConfig", role, key, value })),
-    ...Object.keys(have)
-      .filter((key) => !(key in want))
-      .map((key): RoleStep => ({ kind: "resetRoleConfig", role, key })),
-  ];
 }
 
 /** Where a role still owns objects or holds privileges: a database, or "" for shared objects (databases, tablespaces). */

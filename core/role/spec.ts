@@ -2,11 +2,10 @@
 // normalized spec or failures that name the field and the fix.
 import { Type, type Static } from "@sinclair/typebox";
 import type { FieldFailure } from "../errors";
-import { MAX_NAME_BYTES, NOT_ROLES, schemaFailures } from "../schema";
-import { ROLE_FIELDS, ROLE_FIELD_NAMES, ROLE_SETTINGS, type RoleFieldName, roleFixOf, settingItems } from "./fields";
-
-/** Names Postgres reserves or that mean something else in a GRANT; pg_* is reserved for system roles. */
-export const RESERVED_ROLES: readonly string[] = ["postgres", ...NOT_ROLES];
+import { schemaFailures } from "../schema";
+import { roleBehaviourFailures } from "./behaviours";
+import { badRoleName } from "./names";
+import { ROLE_FIELDS, ROLE_FIELD_NAMES, type RoleFieldName, roleFixOf } from "./fields";
 
 /** Attributes a declarative tool must never grant: each is a way to superuser or around every row policy. */
 export const REFUSED_ATTRIBUTES: Record<string, string> = {
@@ -14,9 +13,6 @@ export const REFUSED_ATTRIBUTES: Record<string, string> = {
   replication: "replication connections can read every database; set up replication roles by hand, outside pg-kopf",
   bypassrls: "it bypasses every row-level security policy; grant that by hand if it is really needed",
 };
-
-/** Built-in roles that give a member the server's files or programs: superuser in all but name. */
-export const REFUSED_GROUPS = ["pg_execute_server_program", "pg_write_server_files", "pg_read_server_files"];
 
 type SchemaProperties = { [K in RoleFieldName]: (typeof ROLE_FIELDS)[K]["schema"] };
 
@@ -34,15 +30,6 @@ export type PgRoleSpec = PgRoleSpecInput & {
 };
 export type RoleParseResult = { ok: true; spec: PgRoleSpec } | { ok: false; failures: FieldFailure[] };
 
-/** The failure for a role name Postgres or pg-kopf does not allow, or undefined. */
-function badName(name: string): string | undefined {
-  if (Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES)
-    return `is ${Buffer.byteLength(name, "utf8")} bytes; Postgres names are at most 63 bytes: shorten it`;
-  if (name.startsWith("pg_")) return `"${name}": names starting with pg_ are reserved for system roles; choose another name`;
-  if (RESERVED_ROLES.includes(name.toLowerCase())) return `"${name}" is reserved; choose another name`;
-  return undefined;
-}
-
 /** Validates any value as a PgRoleSpec. Pure; never throws. */
 export function parseRoleSpec(input: unknown): RoleParseResult {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
@@ -56,34 +43,13 @@ export function parseRoleSpec(input: unknown): RoleParseResult {
   // The refused attributes are unknown to the schema too; they are reported once, with the reason.
   failures.push(...schemaFailures(PgRoleSpecSchema, input, roleFixOf, failures));
   if (typeof raw.name === "string" && !failures.some((f) => f.field === "name")) {
-    const why = badName(raw.name);
+    const why = badRoleName(raw.name);
     if (why) failures.push({ field: "name", message: why });
   }
-  if (Array.isArray(raw.memberOf)) {
-    for (const [i, group] of raw.memberOf.entries()) {
-      const why = typeof group === "string" ? badName(group) : undefined;
-      if (why && !group.startsWith("pg_")) failures.push({ field: `memberOf.${i}`, message: why });
-      if (REFUSED_GROUPS.includes(group as string))
-        failures.push({
-          field: `memberOf.${i}`,
-          message: `${group} reaches the server's files or programs, as a superuser would; grant it by hand if needed`,
-        });
-      if (group === raw.name) failures.push({ field: `memberOf.${i}`, message: "a role cannot be a member of itself; remove it" });
-    }
-  }
+  // Memberships and settings: their behaviours' checks (./behaviours).
+  failures.push(...roleBehaviourFailures(raw));
   if (typeof raw.validUntil === "string" && raw.validUntil !== "infinity" && Number.isNaN(Date.parse(raw.validUntil))) {
     failures.push({ field: "validUntil", message: `"${raw.validUntil}" is not a timestamp: ${roleFixOf("validUntil")}` });
-  }
-  if (typeof raw.config === "object" && raw.config !== null && !Array.isArray(raw.config)) {
-    for (const [key, value] of Object.entries(raw.config)) {
-      if (!ROLE_SETTINGS.includes(key.toLowerCase()) || key !== key.toLowerCase())
-        failures.push({
-          field: `config.${key}`,
-          message: `is not a setting pg-kopf sets for roles; use one of ${ROLE_SETTINGS.join(", ")} (lower case)`,
-        });
-      else if (typeof value === "string" && settingItems(key, value).some((item) => item === ""))
-        failures.push({ field: `config.${key}`, message: "has an empty item; write the list as a, b" });
-    }
   }
   if (raw.reassignOwnedTo !== undefined && raw.reclaimPolicy !== "delete") {
     failures.push({

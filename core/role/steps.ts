@@ -2,7 +2,8 @@
 // escaping helpers. A password travels only as a SCRAM verifier (core/scram), and is shown as <redacted>.
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 import { adminMembershipSql } from "../admin";
-import { type RoleAttribute, roleOptionSql, ROLE_ATTRIBUTES, settingItems } from "./fields";
+import { settingItems } from "../settings";
+import { type RoleAttribute, type RoleFieldOf, roleOptionSql, ROLE_ATTRIBUTES, ROLE_SETTINGS_KEYS } from "./fields";
 
 export type RoleAttributes = { readonly [K in RoleAttribute]?: unknown };
 
@@ -44,7 +45,7 @@ function sql(step: RoleStep, password: (verifier: string) => string): string {
     case "revokeRole":
       return `REVOKE ${id(step.group)} FROM ${role}`;
     case "setRoleConfig":
-      return `ALTER ROLE ${role} SET ${id(step.key)} TO ${settingItems(step.key, step.value).map(lit).join(", ")}`;
+      return `ALTER ROLE ${role} SET ${id(step.key)} TO ${settingItems(ROLE_SETTINGS_KEYS, step.key, step.value).map(lit).join(", ")}`;
     case "resetRoleConfig":
       return `ALTER ROLE ${role} RESET ${id(step.key)}`;
     case "reassignOwned":
@@ -70,4 +71,28 @@ export function roleStepTarget(step: RoleStep): string | undefined {
 export function describeRoleStep(step: RoleStep): string {
   const where = roleStepTarget(step) === undefined ? "" : ` -- in database ${id(roleStepTarget(step)!)}`;
   return (step.kind === "dropRole" ? "[destructive] " : "") + sql(step, () => REDACTED) + where;
+}
+
+/**
+ * The field a failed step names, by kind (a kind missing here does not compile): GRANT and REVOKE come from the
+ * memberships (a group that does not exist, yet: it may be declared next to this role); the rest name none.
+ */
+const STEP_FIELDS: { readonly [K in RoleStep["kind"]]: RoleFieldOf<"memberships"> | undefined } = {
+  createRole: undefined,
+  alterRole: undefined,
+  setPassword: undefined,
+  stampRole: undefined,
+  grantToAdmin: undefined,
+  grantRole: "memberOf",
+  revokeRole: "memberOf",
+  setRoleConfig: undefined,
+  resetRoleConfig: undefined,
+  reassignOwned: undefined,
+  dropOwned: undefined,
+  dropRole: undefined,
+};
+
+/** The field a failure of this step names, if any. */
+export function roleStepField(step: RoleStep): string | undefined {
+  return STEP_FIELDS[step.kind];
 }

@@ -252,14 +252,8 @@ export async function remove(settings: core.ConnectionSettings, props: Props): P
  */
 export function reflectObserved(props: Props, observed: core.ObservedDatabase): Props {
   const importing = typeof props.name !== "string";
-  const out: Props = { ...props, name: observed.name, oid: observed.oid };
-  for (const field of core.OBSERVED_FIELDS) {
-    if ((importing || props[field] !== undefined) && observed[field] !== undefined) out[field] = observed[field];
-  }
-  if (Array.isArray(props.extensions) && observed.extensions) {
-    const installed = new Set(observed.extensions);
-    out.extensions = (props.extensions as string[]).filter((e) => installed.has(e));
-  }
+  // Field by field as each behaviour reflects it (core/database/behaviours).
+  const out: Props = { ...core.reflectDatabase(props, observed, importing), name: observed.name, oid: observed.oid };
   if (importing) {
     out.reclaimPolicy = "retain";
     if (typeof props.manager !== "string") out.manager = core.stampedManager(observed.comment) ?? "";

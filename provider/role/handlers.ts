@@ -231,24 +231,8 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   }
   if (!observed) return { id: undefined, props: {} };
   // Only what the spec sets is reflected, so a refresh shows drift in those and nothing else.
-  const refreshed: Props = { ...props, name: observed.name, oid: observed.oid };
-  for (const attribute of role.ROLE_ATTRIBUTES) {
-    const have = observed[attribute];
-    if (props[attribute] !== undefined && !role.sameAttribute(attribute, props[attribute], have)) refreshed[attribute] = have;
-  }
-  if (Array.isArray(props.memberOf)) refreshed.memberOf = [...observed.memberOf];
-  if (props.config !== undefined && props.config !== null) {
-    // Each setting as recorded when Postgres says the same (it may spell a list differently), else as it is now.
-    const recorded = props.config as Record<string, string>;
-    refreshed.config = Object.fromEntries(
-      Object.entries(observed.config).map(([key, value]) => {
-        const same =
-          recorded[key] !== undefined &&
-          JSON.stringify(role.settingItems(key, recorded[key])) === JSON.stringify(role.settingItems(key, value));
-        return [key, same ? recorded[key] : value];
-      }),
-    );
-  }
+  // Field by field as each behaviour reflects it (core/role/behaviours).
+  const refreshed: Props = { ...role.reflectRole(props, observed), name: observed.name, oid: observed.oid };
   const target = targetOf(props);
   // A Secret gone (or written by someone else) since: recorded as no version, so the next up delivers a new password.
   if (target && (await secretVersion(target).catch(rethrow)) !== props.credentialsVersion) refreshed.credentialsVersion = "";

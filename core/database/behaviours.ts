@@ -1,0 +1,255 @@
+// What each behaviour of a database field does in every layer: how the plan creates and converges its fields, what a
+// refresh records for them, and whether changing one means a new database (the provider's diff and the CRD's
+// transition rule). One entry per behaviour, keyed by the Behaviour type of ./fields: a behaviour added there does
+// not compile until it has an entry here, and a field then gets everything its behaviour's entry does.
+import { InvalidSpec, RoleMissing } from "../errors";
+import type { AdminView } from "../admin";
+import { cannotGrantOnSchema } from "../admin";
+import { type AccessEntry, freshAccess, missingRoles, type ObservedAccess, planAccess, type TemplatePublicSchema } from "./access";
+import {
+  alterStep,
+  type Behaviour,
+  behaviourOf,
+  FIELD_NAMES,
+  type FieldName,
+  type FieldOf,
+  fieldsOf,
+  type ObservedBehaviour,
+  type ObservedField,
+  sameSetting,
+  sameValue,
+  spellingOf,
+} from "./fields";
+import type { ObservedDatabase } from "./observe";
+import type { PgDatabaseSpec } from "./spec";
+import type { DatabaseStep } from "./steps";
+
+/** What a behaviour's planner is given: the spec, what the admin can do, and the access last applied. */
+export interface BehaviourPlanInput {
+  readonly spec: PgDatabaseSpec;
+  readonly admin?: AdminView;
+  /** For a database to be created: its template's public schema (default: a stock one of Postgres 15 or later). */
+  readonly templatePublic?: TemplatePublicSchema;
+  readonly previousAccess: readonly AccessEntry[];
+}
+
+/**
+ * How a change of a field is judged between two recorded specs: always (the name: another value is another
+ * database), betweenValues (from one value to another; setting or unsetting it is no change, as the plan compares a
+ * newly set value with the live database), or never (changed in place, or not Postgres' at all).
+ */
+export type Replaces = "always" | "betweenValues" | "never";
+
+interface DatabaseBehaviour<F extends FieldName> {
+  readonly replaces: Replaces;
+  /** Whether Postgres reports the fields back (./fields ObservedBehaviour decides; this entry must agree). */
+  readonly observed: boolean;
+  /** Steps for a database being created, after CREATE DATABASE (which takes every field's createOption) and the stamp. */
+  readonly planCreate: (fields: readonly F[], input: BehaviourPlanInput) => DatabaseStep[];
+  /** Steps for an existing database; throws a refusal naming the field when Postgres cannot do what is asked. */
+  readonly planExisting: (fields: readonly F[], input: BehaviourPlanInput & { observed: ObservedDatabase }) => DatabaseStep[];
+  /** What a refresh records for a field, from the recorded value and the database (undefined: as recorded). */
+  readonly reflect: (field: F, recorded: unknown, observed: ObservedDatabase, importing: boolean) => unknown;
+}
+
+/** The behaviour table's type: an entry for every behaviour, each given its own fields; `observed` as ./fields says. */
+type DatabaseBehaviours = {
+  readonly [B in Behaviour]: DatabaseBehaviour<FieldOf<B>> & { readonly observed: B extends ObservedBehaviour ? true : false };
+};
+
+const none = (): DatabaseStep[] => [];
+const asRecorded = (): undefined => undefined;
+/** Reported back: reflected when the spec sets it (or on import, when every observable field is taken). */
+const asObserved = (field: ObservedField, recorded: unknown, observed: ObservedDatabase, importing: boolean): unknown =>
+  importing || recorded !== undefined ? observed[field] : undefined;
+
+/**
+ * The message for an immutable field that differs between what exists and what is asked. `recreate`: how to re-create
+ * the database on purpose, given only by an engine where that works (the Pulumi provider replaces a resource whose
+ * recorded reclaimPolicy is delete; the cluster and a plan against Postgres never re-create).
+ */
+export function immutableChangeMessage(from: unknown, to: unknown, recreate?: string): string {
+  return (
+    `cannot change from ${JSON.stringify(from)} to ${JSON.stringify(to)}: Postgres fixes it when the database is created, ` +
+    `so changing it means DROP DATABASE and CREATE DATABASE, which loses the data. ` +
+    `Keep the old value, or create a new database under another name and migrate` +
+    (recreate ? `; ${recreate}.` : ".")
+  );
+}
+
+/** Refuses (InvalidSpec, naming each) an immutable field set to another value than the database has. */
+function refuseImmutableChanges(fields: readonly FieldOf<"immutable">[], spec: PgDatabaseSpec, observed: ObservedDatabase): DatabaseStep[] {
+  const failures = fields.flatMap((field) => {
+    const want = spec[field];
+    const have = observed[field];
+    return want !== undefined && !sameSetting(field, want, have) ? [{ field, message: immutableChangeMessage(have, want) }] : [];
+  });
+  if (failures.length) throw new InvalidSpec(failures);
+  return [];
+}
+
+/** ALTER DATABASE for each mutable field the spec sets to another value than the database has. */
+function alterChanged(fields: readonly FieldOf<"mutable">[], spec: PgDatabaseSpec, observed: ObservedDatabase): DatabaseStep[] {
+  return fields
+    .filter((field) => spec[field] !== undefined && !sameSetting(field, spec[field], observed[field]))
+    .map((field) => alterStep(field, spec.name, spec[field]));
+}
+
+/** CREATE EXTENSION for each listed extension the database does not have (all of them for a new database). */
+function installMissing(fields: readonly FieldOf<"extensions">[], spec: PgDatabaseSpec, observed?: ObservedDatabase): DatabaseStep[] {
+  return fields.flatMap((field) => {
+    // Callers observe extensions whenever the spec lists some; unobserved means none could be seen.
+    const installed = new Set(observed?.[field] ?? []);
+    return (spec[field] ?? [])
+      .filter((e) => !installed.has(e))
+      .map((extension): DatabaseStep => ({ kind: "createExtension", database: spec.name, extension }));
+  });
+}
+
+/**
+ * The access fields, each with what it is to the access planner (./access), which plans them together: a field of
+ * behaviour access that is not listed here does not compile, so none is silently left out of the plan.
+ */
+export const ACCESS_FIELDS: { readonly [F in FieldOf<"access">]: string } = {
+  schemas: "the schemas to create and cover",
+  access: "the levels to grant",
+  revokePublic: "whether PUBLIC loses CONNECT and CREATE on public",
+};
+
+/** Whether the spec asks for anything inside the database beyond extensions: schemas, access, revokePublic. */
+export function needsAccess(spec: PgDatabaseSpec, previousAccess: readonly AccessEntry[] = []): boolean {
+  return (spec.schemas?.length ?? 0) > 0 || (spec.access?.length ?? 0) > 0 || spec.revokePublic === true || previousAccess.length > 0;
+}
+
+/** The schemas of an observation on which the admin holds no grant option (see AccessSpec.ungrantable). */
+function ungrantable(admin: AdminView | undefined, observed: ObservedAccess): Set<string> {
+  return new Set(observed.schemas.filter((s) => cannotGrantOnSchema(admin, s.owner)).map((s) => s.name));
+}
+
+function accessSpec(spec: PgDatabaseSpec) {
+  return { database: spec.name, schemas: spec.schemas ?? [], access: spec.access ?? [], revokePublic: spec.revokePublic ?? false };
+}
+
+function planAccessCreate(input: BehaviourPlanInput): DatabaseStep[] {
+  const { spec } = input;
+  if (!needsAccess(spec)) return [];
+  const fresh = freshAccess(
+    (spec.access ?? []).map((a) => a.role),
+    input.templatePublic,
+  );
+  return planAccess({ ...accessSpec(spec), owner: spec.owner, ungrantable: ungrantable(input.admin, fresh) }, fresh);
+}
+
+function planAccessExisting(input: BehaviourPlanInput & { observed: ObservedDatabase }): DatabaseStep[] {
+  const { spec, observed } = input;
+  if (!observed.access) return [];
+  const access = accessSpec(spec);
+  const missing = missingRoles(access, observed.access);
+  if (missing.length) throw new RoleMissing(missing);
+  return planAccess(
+    { ...access, owner: spec.owner ?? observed.owner, ungrantable: ungrantable(input.admin, observed.access) },
+    observed.access,
+    input.previousAccess,
+  );
+}
+
+/** In the order the plan runs them: refusals first, then ALTERs, extensions and what is inside the database. */
+export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
+  identity: { replaces: "always", observed: false, planCreate: none, planExisting: none, reflect: asRecorded },
+  immutable: {
+    replaces: "betweenValues",
+    observed: true,
+    planCreate: none,
+    planExisting: (fields, { spec, observed }) => refuseImmutableChanges(fields, spec, observed),
+    reflect: asObserved,
+  },
+  creationOnly: { replaces: "betweenValues", observed: false, planCreate: none, planExisting: none, reflect: asRecorded },
+  mutable: {
+    replaces: "never",
+    observed: true,
+    planCreate: none,
+    planExisting: (fields, { spec, observed }) => alterChanged(fields, spec, observed),
+    reflect: asObserved,
+  },
+  extensions: {
+    replaces: "never",
+    observed: false,
+    planCreate: (fields, { spec }) => installMissing(fields, spec),
+    planExisting: (fields, { spec, observed }) => installMissing(fields, spec, observed),
+    // What is still installed of the recorded list; an extension dropped out of band is drift the next up repairs.
+    reflect: (field, recorded, observed) => {
+      const installed = observed[field];
+      return Array.isArray(recorded) && installed ? (recorded as string[]).filter((e) => installed.includes(e)) : undefined;
+    },
+  },
+  access: {
+    replaces: "never",
+    observed: false,
+    // Planned together (ACCESS_FIELDS lists what each field is to the planner).
+    planCreate: (_fields, input) => planAccessCreate(input),
+    planExisting: (_fields, input) => planAccessExisting(input),
+    // What was granted is memory, not observation (docs/adr/0020): recorded as applied.
+    reflect: asRecorded,
+  },
+  // pg-kopf's own behaviour: read where its decision is made (ownership for adopt and adoptFrom, planDatabaseDelete
+  // for reclaimPolicy and forceDrop), never planned as SQL.
+  policy: { replaces: "never", observed: false, planCreate: none, planExisting: none, reflect: asRecorded },
+};
+
+type Planned = "planCreate" | "planExisting";
+/** Every behaviour's steps for one phase, in the table's order. */
+export function planBehaviours(phase: "planCreate", input: BehaviourPlanInput): DatabaseStep[];
+export function planBehaviours(phase: "planExisting", input: BehaviourPlanInput & { observed: ObservedDatabase }): DatabaseStep[];
+export function planBehaviours(phase: Planned, input: BehaviourPlanInput & { observed?: ObservedDatabase }): DatabaseStep[] {
+  return (Object.keys(DATABASE_BEHAVIOURS) as Behaviour[]).flatMap((b) => {
+    const plan = DATABASE_BEHAVIOURS[b][phase] as (fields: readonly FieldName[], i: typeof input) => DatabaseStep[];
+    return plan(fieldsOf(b), input);
+  });
+}
+
+const behaviourOfField = (f: FieldName) => DATABASE_BEHAVIOURS[behaviourOf(f)!];
+
+/** Fields whose change means a new database: identity, immutable and creation-only ones. */
+export const REPLACING_FIELDS = FIELD_NAMES.filter((f) => behaviourOfField(f).replaces !== "never");
+/** Fields Postgres reports back, compared with the live database by the plan and reflected by a refresh. */
+export const OBSERVED_FIELDS = FIELD_NAMES.filter((f) => behaviourOfField(f).observed) as ObservedField[];
+
+/**
+ * The one immutability rule, for two recorded specs (the provider's diff, the CRD's CEL rule mirrors it): a
+ * replacing field changed when it went from one value to another. The name changes whenever it differs. Setting or
+ * unsetting an immutable field is no change here: the plan compares a newly set value with the live database.
+ */
+export function replacingChange(field: FieldName, before: unknown, after: unknown): boolean {
+  const replaces = behaviourOfField(field).replaces;
+  if (replaces === "never") return false;
+  if (replaces === "betweenValues" && (before === undefined || after === undefined)) return false;
+  return !sameValue(field, before, after);
+}
+
+/** The same rule as a CEL transition rule on the spec, for the CRD; undefined for a field changed in place. */
+export function replacingChangeCel(field: FieldName): string | undefined {
+  const replaces = behaviourOfField(field).replaces;
+  if (replaces === "never") return undefined;
+  const spelled = spellingOf(field)?.cel ?? ((e: string) => e);
+  const same = `${spelled(`self.${field}`)} == ${spelled(`oldSelf.${field}`)}`;
+  return replaces === "always" ? same : `!has(self.${field}) || !has(oldSelf.${field}) || ${same}`;
+}
+
+/**
+ * Recorded properties updated with what the catalog says, field by field as each behaviour reflects it, so a refresh
+ * shows drift and the next update repairs it. Only fields the spec sets are reflected (unset ones stay unset); with
+ * `importing` (no recorded name) every observable field is taken.
+ */
+export function reflectDatabase(
+  recorded: Readonly<Record<string, unknown>>,
+  observed: ObservedDatabase,
+  importing: boolean,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...recorded };
+  for (const field of FIELD_NAMES) {
+    const reflect = behaviourOfField(field).reflect as (f: FieldName, r: unknown, o: ObservedDatabase, i: boolean) => unknown;
+    const value = reflect(field, recorded[field], observed, importing);
+    if (value !== undefined) out[field] = value;
+  }
+  return out;
+}

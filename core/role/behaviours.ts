@@ -1,0 +1,227 @@
+// What each behaviour of a role field does in every layer: the spec's checks beyond its schema, the CRD's rules, how
+// the plan creates and converges its fields, and what a refresh records. One entry per behaviour, keyed by the
+// RoleBehaviour type of ./fields: a behaviour added there does not compile until it has an entry here, and a field
+// then gets everything its behaviour's entry does (memberships and settings as attributes do).
+import { type AdminView, cannotGrant } from "../admin";
+import { type FieldFailure, InvalidSpec } from "../errors";
+import { celList } from "../schema";
+import { badRoleName, REFUSED_GROUPS, RESERVED_ROLES } from "./names";
+import { reflectSettings, settingsChanges, settingsFailures, settingsRule } from "../settings";
+import { ROLE_FIELDS, type RoleBehaviour, type RoleFieldName, type RoleFieldOf, roleFieldsOf, sameAttribute } from "./fields";
+import type { ObservedRole } from "./observe";
+import type { PgRoleSpec } from "./spec";
+import type { RoleStep } from "./steps";
+
+/** What a behaviour's planner is given: the spec, the admin when it is not a superuser, and a new password. */
+export interface RoleBehaviourInput {
+  readonly spec: PgRoleSpec;
+  /** Undefined for a superuser admin (or in pure tests): it needs no grants to act. */
+  readonly admin?: AdminView;
+  /** The SCRAM verifier to set, when the caller decided the password changes. */
+  readonly verifier?: string;
+}
+
+export interface CelRule {
+  readonly rule: string;
+  readonly message: string;
+}
+
+interface RoleBehaviourEntry<F extends RoleFieldName> {
+  /** Failures of a field's raw value beyond its schema (parseRoleSpec). */
+  readonly validate: (field: F, raw: Readonly<Record<string, unknown>>) => FieldFailure[];
+  /** The same checks as CEL rules on the spec, for the CRD. */
+  readonly rules: (field: F) => CelRule[];
+  /** Refusals against what the catalogs say now (the admin view, superuser or not), checked before anything is planned. */
+  readonly refuse: (fields: readonly F[], spec: PgRoleSpec, admin: AdminView | undefined) => void;
+  /** Steps for a role being created, after CREATE ROLE (which takes every attribute and the password) and the stamp. */
+  readonly planCreate: (fields: readonly F[], input: RoleBehaviourInput) => RoleStep[];
+  /** Steps for an existing role. */
+  readonly planExisting: (fields: readonly F[], input: RoleBehaviourInput & { observed: ObservedRole }) => RoleStep[];
+  /** What a refresh records for a field the spec sets (AS_RECORDED: the recorded value stays). */
+  readonly reflect: (field: F, recorded: unknown, observed: ObservedRole) => unknown;
+}
+
+type RoleBehaviours = { readonly [B in RoleBehaviour]: RoleBehaviourEntry<RoleFieldOf<B>> };
+
+const valid = (): FieldFailure[] => [];
+const noRules = (): CelRule[] => [];
+const noRefusal = (): void => {};
+const none = (): RoleStep[] => [];
+/** What a reflection returns to leave the recorded value as it is. */
+export const AS_RECORDED: unique symbol = Symbol("as recorded");
+const asRecorded = (): typeof AS_RECORDED => AS_RECORDED;
+
+/** Each group of a memberships list that is no role to be granted: reserved, refused, or the role itself. */
+function membershipFailures(field: string, raw: Readonly<Record<string, unknown>>): FieldFailure[] {
+  const groups = raw[field];
+  if (!Array.isArray(groups)) return [];
+  return groups.flatMap((group, i): FieldFailure[] => {
+    const failures: FieldFailure[] = [];
+    const why = typeof group === "string" ? badRoleName(group) : undefined;
+    if (why && !group.startsWith("pg_")) failures.push({ field: `${field}.${i}`, message: why });
+    if (REFUSED_GROUPS.includes(group as string))
+      failures.push({
+        field: `${field}.${i}`,
+        message: `${group} reaches the server's files or programs, as a superuser would; grant it by hand if needed`,
+      });
+    if (group === raw.name) failures.push({ field: `${field}.${i}`, message: "a role cannot be a member of itself; remove it" });
+    return failures;
+  });
+}
+
+/**
+ * Refuses (InvalidSpec, naming the entry) a group through which the role would get superuser powers: one that is a
+ * superuser, has REPLICATION or BYPASSRLS, or leads to one, as the live catalogs say now. Checked on every plan, so a
+ * group made privileged out of band is refused too.
+ */
+function refusePrivilegedGroups(fields: readonly RoleFieldOf<"memberships">[], spec: PgRoleSpec, admin: AdminView | undefined): void {
+  const failures = fields.flatMap((field) =>
+    (spec[field] ?? []).flatMap((group, i) => {
+      const privileged = admin?.holds.get(group)?.privileged;
+      return privileged
+        ? [
+            {
+              field: `${field}.${i}`,
+              message: `membership in "${group}" gives superuser powers (${privileged}); grant the role the privileges it needs instead, or remove it from ${field}`,
+            },
+          ]
+        : [];
+    }),
+  );
+  if (failures.length) throw new InvalidSpec(failures);
+}
+
+/** GRANT of a group, refused (AdminLacksPrivilege, naming the field) when a non-superuser admin may not grant it. */
+function grant(field: RoleFieldName, role: string, group: string, admin: AdminView | undefined): RoleStep {
+  const hold = admin?.holds.get(group);
+  if (hold && !hold.grants) throw cannotGrant(group, admin!.facts, field);
+  return { kind: "grantRole", role, group };
+}
+
+/** GRANT each group the role is not in yet, REVOKE each it is in and the list no longer has (only a list the spec sets). */
+function planMemberships(fields: readonly RoleFieldOf<"memberships">[], input: RoleBehaviourInput, observed?: ObservedRole): RoleStep[] {
+  const role = input.spec.name;
+  return fields.flatMap((field) => {
+    const want = input.spec[field];
+    if (want === undefined) return [];
+    const have = observed?.[field] ?? [];
+    return [
+      ...want.filter((g) => !have.includes(g)).map((g) => grant(field, role, g, input.admin)),
+      ...have.filter((g) => !want.includes(g)).map((group): RoleStep => ({ kind: "revokeRole", role, group })),
+    ];
+  });
+}
+
+/** SET for each wanted setting that differs, RESET for each the map no longer has (only a map the spec sets). */
+function planSettings(fields: readonly RoleFieldOf<"settings">[], spec: PgRoleSpec, observed?: ObservedRole): RoleStep[] {
+  const role = spec.name;
+  return fields.flatMap((field) => {
+    const want = spec[field];
+    if (want === undefined) return [];
+    const { set, reset } = settingsChanges(ROLE_FIELDS[field].keys, want, observed?.[field] ?? {});
+    return [
+      ...set.map(([key, value]): RoleStep => ({ kind: "setRoleConfig", role, key, value })),
+      ...reset.map((key): RoleStep => ({ kind: "resetRoleConfig", role, key })),
+    ];
+  });
+}
+
+/** ALTER ROLE for each attribute the spec sets to another value than the role has, then the new password. */
+function planAttributes(fields: readonly RoleFieldOf<"attribute">[], input: RoleBehaviourInput, observed: ObservedRole): RoleStep[] {
+  const { spec } = input;
+  return [
+    ...fields
+      .filter((attribute) => spec[attribute] !== undefined && !sameAttribute(attribute, spec[attribute], observed[attribute]))
+      .map((attribute): RoleStep => ({ kind: "alterRole", role: spec.name, attribute, value: spec[attribute] })),
+    // PASSWORD is a role option like the attributes; it is set after them, as one ALTER each.
+    ...(input.verifier ? [{ kind: "setPassword", role: spec.name, verifier: input.verifier } as const] : []),
+  ];
+}
+
+/** In the order the plan runs them: attributes (and the password), memberships, settings. */
+export const ROLE_BEHAVIOURS: RoleBehaviours = {
+  identity: { validate: valid, rules: noRules, refuse: noRefusal, planCreate: none, planExisting: none, reflect: asRecorded },
+  attribute: {
+    validate: valid,
+    rules: noRules,
+    refuse: noRefusal,
+    planCreate: none,
+    planExisting: (fields, input) => planAttributes(fields, input, input.observed),
+    // As recorded while Postgres says the same (a timestamp spelled another way), else as it is now.
+    reflect: (field, recorded, observed) => (sameAttribute(field, recorded, observed[field]) ? AS_RECORDED : observed[field]),
+  },
+  memberships: {
+    validate: membershipFailures,
+    rules: (field) => [
+      {
+        rule: `!has(self.${field}) || self.${field}.all(g, g != self.name && !(g in ${celList(REFUSED_GROUPS)}) && (g.startsWith('pg_') || !(g.lowerAscii() in ${celList(RESERVED_ROLES)})))`,
+        message: `spec.${field}: a role cannot be a member of itself, of a reserved name, or of ${REFUSED_GROUPS.join(", ")} (they reach the server's files or programs)`,
+      },
+    ],
+    refuse: refusePrivilegedGroups,
+    planCreate: (fields, input) => planMemberships(fields, input),
+    planExisting: (fields, input) => planMemberships(fields, input, input.observed),
+    reflect: (field, recorded, observed) => (Array.isArray(recorded) ? [...observed[field]] : AS_RECORDED),
+  },
+  settings: {
+    validate: (field, raw) => settingsFailures(field, ROLE_FIELDS[field].keys, raw[field], "roles"),
+    rules: (field) => [settingsRule(field, ROLE_FIELDS[field].keys)],
+    refuse: noRefusal,
+    planCreate: (fields, { spec }) => planSettings(fields, spec),
+    planExisting: (fields, { spec, observed }) => planSettings(fields, spec, observed),
+    reflect: (field, recorded, observed) =>
+      recorded === null ? AS_RECORDED : reflectSettings(ROLE_FIELDS[field].keys, recorded as Record<string, string>, observed[field]),
+  },
+  // pg-kopf's own behaviour: read where its decision is made (ownership for adopt and adoptFrom, planRoleDelete for
+  // reclaimPolicy and reassignOwnedTo), never planned as SQL.
+  policy: { validate: valid, rules: noRules, refuse: noRefusal, planCreate: none, planExisting: none, reflect: asRecorded },
+};
+
+const behaviours = Object.keys(ROLE_BEHAVIOURS) as RoleBehaviour[];
+type Entry = RoleBehaviourEntry<RoleFieldName>;
+const entryOf = (b: RoleBehaviour) => ROLE_BEHAVIOURS[b] as unknown as Entry;
+
+/** Every behaviour's steps for one phase, in the table's order, after every behaviour's refusals. */
+export function planRoleBehaviours(phase: "planCreate", input: RoleBehaviourInput): RoleStep[];
+export function planRoleBehaviours(phase: "planExisting", input: RoleBehaviourInput & { observed: ObservedRole }): RoleStep[];
+export function planRoleBehaviours(
+  phase: "planCreate" | "planExisting",
+  input: RoleBehaviourInput & { observed?: ObservedRole },
+): RoleStep[] {
+  return behaviours.flatMap((b) =>
+    (entryOf(b)[phase] as (f: readonly RoleFieldName[], i: typeof input) => RoleStep[])(roleFieldsOf(b), input),
+  );
+}
+
+/** Every behaviour's refusals against the catalogs (the admin view), before anything is planned. */
+export function refuseRoleSpec(spec: PgRoleSpec, admin: AdminView | undefined): void {
+  for (const b of behaviours) entryOf(b).refuse(roleFieldsOf(b), spec, admin);
+}
+
+/** Every behaviour's checks of a raw spec beyond its schema, field by field. */
+export function roleBehaviourFailures(raw: Readonly<Record<string, unknown>>): FieldFailure[] {
+  return behaviours.flatMap((b) => roleFieldsOf(b).flatMap((f) => entryOf(b).validate(f, raw)));
+}
+
+/** Every behaviour's CEL rules, field by field, for the CRD. */
+export function roleBehaviourRules(): CelRule[] {
+  return behaviours.flatMap((b) => roleFieldsOf(b).flatMap((f) => entryOf(b).rules(f)));
+}
+
+/** Recorded properties with what the catalog says, for each field the spec sets, as each behaviour reflects it. */
+export function reflectRole(recorded: Readonly<Record<string, unknown>>, observed: ObservedRole): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...recorded };
+  for (const b of behaviours) {
+    for (const field of roleFieldsOf(b)) {
+      if (recorded[field] === undefined) continue;
+      const value = entryOf(b).reflect(field, recorded[field], observed);
+      if (value !== AS_RECORDED) out[field] = value;
+    }
+  }
+  return out;
+}
+
+/** The roles a spec's memberships name: what the admin view is observed for. */
+export function groupsOf(spec: PgRoleSpec): string[] {
+  return roleFieldsOf("memberships").flatMap((f) => spec[f] ?? []);
+}
