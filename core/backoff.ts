@@ -19,7 +19,9 @@ export async function withBackoff<T>(fn: () => Promise<T>, b: Backoff): Promise<
     } catch (err) {
       if (!b.again(err, attempt)) throw err;
       const ceiling = Math.min(b.maxMs, b.firstMs * 2 ** attempt);
-      const pause = ceiling / 2 + Math.random() * (ceiling / 2);
+      // A failure that says how long it lasts (PgKopfError.retryAfterMs) is waited out, up to the longest pause.
+      const hint = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+      const pause = typeof hint === "number" ? Math.min(b.maxMs, hint) : ceiling / 2 + Math.random() * (ceiling / 2);
       await new Promise((r) => setTimeout(r, b.deadline === undefined ? pause : Math.min(pause, Math.max(0, b.deadline - Date.now()))));
     }
   }

@@ -5,7 +5,16 @@ import { Client, Pool, type ClientConfig, type PoolClient } from "pg";
 import pgpass from "pgpass";
 import type { ConnectionOptions } from "node:tls";
 import { withBackoff } from "./backoff";
-import { classifyError, InvalidSpec, NO_ENCRYPTION, PgKopfError } from "./errors";
+import {
+  AuthenticationFailed,
+  classifyError,
+  InvalidSpec,
+  NO_ENCRYPTION,
+  PgKopfError,
+  PostgresRejected,
+  PostgresUnavailable,
+  TlsFailed,
+} from "./errors";
 
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 export const SSL_MODES: readonly SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
@@ -190,8 +199,9 @@ async function connectOnce(s: ConnectionSettings, database: string | undefined):
 export function connectionFailure(s: ConnectionSettings, err: unknown): PgKopfError {
   const e = classifyError(err, undefined, s.caSetting);
   // Only the plain failures of a connection (refused, TLS, authentication); a typed one already says what it is.
-  if (err instanceof PgKopfError || e.constructor !== PgKopfError) return e;
-  return new PgKopfError(e.reason, `${serverWhere(s)}: ${e.message}`, { transient: e.transient, sqlstate: e.sqlstate, cause: err });
+  const plain = [PostgresUnavailable, AuthenticationFailed, TlsFailed, PostgresRejected].some((c) => e instanceof c);
+  if (err instanceof PgKopfError || !plain) return e;
+  return e.within(serverWhere(s));
 }
 
 /**
@@ -224,10 +234,8 @@ function passwordFromFile(s: ConnectionSettings, database: string): () => Promis
         password !== undefined
           ? resolve(password)
           : reject(
-              new PgKopfError(
-                "AuthenticationFailed",
+              new AuthenticationFailed(
                 `no password for ${s.user}@${s.host}:${s.port}: set PGPASSWORD, or add the line ${s.host}:${s.port}:*:${s.user}:<password> to the password file (PGPASSFILE, default ~/.pgpass, mode 0600)`,
-                { transient: false },
               ),
             ),
       ),

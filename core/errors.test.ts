@@ -1,6 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { classifyError, InvalidSpec, PgKopfError } from "./errors";
+import {
+  AuthenticationFailed,
+  classifyError,
+  DatabaseInUse,
+  InvalidSpec,
+  PgKopfError,
+  PlanChanged,
+  PostgresRejected,
+  PostgresUnavailable,
+  TlsFailed,
+} from "./errors";
 
 const pgError = (code: string, message = "boom") => Object.assign(new Error(message), { code });
 
@@ -79,4 +89,23 @@ test("a server refusing connections for now is said in its own words", () => {
     classifyError(pgError("57P03", "the database system is shutting down")).message,
     "server not accepting connections now: the database system is shutting down",
   );
+});
+
+test("each reason has its class, and a failure that says how long it lasts carries the hint", () => {
+  const cases: [string, new (...args: never[]) => PgKopfError][] = [
+    ["53300", PostgresUnavailable],
+    ["08006", PostgresUnavailable],
+    ["28P01", AuthenticationFailed],
+    ["SELF_SIGNED_CERT_IN_CHAIN", TlsFailed],
+    ["42601", PostgresRejected],
+    ["55006", DatabaseInUse],
+    ["42P04", InvalidSpec],
+  ];
+  for (const [code, cls] of cases) assert.ok(classifyError(pgError(code)) instanceof cls, `${code}: ${cls.name}`);
+  assert.equal(classifyError(pgError("53300", "sorry, too many clients already")).retryAfterMs, 5_000);
+  assert.equal(classifyError(pgError("40P01", "deadlock detected")).retryAfterMs, undefined);
+  const placed = classifyError(pgError("28P01", "password authentication failed")).within('server "a" (db.example:5432)');
+  assert.ok(placed instanceof AuthenticationFailed && placed.reason === "AuthenticationFailed" && !placed.transient);
+  assert.match(placed.message, /^server "a" \(db.example:5432\): password authentication failed/);
+  assert.match(new PlanChanged("role", ["a"], ["b"]).message, /^the role changed since the plan was shown: planned \["a"\], now \["b"\]/);
 });

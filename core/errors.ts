@@ -25,17 +25,78 @@ export type FailureReason =
   | "AdminLacksPrivilege"
   | ServerUnavailableReason;
 
+/** Where a failure came from, and when trying again is worth it (a hint: the caller may wait longer). */
+export interface FailureOptions {
+  readonly sqlstate?: string;
+  readonly cause?: unknown;
+  /** How long to wait before trying again, when the failure says (kopf's TemporaryError(delay)); else the caller's backoff. */
+  readonly retryAfterMs?: number;
+}
+
+/** Every failure of the core: one subclass per reason (below), so callers tell them apart by class or by reason. */
 export class PgKopfError extends Error {
   readonly reason: FailureReason;
   readonly transient: boolean;
   readonly sqlstate: string | undefined;
+  readonly retryAfterMs: number | undefined;
 
-  constructor(reason: FailureReason, message: string, options: { transient: boolean; sqlstate?: string; cause?: unknown }) {
+  constructor(reason: FailureReason, message: string, options: FailureOptions & { transient: boolean }) {
     super(message, { cause: options.cause });
     this.name = reason;
     this.reason = reason;
     this.transient = options.transient;
     this.sqlstate = options.sqlstate;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /** The same failure (its class, reason and fields), its message prefixed by where it happened. */
+  within(where: string): this {
+    const copy = Object.assign(Object.create(Object.getPrototypeOf(this)) as this, this);
+    copy.message = `${where}: ${this.message}`;
+    Object.defineProperty(copy, "cause", { value: this.cause, enumerable: false });
+    return copy;
+  }
+}
+
+/** The server did not answer, or answered that it cannot now (too many connections, shutting down, a deadlock). */
+export class PostgresUnavailable extends PgKopfError {
+  constructor(message: string, options: FailureOptions = {}) {
+    super("PostgresUnavailable", message, { transient: true, ...options });
+  }
+}
+
+/** The server refused the admin's credentials (or there are none to give). */
+export class AuthenticationFailed extends PgKopfError {
+  constructor(message: string, options: FailureOptions = {}) {
+    super("AuthenticationFailed", message, { transient: false, ...options });
+  }
+}
+
+/** TLS could not be set up as the settings ask; the message names the setting to change. */
+export class TlsFailed extends PgKopfError {
+  constructor(message: string, options: FailureOptions = {}) {
+    super("TlsFailed", message, { transient: false, ...options });
+  }
+}
+
+/** Postgres refused a statement for a reason no other class names. */
+export class PostgresRejected extends PgKopfError {
+  constructor(message: string, options: FailureOptions & { transient?: boolean } = {}) {
+    super("PostgresRejected", message, { transient: false, ...options });
+  }
+}
+
+/**
+ * What would run now is not what the reviewer was shown (the database or role changed since the preview): nothing
+ * ran. Permanent: a new preview shows the new plan.
+ */
+export class PlanChanged extends PgKopfError {
+  constructor(what: string, planned: readonly string[], now: readonly string[]) {
+    super(
+      "PlanChanged",
+      `the ${what} changed since the plan was shown: planned ${JSON.stringify(planned)}, now ${JSON.stringify(now)}; nothing was run. Preview again.`,
+      { transient: false },
+    );
   }
 }
 
@@ -43,7 +104,7 @@ export class PgKopfError extends Error {
 export class InvalidSpec extends PgKopfError {
   readonly failures: readonly FieldFailure[];
 
-  constructor(failures: readonly FieldFailure[], options: { sqlstate?: string; cause?: unknown } = {}) {
+  constructor(failures: readonly FieldFailure[], options: FailureOptions = {}) {
     super("InvalidSpec", failures.map((f) => `${f.field}: ${f.message}`).join("; "), { transient: false, ...options });
     this.failures = failures;
   }
@@ -58,7 +119,7 @@ export class NotOwned extends PgKopfError {
 
 /** A drop was refused because sessions are connected and forceDrop is not set. Retrying later may succeed. */
 export class DatabaseInUse extends PgKopfError {
-  constructor(message: string, options: { sqlstate?: string; cause?: unknown } = {}) {
+  constructor(message: string, options: FailureOptions = {}) {
     super("DatabaseInUse", message, { transient: true, ...options });
   }
 }
@@ -68,7 +129,7 @@ export class DatabaseInUse extends PgKopfError {
  * DROP OWNED, lose them. The user says where they go (reassignOwnedTo) or moves them.
  */
 export class RoleInUse extends PgKopfError {
-  constructor(message: string, options: { sqlstate?: string; cause?: unknown } = {}) {
+  constructor(message: string, options: FailureOptions = {}) {
     super("RoleInUse", message, { transient: false, ...options });
   }
 }
@@ -131,6 +192,12 @@ const transientStates = new Map<string, string>([
   ["53100", "disk full"],
   ["53200", "out of memory"],
 ]);
+
+/**
+ * How long a passing condition usually lasts, where that is longer than a quick retry: a full connection table
+ * frees up as other clients finish, not within the queue's first backoff.
+ */
+const RETRY_AFTER_MS: Readonly<Record<string, number>> = { "53300": 5_000 };
 
 // SQLSTATEs that point at a field of the spec, so the user knows which one to fix.
 const specStates = new Map<string, string>([
@@ -228,42 +295,35 @@ export function classifyError(err: unknown, field?: string, caSetting: string = 
   const message = typeof e?.message === "string" ? e.message : String(err);
 
   if (code && transientStates.has(code)) {
-    return new PgKopfError("PostgresUnavailable", `${transientStates.get(code)}: ${message}`, {
-      transient: true,
+    return new PostgresUnavailable(`${transientStates.get(code)}: ${message}`, {
       sqlstate: code,
       cause: err,
+      retryAfterMs: RETRY_AFTER_MS[code],
     });
   }
   if (code === "55006") return new DatabaseInUse(message, { sqlstate: code, cause: err });
   if (code?.startsWith("08")) {
-    return new PgKopfError("PostgresUnavailable", message, { transient: true, sqlstate: code, cause: err });
+    return new PostgresUnavailable(message, { sqlstate: code, cause: err });
   }
   const tls = tlsFailure(code, message, caSetting);
   if (tls)
-    return new PgKopfError("TlsFailed", `${withoutNodeAdvice(message)}: ${tls}`, {
-      transient: false,
+    return new TlsFailed(`${withoutNodeAdvice(message)}: ${tls}`, {
       sqlstate: code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
       cause: err,
     });
   if (code === "28P01" || code === "28000") {
-    return new PgKopfError(
-      "AuthenticationFailed",
-      `${message} (check the admin user and its password in PGPASSWORD or the password file)`,
-      {
-        transient: false,
-        sqlstate: code,
-        cause: err,
-      },
-    );
+    return new AuthenticationFailed(`${message} (check the admin user and its password in PGPASSWORD or the password file)`, {
+      sqlstate: code,
+      cause: err,
+    });
   }
   if (code && specStates.has(code)) {
     return new InvalidSpec([{ field: field ?? specStates.get(code)!, message }], { sqlstate: code, cause: err });
   }
   if ((code && transientSocketCodes.has(code)) || /Connection terminated|timeout expired|connect ETIMEDOUT/i.test(message)) {
-    return new PgKopfError("PostgresUnavailable", message, { transient: true, sqlstate: code, cause: err });
+    return new PostgresUnavailable(message, { sqlstate: code, cause: err });
   }
-  return new PgKopfError("PostgresRejected", message, {
-    transient: false,
+  return new PostgresRejected(message, {
     sqlstate: code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
     cause: err,
   });

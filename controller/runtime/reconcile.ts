@@ -31,12 +31,14 @@ export interface ReconcileResult {
 }
 
 /**
- * When a reconcile that failed with `e` comes back: a passing failure after the queue's backoff, and at once when
- * its server answers again if the server did not answer; a permanent one at the slow retry.
+ * When a reconcile that failed with `e` comes back: after the failure's own hint when it gives one (retryAfterMs),
+ * else a passing failure after the queue's backoff, and at once when its server answers again if the server did not
+ * answer; a permanent one at the slow retry.
  */
 export function afterFailure(e: core.PgKopfError, slowRetryMs: number): Pick<ReconcileResult, "outcome" | "waitsForServer"> {
+  const later = (ms: number) => ({ kind: "requeueAfter", ms }) as const;
   return {
-    outcome: e.transient ? { kind: "retry" } : { kind: "requeueAfter", ms: slowRetryMs },
+    outcome: e.retryAfterMs !== undefined ? later(e.retryAfterMs) : e.transient ? { kind: "retry" } : later(slowRetryMs),
     ...(core.serverDown(e) ? { waitsForServer: true } : {}),
   };
 }

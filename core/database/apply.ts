@@ -8,7 +8,7 @@ type NoticeMessage = { code?: string; message?: string };
 import { OWNED_PUBLIC_SCHEMA, observeAdmin, observeAdminView } from "../admin";
 import { lockPrivileges, retryingRaces } from "../concurrency";
 import { inTransaction, withClient, type ConnectionSettings } from "../connect";
-import { AdminLacksPrivilege, classifyError, PgKopfError, RoleMissing } from "../errors";
+import { AdminLacksPrivilege, classifyError, PlanChanged, PostgresRejected, RoleMissing } from "../errors";
 import { observeDatabaseWith, observeExtensionsWith, observeSessions, type ObservedDatabase } from "./observe";
 import { needsAccess } from "./behaviours";
 import { planDatabase, planDatabaseDelete, type DatabasePlanContext } from "./plan";
@@ -227,17 +227,13 @@ export async function convergeDatabase(
     const steps = planDatabase(spec, before, { ...ctx, ...(await observePlanContextWith(admin, settings, spec, before)) }, previousAccess);
     const planned = steps.map(describeDatabaseStep);
     if (expected && JSON.stringify(planned) !== JSON.stringify(expected)) {
-      throw new PgKopfError(
-        "PlanChanged",
-        `the database changed since the plan was shown: planned ${JSON.stringify(expected)}, now ${JSON.stringify(planned)}; nothing was run. Preview again.`,
-        { transient: false },
-      );
+      throw new PlanChanged("database", expected, planned);
     }
     if (beforeApply && steps.length > 0) await beforeApply(steps);
     await applyStepsWith(admin, settings, steps, onStep);
     const after = steps.length ? await observeForWith(admin, settings, spec, []) : before;
     if (!after) {
-      throw new PgKopfError("PostgresRejected", `database "${spec.name}" is missing right after it was created`, { transient: true });
+      throw new PostgresRejected(`database "${spec.name}" is missing right after it was created`, { transient: true });
     }
     return { steps, observed: after };
   });

@@ -4,7 +4,7 @@ import type { Client } from "pg";
 import { type AdminView, observeAdminView } from "../admin";
 import { lockPrivileges, retryingRaces } from "../concurrency";
 import { type ConnectionSettings, inTransaction, withClient } from "../connect";
-import { classifyError, PgKopfError } from "../errors";
+import { classifyError, PlanChanged, PostgresRejected } from "../errors";
 import type { OwnershipContext } from "../ownership";
 import { type ObservedRole, observeRoleWith } from "./observe";
 import { planRole, planRoleDelete, type RoleDependency, type RolePasswordChange } from "./plan";
@@ -83,16 +83,11 @@ export async function convergeRole(
         );
         const shown = planned.map(describeRoleStep);
         if (options.expected && JSON.stringify(shown) !== JSON.stringify(options.expected)) {
-          throw new PgKopfError(
-            "PlanChanged",
-            `the role changed since the plan was shown: planned ${JSON.stringify(options.expected)}, now ${JSON.stringify(shown)}; nothing was run. Preview again.`,
-            { transient: false },
-          );
+          throw new PlanChanged("role", options.expected, shown);
         }
         for (const step of planned) await run(admin, step);
         const after = planned.length ? await observeRoleWith(admin, spec.name) : before;
-        if (!after)
-          throw new PgKopfError("PostgresRejected", `role "${spec.name}" is missing right after it was created`, { transient: true });
+        if (!after) throw new PostgresRejected(`role "${spec.name}" is missing right after it was created`, { transient: true });
         return { steps: planned, observed: after };
       });
     const { steps, observed } = await retryingRaces(attempt);
