@@ -42,7 +42,7 @@ test("drops are marked destructive for reviewers", () => {
   );
   assert.equal(
     describeDatabaseStep({ kind: "createExtension", database: "app", extension: "citext" }),
-    'CREATE EXTENSION IF NOT EXISTS "citext"',
+    'SET LOCAL search_path TO public; CREATE EXTENSION IF NOT EXISTS "citext"',
   );
 });
 

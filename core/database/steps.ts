@@ -34,7 +34,9 @@ export function databaseStepSql(step: DatabaseStep): string {
     case "grantToAdmin":
       return adminMembershipSql(step.role, { user: step.admin, versionNum: step.versionNum });
     case "createExtension":
-      return `CREATE EXTENSION IF NOT EXISTS ${id(step.extension)}`;
+      // The install schema and the names the extension's script resolves follow search_path: pinned to public for the
+      // step's transaction (pg_catalog is searched first anyway), not what the database or the admin role sets.
+      return `SET LOCAL search_path TO public; CREATE EXTENSION IF NOT EXISTS ${id(step.extension)}`;
     case "dropDatabase":
       return step.force ? `DROP DATABASE IF EXISTS ${db} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${db}`;
   }

@@ -231,6 +231,21 @@ test("Postgres rejections are typed and name the field", async () => {
   );
 });
 
+// Regression: CREATE EXTENSION ran under whatever search_path the database (or the admin role) sets, so an extension
+// landed in the first schema there, one any owner of that schema controls, instead of public.
+test("an extension is installed in public whatever search_path the database sets", async () => {
+  await convergeAndReplan(spec({ name: "pathdb" }));
+  await pg.query("CREATE SCHEMA sneaky", [], "pathdb");
+  await pg.query("ALTER DATABASE pathdb SET search_path = sneaky, public");
+  await convergeAndReplan(spec({ name: "pathdb", extensions: ["citext"] }));
+  const [row] = await pg.query<{ schema: string }>(
+    "SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'citext'",
+    [],
+    "pathdb",
+  );
+  assert.equal(row.schema, "public");
+});
+
 test("an unreachable server is transient; a wrong password is not, and is never echoed", async () => {
   const refused = pg.settings({ port: 1 });
   await assert.rejects(
