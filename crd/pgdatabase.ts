@@ -2,7 +2,7 @@
 // enforces the same shape as the provider, plus CEL rules for immutable fields and cross-field constraints.
 import { type PgDatabaseSpec, parseDatabaseSpec, DATABASE_DEFAULTS, databaseSpecJsonSchema } from "../core/database/spec";
 import type { FieldFailure } from "../core/errors";
-import { REPLACING_FIELDS, replacingChangeCel } from "../core/database/behaviours";
+import { databaseBehaviourRules } from "../core/database/behaviours";
 import { NOT_ROLES } from "../core/schema";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
@@ -13,15 +13,6 @@ export const KIND = "PgDatabase";
 export const PLURAL = "pgdatabases";
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 
-const immutableRules = REPLACING_FIELDS.map((field) => ({
-  // A transition rule on the spec (not on the field) also sees the field being added or removed: the core's rule
-  // (core/database/behaviours replacingChange) lets that through, and the controller's plan checks a new value against the database.
-  rule: replacingChangeCel(field)!,
-  message:
-    field === "name"
-      ? "spec.name is immutable: renaming would create a new, empty database. Create a new PgDatabase instead."
-      : `spec.${field} is immutable: Postgres fixes it when the database is created. Keep the old value (or remove the field), or create a new PgDatabase under another name.`,
-}));
 const crossFieldRules = [
   {
     rule: "!has(self.forceDrop) || !self.forceDrop || (has(self.reclaimPolicy) && self.reclaimPolicy == 'delete')",
@@ -80,7 +71,9 @@ export function specSchema(): Schema {
     props[list] = { ...props[list], "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key] };
   }
   props.server = toStructural(JSON.parse(JSON.stringify(SERVER_FIELD.server)) as Schema);
-  spec["x-kubernetes-validations"] = [SERVER_IMMUTABLE_RULE, ...immutableRules, ...crossFieldRules];
+  // The behaviours' rules (transition rules of the fields whose change means a new database; core/database/behaviours):
+  // on the spec, not on each field, so that a rule also sees its field being added or removed.
+  spec["x-kubernetes-validations"] = [SERVER_IMMUTABLE_RULE, ...databaseBehaviourRules(), ...crossFieldRules];
   return spec;
 }
 

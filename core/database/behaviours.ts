@@ -1,7 +1,22 @@
-// What each behaviour of a database field does in every layer: how the plan creates and converges its fields, what a
-// refresh records for them, and whether changing one means a new database (the provider's diff and the CRD's
-// transition rule). One entry per behaviour, keyed by the Behaviour type of ./fields: a behaviour added there does
-// not compile until it has an entry here, and a field then gets everything its behaviour's entry does.
+// What each behaviour of a database field does in every layer (the one shape of core/behaviour): how the plan creates
+// and converges its fields, what a refresh records for them, the CRD's rules, and whether changing one means a new
+// database (the provider's diff and the CRD's transition rule). One entry per behaviour, keyed by the Behaviour type
+// of ./fields: a behaviour added there does not compile until it has an entry here, and a field then gets everything
+// its behaviour's entry does.
+import {
+  AS_RECORDED,
+  type BehaviourEntry,
+  type BehaviourTable,
+  type CelRule,
+  failuresEach,
+  KEEP_RECORDED,
+  NO_FAILURES,
+  NO_RULES,
+  NO_STEPS,
+  planEach,
+  reflectEach,
+  rulesEach,
+} from "../behaviour";
 import { InvalidSpec, RoleMissing } from "../errors";
 import type { AdminView } from "../admin";
 import { cannotGrantOnSchema } from "../admin";
@@ -40,16 +55,10 @@ export interface BehaviourPlanInput {
  */
 export type Replaces = "always" | "betweenValues" | "never";
 
-interface DatabaseBehaviour<F extends FieldName> {
+interface DatabaseBehaviour<F extends FieldName> extends BehaviourEntry<F, BehaviourPlanInput, ObservedDatabase, DatabaseStep> {
   readonly replaces: Replaces;
   /** Whether Postgres reports the fields back (./fields ObservedBehaviour decides; this entry must agree). */
   readonly observed: boolean;
-  /** Steps for a database being created, after CREATE DATABASE (which takes every field's createOption) and the stamp. */
-  readonly planCreate: (fields: readonly F[], input: BehaviourPlanInput) => DatabaseStep[];
-  /** Steps for an existing database; throws a refusal naming the field when Postgres cannot do what is asked. */
-  readonly planExisting: (fields: readonly F[], input: BehaviourPlanInput & { observed: ObservedDatabase }) => DatabaseStep[];
-  /** What a refresh records for a field, from the recorded value and the database (undefined: as recorded). */
-  readonly reflect: (field: F, recorded: unknown, observed: ObservedDatabase, importing: boolean) => unknown;
 }
 
 /** The behaviour table's type: an entry for every behaviour, each given its own fields; `observed` as ./fields says. */
@@ -57,11 +66,23 @@ type DatabaseBehaviours = {
   readonly [B in Behaviour]: DatabaseBehaviour<FieldOf<B>> & { readonly observed: B extends ObservedBehaviour ? true : false };
 };
 
-const none = (): DatabaseStep[] => [];
-const asRecorded = (): undefined => undefined;
+const none = NO_STEPS;
+const asRecorded = KEEP_RECORDED;
 /** Reported back: reflected when the spec sets it (or on import, when every observable field is taken). */
 const asObserved = (field: ObservedField, recorded: unknown, observed: ObservedDatabase, importing: boolean): unknown =>
-  importing || recorded !== undefined ? observed[field] : undefined;
+  (importing || recorded !== undefined) && observed[field] !== undefined ? observed[field] : AS_RECORDED;
+/** The transition rule of a field whose change means a new database (replacingChangeCel), with what to do instead. */
+const transitionRule = (field: FieldName): CelRule[] => [
+  {
+    rule: replacingChangeCel(field)!,
+    message:
+      field === "name"
+        ? "spec.name is immutable: renaming would create a new, empty database. Create a new PgDatabase instead."
+        : `spec.${field} is immutable: Postgres fixes it when the database is created. Keep the old value (or remove the field), or create a new PgDatabase under another name.`,
+  },
+];
+/** The parts every entry has that few behaviours fill: no checks beyond the schema, no rules. */
+const plain = { validate: NO_FAILURES, rules: NO_RULES };
 
 /**
  * The message for an immutable field that differs between what exists and what is asked. `recreate`: how to re-create
@@ -155,16 +176,35 @@ function planAccessExisting(input: BehaviourPlanInput & { observed: ObservedData
 
 /** In the order the plan runs them: refusals first, then ALTERs, extensions and what is inside the database. */
 export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
-  identity: { replaces: "always", observed: false, planCreate: none, planExisting: none, reflect: asRecorded },
+  identity: {
+    ...plain,
+    rules: transitionRule,
+    replaces: "always",
+    observed: false,
+    planCreate: none,
+    planExisting: none,
+    reflect: asRecorded,
+  },
   immutable: {
+    ...plain,
+    rules: transitionRule,
     replaces: "betweenValues",
     observed: true,
     planCreate: none,
     planExisting: (fields, { spec, observed }) => refuseImmutableChanges(fields, spec, observed),
     reflect: asObserved,
   },
-  creationOnly: { replaces: "betweenValues", observed: false, planCreate: none, planExisting: none, reflect: asRecorded },
+  creationOnly: {
+    ...plain,
+    rules: transitionRule,
+    replaces: "betweenValues",
+    observed: false,
+    planCreate: none,
+    planExisting: none,
+    reflect: asRecorded,
+  },
   mutable: {
+    ...plain,
     replaces: "never",
     observed: true,
     planCreate: none,
@@ -172,6 +212,7 @@ export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
     reflect: asObserved,
   },
   extensions: {
+    ...plain,
     replaces: "never",
     observed: false,
     planCreate: (fields, { spec }) => installMissing(fields, spec),
@@ -179,10 +220,11 @@ export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
     // What is still installed of the recorded list; an extension dropped out of band is drift the next up repairs.
     reflect: (field, recorded, observed) => {
       const installed = observed[field];
-      return Array.isArray(recorded) && installed ? (recorded as string[]).filter((e) => installed.includes(e)) : undefined;
+      return Array.isArray(recorded) && installed ? (recorded as string[]).filter((e) => installed.includes(e)) : AS_RECORDED;
     },
   },
   access: {
+    ...plain,
     replaces: "never",
     observed: false,
     // Planned together (ACCESS_FIELDS lists what each field is to the planner).
@@ -193,19 +235,32 @@ export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
   },
   // pg-kopf's own behaviour: read where its decision is made (ownership for adopt and adoptFrom, planDatabaseDelete
   // for reclaimPolicy and forceDrop), never planned as SQL.
-  policy: { replaces: "never", observed: false, planCreate: none, planExisting: none, reflect: asRecorded },
+  policy: { ...plain, replaces: "never", observed: false, planCreate: none, planExisting: none, reflect: asRecorded },
 };
 
-type Planned = "planCreate" | "planExisting";
+/** The table as the walks of core/behaviour take it (each entry typed by its own fields above). */
+const TABLE = { entries: DATABASE_BEHAVIOURS, fieldsOf } as unknown as BehaviourTable<
+  Behaviour,
+  FieldName,
+  BehaviourPlanInput,
+  ObservedDatabase,
+  DatabaseStep
+>;
+
 /** Every behaviour's steps for one phase, in the table's order. */
 export function planBehaviours(phase: "planCreate", input: BehaviourPlanInput): DatabaseStep[];
 export function planBehaviours(phase: "planExisting", input: BehaviourPlanInput & { observed: ObservedDatabase }): DatabaseStep[];
-export function planBehaviours(phase: Planned, input: BehaviourPlanInput & { observed?: ObservedDatabase }): DatabaseStep[] {
-  return (Object.keys(DATABASE_BEHAVIOURS) as Behaviour[]).flatMap((b) => {
-    const plan = DATABASE_BEHAVIOURS[b][phase] as (fields: readonly FieldName[], i: typeof input) => DatabaseStep[];
-    return plan(fieldsOf(b), input);
-  });
+export function planBehaviours(
+  phase: "planCreate" | "planExisting",
+  input: BehaviourPlanInput & { observed?: ObservedDatabase },
+): DatabaseStep[] {
+  return planEach(TABLE, phase, input);
 }
+
+/** Every behaviour's checks of a raw spec beyond its schema. */
+export const databaseBehaviourFailures = (raw: Readonly<Record<string, unknown>>) => failuresEach(TABLE, raw);
+/** Every behaviour's CEL rules, for the CRD. */
+export const databaseBehaviourRules = (): CelRule[] => rulesEach(TABLE);
 
 const behaviourOfField = (f: FieldName) => DATABASE_BEHAVIOURS[behaviourOf(f)!];
 
@@ -245,11 +300,5 @@ export function reflectDatabase(
   observed: ObservedDatabase,
   importing: boolean,
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...recorded };
-  for (const field of FIELD_NAMES) {
-    const reflect = behaviourOfField(field).reflect as (f: FieldName, r: unknown, o: ObservedDatabase, i: boolean) => unknown;
-    const value = reflect(field, recorded[field], observed, importing);
-    if (value !== undefined) out[field] = value;
-  }
-  return out;
+  return reflectEach(TABLE, recorded, observed, importing);
 }

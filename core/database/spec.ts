@@ -3,6 +3,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { ENCODING_SPELLING, FIELDS, FIELD_NAMES, fixOf, type FieldName } from "./fields";
 import { MAX_NAME_BYTES, NOT_ROLES, schemaFailures } from "../schema";
+import { databaseBehaviourFailures } from "./behaviours";
 import type { FieldFailure } from "../errors";
 
 export const RESERVED_DATABASES: readonly string[] = ["postgres", "template0", "template1"];
@@ -114,6 +115,8 @@ export function parseDatabaseSpec(input: unknown): DatabaseParseResult {
   }
   failures.push(...schemaFailures(PgDatabaseSpecSchema, input, fixOf));
   const raw = input as Record<string, unknown>;
+  // Each behaviour's own checks (./behaviours); the ones below span fields.
+  failures.push(...databaseBehaviourFailures(raw));
   // The schema counts characters; Postgres counts bytes (and would silently truncate a longer name).
   const names: [string, unknown][] = [
     ["name", raw.name],

@@ -1,8 +1,22 @@
-// What each behaviour of a role field does in every layer: the spec's checks beyond its schema, the CRD's rules, how
-// the plan creates and converges its fields, and what a refresh records. One entry per behaviour, keyed by the
-// RoleBehaviour type of ./fields: a behaviour added there does not compile until it has an entry here, and a field
-// then gets everything its behaviour's entry does (memberships and settings as attributes do).
+// What each behaviour of a role field does in every layer (the one shape of core/behaviour): the spec's checks beyond
+// its schema, the CRD's rules, how the plan creates and converges its fields, and what a refresh records. One entry
+// per behaviour, keyed by the RoleBehaviour type of ./fields: a behaviour added there does not compile until it has
+// an entry here, and a field then gets everything its behaviour's entry does (memberships and settings as attributes do).
 import { type AdminView, cannotGrant } from "../admin";
+import {
+  AS_RECORDED,
+  type BehaviourEntry,
+  type BehaviourTable,
+  type CelRule,
+  failuresEach,
+  KEEP_RECORDED,
+  NO_FAILURES,
+  NO_RULES,
+  NO_STEPS,
+  planEach,
+  reflectEach,
+  rulesEach,
+} from "../behaviour";
 import { type FieldFailure, InvalidSpec } from "../errors";
 import { celList } from "../schema";
 import { badRoleName, REFUSED_GROUPS, RESERVED_ROLES } from "./names";
@@ -21,35 +35,18 @@ export interface RoleBehaviourInput {
   readonly verifier?: string;
 }
 
-export interface CelRule {
-  readonly rule: string;
-  readonly message: string;
-}
-
-interface RoleBehaviourEntry<F extends RoleFieldName> {
-  /** Failures of a field's raw value beyond its schema (parseRoleSpec). */
-  readonly validate: (field: F, raw: Readonly<Record<string, unknown>>) => FieldFailure[];
-  /** The same checks as CEL rules on the spec, for the CRD. */
-  readonly rules: (field: F) => CelRule[];
+interface RoleBehaviourEntry<F extends RoleFieldName> extends BehaviourEntry<F, RoleBehaviourInput, ObservedRole, RoleStep> {
   /** Refusals against what the catalogs say now (the admin view, superuser or not), checked before anything is planned. */
   readonly refuse: (fields: readonly F[], spec: PgRoleSpec, admin: AdminView | undefined) => void;
-  /** Steps for a role being created, after CREATE ROLE (which takes every attribute and the password) and the stamp. */
-  readonly planCreate: (fields: readonly F[], input: RoleBehaviourInput) => RoleStep[];
-  /** Steps for an existing role. */
-  readonly planExisting: (fields: readonly F[], input: RoleBehaviourInput & { observed: ObservedRole }) => RoleStep[];
-  /** What a refresh records for a field the spec sets (AS_RECORDED: the recorded value stays). */
-  readonly reflect: (field: F, recorded: unknown, observed: ObservedRole) => unknown;
 }
 
 type RoleBehaviours = { readonly [B in RoleBehaviour]: RoleBehaviourEntry<RoleFieldOf<B>> };
 
-const valid = (): FieldFailure[] => [];
-const noRules = (): CelRule[] => [];
+const valid = NO_FAILURES;
+const noRules = NO_RULES;
 const noRefusal = (): void => {};
-const none = (): RoleStep[] => [];
-/** What a reflection returns to leave the recorded value as it is. */
-export const AS_RECORDED: unique symbol = Symbol("as recorded");
-const asRecorded = (): typeof AS_RECORDED => AS_RECORDED;
+const none = NO_STEPS;
+const asRecorded = KEEP_RECORDED;
 
 /** Each group of a memberships list that is no role to be granted: reserved, refused, or the role itself. */
 function membershipFailures(field: string, raw: Readonly<Record<string, unknown>>): FieldFailure[] {
@@ -148,7 +145,8 @@ export const ROLE_BEHAVIOURS: RoleBehaviours = {
     planCreate: none,
     planExisting: (fields, input) => planAttributes(fields, input, input.observed),
     // As recorded while Postgres says the same (a timestamp spelled another way), else as it is now.
-    reflect: (field, recorded, observed) => (sameAttribute(field, recorded, observed[field]) ? AS_RECORDED : observed[field]),
+    reflect: (field, recorded, observed) =>
+      recorded === undefined || sameAttribute(field, recorded, observed[field]) ? AS_RECORDED : observed[field],
   },
   memberships: {
     validate: membershipFailures,
@@ -170,56 +168,47 @@ export const ROLE_BEHAVIOURS: RoleBehaviours = {
     planCreate: (fields, { spec }) => planSettings(fields, spec),
     planExisting: (fields, { spec, observed }) => planSettings(fields, spec, observed),
     reflect: (field, recorded, observed) =>
-      recorded === null ? AS_RECORDED : reflectSettings(ROLE_FIELDS[field].keys, recorded as Record<string, string>, observed[field]),
+      recorded === null || recorded === undefined
+        ? AS_RECORDED
+        : reflectSettings(ROLE_FIELDS[field].keys, recorded as Record<string, string>, observed[field]),
   },
   // pg-kopf's own behaviour: read where its decision is made (ownership for adopt and adoptFrom, planRoleDelete for
   // reclaimPolicy and reassignOwnedTo), never planned as SQL.
   policy: { validate: valid, rules: noRules, refuse: noRefusal, planCreate: none, planExisting: none, reflect: asRecorded },
 };
 
-const behaviours = Object.keys(ROLE_BEHAVIOURS) as RoleBehaviour[];
-type Entry = RoleBehaviourEntry<RoleFieldName>;
-const entryOf = (b: RoleBehaviour) => ROLE_BEHAVIOURS[b] as unknown as Entry;
+/** The table as the walks of core/behaviour take it (each entry typed by its own fields above). */
+const TABLE = { entries: ROLE_BEHAVIOURS, fieldsOf: roleFieldsOf } as unknown as BehaviourTable<
+  RoleBehaviour,
+  RoleFieldName,
+  RoleBehaviourInput,
+  ObservedRole,
+  RoleStep
+>;
 
-/** Every behaviour's steps for one phase, in the table's order, after every behaviour's refusals. */
+/** Every behaviour's steps for one phase, in the table's order. */
 export function planRoleBehaviours(phase: "planCreate", input: RoleBehaviourInput): RoleStep[];
 export function planRoleBehaviours(phase: "planExisting", input: RoleBehaviourInput & { observed: ObservedRole }): RoleStep[];
 export function planRoleBehaviours(
   phase: "planCreate" | "planExisting",
   input: RoleBehaviourInput & { observed?: ObservedRole },
 ): RoleStep[] {
-  return behaviours.flatMap((b) =>
-    (entryOf(b)[phase] as (f: readonly RoleFieldName[], i: typeof input) => RoleStep[])(roleFieldsOf(b), input),
-  );
+  return planEach(TABLE, phase, input);
 }
 
 /** Every behaviour's refusals against the catalogs (the admin view), before anything is planned. */
 export function refuseRoleSpec(spec: PgRoleSpec, admin: AdminView | undefined): void {
-  for (const b of behaviours) entryOf(b).refuse(roleFieldsOf(b), spec, admin);
+  for (const b of Object.keys(ROLE_BEHAVIOURS) as RoleBehaviour[])
+    (ROLE_BEHAVIOURS[b] as unknown as RoleBehaviourEntry<RoleFieldName>).refuse(roleFieldsOf(b), spec, admin);
 }
 
 /** Every behaviour's checks of a raw spec beyond its schema, field by field. */
-export function roleBehaviourFailures(raw: Readonly<Record<string, unknown>>): FieldFailure[] {
-  return behaviours.flatMap((b) => roleFieldsOf(b).flatMap((f) => entryOf(b).validate(f, raw)));
-}
-
+export const roleBehaviourFailures = (raw: Readonly<Record<string, unknown>>): FieldFailure[] => failuresEach(TABLE, raw);
 /** Every behaviour's CEL rules, field by field, for the CRD. */
-export function roleBehaviourRules(): CelRule[] {
-  return behaviours.flatMap((b) => roleFieldsOf(b).flatMap((f) => entryOf(b).rules(f)));
-}
-
+export const roleBehaviourRules = (): CelRule[] => rulesEach(TABLE);
 /** Recorded properties with what the catalog says, for each field the spec sets, as each behaviour reflects it. */
-export function reflectRole(recorded: Readonly<Record<string, unknown>>, observed: ObservedRole): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...recorded };
-  for (const b of behaviours) {
-    for (const field of roleFieldsOf(b)) {
-      if (recorded[field] === undefined) continue;
-      const value = entryOf(b).reflect(field, recorded[field], observed);
-      if (value !== AS_RECORDED) out[field] = value;
-    }
-  }
-  return out;
-}
+export const reflectRole = (recorded: Readonly<Record<string, unknown>>, observed: ObservedRole): Record<string, unknown> =>
+  reflectEach(TABLE, recorded, observed, false);
 
 /** The roles a spec's memberships name: what the admin view is observed for. */
 export function groupsOf(spec: PgRoleSpec): string[] {

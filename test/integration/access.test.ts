@@ -1,7 +1,7 @@
 // Schemas and access levels against a real PostgreSQL 15, with real logins as each role: what read and write let a
 // role do, tables created later, revokePublic, drift repaired, and revocation of exactly what a level granted.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { Client } from "pg";
 import * as core from "../../core";
 import { startPostgres, type TestPostgres } from "../harness/postgres";
@@ -62,8 +62,10 @@ before(async () => {
 });
 after(() => pg?.destroy());
 
-describe("access levels on a database", () => {
-  test("a new database with a schema, a read and a write role, closed to everyone else", async () => {
+// One database's life, step by step: each step starts from where the one before left it (awaited in turn, so they
+// run in this order whatever order the runner picks for top-level tests).
+test("access levels on a database, over its life", async (t) => {
+  await t.test("a new database with a schema, a read and a write role, closed to everyone else", async () => {
     const steps = await converge(spec({ ...base, access: first }));
     assert.ok(steps.includes('CREATE SCHEMA "app" AUTHORIZATION "shop_owner"'));
     assert.ok(steps.includes('ALTER DEFAULT PRIVILEGES FOR ROLE "shop_owner" IN SCHEMA "app" GRANT SELECT ON TABLES TO "reader"'));
@@ -71,7 +73,7 @@ describe("access levels on a database", () => {
     await assert.rejects(as("outsider", "SELECT 1"), /permission denied for database "shop"/);
   });
 
-  test("tables the owner creates later: read may SELECT and not write; write may insert (its sequence too)", async () => {
+  await t.test("tables the owner creates later: read may SELECT and not write; write may insert (its sequence too)", async () => {
     await as("shop_owner", "CREATE TABLE app.orders (id serial PRIMARY KEY, item text); INSERT INTO app.orders (item) VALUES ('tea')");
     assert.deepEqual(await as("reader", "SELECT item FROM app.orders"), [{ item: "tea" }]);
     await assert.rejects(as("reader", "INSERT INTO app.orders (item) VALUES ('x')"), /permission denied for table orders/);
@@ -79,13 +81,13 @@ describe("access levels on a database", () => {
     assert.equal((await as("reader", "SELECT item FROM app.orders")).length, 2);
   });
 
-  test("a table that existed before a role was added is covered too", async () => {
+  await t.test("a table that existed before a role was added is covered too", async () => {
     const steps = await converge(spec({ ...base, access: all }), first);
     assert.ok(steps.includes('GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "late_reader"'), steps.join("\n"));
     assert.equal((await as("late_reader", "SELECT item FROM app.orders")).length, 2);
   });
 
-  test("a REVOKE made by hand is drift: planned as the GRANT that repairs it, and repaired", async () => {
+  await t.test("a REVOKE made by hand is drift: planned as the GRANT that repairs it, and repaired", async () => {
     const s = spec({ ...base, access: all });
     await pg.query("REVOKE SELECT ON app.orders FROM reader", [], "shop");
     const planned = core
@@ -98,7 +100,7 @@ describe("access levels on a database", () => {
     assert.equal((await as("reader", "SELECT item FROM app.orders")).length, 2);
   });
 
-  test("lowering and removing revoke what the old level granted, and nothing granted by hand", async () => {
+  await t.test("lowering and removing revoke what the old level granted, and nothing granted by hand", async () => {
     await pg.query("GRANT REFERENCES ON app.orders TO writer", [], "shop");
     await pg.query("GRANT TRIGGER ON app.orders TO reader", [], "shop");
     const steps = await converge(spec({ ...base, access: [{ role: "writer", level: "read" }] }), all);
@@ -116,7 +118,7 @@ describe("access levels on a database", () => {
     assert.deepEqual(held, [{ r: true, t: true }]);
   });
 
-  test("a role in access that does not exist yet is a transient error naming it, and nothing is applied", async () => {
+  await t.test("a role in access that does not exist yet is a transient error naming it, and nothing is applied", async () => {
     const s = spec({
       ...base,
       access: [
