@@ -41,18 +41,17 @@ export interface BehaviourTable<B extends string, F extends string, Input, Obser
 
 const behavioursOf = <B extends string>(t: { entries: Record<B, unknown> }) => Object.keys(t.entries) as B[];
 
-/** Every behaviour's steps for one phase, in the table's order. */
-export function planEach<B extends string, F extends string, I, O, S>(
+/** Every behaviour's steps for an object being created, in the table's order. */
+export function planCreateEach<B extends string, F extends string, I, O, S>(t: BehaviourTable<B, F, I, O, S>, input: I): S[] {
+  return behavioursOf(t).flatMap((b) => t.entries[b].planCreate(t.fieldsOf(b), input));
+}
+
+/** Every behaviour's steps for an existing object, in the table's order. */
+export function planExistingEach<B extends string, F extends string, I, O, S>(
   t: BehaviourTable<B, F, I, O, S>,
-  phase: "planCreate" | "planExisting",
-  input: I & { readonly observed?: O },
+  input: I & { readonly observed: O },
 ): S[] {
-  return behavioursOf(t).flatMap((b) => {
-    const entry = t.entries[b];
-    return phase === "planCreate"
-      ? entry.planCreate(t.fieldsOf(b), input)
-      : entry.planExisting(t.fieldsOf(b), input as I & { readonly observed: O });
-  });
+  return behavioursOf(t).flatMap((b) => t.entries[b].planExisting(t.fieldsOf(b), input));
 }
 
 /** Recorded properties with what each behaviour reflects of the observed object, field by field. */

@@ -1,6 +1,7 @@
 // The ownership stamp: a COMMENT ON DATABASE (or ROLE) naming the manager (a Pulumi stack or a custom resource), so
 // that nothing alters or drops a database or role it did not create unless told to take it over; and the one rule
 // that decides, from the stamp, whether a plan may touch what exists.
+import { Type } from "@sinclair/typebox";
 import { DEFAULT_SERVER } from "./connect";
 import { NotOwned } from "./errors";
 
@@ -121,4 +122,35 @@ export function ownership(
     "was not created by pg-kopf",
     "To manage it, set adopt: true (it is stamped as managed once the rest of the plan has run); otherwise choose another name.",
   );
+}
+
+/**
+ * The two spec fields that take over what exists, for a kind's field table (one meaning for databases and roles):
+ * adopt for an unstamped one, adoptFrom for one another manager stamped. Policy: read by `ownership` above.
+ */
+export function adoptionFields(kind: "database" | "role") {
+  return {
+    adopt: {
+      schema: Type.Optional(
+        Type.Boolean({
+          description:
+            `Take over a ${kind} that exists but that no pg-kopf manager has stamped (stamps it via COMMENT ON ${kind.toUpperCase()} once the rest of the plan has run). ` +
+            `A ${kind} stamped by another manager needs adoptFrom.`,
+        }),
+      ),
+      behaviour: "policy",
+    },
+    adoptFrom: {
+      schema: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 512,
+          description:
+            `Take over a ${kind} another pg-kopf manager stamped, naming that manager exactly as its stamp does ` +
+            "(pulumi:<project>/<stack> or kubernetes:<namespace>/<name>). In a cluster, only a manager of the same namespace.",
+        }),
+      ),
+      behaviour: "policy",
+    },
+  } as const;
 }

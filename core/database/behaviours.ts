@@ -13,7 +13,6 @@ import {
   NO_FAILURES,
   NO_RULES,
   NO_STEPS,
-  planEach,
   reflectEach,
   rulesEach,
 } from "../behaviour";
@@ -239,7 +238,7 @@ export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
 };
 
 /** The table as the walks of core/behaviour take it (each entry typed by its own fields above). */
-const TABLE = { entries: DATABASE_BEHAVIOURS, fieldsOf } as unknown as BehaviourTable<
+export const DATABASE_TABLE = { entries: DATABASE_BEHAVIOURS, fieldsOf } as unknown as BehaviourTable<
   Behaviour,
   FieldName,
   BehaviourPlanInput,
@@ -247,20 +246,10 @@ const TABLE = { entries: DATABASE_BEHAVIOURS, fieldsOf } as unknown as Behaviour
   DatabaseStep
 >;
 
-/** Every behaviour's steps for one phase, in the table's order. */
-export function planBehaviours(phase: "planCreate", input: BehaviourPlanInput): DatabaseStep[];
-export function planBehaviours(phase: "planExisting", input: BehaviourPlanInput & { observed: ObservedDatabase }): DatabaseStep[];
-export function planBehaviours(
-  phase: "planCreate" | "planExisting",
-  input: BehaviourPlanInput & { observed?: ObservedDatabase },
-): DatabaseStep[] {
-  return planEach(TABLE, phase, input);
-}
-
 /** Every behaviour's checks of a raw spec beyond its schema. */
-export const databaseBehaviourFailures = (raw: Readonly<Record<string, unknown>>) => failuresEach(TABLE, raw);
+export const databaseBehaviourFailures = (raw: Readonly<Record<string, unknown>>) => failuresEach(DATABASE_TABLE, raw);
 /** Every behaviour's CEL rules, for the CRD. */
-export const databaseBehaviourRules = (): CelRule[] => rulesEach(TABLE);
+export const databaseBehaviourRules = (): CelRule[] => rulesEach(DATABASE_TABLE);
 
 const behaviourOfField = (f: FieldName) => DATABASE_BEHAVIOURS[behaviourOf(f)!];
 
@@ -300,5 +289,5 @@ export function reflectDatabase(
   observed: ObservedDatabase,
   importing: boolean,
 ): Record<string, unknown> {
-  return reflectEach(TABLE, recorded, observed, importing);
+  return reflectEach(DATABASE_TABLE, recorded, observed, importing);
 }

@@ -2,6 +2,7 @@
 // reports it back, whether it can change after creation and the ALTER that changes it. The spec schema, the plan,
 // the provider's diff, the CRD's CEL rules and drift reporting are all derived from this table.
 import { Type, type TSchema } from "@sinclair/typebox";
+import { adoptionFields } from "../ownership";
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 import { MAX_NAME_BYTES, NAME_PATTERN, nameSchema, sqlInteger } from "../schema";
 
@@ -275,28 +276,7 @@ export const FIELDS = {
     ),
     behaviour: "policy",
   },
-  adopt: {
-    schema: Type.Optional(
-      Type.Boolean({
-        description:
-          "Take over a database that exists but that no pg-kopf manager has stamped (stamps it via COMMENT ON DATABASE once the rest of the plan has run). " +
-          "A database stamped by another manager needs adoptFrom.",
-      }),
-    ),
-    behaviour: "policy",
-  },
-  adoptFrom: {
-    schema: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 512,
-        description:
-          "Take over a database another pg-kopf manager stamped, naming that manager exactly as its stamp does " +
-          "(pulumi:<project>/<stack> or kubernetes:<namespace>/<name>). In a cluster, only a manager of the same namespace.",
-      }),
-    ),
-    behaviour: "policy",
-  },
+  ...adoptionFields("database"),
 } satisfies Record<string, Field>;
 
 export type FieldName = keyof typeof FIELDS;

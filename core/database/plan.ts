@@ -7,7 +7,8 @@ import type { ObservedDatabase, Session } from "./observe";
 import type { DatabaseStep } from "./steps";
 import { DatabaseInUse, InvalidSpec, RoleMissing } from "../errors";
 import type { AccessEntry, TemplatePublicSchema } from "./access";
-import { planBehaviours } from "./behaviours";
+import { planCreateEach, planExistingEach } from "../behaviour";
+import { DATABASE_TABLE } from "./behaviours";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
 import { type AdminView, FIELDS_SINCE, grantToAdmin, majorOf, rolesToActAs } from "../admin";
 
@@ -46,13 +47,13 @@ export function planDatabase(
       { kind: "createDatabase", database, ...options },
       // Right after the CREATE: a database we created is ours before anything else can fail.
       stamp,
-      ...planBehaviours("planCreate", input),
+      ...planCreateEach(DATABASE_TABLE, input),
     ];
   }
 
   const { takeOver } = ownership({ kind: "database", ...spec }, observed, ctx, "alter");
   const actAs = adminSteps(database, ctx.admin, [["owner", observed.owner], ["owner", spec.owner], ...schemaOwners]);
-  const steps: DatabaseStep[] = [...actAs, ...planBehaviours("planExisting", { ...input, observed })];
+  const steps: DatabaseStep[] = [...actAs, ...planExistingEach(DATABASE_TABLE, { ...input, observed })];
   // A takeover is stamped last, so a plan that fails half-way (a missing owner role) leaves the stamp as it was.
   if (takeOver) steps.push(stamp);
   return steps;

@@ -13,7 +13,6 @@ import {
   NO_FAILURES,
   NO_RULES,
   NO_STEPS,
-  planEach,
   reflectEach,
   rulesEach,
 } from "../behaviour";
@@ -178,23 +177,13 @@ export const ROLE_BEHAVIOURS: RoleBehaviours = {
 };
 
 /** The table as the walks of core/behaviour take it (each entry typed by its own fields above). */
-const TABLE = { entries: ROLE_BEHAVIOURS, fieldsOf: roleFieldsOf } as unknown as BehaviourTable<
+export const ROLE_TABLE = { entries: ROLE_BEHAVIOURS, fieldsOf: roleFieldsOf } as unknown as BehaviourTable<
   RoleBehaviour,
   RoleFieldName,
   RoleBehaviourInput,
   ObservedRole,
   RoleStep
 >;
-
-/** Every behaviour's steps for one phase, in the table's order. */
-export function planRoleBehaviours(phase: "planCreate", input: RoleBehaviourInput): RoleStep[];
-export function planRoleBehaviours(phase: "planExisting", input: RoleBehaviourInput & { observed: ObservedRole }): RoleStep[];
-export function planRoleBehaviours(
-  phase: "planCreate" | "planExisting",
-  input: RoleBehaviourInput & { observed?: ObservedRole },
-): RoleStep[] {
-  return planEach(TABLE, phase, input);
-}
 
 /** Every behaviour's refusals against the catalogs (the admin view), before anything is planned. */
 export function refuseRoleSpec(spec: PgRoleSpec, admin: AdminView | undefined): void {
@@ -203,12 +192,12 @@ export function refuseRoleSpec(spec: PgRoleSpec, admin: AdminView | undefined): 
 }
 
 /** Every behaviour's checks of a raw spec beyond its schema, field by field. */
-export const roleBehaviourFailures = (raw: Readonly<Record<string, unknown>>): FieldFailure[] => failuresEach(TABLE, raw);
+export const roleBehaviourFailures = (raw: Readonly<Record<string, unknown>>): FieldFailure[] => failuresEach(ROLE_TABLE, raw);
 /** Every behaviour's CEL rules, field by field, for the CRD. */
-export const roleBehaviourRules = (): CelRule[] => rulesEach(TABLE);
+export const roleBehaviourRules = (): CelRule[] => rulesEach(ROLE_TABLE);
 /** Recorded properties with what the catalog says, for each field the spec sets, as each behaviour reflects it. */
 export const reflectRole = (recorded: Readonly<Record<string, unknown>>, observed: ObservedRole): Record<string, unknown> =>
-  reflectEach(TABLE, recorded, observed, false);
+  reflectEach(ROLE_TABLE, recorded, observed, false);
 
 /** The roles a spec's memberships name: what the admin view is observed for. */
 export function groupsOf(spec: PgRoleSpec): string[] {

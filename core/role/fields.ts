@@ -2,6 +2,7 @@
 // serves both), and how it behaves. The role schema, the plan and the CRD are derived from this table, as for
 // databases (core/database/fields).
 import { Type, type TSchema } from "@sinclair/typebox";
+import { adoptionFields } from "../ownership";
 import { escapeLiteral as lit } from "pg";
 import { nameSchema, sqlInteger } from "../schema";
 import type { SettingsKeys } from "../settings";
@@ -164,25 +165,7 @@ export const ROLE_FIELDS = {
     behaviour: "policy",
     fix: "name an existing role that should own this role's objects",
   },
-  adopt: {
-    schema: Type.Optional(
-      Type.Boolean({
-        description:
-          "Take over a role that exists but that no pg-kopf manager has stamped (COMMENT ON ROLE, once the rest of the plan has run).",
-      }),
-    ),
-    behaviour: "policy",
-  },
-  adoptFrom: {
-    schema: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 512,
-        description: "Take over a role another pg-kopf manager stamped, naming that manager exactly as its stamp does.",
-      }),
-    ),
-    behaviour: "policy",
-  },
+  ...adoptionFields("role"),
 } satisfies Record<string, RoleField>;
 
 export type RoleFieldName = keyof typeof ROLE_FIELDS;

@@ -5,7 +5,8 @@
 import { type AdminView, grantToAdmin, rolesToActAs } from "../admin";
 import { NotOwned, RoleInUse } from "../errors";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
-import { planRoleBehaviours, refuseRoleSpec } from "./behaviours";
+import { planCreateEach, planExistingEach } from "../behaviour";
+import { refuseRoleSpec, ROLE_TABLE } from "./behaviours";
 import { ROLE_ATTRIBUTES } from "./fields";
 import type { ObservedRole } from "./observe";
 import type { PgRoleSpec } from "./spec";
@@ -45,7 +46,7 @@ export function planRole(
       { kind: "createRole", role, attributes, ...(password ? { verifier: password.verifier } : {}) },
       ...(admin ? [grantToAdmin(admin.facts, role)] : []),
       stamp,
-      ...planRoleBehaviours("planCreate", input),
+      ...planCreateEach(ROLE_TABLE, input),
     ];
   }
   if (observed.superuser) {
@@ -54,7 +55,7 @@ export function planRole(
   }
   const { takeOver } = ownership({ kind: "role", ...spec }, observed, ctx, "alter");
   const steps: RoleStep[] = admin ? adminActsAs(admin, [["name", role]]) : [];
-  steps.push(...planRoleBehaviours("planExisting", { ...input, observed }));
+  steps.push(...planExistingEach(ROLE_TABLE, { ...input, observed }));
   if (takeOver) steps.push(stamp);
   return steps;
 }
