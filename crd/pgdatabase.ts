@@ -5,8 +5,8 @@ import type { FieldFailure } from "../core/errors";
 import { databaseBehaviourRules } from "../core/database/behaviours";
 import { NOT_ROLES } from "../core/schema";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
-import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
-import { DatabaseStatusFields, statusProperties } from "./status";
+import { celList, customResourceDefinition, GROUP, type Schema, toStructural } from "./structural";
+import { DatabaseStatusFields, statusSchema } from "./status";
 
 export { GROUP, VERSION } from "./structural";
 export const KIND = "PgDatabase";
@@ -88,6 +88,6 @@ export function pgDatabaseCrd(): Schema {
       { name: "Server", type: "string", jsonPath: ".spec.server", priority: 1 },
     ],
     specSchema(),
-    statusSchema(statusProperties(DatabaseStatusFields, toStructural)),
+    statusSchema(DatabaseStatusFields),
   );
 }

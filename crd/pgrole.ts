@@ -14,8 +14,8 @@ import {
   roleBehaviourRules,
 } from "../core/role";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
-import { celList, customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
-import { RoleStatusFields, statusProperties } from "./status";
+import { celList, customResourceDefinition, GROUP, type Schema, toStructural } from "./structural";
+import { RoleStatusFields, statusSchema } from "./status";
 
 export { GROUP, VERSION } from "./structural";
 export const KIND = "PgRole";
@@ -162,7 +162,7 @@ export function pgRoleCrd(): Schema {
       { name: "Secret", type: "string", jsonPath: ".status.credentials.secretName" },
     ],
     roleSpecSchema(),
-    statusSchema(statusProperties(RoleStatusFields, toStructural)),
+    statusSchema(RoleStatusFields),
     { rules: [DEFAULT_SECRET_NAME_RULE, SECRET_NAME_IMMUTABLE_RULE] },
   );
 }

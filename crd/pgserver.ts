@@ -6,8 +6,8 @@ import { SSL_MODES } from "../core/connect";
 import type { FieldFailure } from "../core/errors";
 import { schemaFailures } from "../core/schema";
 import { DEFAULT_SERVER } from "./server";
-import { customResourceDefinition, GROUP, type Schema, statusSchema, toStructural } from "./structural";
-import { ServerStatusFields, statusProperties } from "./status";
+import { customResourceDefinition, GROUP, type Schema, toStructural } from "./structural";
+import { ServerStatusFields, statusSchema } from "./status";
 
 export { GROUP, VERSION } from "./structural";
 export const KIND = "PgServer";
@@ -173,7 +173,7 @@ export function pgServerCrd(): Schema {
       { name: "Version", type: "string", jsonPath: ".status.version" },
     ],
     serverSpecSchema(),
-    statusSchema(statusProperties(ServerStatusFields, toStructural)),
+    statusSchema(ServerStatusFields),
     {
       scope: "Cluster",
       rules: [

@@ -1,9 +1,29 @@
-// Each kind's own status fields, written once as TypeBox schemas: the controller's status types derive from them
+// Every kind's status, written once as TypeBox schemas: the common part (conditions, the generation it describes, the
+// SQL last applied) and each kind's own fields. The controller's status types derive from them
 // (controller/runtime/objects.ts), and so do the CRDs' status schemas (statusSchema). What is observation and what is
 // memory: docs/adr/0020-status-observation-and-memory.md.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { LEVELS } from "../core/database/access";
-import type { Schema } from "./structural";
+import { type Schema, toStructural } from "./structural";
+
+/** A condition, as Kubernetes' API conventions have it (metav1.Condition). */
+export const ConditionSchema = Type.Object({
+  type: Type.String(),
+  status: Type.Union([Type.Literal("True"), Type.Literal("False"), Type.Literal("Unknown")]),
+  reason: Type.String(),
+  message: Type.String(),
+  observedGeneration: Type.Optional(Type.Integer({ format: "int64" })),
+  lastTransitionTime: Type.String({ format: "date-time" }),
+});
+
+/** What every kind's status has (controller/runtime/status buildStatus writes it). */
+export const CommonStatusFields = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ format: "int64", description: "The generation of the spec the status describes." })),
+  conditions: Type.Optional(Type.Array(ConditionSchema, { "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })),
+  lastAppliedSql: Type.Optional(Type.Array(Type.String(), { description: "The statements the last reconcile that changed anything ran." })),
+});
+export type Condition = Static<typeof ConditionSchema>;
+export type CommonStatus = Static<typeof CommonStatusFields>;
 
 /** PgDatabase: the database as last observed (observation), and the access last applied (memory). */
 export const DatabaseStatusFields = Type.Object({
@@ -61,7 +81,7 @@ export type ServerStatusFields = Static<typeof ServerStatusFields>;
  * A kind's status fields as the CRD declares them: the structural subset, without `required` (a status describes what
  * the controller saw; the API server need not insist on its shape, and an older controller may write less).
  */
-export function statusProperties(fields: TSchema, structural: (s: Schema) => Schema): Record<string, Schema> {
+export function statusProperties(fields: TSchema): Record<string, Schema> {
   const strip = (s: Schema): Schema =>
     Object.fromEntries(
       Object.entries(s)
@@ -75,5 +95,23 @@ export function statusProperties(fields: TSchema, structural: (s: Schema) => Sch
               : v,
         ]),
     );
-  return (strip(structural(fields as unknown as Schema)).properties ?? {}) as Record<string, Schema>;
+  return (strip(toStructural(fields as unknown as Schema)).properties ?? {}) as Record<string, Schema>;
+}
+
+/**
+ * A kind's whole status schema: the common part, then its own fields. A condition insists on its type and status
+ * only, as the convention asks; nothing else is required.
+ */
+export function statusSchema(own: TSchema): Schema {
+  const { conditions, observedGeneration, lastAppliedSql } = statusProperties(CommonStatusFields);
+  const items = conditions.items as Schema;
+  return {
+    type: "object",
+    properties: {
+      observedGeneration,
+      conditions: { ...conditions, items: { ...items, required: ["type", "status"] } },
+      ...statusProperties(own),
+      lastAppliedSql,
+    },
+  };
 }

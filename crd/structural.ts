@@ -48,36 +48,6 @@ export function toStructural(schema: Schema): Schema {
   return out;
 }
 
-const conditionSchema: Schema = {
-  type: "object",
-  required: ["type", "status"],
-  properties: {
-    type: { type: "string" },
-    status: { type: "string", enum: ["True", "False", "Unknown"] },
-    reason: { type: "string" },
-    message: { type: "string" },
-    observedGeneration: { type: "integer", format: "int64" },
-    lastTransitionTime: { type: "string", format: "date-time" },
-  },
-};
-
-/** The status fields every kind has (controller/runtime/status buildStatus writes them), plus the kind's own. */
-export function statusSchema(own: Record<string, Schema>): Schema {
-  return {
-    type: "object",
-    properties: {
-      observedGeneration: { type: "integer", format: "int64", description: "The generation of the spec the status describes." },
-      conditions: { type: "array", items: conditionSchema, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] },
-      ...own,
-      lastAppliedSql: {
-        type: "array",
-        items: { type: "string" },
-        description: "The statements the last reconcile that changed anything ran.",
-      },
-    },
-  };
-}
-
 export interface KindNames {
   readonly kind: string;
   readonly plural: string;

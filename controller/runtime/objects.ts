@@ -1,6 +1,6 @@
 // The custom objects as the controller sees them, and the API coordinates of each kind it reconciles: one
 // descriptor per kind, so the watch, the writes, the finalizer and the queue keys are written once for all kinds.
-import type { DatabaseStatusFields, RoleStatusFields, ServerStatusFields } from "../../crd/status";
+import type { CommonStatus, Condition, DatabaseStatusFields, RoleStatusFields, ServerStatusFields } from "../../crd/status";
 import * as databaseCrd from "../../crd/pgdatabase";
 import * as roleCrd from "../../crd/pgrole";
 import * as serverCrd from "../../crd/pgserver";
@@ -32,21 +32,8 @@ export const CREATING_ANNOTATION = "pgdatabases.my.local/creating";
 /** Set to any new value to have a PgRole's password rotated (see controller/role/credentials). */
 export const ROTATE_ANNOTATION = "pgroles.my.local/rotate";
 
-export interface Condition {
-  type: string;
-  status: "True" | "False" | "Unknown";
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-  lastTransitionTime: string;
-}
-
-/** What every kind's status has: the Ready condition, the generation it describes, and the SQL last applied. */
-export interface CommonStatus {
-  observedGeneration?: number;
-  conditions?: Condition[];
-  lastAppliedSql?: string[];
-}
+/** The common status (conditions, generation, SQL last applied): crd/status.ts, with each kind's own fields. */
+export type { CommonStatus, Condition };
 
 /** Each kind's own status fields: crd/status.ts, where the CRDs' status schemas come from too. */
 export interface PgDatabaseStatus extends CommonStatus, DatabaseStatusFields {}
