@@ -1,18 +1,14 @@
-// The Postgres core's public surface: spec -> validate -> observe -> plan -> apply -> observed state.
+// The Postgres core's public surface: spec -> validate -> observe -> plan -> apply -> observed state. A room per kind
+// (databases at the top level, as pg-kopf began; roles as `role`), and what every kind shares.
+export * from "./database";
+export * as role from "./role";
+export * from "./server/identity";
 export * from "./schema";
-export * from "./database/spec";
-export * from "./database/fields";
+export * from "./behaviour";
+export * from "./settings";
 export * from "./errors";
 export * from "./connect";
-export * from "./database/observe";
-export * from "./database/steps";
-export * from "./database/plan";
-export * from "./database/behaviours";
-export * from "./database/apply";
 export * from "./ownership";
 export * from "./scram";
-export * as role from "./role";
-export * from "./database/access";
 export * from "./admin";
 export * from "./concurrency";
-export * from "./server/identity";

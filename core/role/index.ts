@@ -1,4 +1,5 @@
-// Roles: the same spec -> validate -> observe -> plan -> apply flow as databases, for PgRole.
+// Roles: the same spec -> validate -> observe -> plan -> apply flow as databases, for PgRole (the Pulumi resource and
+// the custom object alike).
 export * from "./fields";
 export * from "./behaviours";
 export * from "./names";
