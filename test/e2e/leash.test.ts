@@ -17,7 +17,7 @@ const alive = (pid: number) => {
 };
 
 test("a harness killed with SIGKILL leaves neither its Postgres nor its children running", async () => {
-  const local = join(REPO, "dist", "scripts", "local");
+  const local = join(REPO, "dist", "test", "harness");
   const script = `
     const { spawn } = require("node:child_process");
     const { startPostgres } = require(${JSON.stringify(join(local, "postgres.js"))});

@@ -117,7 +117,7 @@ describe("the real node leaves nothing behind", () => {
   test("2. after its harness is killed hard (SIGKILL): the machine as before", async () => {
     const before = snapshot();
     const script = `
-      const { startCluster } = require(${JSON.stringify(join(REPO, "dist", "scripts", "local", "cluster.js"))});
+      const { startCluster } = require(${JSON.stringify(join(REPO, "dist", "test", "harness", "cluster.js"))});
       startCluster({ realNode: true }).then((c) => {
         c.kubectl(["run", "sleeper", "--image=${PAUSE_IMAGE}", "--image-pull-policy=Never", "--restart=Never"]);
         c.kubectl(["wait", "pod/sleeper", "--for=condition=Ready", "--timeout=60s"]);
