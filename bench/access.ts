@@ -54,7 +54,7 @@ async function main() {
     const converge = await timed(async () => {
       statements = (await core.convergeDatabase(settings, coreSpec, ctx)).steps.length;
     });
-    const noop = await timed(() => core.convergeDatabase(settings, coreSpec, ctx, { previousAccess: coreSpec.access }));
+    const noop = await timed(() => core.convergeDatabase(settings, coreSpec, { ...ctx, previous: { access: coreSpec.access } }));
 
     const row = (label: string, ms: number) => `${label.padEnd(52)} ${(ms / 1000).toFixed(3).padStart(7)} s  x${(ms / floor).toFixed(2)}`;
     console.log(

@@ -84,18 +84,34 @@ export function adminMembershipSql(role: string, admin: Pick<AdminFacts, "user" 
 export interface AdminView {
   readonly facts: AdminFacts;
   readonly holds: ReadonlyMap<string, RoleHold>;
+  /** Of the superuser-only settings the plan sets, those a non-superuser admin was granted SET ON PARAMETER (15+). */
+  readonly settable?: ReadonlySet<string>;
 }
 
-/** The admin view for the roles `names`, on an open admin client. */
-export async function observeAdminView(client: Client, names: readonly (string | undefined)[]): Promise<AdminView> {
+/** From Postgres 15, a superuser-only setting can be granted: GRANT SET ON PARAMETER. */
+export const PARAMETER_PRIVILEGES = 150000;
+
+/**
+ * The admin view for the roles `names`, on an open admin client; with `parameters` (superuser-only settings the plan
+ * sets), which of them a non-superuser admin may set.
+ */
+export async function observeAdminView(
+  client: Client,
+  names: readonly (string | undefined)[],
+  parameters: readonly string[] = [],
+): Promise<AdminView> {
   const facts = await observeAdmin(client);
-  return {
-    facts,
-    holds: await observeHolds(
-      client,
-      names.filter((n): n is string => n !== undefined),
-    ),
-  };
+  const holds = await observeHolds(
+    client,
+    names.filter((n): n is string => n !== undefined),
+  );
+  if (facts.superuser || facts.versionNum < PARAMETER_PRIVILEGES || parameters.length === 0) return { facts, holds };
+  try {
+    const { rows } = await client.query("SELECT p FROM unnest($1::text[]) p WHERE has_parameter_privilege(p, 'SET')", [parameters]);
+    return { facts, holds, settable: new Set(rows.map((r) => r.p as string)) };
+  } catch (err) {
+    throw classifyError(err);
+  }
 }
 
 /**

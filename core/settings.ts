@@ -1,18 +1,109 @@
-// Session settings pg-kopf sets on an object (ALTER ROLE ... SET), written once for every kind that has them: which
-// keys are allowed, how a value's items compare (Postgres re-spells lists), the spec's checks and CEL rule, the
-// SET and RESET from the settings an object has to those asked for, and what a refresh records.
+// Session settings pg-kopf sets (ALTER ROLE ... SET, ALTER DATABASE ... SET, ALTER ROLE ... IN DATABASE ... SET),
+// written once for every kind and field that has them: the one vocabulary of keys and what each key's value is, how
+// values compare (Postgres re-spells lists), the spec's checks and CEL rule, the SET and RESET from what an object has
+// and what pg-kopf last applied, and what a refresh records. Decisions: docs/adr/0022-settings-vocabulary.md.
+import { Type } from "@sinclair/typebox";
 import type { FieldFailure } from "./errors";
 import { celList } from "./schema";
 
-/** The keys a settings field may hold, and which of them take a list (SET key TO 'a', 'b'). */
-export interface SettingsKeys {
-  readonly keys: readonly string[];
-  readonly lists: readonly string[];
+/** A settings map: key -> value as in SET (a list setting as one string, "app, public"). */
+export type Settings = Readonly<Record<string, string>>;
+
+/** What a key's value is, as Postgres parses it (its GUC type); text values are left for Postgres to judge. */
+type SettingValue =
+  /** An integer or decimal with an optional time unit; -1 only where `minusOne` (it means "off"). */
+  | { readonly type: "duration"; readonly minusOne?: true }
+  /** An integer or decimal with an optional memory unit; -1 only where `minusOne`. */
+  | { readonly type: "memory"; readonly minusOne?: true }
+  | { readonly type: "real" }
+  | { readonly type: "bool" }
+  | { readonly type: "enum"; readonly values: readonly string[] }
+  /** A comma-separated list of names: SET key TO 'a', 'b'. */
+  | { readonly type: "list" }
+  | { readonly type: "text" };
+
+interface SettingKey {
+  readonly value: SettingValue;
+  /** server_version_num of the first Postgres that has the key. */
+  readonly since?: number;
+  /** Only a superuser (or, from 15, a role granted SET ON PARAMETER) may set it: refused for an admin that may not. */
+  readonly superuser?: true;
 }
 
+const duration: SettingValue = { type: "duration" };
+const memory: SettingValue = { type: "memory" };
+const bool: SettingValue = { type: "bool" };
+const text: SettingValue = { type: "text" };
+const oneOf = (...values: string[]): SettingValue => ({ type: "enum", values });
+const MESSAGE_LEVELS = ["debug5", "debug4", "debug3", "debug2", "debug1", "log", "notice", "warning", "error"];
+
+/**
+ * The one vocabulary of settings a declared object may carry: session settings (Postgres' user context, which any role
+ * may set for itself, so a non-superuser admin can set them), and a few logging ones only a superuser may set. Nothing
+ * that loads code or changes who a session is: see REFUSED_SETTINGS.
+ */
+export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
+  search_path: { value: { type: "list" } },
+  statement_timeout: { value: duration },
+  lock_timeout: { value: duration },
+  idle_in_transaction_session_timeout: { value: duration },
+  idle_session_timeout: { value: duration, since: 140000 },
+  transaction_timeout: { value: duration, since: 170000 },
+  work_mem: { value: memory },
+  maintenance_work_mem: { value: memory },
+  temp_buffers: { value: memory },
+  effective_cache_size: { value: memory },
+  random_page_cost: { value: { type: "real" } },
+  jit: { value: bool },
+  default_transaction_isolation: { value: oneOf("serializable", "repeatable read", "read committed", "read uncommitted") },
+  default_transaction_read_only: { value: bool },
+  default_transaction_deferrable: { value: bool },
+  default_text_search_config: { value: text },
+  timezone: { value: text },
+  datestyle: { value: text },
+  intervalstyle: { value: oneOf("postgres", "postgres_verbose", "sql_standard", "iso_8601") },
+  client_min_messages: { value: oneOf(...MESSAGE_LEVELS) },
+  log_statement: { value: oneOf("none", "ddl", "mod", "all"), superuser: true },
+  log_min_duration_statement: { value: { type: "duration", minusOne: true }, superuser: true },
+  log_min_messages: { value: oneOf(...MESSAGE_LEVELS, "info", "fatal", "panic"), superuser: true },
+  log_lock_waits: { value: bool, superuser: true },
+  temp_file_limit: { value: { type: "memory", minusOne: true }, superuser: true },
+};
+
+/** Settings Postgres has that no declared object may carry, and why. */
+export const REFUSED_SETTINGS: Readonly<Record<string, string>> = {
+  session_preload_libraries: "loads a library into every session, which is the server operator's decision (postgresql.conf)",
+  local_preload_libraries: "loads a library into every session, which is the server operator's decision (postgresql.conf)",
+  role: "changes the role every session acts as; grant memberships with memberOf instead",
+};
+
+/** What to write instead, appended to a schema failure of a settings field. */
+export const SETTINGS_FIX = 'map each key to its value as a string, as in SET, e.g. {statement_timeout: "30s", search_path: "app, public"}';
+
+/**
+ * The schema of a settings map: keys and values as strings (a list setting as one string, as Postgres stores it),
+ * bounded so that the API server can cost the CRD's rules over it. The keys and values are checked by settingsFailures.
+ */
+export function settingsMapSchema(description: string) {
+  return Type.Record(Type.String({ minLength: 1, maxLength: 63 }), Type.String({ minLength: 1, maxLength: 1024 }), {
+    maxProperties: 32,
+    description: `${description} Keys: ${SETTING_NAMES.join(", ")}.`,
+  });
+}
+
+/** An optional settings field. */
+export const settingsSchema = (description: string) => Type.Optional(settingsMapSchema(description));
+
+/** Every key of the vocabulary, in its order. */
+export const SETTING_NAMES: readonly string[] = Object.keys(SETTING_KEYS);
+/** The keys only a superuser may set. */
+export const SUPERUSER_SETTINGS: readonly string[] = SETTING_NAMES.filter((k) => SETTING_KEYS[k].superuser);
+
+const isList = (key: string) => SETTING_KEYS[key]?.value.type === "list";
+
 /** A setting's value as comparable items: list settings split on commas, each trimmed and unquoted. */
-export function settingItems(keys: SettingsKeys, key: string, value: string): string[] {
-  if (!keys.lists.includes(key)) return [value];
+export function settingItems(key: string, value: string): string[] {
+  if (!isList(key)) return [value];
   return value.split(",").map((item) =>
     item
       .trim()
@@ -22,54 +113,162 @@ export function settingItems(keys: SettingsKeys, key: string, value: string): st
 }
 
 /** Whether two values of a setting are the same setting (Postgres stores `a,b` as `a, b`, quoting where needed). */
-export function sameSettingValue(keys: SettingsKeys, key: string, a: string, b: string): boolean {
-  return JSON.stringify(settingItems(keys, key, a)) === JSON.stringify(settingItems(keys, key, b));
+export function sameSettingValue(key: string, a: string, b: string): boolean {
+  return JSON.stringify(settingItems(key, a)) === JSON.stringify(settingItems(key, b));
 }
 
-/** What changes: each wanted setting that differs is set, each setting the map no longer has is reset. */
+/**
+ * What changes: each wanted setting that differs is set; each one pg-kopf applied before (`previous`) that the map no
+ * longer has is reset. A setting made by hand on a key pg-kopf never set is left alone.
+ */
 export function settingsChanges(
-  keys: SettingsKeys,
-  want: Readonly<Record<string, string>>,
-  have: Readonly<Record<string, string>>,
+  want: Settings,
+  have: Settings,
+  previous: Settings,
 ): { readonly set: readonly [string, string][]; readonly reset: readonly string[] } {
   return {
-    set: Object.entries(want).filter(([key, value]) => have[key] === undefined || !sameSettingValue(keys, key, value, have[key])),
-    reset: Object.keys(have).filter((key) => !(key in want)),
+    set: Object.entries(want).filter(([key, value]) => have[key] === undefined || !sameSettingValue(key, value, have[key])),
+    reset: Object.keys(previous).filter((key) => !(key in want) && have[key] !== undefined),
   };
 }
 
-/** The failures of a settings map beyond its schema: unknown keys, empty list items. */
-export function settingsFailures(field: string, keys: SettingsKeys, raw: unknown, kind: string): FieldFailure[] {
+const UNITS = { duration: ["us", "ms", "s", "min", "h", "d"], memory: ["B", "kB", "MB", "GB", "TB"] };
+const BOOLS = ["on", "off", "true", "false", "yes", "no", "1", "0"];
+
+/** Why Postgres would refuse a value for the key's type, as its parser does (guc.c parse_int/parse_real/parse_bool). */
+function valueProblem(value: SettingValue, v: string): string | undefined {
+  switch (value.type) {
+    case "duration":
+    case "memory": {
+      const m = /^\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*([A-Za-z]*)\s*$/.exec(v);
+      const units = UNITS[value.type];
+      if (!m || (m[2] !== "" && !units.includes(m[2])))
+        return `"${v}" is not a ${value.type === "duration" ? "time" : "size"}; write a number with one of the units ${units.join(", ")} (case matters), e.g. ${value.type === "duration" ? "30s" : "64MB"}`;
+      const n = Number(m[1]);
+      if (n < 0 && !(value.minusOne && n === -1)) return `"${v}" is negative; use 0 or more${value.minusOne ? " (or -1 for off)" : ""}`;
+      return undefined;
+    }
+    case "real":
+      return /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/.test(v) ? undefined : `"${v}" is not a number; write e.g. 1.1`;
+    case "bool":
+      return BOOLS.includes(v.toLowerCase()) ? undefined : `"${v}" is not a boolean; use one of ${BOOLS.join(", ")}`;
+    case "enum":
+      return value.values.includes(v.toLowerCase()) ? undefined : `"${v}" is not one of ${value.values.join(", ")}`;
+    case "list":
+      return settingItems("search_path", v).some((item) => item === "") ? "has an empty item; write the list as a, b" : undefined;
+    case "text":
+      return undefined;
+  }
+}
+
+/** The vocabulary's key nearest to a misspelled one (at most two edits away), to suggest. */
+function nearestKey(key: string): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length];
+  };
+  const [best] = SETTING_NAMES.map((k) => [k, distance(key, k)] as const).sort((a, b) => a[1] - b[1]);
+  return best && best[1] <= 2 ? best[0] : undefined;
+}
+
+/** What is wrong with one key and its value, if anything: a key outside the vocabulary (and why), a value Postgres would refuse. */
+export function settingProblem(key: string, value: unknown): string | undefined {
+  if (key in REFUSED_SETTINGS) return `is not set by pg-kopf: it ${REFUSED_SETTINGS[key]}`;
+  const known = SETTING_KEYS[key];
+  if (!known) {
+    if (SETTING_KEYS[key.toLowerCase()]) return `write the key in lower case, ${key.toLowerCase()}`;
+    const near = nearestKey(key.toLowerCase());
+    return `is not a setting pg-kopf sets${near ? `; did you mean ${near}?` : "."} Use one of ${SETTING_NAMES.join(", ")}`;
+  }
+  if (Array.isArray(value)) return `write the list as one string, "${value.join(", ")}"`;
+  return typeof value === "string" ? valueProblem(known.value, value) : undefined;
+}
+
+/** The failures of a settings map beyond its schema (the key set and each value), each naming `field.key`. */
+export function settingsFailures(field: string, raw: unknown): FieldFailure[] {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return [];
   return Object.entries(raw).flatMap(([key, value]): FieldFailure[] => {
-    if (!keys.keys.includes(key.toLowerCase()) || key !== key.toLowerCase())
+    const problem = settingProblem(key, value);
+    return problem ? [{ field: `${field}.${key}`, message: problem }] : [];
+  });
+}
+
+/** The key set as a CEL condition on a map expression, for the CRD. */
+export function settingsKeysCel(map: string): string {
+  return `${map}.all(k, k in ${celList(SETTING_NAMES)})`;
+}
+
+/** What the CRD says when a key is outside the vocabulary. */
+export const SETTINGS_KEYS_MESSAGE = `pg-kopf sets only ${SETTING_NAMES.join(", ")} (lower case)`;
+
+/** The key rule of a settings field, for the CRD. */
+export function settingsRule(field: string): { rule: string; message: string } {
+  return { rule: `!has(self.${field}) || ${settingsKeysCel(`self.${field}`)}`, message: `spec.${field}: ${SETTINGS_KEYS_MESSAGE}` };
+}
+
+/**
+ * Refusals against the server (InvalidSpec-style failures, naming `field.key`): a key this Postgres does not have yet,
+ * and a superuser key the admin may not set (`settable`: the superuser keys it may, from SET ON PARAMETER).
+ */
+export function serverSettingFailures(
+  field: string,
+  settings: Settings,
+  server: { readonly versionNum: number; readonly superuser: boolean; readonly user: string; readonly settable?: ReadonlySet<string> },
+): FieldFailure[] {
+  return Object.keys(settings).flatMap((key): FieldFailure[] => {
+    const known = SETTING_KEYS[key];
+    if (!known) return [];
+    if (known.since && server.versionNum < known.since)
       return [
-        { field: `${field}.${key}`, message: `is not a setting pg-kopf sets for ${kind}; use one of ${keys.keys.join(", ")} (lower case)` },
+        {
+          field: `${field}.${key}`,
+          message: `Postgres ${Math.floor(server.versionNum / 10000)} has no ${key} (it came in ${known.since / 10000}); remove it`,
+        },
       ];
-    if (typeof value === "string" && settingItems(keys, key, value).some((item) => item === ""))
-      return [{ field: `${field}.${key}`, message: "has an empty item; write the list as a, b" }];
+    if (known.superuser && !server.superuser && !server.settable?.has(key))
+      return [
+        {
+          field: `${field}.${key}`,
+          message:
+            `only a superuser may set ${key}, and the admin "${server.user}" is not one; remove it, set it in the server's ` +
+            `configuration (a managed service's parameter group), or, from Postgres 15, GRANT SET ON PARAMETER ${key} TO ${server.user}`,
+        },
+      ];
     return [];
   });
 }
 
-/** The same key rule as a CEL rule on the spec, for the CRD. */
-export function settingsRule(field: string, keys: SettingsKeys): { rule: string; message: string } {
-  return {
-    rule: `!has(self.${field}) || self.${field}.all(k, k in ${celList(keys.keys)})`,
-    message: `spec.${field}: pg-kopf sets only ${keys.keys.join(", ")} (lower case)`,
-  };
-}
-
-/** What a refresh records: each setting as recorded when Postgres says the same (it may spell a list differently), else as it is. */
-export function reflectSettings(
-  keys: SettingsKeys,
-  recorded: Readonly<Record<string, string>>,
-  observed: Readonly<Record<string, string>>,
-): Record<string, string> {
+/**
+ * What a refresh records: each setting pg-kopf recorded, as recorded while Postgres says the same (it may spell a list
+ * differently), as it is when changed by hand (drift the next update repairs), and gone when reset by hand. A
+ * setting made by hand on another key is not recorded: it is not pg-kopf's.
+ */
+export function reflectSettings(recorded: Settings, observed: Settings): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(observed).map(([key, value]) => {
-      const same = recorded[key] !== undefined && sameSettingValue(keys, key, recorded[key], value);
-      return [key, same ? recorded[key] : value];
+    Object.entries(recorded).flatMap(([key, value]): [string, string][] => {
+      const now = observed[key];
+      if (now === undefined) return [];
+      return [[key, sameSettingValue(key, value, now) ? value : now]];
     }),
   );
+}
+
+/** The superuser-only keys among settings maps: what the admin view checks SET ON PARAMETER for. */
+export function superuserKeysIn(maps: readonly (Settings | undefined)[]): string[] {
+  return [...new Set(maps.flatMap((m) => Object.keys(m ?? {}).filter((k) => SUPERUSER_SETTINGS.includes(k))))];
+}
+
+/** The settings of pg_db_role_setting's setconfig (key=value; the key never contains "=", the value may). */
+export function parseSetconfig(setconfig: readonly string[] | null): Record<string, string> {
+  return Object.fromEntries((setconfig ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+}
+
+/** The SQL value list of SET key TO ...: a list setting's items each as a literal. */
+export function settingValueSql(key: string, value: string, literal: (v: string) => string): string {
+  return settingItems(key, value).map(literal).join(", ");
 }

@@ -39,9 +39,12 @@ test("every field carries the core's constraints and documentation", () => {
 
 test("the schema is structural: no keyword Kubernetes rejects", () => {
   const walk = (s: S, path: string) => {
-    for (const bad of ["anyOf", "const", "additionalProperties", "uniqueItems", "$id"]) assert.ok(!(bad in s), `${path} has ${bad}`);
+    for (const bad of ["anyOf", "const", "uniqueItems", "$id"]) assert.ok(!(bad in s), `${path} has ${bad}`);
+    // A map's values have a schema (additionalProperties: {...}); additionalProperties: false is Kubernetes' own pruning.
+    if ("additionalProperties" in s) assert.equal(typeof s.additionalProperties, "object", `${path} has additionalProperties: false`);
     for (const [k, v] of Object.entries(s.properties ?? {})) walk(v as S, `${path}.${k}`);
     if (s.items) walk(s.items, `${path}[]`);
+    if (typeof s.additionalProperties === "object") walk(s.additionalProperties, `${path}{}`);
   };
   walk(specSchema(), "spec");
   assert.equal(crdSpec().properties.extensions["x-kubernetes-list-type"], "set");

@@ -35,9 +35,24 @@ export const DatabaseStatusFields = Type.Object({
         encoding: Type.String(),
         tablespace: Type.String(),
         connectionLimit: Type.Integer(),
+        config: Type.Optional(
+          Type.Record(Type.String(), Type.String(), {
+            description: "The database's own settings (pg_db_role_setting), as Postgres stores them.",
+          }),
+        ),
       },
       { description: "The database as last observed in Postgres." },
     ),
+  ),
+  config: Type.Optional(
+    Type.Record(Type.String(), Type.String(), {
+      description: "The settings last applied (spec.config): a key removed from spec.config is reset only if it is here.",
+    }),
+  ),
+  roleConfig: Type.Optional(
+    Type.Record(Type.String(), Type.Record(Type.String(), Type.String()), {
+      description: "The role settings last applied (spec.roleConfig): a key removed from spec.roleConfig is reset only if it is here.",
+    }),
   ),
   access: Type.Optional(
     Type.Array(Type.Object({ role: Type.String(), level: Type.Union(LEVELS.map((l) => Type.Literal(l))) }), {
@@ -53,6 +68,11 @@ export const RoleStatusFields = Type.Object({
       { oid: Type.Integer(), login: Type.Boolean(), memberOf: Type.Array(Type.String()) },
       { description: "The role as last observed in Postgres." },
     ),
+  ),
+  config: Type.Optional(
+    Type.Record(Type.String(), Type.String(), {
+      description: "The settings last applied (spec.config): a key removed from spec.config is reset only if it is here.",
+    }),
   ),
   credentials: Type.Optional(
     Type.Object(

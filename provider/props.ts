@@ -199,3 +199,8 @@ export function hasPlannedWork(olds: Props, news: Props): boolean {
   const planned = Array.isArray(news.plannedSql) ? news.plannedSql.map(String).filter((s) => !s.startsWith(NOT_PLANNED)) : [];
   return planned.length > 0 && JSON.stringify(planned) !== JSON.stringify(olds.plannedSql);
 }
+
+/** A settings map the state recorded (config, or one role's entry of roleConfig), or undefined when none is. */
+export function recordedSettings(value: unknown): core.Settings | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as core.Settings) : undefined;
+}

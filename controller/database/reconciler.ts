@@ -51,11 +51,10 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
   const attempt: Attempt = { current: obj, database: parsed.spec.name, sql: [], creating: false };
   try {
     const { settings } = await deps.servers.resolve(parsed.server, obj.metadata.namespace);
-    const ctx = { ...clusterOwner(obj), claimsUnstamped: claimsCreation(obj, attempt.database) };
+    const ctx = { ...clusterOwner(obj), claimsUnstamped: claimsCreation(obj, attempt.database), previous: appliedOf(obj) };
     const { observed } = await core.convergeDatabase(settings, parsed.spec, ctx, {
       onStep: (_step, statement) => attempt.sql.push(statement),
       beforeApply: (steps) => beforeApply(deps, attempt, steps),
-      previousAccess: obj.status?.access ?? [],
     });
     return await finishReconciled(deps, attempt, parsed.spec, observed);
   } catch (err) {
@@ -115,8 +114,9 @@ async function finishReconciled(
         encoding: observed.encoding,
         tablespace: observed.tablespace,
         connectionLimit: observed.connectionLimit,
+        config: { ...observed.config },
       },
-      ...(spec.access?.length ? { access: [...spec.access] } : {}),
+      ...appliedMemory(spec),
     },
     appliedSql: sql,
   });
@@ -125,7 +125,7 @@ async function finishReconciled(
 
 async function finishFailed(key: string, deps: ReconcilerDeps<PgDatabaseObject>, attempt: Attempt, err: unknown): Promise<ReconcileResult> {
   let current = attempt.current;
-  if (attempt.apiError || err instanceof KubeApiError) return finishRefused(deps, current, attempt.apiError ?? err, keptAccess(current));
+  if (attempt.apiError || err instanceof KubeApiError) return finishRefused(deps, current, attempt.apiError ?? err, keptMemory(current));
   const e = inClusterWords(core.classifyError(err));
   // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
   // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
@@ -136,7 +136,7 @@ async function finishFailed(key: string, deps: ReconcilerDeps<PgDatabaseObject>,
     reason: e.reason,
     message: e.message,
     appliedSql: attempt.sql,
-    details: keptAccess(current),
+    details: keptMemory(current),
   };
   await finish(deps, current, verdict);
   deps.log.warn({ key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
@@ -151,9 +151,26 @@ function inClusterWords(e: core.PgKopfError): core.PgKopfError {
   );
 }
 
-/** What was granted before stays recorded until a success replaces it: a failure (one transaction) granted nothing. */
-function keptAccess(obj: PgDatabaseObject): Pick<PgDatabaseStatus, "access"> {
-  return obj.status?.access ? { access: obj.status.access } : {};
+type Memory = Pick<PgDatabaseStatus, "access" | "config" | "roleConfig">;
+
+/** What a success records as applied (the status' memory, docs/adr/0020): the access and settings of the spec. */
+function appliedMemory(spec: core.PgDatabaseSpec): Memory {
+  return {
+    ...(spec.access?.length ? { access: [...spec.access] } : {}),
+    ...(spec.config && Object.keys(spec.config).length ? { config: { ...spec.config } } : {}),
+    ...(spec.roleConfig && Object.keys(spec.roleConfig).length ? { roleConfig: structuredClone(spec.roleConfig) } : {}),
+  };
+}
+
+/** What was applied before stays recorded until a success replaces it: a failure (one transaction) granted nothing. */
+function keptMemory(obj: PgDatabaseObject): Memory {
+  const { access, config, roleConfig } = obj.status ?? {};
+  return { ...(access ? { access } : {}), ...(config ? { config } : {}), ...(roleConfig ? { roleConfig } : {}) };
+}
+
+/** The memory the plan is given: what an access entry or a setting removed from the spec undoes. */
+function appliedOf(obj: PgDatabaseObject): core.DatabaseMemory {
+  return keptMemory(obj);
 }
 
 async function reconcileDeletion(

@@ -88,11 +88,16 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
       delivered = step;
     }
     if (!hasFinalizer(deps.api.kind, latest.current)) latest.current = await addFinalizer(deps.api, latest.current);
-    const { observed } = await core.role.convergeRole(settings, spec, clusterOwner(obj), {
-      password: delivered?.password,
-      passwordIfCreated: delivered?.passwordIfCreated,
-      onStep: (_s, shown) => sql.push(shown),
-    });
+    const { observed } = await core.role.convergeRole(
+      settings,
+      spec,
+      { ...clusterOwner(obj), previous: keptMemory(obj) },
+      {
+        password: delivered?.password,
+        passwordIfCreated: delivered?.passwordIfCreated,
+        onStep: (_s, shown) => sql.push(shown),
+      },
+    );
     const credentials = delivered?.credentials;
     if (credentials) deps.applied.set(key, credentials);
     await finish(deps, latest.current, {
@@ -102,16 +107,17 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
       details: {
         role: { oid: observed.oid, login: observed.login, memberOf: [...observed.memberOf] },
         ...(credentials ? { credentials } : {}),
+        ...(spec.config && Object.keys(spec.config).length ? { config: { ...spec.config } } : {}),
       },
       appliedSql: sql,
     });
     return { outcome: { kind: "done" }, reason: "Reconciled" };
   } catch (err) {
     const { current } = latest;
-    if (err instanceof KubeApiError) return finishRefused(deps, current, err, keptCredentials(current));
+    if (err instanceof KubeApiError) return finishRefused(deps, current, err, keptRecord(current));
     const e = core.classifyError(err);
     // The role still has the password of the Secret it was last set from: that record stays until it changes.
-    await finish(deps, current, { ready: false, reason: e.reason, message: e.message, details: keptCredentials(current) });
+    await finish(deps, current, { ready: false, reason: e.reason, message: e.message, details: keptRecord(current) });
     deps.log.warn({ kind: "PgRole", key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
     return { ...afterFailure(e, deps.slowRetryMs), reason: e.reason };
   }
@@ -184,7 +190,7 @@ function forbidden(err: unknown): "forbidden" {
 
 /** Refuses, before any SQL, a PgRole whose credentials cannot be delivered: a role nobody can log in as helps no one. */
 async function refuse(deps: RoleReconcilerDeps, obj: PgRoleObject, reason: CredentialsReason, message: string): Promise<ReconcileResult> {
-  await finish(deps, obj, { ready: false, reason, message, details: keptCredentials(obj) });
+  await finish(deps, obj, { ready: false, reason, message, details: keptRecord(obj) });
   return { outcome: { kind: "requeueAfter", ms: deps.slowRetryMs }, reason };
 }
 
@@ -209,9 +215,15 @@ function secretNotOwned(deps: RoleReconcilerDeps, obj: PgRoleObject, secretName:
   );
 }
 
-/** The credentials record of the last success, carried over by a reconcile that set no password. */
-function keptCredentials(obj: PgRoleObject): Pick<PgRoleStatus, "credentials"> {
-  return obj.status?.credentials ? { credentials: obj.status.credentials } : {};
+/** The credentials record and the settings of the last success, carried over by a reconcile that changed neither. */
+function keptRecord(obj: PgRoleObject): Pick<PgRoleStatus, "credentials" | "config"> {
+  const { credentials, config } = obj.status ?? {};
+  return { ...(credentials ? { credentials } : {}), ...(config ? { config } : {}) };
+}
+
+/** What the plan is given as last applied: the settings a key removed from spec.config resets. */
+function keptMemory(obj: PgRoleObject): core.role.RoleMemory {
+  return obj.status?.config ? { config: obj.status.config } : {};
 }
 
 async function reconcileDeletion(
@@ -236,5 +248,5 @@ async function reconcileDeletion(
       }
     : undefined;
   // The credentials Secret goes with the object (its owner reference): the garbage collector deletes it.
-  return finishDeletion(deps, obj, `role "${parsed?.spec.name ?? String(obj.spec?.name)}"`, reclaim, keptCredentials(obj));
+  return finishDeletion(deps, obj, `role "${parsed?.spec.name ?? String(obj.spec?.name)}"`, reclaim, keptRecord(obj));
 }

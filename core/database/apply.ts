@@ -9,10 +9,11 @@ import { OWNED_PUBLIC_SCHEMA, observeAdmin, observeAdminView } from "../admin";
 import { lockPrivileges, retryingRaces } from "../concurrency";
 import { inTransaction, withClient, type ConnectionSettings } from "../connect";
 import { AdminLacksPrivilege, classifyError, PlanChanged, PostgresRejected, RoleMissing } from "../errors";
-import { observeDatabaseWith, observeExtensionsWith, observeSessions, type ObservedDatabase } from "./observe";
-import { needsAccess } from "./behaviours";
+import { observeDatabaseWith, observeExtensionsWith, observeRoleConfigWith, observeSessions, type ObservedDatabase } from "./observe";
+import { type DatabaseMemory, needsAccess } from "./behaviours";
+import { superuserKeysIn } from "../settings";
 import { planDatabase, planDatabaseDelete, type DatabasePlanContext } from "./plan";
-import { type AccessEntry, accessSchemas, observeAccessWith, observeTemplatePublicSchema, type TemplatePublicSchema } from "./access";
+import { accessSchemas, observeAccessWith, observeTemplatePublicSchema, type TemplatePublicSchema } from "./access";
 import type { PgDatabaseSpec } from "./spec";
 import { describeDatabaseStep, databaseStepField, databaseStepSql, databaseStepTarget, type DatabaseStep } from "./steps";
 
@@ -120,22 +121,25 @@ export interface ConvergedDatabase {
 export function observeDatabaseFor(
   settings: ConnectionSettings,
   spec: PgDatabaseSpec,
-  previousAccess: readonly AccessEntry[] = [],
+  previous: DatabaseMemory = {},
 ): Promise<ObservedDatabase | undefined> {
-  return withClient(settings, undefined, (admin) => observeForWith(admin, settings, spec, previousAccess));
+  return withClient(settings, undefined, (admin) => observeForWith(admin, settings, spec, previous));
 }
 
 async function observeForWith(
   admin: Client,
   settings: ConnectionSettings,
   spec: PgDatabaseSpec,
-  previousAccess: readonly AccessEntry[],
+  previous: DatabaseMemory,
 ): Promise<ObservedDatabase | undefined> {
-  const db = await observeDatabaseWith(admin, spec.name);
+  const found = await observeDatabaseWith(admin, spec.name);
+  // Settings of roles in the database: those the spec maps, and those pg-kopf set before (what a removal resets).
+  const configured = [...new Set([...Object.keys(spec.roleConfig ?? {}), ...Object.keys(previous.roleConfig ?? {})])];
+  const db = found && configured.length ? { ...found, roleConfig: await observeRoleConfigWith(admin, found.oid, configured) } : found;
   const extensions = (spec.extensions?.length ?? 0) > 0;
-  const access = needsAccess(spec, previousAccess);
+  const access = needsAccess(spec, previous);
   if (!db?.allowConnections || (!extensions && !access)) return db;
-  const roles = [...new Set([...(spec.access ?? []), ...previousAccess].map((a) => a.role))];
+  const roles = [...new Set([...(spec.access ?? []), ...(previous.access ?? [])].map((a) => a.role))];
   return withClient(settings, spec.name, async (c) => ({
     ...db,
     ...(extensions ? { extensions: await observeExtensionsWith(c) } : {}),
@@ -154,6 +158,7 @@ export function databaseRoles(spec: PgDatabaseSpec, observed: ObservedDatabase |
     ...(spec.schemas ?? []).map((s) => s.owner),
     ...(observed?.access?.schemas ?? []).map((s) => s.owner),
     ...(observed ? [] : (spec.access ?? []).map((a) => a.role)),
+    ...Object.keys(spec.roleConfig ?? {}),
   ];
 }
 
@@ -178,7 +183,8 @@ async function observePlanContextWith(
         ? { owner: facts.bootstrap, publicPrivileges: ["CREATE", "USAGE"] }
         : await withClient(settings, template, observeTemplatePublicSchema);
   }
-  const view = await observeAdminView(admin, [...databaseRoles(spec, observed), templatePublic?.owner]);
+  const superuserKeys = superuserKeysIn([spec.config, ...Object.values(spec.roleConfig ?? {})]);
+  const view = await observeAdminView(admin, [...databaseRoles(spec, observed), templatePublic?.owner], superuserKeys);
   return { admin: view, ...(templatePublic ? { templatePublic } : {}) };
 }
 
@@ -206,8 +212,6 @@ export interface ConvergeDatabaseOptions {
    * be ours. A throw here stops the converge before anything runs.
    */
   readonly beforeApply?: (steps: readonly DatabaseStep[]) => Promise<void>;
-  /** The access last applied (the engine's record): what an entry removed or lowered revokes. */
-  readonly previousAccess?: readonly AccessEntry[];
 }
 
 /**
@@ -221,17 +225,18 @@ export async function convergeDatabase(
   ctx: DatabasePlanContext,
   options: ConvergeDatabaseOptions = {},
 ): Promise<ConvergedDatabase> {
-  const { onStep, expected, beforeApply, previousAccess = [] } = options;
+  const { onStep, expected, beforeApply } = options;
+  const previous = ctx.previous ?? {};
   return withClient(settings, undefined, async (admin) => {
-    const before = await observeForWith(admin, settings, spec, previousAccess);
-    const steps = planDatabase(spec, before, { ...ctx, ...(await observePlanContextWith(admin, settings, spec, before)) }, previousAccess);
+    const before = await observeForWith(admin, settings, spec, previous);
+    const steps = planDatabase(spec, before, { ...ctx, ...(await observePlanContextWith(admin, settings, spec, before)) });
     const planned = steps.map(describeDatabaseStep);
     if (expected && JSON.stringify(planned) !== JSON.stringify(expected)) {
       throw new PlanChanged("database", expected, planned);
     }
     if (beforeApply && steps.length > 0) await beforeApply(steps);
     await applyStepsWith(admin, settings, steps, onStep);
-    const after = steps.length ? await observeForWith(admin, settings, spec, []) : before;
+    const after = steps.length ? await observeForWith(admin, settings, spec, {}) : before;
     if (!after) {
       throw new PostgresRejected(`database "${spec.name}" is missing right after it was created`, { transient: true });
     }

@@ -38,6 +38,8 @@ const SAMPLES: { readonly [F in FieldName]: Sample } = {
   allowConnections: { a: true, b: false },
   connectionLimit: { a: 5, b: 10 },
   isTemplate: { a: false, b: true },
+  config: { a: { statement_timeout: "30s", lock_timeout: "5s" }, b: { statement_timeout: "1min" } },
+  roleConfig: { a: { reader: { work_mem: "64MB", search_path: "app, public" } }, b: { reader: { work_mem: "128MB" } } },
   extensions: { a: ["citext"], b: ["citext", "pgcrypto"] },
   schemas: { a: [], b: [{ name: "app_data" }] },
   access: { a: [], b: [{ role: "reader", level: "read" }] },
@@ -62,6 +64,8 @@ const base: ObservedDatabase = {
   connectionLimit: -1,
   allowConnections: true,
   isTemplate: false,
+  config: {},
+  roleConfig: { reader: {} },
   comment: ownershipStamp(manager),
   extensions: [],
   access: freshAccess(["reader"]),
@@ -111,6 +115,50 @@ const CHECKS: { readonly [B in Behaviour]: (field: FieldName, s: Sample) => void
     assert.deepEqual(fieldsNamed(planDatabase(specWith(field, s.b), observedWith(field, s.a), ctx)), [field], "one ALTER, naming it");
     assert.ok(!replacingChange(field, s.a, s.b), "changed in place");
     assert.equal(reflectDatabase({ [field]: s.b }, observedWith(field, s.a), false)[field], s.a, "a refresh reflects it");
+  },
+  settings: (field, s) => {
+    const set = planDatabase(specWith(field, s.a), undefined, ctx).slice(2);
+    assert.deepEqual(fieldsNamed(set), ["config.statement_timeout", "config.lock_timeout"], "SET at creation, each naming its key");
+    assert.deepEqual(planDatabase(specWith(field, s.a), observedWith(field, s.a), ctx), [], "the same settings are no step");
+    const previous = { [field]: s.a };
+    const steps = planDatabase(specWith(field, s.b), observedWith(field, s.a), { ...ctx, previous });
+    assert.deepEqual(
+      steps.map((step) => step.kind),
+      ["setDatabaseConfig", "resetDatabaseConfig"],
+      "SET what differs, RESET what pg-kopf set and the map dropped",
+    );
+    assert.deepEqual(planDatabase(specWith(field, s.b), observedWith(field, s.a), ctx).length, 1, "a key pg-kopf never set is left alone");
+    const byHand = { statement_timeout: "10s", work_mem: "4MB" };
+    assert.deepEqual(
+      reflectDatabase({ [field]: s.a }, observedWith(field, byHand), false)[field],
+      { statement_timeout: "10s" },
+      "a refresh reflects what pg-kopf set, and only that",
+    );
+    assert.ok(!replacingChange(field, s.a, s.b), "changed in place");
+  },
+  roleSettings: (field, s) => {
+    const set = planDatabase(specWith(field, s.a), undefined, ctx).slice(2);
+    assert.deepEqual(
+      fieldsNamed(set),
+      ["roleConfig.reader.work_mem", "roleConfig.reader.search_path"],
+      "SET at creation, naming role and key",
+    );
+    assert.deepEqual(planDatabase(specWith(field, s.a), observedWith(field, s.a), ctx), [], "the same settings are no step");
+    const steps = planDatabase(specWith(field, s.b), observedWith(field, s.a), { ...ctx, previous: { [field]: s.a } });
+    assert.deepEqual(
+      steps.map((step) => step.kind),
+      ["setRoleConfigIn", "resetRoleConfigIn"],
+      "SET what differs, RESET what pg-kopf set and the map dropped",
+    );
+    const dropped = planDatabase(specWith(field, {}), observedWith(field, s.a), { ...ctx, previous: { [field]: s.a } });
+    assert.equal(dropped.length, 2, "a role dropped from the map has its settings reset");
+    const byHand = { reader: { work_mem: "1GB", temp_buffers: "16MB" } };
+    assert.deepEqual(
+      reflectDatabase({ [field]: s.b }, observedWith(field, byHand), false)[field],
+      { reader: { work_mem: "1GB" } },
+      "a refresh reflects what pg-kopf set",
+    );
+    assert.ok(!replacingChange(field, s.a, s.b), "changed in place");
   },
   extensions: (field, s) => {
     assert.deepEqual(fieldsNamed(planDatabase(specWith(field, s.a), undefined, ctx).slice(2)), [field], "installed at creation");

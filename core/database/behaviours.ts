@@ -16,7 +16,18 @@ import {
   reflectEach,
   rulesEach,
 } from "../behaviour";
-import { InvalidSpec, RoleMissing } from "../errors";
+import { type FieldFailure, InvalidSpec, RoleMissing } from "../errors";
+import { NOT_ROLES } from "../schema";
+import {
+  reflectSettings,
+  serverSettingFailures,
+  type Settings,
+  settingsChanges,
+  settingsFailures,
+  SETTINGS_KEYS_MESSAGE,
+  settingsKeysCel,
+  settingsRule,
+} from "../settings";
 import type { AdminView } from "../admin";
 import { cannotGrantOnSchema } from "../admin";
 import { type AccessEntry, freshAccess, missingRoles, type ObservedAccess, planAccess, type TemplatePublicSchema } from "./access";
@@ -38,13 +49,24 @@ import type { ObservedDatabase } from "./observe";
 import type { PgDatabaseSpec } from "./spec";
 import type { DatabaseStep } from "./steps";
 
-/** What a behaviour's planner is given: the spec, what the admin can do, and the access last applied. */
+/**
+ * What pg-kopf last applied to a database, as its engine records it (the Pulumi state, the PgDatabase's status): what
+ * an access entry removed or lowered revokes, and which settings a key removed from the spec resets. Nothing
+ * recorded, nothing revoked or reset (docs/adr/0020).
+ */
+export interface DatabaseMemory {
+  readonly access?: readonly AccessEntry[];
+  readonly config?: Settings;
+  readonly roleConfig?: Readonly<Record<string, Settings>>;
+}
+
+/** What a behaviour's planner is given: the spec, what the admin can do, and what pg-kopf last applied. */
 export interface BehaviourPlanInput {
   readonly spec: PgDatabaseSpec;
   readonly admin?: AdminView;
   /** For a database to be created: its template's public schema (default: a stock one of Postgres 15 or later). */
   readonly templatePublic?: TemplatePublicSchema;
-  readonly previousAccess: readonly AccessEntry[];
+  readonly previous: DatabaseMemory;
 }
 
 /**
@@ -137,8 +159,10 @@ export const ACCESS_FIELDS: { readonly [F in FieldOf<"access">]: string } = {
 };
 
 /** Whether the spec asks for anything inside the database beyond extensions: schemas, access, revokePublic. */
-export function needsAccess(spec: PgDatabaseSpec, previousAccess: readonly AccessEntry[] = []): boolean {
-  return (spec.schemas?.length ?? 0) > 0 || (spec.access?.length ?? 0) > 0 || spec.revokePublic === true || previousAccess.length > 0;
+export function needsAccess(spec: PgDatabaseSpec, previous: DatabaseMemory = {}): boolean {
+  return (
+    (spec.schemas?.length ?? 0) > 0 || (spec.access?.length ?? 0) > 0 || spec.revokePublic === true || (previous.access?.length ?? 0) > 0
+  );
 }
 
 /** The schemas of an observation on which the admin holds no grant option (see AccessSpec.ungrantable). */
@@ -169,8 +193,79 @@ function planAccessExisting(input: BehaviourPlanInput & { observed: ObservedData
   return planAccess(
     { ...access, owner: spec.owner ?? observed.owner, ungrantable: ungrantable(input.admin, observed.access) },
     observed.access,
-    input.previousAccess,
+    input.previous.access,
   );
+}
+
+/** Refuses (InvalidSpec) settings this server lacks, or superuser-only ones the admin may not set. */
+function refuseServerSettings(maps: readonly [string, Settings][], admin: AdminView | undefined): void {
+  if (!admin) return;
+  const failures = maps.flatMap(([field, map]) => serverSettingFailures(field, map, { ...admin.facts, settable: admin.settable }));
+  if (failures.length) throw new InvalidSpec(failures);
+}
+
+/** ALTER DATABASE ... SET for each wanted setting that differs, RESET for each pg-kopf set that the map dropped. */
+function planDatabaseSettings(
+  fields: readonly FieldOf<"settings">[],
+  input: BehaviourPlanInput,
+  observed?: ObservedDatabase,
+): DatabaseStep[] {
+  const database = input.spec.name;
+  return fields.flatMap((field) => {
+    const want = input.spec[field];
+    if (want === undefined) return [];
+    refuseServerSettings([[field, want]], input.admin);
+    const { set, reset } = settingsChanges(want, observed?.[field] ?? {}, input.previous[field] ?? {});
+    return [
+      ...set.map(([key, value]): DatabaseStep => ({ kind: "setDatabaseConfig", database, key, value })),
+      ...reset.map((key): DatabaseStep => ({ kind: "resetDatabaseConfig", database, key })),
+    ];
+  });
+}
+
+/**
+ * ALTER ROLE ... IN DATABASE ... SET / RESET, role by role: each role the spec maps, and each pg-kopf set settings for
+ * before that the spec dropped (its keys reset). A mapped role that does not exist is RoleMissing.
+ */
+function planRoleSettings(
+  fields: readonly FieldOf<"roleSettings">[],
+  input: BehaviourPlanInput,
+  observed?: ObservedDatabase,
+): DatabaseStep[] {
+  const database = input.spec.name;
+  return fields.flatMap((field) => {
+    const want = input.spec[field];
+    const previous = input.previous[field] ?? {};
+    if (want === undefined) return [];
+    refuseServerSettings(
+      Object.entries(want).map(([role, map]) => [`${field}.${role}`, map]),
+      input.admin,
+    );
+    const have = observed?.[field];
+    if (have) {
+      const missing = Object.keys(want).filter((role) => !(role in have));
+      if (missing.length) throw new RoleMissing(missing, field);
+    }
+    return [...new Set([...Object.keys(want), ...Object.keys(previous)])].flatMap((role) => {
+      const { set, reset } = settingsChanges(want[role] ?? {}, have?.[role] ?? {}, previous[role] ?? {});
+      return [
+        ...set.map(([key, value]): DatabaseStep => ({ kind: "setRoleConfigIn", database, role, key, value })),
+        ...reset.map((key): DatabaseStep => ({ kind: "resetRoleConfigIn", database, role, key })),
+      ];
+    });
+  });
+}
+
+/** Each role of a roleConfig map that is no role (PUBLIC, the session's roles), then each role's settings. */
+function roleSettingsFailures(field: string, raw: Readonly<Record<string, unknown>>): FieldFailure[] {
+  const byRole = raw[field];
+  if (typeof byRole !== "object" || byRole === null || Array.isArray(byRole)) return [];
+  return Object.entries(byRole).flatMap(([role, map]): FieldFailure[] => [
+    ...(NOT_ROLES.includes(role.toLowerCase())
+      ? [{ field: `${field}.${role}`, message: `"${role}" is not a role; name the role (config sets the database's own settings)` }]
+      : []),
+    ...settingsFailures(`${field}.${role}`, map),
+  ]);
 }
 
 /** In the order the plan runs them: refusals first, then ALTERs, extensions and what is inside the database. */
@@ -209,6 +304,36 @@ export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
     planCreate: none,
     planExisting: (fields, { spec, observed }) => alterChanged(fields, spec, observed),
     reflect: asObserved,
+  },
+  settings: {
+    validate: (field, raw) => settingsFailures(field, raw[field]),
+    rules: (field) => [settingsRule(field)],
+    replaces: "never",
+    observed: false,
+    planCreate: (fields, input) => planDatabaseSettings(fields, input),
+    planExisting: (fields, input) => planDatabaseSettings(fields, input, input.observed),
+    // What pg-kopf set, as Postgres has it now; a setting made by hand on another key is not pg-kopf's.
+    reflect: (field, recorded, observed) =>
+      recorded === null || recorded === undefined ? AS_RECORDED : reflectSettings(recorded as Settings, observed[field]),
+  },
+  roleSettings: {
+    validate: roleSettingsFailures,
+    rules: (field) => [
+      {
+        rule: `!has(self.${field}) || self.${field}.all(r, ${settingsKeysCel(`self.${field}[r]`)})`,
+        message: `spec.${field}: ${SETTINGS_KEYS_MESSAGE}`,
+      },
+    ],
+    replaces: "never",
+    observed: false,
+    planCreate: (fields, input) => planRoleSettings(fields, input),
+    planExisting: (fields, input) => planRoleSettings(fields, input, input.observed),
+    reflect: (field, recorded, observed) => {
+      const have = observed[field];
+      if (recorded === null || recorded === undefined || !have) return AS_RECORDED;
+      const byRole = recorded as Record<string, Settings>;
+      return Object.fromEntries(Object.entries(byRole).map(([role, map]) => [role, reflectSettings(map, have[role] ?? {})]));
+    },
   },
   extensions: {
     ...plain,

@@ -9,7 +9,17 @@ import { ownershipStamp } from "../ownership";
 import { changedFields } from "../../provider/database/handlers";
 import { specSchema } from "../../crd/pgdatabase";
 
-const BEHAVIOURS: Behaviour[] = ["identity", "immutable", "creationOnly", "mutable", "extensions", "access", "policy"];
+const BEHAVIOURS: Behaviour[] = [
+  "identity",
+  "immutable",
+  "creationOnly",
+  "mutable",
+  "settings",
+  "roleSettings",
+  "extensions",
+  "access",
+  "policy",
+];
 
 test("every schema property is classified, and the schema has no field the table lacks", () => {
   assert.deepEqual(Object.keys(PgDatabaseSpecSchema.properties), FIELD_NAMES);
@@ -42,10 +52,11 @@ const appDb: ObservedDatabase = {
   connectionLimit: -1,
   allowConnections: true,
   isTemplate: false,
+  config: {},
 };
 
 test("every observed field is read from the catalog (ObservedDatabase has a key for each)", () => {
-  const observed: Required<Omit<ObservedDatabase, "comment" | "extensions" | "access">> = { ...appDb, icuLocale: "und" };
+  const observed: Required<Omit<ObservedDatabase, "comment" | "extensions" | "access" | "roleConfig">> = { ...appDb, icuLocale: "und" };
   for (const f of OBSERVED_FIELDS) assert.ok(f in observed, f);
 });
 

@@ -5,6 +5,7 @@ import { Type, type TSchema } from "@sinclair/typebox";
 import { adoptionFields } from "../ownership";
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 import { MAX_NAME_BYTES, NAME_PATTERN, nameSchema, sqlInteger } from "../schema";
+import { SETTINGS_FIX, settingsMapSchema, settingsSchema } from "../settings";
 
 const LOCALE_PATTERN = "^[A-Za-z0-9_.@-]+$";
 
@@ -16,6 +17,8 @@ const LOCALE_PATTERN = "^[A-Za-z0-9_.@-]+$";
  *   checked against the live database; unsetting it means "whatever it is".
  * - creationOnly: used by CREATE DATABASE and never reported back (template); the same change rule as immutable.
  * - mutable: reported back and ALTERed in place.
+ * - settings: the database's session settings (ALTER DATABASE ... SET / RESET), keys from core/settings.
+ * - roleSettings: settings of a role in this database (ALTER ROLE ... IN DATABASE ... SET / RESET), by role.
  * - extensions: installed inside the database; removing one from the list leaves it installed.
  * - access: schemas and access levels inside the database (./access): granted, and revoked only as far as a level
  *   pg-kopf granted before asks; a schema removed from the list is left in place.
@@ -57,7 +60,7 @@ type Field =
       readonly alterSql: (database: string, value: never) => string;
       readonly spelling?: Spelling;
     })
-  | (FieldBase & { readonly behaviour: "extensions" | "access" | "policy" });
+  | (FieldBase & { readonly behaviour: "settings" | "roleSettings" | "extensions" | "access" | "policy" });
 
 const int = sqlInteger;
 const bool = (b: boolean): string => (b ? "true" : "false");
@@ -190,6 +193,28 @@ export const FIELDS = {
     createOption: (v: boolean) => `IS_TEMPLATE ${bool(v)}`,
     alter: (database: string, isTemplate: boolean) => ({ kind: "alterIsTemplate", database, isTemplate }),
     alterSql: (db: string, v: boolean) => `ALTER DATABASE ${id(db)} WITH IS_TEMPLATE ${bool(v)}`,
+  },
+  config: {
+    schema: settingsSchema(
+      "Session settings of every session in the database: ALTER DATABASE ... SET key TO value, and RESET for a key pg-kopf set that the map no longer has (unset: settings left alone; a key set by hand is left alone).",
+    ),
+    behaviour: "settings",
+    fix: SETTINGS_FIX,
+  },
+  roleConfig: {
+    schema: Type.Optional(
+      Type.Record(
+        name("The role the settings are for."),
+        settingsMapSchema("The role's settings in this database: ALTER ROLE ... IN DATABASE ... SET key TO value."),
+        {
+          maxProperties: 32,
+          description:
+            "Settings of a role in this database, by role: ALTER ROLE <role> IN DATABASE <database> SET key TO value, and RESET for a key pg-kopf set that the map no longer has. They win over the role's and the database's own settings. The role must exist.",
+        },
+      ),
+    ),
+    behaviour: "roleSettings",
+    fix: `map each existing role to its settings, e.g. {reporting: {work_mem: "256MB"}}; ${SETTINGS_FIX}`,
   },
   extensions: {
     schema: Type.Optional(

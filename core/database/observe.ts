@@ -3,6 +3,7 @@ import type { Client } from "pg";
 import { classifyError } from "../errors";
 import { withClient, type ConnectionSettings } from "../connect";
 import type { ObservedAccess } from "./access";
+import { parseSetconfig, type Settings } from "../settings";
 
 export interface ObservedDatabase {
   readonly name: string;
@@ -17,6 +18,10 @@ export interface ObservedDatabase {
   readonly connectionLimit: number;
   readonly allowConnections: boolean;
   readonly isTemplate: boolean;
+  /** The database's own settings (pg_db_role_setting, setrole 0), as Postgres stores them. */
+  readonly config: Settings;
+  /** Settings of roles in this database, for the roles asked about that exist; read only when asked for. */
+  readonly roleConfig?: Readonly<Record<string, Settings>>;
   /** The database comment: where the ownership stamp lives. */
   readonly comment?: string;
   /** Installed extensions; read only when asked for and the database accepts connections. */
@@ -37,7 +42,8 @@ const DATABASE_QUERY = `
   SELECT d.oid::int AS oid, d.datname AS name, r.rolname AS owner, pg_encoding_to_char(d.encoding) AS encoding,
          d.datcollate AS lc_collate, d.datctype AS lc_ctype, to_jsonb(d) AS raw, t.spcname AS tablespace,
          d.datconnlimit AS connection_limit, d.datallowconn AS allow_connections, d.datistemplate AS is_template,
-         shobj_description(d.oid, 'pg_database') AS comment
+         shobj_description(d.oid, 'pg_database') AS comment,
+         (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS config
     FROM pg_database d
     JOIN pg_roles r ON r.oid = d.datdba
     JOIN pg_tablespace t ON t.oid = d.dattablespace
@@ -68,10 +74,29 @@ export async function observeDatabaseWith(client: Client, name: string): Promise
       connectionLimit: r.connection_limit,
       allowConnections: r.allow_connections,
       isTemplate: r.is_template,
+      config: parseSetconfig(r.config),
       ...(r.comment !== null ? { comment: r.comment } : {}),
     };
   } catch (err) {
     throw classifyError(err);
+  }
+}
+
+/**
+ * The settings of each role of `roles` in the database of `oid` (an empty map for one with none); a role that does
+ * not exist is absent. Over an open admin client; throws a typed PgKopfError.
+ */
+export async function observeRoleConfigWith(client: Client, oid: number, roles: readonly string[]): Promise<Record<string, Settings>> {
+  try {
+    const { rows } = await client.query(
+      `SELECT r.rolname AS role, s.setconfig FROM pg_roles r
+         LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = $1
+        WHERE r.rolname = ANY($2::text[])`,
+      [oid, roles],
+    );
+    return Object.fromEntries(rows.map((r) => [r.role as string, parseSetconfig(r.setconfig)]));
+  } catch (err) {
+    throw classifyError(err, "roleConfig");
   }
 }
 

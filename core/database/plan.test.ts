@@ -24,6 +24,7 @@ const observed = (over: Partial<ObservedDatabase> = {}): ObservedDatabase => ({
   connectionLimit: -1,
   allowConnections: true,
   isTemplate: false,
+  config: {},
   comment: ownershipStamp(ctx.manager),
   extensions: ["plpgsql"],
   ...over,

@@ -6,9 +6,9 @@ import { CREATE_FIELDS } from "./fields";
 import type { ObservedDatabase, Session } from "./observe";
 import type { DatabaseStep } from "./steps";
 import { DatabaseInUse, InvalidSpec, RoleMissing } from "../errors";
-import type { AccessEntry, TemplatePublicSchema } from "./access";
+import type { TemplatePublicSchema } from "./access";
 import { planCreateEach, planExistingEach } from "../behaviour";
-import { DATABASE_TABLE } from "./behaviours";
+import { DATABASE_TABLE, type DatabaseMemory } from "./behaviours";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
 import { type AdminView, FIELDS_SINCE, grantToAdmin, majorOf, rolesToActAs } from "../admin";
 
@@ -20,6 +20,8 @@ export interface DatabasePlanContext extends OwnershipContext {
   readonly admin?: AdminView;
   /** For a database to be created: its template's public schema (default: a stock template of Postgres 15 or later). */
   readonly templatePublic?: TemplatePublicSchema;
+  /** What pg-kopf last applied (the engine's record); nothing recorded, nothing revoked or reset. */
+  readonly previous?: DatabaseMemory;
 }
 
 /**
@@ -27,16 +29,11 @@ export interface DatabasePlanContext extends OwnershipContext {
  * plan right after applying its steps is empty. Throws NotOwned for a database stamped by another manager (or
  * none) unless spec.adopt, and InvalidSpec when an immutable field differs from the database.
  */
-export function planDatabase(
-  spec: PgDatabaseSpec,
-  observed: ObservedDatabase | undefined,
-  ctx: DatabasePlanContext,
-  previousAccess: readonly AccessEntry[] = [],
-): DatabaseStep[] {
+export function planDatabase(spec: PgDatabaseSpec, observed: ObservedDatabase | undefined, ctx: DatabasePlanContext): DatabaseStep[] {
   const database = spec.name;
   const stamp: DatabaseStep = { kind: "stampOwnership", database, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   const schemaOwners = (spec.schemas ?? []).map((s, i) => [`schemas.${i}.owner`, s.owner] as const);
-  const input = { spec, admin: ctx.admin, templatePublic: ctx.templatePublic, previousAccess };
+  const input = { spec, admin: ctx.admin, templatePublic: ctx.templatePublic, previous: ctx.previous ?? {} };
   refuseMissingRoles(spec, ctx.admin, observed === undefined);
   if (!observed) {
     refuseUnsupported(spec, ctx.admin);
@@ -113,6 +110,7 @@ function refuseMissingRoles(spec: PgDatabaseSpec, admin: AdminView | undefined, 
     ["owner", [spec.owner]],
     ["schemas", (spec.schemas ?? []).map((s) => s.owner)],
     ["access", creating ? (spec.access ?? []).map((a) => a.role) : []],
+    ["roleConfig", Object.keys(spec.roleConfig ?? {})],
   ];
   for (const [field, names] of fields) {
     const roles = missing(names);

@@ -5,6 +5,7 @@ import { alteredField, alterSql, createOptionSql, CREATE_FIELDS, isAlterStep, ty
 import type { PgDatabaseSpec } from "./spec";
 import { type AccessStep, accessStepSql, isAccessStep } from "./access";
 import { adminMembershipSql } from "../admin";
+import { settingValueSql } from "../settings";
 
 /** The options of CREATE DATABASE, one per field that has one (see core/database/fields). */
 export type CreateDatabaseOptions = { readonly [K in CreateField]?: PgDatabaseSpec[K] };
@@ -15,6 +16,10 @@ export type DatabaseStep =
   /** A non-superuser admin gives itself what it needs to act as a role (core/admin): run before the steps that need it. */
   | { kind: "grantToAdmin"; database: string; role: string; admin: string; versionNum: number }
   | AlterStep
+  | { kind: "setDatabaseConfig"; database: string; key: string; value: string }
+  | { kind: "resetDatabaseConfig"; database: string; key: string }
+  | { kind: "setRoleConfigIn"; database: string; role: string; key: string; value: string }
+  | { kind: "resetRoleConfigIn"; database: string; role: string; key: string }
   | { kind: "createExtension"; database: string; extension: string }
   | AccessStep
   | { kind: "dropDatabase"; database: string; force: boolean };
@@ -33,6 +38,14 @@ export function databaseStepSql(step: DatabaseStep): string {
       return `COMMENT ON DATABASE ${db} IS ${lit(step.comment)}`;
     case "grantToAdmin":
       return adminMembershipSql(step.role, { user: step.admin, versionNum: step.versionNum });
+    case "setDatabaseConfig":
+      return `ALTER DATABASE ${db} SET ${id(step.key)} TO ${settingValueSql(step.key, step.value, lit)}`;
+    case "resetDatabaseConfig":
+      return `ALTER DATABASE ${db} RESET ${id(step.key)}`;
+    case "setRoleConfigIn":
+      return `ALTER ROLE ${id(step.role)} IN DATABASE ${db} SET ${id(step.key)} TO ${settingValueSql(step.key, step.value, lit)}`;
+    case "resetRoleConfigIn":
+      return `ALTER ROLE ${id(step.role)} IN DATABASE ${db} RESET ${id(step.key)}`;
     case "createExtension":
       // The install schema and the names the extension's script resolves follow search_path: pinned to public for the
       // step's transaction (pg_catalog is searched first anyway), not what the database or the admin role sets.
@@ -54,6 +67,10 @@ export function databaseStepTarget(step: DatabaseStep): string | undefined {
     case "createDatabase":
     case "stampOwnership":
     case "grantToAdmin":
+    case "setDatabaseConfig":
+    case "resetDatabaseConfig":
+    case "setRoleConfigIn":
+    case "resetRoleConfigIn":
     case "dropDatabase":
       return undefined;
     case "createExtension":
@@ -71,6 +88,13 @@ export function databaseStepField(step: DatabaseStep): string | undefined {
   switch (step.kind) {
     case "createExtension":
       return "extensions";
+    // A value Postgres refuses (22023: a time zone it does not know) names its key.
+    case "setDatabaseConfig":
+    case "resetDatabaseConfig":
+      return `config.${step.key}`;
+    case "setRoleConfigIn":
+    case "resetRoleConfigIn":
+      return `roleConfig.${step.role}.${step.key}`;
     // CREATE DATABASE's failures say their field by SQLSTATE (owner, template, name); the others name none.
     case "createDatabase":
     case "stampOwnership":

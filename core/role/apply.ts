@@ -9,7 +9,8 @@ import type { OwnershipContext } from "../ownership";
 import { type ObservedRole, observeRoleWith } from "./observe";
 import { planRole, planRoleDelete, type RoleDependency, type RolePasswordChange } from "./plan";
 import type { PgRoleSpec } from "./spec";
-import { groupsOf } from "./behaviours";
+import { groupsOf, type RoleMemory } from "./behaviours";
+import { superuserKeysIn } from "../settings";
 import { describeRoleStep, type RoleStep, roleStepField, roleStepSql, roleStepTarget } from "./steps";
 
 export interface ConvergedRole {
@@ -52,7 +53,7 @@ export interface RoleObservation {
 
 async function observeForPlanWith(client: Client, spec: PgRoleSpec): Promise<RoleObservation> {
   const observed = await observeRoleWith(client, spec.name);
-  const admin = await observeAdminView(client, [spec.name, ...groupsOf(spec), spec.reassignOwnedTo]);
+  const admin = await observeAdminView(client, [spec.name, ...groupsOf(spec), spec.reassignOwnedTo], superuserKeysIn([spec.config]));
   return { observed, admin };
 }
 
@@ -68,7 +69,7 @@ export function observeRoleForPlan(settings: ConnectionSettings, spec: PgRoleSpe
 export async function convergeRole(
   settings: ConnectionSettings,
   spec: PgRoleSpec,
-  ctx: OwnershipContext,
+  ctx: OwnershipContext & { readonly previous?: RoleMemory },
   options: ConvergeRoleOptions = {},
 ): Promise<ConvergedRole> {
   return withClient(settings, undefined, async (admin) => {

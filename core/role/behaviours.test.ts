@@ -83,8 +83,22 @@ const CHECKS: { readonly [B in RoleBehaviour]: (field: RoleFieldName, s: Sample)
   },
   settings: (field, s) => {
     assert.deepEqual(kinds(createdWith(field, s.b)), ["setRoleConfig"]);
-    assert.deepEqual(kinds(planRole(specWith(field, s.b), observedWith(field, s.a), ctx)), ["setRoleConfig", "resetRoleConfig"]);
-    assert.deepEqual(reflectRole({ [field]: s.b }, observedWith(field, s.a))[field], s.a, "a refresh reflects it");
+    const previous = { [field]: s.a };
+    assert.deepEqual(kinds(planRole(specWith(field, s.b), observedWith(field, s.a), { ...ctx, previous })), [
+      "setRoleConfig",
+      "resetRoleConfig",
+    ]);
+    assert.deepEqual(
+      kinds(planRole(specWith(field, s.b), observedWith(field, s.a), ctx)),
+      ["setRoleConfig"],
+      "a key set by hand is left alone",
+    );
+    const byHand = { ...(s.a as object), work_mem: "4MB" };
+    assert.deepEqual(
+      reflectRole({ [field]: s.a }, observedWith(field, byHand))[field],
+      s.a,
+      "a refresh reflects what pg-kopf set, and only that",
+    );
   },
   policy: (field, s) => {
     assert.deepEqual(createdWith(field, s.b), [], "no SQL of its own");

@@ -19,8 +19,8 @@ import {
 import { type FieldFailure, InvalidSpec } from "../errors";
 import { celList } from "../schema";
 import { badRoleName, REFUSED_GROUPS, RESERVED_ROLES } from "./names";
-import { reflectSettings, settingsChanges, settingsFailures, settingsRule } from "../settings";
-import { ROLE_FIELDS, type RoleBehaviour, type RoleFieldName, type RoleFieldOf, roleFieldsOf, sameAttribute } from "./fields";
+import { reflectSettings, serverSettingFailures, type Settings, settingsChanges, settingsFailures, settingsRule } from "../settings";
+import { type RoleBehaviour, type RoleFieldName, type RoleFieldOf, roleFieldsOf, sameAttribute } from "./fields";
 import type { ObservedRole } from "./observe";
 import type { PgRoleSpec } from "./spec";
 import type { RoleStep } from "./steps";
@@ -32,6 +32,16 @@ export interface RoleBehaviourInput {
   readonly admin?: AdminView;
   /** The SCRAM verifier to set, when the caller decided the password changes. */
   readonly verifier?: string;
+  /** What pg-kopf last applied to the role. */
+  readonly previous: RoleMemory;
+}
+
+/**
+ * What pg-kopf last applied to a role, as its engine records it (the Pulumi state, the PgRole's status): what a key
+ * removed from the spec resets. Nothing recorded, nothing reset.
+ */
+export interface RoleMemory {
+  readonly config?: Settings;
 }
 
 interface RoleBehaviourEntry<F extends RoleFieldName> extends BehaviourEntry<F, RoleBehaviourInput, ObservedRole, RoleStep> {
@@ -108,13 +118,17 @@ function planMemberships(fields: readonly RoleFieldOf<"memberships">[], input: R
   });
 }
 
-/** SET for each wanted setting that differs, RESET for each the map no longer has (only a map the spec sets). */
-function planSettings(fields: readonly RoleFieldOf<"settings">[], spec: PgRoleSpec, observed?: ObservedRole): RoleStep[] {
+/**
+ * SET for each wanted setting that differs, RESET for each pg-kopf set before and the map no longer has (only a map
+ * the spec sets).
+ */
+function planSettings(fields: readonly RoleFieldOf<"settings">[], input: RoleBehaviourInput, observed?: ObservedRole): RoleStep[] {
+  const { spec, previous } = input;
   const role = spec.name;
   return fields.flatMap((field) => {
     const want = spec[field];
     if (want === undefined) return [];
-    const { set, reset } = settingsChanges(ROLE_FIELDS[field].keys, want, observed?.[field] ?? {});
+    const { set, reset } = settingsChanges(want, observed?.[field] ?? {}, previous[field] ?? {});
     return [
       ...set.map(([key, value]): RoleStep => ({ kind: "setRoleConfig", role, key, value })),
       ...reset.map((key): RoleStep => ({ kind: "resetRoleConfig", role, key })),
@@ -132,6 +146,13 @@ function planAttributes(fields: readonly RoleFieldOf<"attribute">[], input: Role
     // PASSWORD is a role option like the attributes; it is set after them, as one ALTER each.
     ...(input.verifier ? [{ kind: "setPassword", role: spec.name, verifier: input.verifier } as const] : []),
   ];
+}
+
+/** Refuses (InvalidSpec) a setting this server lacks, or one only a superuser may set that the admin may not. */
+function refuseServerSettings(fields: readonly RoleFieldOf<"settings">[], spec: PgRoleSpec, admin: AdminView | undefined): void {
+  if (!admin) return;
+  const failures = fields.flatMap((field) => serverSettingFailures(field, spec[field] ?? {}, { ...admin.facts, settable: admin.settable }));
+  if (failures.length) throw new InvalidSpec(failures);
 }
 
 /** In the order the plan runs them: attributes (and the password), memberships, settings. */
@@ -161,15 +182,13 @@ export const ROLE_BEHAVIOURS: RoleBehaviours = {
     reflect: (field, recorded, observed) => (Array.isArray(recorded) ? [...observed[field]] : AS_RECORDED),
   },
   settings: {
-    validate: (field, raw) => settingsFailures(field, ROLE_FIELDS[field].keys, raw[field], "roles"),
-    rules: (field) => [settingsRule(field, ROLE_FIELDS[field].keys)],
-    refuse: noRefusal,
-    planCreate: (fields, { spec }) => planSettings(fields, spec),
-    planExisting: (fields, { spec, observed }) => planSettings(fields, spec, observed),
+    validate: (field, raw) => settingsFailures(field, raw[field]),
+    rules: (field) => [settingsRule(field)],
+    refuse: refuseServerSettings,
+    planCreate: (fields, input) => planSettings(fields, input),
+    planExisting: (fields, input) => planSettings(fields, input, input.observed),
     reflect: (field, recorded, observed) =>
-      recorded === null || recorded === undefined
-        ? AS_RECORDED
-        : reflectSettings(ROLE_FIELDS[field].keys, recorded as Record<string, string>, observed[field]),
+      recorded === null || recorded === undefined ? AS_RECORDED : reflectSettings(recorded as Settings, observed[field]),
   },
   // pg-kopf's own behaviour: read where its decision is made (ownership for adopt and adoptFrom, planRoleDelete for
   // reclaimPolicy and reassignOwnedTo), never planned as SQL.

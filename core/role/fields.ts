@@ -5,14 +5,14 @@ import { Type, type TSchema } from "@sinclair/typebox";
 import { adoptionFields } from "../ownership";
 import { escapeLiteral as lit } from "pg";
 import { nameSchema, sqlInteger } from "../schema";
-import type { SettingsKeys } from "../settings";
+import { SETTINGS_FIX, settingsSchema } from "../settings";
 
 /**
  * How a field behaves (what each does in every layer: ./behaviours):
  * - identity: the role's name.
  * - attribute: a role attribute Postgres reports in pg_roles, set by an option of CREATE ROLE and ALTER ROLE.
  * - memberships: roles granted to this one (GRANT / REVOKE).
- * - settings: per-role session settings (ALTER ROLE ... SET / RESET), from a list of allowed keys (core/settings).
+ * - settings: per-role session settings (ALTER ROLE ... SET / RESET), keys from core/settings.
  * - policy: pg-kopf's own behaviour; no SQL of its own.
  */
 export type RoleBehaviour = RoleField["behaviour"];
@@ -23,7 +23,7 @@ interface RoleFieldBase {
 }
 /**
  * A field entry, by behaviour: what each behaviour needs is required, so an entry missing a piece does not compile
- * (an attribute without its option clause, settings without their keys).
+ * (an attribute without its option clause).
  */
 type RoleField =
   | (RoleFieldBase & {
@@ -33,8 +33,7 @@ type RoleField =
       /** Whether two spellings mean the same setting (default: ===). */
       readonly same?: (want: never, have: never) => boolean;
     })
-  | (RoleFieldBase & { readonly behaviour: "settings"; readonly keys: SettingsKeys })
-  | (RoleFieldBase & { readonly behaviour: "identity" | "memberships" | "policy" });
+  | (RoleFieldBase & { readonly behaviour: "identity" | "memberships" | "settings" | "policy" });
 
 const int = sqlInteger;
 const flag = (on: string, off: string) => (v: boolean) => (v ? on : off);
@@ -42,30 +41,6 @@ const roleName = nameSchema;
 /** Timestamps are compared as instants ("2030-01-01" and "2030-01-01T00:00:00Z" agree); infinity as itself. */
 const sameInstant = (want: string, have: string) =>
   want === "infinity" || have === "infinity" ? want === have : Date.parse(want) === Date.parse(have);
-
-/**
- * The settings a role's config may hold: session settings any role may set for itself, so the admin needs no
- * superuser to set them, and none that loosen security (log_statement, session_preload_libraries are not here).
- */
-export const ROLE_SETTINGS: readonly string[] = [
-  "search_path",
-  "statement_timeout",
-  "lock_timeout",
-  "idle_in_transaction_session_timeout",
-  "idle_session_timeout",
-  "work_mem",
-  "maintenance_work_mem",
-  "temp_buffers",
-  "default_transaction_isolation",
-  "default_transaction_read_only",
-  "timezone",
-  "datestyle",
-  "intervalstyle",
-  "client_min_messages",
-];
-
-/** The settings a role's config may hold, and which take a list. */
-export const ROLE_SETTINGS_KEYS: SettingsKeys = { keys: ROLE_SETTINGS, lists: ["search_path"] };
 
 export const ROLE_FIELDS = {
   name: {
@@ -133,19 +108,11 @@ export const ROLE_FIELDS = {
     fix: "list distinct existing role names",
   },
   config: {
-    schema: Type.Optional(
-      Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1, maxLength: 1024 }), {
-        // Bounded, so the API server can cost the CRD's validation rules over it.
-        maxProperties: 32,
-        description:
-          "Session settings for the role: ALTER ROLE ... SET key TO value, and RESET for a key removed from the map (unset: settings left alone). " +
-          "Keys: search_path (a comma-separated list), statement_timeout, lock_timeout, idle_in_transaction_session_timeout, idle_session_timeout, " +
-          "work_mem, maintenance_work_mem, temp_buffers, default_transaction_isolation, default_transaction_read_only, timezone, datestyle, intervalstyle, client_min_messages.",
-      }),
+    schema: settingsSchema(
+      "Session settings of the role: ALTER ROLE ... SET key TO value, and RESET for a key pg-kopf set that the map no longer has (unset: settings left alone; a key set by hand is left alone).",
     ),
     behaviour: "settings",
-    keys: ROLE_SETTINGS_KEYS,
-    fix: "use one of the listed keys, with a value as in SET, e.g. {statement_timeout: 30s}",
+    fix: SETTINGS_FIX,
   },
   reclaimPolicy: {
     schema: Type.Optional(

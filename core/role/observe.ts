@@ -2,6 +2,7 @@
 // comment, where the ownership stamp lives. Never reads its password (pg_authid needs superuser, and is not ours to read).
 import type { Client } from "pg";
 import { classifyError } from "../errors";
+import { parseSetconfig } from "../settings";
 
 export interface ObservedRole {
   readonly name: string;
@@ -49,8 +50,7 @@ export async function observeRoleWith(client: Client, name: string): Promise<Obs
       ...(r.valid_until !== null ? { validUntil: r.valid_until } : {}),
       superuser: r.superuser,
       memberOf: r.member_of,
-      // key=value; the key never contains "=", the value may.
-      config: Object.fromEntries((r.config as string[]).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
+      config: parseSetconfig(r.config),
       ...(r.comment !== null ? { comment: r.comment } : {}),
     };
   } catch (err) {

@@ -6,7 +6,7 @@ import { type AdminView, grantToAdmin, rolesToActAs } from "../admin";
 import { NotOwned, RoleInUse } from "../errors";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
 import { planCreateEach, planExistingEach } from "../behaviour";
-import { refuseRoleSpec, ROLE_TABLE } from "./behaviours";
+import { refuseRoleSpec, type RoleMemory, ROLE_TABLE } from "./behaviours";
 import { ROLE_ATTRIBUTES } from "./fields";
 import type { ObservedRole } from "./observe";
 import type { PgRoleSpec } from "./spec";
@@ -21,6 +21,8 @@ export interface RolePasswordChange {
 export interface RolePlanContext extends OwnershipContext {
   /** Undefined in pure tests: the admin is then taken to be a superuser. */
   readonly admin?: AdminView;
+  /** What pg-kopf last applied to the role (the engine's record); nothing recorded, nothing reset. */
+  readonly previous?: RoleMemory;
 }
 
 /**
@@ -39,7 +41,7 @@ export function planRole(
   const stamp: RoleStep = { kind: "stampRole", role, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   refuseRoleSpec(spec, ctx.admin);
   const admin = ctx.admin && !ctx.admin.facts.superuser ? ctx.admin : undefined;
-  const input = { spec, admin, verifier: password?.verifier };
+  const input = { spec, admin, verifier: password?.verifier, previous: ctx.previous ?? {} };
   if (!observed) {
     const attributes = Object.fromEntries(ROLE_ATTRIBUTES.filter((a) => spec[a] !== undefined).map((a) => [a, spec[a]]));
     return [

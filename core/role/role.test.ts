@@ -106,10 +106,11 @@ describe("role plan", () => {
       /is a superuser/,
     );
   });
-  it("config: SET what differs (lists compared item by item), RESET what the map dropped; keys are allowlisted", () => {
-    const have = observed({ config: { search_path: '"$user", public', statement_timeout: "30s", lock_timeout: "5s" } });
+  it("config: SET what differs (lists compared item by item), RESET what pg-kopf set and the map dropped; keys are allowlisted", () => {
+    const have = observed({ config: { search_path: '"$user", public', statement_timeout: "30s", lock_timeout: "5s", work_mem: "4MB" } });
     const want = spec({ name: "app", config: { search_path: "$user,public", statement_timeout: "60s" } });
-    assert.deepEqual(planRole(want, have, ctx).map(describeRoleStep), [
+    const previous = { config: { search_path: "$user,public", statement_timeout: "30s", lock_timeout: "5s" } };
+    assert.deepEqual(planRole(want, have, { ...ctx, previous }).map(describeRoleStep), [
       `ALTER ROLE "app" SET "statement_timeout" TO '60s'`,
       'ALTER ROLE "app" RESET "lock_timeout"',
     ]);
@@ -119,11 +120,11 @@ describe("role plan", () => {
         .slice(-1),
       [`ALTER ROLE "app" SET "search_path" TO 'app', 'public'`],
     );
-    const r = parseRoleSpec({ name: "app", config: { log_statement: "none", Search_Path: "x" } });
+    const r = parseRoleSpec({ name: "app", config: { session_preload_libraries: "x", Search_Path: "x", statement_timeout: "30 sec" } });
     assert.ok(!r.ok);
     assert.deepEqual(
       r.failures.map((f) => f.field),
-      ["config.log_statement", "config.Search_Path"],
+      ["config.session_preload_libraries", "config.Search_Path", "config.statement_timeout"],
     );
   });
 });

@@ -2,8 +2,8 @@
 // escaping helpers. A password travels only as a SCRAM verifier (core/scram), and is shown as <redacted>.
 import { escapeIdentifier as id, escapeLiteral as lit } from "pg";
 import { adminMembershipSql } from "../admin";
-import { settingItems } from "../settings";
-import { type RoleAttribute, type RoleFieldOf, roleOptionSql, ROLE_ATTRIBUTES, ROLE_SETTINGS_KEYS } from "./fields";
+import { settingValueSql } from "../settings";
+import { type RoleAttribute, type RoleFieldOf, roleOptionSql, ROLE_ATTRIBUTES } from "./fields";
 
 export type RoleAttributes = { readonly [K in RoleAttribute]?: unknown };
 
@@ -45,7 +45,7 @@ function sql(step: RoleStep, password: (verifier: string) => string): string {
     case "revokeRole":
       return `REVOKE ${id(step.group)} FROM ${role}`;
     case "setRoleConfig":
-      return `ALTER ROLE ${role} SET ${id(step.key)} TO ${settingItems(ROLE_SETTINGS_KEYS, step.key, step.value).map(lit).join(", ")}`;
+      return `ALTER ROLE ${role} SET ${id(step.key)} TO ${settingValueSql(step.key, step.value, lit)}`;
     case "resetRoleConfig":
       return `ALTER ROLE ${role} RESET ${id(step.key)}`;
     case "reassignOwned":

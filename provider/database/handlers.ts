@@ -16,6 +16,7 @@ import {
   type Props,
   removeOrLeave,
   providerConnection,
+  recordedSettings,
   requireAdmin,
   rethrow,
   unplanned,
@@ -115,7 +116,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   let plannedSql: string[];
   try {
     const owner = ownershipOf(news, "PgDatabase", hasOlds ? olds : undefined);
-    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, owner, previousAccess(olds), olds);
+    plannedSql = await planSql(settings, replacing.length > 0 ? olds : undefined, r.spec, { ...owner, previous: appliedOf(olds) }, olds);
     if (replacing.length > 0) replacementPlans.set(replacementKey(r.spec, news.manager), plannedSql);
   } catch (err) {
     const failed = unplanned(err, news);
@@ -133,15 +134,14 @@ async function planSql(
   settings: core.ConnectionSettings,
   replaced: Props | undefined,
   spec: core.PgDatabaseSpec,
-  ctx: core.OwnershipContext,
-  previous: readonly core.AccessEntry[],
+  ctx: core.DatabasePlanContext,
   recorded?: Props,
 ): Promise<string[]> {
   if (!replaced) {
-    const observed = await core.observeDatabaseFor(settings, spec, previous);
+    const observed = await core.observeDatabaseFor(settings, spec, ctx.previous);
     const context = await core.observeDatabasePlanContext(settings, spec, observed);
     requireAdmin(settings, context.admin!, "databases");
-    const steps = core.planDatabase(spec, observed, { ...ctx, ...context }, previous).map(core.describeDatabaseStep);
+    const steps = core.planDatabase(spec, observed, { ...ctx, ...context }).map(core.describeDatabaseStep);
     const gone = goneNotice(
       recorded,
       observed,
@@ -163,11 +163,17 @@ async function planSql(
 }
 
 /**
- * The access the state records as applied (the last successful create or update): what an entry removed or lowered
- * now revokes. Nothing recorded, nothing revoked.
+ * What the state records as applied (the last successful create or update, as a refresh left it): the access an
+ * entry removed or lowered now revokes, the settings a key removed now resets. Nothing recorded, nothing undone.
  */
-function previousAccess(olds: Props | undefined): core.AccessEntry[] {
-  return Array.isArray(olds?.access) ? (olds.access as core.AccessEntry[]) : [];
+function appliedOf(olds: Props | undefined): core.DatabaseMemory {
+  const config = recordedSettings(olds?.config);
+  const roleConfig = recordedSettings(olds?.roleConfig) as Readonly<Record<string, core.Settings>> | undefined;
+  return {
+    access: Array.isArray(olds?.access) ? (olds.access as core.AccessEntry[]) : [],
+    ...(config ? { config } : {}),
+    ...(roleConfig ? { roleConfig } : {}),
+  };
 }
 
 /** The part of a checked plan that create/update must find again, or undefined when there is none to hold to. */
@@ -230,10 +236,12 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
   const owner = ownershipOf(news, "PgDatabase", olds);
   const { manager } = owner;
   try {
-    const { observed } = await core.convergeDatabase(settings, spec, owner, {
-      expected: expectedSql(news),
-      previousAccess: previousAccess(olds),
-    });
+    const { observed } = await core.convergeDatabase(
+      settings,
+      spec,
+      { ...owner, previous: appliedOf(olds) },
+      { expected: expectedSql(news) },
+    );
     return { outs: outputs(spec, manager, observed, news) };
   } catch (err) {
     rethrow(err);

@@ -19,6 +19,7 @@ import {
   plannedStatements,
   type Props,
   providerConnection,
+  recordedSettings,
   requireAdmin,
   removeOrLeave,
   rethrow,
@@ -103,7 +104,9 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     // (check is given the old inputs, which record no Secret version: it looks at the Secret itself.)
     const secretGone = target !== undefined && hasOlds && (await secretVersion(target)) === undefined;
     const password = !observed || rotates(olds ?? {}, news, secretGone) ? PLANNED_VERIFIER : undefined;
-    plannedSql = role.planRole(r.spec, observed, { ...owner, admin }, password).map(role.describeRoleStep);
+    plannedSql = role
+      .planRole(r.spec, observed, { ...owner, admin, previous: appliedOf(hasOlds ? olds : undefined) }, password)
+      .map(role.describeRoleStep);
     const gone = goneNotice(
       olds,
       observed,
@@ -196,6 +199,12 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
   }
 }
 
+/** What the state records as applied: the settings a key removed from config resets. Nothing recorded, nothing reset. */
+function appliedOf(olds: Props | undefined): core.role.RoleMemory {
+  const config = recordedSettings(olds?.config);
+  return config ? { config } : {};
+}
+
 export async function update(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const spec = parseOrThrow(news);
   const owner = ownershipOf(news, "PgRole", olds);
@@ -208,12 +217,17 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
     // Without a rotation: the password the apps already have, from the Secret or the state.
     const kept = async () => (target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? ""));
     const password = fresh?.password ?? (rotation ? (news.password as string) : await kept());
-    const { observed } = await role.convergeRole(settings, spec, owner, {
-      password: rotation ? { verifier: core.scramVerifier(password) } : undefined,
-      // Dropped out of band: created again with the password the apps already have.
-      passwordIfCreated: () => ({ verifier: core.scramVerifier(password) }),
-      expected: plannedStatements(news),
-    });
+    const { observed } = await role.convergeRole(
+      settings,
+      spec,
+      { ...owner, previous: appliedOf(olds) },
+      {
+        password: rotation ? { verifier: core.scramVerifier(password) } : undefined,
+        // Dropped out of band: created again with the password the apps already have.
+        passwordIfCreated: () => ({ verifier: core.scramVerifier(password) }),
+        expected: plannedStatements(news),
+      },
+    );
     const delivered = fresh?.delivered ?? (target ? { delivered: String(olds.credentialsVersion ?? "") } : undefined);
     return { outs: outputs(spec, manager, observed, news, delivered ?? password) };
   } catch (err) {

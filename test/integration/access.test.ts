@@ -19,8 +19,9 @@ const spec = (input: object): core.PgDatabaseSpec => {
 
 /** Converges with the access last applied, then checks a fresh observation plans nothing (with this access recorded). */
 async function converge(s: core.PgDatabaseSpec, previousAccess: readonly core.AccessEntry[] = []) {
-  const result = await core.convergeDatabase(settings, s, ctx, { previousAccess });
-  const again = core.planDatabase(s, await core.observeDatabaseFor(settings, s, s.access ?? []), ctx, s.access ?? []);
+  const result = await core.convergeDatabase(settings, s, { ...ctx, previous: { access: previousAccess } });
+  const applied = { access: s.access ?? [] };
+  const again = core.planDatabase(s, await core.observeDatabaseFor(settings, s, applied), { ...ctx, previous: applied });
   assert.deepEqual(again.map(core.describeDatabaseStep), [], "plan after apply must be empty");
   return result.steps.map(core.describeDatabaseStep);
 }
@@ -91,7 +92,7 @@ test("access levels on a database, over its life", async (t) => {
     const s = spec({ ...base, access: all });
     await pg.query("REVOKE SELECT ON app.orders FROM reader", [], "shop");
     const planned = core
-      .planDatabase(s, await core.observeDatabaseFor(settings, s, s.access), ctx, s.access)
+      .planDatabase(s, await core.observeDatabaseFor(settings, s, { access: s.access }), { ...ctx, previous: { access: s.access } })
       .map(core.describeDatabaseStep);
     assert.deepEqual(planned, ['GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "reader"']);
     // A grant by hand to a role access does not name is not drift.
@@ -127,7 +128,7 @@ test("access levels on a database, over its life", async (t) => {
       ],
     });
     await assert.rejects(
-      core.convergeDatabase(settings, s, ctx, { previousAccess: [{ role: "writer", level: "read" }] }),
+      core.convergeDatabase(settings, s, { ...ctx, previous: { access: [{ role: "writer", level: "read" }] } }),
       (err: core.PgKopfError) => {
         assert.equal(err.reason, "RoleMissing");
         assert.equal(err.transient, true);

@@ -56,7 +56,7 @@ describe(`${ROLES} roles at once, ${ROUNDS} rounds`, () => {
           [],
           database,
         );
-      await core.convergeDatabase(settings, db.spec, ctx, { previousAccess: db.spec.access });
+      await core.convergeDatabase(settings, db.spec, { ...ctx, previous: { access: db.spec.access } });
       const results = await Promise.allSettled(names.map((n) => role.reclaimRole(settings, roleSpec(n), ctx)));
       const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${names[i]}: ${(r.reason as Error).message}`] : []));
       assert.deepEqual(failed, [], "every removal succeeds");
