@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  parseSetconfig,
   REFUSED_SETTINGS,
   reflectSettings,
   sameSettingValue,
@@ -56,6 +57,14 @@ test("a key outside the vocabulary is refused with the reason, the key meant, or
     settingsFailures("config", { statement_timeout: "soon", lock_timeout: "1s" }).map((f) => f.field),
     ["config.statement_timeout"],
   );
+});
+
+test("keys Postgres stores in its own spelling (TimeZone) are read in lower case, as the spec writes them", () => {
+  assert.deepEqual(parseSetconfig(["TimeZone=UTC", "DateStyle=ISO, DMY", "search_path=a=b"]), {
+    timezone: "UTC",
+    datestyle: "ISO, DMY",
+    search_path: "a=b",
+  });
 });
 
 test("lists compare item by item, as Postgres re-spells them", () => {

@@ -263,9 +263,12 @@ export function superuserKeysIn(maps: readonly (Settings | undefined)[]): string
   return [...new Set(maps.flatMap((m) => Object.keys(m ?? {}).filter((k) => SUPERUSER_SETTINGS.includes(k))))];
 }
 
-/** The settings of pg_db_role_setting's setconfig (key=value; the key never contains "=", the value may). */
+/**
+ * The settings of pg_db_role_setting's setconfig (key=value; the key never contains "=", the value may). Keys in lower
+ * case: Postgres stores some in its own spelling (TimeZone, IntervalStyle, DateStyle) and matches them in any case.
+ */
 export function parseSetconfig(setconfig: readonly string[] | null): Record<string, string> {
-  return Object.fromEntries((setconfig ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  return Object.fromEntries((setconfig ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")).toLowerCase(), kv.slice(kv.indexOf("=") + 1)]));
 }
 
 /** The SQL value list of SET key TO ...: a list setting's items each as a literal. */
