@@ -177,6 +177,37 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     assert.equal(drifted.type, "Warning");
   });
 
+  test("1d. settings: status shows them; a hand change is repaired with a Drifted event, a key set by hand is left, a removed key reset", async () => {
+    const shop = databases().get("shop").spec;
+    const stored = async (role?: string) => {
+      const rows = await pg.query<{ setconfig: string[] | null }>(
+        `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+          WHERE d.datname = 'shop' AND s.setrole = coalesce((SELECT oid FROM pg_roles WHERE rolname = $1), 0)`,
+        [role ?? null],
+      );
+      return Object.fromEntries((rows[0]?.setconfig ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    };
+    const config = { statement_timeout: "30s", work_mem: "8MB" };
+    databases().apply("shop", { ...shop, config, roleConfig: { shop_reporting: { work_mem: "128MB" } } });
+    const done = await eventually("the settings in the status", () => {
+      const st = databases().get("shop").status;
+      return ready(databases().get("shop")) && st?.config?.work_mem === "8MB" ? st : undefined;
+    });
+    assert.deepEqual(done.database.config, config, "observed");
+    assert.deepEqual(done.roleConfig, { shop_reporting: { work_mem: "128MB" } }, "memory");
+    assert.deepEqual(await stored("shop_reporting"), { work_mem: "128MB" });
+    const driftsBefore = events("shop").filter((e) => e.reason === "Drifted").length;
+    await pg.query("ALTER DATABASE shop SET statement_timeout = '10s'");
+    await pg.query("ALTER DATABASE shop SET lock_timeout = '1s'");
+    await eventually("the setting repaired", async () => ((await stored()).statement_timeout === "30s" ? true : undefined));
+    const drifted = await eventually("a Drifted event", () => events("shop").filter((e) => e.reason === "Drifted")[driftsBefore]);
+    assert.match(drifted.message, /repaired with: ALTER DATABASE "shop" SET "statement_timeout" TO '30s'/);
+    databases().apply("shop", { ...shop, config: { statement_timeout: "30s" }, roleConfig: {} });
+    await eventually("work_mem reset", async () => ((await stored()).work_mem === undefined ? true : undefined));
+    assert.deepEqual(await stored(), { statement_timeout: "30s", lock_timeout: "1s" }, "the key set by hand is left");
+    await eventually("the role's setting reset", async () => (Object.keys(await stored("shop_reporting")).length === 0 ? true : undefined));
+  });
+
   test("2. rotation by annotation: a new password in the Secret and on the role, the old one refused; once per value", async () => {
     roles().apply("shop-app", roles().get("shop-app").spec, { "pgroles.my.local/rotate": "2026-11-28" });
     const keys = await eventually("a new password", async () => {

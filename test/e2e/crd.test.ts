@@ -92,6 +92,15 @@ describe("the API server and the core agree on what is valid", () => {
     schemaTwice: { name: "app", schemas: [{ name: "s" }, { name: "s" }] },
     schemaSystem: { name: "app", schemas: [{ name: "pg_temp_x" }] },
     schemaPublic: { name: "app", schemas: [{ name: "public" }] },
+    settings: {
+      name: "app",
+      config: { statement_timeout: "30s", search_path: "app, public" },
+      roleConfig: { reporting: { work_mem: "64MB" } },
+    },
+    unknownDatabaseSetting: { name: "app", config: { shared_buffers: "1GB" } },
+    upperCaseDatabaseSetting: { name: "app", config: { Work_Mem: "1MB" } },
+    unknownRoleInDatabaseSetting: { name: "app", roleConfig: { reporting: { shared_buffers: "1GB" } } },
+    refusedRoleInDatabaseSetting: { name: "app", roleConfig: { reporting: { session_preload_libraries: "x" } } },
   };
   for (const [label, spec] of Object.entries(cases)) {
     test(label, () => {

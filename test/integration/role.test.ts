@@ -21,9 +21,14 @@ const spec = (input: object): core.role.PgRoleSpec => {
   return r.spec;
 };
 
+/** The settings pg-kopf last applied to each role, as an engine records them: what a key removed from config resets. */
+const applied = new Map<string, core.role.RoleMemory>();
+
 async function convergeAndReplan(s: core.role.PgRoleSpec, password?: string) {
-  const result = await role.convergeRole(settings, s, ctx, password ? { password: { verifier: core.scramVerifier(password) } } : {});
-  const again = role.planRole(s, await role.observeRole(settings, s.name), ctx);
+  const options = password ? { password: { verifier: core.scramVerifier(password) } } : {};
+  const result = await role.convergeRole(settings, s, { ...ctx, previous: applied.get(s.name) }, options);
+  if (s.config) applied.set(s.name, { config: s.config });
+  const again = role.planRole(s, await role.observeRole(settings, s.name), { ...ctx, previous: applied.get(s.name) });
   assert.deepEqual(again, [], `plan after apply must be empty for ${JSON.stringify(s)}`);
   return result;
 }
