@@ -131,15 +131,19 @@ export async function observeSessions(client: Client, database: string): Promise
 }
 
 /**
- * Observes a database and, when `withExtensions` and it accepts connections, its extensions.
- * Returns undefined when the database does not exist. Read-only.
+ * Observes a database and, when `withExtensions` and it accepts connections, its extensions; with `roleConfigOf`, the
+ * settings of those roles in it. Returns undefined when the database does not exist. Read-only.
  */
 export async function observeDatabase(
   settings: ConnectionSettings,
   name: string,
-  options: { withExtensions?: boolean } = {},
+  options: { withExtensions?: boolean; roleConfigOf?: readonly string[] } = {},
 ): Promise<ObservedDatabase | undefined> {
-  const db = await withClient(settings, undefined, (c) => observeDatabaseWith(c, name));
+  const db = await withClient(settings, undefined, async (c) => {
+    const found = await observeDatabaseWith(c, name);
+    const roles = options.roleConfigOf ?? [];
+    return found && roles.length ? { ...found, roleConfig: await observeRoleConfigWith(c, found.oid, roles) } : found;
+  });
   if (!db || !options.withExtensions || !db.allowConnections) return db;
   return { ...db, extensions: await observeExtensions(settings, name) };
 }

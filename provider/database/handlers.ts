@@ -213,7 +213,8 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   let observed: core.ObservedDatabase | undefined;
   try {
     const wanted = Array.isArray(props.extensions) && props.extensions.length > 0;
-    observed = await core.observeDatabase(settings, name, { withExtensions: wanted });
+    const roleConfigOf = Object.keys(recordedSettings(props.roleConfig) ?? {});
+    observed = await core.observeDatabase(settings, name, { withExtensions: wanted, roleConfigOf });
   } catch (err) {
     rethrow(err);
   }

@@ -55,12 +55,16 @@ test("the preview shows every SET as up runs it, and up applies them", async () 
 test("a setting changed by hand is drift in the preview, repaired by up; one made by hand on another key is left alone", async () => {
   await pg.query("ALTER DATABASE orders SET statement_timeout = '10s'");
   await pg.query("ALTER DATABASE orders SET lock_timeout = '1s'");
+  await pg.query("ALTER ROLE reporting IN DATABASE orders SET work_mem = '1MB'");
   const preview = await t.stack.preview({ diff: true, color: "never" });
   assert.match(preview.stdout, /statement_timeout\s*:\s*"10s" => "30s"/, preview.stdout);
+  assert.match(preview.stdout, /work_mem\s*:\s*"1MB" => "256MB"/, preview.stdout);
+  assert.ok(preview.stdout.includes(`ALTER ROLE \\"reporting\\" IN DATABASE \\"orders\\" SET \\"work_mem\\" TO '256MB'`), preview.stdout);
   assert.ok(preview.stdout.includes(`ALTER DATABASE \\"orders\\" SET \\"statement_timeout\\" TO '30s'`), preview.stdout);
   assert.ok(!preview.stdout.includes("lock_timeout"), "a key pg-kopf never set is not in the preview");
   await t.stack.up({ color: "never" });
   assert.deepEqual(await stored(), { ...orders.config, lock_timeout: "1s" });
+  assert.deepEqual(await stored("reporting"), { work_mem: "256MB" });
 });
 
 test("a key removed from the map is previewed as RESET and reset; a bad value fails the preview naming its key", async () => {
