@@ -135,30 +135,75 @@ export function settingsChanges(
 const UNITS = { duration: ["us", "ms", "s", "min", "h", "d"], memory: ["B", "kB", "MB", "GB", "TB"] };
 const BOOLS = ["on", "off", "true", "false", "yes", "no", "1", "0"];
 
-/** Why Postgres would refuse a value for the key's type, as its parser does (guc.c parse_int/parse_real/parse_bool). */
-function valueProblem(value: SettingValue, v: string): string | undefined {
+const NUMBER = String.raw`(?:\d+\.?\d*|\.\d+)`;
+/**
+ * The pattern a value of a numeric type matches, as Postgres parses it (guc.c parse_int, parse_real): written once in
+ * the syntax both JavaScript and the API server's CEL (RE2) read, so the spec's check and the CRD's rule agree.
+ */
+function valuePattern(value: SettingValue): string | undefined {
   switch (value.type) {
     case "duration":
     case "memory": {
-      const m = /^\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*([A-Za-z]*)\s*$/.exec(v);
-      const units = UNITS[value.type];
-      if (!m || (m[2] !== "" && !units.includes(m[2])))
-        return `"${v}" is not a ${value.type === "duration" ? "time" : "size"}; write a number with one of the units ${units.join(", ")} (case matters), e.g. ${value.type === "duration" ? "30s" : "64MB"}`;
-      const n = Number(m[1]);
-      if (n < 0 && !(value.minusOne && n === -1)) return `"${v}" is negative; use 0 or more${value.minusOne ? " (or -1 for off)" : ""}`;
-      return undefined;
+      const units = UNITS[value.type].join("|");
+      return String.raw`^\s*\+?${NUMBER}\s*(?:${units})?\s*$` + (value.minusOne ? String.raw`|^\s*-1\s*$` : "");
     }
     case "real":
-      return /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/.test(v) ? undefined : `"${v}" is not a number; write e.g. 1.1`;
-    case "bool":
-      return BOOLS.includes(v.toLowerCase()) ? undefined : `"${v}" is not a boolean; use one of ${BOOLS.join(", ")}`;
-    case "enum":
-      return value.values.includes(v.toLowerCase()) ? undefined : `"${v}" is not one of ${value.values.join(", ")}`;
-    case "list":
-      return settingItems("search_path", v).some((item) => item === "") ? "has an empty item; write the list as a, b" : undefined;
-    case "text":
+      return String.raw`^\s*[+-]?${NUMBER}(?:[eE][+-]?\d+)?\s*$`;
+    default:
       return undefined;
   }
+}
+
+/** The values a value of a boolean or enum key may take (in any case), for the spec's check and the CRD's rule. */
+function valueChoices(value: SettingValue): readonly string[] | undefined {
+  return value.type === "bool" ? BOOLS : value.type === "enum" ? value.values : undefined;
+}
+
+/** Why Postgres would refuse a value for the key's type, as its parser does (guc.c parse_int/parse_real/parse_bool). */
+function valueProblem(value: SettingValue, v: string): string | undefined {
+  const pattern = valuePattern(value);
+  if (pattern && !new RegExp(pattern).test(v)) {
+    if (value.type === "real") return `"${v}" is not a number; write e.g. 1.1`;
+    if (/^\s*-\s*[\d.]/.test(v))
+      return `"${v}" is negative; use 0 or more${"minusOne" in value && value.minusOne ? " (or -1 for off)" : ""}`;
+    const units = UNITS[value.type as "duration" | "memory"];
+    const example = value.type === "duration" ? "30s" : "64MB";
+    return `"${v}" is not a ${value.type === "duration" ? "time" : "size"}; write a number with one of the units ${units.join(", ")} (case matters), e.g. ${example}`;
+  }
+  const choices = valueChoices(value);
+  if (choices && !choices.includes(v.toLowerCase()))
+    return value.type === "bool"
+      ? `"${v}" is not a boolean; use one of ${choices.join(", ")}`
+      : `"${v}" is not one of ${choices.join(", ")}`;
+  if (value.type === "list" && settingItems("search_path", v).some((item) => item === ""))
+    return "has an empty item; write the list as a, b";
+  return undefined;
+}
+
+/**
+ * The CRD's value rules over a settings map (the CEL expression `map`): one rule for each group of keys whose values
+ * match one pattern or take one set of choices. Text values are left to Postgres.
+ */
+export function settingsValueRules(map: string, field: string): { rule: string; message: string }[] {
+  const groups = new Map<string, { keys: string[]; test: (v: string) => string; says: string }>();
+  for (const key of SETTING_NAMES) {
+    const value = SETTING_KEYS[key].value;
+    const pattern = valuePattern(value);
+    const choices = valueChoices(value);
+    if (!pattern && !choices) continue;
+    const id = pattern ?? JSON.stringify(choices);
+    const off = "minusOne" in value && value.minusOne ? ", or -1 for off" : "";
+    const numeric = value.type === "real" ? "a number" : value.type === "duration" ? `a time (30s${off})` : `a size (64MB${off})`;
+    const says = pattern ? numeric : `one of ${choices!.join(", ")}`;
+    const test = pattern ? (v: string) => `${v}.matches(r'${pattern}')` : (v: string) => `${v}.lowerAscii() in ${celList(choices!)}`;
+    const group = groups.get(id) ?? { keys: [], test, says };
+    group.keys.push(key);
+    groups.set(id, group);
+  }
+  return [...groups.values()].map(({ keys, test, says }) => ({
+    rule: `${celList(keys)}.all(k, !(k in ${map}) || ${test(`${map}[k]`)})`,
+    message: `spec.${field}: ${keys.join(", ")} ${keys.length === 1 ? "takes" : "take"} ${says}`,
+  }));
 }
 
 /** The vocabulary's key nearest to a misspelled one (at most two edits away), to suggest. */
@@ -206,9 +251,13 @@ export function settingsKeysCel(map: string): string {
 /** What the CRD says when a key is outside the vocabulary. */
 export const SETTINGS_KEYS_MESSAGE = `pg-kopf sets only ${SETTING_NAMES.join(", ")} (lower case)`;
 
-/** The key rule of a settings field, for the CRD. */
-export function settingsRule(field: string): { rule: string; message: string } {
-  return { rule: `!has(self.${field}) || ${settingsKeysCel(`self.${field}`)}`, message: `spec.${field}: ${SETTINGS_KEYS_MESSAGE}` };
+/** The rules of a settings field, for the CRD: its key set, and each key's value as its type allows. */
+export function settingsRules(field: string): { rule: string; message: string }[] {
+  const guard = (rule: string) => `!has(self.${field}) || ${rule}`;
+  return [
+    { rule: guard(settingsKeysCel(`self.${field}`)), message: `spec.${field}: ${SETTINGS_KEYS_MESSAGE}` },
+    ...settingsValueRules(`self.${field}`, field).map((r) => ({ ...r, rule: guard(r.rule) })),
+  ];
 }
 
 /**

@@ -26,7 +26,8 @@ import {
   settingsFailures,
   SETTINGS_KEYS_MESSAGE,
   settingsKeysCel,
-  settingsRule,
+  settingsRules,
+  settingsValueRules,
 } from "../settings";
 import type { AdminView } from "../admin";
 import { cannotGrantOnSchema } from "../admin";
@@ -307,7 +308,7 @@ export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
   },
   settings: {
     validate: (field, raw) => settingsFailures(field, raw[field]),
-    rules: (field) => [settingsRule(field)],
+    rules: settingsRules,
     replaces: "never",
     observed: false,
     planCreate: (fields, input) => planDatabaseSettings(fields, input),
@@ -318,12 +319,11 @@ export const DATABASE_BEHAVIOURS: DatabaseBehaviours = {
   },
   roleSettings: {
     validate: roleSettingsFailures,
-    rules: (field) => [
-      {
-        rule: `!has(self.${field}) || self.${field}.all(r, ${settingsKeysCel(`self.${field}[r]`)})`,
-        message: `spec.${field}: ${SETTINGS_KEYS_MESSAGE}`,
-      },
-    ],
+    rules: (field) =>
+      [
+        { rule: settingsKeysCel(`self.${field}[r]`), message: `spec.${field}: ${SETTINGS_KEYS_MESSAGE}` },
+        ...settingsValueRules(`self.${field}[r]`, field),
+      ].map((r) => ({ ...r, rule: `!has(self.${field}) || self.${field}.all(r, ${r.rule})` })),
     replaces: "never",
     observed: false,
     planCreate: (fields, input) => planRoleSettings(fields, input),

@@ -19,7 +19,7 @@ import {
 import { type FieldFailure, InvalidSpec } from "../errors";
 import { celList } from "../schema";
 import { badRoleName, REFUSED_GROUPS, RESERVED_ROLES } from "./names";
-import { reflectSettings, serverSettingFailures, type Settings, settingsChanges, settingsFailures, settingsRule } from "../settings";
+import { reflectSettings, serverSettingFailures, type Settings, settingsChanges, settingsFailures, settingsRules } from "../settings";
 import { type RoleBehaviour, type RoleFieldName, type RoleFieldOf, roleFieldsOf, sameAttribute } from "./fields";
 import type { ObservedRole } from "./observe";
 import type { PgRoleSpec } from "./spec";
@@ -183,7 +183,7 @@ export const ROLE_BEHAVIOURS: RoleBehaviours = {
   },
   settings: {
     validate: (field, raw) => settingsFailures(field, raw[field]),
-    rules: (field) => [settingsRule(field)],
+    rules: settingsRules,
     refuse: refuseServerSettings,
     planCreate: (fields, input) => planSettings(fields, input),
     planExisting: (fields, input) => planSettings(fields, input, input.observed),

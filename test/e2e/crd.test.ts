@@ -101,6 +101,15 @@ describe("the API server and the core agree on what is valid", () => {
     upperCaseDatabaseSetting: { name: "app", config: { Work_Mem: "1MB" } },
     unknownRoleInDatabaseSetting: { name: "app", roleConfig: { reporting: { shared_buffers: "1GB" } } },
     refusedRoleInDatabaseSetting: { name: "app", roleConfig: { reporting: { session_preload_libraries: "x" } } },
+    settingValues: {
+      name: "app",
+      config: { statement_timeout: "1.5min", work_mem: "64MB", jit: "OFF", intervalstyle: "ISO_8601", log_min_duration_statement: "-1" },
+    },
+    badTime: { name: "app", config: { statement_timeout: "30 sec" } },
+    negativeTime: { name: "app", config: { lock_timeout: "-1" } },
+    badSize: { name: "app", roleConfig: { reporting: { work_mem: "64mb" } } },
+    badBoolean: { name: "app", roleConfig: { reporting: { default_transaction_read_only: "maybe" } } },
+    badEnum: { name: "app", config: { default_transaction_isolation: "snapshot" } },
   };
   for (const [label, spec] of Object.entries(cases)) {
     test(label, () => {
@@ -183,6 +192,7 @@ describe("the API server and the controller agree on what is a valid PgRole", ()
     memberOfReserved: { name: "app", memberOf: ["public"] },
     unknownSetting: { name: "app", config: { shared_buffers: "1GB" } },
     upperCaseSetting: { name: "app", config: { Search_Path: "x" } },
+    badSettingValue: { name: "app", config: { work_mem: "lots" } },
     reassignWithoutDelete: { name: "app", reassignOwnedTo: "other" },
     reassignToItself: { name: "app", reclaimPolicy: "delete", reassignOwnedTo: "app" },
     adoptBoth: { name: "app", adopt: true, adoptFrom: "kubernetes:default/x" },
