@@ -3,7 +3,8 @@
 // values compare (Postgres re-spells lists), the spec's checks and CEL rule, the SET and RESET from what an object has
 // and what pg-kopf last applied, and what a refresh records. Decisions: docs/adr/0022-settings-vocabulary.md.
 import { Type } from "@sinclair/typebox";
-import type { FieldFailure } from "./errors";
+import type { AdminView } from "./admin";
+import { type FieldFailure, InvalidSpec } from "./errors";
 import { celList } from "./schema";
 
 /** A settings map: key -> value as in SET (a list setting as one string, "app, public"). */
@@ -290,6 +291,14 @@ export function serverSettingFailures(
       ];
     return [];
   });
+}
+
+/** Refuses (InvalidSpec, naming each) settings of the maps (field path -> map) this server lacks or the admin may not set. */
+export function refuseServerSettings(maps: readonly (readonly [string, Settings | undefined])[], admin: AdminView | undefined): void {
+  if (!admin) return;
+  const server = { ...admin.facts, settable: admin.settable };
+  const failures = maps.flatMap(([field, map]) => serverSettingFailures(field, map ?? {}, server));
+  if (failures.length) throw new InvalidSpec(failures);
 }
 
 /**

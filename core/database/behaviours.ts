@@ -20,7 +20,7 @@ import { type FieldFailure, InvalidSpec, RoleMissing } from "../errors";
 import { NOT_ROLES } from "../schema";
 import {
   reflectSettings,
-  serverSettingFailures,
+  refuseServerSettings,
   type Settings,
   settingsChanges,
   settingsFailures,
@@ -196,13 +196,6 @@ function planAccessExisting(input: BehaviourPlanInput & { observed: ObservedData
     observed.access,
     input.previous.access,
   );
-}
-
-/** Refuses (InvalidSpec) settings this server lacks, or superuser-only ones the admin may not set. */
-function refuseServerSettings(maps: readonly [string, Settings][], admin: AdminView | undefined): void {
-  if (!admin) return;
-  const failures = maps.flatMap(([field, map]) => serverSettingFailures(field, map, { ...admin.facts, settable: admin.settable }));
-  if (failures.length) throw new InvalidSpec(failures);
 }
 
 /** ALTER DATABASE ... SET for each wanted setting that differs, RESET for each pg-kopf set that the map dropped. */

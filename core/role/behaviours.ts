@@ -19,7 +19,7 @@ import {
 import { type FieldFailure, InvalidSpec } from "../errors";
 import { celList } from "../schema";
 import { badRoleName, REFUSED_GROUPS, RESERVED_ROLES } from "./names";
-import { reflectSettings, serverSettingFailures, type Settings, settingsChanges, settingsFailures, settingsRules } from "../settings";
+import { reflectSettings, refuseServerSettings, type Settings, settingsChanges, settingsFailures, settingsRules } from "../settings";
 import { type RoleBehaviour, type RoleFieldName, type RoleFieldOf, roleFieldsOf, sameAttribute } from "./fields";
 import type { ObservedRole } from "./observe";
 import type { PgRoleSpec } from "./spec";
@@ -148,13 +148,6 @@ function planAttributes(fields: readonly RoleFieldOf<"attribute">[], input: Role
   ];
 }
 
-/** Refuses (InvalidSpec) a setting this server lacks, or one only a superuser may set that the admin may not. */
-function refuseServerSettings(fields: readonly RoleFieldOf<"settings">[], spec: PgRoleSpec, admin: AdminView | undefined): void {
-  if (!admin) return;
-  const failures = fields.flatMap((field) => serverSettingFailures(field, spec[field] ?? {}, { ...admin.facts, settable: admin.settable }));
-  if (failures.length) throw new InvalidSpec(failures);
-}
-
 /** In the order the plan runs them: attributes (and the password), memberships, settings. */
 export const ROLE_BEHAVIOURS: RoleBehaviours = {
   identity: { validate: valid, rules: noRules, refuse: noRefusal, planCreate: none, planExisting: none, reflect: asRecorded },
@@ -184,7 +177,11 @@ export const ROLE_BEHAVIOURS: RoleBehaviours = {
   settings: {
     validate: (field, raw) => settingsFailures(field, raw[field]),
     rules: settingsRules,
-    refuse: refuseServerSettings,
+    refuse: (fields, spec, admin) =>
+      refuseServerSettings(
+        fields.map((f) => [f, spec[f]]),
+        admin,
+      ),
     planCreate: (fields, input) => planSettings(fields, input),
     planExisting: (fields, input) => planSettings(fields, input, input.observed),
     reflect: (field, recorded, observed) =>
