@@ -19,10 +19,16 @@ test("a role that became Ready brings back the databases it owns that are not Re
     object("other", { name: "d", owner: "someone" }, "InvalidSpec"),
     object("going", { name: "e", owner: "app" }, "InvalidSpec", true),
     object("grants", { name: "f", access: [{ role: "app", level: "read" }] }, "RoleMissing"),
+    object("settings", { name: "h", roleConfig: { app: { work_mem: "64MB" } } }, "RoleMissing"),
     // Another server's role of the same name is another role.
     object("elsewhere", { name: "g", owner: "app", server: "b" }, "InvalidSpec"),
   ];
-  assert.deepEqual(databasesWaitingFor(object("app", { name: "app" }), databases), ["team/waiting", "team/new", "team/grants"]);
+  assert.deepEqual(databasesWaitingFor(object("app", { name: "app" }), databases), [
+    "team/waiting",
+    "team/new",
+    "team/grants",
+    "team/settings",
+  ]);
   assert.deepEqual(databasesWaitingFor(object("app", { name: "app", server: "b" }), databases), ["team/elsewhere"]);
   assert.deepEqual(databasesWaitingFor(undefined, databases), []);
 });

@@ -1,4 +1,4 @@
-// What waits on what between kinds: a database waits for the roles it names (owner, access) to exist, and a role's deletion waits for
+// What waits on what between kinds: a database waits for the roles it names (owner, access, roleConfig) to exist, and a role's deletion waits for
 // the databases it owns to go. Each waits at its slow retry otherwise; these say whom to bring back at once. Pure.
 import { serverOf as specServer } from "../crd/server";
 import { type CustomObject, keyOf, type PgDatabaseObject } from "./runtime/objects";
@@ -13,7 +13,7 @@ export function objectsOn(server: string, objects: readonly CustomObject[]): str
 }
 
 /**
- * Cache keys of the PgDatabases that name role `role` (as owner, or in access) on the role's server and are not
+ * Cache keys of the PgDatabases that name role `role` (as owner, in access or in roleConfig) on the role's server and are not
  * Ready yet: they may have failed for want of it.
  */
 export function databasesWaitingFor(role: CustomObject | undefined, databases: readonly CustomObject[]): string[] {
@@ -22,6 +22,7 @@ export function databasesWaitingFor(role: CustomObject | undefined, databases: r
   const names = (db: CustomObject): unknown[] => [
     db.spec?.owner,
     ...(Array.isArray(db.spec?.access) ? db.spec.access.map((a: { role?: unknown }) => a?.role) : []),
+    ...(typeof db.spec?.roleConfig === "object" && db.spec.roleConfig !== null ? Object.keys(db.spec.roleConfig) : []),
   ];
   return databases
     .filter(

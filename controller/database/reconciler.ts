@@ -51,7 +51,7 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
   const attempt: Attempt = { current: obj, database: parsed.spec.name, sql: [], creating: false };
   try {
     const { settings } = await deps.servers.resolve(parsed.server, obj.metadata.namespace);
-    const ctx = { ...clusterOwner(obj), claimsUnstamped: claimsCreation(obj, attempt.database), previous: appliedOf(obj) };
+    const ctx = { ...clusterOwner(obj), claimsUnstamped: claimsCreation(obj, attempt.database), previous: keptMemory(obj) };
     const { observed } = await core.convergeDatabase(settings, parsed.spec, ctx, {
       onStep: (_step, statement) => attempt.sql.push(statement),
       beforeApply: (steps) => beforeApply(deps, attempt, steps),
@@ -166,11 +166,6 @@ function appliedMemory(spec: core.PgDatabaseSpec): Memory {
 function keptMemory(obj: PgDatabaseObject): Memory {
   const { access, config, roleConfig } = obj.status ?? {};
   return { ...(access ? { access } : {}), ...(config ? { config } : {}), ...(roleConfig ? { roleConfig } : {}) };
-}
-
-/** The memory the plan is given: what an access entry or a setting removed from the spec undoes. */
-function appliedOf(obj: PgDatabaseObject): core.DatabaseMemory {
-  return keptMemory(obj);
 }
 
 async function reconcileDeletion(
