@@ -1,7 +1,7 @@
 // Session settings pg-kopf sets (ALTER ROLE ... SET, ALTER DATABASE ... SET, ALTER ROLE ... IN DATABASE ... SET),
 // written once for every kind and field that has them: the one vocabulary of keys and what each key's value is, how
 // values compare (Postgres re-spells lists), the spec's checks and CEL rule, the SET and RESET from what an object has
-// and what pg-kopf last applied, and what a refresh records. Decisions: docs/adr/0022-settings-vocabulary.md.
+// and what pg-kopf last applied, and what a refresh records. Decisions: docs/adr/0022-settings-vocabulary-and-memory.md.
 import { Type } from "@sinclair/typebox";
 import type { AdminView } from "./admin";
 import { type FieldFailure, InvalidSpec } from "./errors";
