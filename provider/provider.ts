@@ -60,7 +60,7 @@ function loadHandlers(moduleName: string): ResourceHandlers {
  * A provider whose every method calls the handlers module `moduleName` with the admin connection: from configure,
  * or from PG* variables when the engine never called configure.
  */
-function dispatcher(moduleName: string): DispatchingProvider {
+export function dispatcher(moduleName: string): DispatchingProvider {
   const settingsOf = (provider: DispatchingProvider, h: ResourceHandlers): ConnectionSettings => {
     if (provider.configureError) throw provider.configureError;
     // (No ??=: Pulumi's closure serializer cannot parse it.)
@@ -107,6 +107,3 @@ function dispatcher(moduleName: string): DispatchingProvider {
     },
   };
 }
-
-export const pgDatabaseProvider = dispatcher("handlers");
-export const pgRoleProvider = dispatcher("roleHandlers");

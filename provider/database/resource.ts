@@ -5,7 +5,7 @@ import { pulumiManager } from "../../core/ownership";
 import type { PgDatabaseSpecInput } from "../../core/database/spec";
 import { CONFIG_NAMESPACE, DEFAULT_SERVER, serverProviderInputs } from "../config";
 import { serverConflict } from "../distinctServers";
-import { pgDatabaseProvider } from "../provider";
+import * as pgDatabaseProvider from "./dispatch";
 
 /**
  * The resource's arguments: the core's spec, each field an Input, and the server it lives on (a name from

@@ -3,7 +3,7 @@
 // program passes, and the output (given or generated) is recorded encrypted.
 import * as pulumi from "@pulumi/pulumi";
 import type { PgRoleSpecInput } from "../../core/role/spec";
-import { pgRoleProvider } from "../provider";
+import * as pgRoleProvider from "./dispatch";
 import { pgKopfProvider, resourceInputs, type ServerArg } from "../database/resource";
 import { DEFAULT_SERVER } from "../config";
 

@@ -119,6 +119,17 @@ test("an installed pg-kopf manages databases from another project's plain pulumi
   cluster.kubectl(["get", "crd/pgdatabases.my.local", "crd/pgroles.my.local", "crd/pgservers.my.local"]);
   cluster.kubectl(["get", "clusterrole/pg-kopf-controller-db-system", "service/postgres", "-n", "db-system"]);
   pulumi(["preview", "--expect-no-changes"]);
+  // The state carries the provider by reference to the installed package, not its text (issue: 11 KB a database).
+  pulumi(["stack", "export", "--file", join(dir, "state.json")]);
+  const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
+  const dynamic = state.deployment.resources.filter((r: { type: string }) => r.type.startsWith("pulumi-nodejs:dynamic/"));
+  assert.ok(dynamic.length >= 3, "the databases and the role");
+  for (const r of dynamic) {
+    for (const props of [r.inputs, r.outputs]) {
+      assert.match(props.__provider, /require\("pg-kopf\/dist\/provider\/(database|role)\/dispatch\.js"\)/, r.urn);
+      assert.ok(props.__provider.length < 400, `${r.urn}: a serialized provider of ${props.__provider.length} bytes`);
+    }
+  }
   pulumi(["destroy", "--yes"]);
   assert.ok(!(await exists("orders")), "reclaimPolicy delete drops it");
   assert.ok(await exists("audit"), "retain keeps it");

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import type * as pulumi from "@pulumi/pulumi";
-import { pgDatabaseProvider } from "../../provider/provider";
+import * as pgDatabaseProvider from "../../provider/database/dispatch";
 import { clientConfig } from "../../core/connect";
 import { startPostgres, type TestPostgres } from "../harness/postgres";
 
