@@ -1,7 +1,8 @@
 // Benchmark of the controller against the psql floor and a kopf operator, on one Postgres 15 and one local control
 // plane, printing every figure the performance goals name: bursts (3 rounds, order rotated), steady load, 1,000
 // objects at once, 5,000 objects and their resync, idle memory and its growth, API writes, and the Pulumi side.
-// Usage: npm run bench:controller   (BENCH_KOPF=0 skips kopf, BENCH_LARGE=0 the 5,000, BENCH_PULUMI=0 the Pulumi side;
+// Usage: npm run bench:controller   (BENCH_KOPF=0 skips kopf; BENCH_LARGE, BENCH_PEAK, BENCH_PULUMI and BENCH_STEADY_SECONDS are
+// sizes (objects, databases, seconds), 0 skipping their part;
 // BENCH_NODE_FLAGS="..." runs the controller with other node flags than the Deployment's)
 import { tmpdir } from "node:os";
 import { existsSync } from "node:fs";
