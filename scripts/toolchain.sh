@@ -4,6 +4,7 @@
 # The two Pulumi plugins the proxy cannot serve (the kubernetes resource plugin, the nodejs language host) are built from
 # upstream source archives in ../shared/vendor (PGKOPF_VENDOR), or installed the normal way where those are absent.
 # Usage: scripts/toolchain.sh [pulumi|language-nodejs|kubernetes-plugin|etcd|kubernetes|kubernetes-node|coredns|pause|kwok|actionlint|dockerfile-lint ...]
+#        scripts/toolchain.sh postgresql-plugin   (the Pulumi benchmark's anchor; not built by default)
 #        scripts/toolchain.sh paths         (prints the bin folders, builds nothing)
 #        scripts/toolchain.sh pulumi-home   (prints the PULUMI_HOME holding the plugins, builds nothing)
 set -euo pipefail
@@ -327,6 +328,29 @@ build_pause() {
 }
 
 # paths: the bin folders of the cached tools, one per line (for PATH); builds nothing
+# pulumi-resource-postgresql: the bridged Terraform provider behind @pulumi/postgresql, built from the vendored source
+# only for the Pulumi benchmark's anchor (npm run bench:pulumi), never by a plain install: nothing else needs it.
+build_postgresql-plugin() {
+  local v; v=$(version pulumi-postgresql)
+  if plugin_installed resource-postgresql "$v"; then log "pulumi-resource-postgresql v$v: cached"; return; fi
+  local archive; archive=$(vendored "pulumi-postgresql-v$v")
+  if [ -z "$archive" ]; then
+    log "pulumi-resource-postgresql v$v: no vendored source; installing the released plugin"
+    PULUMI_HOME=$(pulumi_home) "$cache/pulumi-v$(version @pulumi/pulumi)/bin/pulumi" plugin install resource postgresql "v$v"
+    return
+  fi
+  log "pulumi-resource-postgresql v$v: building from $archive (cold: about 5 min on 2 cores)"
+  local src="$cache/src/pulumi-postgresql-v$v"
+  rm -rf "$src"; mkdir -p "$src"; tar xzf "$archive" -C "$src" --strip-components=1
+  (cd "$src/provider/cmd/pulumi-resource-postgresql" && VERSION=$v go generate)
+  (cd "$src/provider" && go build -trimpath \
+     -ldflags "-s -w -X github.com/pulumi/pulumi-postgresql/provider/v3/pkg/version.Version=$v" \
+     -o "$src/bin/pulumi-resource-postgresql" ./cmd/pulumi-resource-postgresql)
+  PULUMI_HOME=$(pulumi_home) "$cache/pulumi-v$(version @pulumi/pulumi)/bin/pulumi" plugin install resource postgresql "$v" \
+    --file "$src/bin/pulumi-resource-postgresql"
+  log "pulumi-resource-postgresql v$v: done"
+}
+
 paths() {
   echo "$cache/pulumi-v$(version @pulumi/pulumi)/bin"
   echo "$cache/etcd-v$(version etcd)/bin"
