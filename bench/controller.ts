@@ -13,7 +13,7 @@ import { startCluster, type TestCluster } from "../test/harness/cluster";
 import { type ControllerProcess, installController, startController } from "../test/harness/controller";
 import { startPostgres, type TestPostgres } from "../test/harness/postgres";
 import { startKopf, type KopfOperator } from "./kopf";
-import { apiWrites, cpuBetween, cpuSeconds, LogFollower, psqlFloor, RssSampler, writesBetween } from "./measure";
+import { apiWrites, cpuBetween, cpuSeconds, LogFollower, postmasterPid, psqlFloor, RssSampler, writesBetween } from "./measure";
 import { assertReady, type BenchObject, createAll, createObject, objects, percentile, ReadyLog, removeAll } from "./objects";
 import { benchPulumi } from "./pulumi";
 
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       const times: Record<string, number> = {};
       const cpu: string[] = [];
       for (const who of order) {
-        const cpuBefore = cpuSeconds();
+        const cpuBefore = cpuSeconds([postmasterPid(pg)]);
         if (who === "psql") times.psql = await psqlFloor(pg, floorNames);
         if (who === "pg-kopf") {
           await pg.query("CHECKPOINT");
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
           peakBurstRss = Math.max(peakBurstRss, lastBurst.peakRss);
         }
         if (who === "kopf" && kopf) times.kopf = await kopf.create(theirs);
-        cpu.push(`${who}: ${cpuBetween(cpuBefore, cpuSeconds())}`);
+        cpu.push(`${who}: ${cpuBetween(cpuBefore, cpuSeconds([postmasterPid(pg)]))}`);
       }
       figures.psql.push(times.psql);
       figures["pg-kopf"].push(times["pg-kopf"]);
@@ -257,11 +257,11 @@ async function steadyLoad(cluster: TestCluster, pg: TestPostgres, kube: KubeClie
 /** PEAK objects at once: the time and the memory it takes. Returns the peak RSS in MiB. */
 async function manyAtOnce(cluster: TestCluster, pg: TestPostgres, kube: KubeClient, controller: Controller): Promise<number> {
   const many = objects("peak", PEAK);
-  const cpuBefore = cpuSeconds();
+  const cpuBefore = cpuSeconds([postmasterPid(pg)]);
   const big = await burst(cluster, kube, controller, many);
   report(
     `${PEAK} objects at once             all Ready ${s(big.seconds)} (${(PEAK / big.seconds).toFixed(0)} objects/s), peak RSS ${mib(big.peakRss)}, ` +
-      `${big.writesPerObject.toFixed(2)} writes/object; CPU seconds ${cpuBetween(cpuBefore, cpuSeconds())}`,
+      `${big.writesPerObject.toFixed(2)} writes/object; CPU seconds ${cpuBetween(cpuBefore, cpuSeconds([postmasterPid(pg)]))}`,
   );
   await removeAll(cluster, kube, pg, NS, many);
   await sleep(3000);

@@ -102,21 +102,37 @@ export function writesBetween(before: Map<string, number>, after: Map<string, nu
     .filter(([k, v]) => v > 0 && k !== "POST pgdatabases");
 }
 
-/** CPU seconds (user + system, finished children included) used so far by each process group the benchmark watches. */
-export function cpuSeconds(): Record<"controller" | "kopf" | "apiserver" | "etcd" | "postgres", number> {
+/** The pid of a test Postgres' postmaster (the first line of postmaster.pid): the root of its server's processes. */
+export function postmasterPid(pg: TestPostgres): number {
+  return Number(readFileSync(join(pg.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+}
+
+/**
+ * CPU seconds (user + system, finished children included) used so far by each process group the benchmark watches,
+ * counting only the benchmark's own processes: those descending from this process or from one of `roots` (a
+ * postmaster, which pg_ctl leaves to init). Other API servers and Postgres servers on the machine are not counted.
+ */
+export function cpuSeconds(roots: readonly number[] = []): Record<"controller" | "kopf" | "apiserver" | "etcd" | "postgres", number> {
   const ticks = 100; // USER_HZ on Linux
   const out = { controller: 0, kopf: 0, apiserver: 0, etcd: 0, postgres: 0 };
+  const procs = new Map<number, { ppid: number; fields: string[]; stat: string; cmdline: string }>();
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    let stat: string;
-    let cmdline: string;
     try {
-      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // Fields after the command name (which may hold spaces): ppid is the 2nd, utime stime cutime cstime the 12th-15th.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      procs.set(Number(pid), { ppid: Number(fields[1]), fields, stat, cmdline: readFileSync(`/proc/${pid}/cmdline`, "utf8") });
     } catch {
-      continue; // gone meanwhile
+      // gone meanwhile
     }
-    // Fields after the command name (which may hold spaces): utime stime cutime cstime are the 12th-15th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  }
+  const own = new Set([process.pid, ...roots]);
+  const isOwn = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 64; p = procs.get(p)?.ppid ?? 0, hops++) if (own.has(p)) return true;
+    return false;
+  };
+  for (const [pid, { fields, stat, cmdline }] of procs) {
+    if (!isOwn(pid)) continue;
     const used = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticks;
     const group = cmdline.includes("controller/main.js")
       ? "controller"
