@@ -9,7 +9,7 @@ import { OWNED_PUBLIC_SCHEMA, observeAdmin, observeAdminView } from "../admin";
 import { lockPrivileges, retryingRaces } from "../concurrency";
 import { inTransaction, withClient, type ConnectionSettings } from "../connect";
 import { AdminLacksPrivilege, classifyError, PlanChanged, PostgresRejected, RoleMissing } from "../errors";
-import { observeDatabaseWith, observeExtensionsWith, observeRoleConfigWith, observeSessions, type ObservedDatabase } from "./observe";
+import { observeDatabaseAndRolesWith, observeDatabaseWith, observeExtensionsWith, observeSessions, type ObservedDatabase } from "./observe";
 import { type DatabaseMemory, needsAccess } from "./behaviours";
 import { superuserKeysIn } from "../settings";
 import { planDatabase, planDatabaseDelete, type DatabasePlanContext } from "./plan";
@@ -132,10 +132,9 @@ async function observeForWith(
   spec: PgDatabaseSpec,
   previous: DatabaseMemory,
 ): Promise<ObservedDatabase | undefined> {
-  const found = await observeDatabaseWith(admin, spec.name);
   // Settings of roles in the database: those the spec maps, and those pg-kopf set before (what a removal resets).
   const configured = [...new Set([...Object.keys(spec.roleConfig ?? {}), ...Object.keys(previous.roleConfig ?? {})])];
-  const db = found && configured.length ? { ...found, roleConfig: await observeRoleConfigWith(admin, found.oid, configured) } : found;
+  const db = await observeDatabaseAndRolesWith(admin, spec.name, configured);
   const extensions = (spec.extensions?.length ?? 0) > 0;
   const access = needsAccess(spec, previous);
   if (!db?.allowConnections || (!extensions && !access)) return db;

@@ -100,6 +100,16 @@ export async function observeRoleConfigWith(client: Client, oid: number, roles: 
   }
 }
 
+/** observeDatabaseWith, and with `roles`, the settings of those roles in it (observeRoleConfigWith). */
+export async function observeDatabaseAndRolesWith(
+  client: Client,
+  name: string,
+  roles: readonly string[],
+): Promise<ObservedDatabase | undefined> {
+  const found = await observeDatabaseWith(client, name);
+  return found && roles.length ? { ...found, roleConfig: await observeRoleConfigWith(client, found.oid, roles) } : found;
+}
+
 /** Lists the extensions installed in a database, connecting to it. Throws a typed PgKopfError. */
 export async function observeExtensions(settings: ConnectionSettings, database: string): Promise<string[]> {
   return withClient(settings, database, observeExtensionsWith);
@@ -139,11 +149,7 @@ export async function observeDatabase(
   name: string,
   options: { withExtensions?: boolean; roleConfigOf?: readonly string[] } = {},
 ): Promise<ObservedDatabase | undefined> {
-  const db = await withClient(settings, undefined, async (c) => {
-    const found = await observeDatabaseWith(c, name);
-    const roles = options.roleConfigOf ?? [];
-    return found && roles.length ? { ...found, roleConfig: await observeRoleConfigWith(c, found.oid, roles) } : found;
-  });
+  const db = await withClient(settings, undefined, (c) => observeDatabaseAndRolesWith(c, name, options.roleConfigOf ?? []));
   if (!db || !options.withExtensions || !db.allowConnections) return db;
   return { ...db, extensions: await observeExtensions(settings, name) };
 }
