@@ -54,6 +54,12 @@ export const DatabaseStatusFields = Type.Object({
       description: "The role settings last applied (spec.roleConfig): a key removed from spec.roleConfig is reset only if it is here.",
     }),
   ),
+  creationClaim: Type.Optional(
+    Type.String({
+      description:
+        "The creation intent this object saw through (its pgdatabases.my.local/creating-at annotation): a claim named here is done and claims nothing.",
+    }),
+  ),
   access: Type.Optional(
     Type.Array(Type.Object({ role: Type.String(), level: Type.Union(LEVELS.map((l) => Type.Literal(l))) }), {
       description: "The access last applied: an entry removed from spec.access, or lowered, revokes what this one granted.",

@@ -5,7 +5,7 @@ import * as core from "../../core";
 import { parsePgDatabaseSpec } from "../../crd/pgdatabase";
 import { addFinalizer, hasFinalizer } from "../runtime/finalizer";
 import { KubeApiError } from "../kube/client";
-import { claimsCreation, clearCreating, prepareForChange } from "./creating";
+import { claimsCreation, clearUntimedClaim, doneClaim, prepareForChange } from "./creating";
 import { readyReason, recordEvent, type Verdict } from "../runtime/status";
 import type { PgDatabaseObject, PgDatabaseStatus } from "../runtime/objects";
 import {
@@ -43,7 +43,13 @@ export async function reconcileDatabase(key: string, deps: ReconcilerDeps<PgData
   const failures = parsed.ok ? crossNamespaceTakeover("PgDatabase", parsed.spec.adoptFrom, obj.metadata.namespace) : parsed.failures;
   if (failures.length > 0) {
     // Nothing to retry: the next change to the spec brings the object back.
-    await finish(deps, obj, { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(failures).message });
+    // What was applied and the claim marked done stay recorded: the spec's next fix needs them.
+    await finish(deps, obj, {
+      ready: false,
+      reason: "InvalidSpec",
+      message: new core.InvalidSpec(failures).message,
+      details: keptStatus(obj),
+    });
     return { outcome: { kind: "done" }, reason: "InvalidSpec" };
   }
   if (!parsed.ok) return { outcome: { kind: "done" }, reason: "InvalidSpec" };
@@ -93,7 +99,8 @@ async function finishReconciled(
 ): Promise<ReconcileResult> {
   let current = attempt.current;
   const { sql } = attempt;
-  if (claimsCreation(current, attempt.database)) current = await clearCreating(deps.api, current);
+  // The database is there and stamped: the status write below marks the claim done (an untimed one goes).
+  if (claimsCreation(current, attempt.database)) current = await clearUntimedClaim(deps.api, current);
   // Nothing changed in Postgres, but a later deletion must still come through us (reclaimPolicy delete).
   if (!hasFinalizer(deps.api.kind, current)) current = await addFinalizer(deps.api, current);
   // Routine success writes no Event: the statements are in status.lastAppliedSql. Events are for what needs eyes:
@@ -117,6 +124,7 @@ async function finishReconciled(
         config: { ...observed.config },
       },
       ...appliedMemory(spec),
+      ...doneClaim(current),
     },
     appliedSql: sql,
   });
@@ -125,18 +133,18 @@ async function finishReconciled(
 
 async function finishFailed(key: string, deps: ReconcilerDeps<PgDatabaseObject>, attempt: Attempt, err: unknown): Promise<ReconcileResult> {
   let current = attempt.current;
-  if (attempt.apiError || err instanceof KubeApiError) return finishRefused(deps, current, attempt.apiError ?? err, keptMemory(current));
+  if (attempt.apiError || err instanceof KubeApiError) return finishRefused(deps, current, attempt.apiError ?? err, keptStatus(current));
   const e = inClusterWords(core.classifyError(err));
   // Postgres refused the CREATE itself (it answered with an error, e.g. someone else created the database just
-  // now): nothing was created, so the intent goes. A lost connection leaves it, as the CREATE may have run.
-  if (attempt.creating && attempt.sql.length === 0 && e.sqlstate && claimsCreation(current, attempt.database))
-    current = await clearCreating(deps.api, current);
+  // now): nothing was created, so the claim is done. A lost connection leaves it live, as the CREATE may have run.
+  const refusedCreate = attempt.creating && attempt.sql.length === 0 && e.sqlstate && claimsCreation(current, attempt.database);
+  if (refusedCreate) current = await clearUntimedClaim(deps.api, current);
   const verdict: Verdict<PgDatabaseStatus> = {
     ready: false,
     reason: e.reason,
     message: e.message,
     appliedSql: attempt.sql,
-    details: keptMemory(current),
+    details: { ...keptStatus(current), ...(refusedCreate ? doneClaim(current) : {}) },
   };
   await finish(deps, current, verdict);
   deps.log.warn({ key, reason: e.reason, transient: e.transient, sqlstate: e.sqlstate }, e.message);
@@ -166,6 +174,12 @@ function appliedMemory(spec: core.PgDatabaseSpec): Memory {
 function keptMemory(obj: PgDatabaseObject): Memory {
   const { access, config, roleConfig } = obj.status ?? {};
   return { ...(access ? { access } : {}), ...(config ? { config } : {}), ...(roleConfig ? { roleConfig } : {}) };
+}
+
+/** What a failure's status keeps: the memory, and the creation claim last marked done. */
+function keptStatus(obj: PgDatabaseObject): Memory & Pick<PgDatabaseStatus, "creationClaim"> {
+  const claim = obj.status?.creationClaim;
+  return { ...keptMemory(obj), ...(claim ? { creationClaim: claim } : {}) };
 }
 
 async function reconcileDeletion(

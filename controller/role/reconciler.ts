@@ -71,7 +71,13 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
 
   const failures = parsed.ok ? crossNamespaceTakeover("PgRole", parsed.spec.adoptFrom, obj.metadata.namespace) : parsed.failures;
   if (failures.length > 0 || !parsed.ok) {
-    await finish(deps, obj, { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(failures).message });
+    // What was applied stays recorded: the spec's next fix needs it.
+    await finish(deps, obj, {
+      ready: false,
+      reason: "InvalidSpec",
+      message: new core.InvalidSpec(failures).message,
+      details: keptRecord(obj),
+    });
     return { outcome: { kind: "done" }, reason: "InvalidSpec" };
   }
   const { spec } = parsed;

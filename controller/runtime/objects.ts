@@ -26,8 +26,14 @@ export const PG_SERVER = kindOf(serverCrd);
 /** The kinds the work queue reconciles. */
 export const KINDS: readonly ResourceKind[] = [PG_DATABASE, PG_ROLE];
 
-/** Set, to the database name, right before CREATE DATABASE runs and removed once the database is stamped. */
+/**
+ * The creation intent (controller/database/creating): set, to the database name, right before CREATE DATABASE runs,
+ * with CLAIMED_AT_ANNOTATION; done once the status names that claim (status.creationClaim).
+ */
 export const CREATING_ANNOTATION = "pgdatabases.my.local/creating";
+
+/** When the creation intent was recorded (RFC 3339): the claim's identity, and how old it is. */
+export const CLAIMED_AT_ANNOTATION = "pgdatabases.my.local/creating-at";
 
 /** Set to any new value to have a PgRole's password rotated (see controller/role/credentials). */
 export const ROTATE_ANNOTATION = "pgroles.my.local/rotate";

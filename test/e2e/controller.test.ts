@@ -18,6 +18,9 @@ let leader: ControllerProcess;
 const processes: ControllerProcess[] = [];
 
 const NS = "default";
+// The creation claim's annotations, spelt out: they are part of the object's API.
+const CREATING = "pgdatabases.my.local/creating";
+const CREATING_AT = "pgdatabases.my.local/creating-at";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const tail = () => processes.map((p) => p.output().split("\n").slice(-8).join("\n")).join("\n");
@@ -168,32 +171,51 @@ describe("the controller reconciles PgDatabase objects into Postgres", () => {
   });
 
   test("6b. a creation cut off before the ownership stamp is finished by the object that recorded it, and only by it", async () => {
-    // What a kill between CREATE DATABASE and COMMENT ON DATABASE leaves: the database unstamped, the intent recorded.
-    await pg.query("CREATE DATABASE cut_off");
-    cluster.kubectl(
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "my.local/v1",
-        kind: "PgDatabase",
-        metadata: { name: "cut-off", namespace: NS, annotations: { "pgdatabases.my.local/creating": "cut_off" } },
-        spec: { name: "cut_off", owner: "app_owner" },
-      }),
-    );
-    const obj = await untilReady("cut-off");
-    assert.equal(await ownerOf("cut_off"), "app_owner");
-    const [{ c }] = await pg.query<{ c: string }>(
-      "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'cut_off'",
-    );
-    assert.equal(c, "managed by pg-kopf: kubernetes:default/cut-off");
-    await eventually(
-      "the intent to be cleared",
-      () => get("cut-off")?.metadata.annotations?.["pgdatabases.my.local/creating"] === undefined,
-    );
-    assert.ok(obj);
-    // A fresh creation leaves no intent behind either.
+    // What a kill between CREATE DATABASE and COMMENT ON DATABASE leaves: the database unstamped, the claim recorded
+    // (an earlier release's, without a time, and a timed one of a minute ago).
+    const claimedAt = new Date(Date.now() - 60_000).toISOString();
+    const cutOff: { name: string; database: string; claim: Record<string, string> }[] = [
+      { name: "cut-off", database: "cut_off", claim: { [CREATING]: "cut_off" } },
+      { name: "cut-off-timed", database: "cut_off_timed", claim: { [CREATING]: "cut_off_timed", [CREATING_AT]: claimedAt } },
+    ];
+    for (const c of cutOff) {
+      await pg.query(`CREATE DATABASE ${c.database}`);
+      databases().apply(c.name, { name: c.database, owner: "app_owner" }, c.claim);
+    }
+    for (const c of cutOff) {
+      await untilReady(c.name);
+      assert.equal(await ownerOf(c.database), "app_owner");
+      const [{ comment }] = await pg.query<{ comment: string }>(
+        "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
+        [c.database],
+      );
+      assert.equal(comment, `managed by pg-kopf: kubernetes:default/${c.name}`);
+    }
+    // The untimed claim is removed (no status could mark it done); the timed one is marked done by the status.
+    await eventually("the untimed claim to be removed", () => get("cut-off")?.metadata.annotations?.[CREATING] === undefined);
+    assert.equal(get("cut-off-timed").status.creationClaim, claimedAt);
+    // A fresh creation claims in the write that adds the finalizer, and its status write marks the claim done.
     apply("fresh", { name: "fresh" });
-    await untilReady("fresh");
-    assert.equal(get("fresh").metadata.annotations?.["pgdatabases.my.local/creating"], undefined);
+    const fresh = await untilReady("fresh");
+    assert.equal(fresh.metadata.annotations[CREATING], "fresh");
+    assert.equal(fresh.status.creationClaim, fresh.metadata.annotations[CREATING_AT]);
+  });
+
+  test("6c. an object restored without its status claims nothing: an unstamped database of its name made since is refused", async () => {
+    // The claim of a creation long done, its status lost (a backup restored without status), and a database of that
+    // name that someone else made by hand in the meantime.
+    await pg.query("CREATE DATABASE restored_db");
+    databases().apply(
+      "restored",
+      { name: "restored_db" },
+      { [CREATING]: "restored_db", [CREATING_AT]: new Date(Date.now() - 2 * 60 * 60 * 1000).toISOString() },
+    );
+    const obj = await untilReady("restored", "NotOwned");
+    assert.match(obj.status.conditions[0].message, /adopt: true/);
+    const [{ comment }] = await pg.query<{ comment: string | null }>(
+      "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = 'restored_db'",
+    );
+    assert.equal(comment, null, "not stamped: nothing was taken over");
   });
 
   test("7. two controllers: only the leader acts; killing it hands over", async () => {
