@@ -1,10 +1,15 @@
 // Connection settings for the admin connection, decided in one place (explicit > libpq environment > defaults),
 // and withClient, which opens a client, uses it and always closes it.
-import { readFileSync } from "node:fs";
-import { Client, Pool, type ClientConfig, type PoolClient } from "pg";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Pool, type Client, type ClientConfig, type PoolClient } from "pg";
 import pgpass from "pgpass";
 import type { ConnectionOptions } from "node:tls";
 import { withBackoff } from "./backoff";
+import { kerberosClientClass, PasswordClient, UnansweredAuthentication } from "./driver";
+import { AUTH_ENV, type AuthMethod, type GssEncMode, kerberosFailure, kerberosSettings } from "./kerberos";
 import {
   AuthenticationFailed,
   classifyError,
@@ -31,11 +36,24 @@ export interface ConnectionSettings {
   readonly port: number;
   readonly user: string;
   readonly password?: string;
+  /**
+   * How the admin authenticates: a password, or Kerberos (GSSAPI) through libpq with the process's keytab or ticket
+   * cache (KRB5_CLIENT_KTNAME, KRB5CCNAME, KRB5_CONFIG), no password read or sent.
+   */
+  readonly auth: AuthMethod;
+  /** Kerberos only: GSSAPI encryption (libpq's gssencmode; its default prefer). */
+  readonly gssencmode?: GssEncMode;
+  /** Kerberos only: the service of the server's principal (libpq's krbsrvname; default postgres). */
+  readonly krbsrvname?: string;
+  /** The setting a user changes to choose the authentication method, as failures name it. Default: PGKOPF_AUTH. */
+  readonly authSetting?: string;
   /** The maintenance database to connect to for CREATE/ALTER/DROP DATABASE. */
   readonly database: string;
   readonly sslmode: SslMode;
   /** PEM text of the CA that signs the server certificate (verify-ca, verify-full). */
   readonly sslrootcert?: string;
+  /** The file the CA was read from, when it was (libpq, for Kerberos, reads it there). */
+  readonly sslrootcertFile?: string;
   readonly connectTimeoutSeconds: number;
   readonly applicationName: string;
   /** The server's name, when it has one (pg-kopf:servers, a PgServer): connection failures name it. */
@@ -75,8 +93,12 @@ function retryingBusy<T>(seconds: number, connect: () => Promise<T>): Promise<T>
   });
 }
 
-export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName">> & {
+export type ConnectionInput = Partial<
+  Omit<ConnectionSettings, "port" | "connectTimeoutSeconds" | "sslmode" | "serverName" | "auth" | "gssencmode">
+> & {
   serverName?: string;
+  auth?: string;
+  gssencmode?: string;
   port?: number | string;
   connectTimeoutSeconds?: number | string;
   sslmode?: string;
@@ -86,7 +108,8 @@ export type ConnectionInput = Partial<Omit<ConnectionSettings, "port" | "connect
 
 /**
  * Builds settings from explicit values, then libpq-style environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD,
- * PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGCONNECT_TIMEOUT, PGAPPNAME), then defaults. Throws InvalidSpec naming the
+ * PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGCONNECT_TIMEOUT, PGAPPNAME, PGGSSENCMODE, PGKRBSRVNAME, and PGKOPF_AUTH for
+ * the authentication method), then defaults. With Kerberos no password is read. Throws InvalidSpec naming the
  * setting when a value is malformed. The returned object hides the password from JSON and logging.
  */
 export function connectionSettings(explicit: ConnectionInput = {}, env: NodeJS.ProcessEnv = {}): ConnectionSettings {
@@ -117,6 +140,11 @@ export function connectionSettings(explicit: ConnectionInput = {}, env: NodeJS.P
   if ((sslmode === "verify-ca" || sslmode === "verify-full") && !sslrootcert) {
     throw new InvalidSpec([{ field: "sslrootcert", message: `sslmode ${sslmode} needs the CA certificate; set sslrootcert` }]);
   }
+  const kerberos = kerberosSettings({
+    auth: pick(explicit.auth, AUTH_ENV) as string | undefined,
+    gssencmode: pick(explicit.gssencmode, "PGGSSENCMODE") as string | undefined,
+    krbsrvname: pick(explicit.krbsrvname, "PGKRBSRVNAME") as string | undefined,
+  });
   const settings: ConnectionSettings = {
     host: String(pick(explicit.host, "PGHOST") ?? "localhost"),
     port,
@@ -124,12 +152,15 @@ export function connectionSettings(explicit: ConnectionInput = {}, env: NodeJS.P
     database: String(pick(explicit.database, "PGDATABASE") ?? "postgres"),
     sslmode,
     sslrootcert,
+    ...(explicit.sslrootcert === undefined && typeof caFile === "string" ? { sslrootcertFile: caFile } : {}),
     connectTimeoutSeconds: timeout,
     applicationName: String(pick(explicit.applicationName, "PGAPPNAME") ?? "pg-kopf"),
     ...(explicit.serverName ? { serverName: explicit.serverName } : {}),
     ...(explicit.caSetting ? { caSetting: explicit.caSetting } : {}),
+    ...kerberos,
+    ...(explicit.authSetting ? { authSetting: explicit.authSetting } : {}),
   };
-  const password = pick(explicit.password, "PGPASSWORD");
+  const password = kerberos.auth === "kerberos" ? undefined : pick(explicit.password, "PGPASSWORD");
   // Like pg's own Client: a non-enumerable password never shows up in JSON.stringify, util.inspect or logs.
   Object.defineProperty(settings, "password", { value: password, enumerable: false });
   return settings;
@@ -143,6 +174,8 @@ const ENCRYPTED_UNVERIFIED: Tls = { rejectUnauthorized: false };
  * text when the server has no TLS; allow tries plain text first and TLS when pg_hba.conf demands it.
  */
 function tlsAttempts(s: ConnectionSettings): Tls[] {
+  // libpq (Kerberos) negotiates TLS itself, falling back as its sslmode says.
+  if (s.auth === "kerberos") return [libpqTls(s)];
   switch (s.sslmode) {
     case "disable":
       return [false];
@@ -159,6 +192,42 @@ function tlsAttempts(s: ConnectionSettings): Tls[] {
     case "verify-full":
       return [{ ca: s.sslrootcert, rejectUnauthorized: true, servername: s.host }];
   }
+}
+
+/**
+ * TLS as libpq takes it: the sslmode, and for verify-ca and verify-full the CA as a file (libpq reads no PEM text):
+ * the file it came from, else a private copy in the temporary directory, named by its content.
+ */
+function libpqTls(s: ConnectionSettings): Tls {
+  if (s.sslmode !== "verify-ca" && s.sslmode !== "verify-full") return { sslmode: s.sslmode } as Tls;
+  let file = s.sslrootcertFile;
+  if (!file) {
+    const dir = join(tmpdir(), "pg-kopf-ca");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    file = join(
+      dir,
+      `${createHash("sha256")
+        .update(s.sslrootcert ?? "")
+        .digest("hex")
+        .slice(0, 32)}.crt`,
+    );
+    writeFileSync(file, s.sslrootcert ?? "", { mode: 0o600 });
+  }
+  return { sslmode: s.sslmode, sslrootcert: file } as Tls;
+}
+
+/** The client class for these settings' authentication (core/driver), one per settings object. */
+const clientClasses = new WeakMap<ConnectionSettings, typeof Client>();
+function clientClass(s: ConnectionSettings): typeof Client {
+  let made = clientClasses.get(s);
+  if (!made) {
+    made =
+      s.auth === "kerberos"
+        ? kerberosClientClass({ gssencmode: s.gssencmode, krbsrvname: s.krbsrvname })
+        : (PasswordClient as unknown as typeof Client);
+    clientClasses.set(s, made);
+  }
+  return made;
 }
 
 /** Whether a failed attempt is the one the next TLS setting answers: no TLS on the server, or pg_hba wants it. */
@@ -178,7 +247,7 @@ function connectClient(s: ConnectionSettings, database: string | undefined): Pro
 async function connectOnce(s: ConnectionSettings, database: string | undefined): Promise<{ client: Client; tls: Tls }> {
   const attempts = tlsAttempts(s);
   for (let i = 0; ; i++) {
-    const client = new Client({ ...clientConfig(s, database), ssl: attempts[i] });
+    const client = new (clientClass(s))({ ...clientConfig(s, database), ssl: attempts[i] });
     // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
     client.on("error", () => undefined);
     try {
@@ -197,11 +266,21 @@ async function connectOnce(s: ConnectionSettings, database: string | undefined):
  * than one server, "certificate does not name this host" alone does not say which.
  */
 export function connectionFailure(s: ConnectionSettings, err: unknown): PgKopfError {
+  const where = serverWhere(s);
+  if (err instanceof UnansweredAuthentication) {
+    const setting = s.authSetting ?? AUTH_ENV;
+    const fix = `set ${setting} to kerberos for this server, or give the role a password line (scram-sha-256) in pg_hba.conf`;
+    return new AuthenticationFailed(`${err.message}: ${fix}`, { cause: err }).within(where);
+  }
+  // libpq's failures to connect carry no SQLSTATE, only its message.
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (s.auth === "kerberos" && !(err instanceof PgKopfError) && code === undefined)
+    return kerberosFailure(String((err as Error)?.message ?? err), s).within(where);
   const e = classifyError(err, undefined, s.caSetting);
   // Only the plain failures of a connection (refused, TLS, authentication); a typed one already says what it is.
   const plain = [PostgresUnavailable, AuthenticationFailed, TlsFailed, PostgresRejected].some((c) => e instanceof c);
   if (err instanceof PgKopfError || !plain) return e;
-  return e.within(serverWhere(s));
+  return e.within(where);
 }
 
 /**
@@ -248,7 +327,8 @@ export function clientConfig(s: ConnectionSettings, database?: string): ClientCo
     host: s.host,
     port: s.port,
     user: s.user,
-    password: s.password ?? passwordFromFile(s, database ?? s.database),
+    // libpq reads no password for Kerberos; pg's client would ask for one if the server wanted it.
+    password: s.auth === "kerberos" ? undefined : (s.password ?? passwordFromFile(s, database ?? s.database)),
     database: database ?? s.database,
     ssl: tlsAttempts(s)[0],
     connectionTimeoutMillis: Math.round(s.connectTimeoutSeconds * 1000),
@@ -278,7 +358,14 @@ export class NegotiatedPool {
       await client.end().catch(() => undefined);
       if (!this.pool) {
         // allowExitOnIdle: idle connections never keep a process alive (the provider's ends with the deployment).
-        this.pool = new Pool({ ...clientConfig(this.settings), ssl: tls, max: this.max, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
+        this.pool = new Pool({
+          ...clientConfig(this.settings),
+          ssl: tls,
+          Client: clientClass(this.settings),
+          max: this.max,
+          idleTimeoutMillis: 30_000,
+          allowExitOnIdle: true,
+        });
         // An idle pooled connection whose server goes away emits 'error'; the pool drops it and the next use reconnects.
         this.pool.on("error", () => undefined);
       }

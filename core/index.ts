@@ -8,6 +8,7 @@ export * from "./behaviour";
 export * from "./settings";
 export * from "./errors";
 export * from "./connect";
+export * from "./kerberos";
 export * from "./ownership";
 export * from "./scram";
 export * from "./admin";

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import { makeCa, signLeaf } from "./pki";
+import type { TestRealm } from "./kerberos";
 import { connectionSettings, type ConnectionSettings } from "../../core/connect";
 import { adminMembershipSql } from "../../core/admin";
 import { scramVerifier } from "../../core/scram";
@@ -36,6 +37,12 @@ export interface PostgresOptions {
   readonly alsoListen?: { readonly address: string; readonly clients: string };
   /** More names for the TLS certificate (subjectAltName entries such as DNS:postgres.pg-kopf.svc.cluster.local). */
   readonly tlsNames?: readonly string[];
+  /**
+   * Kerberos: the server's principal postgres/localhost in `realm` (its keytab as krb_server_keyfile), and every
+   * role but the bootstrap superuser authenticated by GSSAPI over TCP (include_realm=0: the principal's name without
+   * its realm is the role). The admin is then the managed admin, its principal MANAGED_ADMIN@realm.
+   */
+  readonly gss?: { readonly realm: TestRealm };
 }
 
 /** The matrix cell a test process runs in, from the environment (scripts/test.sh sets it per cell). */
@@ -159,6 +166,20 @@ function configureServer(options: PostgresOptions, base: string, dataDir: string
       "local all all trust\nhostnossl all all 0.0.0.0/0 reject\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
     );
   }
+  if (options.gss) {
+    const keytab = options.gss.realm.addPrincipal("postgres/localhost");
+    if (userInfo().uid === 0) {
+      const { uid, gid } = pgUser();
+      chownSync(keytab, uid, gid);
+    }
+    chmodSync(keytab, 0o600);
+    conf.push(`krb_server_keyfile = '${keytab}'`);
+    // The bootstrap superuser keeps its password (the harness's own queries); everyone else is a principal.
+    writeFileSync(
+      join(dataDir, "pg_hba.conf"),
+      `local all all trust\nhost all postgres 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 gss include_realm=0 krb_realm=${options.gss.realm.realm}\n`,
+    );
+  }
   if (options.alsoListen)
     appendFileSync(
       join(dataDir, "pg_hba.conf"),
@@ -232,7 +253,7 @@ function bootstrapSettings(host: string, port: number, password: string, caPem: 
 export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
   const cell = matrixCell();
   const major = options.major ?? cell.major;
-  const adminKind = options.admin ?? cell.admin;
+  const adminKind = options.gss ? "createrole" : (options.admin ?? cell.admin);
   const pgBin = postgresBinaries(major);
   const base = mkdtempSync(join(tmpdir(), "pg-kopf-pg-"));
   const password = randomBytes(18).toString("base64url");
