@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { serverProviderInputs } from "./config";
+import { adminConnection, serverProviderInputs } from "./config";
 
 const config = (values: Record<string, unknown>) => ({
   get: (k: string) => (values[k] === undefined ? undefined : String(values[k])),
@@ -46,4 +46,29 @@ test("a server not declared, a misspelt field, a password in config, or no host:
     /servers\.secret\.password: unknown; .*the password goes in the password file/,
   );
   assert.throws(() => serverProviderInputs("nohost", c.get, c.getObject), /servers\.nohost\.host: missing/);
+});
+
+test("Kerberos settings are config keys too, and a malformed one is refused naming its key", () => {
+  const c = config({
+    adminHost: "db.internal",
+    adminAuth: "kerberos",
+    adminGssEncMode: "require",
+    servers: { ad: { host: "pg.corp.example", auth: "kerberos", krbSrvName: "postgres" } },
+  });
+  assert.deepEqual(serverProviderInputs("ad", c.get, c.getObject), {
+    "pg-kopf:adminHost": "pg.corp.example",
+    "pg-kopf:adminAuth": "kerberos",
+    "pg-kopf:adminKrbSrvName": "postgres",
+    "pg-kopf:adminSslMode": "verify-full",
+    "pg-kopf:serverName": "ad",
+  });
+  const settings = adminConnection({ get: (k) => serverProviderInputs("default", c.get, c.getObject)[k] }, {});
+  assert.deepEqual([settings.auth, settings.gssencmode, settings.password], ["kerberos", "require", undefined]);
+  assert.equal(settings.authSetting, "pg-kopf:adminAuth");
+  const bad = (inputs: Record<string, string>) => () => adminConnection({ get: (k) => inputs[k] }, {});
+  assert.throws(bad({ "pg-kopf:adminHost": "h", "pg-kopf:adminAuth": "gss" }), /pg-kopf:adminAuth: "gss" is not an authentication method/);
+  assert.throws(
+    bad({ "pg-kopf:adminHost": "h", "pg-kopf:serverName": "ad", "pg-kopf:adminGssEncMode": "always" }),
+    /pg-kopf:servers\.ad\.gssEncMode: "always" is not a gssencmode/,
+  );
 });

@@ -20,6 +20,9 @@ export const ADMIN_CONFIG_KEYS = {
   sslmode: "adminSslMode",
   sslrootcert: "adminSslRootCert",
   connectTimeoutSeconds: "adminConnectTimeout",
+  auth: "adminAuth",
+  gssencmode: "adminGssEncMode",
+  krbsrvname: "adminKrbSrvName",
 } as const;
 
 /** A named server's provider carries its name, so that connection failures say which server failed. */
@@ -49,21 +52,45 @@ export function adminConnection(config: ConfigSource, env: NodeJS.ProcessEnv): C
       },
     ]);
   }
-  return connectionSettings(
-    {
-      host,
-      port: get(ADMIN_CONFIG_KEYS.port),
-      user: get(ADMIN_CONFIG_KEYS.user),
-      database: get(ADMIN_CONFIG_KEYS.database),
-      sslmode: get(ADMIN_CONFIG_KEYS.sslmode),
-      sslrootcert: get(ADMIN_CONFIG_KEYS.sslrootcert),
-      connectTimeoutSeconds: get(ADMIN_CONFIG_KEYS.connectTimeoutSeconds),
-      applicationName: "pg-kopf-pulumi",
-      serverName: get(SERVER_NAME_KEY),
-      caSetting: caSettingOf(get(SERVER_NAME_KEY)),
-    },
-    env,
-  );
+  const server = get(SERVER_NAME_KEY);
+  try {
+    return connectionSettings(
+      {
+        host,
+        port: get(ADMIN_CONFIG_KEYS.port),
+        user: get(ADMIN_CONFIG_KEYS.user),
+        database: get(ADMIN_CONFIG_KEYS.database),
+        sslmode: get(ADMIN_CONFIG_KEYS.sslmode),
+        sslrootcert: get(ADMIN_CONFIG_KEYS.sslrootcert),
+        connectTimeoutSeconds: get(ADMIN_CONFIG_KEYS.connectTimeoutSeconds),
+        auth: get(ADMIN_CONFIG_KEYS.auth),
+        gssencmode: get(ADMIN_CONFIG_KEYS.gssencmode),
+        krbsrvname: get(ADMIN_CONFIG_KEYS.krbsrvname),
+        applicationName: "pg-kopf-pulumi",
+        serverName: get(SERVER_NAME_KEY),
+        caSetting: caSettingOf(server),
+        authSetting: serverSettingOf(server, "auth", ADMIN_CONFIG_KEYS.auth),
+      },
+      env,
+    );
+  } catch (err) {
+    // The core names its own setting (sslmode, auth); the user sets a config key.
+    if (!(err instanceof InvalidSpec)) throw err;
+    throw new InvalidSpec(err.failures.map((f) => ({ ...f, field: configKeyOf(server, f.field) })));
+  }
+}
+
+/** The config key of a core connection setting, for this server (the admin key, or its pg-kopf:servers field). */
+function configKeyOf(server: string | undefined, setting: string): string {
+  const adminKey = (ADMIN_CONFIG_KEYS as Record<string, string>)[setting];
+  if (!adminKey) return setting;
+  const field = Object.entries(SERVER_FIELDS).find(([, key]) => key === adminKey)?.[0] ?? setting;
+  return serverSettingOf(server, field, adminKey);
+}
+
+/** The config key a user sets for one of a server's settings (its entry's field, or the admin key). */
+function serverSettingOf(server: string | undefined, field: string, adminKey: string): string {
+  return qualified(server ? `${SERVERS_CONFIG_KEY}.${server}.${field}` : adminKey);
 }
 
 /** The config key a user sets for a server's CA, as TLS failures name it. */
@@ -103,6 +130,9 @@ const SERVER_FIELDS: Record<string, string> = {
   sslMode: ADMIN_CONFIG_KEYS.sslmode,
   sslRootCert: ADMIN_CONFIG_KEYS.sslrootcert,
   connectTimeout: ADMIN_CONFIG_KEYS.connectTimeoutSeconds,
+  auth: ADMIN_CONFIG_KEYS.auth,
+  gssEncMode: ADMIN_CONFIG_KEYS.gssencmode,
+  krbSrvName: ADMIN_CONFIG_KEYS.krbsrvname,
 };
 
 /**
