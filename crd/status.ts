@@ -89,6 +89,11 @@ export const RoleStatusFields = Type.Object({
       },
     ),
   ),
+  passwordRemoved: Type.Optional(
+    Type.Boolean({
+      description: "The role's password was removed (spec.removePassword, Kerberos): it is not removed again.",
+    }),
+  ),
 });
 
 /** PgServer: what the last check found (observation only). */

@@ -267,7 +267,7 @@ describe("invalid config fails with the key", () => {
     [
       "a server entry with a password",
       { ...base, servers: { reports: { host: "r", password: "x" } }, databases: [{ name: "d", server: "reports" }] },
-      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout, allowedNamespaces, maxConnections \(the password goes in the password file\)/,
+      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout, auth, gssEncMode, krbSrvName, allowedNamespaces, maxConnections \(the password goes in the password file\)/,
     ],
     [
       "a declared server and no serverPasswords",

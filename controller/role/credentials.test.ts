@@ -31,6 +31,17 @@ describe("the credentials Secret", () => {
     assert.equal(any.pgpass, "postgres.pg-kopf.svc.cluster.local:5432:*:app_user:pw\n");
   });
 
+  it("for a role without a password (Kerberos) has no password key, no pgpass line, and URIs without one", () => {
+    assert.deepEqual(credentialKeys("svc_orders", undefined, at, "orders"), {
+      username: "svc_orders",
+      host: "postgres.pg-kopf.svc.cluster.local",
+      port: "5432",
+      dbname: "orders",
+      uri: "postgresql://svc_orders@postgres.pg-kopf.svc.cluster.local:5432/orders",
+      "jdbc-uri": "jdbc:postgresql://postgres.pg-kopf.svc.cluster.local:5432/orders?user=svc_orders",
+    });
+  });
+
   it("escapes what URIs and pgpass lines cannot hold as is", () => {
     const keys = credentialKeys("we:ird@user", "p@ss:w/rd\\", { host: "::1", port: 6432, maintenanceDatabase: "postgres" }, "my db");
     assert.equal(keys.uri, "postgresql://we%3Aird%40user:p%40ss%3Aw%2Frd%5C@[::1]:6432/my%20db");

@@ -78,19 +78,25 @@ const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
 
 /**
  * The keys apps read, from the role's name and password, where Postgres is, and the database if one is named (else
- * the URIs name the maintenance database, and dbname and the pgpass line none).
+ * the URIs name the maintenance database, and dbname and the pgpass line none). A role without a password (Kerberos:
+ * the app brings its own ticket) gets no password, no pgpass line, and URIs without one.
  */
-export function credentialKeys(username: string, password: string, at: Endpoint, database: string | undefined): Record<string, string> {
+export function credentialKeys(
+  username: string,
+  password: string | undefined,
+  at: Endpoint,
+  database: string | undefined,
+): Record<string, string> {
   const user = encodeURIComponent(username);
-  const secret = encodeURIComponent(password);
   const path = `/${encodeURIComponent(database ?? at.maintenanceDatabase)}`;
   const address = `${urlHost(at.host)}:${at.port}`;
+  const common = { username, host: at.host, port: String(at.port), ...(database === undefined ? {} : { dbname: database }) };
+  if (password === undefined)
+    return { ...common, uri: `postgresql://${user}@${address}${path}`, "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}` };
+  const secret = encodeURIComponent(password);
   return {
-    username,
+    ...common,
     password,
-    host: at.host,
-    port: String(at.port),
-    ...(database === undefined ? {} : { dbname: database }),
     uri: `postgresql://${user}:${secret}@${address}${path}`,
     "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}&password=${secret}`,
     pgpass: `${[at.host, String(at.port), database ?? "*", username, password].map((f) => (f === "*" ? f : pgpassField(f))).join(":")}\n`,

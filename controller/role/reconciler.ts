@@ -114,6 +114,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
         role: { oid: observed.oid, login: observed.login, memberOf: [...observed.memberOf] },
         ...(credentials ? { credentials } : {}),
         ...(spec.config && Object.keys(spec.config).length ? { config: { ...spec.config } } : {}),
+        ...core.role.appliedAuthentication(spec),
       },
       appliedSql: sql,
     });
@@ -154,10 +155,12 @@ async function deliverCredentials(
   const applied = (s: SecretObject) =>
     previous?.secretName === secretName && previous.uid === s.metadata.uid && previous.resourceVersion === s.metadata.resourceVersion;
   const asked = obj.metadata.annotations?.[ROTATE_ANNOTATION];
-  let plaintext = passwordOf(secret);
-  const rotating = !secret || !plaintext || rotationAsked(obj, secret);
+  // A Kerberos role has no password: its Secret holds where and as whom to connect, and nothing is rotated.
+  const withPassword = core.role.usesPassword(spec);
+  let plaintext = withPassword ? passwordOf(secret) : undefined;
+  const rotating = withPassword && (!secret || !plaintext || rotationAsked(obj, secret));
   if (rotating) plaintext = core.generatePassword();
-  const keys = credentialKeys(spec.name, plaintext as string, endpoint, parsed.credentials.database);
+  const keys = credentialKeys(spec.name, plaintext, endpoint, parsed.credentials.database);
   // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
   const setAlready = secret !== undefined && !rotating && applied(secret);
   if (!secret || !holdsKeys(secret, keys)) {
@@ -183,6 +186,7 @@ async function deliverCredentials(
       );
   }
   const credentials = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
+  if (!withPassword) return { credentials };
   const verifier = () => ({ verifier: core.scramVerifier(plaintext as string) });
   // A role dropped out of band comes back with the password its Secret holds.
   return setAlready ? { credentials, passwordIfCreated: verifier } : { credentials, password: verifier() };
@@ -222,14 +226,17 @@ function secretNotOwned(deps: RoleReconcilerDeps, obj: PgRoleObject, secretName:
 }
 
 /** The credentials record and the settings of the last success, carried over by a reconcile that changed neither. */
-function keptRecord(obj: PgRoleObject): Pick<PgRoleStatus, "credentials" | "config"> {
-  const { credentials, config } = obj.status ?? {};
-  return { ...(credentials ? { credentials } : {}), ...(config ? { config } : {}) };
+function keptRecord(obj: PgRoleObject): Pick<PgRoleStatus, "credentials" | "config" | "passwordRemoved"> {
+  const { credentials, config, passwordRemoved } = obj.status ?? {};
+  return { ...(credentials ? { credentials } : {}), ...(config ? { config } : {}), ...(passwordRemoved ? { passwordRemoved } : {}) };
 }
 
 /** What the plan is given as last applied: the settings a key removed from spec.config resets. */
 function keptMemory(obj: PgRoleObject): core.role.RoleMemory {
-  return obj.status?.config ? { config: obj.status.config } : {};
+  return {
+    ...(obj.status?.config ? { config: obj.status.config } : {}),
+    ...(obj.status?.passwordRemoved ? { passwordRemoved: true } : {}),
+  };
 }
 
 async function reconcileDeletion(

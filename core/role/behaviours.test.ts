@@ -30,6 +30,8 @@ const SAMPLES: { readonly [F in RoleFieldName]: Sample } = {
   validUntil: { a: "2030-01-01T00:00:00+00:00", b: "2031-01-01T00:00:00Z" },
   memberOf: { a: ["old"], b: ["readers"] },
   config: { a: { lock_timeout: "5s" }, b: { statement_timeout: "30s" } },
+  authentication: { a: "password", b: "kerberos" },
+  removePassword: { a: false, b: true, with: { authentication: "kerberos" } },
   reclaimPolicy: { a: "retain", b: "delete" },
   reassignOwnedTo: { a: "heir", b: "other_heir", with: { reclaimPolicy: "delete" } },
   adopt: { a: false, b: true },
@@ -100,6 +102,17 @@ const CHECKS: { readonly [B in RoleBehaviour]: (field: RoleFieldName, s: Sample)
       "a refresh reflects what pg-kopf set, and only that",
     );
   },
+  authentication: (field, s) => {
+    const spec = specWith(field, s.b);
+    const [create] = planRole(spec, undefined, ctx, { verifier: "SCRAM-SHA-256$x" });
+    assert.equal((create as { verifier?: string }).verifier, undefined, "a Kerberos role is created with no password");
+    assert.deepEqual(
+      kinds(planRole(spec, base, ctx, { verifier: "SCRAM-SHA-256$x" })),
+      field === "removePassword" ? ["removePassword"] : [],
+    );
+    assert.deepEqual(planRole(spec, base, { ...ctx, previous: { passwordRemoved: true } }), [], "removed once, not again");
+    assert.deepEqual(reflectRole({ [field]: s.b }, base)[field], s.b, "recorded as given");
+  },
   policy: (field, s) => {
     assert.deepEqual(createdWith(field, s.b), [], "no SQL of its own");
     assert.deepEqual(planRole(specWith(field, s.b), base, ctx), []);
@@ -125,4 +138,19 @@ test("every role field is seen by the schema, the CRD, the plan and a refresh, a
 
 test("every role behaviour has fields", () => {
   for (const b of Object.keys(ROLE_BEHAVIOURS) as RoleBehaviour[]) assert.ok(roleFieldsOf(b).length > 0, `${b} has no field`);
+});
+
+test("a Kerberos role logs in and only it removes a password; the CRD refuses the same", () => {
+  const failures = (input: object) => {
+    const r = parseRoleSpec({ name: "app", ...input });
+    return r.ok ? [] : r.failures.map((f) => `${f.field}: ${f.message}`);
+  };
+  assert.deepEqual(failures({ authentication: "kerberos", login: false }), [
+    "login: a Kerberos role logs in as its principal; remove login: false, or authentication",
+  ]);
+  assert.deepEqual(failures({ removePassword: true }), [
+    "removePassword: only applies with authentication: kerberos; set it, or remove removePassword",
+  ]);
+  assert.match(failures({ authentication: "gss" }).join(), /authentication: .*use "password" or "kerberos"/);
+  assert.deepEqual(failures({ authentication: "kerberos", removePassword: true }), []);
 });

@@ -42,6 +42,47 @@ export interface RoleBehaviourInput {
  */
 export interface RoleMemory {
   readonly config?: Settings;
+  /** The role's password was removed (removePassword): not again. */
+  readonly passwordRemoved?: boolean;
+}
+
+/**
+ * Whether pg-kopf sets a password on the role and hands it out: a login role that does not authenticate by
+ * Kerberos. The one place both engines ask.
+ */
+export function usesPassword(spec: Pick<PgRoleSpec, "login" | "authentication">): boolean {
+  return spec.login !== false && spec.authentication !== "kerberos";
+}
+
+/** What a successful apply of `spec` leaves to remember of its authentication, for RoleMemory. */
+export function appliedAuthentication(spec: Pick<PgRoleSpec, "authentication" | "removePassword">): Pick<RoleMemory, "passwordRemoved"> {
+  return spec.authentication === "kerberos" && spec.removePassword === true ? { passwordRemoved: true } : {};
+}
+
+/** A Kerberos role logs in; removePassword only means something for one. */
+function authenticationFailures(field: RoleFieldOf<"authentication">, raw: Readonly<Record<string, unknown>>): FieldFailure[] {
+  if (field === "authentication" && raw.authentication === "kerberos" && raw.login === false)
+    return [{ field: "login", message: "a Kerberos role logs in as its principal; remove login: false, or authentication" }];
+  if (field === "removePassword" && raw.removePassword === true && raw.authentication !== "kerberos")
+    return [{ field: "removePassword", message: "only applies with authentication: kerberos; set it, or remove removePassword" }];
+  return [];
+}
+
+/** CEL for the same two checks, so the API server refuses them too. */
+function authenticationRules(field: RoleFieldOf<"authentication">): CelRule[] {
+  return field === "authentication"
+    ? [
+        {
+          rule: "!has(self.authentication) || self.authentication != 'kerberos' || !has(self.login) || self.login",
+          message: "spec.login: a Kerberos role logs in as its principal; remove login: false, or authentication",
+        },
+      ]
+    : [
+        {
+          rule: "!has(self.removePassword) || !self.removePassword || (has(self.authentication) && self.authentication == 'kerberos')",
+          message: "spec.removePassword: only applies with authentication: kerberos",
+        },
+      ];
 }
 
 interface RoleBehaviourEntry<F extends RoleFieldName> extends BehaviourEntry<F, RoleBehaviourInput, ObservedRole, RoleStep> {
@@ -186,6 +227,19 @@ export const ROLE_BEHAVIOURS: RoleBehaviours = {
     planExisting: (fields, input) => planSettings(fields, input, input.observed),
     reflect: (field, recorded, observed) =>
       recorded === null || recorded === undefined ? AS_RECORDED : reflectSettings(recorded as Settings, observed[field]),
+  },
+  // The password itself is the caller's (usesPassword decides whether there is one); removing one is planned here,
+  // once: a non-superuser admin cannot see whether a role has a password, so what was removed is remembered.
+  authentication: {
+    validate: authenticationFailures,
+    rules: authenticationRules,
+    refuse: noRefusal,
+    planCreate: none,
+    planExisting: (_fields, { spec, previous }) =>
+      spec.authentication === "kerberos" && spec.removePassword === true && !previous.passwordRemoved
+        ? [{ kind: "removePassword", role: spec.name }]
+        : [],
+    reflect: asRecorded,
   },
   // pg-kopf's own behaviour: read where its decision is made (ownership for adopt and adoptFrom, planRoleDelete for
   // reclaimPolicy and reassignOwnedTo), never planned as SQL.

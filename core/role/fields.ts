@@ -13,6 +13,8 @@ import { SETTINGS_FIX, settingsSchema } from "../settings";
  * - attribute: a role attribute Postgres reports in pg_roles, set by an option of CREATE ROLE and ALTER ROLE.
  * - memberships: roles granted to this one (GRANT / REVOKE).
  * - settings: per-role session settings (ALTER ROLE ... SET / RESET), keys from core/settings.
+ * - authentication: how the role proves who it is (a password pg-kopf sets, or Kerberos with none), and the one-off
+ *   removal of a password it had.
  * - policy: pg-kopf's own behaviour; no SQL of its own.
  */
 export type RoleBehaviour = RoleField["behaviour"];
@@ -33,7 +35,7 @@ type RoleField =
       /** Whether two spellings mean the same setting (default: ===). */
       readonly same?: (want: never, have: never) => boolean;
     })
-  | (RoleFieldBase & { readonly behaviour: "identity" | "memberships" | "settings" | "policy" });
+  | (RoleFieldBase & { readonly behaviour: "identity" | "memberships" | "settings" | "authentication" | "policy" });
 
 const int = sqlInteger;
 const flag = (on: string, off: string) => (v: boolean) => (v ? on : off);
@@ -106,6 +108,26 @@ export const ROLE_FIELDS = {
     ),
     behaviour: "memberships",
     fix: "list distinct existing role names",
+  },
+  authentication: {
+    schema: Type.Optional(
+      Type.Union([Type.Literal("password"), Type.Literal("kerberos")], {
+        description:
+          "How the role logs in: password (default; pg-kopf generates or is given one and sets it) or kerberos (a principal mapped to the role by pg_hba.conf and pg_ident.conf: no password is generated, set or handed out).",
+      }),
+    ),
+    behaviour: "authentication",
+    fix: 'use "password" or "kerberos"',
+  },
+  removePassword: {
+    schema: Type.Optional(
+      Type.Boolean({
+        description:
+          "With authentication kerberos: remove a password the role already has (ALTER ROLE ... WITH PASSWORD NULL), once. Without it an existing password is left as it is.",
+      }),
+    ),
+    behaviour: "authentication",
+    fix: "set authentication: kerberos, or remove removePassword",
   },
   config: {
     schema: settingsSchema(

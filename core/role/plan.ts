@@ -6,7 +6,7 @@ import { type AdminView, grantToAdmin, rolesToActAs } from "../admin";
 import { NotOwned, RoleInUse } from "../errors";
 import { ownership, ownershipStamp, type OwnershipContext } from "../ownership";
 import { planCreateEach, planExistingEach } from "../behaviour";
-import { refuseRoleSpec, type RoleMemory, ROLE_TABLE } from "./behaviours";
+import { refuseRoleSpec, type RoleMemory, ROLE_TABLE, usesPassword } from "./behaviours";
 import { ROLE_ATTRIBUTES } from "./fields";
 import type { ObservedRole } from "./observe";
 import type { PgRoleSpec } from "./spec";
@@ -41,11 +41,13 @@ export function planRole(
   const stamp: RoleStep = { kind: "stampRole", role, manager: ctx.manager, comment: ownershipStamp(ctx.manager) };
   refuseRoleSpec(spec, ctx.admin);
   const admin = ctx.admin && !ctx.admin.facts.superuser ? ctx.admin : undefined;
-  const input = { spec, admin, verifier: password?.verifier, previous: ctx.previous ?? {} };
+  // A role without a password of pg-kopf's (Kerberos, NOLOGIN) is never given one, whatever the caller passes.
+  const verifier = usesPassword(spec) ? password?.verifier : undefined;
+  const input = { spec, admin, verifier, previous: ctx.previous ?? {} };
   if (!observed) {
     const attributes = Object.fromEntries(ROLE_ATTRIBUTES.filter((a) => spec[a] !== undefined).map((a) => [a, spec[a]]));
     return [
-      { kind: "createRole", role, attributes, ...(password ? { verifier: password.verifier } : {}) },
+      { kind: "createRole", role, attributes, ...(verifier ? { verifier } : {}) },
       ...(admin ? [grantToAdmin(admin.facts, role)] : []),
       stamp,
       ...planCreateEach(ROLE_TABLE, input),

@@ -11,6 +11,7 @@ export type RoleStep =
   | { kind: "createRole"; role: string; attributes: RoleAttributes; verifier?: string }
   | { kind: "alterRole"; role: string; attribute: RoleAttribute; value: unknown }
   | { kind: "setPassword"; role: string; verifier: string }
+  | { kind: "removePassword"; role: string }
   | { kind: "stampRole"; role: string; manager: string; comment: string }
   /** The admin (not a superuser) gives itself what it needs to act as the role (core/admin, by server version). */
   | { kind: "grantToAdmin"; role: string; admin: string; versionNum: number }
@@ -36,6 +37,8 @@ function sql(step: RoleStep, password: (verifier: string) => string): string {
       return `ALTER ROLE ${role} WITH ${roleOptionSql(step.attribute, step.value)}`;
     case "setPassword":
       return `ALTER ROLE ${role} WITH PASSWORD ${password(step.verifier)}`;
+    case "removePassword":
+      return `ALTER ROLE ${role} WITH PASSWORD NULL`;
     case "stampRole":
       return `COMMENT ON ROLE ${role} IS ${lit(step.comment)}`;
     case "grantToAdmin":
@@ -81,6 +84,7 @@ const STEP_FIELDS: { readonly [K in RoleStep["kind"]]: RoleFieldOf<"memberships"
   createRole: undefined,
   alterRole: undefined,
   setPassword: undefined,
+  removePassword: undefined,
   stampRole: undefined,
   grantToAdmin: undefined,
   grantRole: "memberOf",

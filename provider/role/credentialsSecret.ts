@@ -93,7 +93,7 @@ export async function writeCredentials(
   settings: core.ConnectionSettings,
   role: string,
   database: string | undefined,
-  password: string,
+  password: string | undefined,
   manager: string,
 ): Promise<string> {
   const api = secrets();

@@ -69,6 +69,9 @@ function managerOf(props: Props): string {
  */
 function rotates(olds: Props, news: Props, secretGone = (olds.credentialsVersion ?? "") === ""): boolean {
   const target = targetOf(news);
+  // Kerberos: no password to rotate; its Secret (no password in it) is written again where it moved or went.
+  if (!role.usesPassword(specFields(news) as core.role.PgRoleSpec))
+    return target !== undefined && (!sameTarget(targetOf(olds), target) || secretGone);
   if (target) return !sameTarget(targetOf(olds), target) || olds.rotate !== news.rotate || secretGone;
   return typeof news.password === "string" && news.password !== olds.password;
 }
@@ -82,6 +85,13 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const { target, failures } = parseTarget(news);
   if (failures.length) return { failures };
+  if (r.spec.authentication === "kerberos" && news.password !== undefined)
+    return {
+      failures: [
+        { property: "password", reason: "password: a Kerberos role has none (its principal logs in); remove password, or authentication" },
+      ],
+    };
+  const kerberos = !role.usesPassword(r.spec);
   declareRole(serverOf(news), r.spec.name);
   const hasOlds = olds && typeof olds.name === "string";
   const misplaced = serverConflictOf(news) ?? serverChange(olds, news);
@@ -104,6 +114,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     // (check is given the old inputs, which record no Secret version: it looks at the Secret itself.)
     const secretGone = target !== undefined && hasOlds && (await secretVersion(target)) === undefined;
     const password = !observed || rotates(olds ?? {}, news, secretGone) ? PLANNED_VERIFIER : undefined;
+    const secretWritten = target !== undefined && password !== undefined;
     plannedSql = role
       .planRole(r.spec, observed, { ...owner, admin, previous: appliedOf(hasOlds ? olds : undefined) }, password)
       .map(role.describeRoleStep);
@@ -115,8 +126,12 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     );
     if (gone) plannedSql.unshift(gone);
     // Not SQL, but what up writes first: reviewers see where the password goes.
-    if (target && password)
-      plannedSql.unshift(`${NOTICE}writes a new generated password to Secret ${target.namespace}/${target.name}, then sets it on the role`);
+    if (secretWritten)
+      plannedSql.unshift(
+        kerberos
+          ? `${NOTICE}writes the connection details (no password: Kerberos) to Secret ${target.namespace}/${target.name}`
+          : `${NOTICE}writes a new generated password to Secret ${target.namespace}/${target.name}, then sets it on the role`,
+      );
   } catch (err) {
     const failed = unplanned(err, news);
     if ("failures" in failed) return failed;
@@ -151,13 +166,16 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
   };
 }
 
-/** `delivered`: the password went to credentialsSecret, of which only the version is recorded. */
+/**
+ * `delivered`: the password (or a Kerberos role's details) went to credentialsSecret, of which only the version is
+ * recorded; undefined: a Kerberos role without a Secret, which has no password anywhere.
+ */
 function outputs(
   spec: core.role.PgRoleSpec,
   manager: string,
   observed: core.role.ObservedRole,
   inputs: Props,
-  password: string | { delivered: string },
+  password: string | { delivered: string } | undefined,
 ): Props {
   const target = targetOf(inputs);
   return {
@@ -165,7 +183,11 @@ function outputs(
     ...serverKey(inputs),
     manager,
     oid: observed.oid,
-    ...(typeof password === "string" ? { password } : { credentialsSecret: target, credentialsVersion: password.delivered }),
+    ...(typeof password === "string"
+      ? { password }
+      : password
+        ? { credentialsSecret: target, credentialsVersion: password.delivered }
+        : {}),
     ...(inputs.rotate !== undefined ? { rotate: inputs.rotate } : {}),
     // Whether the provider made the password up: a refresh gives back only a password the program gave.
     generatedPassword: typeof inputs.password !== "string",
@@ -173,9 +195,12 @@ function outputs(
   };
 }
 
-/** A new password for credentialsSecret, written there before the role gets it; returns it and the Secret's version. */
+/**
+ * A new password for credentialsSecret, written there before the role gets it (a Kerberos role: its details, no
+ * password); returns it and the Secret's version.
+ */
 async function deliverNew(settings: core.ConnectionSettings, spec: core.role.PgRoleSpec, inputs: Props, manager: string) {
-  const password = core.generatePassword();
+  const password = role.usesPassword(spec) ? core.generatePassword() : undefined;
   const version = await writeCredentials(targetOf(inputs)!, settings, spec.name, undefined, password, manager);
   return { password, delivered: { delivered: version } };
 }
@@ -186,12 +211,14 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
   try {
     // With credentialsSecret: the Secret first, so no role exists whose password nobody was given.
     const fresh = targetOf(inputs) ? await deliverNew(settings, spec, inputs, manager) : undefined;
-    const password = fresh?.password ?? (typeof inputs.password === "string" ? inputs.password : core.generatePassword());
+    const password = !role.usesPassword(spec)
+      ? undefined
+      : (fresh?.password ?? (typeof inputs.password === "string" ? inputs.password : core.generatePassword()));
     const { observed } = await role.convergeRole(
       settings,
       spec,
       { manager },
-      { password: { verifier: core.scramVerifier(password) }, expected: plannedStatements(inputs) },
+      { password: password === undefined ? undefined : { verifier: core.scramVerifier(password) }, expected: plannedStatements(inputs) },
     );
     return { id: spec.name, outs: outputs(spec, manager, observed, inputs, fresh?.delivered ?? password) };
   } catch (err) {
@@ -202,7 +229,8 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
 /** What the state records as applied: the settings a key removed from config resets. Nothing recorded, nothing reset. */
 function appliedOf(olds: Props | undefined): core.role.RoleMemory {
   const config = recordedSettings(olds?.config);
-  return config ? { config } : {};
+  const authentication = olds ? role.appliedAuthentication(specFields(olds) as core.role.PgRoleSpec) : {};
+  return { ...(config ? { config } : {}), ...authentication };
 }
 
 export async function update(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
@@ -216,15 +244,17 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
     const fresh = target && rotation ? await deliverNew(settings, spec, news, manager) : undefined;
     // Without a rotation: the password the apps already have, from the Secret or the state.
     const kept = async () => (target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? ""));
-    const password = fresh?.password ?? (rotation ? (news.password as string) : await kept());
+    const withPassword = role.usesPassword(spec);
+    const password = withPassword ? (fresh?.password ?? (rotation ? (news.password as string) : await kept())) : undefined;
+    const verifier = password === undefined ? undefined : { verifier: core.scramVerifier(password) };
     const { observed } = await role.convergeRole(
       settings,
       spec,
       { ...owner, previous: appliedOf(olds) },
       {
-        password: rotation ? { verifier: core.scramVerifier(password) } : undefined,
+        password: rotation ? verifier : undefined,
         // Dropped out of band: created again with the password the apps already have.
-        passwordIfCreated: () => ({ verifier: core.scramVerifier(password) }),
+        passwordIfCreated: verifier ? () => verifier : undefined,
         expected: plannedStatements(news),
       },
     );

@@ -125,6 +125,40 @@ describe("Kerberos admin connection", { skip }, () => {
     assert.equal((await session(kerberos({ user: shortLived }))).role, shortLived);
   });
 
+  test("a Kerberos PgRole: created with no password, its principal logs in; removePassword removes one it had, once", async () => {
+    useCredentials({ keytab: adminKeytab });
+    const ctx = { manager: "test:kerberos" };
+    const parse = (input: object) => {
+      const r = core.role.parseRoleSpec(input);
+      assert.ok(r.ok, JSON.stringify(r));
+      return r.spec;
+    };
+    // Given a verifier anyway (a caller's mistake), the plan sets none.
+    const fresh = parse({ name: "svc_orders", authentication: "kerberos" });
+    const created = await core.role.convergeRole(kerberos(), fresh, ctx, { password: { verifier: core.scramVerifier("unused") } });
+    assert.deepEqual(
+      created.steps.map(core.role.describeRoleStep).filter((s) => /PASSWORD/.test(s)),
+      [],
+    );
+    const [row] = await pg.superQuery<{ rolpassword: string | null }>("SELECT rolpassword FROM pg_authid WHERE rolname = 'svc_orders'");
+    assert.equal(row.rolpassword, null);
+    useCredentials({ keytab: realm.addPrincipal("svc_orders") });
+    assert.equal((await session(kerberos({ user: "svc_orders" }))).role, "svc_orders");
+
+    // A role that had a password: left as it is unless the spec says to remove it.
+    await pg.superQuery("CREATE ROLE legacy_app LOGIN PASSWORD 'old-secret'");
+    useCredentials({ keytab: adminKeytab });
+    const adopted = await core.role.convergeRole(kerberos(), parse({ name: "legacy_app", authentication: "kerberos", adopt: true }), ctx);
+    assert.ok(!adopted.steps.some((s) => s.kind === "removePassword"));
+    const remove = parse({ name: "legacy_app", authentication: "kerberos", removePassword: true });
+    const removed = await core.role.convergeRole(kerberos(), remove, ctx);
+    assert.deepEqual(removed.steps.map(core.role.describeRoleStep), ['ALTER ROLE "legacy_app" WITH PASSWORD NULL']);
+    const [after] = await pg.superQuery<{ rolpassword: string | null }>("SELECT rolpassword FROM pg_authid WHERE rolname = 'legacy_app'");
+    assert.equal(after.rolpassword, null);
+    const previous = core.role.appliedAuthentication(remove);
+    assert.deepEqual((await core.role.convergeRole(kerberos(), remove, { ...ctx, previous })).steps, [], "once");
+  });
+
   describe("failures, typed, naming what to change", () => {
     const failure = async (s: core.ConnectionSettings) =>
       core
