@@ -21,7 +21,10 @@ export async function program(config: ConfigReader = new pulumi.Config()): Promi
           roles: [...roles.values()].map((r) => r.name),
           // Secret: the passwords apps log in with (given in config, or generated at creation).
           rolePasswords: pulumi.secret(
-            pulumi.all([...roles.values()].map((r) => pulumi.all([r.name, r.password]))).apply(Object.fromEntries),
+            pulumi
+              .all([...roles.values()].map((r) => pulumi.all([r.name, r.password])))
+              // A Kerberos role has no password.
+              .apply((pairs) => Object.fromEntries(pairs.filter(([, password]) => password !== undefined))),
           ),
         }
       : {}),

@@ -349,6 +349,28 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     assert.ok(secret("reporter-credentials"));
   });
 
+  test("8c. a Kerberos role: no password on the role or in its Secret, and a password it had removed once when asked", async () => {
+    roles().apply("svc", { name: "svc_kerberos", authentication: "kerberos", database: "postgres" });
+    const obj = await roles().untilReady("svc");
+    const keys = secret("svc-credentials")!.data;
+    assert.deepEqual(Object.keys(keys).sort(), ["dbname", "host", "jdbc-uri", "port", "uri", "username"]);
+    assert.match(keys.uri, /^postgresql:\/\/svc_kerberos@[^:]+:\d+\/postgres$/);
+    assert.equal(obj.status.passwordRemoved, undefined);
+    const passwordOf = async (role: string) =>
+      (await pg.superQuery<{ p: string | null }>("SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1", [role]))[0]?.p;
+    assert.equal(await passwordOf("svc_kerberos"), null);
+    // A role of the password days, moved to Kerberos: its password goes only when the spec says so.
+    await pg.query("CREATE ROLE legacy_svc LOGIN PASSWORD 'from-before'");
+    roles().apply("legacy", { name: "legacy_svc", authentication: "kerberos", adopt: true });
+    await roles().untilReady("legacy");
+    assert.notEqual(await passwordOf("legacy_svc"), null);
+    roles().apply("legacy", { name: "legacy_svc", authentication: "kerberos", adopt: true, removePassword: true });
+    await eventually("the password removed, and remembered", async () =>
+      roles().get("legacy").status.passwordRemoved === true && (await passwordOf("legacy_svc")) === null ? true : undefined,
+    );
+    assert.ok(roles().get("legacy").status.lastAppliedSql.includes('ALTER ROLE "legacy_svc" WITH PASSWORD NULL'));
+  });
+
   // Regression: a role dropped in Postgres came back at the next resync without a password, so the Secret's stopped
   // working until someone rotated it.
   test("8b. a role dropped out of band comes back at the resync, with the password its Secret holds", async () => {

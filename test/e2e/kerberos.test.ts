@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { MANAGED_ADMIN, startPostgres, type TestPostgres } from "../harness/postgres";
 import { startRealm, type TestRealm } from "../harness/kerberos";
 import { type CliStack, createCliStack } from "../harness/project";
+import * as core from "../../core";
 
 let realm: TestRealm;
 let pg: TestPostgres;
@@ -15,6 +16,8 @@ let t: CliStack;
 let keytab: string;
 
 const databases = [{ name: "krb_orders", owner: MANAGED_ADMIN, reclaimPolicy: "delete" }];
+/** A service's role, its principal mapped to it (include_realm=0): no password anywhere. */
+const roles = [{ name: "svc_orders", authentication: "kerberos", reclaimPolicy: "delete" }];
 
 before(async () => {
   realm = await startRealm();
@@ -31,6 +34,7 @@ before(async () => {
       adminUser: { value: pg.user },
       adminAuth: { value: "kerberos" },
       databases: { value: JSON.stringify(databases) },
+      roles: { value: JSON.stringify(roles) },
     },
     { KRB5_CONFIG: realm.krb5Conf, KRB5_CLIENT_KTNAME: keytab, KRB5CCNAME: "MEMORY:pulumi" },
   );
@@ -61,6 +65,21 @@ test("preview shows the SQL, up creates the database through the Kerberos admin,
   );
   // pg_hba.conf lets the admin in by GSSAPI only, and there is no password file: this was Kerberos.
   assert.equal(db?.owner, MANAGED_ADMIN);
+  const [svc] = await pg.superQuery<{ rolpassword: string | null }>("SELECT rolpassword FROM pg_authid WHERE rolname = 'svc_orders'");
+  assert.equal(svc?.rolpassword, null, "the Kerberos role has no password");
+  assert.deepEqual(JSON.parse(t.run(["stack", "output", "rolePasswords", "--show-secrets", "--json"])), {});
+  // Its principal logs in as it, through the same core the provider uses.
+  Object.assign(process.env, {
+    KRB5_CONFIG: realm.krb5Conf,
+    KRB5_CLIENT_KTNAME: realm.addPrincipal("svc_orders"),
+    KRB5CCNAME: "MEMORY:svc",
+  });
+  const who = await core.withClient(
+    pg.settings({ host: "localhost", user: "svc_orders", auth: "kerberos", password: undefined }),
+    "krb_orders",
+    async (c) => (await c.query("SELECT current_user AS u")).rows[0].u,
+  );
+  assert.equal(who, "svc_orders");
   const again = t.run(["preview", "--diff"]);
   assert.match(again, /Resources:\s+\d+ unchanged\s*$/, again);
 
