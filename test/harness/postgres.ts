@@ -59,6 +59,8 @@ export interface TestPostgres {
   /** The admin's user and password (the superuser's, or the non-superuser admin's). */
   readonly user: string;
   readonly password: string;
+  /** The bootstrap superuser's password (postgres), whoever the admin is. */
+  readonly superuserPassword: string;
   readonly major: PostgresMajor;
   readonly admin: AdminKind;
   readonly dataDir: string;
@@ -290,6 +292,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     port,
     user,
     password: adminPassword,
+    superuserPassword: password,
     major,
     admin: adminKind,
     dataDir,
