@@ -6,7 +6,7 @@ import { pgDatabaseCrd } from "../crd/pgdatabase";
 import { pgRoleCrd } from "../crd/pgrole";
 import { pgServerCrd } from "../crd/pgserver";
 import { controllerClusterRules, controllerNamespaceRules, credentialsRules } from "./rbac";
-import { CA_KEY } from "./postgresEndpoint";
+import { CA_KEY, KEYTAB_KEY, type KerberosObjects, KRB5_CONF_KEY } from "./postgresEndpoint";
 
 export interface PgKopfOperatorArgs {
   readonly namespace: pulumi.Input<string>;
@@ -26,6 +26,8 @@ export interface PgKopfOperatorArgs {
   /** The Secret holding PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE (and the CA under CA_KEY when hasCa). */
   readonly secretName: pulumi.Input<string>;
   readonly hasCa: boolean;
+  /** Kerberos instead of a password: the keytab Secret and krb5.conf ConfigMap, mounted read-only. */
+  readonly kerberos?: KerberosObjects;
   /** Where PgRoles live, so where the controller may write their credentials Secrets ("*": everywhere). */
   readonly roleNamespaces: readonly string[] | "*";
   /** What the controller reads for the declared servers (ClusterServer), by name, in its namespace. */
@@ -34,6 +36,9 @@ export interface PgKopfOperatorArgs {
 
 /** Where the controller finds the CA certificate from the Secret. */
 const CA_DIR = "/etc/pg-kopf/tls";
+/** Where the controller finds its keytab and krb5.conf (Kerberos). */
+const KEYTAB_DIR = "/etc/pg-kopf/kerberos";
+const KRB5_DIR = "/etc/pg-kopf/krb5";
 
 export const CONTROLLER_NAME = "pg-kopf-controller";
 const HTTP_PORT = 8080;
@@ -137,7 +142,7 @@ function controllerEnv(args: PgKopfOperatorArgs): k8s.types.input.core.v1.EnvVar
     { name: "PGHOST", value: args.postgresHost },
     { name: "PGPORT", value: String(args.postgresPort) },
     fromSecret("PGUSER"),
-    fromSecret("PGPASSWORD"),
+    ...(args.kerberos ? kerberosEnv(args.kerberos) : [fromSecret("PGPASSWORD")]),
     fromSecret("PGDATABASE"),
     fromSecret("PGSSLMODE"),
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -146,6 +151,21 @@ function controllerEnv(args: PgKopfOperatorArgs): k8s.types.input.core.v1.EnvVar
     { name: "HTTP_PORT", value: String(HTTP_PORT) },
     { name: "ROLE_NAMESPACES", value: args.roleNamespaces === "*" ? "*" : args.roleNamespaces.join(",") },
     ...(args.hasCa ? [{ name: "PGSSLROOTCERT", value: `${CA_DIR}/${CA_KEY}` }] : []),
+  ];
+}
+
+/**
+ * A Kerberos controller's environment: libpq and MIT Kerberos read the keytab and krb5.conf from the mounted files,
+ * and keep tickets in memory (the root filesystem is read-only). No password.
+ */
+function kerberosEnv(k: KerberosObjects): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    { name: "PGKOPF_AUTH", value: "kerberos" },
+    { name: "KRB5_CLIENT_KTNAME", value: `${KEYTAB_DIR}/${KEYTAB_KEY}` },
+    { name: "KRB5_CONFIG", value: `${KRB5_DIR}/${KRB5_CONF_KEY}` },
+    { name: "KRB5CCNAME", value: "MEMORY:pg-kopf" },
+    ...(k.gssencmode ? [{ name: "PGGSSENCMODE", value: k.gssencmode }] : []),
+    ...(k.krbsrvname ? [{ name: "PGKRBSRVNAME", value: k.krbsrvname }] : []),
   ];
 }
 
@@ -173,7 +193,16 @@ function controllerContainer(args: PgKopfOperatorArgs): k8s.types.input.core.v1.
       privileged: false,
       capabilities: { drop: ["ALL"] },
     },
-    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(args.hasCa ? [{ name: "postgres-ca", mountPath: CA_DIR, readOnly: true }] : [])],
+    volumeMounts: [
+      { name: "tmp", mountPath: "/tmp" },
+      ...(args.hasCa ? [{ name: "postgres-ca", mountPath: CA_DIR, readOnly: true }] : []),
+      ...(args.kerberos
+        ? [
+            { name: "keytab", mountPath: KEYTAB_DIR, readOnly: true },
+            { name: "krb5", mountPath: KRB5_DIR, readOnly: true },
+          ]
+        : []),
+    ],
   };
 }
 
@@ -192,6 +221,13 @@ function controllerPodSpec(args: PgKopfOperatorArgs, sa: k8s.core.v1.ServiceAcco
     volumes: [
       { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
       ...(args.hasCa ? [{ name: "postgres-ca", secret: { secretName: args.secretName, items: [{ key: CA_KEY, path: CA_KEY }] } }] : []),
+      ...(args.kerberos
+        ? [
+            // Readable by the controller's group only (fsGroup): a keytab is a credential.
+            { name: "keytab", secret: { secretName: args.kerberos.keytabSecret, defaultMode: 0o440 } },
+            { name: "krb5", configMap: { name: args.kerberos.krb5ConfigMap } },
+          ]
+        : []),
     ],
   };
 }

@@ -235,6 +235,46 @@ test("with a CA for verify-full, the Secret carries it and the controller reads 
   assert.deepEqual(pod.volumes[1].secret.items, [{ key: "ca.crt", path: "ca.crt" }]);
 });
 
+test("with postgresAuth kerberos: no password anywhere, the keytab and krb5.conf mounted read-only, tickets in memory", async () => {
+  const keytab = Buffer.from("\x05\x02keytab-bytes").toString("base64");
+  const krb5Conf = "[libdefaults]\n  default_realm = CORP.EXAMPLE\n";
+  const { adminPassword: _, ...noPassword } = base;
+  await run({ ...noPassword, postgresAuth: "kerberos", postgresKeytab: keytab, postgresKrb5Conf: krb5Conf, postgresGssEncMode: "require" });
+  const secrets = registered.filter((r) => r.type === "kubernetes:core/v1:Secret");
+  const credentials = secrets.find((r) => r.inputs.immutable)!.inputs;
+  assert.equal(credentials.stringData.value.PGPASSWORD, undefined);
+  assert.equal(credentials.stringData.value.PGUSER, "postgres");
+  const keytabSecret = secrets.find((r) => r.inputs.metadata.name === "pg-kopf-keytab")!.inputs;
+  assert.deepEqual(keytabSecret.data.value, { "krb5.keytab": keytab });
+  assert.ok(!keytabSecret.immutable, "changed in place: a rotated keytab reaches the running pod");
+  assert.deepEqual(one("kubernetes:core/v1:ConfigMap").data, { "krb5.conf": krb5Conf });
+  const pod = one("kubernetes:apps/v1:Deployment").spec.template.spec;
+  const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+  assert.equal(env.PGPASSWORD, undefined);
+  assert.deepEqual(
+    [env.PGKOPF_AUTH, env.KRB5_CLIENT_KTNAME, env.KRB5_CONFIG, env.KRB5CCNAME, env.PGGSSENCMODE],
+    ["kerberos", "/etc/pg-kopf/kerberos/krb5.keytab", "/etc/pg-kopf/krb5/krb5.conf", "MEMORY:pg-kopf", "require"],
+  );
+  const mounts = pod.containers[0].volumeMounts.filter((m: any) => m.name === "keytab" || m.name === "krb5");
+  assert.ok(mounts.length === 2 && mounts.every((m: any) => m.readOnly));
+  assert.equal(pod.volumes.find((v: any) => v.name === "keytab").secret.defaultMode, 0o440);
+});
+
+test("with postgresAuth kerberos and an ExternalName, the controller dials the external name its principal carries", async () => {
+  const { adminPassword: _, postgresHostIp: __, ...rest } = base;
+  await run({
+    ...rest,
+    postgresExternalName: "pg1.corp.example",
+    postgresAuth: "kerberos",
+    postgresKeytab: Buffer.from("kt").toString("base64"),
+    postgresKrb5Conf: "[realms]\n",
+  });
+  const env = Object.fromEntries(
+    one("kubernetes:apps/v1:Deployment").spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]),
+  );
+  assert.equal(env.PGHOST, "pg1.corp.example");
+});
+
 describe("invalid config fails with the key", () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
     [
@@ -299,6 +339,22 @@ describe("invalid config fails with the key", () => {
       "a rollout deadline too short to start a pod",
       { ...base, rolloutDeadlineSeconds: "5" },
       /pg-kopf:rolloutDeadlineSeconds: use a whole number of seconds from 10 to 3600/,
+    ],
+    ["an unknown postgresAuth", { ...base, postgresAuth: "gss" }, /pg-kopf:postgresAuth: "gss" is not an authentication method/],
+    [
+      "kerberos without a keytab",
+      { postgresHostIp: "10.0.0.1", postgresAuth: "kerberos", postgresKrb5Conf: "[realms]" },
+      /pg-kopf:postgresKeytab: missing; .*base64 -w0/,
+    ],
+    [
+      "kerberos without krb5.conf",
+      { postgresHostIp: "10.0.0.1", postgresAuth: "kerberos", postgresKeytab: "a2V5" },
+      /pg-kopf:postgresKrb5Conf: missing/,
+    ],
+    [
+      "kerberos and a password",
+      { ...base, postgresAuth: "kerberos", postgresKeytab: "a2V5", postgresKrb5Conf: "[realms]" },
+      /pg-kopf:adminPassword: not used with pg-kopf:postgresAuth kerberos/,
     ],
     ["role namespace not a name", { ...base, roleNamespaces: ["Team A"] }, /pg-kopf:roleNamespaces\[0\]: "Team A" is not a namespace name/],
     [

@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isIPv4 } from "node:net";
 import { SSL_MODES, type SslMode } from "../core/connect";
+import { AUTH_METHODS, GSS_ENC_MODES, type GssEncMode, kerberosSettings } from "../core/kerberos";
 import { DEFAULT_ROLLOUT_DEADLINE_SECONDS } from "./operator";
 import {
   ADMIN_CONFIG_KEYS,
@@ -37,6 +38,8 @@ export interface Settings {
   readonly adminUser: string;
   /** The password the controller uses (the cluster Secret); only needed with manageCluster. */
   readonly adminPassword?: pulumi.Output<string>;
+  /** The controller authenticates by Kerberos instead (postgresAuth kerberos): its keytab and krb5.conf. */
+  readonly postgresKerberos?: ControllerKerberos;
   readonly adminDatabase: string;
   readonly databases: readonly DatabaseDeclaration[];
   /** Roles to manage (PgRole), declared next to the databases; a database's owner may name one. */
@@ -177,10 +180,62 @@ function readPostgresEndpoint(r: ConfigRead, manageCluster: boolean): Settings["
   return { hostIp: "127.0.0.1", port };
 }
 
-/** The controller's own connection: its password (a secret) and TLS. */
+/** The controller's Kerberos identity: a keytab (base64, secret), the realm's krb5.conf, and libpq's GSS settings. */
+export interface ControllerKerberos {
+  readonly keytab: pulumi.Output<string>;
+  readonly krb5Conf: string;
+  readonly gssencmode?: GssEncMode;
+  readonly krbsrvname?: string;
+}
+
+/** postgresAuth kerberos: the keytab and krb5.conf it needs, validated, naming the key. */
+function readControllerKerberos(r: ConfigRead): ControllerKerberos {
+  const keytab = r.config.getSecret("postgresKeytab");
+  if (!keytab)
+    r.fail(
+      "postgresKeytab",
+      `missing; with postgresAuth kerberos the controller needs its keytab: pulumi config set --secret ${r.name}:postgresKeytab -- "$(base64 -w0 controller.keytab)"`,
+    );
+  const krb5Conf = r.config.get("postgresKrb5Conf");
+  if (!krb5Conf || !/\[(libdefaults|realms)\]/.test(krb5Conf))
+    r.fail(
+      "postgresKrb5Conf",
+      `${krb5Conf ? "is not a krb5.conf (no [libdefaults] or [realms] section)" : "missing"}; set the realm's krb5.conf: pulumi config set ${r.name}:postgresKrb5Conf -- "$(cat krb5.conf)"`,
+    );
+  const gssencmode = r.config.get("postgresGssEncMode");
+  if (gssencmode !== undefined && !(GSS_ENC_MODES as readonly string[]).includes(gssencmode))
+    r.fail("postgresGssEncMode", `"${gssencmode}" is not a gssencmode; use one of ${GSS_ENC_MODES.join(", ")}`);
+  const krbsrvname = r.config.get("postgresKrbSrvName");
+  try {
+    kerberosSettings({ auth: "kerberos", krbsrvname });
+  } catch (err) {
+    r.fail("postgresKrbSrvName", (err as Error).message.replace(/^krbsrvname: /, ""));
+  }
+  // A keytab is binary: base64 of it, checked when the secret is known (the Secret's data takes base64 as it is).
+  const checked = keytab!.apply((b64) => {
+    const text = b64.replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || Buffer.from(text, "base64").length < 2)
+      throw new ConfigError("postgresKeytab", "is not base64 of a keytab; set it with base64 -w0 <file>", r.name);
+    return text;
+  });
+  return {
+    keytab: checked,
+    krb5Conf: krb5Conf!,
+    ...(gssencmode ? { gssencmode: gssencmode as GssEncMode } : {}),
+    ...(krbsrvname ? { krbsrvname } : {}),
+  };
+}
+
+/** The controller's own connection: its password (a secret) or its Kerberos identity, and TLS. */
 function readControllerConnection(r: ConfigRead, manageCluster: boolean) {
+  const auth = r.str("postgresAuth", "password");
+  if (!(AUTH_METHODS as readonly string[]).includes(auth))
+    r.fail("postgresAuth", `"${auth}" is not an authentication method; use ${AUTH_METHODS.join(" or ")}`);
   const adminPassword = r.config.getSecret("adminPassword");
-  if (manageCluster && !adminPassword)
+  const postgresKerberos = auth === "kerberos" && manageCluster ? readControllerKerberos(r) : undefined;
+  if (postgresKerberos && adminPassword)
+    r.fail("adminPassword", `not used with ${r.name}:postgresAuth kerberos (the controller reads no password); remove it`);
+  if (manageCluster && !adminPassword && !postgresKerberos)
     r.fail("adminPassword", `missing; the controller's Secret needs it: pulumi config set --secret ${r.name}:adminPassword`);
   const postgresSslMode = r.str("postgresSslMode", "prefer");
   if (!(SSL_MODES as readonly string[]).includes(postgresSslMode))
@@ -193,7 +248,7 @@ function readControllerConnection(r: ConfigRead, manageCluster: boolean) {
     );
   if (postgresSslRootCert !== undefined && !postgresSslRootCert.includes("-----BEGIN CERTIFICATE-----"))
     r.fail("postgresSslRootCert", "is not a PEM certificate; set the file's contents, not its path");
-  return { adminPassword, postgresSslMode: postgresSslMode as SslMode, postgresSslRootCert };
+  return { adminPassword, postgresKerberos, postgresSslMode: postgresSslMode as SslMode, postgresSslRootCert };
 }
 
 /** A server a database or role names must be declared (and well formed) before anything is planned. */

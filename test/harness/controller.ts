@@ -21,20 +21,17 @@ const SA = "pg-kopf-controller";
  * its RBAC, the Postgres Service and Secret, and the Deployment scaled to zero (the tests run the controller as a
  * process). Needs a cluster started with workloads, so the Deployment settles. Returns the ServiceAccount's
  * kubeconfig, so the process has exactly the permissions the program grants; the stack's directory goes at exit.
+ * `omit`: keys of the usual config left out (adminPassword, for a Kerberos controller).
  */
-export function installController(cluster: TestCluster, pg: TestPostgres, extra: StackConfig = {}): string {
-  const stack = createCliStack(
-    "controller",
-    pg,
-    clusterStackConfig(pg, [], {
-      replicas: { value: "0" },
-      roleNamespaces: { value: JSON.stringify(ROLE_NAMESPACES) },
-      ...extra,
-    }),
-    {
-      KUBECONFIG: cluster.kubeconfig,
-    },
-  );
+export function installController(cluster: TestCluster, pg: TestPostgres, extra: StackConfig = {}, omit: readonly string[] = []): string {
+  const config = clusterStackConfig(pg, [], {
+    replicas: { value: "0" },
+    roleNamespaces: { value: JSON.stringify(ROLE_NAMESPACES) },
+    ...extra,
+  });
+  const stack = createCliStack("controller", pg, Object.fromEntries(Object.entries(config).filter(([key]) => !omit.includes(key))), {
+    KUBECONFIG: cluster.kubeconfig,
+  });
   process.once("exit", () => stack.destroyDir());
   stack.run(["up", "--yes", "--skip-preview"]);
   for (const crd of [CRD_NAME, ROLE_CRD_NAME, SERVER_CRD_NAME])
