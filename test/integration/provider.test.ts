@@ -497,7 +497,7 @@ test("with no admin host configured anywhere, the provider refuses to guess and 
 
 test("bad stack config names the key", async () => {
   const bad = await revive(stackConfig({ "pg-kopf:adminPort": "99999" }));
-  assert.match(await refusedCheck(bad, { name: "later" }), /port: "99999" is not a TCP port/);
+  assert.match(await refusedCheck(bad, { name: "later" }), /pg-kopf:adminPort: "99999" is not a TCP port/);
 });
 
 test("an admin without CREATEDB fails the database preview in one message naming the grant, before any statement", async () => {
