@@ -45,6 +45,13 @@ export interface ConnectionSettings {
   readonly gssencmode?: GssEncMode;
   /** Kerberos only: the service of the server's principal (libpq's krbsrvname; default postgres). */
   readonly krbsrvname?: string;
+  /**
+   * Kerberos only: this server's own client keytab (a file), instead of the process's KRB5_CLIENT_KTNAME: the
+   * principal it is reached as. Its tickets are kept in memory, apart from other servers' (core/krb5Environment).
+   */
+  readonly keytab?: string;
+  /** Kerberos only: this server's own krb5.conf (a file), instead of the process's KRB5_CONFIG. */
+  readonly krb5Conf?: string;
   /** The setting a user changes to choose the authentication method, as failures name it. Default: PGKOPF_AUTH. */
   readonly authSetting?: string;
   /** The maintenance database to connect to for CREATE/ALTER/DROP DATABASE. */
@@ -144,6 +151,8 @@ export function connectionSettings(explicit: ConnectionInput = {}, env: NodeJS.P
     auth: pick(explicit.auth, AUTH_ENV) as string | undefined,
     gssencmode: pick(explicit.gssencmode, "PGGSSENCMODE") as string | undefined,
     krbsrvname: pick(explicit.krbsrvname, "PGKRBSRVNAME") as string | undefined,
+    keytab: explicit.keytab || undefined,
+    krb5Conf: explicit.krb5Conf || undefined,
   });
   const settings: ConnectionSettings = {
     host: String(pick(explicit.host, "PGHOST") ?? "localhost"),
@@ -223,7 +232,10 @@ function clientClass(s: ConnectionSettings): typeof Client {
   if (!made) {
     made =
       s.auth === "kerberos"
-        ? kerberosClientClass({ gssencmode: s.gssencmode, krbsrvname: s.krbsrvname })
+        ? kerberosClientClass(
+            { gssencmode: s.gssencmode, krbsrvname: s.krbsrvname },
+            { ...(s.keytab ? { keytab: s.keytab } : {}), ...(s.krb5Conf ? { krb5Conf: s.krb5Conf } : {}) },
+          )
         : (PasswordClient as unknown as typeof Client);
     clientClasses.set(s, made);
   }

@@ -5,6 +5,7 @@ import type { Duplex } from "node:stream";
 import pg, { Client, type ClientConfig } from "pg";
 import { InvalidSpec } from "./errors";
 import type { GssEncMode } from "./kerberos";
+import { type Krb5Files, withKrb5Environment } from "./krb5Environment";
 
 /** Authentication requests of the protocol that the pure-JS client cannot answer, by their code. */
 const UNANSWERABLE: Record<string, string> = { "2": "Kerberos V5", "7": "GSSAPI (Kerberos)", "9": "SSPI" };
@@ -62,10 +63,11 @@ const conninfoValue = (value: string): string => `'${value.replace(/[\\']/g, "\\
 /**
  * pg's native (libpq) Client class for these settings. pg builds libpq's connection string from its own settings
  * and drops gssencmode and krbsrvname, so they are appended to it here. It also dials the host's address as
- * hostaddr and keeps host as the name, which the server's service principal must carry. Throws InvalidSpec when
- * pg-native is not installed.
+ * hostaddr and keeps host as the name, which the server's service principal must carry. Its connects run with the
+ * server's own keytab and krb5.conf when it has them (core/krb5Environment). Throws InvalidSpec when pg-native is not
+ * installed.
  */
-export function kerberosClientClass(extras: LibpqExtras): typeof Client {
+export function kerberosClientClass(extras: LibpqExtras, files: Krb5Files = {}): typeof Client {
   const native = nativeDriver();
   const appended = Object.entries(extras)
     .filter(([, value]) => value !== undefined)
@@ -74,6 +76,17 @@ export function kerberosClientClass(extras: LibpqExtras): typeof Client {
   class KerberosClient extends native.Client {
     constructor(config?: ClientConfig) {
       super(config);
+      // pg's Pool connects with a callback, withClient without: both go through the environment's queue.
+      const connect = this.connect.bind(this) as unknown as () => Promise<void>;
+      this.connect = ((callback?: (err: Error | null) => void) => {
+        const connected = withKrb5Environment(files, () => connect());
+        if (!callback) return connected;
+        connected.then(
+          () => callback(null),
+          (err: Error) => callback(err),
+        );
+        return undefined;
+      }) as typeof this.connect;
       if (!appended) return;
       type Params = { getLibpqConnectionString(cb: (err: Error | null, conninfo: string) => void): void };
       const params = (this as unknown as { connectionParameters: Params }).connectionParameters;

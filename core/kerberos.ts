@@ -1,6 +1,7 @@
 // Kerberos (GSSAPI) for the admin connection: the settings' vocabulary, and libpq's Kerberos failures mapped to typed
 // errors that name the setting to change. The credentials themselves (a keytab, a ticket cache, krb5.conf) are MIT
 // Kerberos' own environment (KRB5_CLIENT_KTNAME, KRB5CCNAME, KRB5_CONFIG), read by libpq: pg-kopf never sees them.
+import { accessSync, constants } from "node:fs";
 import { AuthenticationFailed, InvalidSpec, type PgKopfError, PostgresRejected, PostgresUnavailable } from "./errors";
 
 /** How the admin connection authenticates: a password (SCRAM, md5), or Kerberos through libpq. */
@@ -18,10 +19,12 @@ export const AUTH_ENV = "PGKOPF_AUTH";
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** The Kerberos part of connection settings, validated. Throws InvalidSpec naming the setting. */
-export function kerberosSettings(input: { auth?: string; gssencmode?: string; krbsrvname?: string }): {
+export function kerberosSettings(input: { auth?: string; gssencmode?: string; krbsrvname?: string; keytab?: string; krb5Conf?: string }): {
   auth: AuthMethod;
   gssencmode?: GssEncMode;
   krbsrvname?: string;
+  keytab?: string;
+  krb5Conf?: string;
 } {
   const auth = (input.auth ?? "password") as AuthMethod;
   if (!AUTH_METHODS.includes(auth))
@@ -40,11 +43,27 @@ export function kerberosSettings(input: { auth?: string; gssencmode?: string; kr
         message: `"${input.krbsrvname}" is not a Kerberos service name (the part before "/" of the server's principal, e.g. postgres)`,
       },
     ]);
-  if (auth === "password" && (gssencmode === "require" || input.krbsrvname !== undefined))
-    throw new InvalidSpec([
-      { field: "auth", message: `${gssencmode === "require" ? "gssencmode require" : "krbsrvname"} needs Kerberos: set auth to kerberos` },
-    ]);
-  return { auth, ...(gssencmode ? { gssencmode } : {}), ...(input.krbsrvname ? { krbsrvname: input.krbsrvname } : {}) };
+  const needsKerberos =
+    gssencmode === "require" ? "gssencmode require" : (["krbsrvname", "keytab", "krb5Conf"] as const).find((k) => input[k] !== undefined);
+  if (auth === "password" && needsKerberos)
+    throw new InvalidSpec([{ field: "auth", message: `${needsKerberos} needs Kerberos: set auth to kerberos` }]);
+  for (const field of ["keytab", "krb5Conf"] as const) {
+    const file = input[field];
+    if (file === undefined) continue;
+    // Read now, so that a wrong path is named here rather than as MIT Kerberos' "No Kerberos credentials available".
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (err) {
+      throw new InvalidSpec([{ field, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    }
+  }
+  return {
+    auth,
+    ...(gssencmode ? { gssencmode } : {}),
+    ...(input.krbsrvname ? { krbsrvname: input.krbsrvname } : {}),
+    ...(input.keytab ? { keytab: input.keytab } : {}),
+    ...(input.krb5Conf ? { krb5Conf: input.krb5Conf } : {}),
+  };
 }
 
 /** What a Kerberos failure message needs to know of the connection. */
@@ -52,6 +71,8 @@ export interface KerberosTarget {
   readonly host: string;
   readonly user: string;
   readonly krbsrvname?: string;
+  /** The server's own keytab, when it has one. */
+  readonly keytab?: string;
   /** The setting that selects the authentication method, as messages name it. */
   readonly authSetting?: string;
 }
@@ -81,7 +102,12 @@ export function kerberosFailure(message: string, t: KerberosTarget): PgKopfError
   const spn = reason.match(/Server (\S+) not found in Kerberos database/i)?.[1];
   const refusedRole = reason.match(/GSSAPI authentication failed for user "([^"]+)"/i)?.[1];
   const unknownRealm = reason.match(/Cannot find KDC for realm "?([^"]+)"?/i)?.[1];
-  if (/No Kerberos credentials available|No credentials cache found|credentials cache .*not found/i.test(reason))
+  const noCredentials = /No Kerberos credentials available|No credentials cache found|credentials cache .*not found/i.test(reason);
+  if (noCredentials && t.keytab)
+    return new AuthenticationFailed(
+      `No Kerberos credentials available from the server's keytab ${t.keytab}: it must hold a key of the principal that maps to the role "${t.user}" (klist -k) (${reason})`,
+    );
+  if (noCredentials)
     return new AuthenticationFailed(
       `No Kerberos credentials available: give the process a keytab (KRB5_CLIENT_KTNAME=<file>, renewed from it as tickets expire) or a ticket cache (kinit, KRB5CCNAME) (${reason})`,
     );
@@ -93,7 +119,8 @@ export function kerberosFailure(message: string, t: KerberosTarget): PgKopfError
     return new AuthenticationFailed(
       `the server did not accept this process's Kerberos principal as the role "${refusedRole}": the principal in the keytab or ticket cache (klist) must map to the role by pg_hba.conf (gss include_realm, krb_realm, map=) and pg_ident.conf`,
     );
-  if (/Clock skew too great/i.test(reason))
+  // A ticket "not yet valid" is one the KDC, its clock ahead, issued for the server's future.
+  if (/Clock skew too great|Ticket not yet valid/i.test(reason))
     return new AuthenticationFailed(
       `clock skew: this host's clock and the KDC's or the server's differ by more than Kerberos allows (5 minutes by default): synchronise them (NTP) (${reason})`,
     );

@@ -28,8 +28,18 @@ export interface TestRealm {
 }
 
 export const TEST_REALM = "PGKOPF.TEST";
+/** Debian's faketime package. */
+const FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
-export async function startRealm(): Promise<TestRealm> {
+export interface RealmOptions {
+  /**
+   * The KDC's clock this far from the machine's (libfaketime's offset, e.g. "+1h"), for clock-skew failures: its
+   * tickets start in the server's future.
+   */
+  readonly clockOffset?: string;
+}
+
+export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestRealm> {
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-krb-"));
   chmodSync(dir, 0o755);
   const port = await freePort();
@@ -76,7 +86,9 @@ export async function startRealm(): Promise<TestRealm> {
   const admin = (query: string) => run("kadmin.local", ["-q", query]);
   // The master key's password guards a database that lives as long as this test.
   run("kdb5_util", ["create", "-s", "-r", TEST_REALM, "-P", "pg-kopf-test-master"]);
-  const kdc = spawn("krb5kdc", ["-n"], { env, stdio: "ignore" });
+  // libfaketime preloaded into the KDC itself (not through the faketime wrapper, which would be the process killed).
+  const skewed = realmOptions.clockOffset ? { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: realmOptions.clockOffset } : {};
+  const kdc = spawn("krb5kdc", ["-n"], { env: { ...env, ...skewed }, stdio: "ignore" });
   tie(kdc.pid, "SIGKILL");
   await waitForPort(port);
 

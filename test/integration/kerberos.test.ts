@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as core from "../../core";
 import { MANAGED_ADMIN, matrixCell, startPostgres, type TestPostgres } from "../harness/postgres";
@@ -159,6 +160,51 @@ describe("Kerberos admin connection", { skip }, () => {
     assert.deepEqual((await core.role.convergeRole(kerberos(), remove, { ...ctx, previous })).steps, [], "once");
   });
 
+  test("servers with keytabs of their own, connected to at once, each as its own principal; the process's environment as before", async () => {
+    // Two admins, each known to pg-kopf by its own keytab, none in the process's environment.
+    await pg.superQuery("CREATE ROLE krb_admin_a LOGIN; CREATE ROLE krb_admin_b LOGIN");
+    const keytabs = { krb_admin_a: realm.addPrincipal("krb_admin_a"), krb_admin_b: realm.addPrincipal("krb_admin_b") };
+    useCredentials({});
+    const before = { ...process.env };
+    const servers = Object.entries(keytabs).map(([user, keytab]) => ({ user, settings: kerberos({ user, keytab }) }));
+    // Fresh connections and pooled ones (pg's Pool connects with a callback), interleaved.
+    const pooled = servers.map(({ user, settings }) => ({ user, settings: core.withPool(settings, 3) }));
+    const all = [...servers, ...pooled];
+    const seen = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => all[i % all.length]).map(async ({ user, settings }) => ({
+        user,
+        as: (await session(settings)).role,
+      })),
+    );
+    await Promise.all(pooled.map((p) => p.settings.pool?.end()));
+    for (const { user, as } of seen) assert.equal(as, user);
+    for (const key of ["KRB5_CLIENT_KTNAME", "KRB5CCNAME", "KRB5_CONFIG"]) assert.equal(process.env[key], before[key], key);
+  });
+
+  test("a server's own krb5.conf is used instead of the process's", async () => {
+    // The process's krb5.conf knows no KDC for the realm; the server's does.
+    const elsewhere = join(realm.dir, "elsewhere.conf");
+    writeFileSync(elsewhere, "[libdefaults]\n  default_realm = ELSEWHERE.TEST\n  dns_lookup_kdc = false\n");
+    process.env.KRB5_CONFIG = elsewhere;
+    try {
+      useCredentials({});
+      const own = kerberos({ keytab: adminKeytab, krb5Conf: realm.krb5Conf });
+      assert.equal((await session(own)).role, MANAGED_ADMIN);
+      // A copy at another path: a cache of its own, without the tickets the first connection got.
+      const copy = join(realm.dir, "admin-copy.keytab");
+      copyFileSync(adminKeytab, copy);
+      const err = await core
+        .withClient(kerberos({ keytab: copy }), undefined, () => Promise.resolve())
+        .then(
+          () => assert.fail("connected without the realm's krb5.conf"),
+          (e: unknown) => e,
+        );
+      assert.ok(err instanceof core.PgKopfError, String(err));
+    } finally {
+      process.env.KRB5_CONFIG = realm.krb5Conf;
+    }
+  });
+
   describe("failures, typed, naming what to change", () => {
     const failure = async (s: core.ConnectionSettings) =>
       core
@@ -204,7 +250,38 @@ describe("Kerberos admin connection", { skip }, () => {
       assert.match(err.message, /asks role "postgres" for a password, but this connection authenticates with Kerberos/);
     });
 
+    test("a server's keytab that holds no key of the role's principal names the keytab", async () => {
+      useCredentials({});
+      const other = realm.addPrincipal("someone_else_again");
+      const err = await failure(kerberos({ keytab: other }));
+      assert.ok(err instanceof core.AuthenticationFailed);
+      assert.match(err.message, /did not accept this process's Kerberos principal as the role/);
+    });
+
+    test("clock skew: a KDC an hour ahead issues tickets the server calls not yet valid", async () => {
+      const skewed = await startRealm({ clockOffset: "+1h" });
+      const server = await startPostgres({ gss: { realm: skewed } });
+      try {
+        const keytab = skewed.addPrincipal(MANAGED_ADMIN);
+        useCredentials({});
+        const err = await failure(
+          server.settings({ host: "localhost", auth: "kerberos", password: undefined, keytab, krb5Conf: skewed.krb5Conf }),
+        );
+        assert.ok(err instanceof core.AuthenticationFailed, String(err));
+        assert.match(err.message, /clock skew: this host's clock and the KDC's or the server's differ.*synchronise them \(NTP\)/);
+      } finally {
+        server.destroy();
+        skewed.stop();
+      }
+    });
+
     test("a setting that needs Kerberos without it, and malformed values, name the field", () => {
+      assert.throws(() => core.connectionSettings({ keytab: adminKeytab }), /auth.*keytab needs Kerberos/s);
+      assert.throws(
+        () => core.connectionSettings({ auth: "kerberos", keytab: "/no/such.keytab" }),
+        (e: unknown) => e instanceof core.InvalidSpec && /keytab.*cannot read \/no\/such\.keytab: ENOENT/s.test(e.message),
+      );
+      assert.throws(() => core.connectionSettings({ auth: "kerberos", krb5Conf: "/no/krb5.conf" }), /krb5Conf.*cannot read/s);
       assert.throws(() => core.connectionSettings({ gssencmode: "require" }), /auth.*gssencmode require needs Kerberos/s);
       assert.throws(() => core.connectionSettings({ auth: "gss" }), /"gss" is not an authentication method; use password or kerberos/);
       assert.throws(() => core.connectionSettings({ auth: "kerberos", gssencmode: "always" }), /"always" is not a gssencmode/);
