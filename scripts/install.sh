@@ -2,8 +2,8 @@
 # Installs everything the project needs on a fresh machine: Debian packages (PostgreSQL 15, openssl, kubectl, shellcheck,
 # buildah and mmdebstrap for the controller's image, containerd, runc, the CNI plugins and iptables for the real node
 # that runs it, libpq's headers and a compiler for pg-native, MIT Kerberos' KDC and tools and libfaketime for the
-# Kerberos tests), the npm dependencies (Node 24 among them) and the toolchain built from Go modules. What is already there is reused, so
-# `npm start` and `npm test` run it every time. Usage: scripts/install.sh [--no-toolchain]
+# Kerberos tests), the npm dependencies (Node 24 among them) and the toolchain built from Go modules. What is already
+# there is reused, so `npm start` and `npm test` run it every time. Usage: scripts/install.sh [--no-toolchain]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
