@@ -1,14 +1,12 @@
 // Connection settings for the admin connection, decided in one place (explicit > libpq environment > defaults),
 // and withClient, which opens a client, uses it and always closes it.
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { Pool, type Client, type ClientConfig, type PoolClient } from "pg";
 import pgpass from "pgpass";
 import type { ConnectionOptions } from "node:tls";
 import { withBackoff } from "./backoff";
 import { kerberosClientClass, PasswordClient, UnansweredAuthentication } from "./driver";
+import { privateFile } from "./privateFile";
 import { AUTH_ENV, type AuthMethod, type GssEncMode, kerberosFailure, kerberosSettings } from "./kerberos";
 import {
   AuthenticationFailed,
@@ -209,19 +207,7 @@ function tlsAttempts(s: ConnectionSettings): Tls[] {
  */
 function libpqTls(s: ConnectionSettings): Tls {
   if (s.sslmode !== "verify-ca" && s.sslmode !== "verify-full") return { sslmode: s.sslmode } as Tls;
-  let file = s.sslrootcertFile;
-  if (!file) {
-    const dir = join(tmpdir(), "pg-kopf-ca");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    file = join(
-      dir,
-      `${createHash("sha256")
-        .update(s.sslrootcert ?? "")
-        .digest("hex")
-        .slice(0, 32)}.crt`,
-    );
-    writeFileSync(file, s.sslrootcert ?? "", { mode: 0o600 });
-  }
+  const file = s.sslrootcertFile ?? privateFile("pg-kopf-ca", s.sslrootcert ?? "", ".crt");
   return { sslmode: s.sslmode, sslrootcert: file } as Tls;
 }
 

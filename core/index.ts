@@ -9,6 +9,7 @@ export * from "./settings";
 export * from "./errors";
 export * from "./connect";
 export * from "./kerberos";
+export * from "./privateFile";
 export * from "./ownership";
 export * from "./scram";
 export * from "./admin";

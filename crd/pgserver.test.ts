@@ -34,6 +34,16 @@ test("bad input is refused naming the field", () => {
   assert.deepEqual(fields({ ...base, ca: { secretName: "a", configMapName: "b" } }), ["ca"]);
   assert.deepEqual(fields({ ...base, ca: {} }), ["ca"]);
   assert.deepEqual(fields({ host: "db.example", sslMode: "require" }), ["credentialsSecret"]);
+  const kerberos = { user: "pgkopf_admin", keytab: { secretName: "admin-keytab" } };
+  assert.deepEqual(fields({ ...base, kerberos }), ["credentialsSecret"]);
+  assert.deepEqual(fields({ host: "db.example", sslMode: "require", kerberos }), []);
+  assert.deepEqual(fields({ host: "db.example", sslMode: "require", kerberos: { ...kerberos, gssEncMode: "always" } }), [
+    "kerberos.gssEncMode",
+  ]);
+  assert.deepEqual(fields({ host: "db.example", sslMode: "require", kerberos: { ...kerberos, krbSrvName: "a b" } }), [
+    "kerberos.krbSrvName",
+  ]);
+  assert.deepEqual(fields({ host: "db.example", sslMode: "require", kerberos: { user: "x" } }), ["kerberos.keytab"]);
   assert.deepEqual(fields({ ...base, allowedNamespaces: { matchExpressions: [{ key: "team", operator: "Has" }] } }), [
     "allowedNamespaces.matchExpressions.0.operator",
   ]);

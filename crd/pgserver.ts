@@ -3,6 +3,7 @@
 // and which namespaces may use it. The schema, its defaults, its rules and the parse the controller acts on.
 import { type Static, Type } from "@sinclair/typebox";
 import { SSL_MODES } from "../core/connect";
+import { GSS_ENC_MODES } from "../core/kerberos";
 import type { FieldFailure } from "../core/errors";
 import { schemaFailures } from "../core/schema";
 import { DEFAULT_SERVER } from "./server";
@@ -27,6 +28,64 @@ const namespaceName = Type.Optional(
 
 /** The key of the CA certificate in its Secret or ConfigMap when `ca.key` does not say. */
 export const DEFAULT_CA_KEY = "ca.crt";
+/** The keys of a Kerberos server's keytab (in its Secret) and krb5.conf (in its ConfigMap) when theirs do not say. */
+export const DEFAULT_KEYTAB_KEY = "krb5.keytab";
+export const DEFAULT_KRB5_CONF_KEY = "krb5.conf";
+
+const KerberosSchema = Type.Object(
+  {
+    user: Type.String({
+      minLength: 1,
+      maxLength: 63,
+      description:
+        "The admin role the keytab's principal logs in as: the principal as the server's pg_hba.conf (include_realm, krb_realm, map=) and pg_ident.conf map it.",
+    }),
+    keytab: Type.Object(
+      {
+        secretName: objectName("The Secret holding the keytab (its bytes, as kubectl create secret generic --from-file gives them)."),
+        namespace: namespaceName,
+        key: Type.Optional(Type.String({ minLength: 1, description: `The key holding it (default ${DEFAULT_KEYTAB_KEY}).` })),
+      },
+      {
+        additionalProperties: false,
+        description:
+          "The client keytab of the admin's principal. Read again at each check: a rotated keytab takes effect without a restart; tickets are renewed from it.",
+      },
+    ),
+    krb5Conf: Type.Optional(
+      Type.Object(
+        {
+          configMapName: objectName("The ConfigMap holding krb5.conf."),
+          namespace: namespaceName,
+          key: Type.Optional(Type.String({ minLength: 1, description: `The key holding it (default ${DEFAULT_KRB5_CONF_KEY}).` })),
+        },
+        {
+          additionalProperties: false,
+          description: "The realm's krb5.conf (its KDCs). Default: the controller's own (KRB5_CONFIG).",
+        },
+      ),
+    ),
+    gssEncMode: Type.Optional(
+      Type.Union(
+        GSS_ENC_MODES.map((m) => Type.Literal(m)),
+        { description: "libpq's gssencmode: GSSAPI encryption instead of TLS (default prefer)." },
+      ),
+    ),
+    krbSrvName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description: "The service of the server's principal, <service>/<spec.host>@REALM (libpq's krbsrvname; default postgres).",
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "Authenticate the admin by Kerberos (GSSAPI) with a keytab instead of a password (then no credentialsSecret). spec.host must be the host name in the server's service principal, not an address.",
+  },
+);
 
 const LabelSelectorSchema = Type.Object(
   {
@@ -81,14 +140,17 @@ export const PgServerSpecSchema = Type.Object(
         },
       ),
     ),
-    credentialsSecret: Type.Object(
-      { name: objectName("The Secret's name."), namespace: namespaceName },
-      {
-        additionalProperties: false,
-        description:
-          "The Secret with the admin credentials, keys username and password. Read again at each check: a new password takes effect without a restart.",
-      },
+    credentialsSecret: Type.Optional(
+      Type.Object(
+        { name: objectName("The Secret's name."), namespace: namespaceName },
+        {
+          additionalProperties: false,
+          description:
+            "The Secret with the admin credentials, keys username and password. Read again at each check: a new password takes effect without a restart. Required unless kerberos says otherwise.",
+        },
+      ),
     ),
+    kerberos: Type.Optional(KerberosSchema),
     maintenanceDatabase: Type.Optional(
       Type.String({
         minLength: 1,
@@ -136,6 +198,11 @@ const rules = [
     rule: "!has(self.ca) || (has(self.ca.secretName) != has(self.ca.configMapName))",
     message: "spec.ca: name either secretName or configMapName (one of them)",
   },
+  {
+    rule: "has(self.credentialsSecret) != has(self.kerberos)",
+    message:
+      "spec.credentialsSecret: name the Secret with the admin's username and password, or authenticate by Kerberos with spec.kerberos (one of them)",
+  },
 ];
 
 /**
@@ -150,6 +217,8 @@ export function parsePgServerSpec(input: unknown): { ok: true; spec: ResolvedSer
     failures.push({ field: "ca", message: rules[0].message.replace(/^spec\.ca: /, "") });
   if (spec.ca && Boolean(spec.ca.secretName) === Boolean(spec.ca.configMapName))
     failures.push({ field: "ca", message: rules[1].message.replace(/^spec\.ca: /, "") });
+  if (Boolean(spec.credentialsSecret) === Boolean(spec.kerberos))
+    failures.push({ field: "credentialsSecret", message: rules[2].message.replace(/^spec\.credentialsSecret: /, "") });
   return failures.length > 0 ? { ok: false, failures } : { ok: true, spec };
 }
 

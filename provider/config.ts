@@ -23,6 +23,8 @@ export const ADMIN_CONFIG_KEYS = {
   auth: "adminAuth",
   gssencmode: "adminGssEncMode",
   krbsrvname: "adminKrbSrvName",
+  keytab: "adminKeytab",
+  krb5Conf: "adminKrb5Conf",
 } as const;
 
 /** A named server's provider carries its name, so that connection failures say which server failed. */
@@ -66,6 +68,8 @@ export function adminConnection(config: ConfigSource, env: NodeJS.ProcessEnv): C
         auth: get(ADMIN_CONFIG_KEYS.auth),
         gssencmode: get(ADMIN_CONFIG_KEYS.gssencmode),
         krbsrvname: get(ADMIN_CONFIG_KEYS.krbsrvname),
+        keytab: get(ADMIN_CONFIG_KEYS.keytab),
+        krb5Conf: get(ADMIN_CONFIG_KEYS.krb5Conf),
         applicationName: "pg-kopf-pulumi",
         serverName: get(SERVER_NAME_KEY),
         caSetting: caSettingOf(server),
@@ -133,6 +137,8 @@ const SERVER_FIELDS: Record<string, string> = {
   auth: ADMIN_CONFIG_KEYS.auth,
   gssEncMode: ADMIN_CONFIG_KEYS.gssencmode,
   krbSrvName: ADMIN_CONFIG_KEYS.krbsrvname,
+  keytab: ADMIN_CONFIG_KEYS.keytab,
+  krb5Conf: ADMIN_CONFIG_KEYS.krb5Conf,
 };
 
 /**

@@ -5,7 +5,7 @@
 // without waiting on a server that is down.
 import { createHash } from "node:crypto";
 import * as core from "../../core";
-import { DEFAULT_CA_KEY, parsePgServerSpec, type ResolvedServerSpec } from "../../crd/pgserver";
+import { DEFAULT_CA_KEY, DEFAULT_KEYTAB_KEY, DEFAULT_KRB5_CONF_KEY, parsePgServerSpec, type ResolvedServerSpec } from "../../crd/pgserver";
 import { DEFAULT_SERVER } from "../../crd/server";
 import type { Endpoint } from "../role/credentials";
 import { apiError, type KubeClient } from "../kube/client";
@@ -235,7 +235,10 @@ export class ServerRegistry {
           verdict = {
             ready: true,
             reason: "Reachable",
-            message: [`connected to ${s.host}:${s.port} as ${s.user} (sslmode ${s.sslmode})`, ...short.map((e) => e.message)].join("; "),
+            message: [
+              `connected to ${s.host}:${s.port} as ${s.user}${s.auth === "kerberos" ? " by Kerberos" : ""} (sslmode ${s.sslmode})`,
+              ...short.map((e) => e.message),
+            ].join("; "),
             details,
           };
       } catch (err) {
@@ -303,35 +306,18 @@ export class ServerRegistry {
     return entry.connection;
   }
 
-  /** Connection settings from the spec, the admin Secret and the CA, read now. Throws ServerSetupError. */
+  /**
+   * Connection settings from the spec, the admin's credentials (the Secret with a password, or a Kerberos keytab and
+   * krb5.conf) and the CA, read now. Throws ServerSetupError.
+   */
   private async settingsOf(name: string, spec: ResolvedServerSpec): Promise<core.ConnectionSettings> {
-    const home = this.options.controllerNamespace;
-    const ref = spec.credentialsSecret;
-    const secret = await this.read("secrets", ref.namespace ?? home, ref.name, "CredentialsNotFound");
-    const username = decoded(secret.data?.username);
-    const password = decoded(secret.data?.password);
-    if (!username || !password)
-      throw new ServerSetupError(
-        "CredentialsNotFound",
-        `Secret ${ref.namespace ?? home}/${ref.name} lacks the key ${username ? "password" : "username"}: put the admin's user name and password under the keys username and password`,
-      );
-    let ca: string | undefined;
-    if (spec.ca) {
-      const { namespace = home, key = DEFAULT_CA_KEY } = spec.ca;
-      const [resource, objectName] = spec.ca.secretName
-        ? (["secrets", spec.ca.secretName] as const)
-        : (["configmaps", spec.ca.configMapName as string] as const);
-      const object = await this.read(resource, namespace, objectName, "CANotFound");
-      ca = resource === "secrets" ? decoded(object.data?.[key]) : object.data?.[key];
-      if (!ca?.includes("-----BEGIN CERTIFICATE-----"))
-        throw new ServerSetupError("CANotFound", `${resource} ${namespace}/${objectName} has no PEM certificate under the key ${key}`);
-    }
+    const credentials = spec.kerberos ? await this.kerberosOf(spec.kerberos) : await this.passwordOf(spec);
+    const ca = await this.caOf(spec);
     try {
       return core.connectionSettings({
         host: spec.host,
         port: spec.port,
-        user: username,
-        password,
+        ...credentials,
         database: spec.maintenanceDatabase,
         sslmode: spec.sslMode,
         sslrootcert: ca,
@@ -341,8 +327,74 @@ export class ServerRegistry {
         caSetting: "the PgServer's spec.ca",
       });
     } catch (err) {
-      throw new ServerSetupError("CANotFound", (err as Error).message);
+      throw new ServerSetupError(spec.kerberos ? "CredentialsNotFound" : "CANotFound", (err as Error).message);
     }
+  }
+
+  /** The admin's user name and password from spec.credentialsSecret. */
+  private async passwordOf(spec: ResolvedServerSpec): Promise<core.ConnectionInput> {
+    const home = this.options.controllerNamespace;
+    const ref = spec.credentialsSecret as NonNullable<ResolvedServerSpec["credentialsSecret"]>;
+    const secret = await this.read("secrets", ref.namespace ?? home, ref.name, "CredentialsNotFound");
+    const username = decoded(secret.data?.username);
+    const password = decoded(secret.data?.password);
+    if (!username || !password)
+      throw new ServerSetupError(
+        "CredentialsNotFound",
+        `Secret ${ref.namespace ?? home}/${ref.name} lacks the key ${username ? "password" : "username"}: put the admin's user name and password under the keys username and password`,
+      );
+    return { user: username, password };
+  }
+
+  /**
+   * The admin's Kerberos identity from spec.kerberos: the keytab (and krb5.conf) as private files named by their
+   * content, so a rotated keytab is a new file, a new pool and a new ticket cache.
+   */
+  private async kerberosOf(k: NonNullable<ResolvedServerSpec["kerberos"]>): Promise<core.ConnectionInput> {
+    const home = this.options.controllerNamespace;
+    const { secretName, namespace = home, key = DEFAULT_KEYTAB_KEY } = k.keytab;
+    const secret = await this.read("secrets", namespace, secretName, "CredentialsNotFound");
+    const keytab = secret.data?.[key] === undefined ? undefined : Buffer.from(secret.data[key], "base64");
+    if (!keytab || keytab.length < 2)
+      throw new ServerSetupError(
+        "CredentialsNotFound",
+        `Secret ${namespace}/${secretName} has no keytab under the key ${key}: kubectl create secret generic ${secretName} -n ${namespace} --from-file=${key}=<keytab file>`,
+      );
+    let krb5Conf: string | undefined;
+    if (k.krb5Conf) {
+      const { configMapName, namespace: ns = home, key: confKey = DEFAULT_KRB5_CONF_KEY } = k.krb5Conf;
+      const text = (await this.read("configmaps", ns, configMapName, "CredentialsNotFound")).data?.[confKey];
+      if (!text || !/\[(libdefaults|realms)\]/.test(text))
+        throw new ServerSetupError(
+          "CredentialsNotFound",
+          `ConfigMap ${ns}/${configMapName} has no krb5.conf (with a [libdefaults] or [realms] section) under the key ${confKey}`,
+        );
+      krb5Conf = core.privateFile("pg-kopf-krb5", text, ".conf");
+    }
+    return {
+      auth: "kerberos",
+      user: k.user,
+      keytab: core.privateFile("pg-kopf-krb5", keytab, ".keytab"),
+      ...(krb5Conf ? { krb5Conf } : {}),
+      ...(k.gssEncMode ? { gssencmode: k.gssEncMode } : {}),
+      ...(k.krbSrvName ? { krbsrvname: k.krbSrvName } : {}),
+      authSetting: "the PgServer's spec.kerberos",
+    };
+  }
+
+  /** The CA of spec.ca, when it names one. */
+  private async caOf(spec: ResolvedServerSpec): Promise<string | undefined> {
+    if (!spec.ca) return undefined;
+    const home = this.options.controllerNamespace;
+    const { namespace = home, key = DEFAULT_CA_KEY } = spec.ca;
+    const [resource, objectName] = spec.ca.secretName
+      ? (["secrets", spec.ca.secretName] as const)
+      : (["configmaps", spec.ca.configMapName as string] as const);
+    const object = await this.read(resource, namespace, objectName, "CANotFound");
+    const ca = resource === "secrets" ? decoded(object.data?.[key]) : object.data?.[key];
+    if (!ca?.includes("-----BEGIN CERTIFICATE-----"))
+      throw new ServerSetupError("CANotFound", `${resource} ${namespace}/${objectName} has no PEM certificate under the key ${key}`);
+    return ca;
   }
 
   private async read(

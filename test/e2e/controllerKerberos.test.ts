@@ -21,6 +21,9 @@ let pg: TestPostgres;
 let cluster: TestCluster;
 let controller: ControllerProcess;
 let firstKeytab: string;
+/** A second Postgres, in a realm (a KDC) of its own, reached through a PgServer with its own keytab and krb5.conf. */
+let otherRealm: TestRealm;
+let otherPg: TestPostgres;
 /** Where the pod would have its two volumes: the files the kubelet writes from the Secret and the ConfigMap. */
 const mounted = mkdtempSync(join(tmpdir(), "pg-kopf-mounted-"));
 
@@ -55,7 +58,10 @@ before(async () => {
     ["adminPassword"],
   );
   syncMounts();
+  otherRealm = await startRealm();
+  otherPg = await startPostgres({ gss: { realm: otherRealm } });
   controller = await startController("controller-kerberos", kubeconfig, pg, {
+    SERVER_CHECK_SECONDS: "1",
     // As the Deployment sets them (infra/operator.ts kerberosEnv), with the files where this test mounted them; the
     // host is the name in the server's principal.
     PGHOST: "localhost",
@@ -72,7 +78,28 @@ after(async () => {
   cluster?.stop();
   pg?.destroy();
   realm?.stop();
+  otherPg?.destroy();
+  otherRealm?.stop();
 });
+
+const apply = (obj: object) => cluster.kubectl(["apply", "-f", "-"], JSON.stringify(obj));
+const server = (name: string) => JSON.parse(cluster.kubectl(["get", "pgserver", name, "-o", "json"]));
+const untilServer = (name: string, reason: string) =>
+  eventually(`PgServer ${name} ${reason}`, () => (ready(server(name))?.reason === reason ? server(name) : undefined));
+/** A keytab into its Secret from a file, as a user would (the bytes never on a command line). */
+const keytabSecret = (name: string, keytab: string) =>
+  cluster.kubectl([
+    "create",
+    "secret",
+    "generic",
+    name,
+    "-n",
+    NAMESPACE,
+    `--from-file=krb5.keytab=${keytab}`,
+    "--dry-run=client",
+    "-o",
+    "json",
+  ]);
 
 describe("the controller through a Kerberos-only Postgres", () => {
   test("1. the program's objects carry the keytab and krb5.conf, and no password; a PgDatabase is reconciled", async () => {
@@ -87,7 +114,72 @@ describe("the controller through a Kerberos-only Postgres", () => {
     assert.ok(await dbExists("krb_orders"));
   });
 
-  test("2. a keytab rotated in its Secret is used by the running controller; the old key no longer works", async () => {
+  test("2. a PgServer in another realm with its own keytab Secret and krb5.conf ConfigMap: Ready, its objects reconciled; a rotated keytab used at once", async () => {
+    // Short tickets here too: after the rotation, only the new key can get the next one.
+    const otherAdmin = otherRealm.addPrincipal(MANAGED_ADMIN, { maxLifeSeconds: 3 });
+    cluster.kubectl(["apply", "-f", "-"], keytabSecret("ad-east-keytab", otherAdmin));
+    cluster.kubectl(["create", "configmap", "ad-east-krb5", "-n", NAMESPACE, `--from-file=krb5.conf=${otherRealm.krb5Conf}`]);
+    // The program grants the controller its own objects only; a PgServer's owner grants it theirs.
+    apply({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "pg-kopf-ad-east", namespace: NAMESPACE },
+      rules: [
+        { apiGroups: [""], resources: ["secrets"], resourceNames: ["ad-east-keytab"], verbs: ["get"] },
+        { apiGroups: [""], resources: ["configmaps"], resourceNames: ["ad-east-krb5"], verbs: ["get"] },
+      ],
+    });
+    apply({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "pg-kopf-ad-east", namespace: NAMESPACE },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "pg-kopf-ad-east" },
+      subjects: [{ kind: "ServiceAccount", name: "pg-kopf-controller", namespace: NAMESPACE }],
+    });
+    apply({
+      apiVersion: "my.local/v1",
+      kind: "PgServer",
+      metadata: { name: "ad-east" },
+      spec: {
+        host: "localhost",
+        port: otherPg.port,
+        sslMode: "disable",
+        kerberos: { user: MANAGED_ADMIN, keytab: { secretName: "ad-east-keytab" }, krb5Conf: { configMapName: "ad-east-krb5" } },
+        allowedNamespaces: {},
+      },
+    });
+    const east = await untilServer("ad-east", "Reachable");
+    assert.match(ready(east).message, new RegExp(`as ${MANAGED_ADMIN} by Kerberos`));
+    databases().apply("east-orders", { name: "krb_east_orders", server: "ad-east" });
+    await databases().untilReady("east-orders");
+    const onEast = async (name: string) => (await otherPg.superQuery("SELECT 1 FROM pg_database WHERE datname = $1", [name])).length === 1;
+    assert.ok(await onEast("krb_east_orders"));
+    assert.equal(await dbExists("krb_east_orders"), false, "not on the controller's own server");
+    // Rotated: the old key is gone from the realm; the next check connects with the new keytab, without a restart.
+    const pid = controller.child.pid;
+    cluster.kubectl(["apply", "-f", "-"], keytabSecret("ad-east-keytab", otherRealm.rotate(MANAGED_ADMIN)));
+    await new Promise((r) => setTimeout(r, 3_500));
+    databases().apply("east-invoices", { name: "krb_east_invoices", server: "ad-east" });
+    await databases().untilReady("east-invoices");
+    assert.ok(await onEast("krb_east_invoices"));
+    assert.equal(controller.child.pid, pid, "no restart");
+    // A Secret without the keytab: the server says which key, and what to run.
+    apply({
+      apiVersion: "my.local/v1",
+      kind: "PgServer",
+      metadata: { name: "ad-west" },
+      spec: {
+        host: "localhost",
+        port: otherPg.port,
+        sslMode: "disable",
+        kerberos: { user: MANAGED_ADMIN, keytab: { secretName: "ad-east-keytab", key: "other.keytab" } },
+      },
+    });
+    const west = await untilServer("ad-west", "CredentialsNotFound");
+    assert.match(ready(west).message, /has no keytab under the key other\.keytab: kubectl create secret generic ad-east-keytab/);
+  });
+
+  test("3. a keytab rotated in its Secret is used by the running controller; the old key no longer works", async () => {
     const pid = controller.child.pid;
     const rotated = realm.rotate(MANAGED_ADMIN);
     // The patch from a file: a keytab is a credential, never a command-line argument.
