@@ -71,4 +71,20 @@ test("Kerberos settings are config keys too, and a malformed one is refused nami
     bad({ "pg-kopf:adminHost": "h", "pg-kopf:serverName": "ad", "pg-kopf:adminGssEncMode": "always" }),
     /pg-kopf:servers\.ad\.gssEncMode: "always" is not a gssencmode/,
   );
+  // A server's own keytab and krb5.conf: files, read when the settings are made; a wrong path names its key.
+  assert.throws(
+    bad({
+      "pg-kopf:adminHost": "h",
+      "pg-kopf:serverName": "ad",
+      "pg-kopf:adminAuth": "kerberos",
+      "pg-kopf:adminKeytab": "/no/such.keytab",
+    }),
+    /pg-kopf:servers\.ad\.keytab: cannot read \/no\/such\.keytab: ENOENT/,
+  );
+  assert.throws(bad({ "pg-kopf:adminHost": "h", "pg-kopf:adminKrb5Conf": __filename }), /pg-kopf:adminAuth: krb5Conf needs Kerberos/);
+  const own = adminConnection(
+    { get: (k) => ({ "pg-kopf:adminHost": "h", "pg-kopf:adminAuth": "kerberos", "pg-kopf:adminKeytab": __filename })[k] },
+    {},
+  );
+  assert.equal(own.keytab, __filename);
 });
