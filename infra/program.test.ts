@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { pgDatabaseCrd } from "../crd/pgdatabase";
 import { pgRoleCrd } from "../crd/pgrole";
 import { parsePgServerSpec, pgServerCrd } from "../crd/pgserver";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { load } from "js-yaml";
 import { type ConfigReader, passwordMap, readSettings } from "./settings";
@@ -307,7 +308,7 @@ describe("invalid config fails with the key", () => {
     [
       "a server entry with a password",
       { ...base, servers: { reports: { host: "r", password: "x" } }, databases: [{ name: "d", server: "reports" }] },
-      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout, auth, gssEncMode, krbSrvName, allowedNamespaces, maxConnections \(the password goes in the password file\)/,
+      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout, auth, gssEncMode, krbSrvName, keytab, krb5Conf, allowedNamespaces, maxConnections \(the password goes in the password file\)/,
     ],
     [
       "a declared server and no serverPasswords",
@@ -416,6 +417,40 @@ describe("each server of pg-kopf:servers is made known to the controller", () =>
       { apiGroups: [""], resources: ["configmaps"], verbs: ["get"], resourceNames: ["pg-kopf-server-reports-ca"] },
     ]);
     assert.ok(!JSON.stringify(registered.filter((r) => r.type.endsWith("PgServer"))).includes(SERVER_PASSWORD));
+  });
+  test("a Kerberos server: its keytab in the Secret (secret in the state), krb5.conf from its file in a ConfigMap, no password", async () => {
+    const conf = join(mkdtempSync(join(tmpdir(), "pg-kopf-krb5-")), "krb5.conf");
+    writeFileSync(conf, "[realms]\n  CORP.EXAMPLE = { kdc = kdc.corp.example }\n");
+    const ad = {
+      host: "pg.corp.example",
+      user: "pgkopf_admin",
+      auth: "kerberos",
+      krb5Conf: conf,
+      gssEncMode: "require",
+      sslMode: "disable",
+    };
+    const keytab = Buffer.from("\x05\x02keytab").toString("base64");
+    await run({ ...base, servers: { ad }, serverKeytabs: JSON.stringify({ ad: keytab }) });
+    const spec = registered.find((r) => r.type.endsWith("PgServer"))?.inputs.spec;
+    assert.deepEqual(spec.kerberos, {
+      user: "pgkopf_admin",
+      keytab: { secretName: "pg-kopf-server-ad", key: "krb5.keytab" },
+      krb5Conf: { configMapName: "pg-kopf-server-ad-krb5", key: "krb5.conf" },
+      gssEncMode: "require",
+    });
+    assert.equal(spec.credentialsSecret, undefined);
+    assert.equal(parsePgServerSpec(spec).ok, true, JSON.stringify(spec));
+    const secret = registered.find((r) => r.type === "kubernetes:core/v1:Secret" && r.inputs.metadata.name === "pg-kopf-server-ad");
+    assert.equal(secret?.inputs.data[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
+    assert.deepEqual(secret?.inputs.data.value, { "krb5.keytab": keytab });
+    const krb5 = registered.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.inputs.metadata.name === "pg-kopf-server-ad-krb5");
+    assert.match(krb5?.inputs.data["krb5.conf"], /CORP\.EXAMPLE/);
+    assert.deepEqual(one("kubernetes:rbac.authorization.k8s.io/v1:Role").rules.slice(0, 2), [
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["pg-kopf-server-ad"] },
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["get"], resourceNames: ["pg-kopf-server-ad-krb5"] },
+    ]);
+    // Without its keytab, the key to set is named.
+    await assert.rejects(run({ ...base, servers: { ad } }), /pg-kopf:serverKeytabs: missing; .*serverKeytabs\.ad/);
   });
 });
 

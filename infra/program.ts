@@ -88,7 +88,10 @@ function declareCluster(s: Settings): Record<string, unknown> {
       roleNamespaces: s.roleNamespaces,
       serverObjects: {
         secrets: s.servers.map((d) => serverObjectNames(d.name).secret),
-        configMaps: s.servers.filter((d) => d.sslRootCert).map((d) => serverObjectNames(d.name).configMap),
+        configMaps: s.servers.flatMap((d) => [
+          ...(d.sslRootCert ? [serverObjectNames(d.name).configMap] : []),
+          ...(d.kerberos?.krb5Conf ? [serverObjectNames(d.name).krb5ConfigMap] : []),
+        ]),
       },
     },
     { dependsOn: [postgres] },
@@ -97,7 +100,13 @@ function declareCluster(s: Settings): Record<string, unknown> {
   for (const server of s.servers) {
     new ClusterServer(
       `server-${server.name}`,
-      { namespace: ns.metadata.name, server, password: s.serverPasswords!.apply((p) => p[server.name]) },
+      {
+        namespace: ns.metadata.name,
+        server,
+        ...(server.kerberos
+          ? { keytab: s.serverKeytabs!.apply((k) => k[server.name]) }
+          : { password: s.serverPasswords!.apply((p) => p[server.name]) }),
+      },
       { dependsOn: operator.crds },
     );
   }

@@ -2,6 +2,7 @@
 // config stops `pulumi preview` before anything is planned.
 import type * as pulumi from "@pulumi/pulumi";
 import { isIPv4 } from "node:net";
+import { readFileSync } from "node:fs";
 import { SSL_MODES, type SslMode } from "../core/connect";
 import { AUTH_METHODS, GSS_ENC_MODES, type GssEncMode, kerberosSettings } from "../core/kerberos";
 import { DEFAULT_ROLLOUT_DEADLINE_SECONDS } from "./operator";
@@ -61,6 +62,11 @@ export interface Settings {
    * 'pg-kopf:serverPasswords.<server>'): the controller's Secret for it. Only needed with manageCluster.
    */
   readonly serverPasswords?: pulumi.Output<Record<string, string>>;
+  /**
+   * The keytab (base64) of each Kerberos server's admin, by name, from secret config ('pg-kopf:serverKeytabs.<server>'):
+   * the controller's Secret for it. Only needed with manageCluster.
+   */
+  readonly serverKeytabs?: pulumi.Output<Record<string, string>>;
 }
 
 /** A server of pg-kopf:servers, as the cluster side makes it known to the controller (a PgServer and its Secret). */
@@ -77,6 +83,11 @@ export interface ServerDeclaration {
   readonly maxConnections?: number;
   /** The namespaces whose objects may use it ("*": all); absent, only the controller's own. */
   readonly allowedNamespaces?: readonly string[] | "*";
+  /**
+   * The admin authenticates by Kerberos (its auth kerberos): the controller gets its keytab (serverKeytabs) and the
+   * realm's krb5.conf (the contents of the entry's krb5Conf file; without one, the controller's own).
+   */
+  readonly kerberos?: { readonly krb5Conf?: string; readonly gssEncMode?: GssEncMode; readonly krbSrvName?: string };
 }
 
 /** The subset of pulumi.Config the program reads; lets tests pass plain values. */
@@ -283,21 +294,35 @@ function readRoleNamespaces(r: ConfigRead): readonly string[] | "*" {
   return [...new Set(list as string[])];
 }
 
-/** The declared servers and their admin passwords (a secret map; required for the controller's Secrets). */
+/**
+ * The declared servers and their admins' passwords, or keytabs for Kerberos servers (secret maps; required for the
+ * controller's Secrets).
+ */
 function readServersWithPasswords(r: ConfigRead, manageCluster: boolean) {
   const servers = readServers(r.config, r.fail);
   const serverNames = servers.map((d) => d.name);
+  const needing = (kerberos: boolean) => (manageCluster ? servers.filter((d) => Boolean(d.kerberos) === kerberos).map((d) => d.name) : []);
   const serverPasswords = r.config
     .getSecret("serverPasswords")
-    ?.apply((text) =>
-      passwordMap(r.name, { key: "serverPasswords", of: "server", list: "servers" }, text, serverNames, manageCluster ? serverNames : []),
-    );
-  if (manageCluster && servers.length > 0 && !serverPasswords)
+    ?.apply((text) => passwordMap(r.name, { key: "serverPasswords", of: "server", list: "servers" }, text, serverNames, needing(false)));
+  const passwordServers = needing(false);
+  if (passwordServers.length > 0 && !serverPasswords)
     r.fail(
       "serverPasswords",
-      `missing; the controller's Secret for each server needs its admin password: pulumi config set --secret --path '${r.name}:serverPasswords.${servers[0].name}' <password>`,
+      `missing; the controller's Secret for each server needs its admin password: pulumi config set --secret --path '${r.name}:serverPasswords.${passwordServers[0]}' <password>`,
     );
-  return { servers, serverPasswords };
+  const kerberosServers = needing(true);
+  const serverKeytabs = r.config
+    .getSecret("serverKeytabs")
+    ?.apply((text) =>
+      passwordMap(r.name, { key: "serverKeytabs", of: "server", list: "servers", value: "keytab" }, text, serverNames, kerberosServers),
+    );
+  if (kerberosServers.length > 0 && !serverKeytabs)
+    r.fail(
+      "serverKeytabs",
+      `missing; the controller's Secret for a Kerberos server needs its admin's keytab: pulumi config set --secret --path '${r.name}:serverKeytabs.${kerberosServers[0]}' -- "$(base64 -w0 admin.keytab)"`,
+    );
+  return { servers, serverPasswords, ...(serverKeytabs ? { serverKeytabs } : {}) };
 }
 
 /** Reads and validates the stack config. Throws ConfigError naming the first bad key. Pure apart from reading. */
@@ -388,6 +413,7 @@ function readServer(
   )
     fail(`${key}.allowedNamespaces`, 'expected a list of namespaces whose objects may use the server, or ["*"] for all');
   const timeout = input(ADMIN_CONFIG_KEYS.connectTimeoutSeconds);
+  const kerberos = input(ADMIN_CONFIG_KEYS.auth) === "kerberos" ? readServerKerberos(fail, key, input) : undefined;
   return {
     name,
     host: input(ADMIN_CONFIG_KEYS.host),
@@ -399,7 +425,30 @@ function readServer(
     ...(timeout ? { connectTimeout: Number(timeout) } : {}),
     ...(maxConnections ? { maxConnections } : {}),
     ...(allowed === undefined ? {} : { allowedNamespaces: everywhere ? "*" : [...new Set(allowed as string[])] }),
+    ...(kerberos ? { kerberos } : {}),
   };
+}
+
+/** A Kerberos server's settings for the controller: its krb5.conf read from the entry's file, when it names one. */
+function readServerKerberos(
+  fail: (key: string, message: string) => never,
+  key: string,
+  input: (k: string) => string | undefined,
+): NonNullable<ServerDeclaration["kerberos"]> {
+  const file = input(ADMIN_CONFIG_KEYS.krb5Conf);
+  let krb5Conf: string | undefined;
+  if (file) {
+    try {
+      krb5Conf = readFileSync(file, "utf8");
+    } catch (err) {
+      fail(`${key}.krb5Conf`, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (!/\[(libdefaults|realms)\]/.test(krb5Conf ?? ""))
+      fail(`${key}.krb5Conf`, `${file} is not a krb5.conf (no [libdefaults] or [realms] section)`);
+  }
+  const gssEncMode = input(ADMIN_CONFIG_KEYS.gssencmode) as GssEncMode | undefined;
+  const krbSrvName = input(ADMIN_CONFIG_KEYS.krbsrvname);
+  return { ...(krb5Conf ? { krb5Conf } : {}), ...(gssEncMode ? { gssEncMode } : {}), ...(krbSrvName ? { krbSrvName } : {}) };
 }
 
 /**
@@ -436,7 +485,7 @@ function checkDistinctServers(
  */
 export function passwordMap(
   namespace: string,
-  what: { key: string; of: string; list: string },
+  what: { key: string; of: string; list: string; value?: "password" | "keytab" },
   text: string,
   declared: readonly string[],
   required: readonly string[],
@@ -453,7 +502,7 @@ export function passwordMap(
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     fail(
       what.key,
-      `expected a map of ${what.of} name to password: pulumi config set --secret --path '${namespace}:${what.key}.<${what.of}>'`,
+      `expected a map of ${what.of} name to ${what.value ?? "password"}: pulumi config set --secret --path '${namespace}:${what.key}.<${what.of}>'`,
     );
   for (const [name, password] of Object.entries(parsed as object)) {
     if (!declared.includes(name))
@@ -462,6 +511,6 @@ export function passwordMap(
   }
   for (const name of required)
     if (!(name in (parsed as object)))
-      fail(`${what.key}.${name}`, `missing; the controller's Secret for ${what.of} "${name}" needs its admin password`);
+      fail(`${what.key}.${name}`, `missing; the controller's Secret for ${what.of} "${name}" needs its admin ${what.value ?? "password"}`);
   return parsed as Record<string, string>;
 }
