@@ -68,6 +68,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ControllerSettings {
       host: env.CREDENTIALS_HOST || env.PGHOST || "localhost",
       port: num("CREDENTIALS_PORT", num("PGPORT", 5432)),
       maintenanceDatabase: env.PGDATABASE || "postgres",
+      ...(env.PGKOPF_AUTH === "kerberos" && env.PGGSSENCMODE ? { gssencmode: env.PGGSSENCMODE } : {}),
+      ...(env.PGKOPF_AUTH === "kerberos" && env.PGKRBSRVNAME ? { krbsrvname: env.PGKRBSRVNAME } : {}),
     },
   };
 }

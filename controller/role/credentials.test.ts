@@ -42,6 +42,19 @@ describe("the credentials Secret", () => {
     });
   });
 
+  it("for a Kerberos role on a server that sets gssencmode and krbsrvname: keys and URI parameters, libpq's and pgJDBC's", () => {
+    const keys = credentialKeys("svc_orders", undefined, { ...at, gssencmode: "require", krbsrvname: "pgsql" }, "orders");
+    assert.equal(keys.gssencmode, "require");
+    assert.equal(keys.krbsrvname, "pgsql");
+    assert.equal(keys.uri, "postgresql://svc_orders@postgres.pg-kopf.svc.cluster.local:5432/orders?gssencmode=require&krbsrvname=pgsql");
+    assert.equal(
+      keys["jdbc-uri"],
+      "jdbc:postgresql://postgres.pg-kopf.svc.cluster.local:5432/orders?user=svc_orders&gssEncMode=require&kerberosServerName=pgsql",
+    );
+    // A password role is told nothing of Kerberos.
+    assert.equal(credentialKeys("app", "pw", { ...at, gssencmode: "require" }, "orders").gssencmode, undefined);
+  });
+
   it("escapes what URIs and pgpass lines cannot hold as is", () => {
     const keys = credentialKeys("we:ird@user", "p@ss:w/rd\\", { host: "::1", port: 6432, maintenanceDatabase: "postgres" }, "my db");
     assert.equal(keys.uri, "postgresql://we%3Aird%40user:p%40ss%3Aw%2Frd%5C@[::1]:6432/my%20db");

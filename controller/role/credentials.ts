@@ -22,6 +22,9 @@ export interface Endpoint {
    * role may connect to by default. A URI without one makes libpq try a database named after the role.
    */
   readonly maintenanceDatabase: string;
+  /** Where the server is reached by Kerberos and says so: libpq's gssencmode and krbsrvname, for Kerberos roles. */
+  readonly gssencmode?: string;
+  readonly krbsrvname?: string;
 }
 
 export interface SecretObject {
@@ -79,7 +82,8 @@ const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
 /**
  * The keys apps read, from the role's name and password, where Postgres is, and the database if one is named (else
  * the URIs name the maintenance database, and dbname and the pgpass line none). A role without a password (Kerberos:
- * the app brings its own ticket) gets no password, no pgpass line, and URIs without one.
+ * the app brings its own ticket) gets no password, no pgpass line, and URIs without one, with the server's
+ * gssencmode and krbsrvname where it sets them.
  */
 export function credentialKeys(
   username: string,
@@ -91,8 +95,22 @@ export function credentialKeys(
   const path = `/${encodeURIComponent(database ?? at.maintenanceDatabase)}`;
   const address = `${urlHost(at.host)}:${at.port}`;
   const common = { username, host: at.host, port: String(at.port), ...(database === undefined ? {} : { dbname: database }) };
-  if (password === undefined)
-    return { ...common, uri: `postgresql://${user}@${address}${path}`, "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}` };
+  if (password === undefined) {
+    // libpq's URI parameters, and pgJDBC's names for the same (gssEncMode, kerberosServerName).
+    const gss = { ...(at.gssencmode ? { gssencmode: at.gssencmode } : {}), ...(at.krbsrvname ? { krbsrvname: at.krbsrvname } : {}) };
+    const query = (names: Record<string, string>) =>
+      Object.entries(gss)
+        .map(([k, v]) => `${names[k]}=${encodeURIComponent(v)}`)
+        .join("&");
+    const libpq = query({ gssencmode: "gssencmode", krbsrvname: "krbsrvname" });
+    const jdbc = query({ gssencmode: "gssEncMode", krbsrvname: "kerberosServerName" });
+    return {
+      ...common,
+      ...gss,
+      uri: `postgresql://${user}@${address}${path}${libpq ? `?${libpq}` : ""}`,
+      "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}${jdbc ? `&${jdbc}` : ""}`,
+    };
+  }
   const secret = encodeURIComponent(password);
   return {
     ...common,

@@ -297,7 +297,13 @@ export class ServerRegistry {
       const old = entry.connection;
       entry.connection = {
         settings: core.withPool(settings, spec.maxConnections),
-        endpoint: { host: spec.host, port: spec.port, maintenanceDatabase: spec.maintenanceDatabase },
+        endpoint: {
+          host: spec.host,
+          port: spec.port,
+          maintenanceDatabase: spec.maintenanceDatabase,
+          ...(spec.kerberos?.gssEncMode ? { gssencmode: spec.kerberos.gssEncMode } : {}),
+          ...(spec.kerberos?.krbSrvName ? { krbsrvname: spec.kerberos.krbSrvName } : {}),
+        },
         fingerprint,
       };
       // Connections checked out finish their work; the pool closes each as it comes back.

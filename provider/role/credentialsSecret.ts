@@ -109,7 +109,13 @@ export async function writeCredentials(
   const keys = credentialKeys(
     role,
     password,
-    { host: t.host ?? settings.host, port: t.port ?? settings.port, maintenanceDatabase: settings.database ?? "postgres" },
+    {
+      host: t.host ?? settings.host,
+      port: t.port ?? settings.port,
+      maintenanceDatabase: settings.database ?? "postgres",
+      ...(settings.gssencmode ? { gssencmode: settings.gssencmode } : {}),
+      ...(settings.krbsrvname ? { krbsrvname: settings.krbsrvname } : {}),
+    },
     database,
   );
   const body: SecretObject = {
