@@ -2,10 +2,12 @@
 // node's containerd, and the project's `pulumi up` making the Deployment whose pod runs it, reaching a throwaway
 // Postgres through the Service and EndpointSlice the program makes. What `npm start` runs and the pod tests use.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startCluster, type TestCluster } from "./cluster";
 import { NAMESPACE, ROLE_NAMESPACES } from "./controller";
-import { startPostgres, type TestPostgres } from "./postgres";
+import { startRealm, type TestRealm } from "./kerberos";
+import { MANAGED_ADMIN, startPostgres, type TestPostgres } from "./postgres";
 import { clusterStackConfig, createCliStack, REPO, type CliStack, type StackConfig } from "./project";
 
 export const IMAGE = "pg-kopf-controller";
@@ -21,12 +23,19 @@ export interface ControllerPodOptions {
   readonly tls?: boolean;
   readonly databases?: object[];
   readonly config?: StackConfig;
+  /**
+   * Kerberos-only Postgres: a realm whose KDC listens on the node's address, the server's principal naming the
+   * Service, and the program's postgresAuth kerberos with the admin's keytab (no password anywhere).
+   */
+  readonly kerberos?: boolean;
 }
 
 export interface ControllerPod {
   readonly cluster: TestCluster;
   readonly pg: TestPostgres;
   readonly stack: CliStack;
+  /** With `kerberos`: the realm. */
+  readonly realm?: TestRealm;
   /** The image's name as the Deployment names it (and containerd holds it). */
   readonly image: string;
   /** Seconds each step took: image build, cluster with its node, pulumi up. */
@@ -58,9 +67,11 @@ export async function startControllerPod(options: ControllerPodOptions): Promise
   let cluster: TestCluster | undefined;
   let pg: TestPostgres | undefined;
   let stack: CliStack | undefined;
+  let realm: TestRealm | undefined;
   const teardown = async () => {
     await cluster?.shutdown();
     pg?.destroy();
+    realm?.stop();
     stack?.destroyDir();
     await image(["remove", `${IMAGE}:${options.tag}`]).catch(() => undefined);
   };
@@ -68,9 +79,11 @@ export async function startControllerPod(options: ControllerPodOptions): Promise
     cluster = await startCluster({ realNode: true });
     timings.cluster = since(t0);
     const node = cluster.node!;
+    if (options.kerberos) realm = await startRealm({ listen: node.slot.host });
     pg = await startPostgres({
       alsoListen: { address: node.slot.host, clients: node.slot.pods },
       ...(options.tls ? { tls: true, tlsNames: [`DNS:${POSTGRES_SERVICE_HOST}`] } : {}),
+      ...(realm ? { gss: { realm, hosts: [POSTGRES_SERVICE_HOST] } } : {}),
     });
     await built;
     // containerd names an image as a pod spec's short name resolves: docker.io/library/<name>:<tag>.
@@ -84,24 +97,34 @@ export async function startControllerPod(options: ControllerPodOptions): Promise
           postgresSslRootCert: { value: pg.caPem! },
         }
       : {};
+    // The controller's keytab and krb5.conf, as a user would set them; the password is then refused by the program.
+    const kerberosConfig: StackConfig = realm
+      ? {
+          postgresAuth: { value: "kerberos" },
+          postgresKeytab: { value: readFileSync(realm.addPrincipal(MANAGED_ADMIN)).toString("base64"), secret: true },
+          postgresKrb5Conf: { value: readFileSync(realm.krb5Conf, "utf8") },
+        }
+      : {};
+    const { adminPassword, ...withoutPassword } = clusterStackConfig(pg, options.databases ?? [], {
+      postgresHostIp: { value: node.slot.host },
+      imageTag: { value: options.tag },
+      // The image is on the node already; nothing may be pulled (there is no registry).
+      imagePullPolicy: { value: "Never" },
+      roleNamespaces: { value: JSON.stringify(ROLE_NAMESPACES) },
+      ...tlsConfig,
+      ...kerberosConfig,
+      ...options.config,
+    });
     stack = createCliStack(
       options.stack,
       pg,
-      clusterStackConfig(pg, options.databases ?? [], {
-        postgresHostIp: { value: node.slot.host },
-        imageTag: { value: options.tag },
-        // The image is on the node already; nothing may be pulled (there is no registry).
-        imagePullPolicy: { value: "Never" },
-        roleNamespaces: { value: JSON.stringify(ROLE_NAMESPACES) },
-        ...tlsConfig,
-        ...options.config,
-      }),
+      realm ? withoutPassword : { ...withoutPassword, ...(adminPassword ? { adminPassword } : {}) },
       { KUBECONFIG: cluster.kubeconfig },
     );
     const upStarted = Date.now();
     stack.run(["up", "--yes", "--skip-preview"]);
     timings.up = since(upStarted);
-    return { cluster, pg, stack, image: `${IMAGE}:${options.tag}`, timings, teardown };
+    return { cluster, pg, stack, ...(realm ? { realm } : {}), image: `${IMAGE}:${options.tag}`, timings, teardown };
   } catch (err) {
     await built.catch(() => undefined);
     await teardown();

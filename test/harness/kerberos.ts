@@ -20,6 +20,8 @@ export interface TestRealm {
    * its tickets (to prove renewal from the keytab).
    */
   addPrincipal(principal: string, options?: { maxLifeSeconds?: number }): string;
+  /** Creates each of `principals` with a random key and writes one keytab holding them all (a server's). */
+  addPrincipals(principals: readonly string[]): string;
   /** A new key for `principal` (kvno + 1), written to a new keytab whose path is returned: a rotated keytab. */
   rotate(principal: string): string;
   /** kinit from `keytab` into the ticket cache `cache` (e.g. FILE:/tmp/x), as a user would before pulumi up. */
@@ -37,12 +39,15 @@ export interface RealmOptions {
    * tickets start in the server's future.
    */
   readonly clockOffset?: string;
+  /** The address the KDC listens on (default 127.0.0.1): a node's, for pods to reach it. */
+  readonly listen?: string;
 }
 
 export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestRealm> {
   const dir = mkdtempSync(join(tmpdir(), "pg-kopf-krb-"));
   chmodSync(dir, 0o755);
   const port = await freePort();
+  const address = realmOptions.listen ?? "127.0.0.1";
   const krb5Conf = join(dir, "krb5.conf");
   const kdcConf = join(dir, "kdc.conf");
   // rdns off and no DNS lookups: the service principal is the name dialled, as in a cluster.
@@ -53,18 +58,19 @@ export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestR
   dns_lookup_kdc = false
   dns_lookup_realm = false
   rdns = false
+  dns_canonicalize_hostname = false
   udp_preference_limit = 1
 [realms]
   ${TEST_REALM} = {
-    kdc = 127.0.0.1:${port}
+    kdc = ${address}:${port}
   }
 `,
   );
   writeFileSync(
     kdcConf,
     `[kdcdefaults]
-  kdc_listen = 127.0.0.1:${port}
-  kdc_tcp_listen = 127.0.0.1:${port}
+  kdc_listen = ${address}:${port}
+  kdc_tcp_listen = ${address}:${port}
 [realms]
   ${TEST_REALM} = {
     database_name = ${join(dir, "principal")}
@@ -90,7 +96,7 @@ export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestR
   const skewed = realmOptions.clockOffset ? { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: realmOptions.clockOffset } : {};
   const kdc = spawn("krb5kdc", ["-n"], { env: { ...env, ...skewed }, stdio: "ignore" });
   tie(kdc.pid, "SIGKILL");
-  await waitForPort(port);
+  await waitForPort(address, port);
 
   let keytabs = 0;
   const keytabFor = (principal: string) => {
@@ -112,12 +118,16 @@ export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestR
     realm: TEST_REALM,
     dir,
     krb5Conf,
-    kdc: `127.0.0.1:${port}`,
+    kdc: `${address}:${port}`,
     addPrincipal(principal, options = {}) {
       const life = options.maxLifeSeconds ? `-maxlife "${options.maxLifeSeconds} seconds" ` : "";
       admin(`addprinc -randkey ${life}${principal}`);
       // ktadd makes a new key; the first keytab is the principal's only valid one.
       return keytabFor(principal);
+    },
+    addPrincipals(principals) {
+      for (const principal of principals) admin(`addprinc -randkey ${principal}`);
+      return keytabFor(principals.join(" "));
     },
     rotate: (principal) => keytabFor(principal),
     kinit(principal, keytab, cache) {
@@ -127,20 +137,20 @@ export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestR
   };
 }
 
-/** Resolves when something listens on the loopback TCP port. */
-async function waitForPort(port: number): Promise<void> {
+/** Resolves when something listens on the TCP port. */
+async function waitForPort(host: string, port: number): Promise<void> {
   const { connect } = await import("node:net");
   const deadline = Date.now() + 10_000;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => {
+      const socket = connect(port, host, () => {
         socket.end();
         resolve(true);
       });
       socket.on("error", () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`the KDC did not listen on 127.0.0.1:${port}`);
+    if (Date.now() > deadline) throw new Error(`the KDC did not listen on ${host}:${port}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

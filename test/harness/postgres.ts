@@ -42,7 +42,11 @@ export interface PostgresOptions {
    * role but the bootstrap superuser authenticated by GSSAPI over TCP (include_realm=0: the principal's name without
    * its realm is the role). The admin is then the managed admin, its principal MANAGED_ADMIN@realm.
    */
-  readonly gss?: { readonly realm: TestRealm };
+  readonly gss?: {
+    readonly realm: TestRealm;
+    /** More host names the server's principal is known by (postgres/<host>), e.g. a Service's. */
+    readonly hosts?: readonly string[];
+  };
 }
 
 /** The matrix cell a test process runs in, from the environment (scripts/test.sh sets it per cell). */
@@ -169,7 +173,7 @@ function configureServer(options: PostgresOptions, base: string, dataDir: string
     );
   }
   if (options.gss) {
-    const keytab = options.gss.realm.addPrincipal("postgres/localhost");
+    const keytab = options.gss.realm.addPrincipals(["localhost", ...(options.gss.hosts ?? [])].map((h) => `postgres/${h}`));
     if (userInfo().uid === 0) {
       const { uid, gid } = pgUser();
       chownSync(keytab, uid, gid);
@@ -185,7 +189,9 @@ function configureServer(options: PostgresOptions, base: string, dataDir: string
   if (options.alsoListen)
     appendFileSync(
       join(dataDir, "pg_hba.conf"),
-      `${options.tls ? "hostssl" : "host"} all all ${options.alsoListen.clients} scram-sha-256\n`,
+      `${options.tls ? "hostssl" : "host"} all all ${options.alsoListen.clients} ${
+        options.gss ? `gss include_realm=0 krb_realm=${options.gss.realm.realm}` : "scram-sha-256"
+      }\n`,
     );
   appendFileSync(join(dataDir, "postgresql.conf"), `\n${conf.join("\n")}\n`);
   return caPem;
