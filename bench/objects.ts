@@ -10,6 +10,8 @@ import type { TestPostgres } from "../test/harness/postgres";
 export interface BenchObject {
   readonly name: string;
   readonly database: string;
+  /** The PgServer it names; none: the controller's own server. */
+  readonly server?: string;
 }
 
 export function objects(prefix: string, n: number, database = (i: number) => `${prefix.replace(/-/g, "_")}_${i}`): BenchObject[] {
@@ -23,7 +25,7 @@ export async function createObject(kube: KubeClient, namespace: string, o: Bench
     apiVersion: "my.local/v1",
     kind: "PgDatabase",
     metadata: { name: o.name, namespace },
-    spec: { name: o.database },
+    spec: { name: o.database, ...(o.server ? { server: o.server } : {}) },
   });
   return started;
 }
@@ -87,7 +89,7 @@ export async function assertReady(kube: KubeClient, namespace: string, names: re
 export async function removeAll(
   cluster: { kubectl(args: string[]): string },
   kube: KubeClient,
-  pg: TestPostgres,
+  pg: Pick<TestPostgres, "query">,
   namespace: string,
   list: readonly BenchObject[],
 ): Promise<void> {
