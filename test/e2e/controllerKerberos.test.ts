@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type TestCluster, startCluster } from "../harness/cluster";
 import { type ControllerProcess, installController, NAMESPACE, startController } from "../harness/controller";
+import { startArgvSampler } from "../harness/argv";
 import { startRealm, type TestRealm } from "../harness/kerberos";
 import { MANAGED_ADMIN, startPostgres, type TestPostgres } from "../harness/postgres";
 import { customObjects, ready, eventually as waitFor } from "./customObjects";
@@ -21,6 +22,8 @@ let pg: TestPostgres;
 let cluster: TestCluster;
 let controller: ControllerProcess;
 let firstKeytab: string;
+/** Every process's command line while `pulumi up` of the program ran. */
+let commandLines: string[];
 /** A second Postgres, in a realm (a KDC) of its own, reached through a PgServer with its own keytab and krb5.conf. */
 let otherRealm: TestRealm;
 let otherPg: TestPostgres;
@@ -47,6 +50,8 @@ before(async () => {
   const keytab = realm.addPrincipal(MANAGED_ADMIN, { maxLifeSeconds: 3 });
   firstKeytab = keytab;
   cluster = await startCluster({ workloads: true });
+  // The keytab passes through the program's config (a secret): never through a command line.
+  const sampler = startArgvSampler();
   const kubeconfig = installController(
     cluster,
     pg,
@@ -57,6 +62,7 @@ before(async () => {
     },
     ["adminPassword"],
   );
+  commandLines = await sampler.stop();
   syncMounts();
   otherRealm = await startRealm();
   otherPg = await startPostgres({ gss: { realm: otherRealm } });
@@ -108,6 +114,12 @@ describe("the controller through a Kerberos-only Postgres", () => {
     );
     assert.equal(credentials.length, 1);
     assert.deepEqual(Object.keys(credentials[0].data).sort(), ["PGDATABASE", "PGSSLMODE", "PGUSER"]);
+    const keytab = readFileSync(firstKeytab).toString("base64");
+    assert.ok(
+      commandLines.some((line) => /pulumi/.test(line)),
+      "the sampler saw pulumi run",
+    );
+    assert.ok(!commandLines.some((line) => line.includes(keytab) || line.includes(keytab.slice(0, 24))), "no keytab on any command line");
     databases().apply("orders", { name: "krb_orders", schemas: [{ name: "app" }] });
     const obj = await databases().untilReady("orders");
     assert.equal(ready(obj).reason, "Reconciled");
