@@ -113,7 +113,8 @@ function createServers(
   onChange: (server: string) => void,
 ) {
   return new ServerRegistry(kube, {
-    defaultServer: { settings: pg, endpoint: s.endpoint },
+    // Apps are told the server's TLS as the controller uses it: its sslmode, and its CA.
+    defaultServer: { settings: pg, endpoint: { ...s.endpoint, sslmode: pg.sslmode, ...(pg.sslrootcert ? { ca: pg.sslrootcert } : {}) } },
     controllerNamespace: s.leaseNamespace,
     checkIntervalMs: s.serverCheckMs,
     log,

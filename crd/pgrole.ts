@@ -12,6 +12,10 @@ import {
   RESERVED_ROLES,
   ROLE_DEFAULTS,
   roleBehaviourRules,
+  SecretTemplateSchema,
+  STANDARD_KEYS,
+  templateFailures,
+  usesPassword,
 } from "../core/role";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, toStructural } from "./structural";
@@ -50,6 +54,7 @@ export const CREDENTIALS_FIELDS = {
       "The database the credentials point at: the dbname key, the path of uri and jdbc-uri, and the database of the pgpass line (default: none, * in pgpass).",
     ),
   ),
+  secretTemplate: Type.Optional(SecretTemplateSchema),
 };
 export const CredentialsSchema = Type.Object(CREDENTIALS_FIELDS, { additionalProperties: false });
 export type CredentialsSpec = Static<typeof CredentialsSchema>;
@@ -63,14 +68,21 @@ export function parsePgRoleSpec(
   objectName?: string,
 ): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec; server: string } | { ok: false; failures: FieldFailure[] } {
   const { server, rest, failures: serverFailures } = splitServer(input);
-  const { secretName, database, ...fields } = rest;
-  const credentials = Object.fromEntries(Object.entries({ secretName, database }).filter(([, v]) => v !== undefined));
+  const { secretName, database, secretTemplate, ...fields } = rest;
+  const credentials = Object.fromEntries(Object.entries({ secretName, database, secretTemplate }).filter(([, v]) => v !== undefined));
   const parsed = parseRoleSpec(fields);
   const failures = [
     ...(parsed.ok ? [] : parsed.failures),
     ...schemaFailures(CredentialsSchema, credentials, () => undefined),
     ...serverFailures,
     ...derivedNameFailures(objectName, parsed.ok && parsed.spec.login, credentials.secretName),
+    ...(parsed.ok && typeof secretTemplate === "object" && secretTemplate !== null
+      ? templateFailures(secretTemplate as Record<string, string>, {
+          field: "secretTemplate",
+          hasPassword: usesPassword(parsed.spec),
+          reserved: STANDARD_KEYS,
+        })
+      : []),
   ];
   if (!parsed.ok || failures.length > 0) return { ok: false, failures };
   return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec, server };

@@ -2,6 +2,8 @@
 // where Postgres is), whether a Secret is this PgRole's to write, and whether a rotation is asked for. Pure: the
 // reads and writes are in ./secrets, the decisions in ./reconciler.
 import { secretNameFor } from "../../crd/pgrole";
+import { renderTemplate } from "../../core/role/secretTemplate";
+export { STANDARD_KEYS } from "../../core/role/secretTemplate";
 import { type CustomObject, PG_ROLE, ROTATE_ANNOTATION } from "../runtime/objects";
 
 export const SECRET_TYPE = "kubernetes.io/basic-auth";
@@ -22,6 +24,9 @@ export interface Endpoint {
    * role may connect to by default. A URI without one makes libpq try a database named after the role.
    */
   readonly maintenanceDatabase: string;
+  /** The server's TLS, as apps should use it: libpq's sslmode, and the CA that signs its certificate (PEM). */
+  readonly sslmode?: string;
+  readonly ca?: string;
   /** Where the server is reached by Kerberos and says so: libpq's gssencmode and krbsrvname, for Kerberos roles. */
   readonly gssencmode?: string;
   readonly krbsrvname?: string;
@@ -81,8 +86,9 @@ const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
 
 /**
  * The keys apps read, from the role's name and password, where Postgres is, and the database if one is named (else
- * the URIs name the maintenance database, and dbname and the pgpass line none). A role without a password (Kerberos:
- * the app brings its own ticket) gets no password, no pgpass line, and URIs without one, with the server's
+ * the URIs name the maintenance database, and dbname and the pgpass line none), then the role's own template keys.
+ * The server's sslmode is a key and a parameter of both URIs, its CA the key ca.crt. A role without a password
+ * (Kerberos: the app brings its own ticket) gets no password, no pgpass line, and URIs without one, with the server's
  * gssencmode and krbsrvname where it sets them.
  */
 export function credentialKeys(
@@ -90,34 +96,56 @@ export function credentialKeys(
   password: string | undefined,
   at: Endpoint,
   database: string | undefined,
+  template?: Record<string, string>,
 ): Record<string, string> {
   const user = encodeURIComponent(username);
   const path = `/${encodeURIComponent(database ?? at.maintenanceDatabase)}`;
   const address = `${urlHost(at.host)}:${at.port}`;
-  const common = { username, host: at.host, port: String(at.port), ...(database === undefined ? {} : { dbname: database }) };
+  const tls = { ...(at.sslmode ? { sslmode: at.sslmode } : {}), ...(at.ca ? { "ca.crt": at.ca } : {}) };
+  const common = { username, host: at.host, port: String(at.port), ...(database === undefined ? {} : { dbname: database }), ...tls };
+  const templated = renderTemplate(template, {
+    username,
+    ...(password === undefined ? {} : { password }),
+    host: at.host,
+    port: String(at.port),
+    dbname: database ?? at.maintenanceDatabase,
+    ...(at.sslmode ? { sslmode: at.sslmode } : {}),
+  });
+  // URI parameters: libpq's names, and pgJDBC's for the same (gssEncMode, kerberosServerName).
+  const params = (pairs: [string, string | undefined][]) =>
+    pairs
+      .filter((p): p is [string, string] => p[1] !== undefined)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+      .join("&");
   if (password === undefined) {
-    // libpq's URI parameters, and pgJDBC's names for the same (gssEncMode, kerberosServerName).
     const gss = { ...(at.gssencmode ? { gssencmode: at.gssencmode } : {}), ...(at.krbsrvname ? { krbsrvname: at.krbsrvname } : {}) };
-    const query = (names: Record<string, string>) =>
-      Object.entries(gss)
-        .map(([k, v]) => `${names[k]}=${encodeURIComponent(v)}`)
-        .join("&");
-    const libpq = query({ gssencmode: "gssencmode", krbsrvname: "krbsrvname" });
-    const jdbc = query({ gssencmode: "gssEncMode", krbsrvname: "kerberosServerName" });
+    const libpq = params([
+      ["sslmode", at.sslmode],
+      ["gssencmode", gss.gssencmode],
+      ["krbsrvname", gss.krbsrvname],
+    ]);
+    const jdbc = params([
+      ["sslmode", at.sslmode],
+      ["gssEncMode", gss.gssencmode],
+      ["kerberosServerName", gss.krbsrvname],
+    ]);
     return {
       ...common,
       ...gss,
       uri: `postgresql://${user}@${address}${path}${libpq ? `?${libpq}` : ""}`,
       "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}${jdbc ? `&${jdbc}` : ""}`,
+      ...templated,
     };
   }
   const secret = encodeURIComponent(password);
+  const sslmode = params([["sslmode", at.sslmode]]);
   return {
     ...common,
     password,
-    uri: `postgresql://${user}:${secret}@${address}${path}`,
-    "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}&password=${secret}`,
+    uri: `postgresql://${user}:${secret}@${address}${path}${sslmode ? `?${sslmode}` : ""}`,
+    "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}&password=${secret}${sslmode ? `&${sslmode}` : ""}`,
     pgpass: `${[at.host, String(at.port), database ?? "*", username, password].map((f) => (f === "*" ? f : pgpassField(f))).join(":")}\n`,
+    ...templated,
   };
 }
 

@@ -160,7 +160,7 @@ async function deliverCredentials(
   let plaintext = withPassword ? passwordOf(secret) : undefined;
   const rotating = withPassword && (!secret || !plaintext || rotationAsked(obj, secret));
   if (rotating) plaintext = core.generatePassword();
-  const keys = credentialKeys(spec.name, plaintext, endpoint, parsed.credentials.database);
+  const keys = credentialKeys(spec.name, plaintext, endpoint, parsed.credentials.database, parsed.credentials.secretTemplate);
   // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
   const setAlready = secret !== undefined && !rotating && applied(secret);
   if (!secret || !holdsKeys(secret, keys)) {

@@ -301,6 +301,8 @@ export class ServerRegistry {
           host: spec.host,
           port: spec.port,
           maintenanceDatabase: spec.maintenanceDatabase,
+          sslmode: spec.sslMode,
+          ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
           ...(spec.kerberos?.gssEncMode ? { gssencmode: spec.kerberos.gssEncMode } : {}),
           ...(spec.kerberos?.krbSrvName ? { krbsrvname: spec.kerberos.krbSrvName } : {}),
         },

@@ -8,3 +8,4 @@ export * from "./steps";
 export * from "./observe";
 export * from "./plan";
 export * from "./apply";
+export * from "./secretTemplate";

@@ -113,6 +113,8 @@ export async function writeCredentials(
       host: t.host ?? settings.host,
       port: t.port ?? settings.port,
       maintenanceDatabase: settings.database ?? "postgres",
+      sslmode: settings.sslmode,
+      ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
       ...(settings.gssencmode ? { gssencmode: settings.gssencmode } : {}),
       ...(settings.krbsrvname ? { krbsrvname: settings.krbsrvname } : {}),
     },

@@ -121,7 +121,21 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     const s = secret("shop-app-credentials");
     assert.ok(s);
     assert.equal(s.raw.type, "kubernetes.io/basic-auth");
-    assert.deepEqual(Object.keys(s.data).sort(), ["dbname", "host", "jdbc-uri", "password", "pgpass", "port", "uri", "username"]);
+    assert.deepEqual(Object.keys(s.data).sort(), [
+      "dbname",
+      "host",
+      "jdbc-uri",
+      "password",
+      "pgpass",
+      "port",
+      "sslmode",
+      "uri",
+      "username",
+    ]);
+    // The server's TLS as the controller uses it (postgresSslMode), in the keys and both URIs.
+    assert.equal(s.data.sslmode, "disable");
+    assert.match(s.data.uri, /\?sslmode=disable$/);
+    assert.match(s.data["jdbc-uri"], /&sslmode=disable$/);
     assert.deepEqual(
       s.raw.metadata.ownerReferences.map((r: any) => [r.kind, r.name, r.uid, r.controller]),
       [["PgRole", "shop-app", role.metadata.uid, true]],
@@ -353,8 +367,8 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     roles().apply("svc", { name: "svc_kerberos", authentication: "kerberos", database: "postgres" });
     const obj = await roles().untilReady("svc");
     const keys = secret("svc-credentials")!.data;
-    assert.deepEqual(Object.keys(keys).sort(), ["dbname", "host", "jdbc-uri", "port", "uri", "username"]);
-    assert.match(keys.uri, /^postgresql:\/\/svc_kerberos@[^:]+:\d+\/postgres$/);
+    assert.deepEqual(Object.keys(keys).sort(), ["dbname", "host", "jdbc-uri", "port", "sslmode", "uri", "username"]);
+    assert.match(keys.uri, /^postgresql:\/\/svc_kerberos@[^:]+:\d+\/postgres\?sslmode=disable$/);
     assert.equal(obj.status.passwordRemoved, undefined);
     const passwordOf = async (role: string) =>
       (await pg.superQuery<{ p: string | null }>("SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1", [role]))[0]?.p;
@@ -379,9 +393,52 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     await eventually("reporter re-created", () => roleExists("reporter"));
     // Its Secret names no database (no spec.database): the URI leads to the server's maintenance database, where any
     // role may connect (regression: it named none, and libpq tried a database named after the role).
-    assert.match(keys.uri, /:\d+\/postgres$/);
+    assert.match(keys.uri, /:\d+\/postgres\?sslmode=disable$/);
     await eventually("a login with the Secret's password", () => loginWithUri(keys.uri).catch(() => undefined));
     assert.deepEqual(roles().get("reporter").status.role.memberOf, ["shop_readers"]);
+  });
+
+  test("8d. secretTemplate: keys in the shape apps read, each URL a working login; an edited template is applied at once, the password kept", async () => {
+    roles().apply("tmpl", {
+      name: "tmpl_app",
+      database: "postgres",
+      secretTemplate: {
+        DATABASE_URL: "postgresql://{{ username }}:{{ password }}@{{ host }}:{{ port }}/{{ dbname }}?sslmode={{ sslmode }}",
+        SPRING_DATASOURCE_URL: "jdbc:postgresql://{{ host }}:{{ port }}/{{ dbname }}",
+        PGPASSWORD_ONLY: "{{ password }}",
+      },
+    });
+    await roles().untilReady("tmpl");
+    const keys = secret("tmpl-credentials")!.data;
+    // The password is percent-encoded where it sits in the URL, and raw where the value is not a URL.
+    assert.equal(
+      keys.DATABASE_URL,
+      `postgresql://tmpl_app:${encodeURIComponent(keys.password)}@${keys.host}:${keys.port}/postgres?sslmode=disable`,
+    );
+    assert.equal(keys.SPRING_DATASOURCE_URL, `jdbc:postgresql://${keys.host}:${keys.port}/postgres`);
+    assert.equal(keys.PGPASSWORD_ONLY, keys.password);
+    assert.equal(await loginWithUri(keys.DATABASE_URL), "tmpl_app");
+    // Edited: the Secret follows at once, with the same password.
+    roles().apply("tmpl", {
+      name: "tmpl_app",
+      database: "postgres",
+      secretTemplate: { DATABASE_URL: "postgres://{{ username }}:{{ password }}@{{ host }}:{{ port }}/{{ dbname }}" },
+    });
+    const edited = await eventually("the edited template in the Secret", () => {
+      const data = secret("tmpl-credentials")!.data;
+      return data.DATABASE_URL?.startsWith("postgres://") && !("SPRING_DATASOURCE_URL" in data) ? data : undefined;
+    });
+    assert.equal(edited.password, keys.password);
+    assert.equal(await loginWithUri(edited.DATABASE_URL), "tmpl_app");
+    // A placeholder that does not exist: refused, naming the key, and the Secret is left as it was.
+    roles().apply("tmpl", { name: "tmpl_app", database: "postgres", secretTemplate: { DATABASE_URL: "{{ pasword }}" } });
+    const refused = await eventually("InvalidSpec", () => {
+      const c = ready(roles().get("tmpl"));
+      return c?.reason === "InvalidSpec" ? c : undefined;
+    });
+    assert.match(refused.message, /secretTemplate\.DATABASE_URL: \{\{ pasword \}\} is not a placeholder/);
+    assert.equal(secret("tmpl-credentials")!.data.DATABASE_URL, edited.DATABASE_URL);
+    cluster.kubectl(["delete", "pgrole", "tmpl", "-n", NS, "--wait=true"]);
   });
 
   test("9. deleting a database and its owner role together, both reclaimPolicy delete: the database goes, then the role", async () => {

@@ -76,7 +76,7 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     assert.ok(seen.length > 100_000, "verbose output was produced");
     const keys = secret();
     assert.ok(keys, "the Secret was written");
-    assert.deepEqual(Object.keys(keys).sort(), ["host", "jdbc-uri", "password", "pgpass", "port", "uri", "username"]);
+    assert.deepEqual(Object.keys(keys).sort(), ["host", "jdbc-uri", "password", "pgpass", "port", "sslmode", "uri", "username"]);
     assert.equal(keys.username, "app_user");
     assert.ok(await login("app_user", keys.password));
     assert.ok(seen.includes(control), "the search finds a password the engine carried");
