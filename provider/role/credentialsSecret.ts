@@ -5,6 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import {
   credentialKeys,
+  type Endpoint,
   MANAGED_BY_LABEL,
   passwordOf,
   type SecretObject,
@@ -27,8 +28,27 @@ export interface SecretTarget {
 
 /** On the Secret: the manager of the role it holds the password of; a Secret without it is never written. */
 export const SECRET_MANAGER_ANNOTATION = "pgroles.my.local/manager";
-/** The inputs of this mode, kept out of the role's spec. */
-export const SECRET_INPUTS = ["credentialsSecret", "rotate"] as const;
+/** The inputs of this mode, and the template of the keys apps read, kept out of the role's spec. */
+export const SECRET_INPUTS = ["credentialsSecret", "rotate", "secretTemplate"] as const;
+
+/** The secretTemplate input (checked by check: core/role/secretTemplate). */
+export function templateOf(props: Record<string, unknown>): Record<string, string> | undefined {
+  const t = props.secretTemplate;
+  return t && typeof t === "object" && !Array.isArray(t) ? (t as Record<string, string>) : undefined;
+}
+
+/** Where apps reach the server and how: the Secret's address, else the admin connection's, and its TLS and Kerberos. */
+export function endpointOf(t: SecretTarget | undefined, settings: core.ConnectionSettings): Endpoint {
+  return {
+    host: t?.host ?? settings.host,
+    port: t?.port ?? settings.port,
+    maintenanceDatabase: settings.database ?? "postgres",
+    sslmode: settings.sslmode,
+    ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
+    ...(settings.gssencmode ? { gssencmode: settings.gssencmode } : {}),
+    ...(settings.krbsrvname ? { krbsrvname: settings.krbsrvname } : {}),
+  };
+}
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -95,6 +115,7 @@ export async function writeCredentials(
   database: string | undefined,
   password: string | undefined,
   manager: string,
+  template?: Record<string, string>,
 ): Promise<string> {
   const api = secrets();
   const existing = await api.get(t.namespace, t.name);
@@ -106,20 +127,7 @@ export async function writeCredentials(
       },
     ]);
   }
-  const keys = credentialKeys(
-    role,
-    password,
-    {
-      host: t.host ?? settings.host,
-      port: t.port ?? settings.port,
-      maintenanceDatabase: settings.database ?? "postgres",
-      sslmode: settings.sslmode,
-      ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
-      ...(settings.gssencmode ? { gssencmode: settings.gssencmode } : {}),
-      ...(settings.krbsrvname ? { krbsrvname: settings.krbsrvname } : {}),
-    },
-    database,
-  );
+  const keys = credentialKeys(role, password, endpointOf(t, settings), database, template);
   const body: SecretObject = {
     apiVersion: "v1",
     kind: "Secret",

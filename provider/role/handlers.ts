@@ -30,12 +30,14 @@ import {
 import { declareRole } from "./declared";
 import {
   deleteCredentials,
+  endpointOf,
   parseTarget,
   SECRET_INPUTS,
   sameTarget,
   secretVersion,
   storedPassword,
   targetOf,
+  templateOf,
   writeCredentials,
 } from "./credentialsSecret";
 
@@ -92,6 +94,12 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       ],
     };
   const kerberos = !role.usesPassword(r.spec);
+  const templateFailed = role.templateFailures(templateOf(news), {
+    field: "secretTemplate",
+    hasPassword: !kerberos,
+    reserved: role.STANDARD_KEYS,
+  });
+  if (templateFailed.length) return { failures: checkFailures(templateFailed) };
   declareRole(serverOf(news), r.spec.name);
   const hasOlds = olds && typeof olds.name === "string";
   const misplaced = serverConflictOf(news) ?? serverChange(olds, news);
@@ -125,6 +133,10 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       target ? "up creates it again, with the password its Secret has" : "up creates it again, with the password the state has",
     );
     if (gone) plannedSql.unshift(gone);
+    if (target && !secretWritten && templateChanged(olds ?? {}, news))
+      plannedSql.unshift(
+        `${NOTICE}writes the keys of the edited secretTemplate to Secret ${target.namespace}/${target.name}, the password kept`,
+      );
     // Not SQL, but what up writes first: reviewers see where the password goes.
     if (secretWritten)
       plannedSql.unshift(
@@ -146,8 +158,15 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       ...(typeof news.password === "string" ? { password: news.password } : {}),
       ...(target ? { credentialsSecret: target } : {}),
       ...(news.rotate !== undefined ? { rotate: news.rotate } : {}),
+      ...(templateOf(news) ? { secretTemplate: templateOf(news) } : {}),
     },
   };
+}
+
+/** Whether the template of the keys apps read changed (its keys' order aside). */
+function templateChanged(olds: Props, news: Props): boolean {
+  const canonical = (t: Record<string, string> | undefined) => JSON.stringify(Object.entries(t ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return canonical(templateOf(olds)) !== canonical(templateOf(news));
 }
 
 export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
@@ -160,6 +179,7 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
       rotates(olds, news) ||
       hasPlannedWork(olds, news) ||
       olds.manager !== news.manager ||
+      templateChanged(olds, news) ||
       // A switch from credentialsSecret back to a password of the program's.
       (targetOf(olds) !== undefined && targetOf(news) === undefined),
     replaces: [],
@@ -171,6 +191,7 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
  * recorded; undefined: a Kerberos role without a Secret, which has no password anywhere.
  */
 function outputs(
+  settings: core.ConnectionSettings,
   spec: core.role.PgRoleSpec,
   manager: string,
   observed: core.role.ObservedRole,
@@ -178,6 +199,7 @@ function outputs(
   password: string | { delivered: string } | undefined,
 ): Props {
   const target = targetOf(inputs);
+  const template = templateOf(inputs);
   return {
     ...spec,
     ...serverKey(inputs),
@@ -189,10 +211,33 @@ function outputs(
         ? { credentialsSecret: target, credentialsVersion: password.delivered }
         : {}),
     ...(inputs.rotate !== undefined ? { rotate: inputs.rotate } : {}),
+    ...(template ? { secretTemplate: template } : {}),
+    // Without credentialsSecret, the template's keys are an output (secret: they may hold the password).
+    ...(template && !target
+      ? { credentials: credentialsOutput(settings, spec, typeof password === "string" ? password : undefined, template) }
+      : {}),
     // Whether the provider made the password up: a refresh gives back only a password the program gave.
     generatedPassword: typeof inputs.password !== "string",
     ...(Array.isArray(inputs.plannedSql) ? { plannedSql: inputs.plannedSql } : {}),
   };
+}
+
+/** The template's keys, for the admin connection's address (core/role/secretTemplate). */
+function credentialsOutput(
+  settings: core.ConnectionSettings,
+  spec: core.role.PgRoleSpec,
+  password: string | undefined,
+  template: Record<string, string>,
+): Record<string, string> {
+  const at = endpointOf(undefined, settings);
+  return role.renderTemplate(template, {
+    username: spec.name,
+    ...(password === undefined ? {} : { password }),
+    host: at.host,
+    port: String(at.port),
+    dbname: at.maintenanceDatabase,
+    ...(at.sslmode ? { sslmode: at.sslmode } : {}),
+  });
 }
 
 /**
@@ -201,7 +246,7 @@ function outputs(
  */
 async function deliverNew(settings: core.ConnectionSettings, spec: core.role.PgRoleSpec, inputs: Props, manager: string) {
   const password = role.usesPassword(spec) ? core.generatePassword() : undefined;
-  const version = await writeCredentials(targetOf(inputs)!, settings, spec.name, undefined, password, manager);
+  const version = await writeCredentials(targetOf(inputs)!, settings, spec.name, undefined, password, manager, templateOf(inputs));
   return { password, delivered: { delivered: version } };
 }
 
@@ -220,7 +265,7 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
       { manager },
       { password: password === undefined ? undefined : { verifier: core.scramVerifier(password) }, expected: plannedStatements(inputs) },
     );
-    return { id: spec.name, outs: outputs(spec, manager, observed, inputs, fresh?.delivered ?? password) };
+    return { id: spec.name, outs: outputs(settings, spec, manager, observed, inputs, fresh?.delivered ?? password) };
   } catch (err) {
     rethrow(err);
   }
@@ -246,6 +291,11 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
     const kept = async () => (target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? ""));
     const withPassword = role.usesPassword(spec);
     const password = withPassword ? (fresh?.password ?? (rotation ? (news.password as string) : await kept())) : undefined;
+    // An edited template: the Secret's keys written again, with the password it holds.
+    const rewritten =
+      target && !fresh && templateChanged(olds, news)
+        ? await writeCredentials(target, settings, spec.name, undefined, password, manager, templateOf(news))
+        : undefined;
     const verifier = password === undefined ? undefined : { verifier: core.scramVerifier(password) };
     const { observed } = await role.convergeRole(
       settings,
@@ -258,8 +308,8 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
         expected: plannedStatements(news),
       },
     );
-    const delivered = fresh?.delivered ?? (target ? { delivered: String(olds.credentialsVersion ?? "") } : undefined);
-    return { outs: outputs(spec, manager, observed, news, delivered ?? password) };
+    const delivered = fresh?.delivered ?? (target ? { delivered: rewritten ?? String(olds.credentialsVersion ?? "") } : undefined);
+    return { outs: outputs(settings, spec, manager, observed, news, delivered ?? password) };
   } catch (err) {
     rethrow(err);
   }
@@ -287,6 +337,7 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
     ...(typeof props.password === "string" && props.generatedPassword === false ? { password: props.password } : {}),
     ...(target ? { credentialsSecret: target } : {}),
     ...(props.rotate !== undefined ? { rotate: props.rotate } : {}),
+    ...(templateOf(props) ? { secretTemplate: templateOf(props) } : {}),
     ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}),
   };
   return { id: name, props: refreshed, inputs } as pulumi.dynamic.ReadResult;

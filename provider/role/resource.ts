@@ -18,6 +18,11 @@ export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpec
   credentialsSecret?: pulumi.Input<{ name: string; namespace: string; host?: string; port?: number }>;
   /** With credentialsSecret: any new value writes a new password to the Secret and sets it on the role. */
   rotate?: pulumi.Input<string>;
+  /**
+   * More keys in the shape apps read, from {{ placeholders }} (core/role/secretTemplate): written to credentialsSecret,
+   * or, without it, the credentials output. Editing it rewrites them, the password kept.
+   */
+  secretTemplate?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 } & ServerArg;
 
 export class PgRole extends pulumi.dynamic.Resource {
@@ -31,6 +36,8 @@ export class PgRole extends pulumi.dynamic.Resource {
   declare public readonly password: pulumi.Output<string>;
   /** With credentialsSecret: the version of the Secret the role's password was written to. */
   declare public readonly credentialsVersion: pulumi.Output<string | undefined>;
+  /** With secretTemplate and no credentialsSecret: its keys, for the admin connection's address. Secret. */
+  declare public readonly credentials: pulumi.Output<Record<string, string> | undefined>;
 
   constructor(name: string, args: PgRoleArgs, opts?: pulumi.CustomResourceOptions) {
     const { password, server = DEFAULT_SERVER, ...spec } = args;
@@ -44,8 +51,13 @@ export class PgRole extends pulumi.dynamic.Resource {
         password: password !== undefined ? pulumi.secret(password) : undefined,
         generatedPassword: undefined,
         credentialsVersion: undefined,
+        credentials: undefined,
       },
-      { provider: pgKopfProvider(server), ...opts, additionalSecretOutputs: ["password", ...(opts?.additionalSecretOutputs ?? [])] },
+      {
+        provider: pgKopfProvider(server),
+        ...opts,
+        additionalSecretOutputs: ["password", "credentials", ...(opts?.additionalSecretOutputs ?? [])],
+      },
       "pg",
       "Role",
     );

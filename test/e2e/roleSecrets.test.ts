@@ -20,6 +20,9 @@ let grpcLog: string;
 /** The PgRoles the program declares, by resource name; each test changes them before its up. */
 let declared: Record<string, Record<string, unknown>> = {};
 const target = { name: "app-creds", namespace: "default" };
+/** How an exported state marks a secret value. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 async function login(user: string, password: string): Promise<boolean> {
   const client = new Client({ host: pg.host, port: pg.port, user, password, database: "postgres" });
@@ -120,6 +123,51 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
       Buffer.from(JSON.parse(cluster.kubectl(["get", "secret", "theirs", "-o", "json"])).data.password, "base64").toString(),
       "keep-me",
     );
+  });
+
+  test("4b. secretTemplate: its keys in the Secret, a working URL; edited, previewed and rewritten with the password kept; without a Secret, a secret output", async () => {
+    const url = "postgresql://{{ username }}:{{ password }}@{{ host }}:{{ port }}/{{ dbname }}?sslmode={{ sslmode }}";
+    declared = { app: { ...declared.app, secretTemplate: { DATABASE_URL: url } } };
+    await t.stack.up({ onOutput: () => undefined });
+    const keys = secret()!;
+    assert.equal(
+      keys.DATABASE_URL,
+      `postgresql://app_user:${encodeURIComponent(keys.password)}@${pg.host}:${pg.port}/postgres?sslmode=disable`,
+    );
+    const client = new Client({ connectionString: keys.DATABASE_URL });
+    await client.connect();
+    assert.equal((await client.query("SELECT current_user AS u")).rows[0].u, "app_user");
+    await client.end();
+    // Edited: the preview says what up writes; up rewrites the keys and keeps the password.
+    declared = {
+      app: { ...declared.app, secretTemplate: { DATABASE_URL: url, JDBC_URL: "jdbc:postgresql://{{ host }}:{{ port }}/{{ dbname }}" } },
+    };
+    let shown = "";
+    await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
+    assert.match(shown, /-- note: writes the keys of the edited secretTemplate to Secret default\/app-creds, the password kept/);
+    await t.stack.up({ onOutput: () => undefined });
+    const edited = secret()!;
+    assert.equal(edited.password, keys.password);
+    assert.equal(edited.JDBC_URL, `jdbc:postgresql://${pg.host}:${pg.port}/postgres`);
+    await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+    // An unknown placeholder fails the preview naming the key.
+    declared = { app: { ...declared.app, secretTemplate: { DATABASE_URL: "{{ pasword }}" } } };
+    await assert.rejects(
+      t.stack.preview({ onOutput: () => undefined }),
+      /secretTemplate\.DATABASE_URL: \{\{ pasword \}\} is not a placeholder/,
+    );
+    // Without credentialsSecret: the keys are the credentials output, a secret in the state.
+    declared = {
+      app: { ...declared.app, secretTemplate: { DATABASE_URL: url } },
+      plain: { name: "plain_user", reclaimPolicy: "delete", secretTemplate: { DATABASE_URL: url } },
+    };
+    await t.stack.up({ onOutput: () => undefined });
+    const state = (await t.stack.exportStack()).deployment.resources.find(
+      (r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/pg:Role" && r.urn.endsWith("::plain"),
+    );
+    assert.equal(state.outputs.credentials[SECRET_SIG], SECRET_VALUE, "the credentials output is a secret");
+    assert.match(state.outputs.credentials.plaintext, /^\{"DATABASE_URL":"postgresql:\/\/plain_user:[^@]+@/);
+    declared = { app: declared.app };
   });
 
   test("5. destroy with reclaimPolicy delete drops the role and deletes its Secret", async () => {
