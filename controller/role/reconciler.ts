@@ -13,6 +13,7 @@ import {
   ROTATED_FOR_ANNOTATION,
   rotationAsked,
   type SecretObject,
+  secretData,
   secretNameOf,
 } from "./credentials";
 import { addFinalizer, hasFinalizer } from "../runtime/finalizer";
@@ -174,6 +175,16 @@ async function deliverCredentials(
     const wanted = credentialsSecret(current, secretName, keys, rotatedFor, secret?.metadata.resourceVersion);
     const had = secret;
     secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
+    // Not a new password: the keys that follow the spec or the server (its address, TLS, a template), named.
+    const followed = had && !rotating ? changedKeys(had, keys) : [];
+    if (followed.length > 0)
+      await recordEvent(
+        deps,
+        current,
+        "Normal",
+        "SecretUpdated",
+        `Secret ${secretName} rewritten, the password kept: ${followed.join(", ")} changed (the server's address or TLS, the database, or secretTemplate)`,
+      );
     if (rotating && previous)
       await recordEvent(
         deps,
@@ -190,6 +201,13 @@ async function deliverCredentials(
   const verifier = () => ({ verifier: core.scramVerifier(plaintext as string) });
   // A role dropped out of band comes back with the password its Secret holds.
   return setAlready ? { credentials, passwordIfCreated: verifier } : { credentials, password: verifier() };
+}
+
+/** The keys whose values differ between a Secret and the keys wanted, by name only (never a value). */
+function changedKeys(secret: SecretObject, keys: Record<string, string>): string[] {
+  const had = secret.data ?? {};
+  const wanted = secretData(keys);
+  return [...new Set([...Object.keys(had), ...Object.keys(wanted)])].filter((k) => had[k] !== wanted[k]).sort();
 }
 
 /** A 403 on the Secret: the controller may not manage Secrets there (RBAC and ROLE_NAMESPACES disagree). */

@@ -206,12 +206,16 @@ export class ServerRegistry {
   private async runCheck(name: string, entry: ServerEntry): Promise<void> {
     const { parsed } = entry;
     let verdict: NonNullable<ServerEntry["verdict"]>;
+    let moved = false;
     const checkedAt = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     if (!parsed.ok) {
       verdict = { ready: false, reason: "InvalidSpec", message: new core.InvalidSpec(parsed.failures).message };
     } else {
       try {
+        const endpointBefore = entry.connection?.endpoint;
         const connection = this.connectionFor(entry, parsed.spec, await this.settingsOf(name, parsed.spec));
+        // A new address, TLS mode or CA: the credentials Secrets of its roles follow now, not at the next resync.
+        moved = endpointBefore !== undefined && JSON.stringify(endpointBefore) !== JSON.stringify(connection.endpoint);
         const { version, identity, admin } = await core.withClient(connection.settings, undefined, async (c) => {
           const { rows } = await c.query<{ server_version: string }>("SHOW server_version");
           return { version: rows[0].server_version, identity: await core.observeIdentityWith(c), admin: await core.observeAdmin(c) };
@@ -255,7 +259,7 @@ export class ServerRegistry {
       await recordEvent(this.sink(), obj, failed ? "Warning" : "Normal", verdict.reason, verdict.message);
       this.options.log[failed ? "warn" : "info"]({ kind: PG_SERVER.kind, server: name, reason: verdict.reason }, verdict.message);
     }
-    if (before?.reason !== verdict.reason || before?.ready !== verdict.ready) this.options.onChange(name);
+    if (before?.reason !== verdict.reason || before?.ready !== verdict.ready || moved) this.options.onChange(name);
     await writeStatus(this.api, obj, buildStatus(obj, verdict));
   }
 

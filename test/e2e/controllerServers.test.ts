@@ -75,7 +75,8 @@ before(async () => {
     servers: { value: JSON.stringify(servers) },
     serverPasswords: { value: JSON.stringify({ alpha: ALPHA_PASSWORDS[0], secure: secure.password, hung: "never-used" }), secret: true },
   });
-  controller = await startController("controller-servers", kubeconfig, pg, { SERVER_CHECK_SECONDS: "1" });
+  // A resync slower than any wait here: what follows a server's change follows it, not the resync.
+  controller = await startController("controller-servers", kubeconfig, pg, { SERVER_CHECK_SECONDS: "1", RESYNC_SECONDS: "120" });
   await eventually("the controller to lead", async () => (await controller.metric("pgkopf_leader")) === 1);
 });
 after(async () => {
@@ -129,8 +130,45 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
     assert.equal((await secure.query("SELECT 1 FROM pg_roles WHERE rolname = 'secure_app'")).length, 1);
     assert.equal((await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'secure_app'")).length, 0);
     const keys = secretData("secure-app-credentials", NS);
-    assert.equal(Buffer.from(keys.port, "base64").toString(), String(secure.port));
-    assert.equal(Buffer.from(keys.host, "base64").toString(), "localhost");
+    const text = (k: string) => Buffer.from(keys[k], "base64").toString();
+    assert.equal(text("port"), String(secure.port));
+    assert.equal(text("host"), "localhost");
+    // The server's TLS for apps: its sslmode in the keys and URIs, and its CA to verify it with.
+    assert.equal(text("sslmode"), "verify-full");
+    assert.match(text("uri"), /\?sslmode=verify-full$/);
+    assert.equal(text("ca.crt"), secure.caPem);
+  });
+
+  test("2b. the server's address changed: its roles' Secrets follow at once, the password kept, with an Event", async () => {
+    roles().apply("alpha-app", { name: "alpha_app", server: "alpha", reclaimPolicy: "delete" });
+    await roles().untilReady("alpha-app");
+    const text = (k: string) => Buffer.from(secretData("alpha-app-credentials", NS)[k], "base64").toString();
+    const password = text("password");
+    assert.equal(text("host"), "localhost");
+    const move = (host: string) =>
+      cluster.kubectl(["patch", "pgserver", "alpha", "--type", "merge", "-p", JSON.stringify({ spec: { host } })]);
+    move("127.0.0.1");
+    try {
+      // Well before the resync: the server's check moves its objects.
+      await eventually("the Secret to follow the server", () => (text("host") === "127.0.0.1" ? true : undefined), 5_000);
+      assert.equal(text("password"), password);
+      assert.match(text("uri"), new RegExp(`@127\\.0\\.0\\.1:${alpha.port}/`));
+      const events = cluster.kubectl([
+        "get",
+        "events",
+        "-n",
+        NS,
+        "--field-selector",
+        "involvedObject.name=alpha-app,reason=SecretUpdated",
+        "-o",
+        "jsonpath={.items[*].message}",
+      ]);
+      assert.match(events, /Secret alpha-app-credentials rewritten, the password kept: host, jdbc-uri, pgpass, uri changed/);
+      assert.ok(!events.includes(password), "the Event names keys, never values");
+    } finally {
+      move("localhost");
+    }
+    await eventually("the Secret back", () => (text("host") === "localhost" ? true : undefined), 15_000);
   });
 
   test("3. tenancy: a namespace the server does not allow gets a refusal naming the server, and nothing is created", async () => {
