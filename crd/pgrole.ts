@@ -46,7 +46,7 @@ export const CREDENTIALS_FIELDS = {
       maxLength: 253,
       pattern: SECRET_NAME_PATTERN,
       description:
-        "Name of the Secret (type kubernetes.io/basic-auth, in this namespace) that receives the role's credentials: username, password, host, port, uri, jdbc-uri, pgpass. Default <metadata.name>-credentials. Immutable.",
+        "Name of the Secret (type kubernetes.io/basic-auth, in this namespace) that receives the role's credentials: username, password, host, port, uri, jdbc-uri, pgpass, sslmode, ca.crt, and the keys of secretTemplate. Default <metadata.name>-credentials. Immutable.",
     }),
   ),
   database: Type.Optional(

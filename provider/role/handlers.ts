@@ -78,6 +78,21 @@ function rotates(olds: Props, news: Props, secretGone = (olds.credentialsVersion
   return typeof news.password === "string" && news.password !== olds.password;
 }
 
+/** What the credentials inputs cannot be for this role: a password for a Kerberos role, a template that is wrong. */
+function credentialsFailures(spec: core.role.PgRoleSpec, news: Props): pulumi.dynamic.CheckFailure[] {
+  if (spec.authentication === "kerberos" && news.password !== undefined)
+    return [
+      { property: "password", reason: "password: a Kerberos role has none (its principal logs in); remove password, or authentication" },
+    ];
+  return checkFailures(
+    role.templateFailures(templateOf(news), {
+      field: "secretTemplate",
+      hasPassword: role.usesPassword(spec),
+      reserved: role.STANDARD_KEYS,
+    }),
+  );
+}
+
 /**
  * Validates the inputs and plans the SQL as reviewers will read it (the password clause redacted). A role's name is
  * its identity: renaming is refused here, naming the field.
@@ -86,20 +101,9 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   const r = role.parseRoleSpec(userInputs(news, ["password", "generatedPassword", "credentialsVersion", ...SECRET_INPUTS]));
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const { target, failures } = parseTarget(news);
-  if (failures.length) return { failures };
-  if (r.spec.authentication === "kerberos" && news.password !== undefined)
-    return {
-      failures: [
-        { property: "password", reason: "password: a Kerberos role has none (its principal logs in); remove password, or authentication" },
-      ],
-    };
+  const refused = failures.length ? failures : credentialsFailures(r.spec, news);
+  if (refused.length) return { failures: refused };
   const kerberos = !role.usesPassword(r.spec);
-  const templateFailed = role.templateFailures(templateOf(news), {
-    field: "secretTemplate",
-    hasPassword: !kerberos,
-    reserved: role.STANDARD_KEYS,
-  });
-  if (templateFailed.length) return { failures: checkFailures(templateFailed) };
   declareRole(serverOf(news), r.spec.name);
   const hasOlds = olds && typeof olds.name === "string";
   const misplaced = serverConflictOf(news) ?? serverChange(olds, news);
