@@ -20,6 +20,7 @@ import type { Endpoint } from "./role/credentials";
 import { databasesWaitingFor, objectsOn, rolesWaitingOn } from "./dependents";
 import { ServerRegistry } from "./server/servers";
 import { ServerWaiters } from "./server/waiters";
+import { DEFAULT_POOLER_PORT } from "../crd/pgserver";
 import { DEFAULT_SERVER, serverOf } from "../crd/server";
 
 /** How often a server that objects wait on is asked whether it answers again. */
@@ -70,6 +71,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ControllerSettings {
       maintenanceDatabase: env.PGDATABASE || "postgres",
       ...(env.PGKOPF_AUTH === "kerberos" && env.PGGSSENCMODE ? { gssencmode: env.PGGSSENCMODE } : {}),
       ...(env.PGKOPF_AUTH === "kerberos" && env.PGKRBSRVNAME ? { krbsrvname: env.PGKRBSRVNAME } : {}),
+      ...(env.POOLER_HOST ? { pooler: { host: env.POOLER_HOST, port: num("POOLER_PORT", DEFAULT_POOLER_PORT) } } : {}),
     },
   };
 }

@@ -43,3 +43,23 @@ test("the default Secret name is checked with the spec: too long for Kubernetes 
   assert.ok(parsePgRoleSpec({ name: "app" }, "r".repeat(241)).ok);
   assert.ok(parsePgRoleSpec({ name: "app", login: false }, "r".repeat(250)).ok);
 });
+
+test("databases: each a Secret key prefix, once, and not spec.database again; a template cannot take their keys", () => {
+  assert.ok(parsePgRoleSpec({ name: "app", database: "shop", databases: ["shop_reports", "audit"] }).ok);
+  const again = parsePgRoleSpec({ name: "app", database: "shop", databases: ["shop"] });
+  assert.ok(!again.ok);
+  assert.deepEqual(
+    again.failures.map((f) => [f.field, f.message]),
+    [["databases", '"shop" is spec.database already (it has the plain keys): name each database once']],
+  );
+  const bad = parsePgRoleSpec({ name: "app", databases: ["my db", "a", "a"] });
+  assert.ok(!bad.ok);
+  assert.match(JSON.stringify(bad.failures), /databases/);
+  const taken = parsePgRoleSpec({ name: "app", databases: ["audit"], secretTemplate: { "audit.uri": "x" } });
+  assert.ok(!taken.ok);
+  assert.match(taken.failures[0].message, /is a key pg-kopf writes itself/);
+  const listed = crdSpec().properties.databases;
+  assert.equal(listed["x-kubernetes-list-type"], "set");
+  assert.equal(listed.items.pattern, "^[-._a-zA-Z0-9]+$");
+  assert.match(JSON.stringify(crdSpec()["x-kubernetes-validations"]), /self.database in self.databases/);
+});

@@ -12,6 +12,8 @@ import {
   RESERVED_ROLES,
   ROLE_DEFAULTS,
   roleBehaviourRules,
+  DatabasesSchema,
+  databaseKeys,
   SecretTemplateSchema,
   STANDARD_KEYS,
   templateFailures,
@@ -54,6 +56,7 @@ export const CREDENTIALS_FIELDS = {
       "The database the credentials point at: the dbname key, the path of uri and jdbc-uri, and the database of the pgpass line (default: none, * in pgpass).",
     ),
   ),
+  databases: Type.Optional(DatabasesSchema),
   secretTemplate: Type.Optional(SecretTemplateSchema),
 };
 export const CredentialsSchema = Type.Object(CREDENTIALS_FIELDS, { additionalProperties: false });
@@ -68,19 +71,25 @@ export function parsePgRoleSpec(
   objectName?: string,
 ): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec; server: string } | { ok: false; failures: FieldFailure[] } {
   const { server, rest, failures: serverFailures } = splitServer(input);
-  const { secretName, database, secretTemplate, ...fields } = rest;
-  const credentials = Object.fromEntries(Object.entries({ secretName, database, secretTemplate }).filter(([, v]) => v !== undefined));
+  const { secretName, database, databases, secretTemplate, ...fields } = rest;
+  const credentials = Object.fromEntries(
+    Object.entries({ secretName, database, databases, secretTemplate }).filter(([, v]) => v !== undefined),
+  );
   const parsed = parseRoleSpec(fields);
   const failures = [
     ...(parsed.ok ? [] : parsed.failures),
     ...schemaFailures(CredentialsSchema, credentials, () => undefined),
     ...serverFailures,
     ...derivedNameFailures(objectName, parsed.ok && parsed.spec.login, credentials.secretName),
+    // The schema checks each name and that none is twice; not that the list leaves out spec.database.
+    ...(Array.isArray(databases) && databases.includes(database)
+      ? [{ field: "databases", message: `"${database}" is spec.database already (it has the plain keys): name each database once` }]
+      : []),
     ...(parsed.ok && typeof secretTemplate === "object" && secretTemplate !== null
       ? templateFailures(secretTemplate as Record<string, string>, {
           field: "secretTemplate",
           hasPassword: usesPassword(parsed.spec),
-          reserved: STANDARD_KEYS,
+          reserved: [...STANDARD_KEYS, ...(Array.isArray(databases) ? databaseKeys(databases as string[]) : [])],
         })
       : []),
   ];
@@ -139,6 +148,10 @@ const rules = [
   },
   // Memberships and settings: their behaviours' rules (core/role/behaviours).
   ...roleBehaviourRules(),
+  {
+    rule: "!has(self.databases) || !has(self.database) || !(self.database in self.databases)",
+    message: "spec.databases names spec.database again: name each database once (spec.database has the plain keys)",
+  },
   {
     rule: "!has(self.reassignOwnedTo) || (self.reclaimPolicy == 'delete' && self.reassignOwnedTo != self.name)",
     message: "spec.reassignOwnedTo only applies with reclaimPolicy: delete, and names the role that receives the objects (not this one)",

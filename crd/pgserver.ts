@@ -31,6 +31,8 @@ export const DEFAULT_CA_KEY = "ca.crt";
 /** The keys of a Kerberos server's keytab (in its Secret) and krb5.conf (in its ConfigMap) when theirs do not say. */
 export const DEFAULT_KEYTAB_KEY = "krb5.keytab";
 export const DEFAULT_KRB5_CONF_KEY = "krb5.conf";
+/** PgBouncer's port. */
+export const DEFAULT_POOLER_PORT = 6432;
 
 const KerberosSchema = Type.Object(
   {
@@ -174,6 +176,26 @@ export const PgServerSpecSchema = Type.Object(
       }),
     ),
     allowedNamespaces: Type.Optional(LabelSelectorSchema),
+    pooler: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ minLength: 1, maxLength: 253, description: "DNS name or IP address apps reach the pooler by." }),
+          port: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 65535,
+              default: DEFAULT_POOLER_PORT,
+              description: `TCP port (default ${DEFAULT_POOLER_PORT}).`,
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "A connection pooler in front of the server (PgBouncer): the roles' Secrets point at it (host, port, uri, jdbc-uri, pgpass, the templates' {{ host }} and {{ port }}), the server's own address under direct-host, direct-port, direct-uri, direct-jdbc-uri, direct-pgpass ({{ direct_host }}, {{ direct_port }}) for migrations. The controller itself connects to spec.host.",
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

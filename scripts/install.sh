@@ -2,14 +2,14 @@
 # Installs everything the project needs on a fresh machine: Debian packages (PostgreSQL 15, openssl, kubectl, shellcheck,
 # buildah and mmdebstrap for the controller's image, containerd, runc, the CNI plugins and iptables for the real node
 # that runs it, libpq's headers and a compiler for pg-native, MIT Kerberos' KDC and tools and libfaketime for the
-# Kerberos tests), the npm dependencies (Node 24 among them) and the toolchain built from Go modules. What is already
-# there is reused, so `npm start` and `npm test` run it every time. Usage: scripts/install.sh [--no-toolchain]
+# Kerberos tests, PgBouncer for the pooler's), the npm dependencies (Node 24 among them) and the toolchain built from Go
+# modules. What is already there is reused, so `npm start` and `npm test` run it every time. Usage: scripts/install.sh [--no-toolchain]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 for pkg in postgresql-15 openssl kubectl shellcheck buildah mmdebstrap containerd runc containernetworking-plugins iptables \
-  libpq-dev g++ make python3 krb5-kdc krb5-admin-server krb5-user faketime; do
+  libpq-dev g++ make python3 krb5-kdc krb5-admin-server krb5-user faketime pgbouncer; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

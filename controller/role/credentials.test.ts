@@ -55,6 +55,59 @@ describe("the credentials Secret", () => {
     assert.equal(credentialKeys("app", "pw", { ...at, gssencmode: "require" }, "orders").gssencmode, undefined);
   });
 
+  it("has each further database's dbname, URIs and pgpass line under its name, the plain keys kept for the first", () => {
+    const keys = credentialKeys("app_user", "p@ss", at, "shop", { databases: ["shop_reports", "audit"] });
+    assert.equal(keys.dbname, "shop");
+    assert.equal(keys["shop_reports.dbname"], "shop_reports");
+    assert.equal(keys["shop_reports.uri"], "postgresql://app_user:p%40ss@postgres.pg-kopf.svc.cluster.local:5432/shop_reports");
+    assert.equal(keys["audit.jdbc-uri"], "jdbc:postgresql://postgres.pg-kopf.svc.cluster.local:5432/audit?user=app_user&password=p%40ss");
+    assert.equal(keys["audit.pgpass"], "postgres.pg-kopf.svc.cluster.local:5432:audit:app_user:p@ss\n");
+    assert.deepEqual(
+      Object.keys(keys).filter((k) => k.includes(".")),
+      [
+        "shop_reports.dbname",
+        "shop_reports.uri",
+        "shop_reports.jdbc-uri",
+        "shop_reports.pgpass",
+        "audit.dbname",
+        "audit.uri",
+        "audit.jdbc-uri",
+        "audit.pgpass",
+      ],
+    );
+    // A Kerberos role: no pgpass line for any database.
+    assert.equal(credentialKeys("svc", undefined, at, "shop", { databases: ["audit"] })["audit.pgpass"], undefined);
+  });
+
+  it("with a pooler: host, port, URIs and pgpass point at it, the server's own under direct-*, both in templates", () => {
+    const keys = credentialKeys("app_user", "pw", { ...at, sslmode: "require", pooler: { host: "pgbouncer.db", port: 6432 } }, "app", {
+      databases: ["audit"],
+      template: {
+        MIGRATE_URL: "postgresql://{{ username }}@{{ direct_host }}:{{ direct_port }}/{{ dbname }}",
+        APP: "{{ host }}:{{ port }}",
+      },
+    });
+    assert.equal(keys.host, "pgbouncer.db");
+    assert.equal(keys.port, "6432");
+    assert.equal(keys.uri, "postgresql://app_user:pw@pgbouncer.db:6432/app?sslmode=require");
+    assert.equal(keys["audit.uri"], "postgresql://app_user:pw@pgbouncer.db:6432/audit?sslmode=require");
+    assert.equal(keys.pgpass, "pgbouncer.db:6432:app:app_user:pw\n");
+    assert.equal(keys["direct-host"], "postgres.pg-kopf.svc.cluster.local");
+    assert.equal(keys["direct-port"], "5432");
+    assert.equal(keys["direct-uri"], "postgresql://app_user:pw@postgres.pg-kopf.svc.cluster.local:5432/app?sslmode=require");
+    assert.equal(
+      keys["direct-jdbc-uri"],
+      "jdbc:postgresql://postgres.pg-kopf.svc.cluster.local:5432/app?user=app_user&password=pw&sslmode=require",
+    );
+    assert.equal(keys["direct-pgpass"], "postgres.pg-kopf.svc.cluster.local:5432:app:app_user:pw\n");
+    assert.equal(keys.MIGRATE_URL, "postgresql://app_user@postgres.pg-kopf.svc.cluster.local:5432/app");
+    assert.equal(keys.APP, "pgbouncer.db:6432");
+    // Without a pooler, no direct-* keys, and direct_host is the host.
+    const plain = credentialKeys("app_user", "pw", at, "app", { template: { D: "{{ direct_host }}" } });
+    assert.equal(plain.D, at.host);
+    assert.ok(!Object.keys(plain).some((k) => k.startsWith("direct-")));
+  });
+
   it("escapes what URIs and pgpass lines cannot hold as is", () => {
     const keys = credentialKeys("we:ird@user", "p@ss:w/rd\\", { host: "::1", port: 6432, maintenanceDatabase: "postgres" }, "my db");
     assert.equal(keys.uri, "postgresql://we%3Aird%40user:p%40ss%3Aw%2Frd%5C@[::1]:6432/my%20db");

@@ -2,7 +2,7 @@
 // where Postgres is), whether a Secret is this PgRole's to write, and whether a rotation is asked for. Pure: the
 // reads and writes are in ./secrets, the decisions in ./reconciler.
 import { secretNameFor } from "../../crd/pgrole";
-import { renderTemplate } from "../../core/role/secretTemplate";
+import { PER_DATABASE_KEYS, renderTemplate } from "../../core/role/secretTemplate";
 export { STANDARD_KEYS } from "../../core/role/secretTemplate";
 import { type CustomObject, PG_ROLE, ROTATE_ANNOTATION } from "../runtime/objects";
 
@@ -30,7 +30,15 @@ export interface Endpoint {
   /** Where the server is reached by Kerberos and says so: libpq's gssencmode and krbsrvname, for Kerberos roles. */
   readonly gssencmode?: string;
   readonly krbsrvname?: string;
+  /**
+   * A connection pooler in front of the server (PgBouncer): apps' host, port and URIs point at it, and the server's
+   * own address stays under direct-* keys, for what a pooler cannot carry (migrations, LISTEN, session settings).
+   */
+  readonly pooler?: { readonly host: string; readonly port: number };
 }
+
+/** The keys of the server's own address beside a pooler's, under `direct-`. */
+const DIRECT_KEYS = ["host", "port", "uri", "jdbc-uri", "pgpass"] as const;
 
 export interface SecretObject {
   apiVersion?: string;
@@ -86,31 +94,59 @@ const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
 
 /**
  * The keys apps read, from the role's name and password, where Postgres is, and the database if one is named (else
- * the URIs name the maintenance database, and dbname and the pgpass line none), then the role's own template keys.
+ * the URIs name the maintenance database, and dbname and the pgpass line none), each further database's dbname,
+ * uri, jdbc-uri and pgpass under `<database>.`, then the role's own template keys.
  * The server's sslmode is a key and a parameter of both URIs, its CA the key ca.crt. A role without a password
  * (Kerberos: the app brings its own ticket) gets no password, no pgpass line, and URIs without one, with the server's
- * gssencmode and krbsrvname where it sets them.
+ * gssencmode and krbsrvname where it sets them. With a pooler, the keys point at it, and direct-* at the server.
  */
 export function credentialKeys(
   username: string,
   password: string | undefined,
   at: Endpoint,
   database: string | undefined,
-  template?: Record<string, string>,
+  more: {
+    readonly template?: Record<string, string>;
+    readonly databases?: readonly string[];
+    /** The server's own address when at is a pooler's (the direct_* placeholders). */
+    readonly direct?: { readonly host: string; readonly port: number };
+  } = {},
 ): Record<string, string> {
-  const user = encodeURIComponent(username);
-  const path = `/${encodeURIComponent(database ?? at.maintenanceDatabase)}`;
-  const address = `${urlHost(at.host)}:${at.port}`;
-  const tls = { ...(at.sslmode ? { sslmode: at.sslmode } : {}), ...(at.ca ? { "ca.crt": at.ca } : {}) };
-  const common = { username, host: at.host, port: String(at.port), ...(database === undefined ? {} : { dbname: database }), ...tls };
-  const templated = renderTemplate(template, {
+  if (at.pooler) {
+    const { pooler, ...server } = at;
+    const direct = keysAt(username, password, server, database);
+    const keys = credentialKeys(username, password, { ...server, ...pooler }, database, {
+      ...more,
+      direct: { host: server.host, port: server.port },
+    });
+    const directKeys = DIRECT_KEYS.filter((k) => k in direct).map((k) => [`direct-${k}`, direct[k]]);
+    return { ...keys, ...Object.fromEntries(directKeys) };
+  }
+  // Each further database: its own dbname, URIs and pgpass line, under keys prefixed with its name.
+  const perDatabase = (more.databases ?? []).flatMap((db) => {
+    const keys = keysAt(username, password, at, db);
+    return PER_DATABASE_KEYS.filter((k) => k in keys).map((k) => [`${db}.${k}`, keys[k]]);
+  });
+  const templated = renderTemplate(more.template, {
     username,
     ...(password === undefined ? {} : { password }),
     host: at.host,
     port: String(at.port),
     dbname: database ?? at.maintenanceDatabase,
     ...(at.sslmode ? { sslmode: at.sslmode } : {}),
+    direct_host: more.direct?.host ?? at.host,
+    direct_port: String(more.direct?.port ?? at.port),
   });
+  return { ...keysAt(username, password, at, database), ...Object.fromEntries(perDatabase), ...templated };
+}
+
+/** The standard keys for one address and database. */
+function keysAt(username: string, password: string | undefined, at: Endpoint, database: string | undefined): Record<string, string> {
+  const user = encodeURIComponent(username);
+  const path = `/${encodeURIComponent(database ?? at.maintenanceDatabase)}`;
+  const address = `${urlHost(at.host)}:${at.port}`;
+  const tls = { ...(at.sslmode ? { sslmode: at.sslmode } : {}), ...(at.ca ? { "ca.crt": at.ca } : {}) };
+  const common = { username, host: at.host, port: String(at.port), ...(database === undefined ? {} : { dbname: database }), ...tls };
   // URI parameters: libpq's names, and pgJDBC's for the same (gssEncMode, kerberosServerName).
   const params = (pairs: [string, string | undefined][]) =>
     pairs
@@ -134,7 +170,6 @@ export function credentialKeys(
       ...gss,
       uri: `postgresql://${user}@${address}${path}${libpq ? `?${libpq}` : ""}`,
       "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}${jdbc ? `&${jdbc}` : ""}`,
-      ...templated,
     };
   }
   const secret = encodeURIComponent(password);
@@ -145,7 +180,6 @@ export function credentialKeys(
     uri: `postgresql://${user}:${secret}@${address}${path}${sslmode ? `?${sslmode}` : ""}`,
     "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}&password=${secret}${sslmode ? `&${sslmode}` : ""}`,
     pgpass: `${[at.host, String(at.port), database ?? "*", username, password].map((f) => (f === "*" ? f : pgpassField(f))).join(":")}\n`,
-    ...templated,
   };
 }
 

@@ -161,7 +161,8 @@ async function deliverCredentials(
   let plaintext = withPassword ? passwordOf(secret) : undefined;
   const rotating = withPassword && (!secret || !plaintext || rotationAsked(obj, secret));
   if (rotating) plaintext = core.generatePassword();
-  const keys = credentialKeys(spec.name, plaintext, endpoint, parsed.credentials.database, parsed.credentials.secretTemplate);
+  const { database, databases, secretTemplate: template } = parsed.credentials;
+  const keys = credentialKeys(spec.name, plaintext, endpoint, database, { template, databases });
   // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
   const setAlready = secret !== undefined && !rotating && applied(secret);
   if (!secret || !holdsKeys(secret, keys)) {

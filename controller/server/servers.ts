@@ -5,7 +5,14 @@
 // without waiting on a server that is down.
 import { createHash } from "node:crypto";
 import * as core from "../../core";
-import { DEFAULT_CA_KEY, DEFAULT_KEYTAB_KEY, DEFAULT_KRB5_CONF_KEY, parsePgServerSpec, type ResolvedServerSpec } from "../../crd/pgserver";
+import {
+  DEFAULT_CA_KEY,
+  DEFAULT_KEYTAB_KEY,
+  DEFAULT_POOLER_PORT,
+  DEFAULT_KRB5_CONF_KEY,
+  parsePgServerSpec,
+  type ResolvedServerSpec,
+} from "../../crd/pgserver";
 import { DEFAULT_SERVER } from "../../crd/server";
 import type { Endpoint } from "../role/credentials";
 import { apiError, type KubeClient } from "../kube/client";
@@ -295,7 +302,8 @@ export class ServerRegistry {
   /** The entry's connection for these settings: the same pool while nothing changed, a new one when anything did. */
   private connectionFor(entry: ServerEntry, spec: ResolvedServerSpec, settings: core.ConnectionSettings): ServerConnection {
     const fingerprint = createHash("sha256")
-      .update(JSON.stringify([settings, settings.password ?? null, settings.sslrootcert ?? null, spec.maxConnections]))
+      // The pooler is not how the controller connects, but it is where apps do: a new one is a new endpoint.
+      .update(JSON.stringify([settings, settings.password ?? null, settings.sslrootcert ?? null, spec.maxConnections, spec.pooler ?? null]))
       .digest("hex");
     if (entry.connection?.fingerprint !== fingerprint) {
       const old = entry.connection;
@@ -309,6 +317,7 @@ export class ServerRegistry {
           ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
           ...(spec.kerberos?.gssEncMode ? { gssencmode: spec.kerberos.gssEncMode } : {}),
           ...(spec.kerberos?.krbSrvName ? { krbsrvname: spec.kerberos.krbSrvName } : {}),
+          ...(spec.pooler ? { pooler: { host: spec.pooler.host, port: spec.pooler.port ?? DEFAULT_POOLER_PORT } } : {}),
         },
         fingerprint,
       };

@@ -7,7 +7,7 @@ import { Type } from "@sinclair/typebox";
 import type { FieldFailure } from "../errors";
 
 /** The connection's parts a template may use. */
-export const TEMPLATE_PARTS = ["username", "password", "host", "port", "dbname", "sslmode"] as const;
+export const TEMPLATE_PARTS = ["username", "password", "host", "port", "dbname", "sslmode", "direct_host", "direct_port"] as const;
 export type TemplatePart = (typeof TEMPLATE_PARTS)[number];
 export type ConnectionParts = Partial<Record<TemplatePart, string>> & { readonly username: string };
 
@@ -25,6 +25,11 @@ export const STANDARD_KEYS = [
   "ca.crt",
   "gssencmode",
   "krbsrvname",
+  "direct-host",
+  "direct-port",
+  "direct-uri",
+  "direct-jdbc-uri",
+  "direct-pgpass",
 ] as const;
 
 /** Each part also as `<part>_urlencoded`: percent-encoded, for a URI inside a value that is not one itself. */
@@ -75,6 +80,42 @@ export function templateFailures(
   return failures;
 }
 
+/** The keys each further database of a Secret gets, under `<database>.`: where it is, not who. */
+export const PER_DATABASE_KEYS = ["dbname", "uri", "jdbc-uri", "pgpass"] as const;
+const MAX_DATABASES = 32;
+
+export const DatabasesSchema = Type.Array(Type.String({ minLength: 1, maxLength: 63, pattern: SECRET_KEY }), {
+  uniqueItems: true,
+  maxItems: MAX_DATABASES,
+  description: `More databases the credentials point at, each with its own keys ${PER_DATABASE_KEYS.map((k) => `<database>.${k}`).join(", ")} (the database named by database keeps the plain keys). A name of letters, digits, -, _ and . (it prefixes Secret keys), each once, not database again.`,
+});
+
+/** The Secret keys of the further databases, so that a template cannot take one of them. */
+export function databaseKeys(databases: readonly string[] | undefined): string[] {
+  return (databases ?? []).flatMap((db) => PER_DATABASE_KEYS.map((k) => `${db}.${k}`));
+}
+
+/**
+ * What is wrong with the further databases a Secret points at (DatabasesSchema, for callers without the schema's
+ * check): each becomes a key prefix (<database>.uri), so a Secret key's characters only, each once, and not the main
+ * database again.
+ */
+export function databasesFailures(database: unknown, databases: unknown, field: string): FieldFailure[] {
+  if (databases === undefined) return [];
+  if (!Array.isArray(databases) || databases.length > MAX_DATABASES)
+    return [{ field: `${field}.databases`, message: `expected a list of at most ${MAX_DATABASES} database names` }];
+  return databases.flatMap((db, i): FieldFailure[] => {
+    const at = `${field}.databases[${i}]`;
+    if (typeof db !== "string" || !new RegExp(SECRET_KEY).test(db) || db.length > 63)
+      return [
+        { field: at, message: `${JSON.stringify(db)} cannot prefix Secret keys: use a database name of letters, digits, -, _ and .` },
+      ];
+    if (db === database || databases.indexOf(db) !== i)
+      return [{ field: at, message: `"${db}" is named twice (database or databases): name each database once` }];
+    return [];
+  });
+}
+
 function partOf(name: string): TemplatePart | undefined {
   const base = name.endsWith(ENCODED) ? name.slice(0, -ENCODED.length) : name;
   return (TEMPLATE_PARTS as readonly string[]).includes(base) ? (base as TemplatePart) : undefined;
@@ -82,7 +123,7 @@ function partOf(name: string): TemplatePart | undefined {
 
 /** A value percent-encoded for a URI; a host keeps its dots and, an IPv6 address, gets its brackets. */
 function encoded(part: TemplatePart, value: string): string {
-  if (part === "host") return value.includes(":") ? `[${value}]` : encodeURIComponent(value);
+  if (part === "host" || part === "direct_host") return value.includes(":") ? `[${value}]` : encodeURIComponent(value);
   return encodeURIComponent(value);
 }
 

@@ -16,6 +16,7 @@ import { KubeClient } from "../../controller/kube/client";
 import { loadKubeTarget } from "../../controller/kube/config";
 import { SecretApi } from "../../controller/role/secrets";
 import * as core from "../../core";
+import { databasesFailures } from "../../core/role/secretTemplate";
 
 /** Where the credentials go, as the credentialsSecret input says. */
 export interface SecretTarget {
@@ -24,6 +25,9 @@ export interface SecretTarget {
   /** The address apps use (default: the provider's admin host and port, which apps may not reach by). */
   readonly host?: string;
   readonly port?: number;
+  /** The database the keys point at (dbname, uri, jdbc-uri, pgpass), and more, each under keys `<database>.`. */
+  readonly database?: string;
+  readonly databases?: readonly string[];
 }
 
 /** On the Secret: the manager of the role it holds the password of; a Secret without it is never written. */
@@ -60,8 +64,11 @@ export function parseTarget(news: Record<string, unknown>): { target?: SecretTar
   const fail = (property: string, reason: string) => ({ failures: [{ property, reason: `${property}: ${reason}` }] });
   if (typeof value !== "object" || Array.isArray(value)) return fail("credentialsSecret", "expected {name, namespace, host?, port?}");
   const t = value as Record<string, unknown>;
-  const unknown = Object.keys(t).filter((k) => !["name", "namespace", "host", "port"].includes(k));
-  if (unknown.length) return fail(`credentialsSecret.${unknown[0]}`, "unknown field; expected name, namespace, host, port");
+  const unknown = Object.keys(t).filter((k) => !["name", "namespace", "host", "port", "database", "databases"].includes(k));
+  if (unknown.length)
+    return fail(`credentialsSecret.${unknown[0]}`, "unknown field; expected name, namespace, host, port, database, databases");
+  const databasesFailed = databasesFailures(t.database, t.databases, "credentialsSecret");
+  if (databasesFailed.length) return { failures: databasesFailed.map((f) => ({ property: f.field, reason: `${f.field}: ${f.message}` })) };
   if (typeof t.name !== "string" || !DNS_SUBDOMAIN.test(t.name))
     return fail("credentialsSecret.name", `${JSON.stringify(t.name)} is not a Secret name (lower-case letters, digits, - and .)`);
   if (typeof t.namespace !== "string" || !DNS_LABEL.test(t.namespace))
@@ -85,7 +92,10 @@ export function targetOf(props: Record<string, unknown>): SecretTarget | undefin
   return t && typeof t === "object" ? (t as SecretTarget) : undefined;
 }
 
-/** Whether two credentialsSecret inputs name one Secret and one address (whatever their keys' order). */
+/**
+ * Whether two credentialsSecret inputs name one Secret and one address (whatever their keys' order): where the
+ * password goes. The databases its keys point at are not where: a change of them rewrites the keys (keysEdited).
+ */
 export function sameTarget(a: SecretTarget | undefined, b: SecretTarget | undefined): boolean {
   if (!a || !b) return a === b;
   return a.name === b.name && a.namespace === b.namespace && a.host === b.host && a.port === b.port;
@@ -112,7 +122,6 @@ export async function writeCredentials(
   t: SecretTarget,
   settings: core.ConnectionSettings,
   role: string,
-  database: string | undefined,
   password: string | undefined,
   manager: string,
   template?: Record<string, string>,
@@ -127,7 +136,7 @@ export async function writeCredentials(
       },
     ]);
   }
-  const keys = credentialKeys(role, password, endpointOf(t, settings), database, template);
+  const keys = credentialKeys(role, password, endpointOf(t, settings), t.database, { template, databases: t.databases });
   const body: SecretObject = {
     apiVersion: "v1",
     kind: "Secret",

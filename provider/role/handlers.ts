@@ -88,7 +88,7 @@ function credentialsFailures(spec: core.role.PgRoleSpec, news: Props): pulumi.dy
     role.templateFailures(templateOf(news), {
       field: "secretTemplate",
       hasPassword: role.usesPassword(spec),
-      reserved: role.STANDARD_KEYS,
+      reserved: [...role.STANDARD_KEYS, ...role.databaseKeys(targetOf(news)?.databases)],
     }),
   );
 }
@@ -137,9 +137,9 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       target ? "up creates it again, with the password its Secret has" : "up creates it again, with the password the state has",
     );
     if (gone) plannedSql.unshift(gone);
-    if (target && !secretWritten && templateChanged(olds ?? {}, news))
+    if (target && !secretWritten && keysEdited(olds ?? {}, news))
       plannedSql.unshift(
-        `${NOTICE}writes the keys of the edited secretTemplate to Secret ${target.namespace}/${target.name}, the password kept`,
+        `${NOTICE}writes the edited keys (secretTemplate, database, databases) to Secret ${target.namespace}/${target.name}, the password kept`,
       );
     // Not SQL, but what up writes first: reviewers see where the password goes.
     if (secretWritten)
@@ -167,10 +167,14 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   };
 }
 
-/** Whether the template of the keys apps read changed (its keys' order aside). */
-function templateChanged(olds: Props, news: Props): boolean {
+/**
+ * Whether the keys apps read were edited without the Secret moving: the template (its keys' order aside), or the
+ * databases they point at. They are written again, the password kept.
+ */
+function keysEdited(olds: Props, news: Props): boolean {
   const canonical = (t: Record<string, string> | undefined) => JSON.stringify(Object.entries(t ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return canonical(templateOf(olds)) !== canonical(templateOf(news));
+  const pointsAt = (p: Props) => JSON.stringify([targetOf(p)?.database ?? null, targetOf(p)?.databases ?? []]);
+  return canonical(templateOf(olds)) !== canonical(templateOf(news)) || pointsAt(olds) !== pointsAt(news);
 }
 
 export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
@@ -183,7 +187,7 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
       rotates(olds, news) ||
       hasPlannedWork(olds, news) ||
       olds.manager !== news.manager ||
-      templateChanged(olds, news) ||
+      keysEdited(olds, news) ||
       // A switch from credentialsSecret back to a password of the program's.
       (targetOf(olds) !== undefined && targetOf(news) === undefined),
     replaces: [],
@@ -250,7 +254,7 @@ function credentialsOutput(
  */
 async function deliverNew(settings: core.ConnectionSettings, spec: core.role.PgRoleSpec, inputs: Props, manager: string) {
   const password = role.usesPassword(spec) ? core.generatePassword() : undefined;
-  const version = await writeCredentials(targetOf(inputs)!, settings, spec.name, undefined, password, manager, templateOf(inputs));
+  const version = await writeCredentials(targetOf(inputs)!, settings, spec.name, password, manager, templateOf(inputs));
   return { password, delivered: { delivered: version } };
 }
 
@@ -297,8 +301,8 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
     const password = withPassword ? (fresh?.password ?? (rotation ? (news.password as string) : await kept())) : undefined;
     // An edited template: the Secret's keys written again, with the password it holds.
     const rewritten =
-      target && !fresh && templateChanged(olds, news)
-        ? await writeCredentials(target, settings, spec.name, undefined, password, manager, templateOf(news))
+      target && !fresh && keysEdited(olds, news)
+        ? await writeCredentials(target, settings, spec.name, password, manager, templateOf(news))
         : undefined;
     const verifier = password === undefined ? undefined : { verifier: core.scramVerifier(password) };
     const { observed } = await role.convergeRole(

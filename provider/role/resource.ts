@@ -15,7 +15,16 @@ export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpec
    * (username, password, host, port, uri, jdbc-uri, pgpass), through its KUBECONFIG. host and port: where apps reach
    * Postgres (default: the admin connection's). The password output is then absent.
    */
-  credentialsSecret?: pulumi.Input<{ name: string; namespace: string; host?: string; port?: number }>;
+  credentialsSecret?: pulumi.Input<{
+    name: string;
+    namespace: string;
+    host?: string;
+    port?: number;
+    /** The database dbname, uri, jdbc-uri and pgpass point at (default: the maintenance database; * in pgpass). */
+    database?: string;
+    /** More databases, each with its keys `<database>.dbname`, `.uri`, `.jdbc-uri`, `.pgpass`. */
+    databases?: string[];
+  }>;
   /** With credentialsSecret: any new value writes a new password to the Secret and sets it on the role. */
   rotate?: pulumi.Input<string>;
   /**

@@ -430,6 +430,20 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     });
     assert.equal(edited.password, keys.password);
     assert.equal(await loginWithUri(edited.DATABASE_URL), "tmpl_app");
+    // A further database: its own keys, a URL to it; a database named twice is refused by the API server.
+    const template = { DATABASE_URL: "postgres://{{ username }}:{{ password }}@{{ host }}:{{ port }}/{{ dbname }}" };
+    roles().apply("tmpl", { name: "tmpl_app", database: "postgres", databases: ["template1"], secretTemplate: template });
+    const more = await eventually("template1's keys", () => {
+      const data = secret("tmpl-credentials")!.data;
+      return "template1.uri" in data ? data : undefined;
+    });
+    assert.equal(more.password, keys.password);
+    assert.equal(more["template1.dbname"], "template1");
+    assert.equal(await loginWithUri(more["template1.uri"]), "tmpl_app");
+    assert.throws(
+      () => roles().apply("tmpl", { name: "tmpl_app", database: "postgres", databases: ["postgres"] }),
+      /spec.databases names spec.database again/,
+    );
     // A placeholder that does not exist: refused, naming the key, and the Secret is left as it was.
     roles().apply("tmpl", { name: "tmpl_app", database: "postgres", secretTemplate: { DATABASE_URL: "{{ pasword }}" } });
     const refused = await eventually("InvalidSpec", () => {

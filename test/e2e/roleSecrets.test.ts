@@ -144,7 +144,10 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     };
     let shown = "";
     await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
-    assert.match(shown, /-- note: writes the keys of the edited secretTemplate to Secret default\/app-creds, the password kept/);
+    assert.match(
+      shown,
+      /-- note: writes the edited keys \(secretTemplate, database, databases\) to Secret default\/app-creds, the password kept/,
+    );
     await t.stack.up({ onOutput: () => undefined });
     const edited = secret()!;
     assert.equal(edited.password, keys.password);
@@ -168,6 +171,35 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     assert.equal(state.outputs.credentials[SECRET_SIG], SECRET_VALUE, "the credentials output is a secret");
     assert.match(state.outputs.credentials.plaintext, /^\{"DATABASE_URL":"postgresql:\/\/plain_user:[^@]+@/);
     declared = { app: declared.app };
+  });
+
+  test("4c. credentialsSecret database and databases: keys per database, each URL reaching its own; edited, rewritten with the password kept", async () => {
+    const before = secret()!;
+    declared = { app: { ...declared.app, credentialsSecret: { ...target, database: "postgres", databases: ["template1"] } } };
+    let shown = "";
+    await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
+    assert.match(shown, /-- note: writes the edited keys \(secretTemplate, database, databases\) to Secret default\/app-creds/);
+    await t.stack.up({ onOutput: () => undefined });
+    const keys = secret()!;
+    assert.equal(keys.password, before.password, "the password kept");
+    assert.equal(keys.dbname, "postgres");
+    assert.equal(keys["template1.dbname"], "template1");
+    for (const [uri, db] of [
+      [keys.uri, "postgres"],
+      [keys["template1.uri"], "template1"],
+    ]) {
+      const client = new Client({ connectionString: uri });
+      await client.connect();
+      assert.equal((await client.query("SELECT current_database() AS d")).rows[0].d, db);
+      await client.end();
+    }
+    await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+    // A database named twice fails the preview naming the field.
+    declared = { app: { ...declared.app, credentialsSecret: { ...target, database: "postgres", databases: ["postgres"] } } };
+    await assert.rejects(t.stack.preview({ onOutput: () => undefined }), /credentialsSecret\.databases\[0\]: "postgres" is named twice/);
+    declared = { app: { ...declared.app, credentialsSecret: target } };
+    await t.stack.up({ onOutput: () => undefined });
+    assert.equal(secret()!["template1.uri"], undefined, "the keys of a database no longer named are gone");
   });
 
   test("5. destroy with reclaimPolicy delete drops the role and deletes its Secret", async () => {

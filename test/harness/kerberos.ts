@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./postgres";
+import { freePort, waitForPort } from "./postgres";
 import { tie, untie } from "./leash";
 
 export interface TestRealm {
@@ -138,19 +138,3 @@ export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestR
 }
 
 /** Resolves when something listens on the TCP port. */
-async function waitForPort(host: string, port: number): Promise<void> {
-  const { connect } = await import("node:net");
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, host, () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`the KDC did not listen on ${host}:${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

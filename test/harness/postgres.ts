@@ -107,6 +107,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Resolves once something listens on host:port (`what` names it in the timeout's error). */
+export async function waitForPort(host: string, port: number, what = "the KDC"): Promise<void> {
+  const { connect } = await import("node:net");
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, host, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${host}:${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // initdb and postgres refuse to run as root; as root we run them as the postgres system user.
 function asServerUser(cmd: string, args: string[]): string[] {
   return userInfo().uid === 0 ? ["runuser", "-u", "postgres", "--", cmd, ...args] : [cmd, ...args];
