@@ -41,6 +41,7 @@ export function pgServerSpec(server: ServerDeclaration): PgServerSpec {
         }
       : { credentialsSecret: { name: names.secret } }),
     maintenanceDatabase: server.database,
+    ...(server.pooler ? { pooler: { host: server.pooler.host, port: server.pooler.port } } : {}),
     ...(server.maxConnections ? { maxConnections: server.maxConnections } : {}),
     ...(server.connectTimeout ? { connectTimeoutSeconds: Math.ceil(server.connectTimeout) } : {}),
     ...(server.allowedNamespaces === undefined

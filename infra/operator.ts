@@ -30,6 +30,8 @@ export interface PgKopfOperatorArgs {
   readonly kerberos?: KerberosObjects;
   /** Where PgRoles live, so where the controller may write their credentials Secrets ("*": everywhere). */
   readonly roleNamespaces: readonly string[] | "*";
+  /** A pooler in front of the server: where its roles' Secrets point (POOLER_HOST, POOLER_PORT). */
+  readonly pooler?: { readonly host: string; readonly port: number };
   /** What the controller reads for the declared servers (ClusterServer), by name, in its namespace. */
   readonly serverObjects?: { secrets: string[]; configMaps: string[] };
 }
@@ -151,6 +153,12 @@ function controllerEnv(args: PgKopfOperatorArgs): k8s.types.input.core.v1.EnvVar
     { name: "HTTP_PORT", value: String(HTTP_PORT) },
     { name: "ROLE_NAMESPACES", value: args.roleNamespaces === "*" ? "*" : args.roleNamespaces.join(",") },
     ...(args.hasCa ? [{ name: "PGSSLROOTCERT", value: `${CA_DIR}/${CA_KEY}` }] : []),
+    ...(args.pooler
+      ? [
+          { name: "POOLER_HOST", value: args.pooler.host },
+          { name: "POOLER_PORT", value: String(args.pooler.port) },
+        ]
+      : []),
   ];
 }
 

@@ -308,7 +308,7 @@ describe("invalid config fails with the key", () => {
     [
       "a server entry with a password",
       { ...base, servers: { reports: { host: "r", password: "x" } }, databases: [{ name: "d", server: "reports" }] },
-      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout, auth, gssEncMode, krbSrvName, keytab, krb5Conf, allowedNamespaces, maxConnections \(the password goes in the password file\)/,
+      /pg-kopf:databases\[0\]\.server: unknown; use host, port, user, database, sslMode, sslRootCert, connectTimeout, auth, gssEncMode, krbSrvName, keytab, krb5Conf, allowedNamespaces, maxConnections, pooler \(the password goes in the password file\)/,
     ],
     [
       "a declared server and no serverPasswords",
@@ -363,12 +363,31 @@ describe("invalid config fails with the key", () => {
       { ...base, roleNamespaces: ["a", "*"] },
       /pg-kopf:roleNamespaces\[1\]: "\*" is not a namespace name; .* \["\*"\] alone/,
     ],
+    ["pooler without a host", { ...base, pooler: { port: 6432 } }, /pg-kopf:pooler: expected \{"host": /],
+    ["pooler port not a port", { ...base, pooler: { host: "pgbouncer", port: 0 } }, /pg-kopf:pooler.port: "0" is not a TCP port/],
   ];
   for (const [label, values, message] of cases) {
     test(label, async () => {
       await assert.rejects(run(values), message);
     });
   }
+});
+
+test("a pooler in front of the server (pg-kopf:pooler, a server's pooler): the controller's POOLER_HOST/PORT, a PgServer's spec.pooler", async () => {
+  await run({
+    ...base,
+    pooler: { host: "pgbouncer.db.svc" },
+    servers: { batch: { host: "10.1.2.3", sslMode: "require", pooler: { host: "10.1.2.4", port: 6433 } } },
+    serverPasswords: JSON.stringify({ batch: "b4tch-Pa55" }),
+  });
+  const env = Object.fromEntries(
+    one("kubernetes:apps/v1:Deployment").spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]),
+  );
+  assert.equal(env.POOLER_HOST, "pgbouncer.db.svc");
+  assert.equal(env.POOLER_PORT, "6432");
+  const spec = registered.find((r) => r.type.endsWith("PgServer"))?.inputs.spec;
+  assert.deepEqual(spec.pooler, { host: "10.1.2.4", port: 6433 });
+  assert.equal(parsePgServerSpec(spec).ok, true);
 });
 
 describe("each server of pg-kopf:servers is made known to the controller", () => {

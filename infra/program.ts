@@ -86,6 +86,7 @@ function declareCluster(s: Settings): Record<string, unknown> {
       hasCa: postgres.hasCa,
       ...(postgres.kerberos ? { kerberos: postgres.kerberos } : {}),
       roleNamespaces: s.roleNamespaces,
+      ...(s.pooler ? { pooler: s.pooler } : {}),
       serverObjects: {
         secrets: s.servers.map((d) => serverObjectNames(d.name).secret),
         configMaps: s.servers.flatMap((d) => [

@@ -1,10 +1,11 @@
 // Reads and validates the stack config into Settings. Every failure names the config key and the fix, so a bad
 // config stops `pulumi preview` before anything is planned.
 import type * as pulumi from "@pulumi/pulumi";
-import { isIPv4 } from "node:net";
+import { isIP, isIPv4 } from "node:net";
 import { readFileSync } from "node:fs";
 import { SSL_MODES, type SslMode } from "../core/connect";
 import { AUTH_METHODS, GSS_ENC_MODES, type GssEncMode, kerberosSettings } from "../core/kerberos";
+import { DEFAULT_POOLER_PORT } from "../crd/pgserver";
 import { DEFAULT_ROLLOUT_DEADLINE_SECONDS } from "./operator";
 import {
   ADMIN_CONFIG_KEYS,
@@ -55,6 +56,8 @@ export interface Settings {
    * else; "*" lets it everywhere (and read every Secret in the cluster).
    */
   readonly roleNamespaces: readonly string[] | "*";
+  /** A pooler in front of the admin connection's server (pg-kopf:pooler): where the controller's roles' Secrets point. */
+  readonly pooler?: Pooler;
   /** The servers besides the admin connection's (pg-kopf:servers), each made known to the controller. */
   readonly servers: readonly ServerDeclaration[];
   /**
@@ -88,6 +91,30 @@ export interface ServerDeclaration {
    * realm's krb5.conf (the contents of the entry's krb5Conf file; without one, the controller's own).
    */
   readonly kerberos?: { readonly krb5Conf?: string; readonly gssEncMode?: GssEncMode; readonly krbSrvName?: string };
+  /** A connection pooler in front of it (PgBouncer): where the roles' Secrets point, the server under direct-*. */
+  readonly pooler?: Pooler;
+}
+
+export interface Pooler {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A pooler's {host, port?} (port 6432 by default), checked; failures name `key`. */
+export function readPooler(fail: (key: string, message: string) => never, key: string, value: unknown): Pooler | undefined {
+  if (value === undefined) return undefined;
+  const p = value as Record<string, unknown>;
+  if (
+    typeof p !== "object" ||
+    p === null ||
+    Array.isArray(p) ||
+    typeof p.host !== "string" ||
+    (isIP(p.host) === 0 && !DNS_NAME.test(p.host))
+  )
+    fail(key, 'expected {"host": "<the pooler\'s DNS name or address>", "port": 6432}');
+  const port = p.port === undefined ? DEFAULT_POOLER_PORT : Number(p.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`${key}.port`, `"${p.port}" is not a TCP port; use 1-65535`);
+  return { host: p.host as string, port };
 }
 
 /** The subset of pulumi.Config the program reads; lets tests pass plain values. */
@@ -353,6 +380,7 @@ export function readSettings(config: ConfigReader): Settings {
     roles,
     rolePasswords,
     roleNamespaces,
+    ...(r.config.getObject("pooler") === undefined ? {} : { pooler: readPooler(r.fail, "pooler", r.config.getObject("pooler")) }),
   };
 }
 
@@ -426,6 +454,7 @@ function readServer(
     ...(maxConnections ? { maxConnections } : {}),
     ...(allowed === undefined ? {} : { allowedNamespaces: everywhere ? "*" : [...new Set(allowed as string[])] }),
     ...(kerberos ? { kerberos } : {}),
+    ...(entry.pooler === undefined ? {} : { pooler: readPooler(fail, `${key}.pooler`, entry.pooler) }),
   };
 }
 

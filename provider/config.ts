@@ -145,7 +145,7 @@ const SERVER_FIELDS: Record<string, string> = {
  * The keys of a pg-kopf:servers entry that only the cluster side reads (the PgServer the program makes): who may use
  * the server, and the controller's pool bound. The provider skips them.
  */
-export const CLUSTER_SERVER_FIELDS = ["allowedNamespaces", "maxConnections"] as const;
+export const CLUSTER_SERVER_FIELDS = ["allowedNamespaces", "maxConnections", "pooler"] as const;
 
 /** A named server's sslmode when its entry says none: verified, as a new server should be (libpq's prefer is not). */
 export const NAMED_SERVER_SSL_MODE = "verify-full";

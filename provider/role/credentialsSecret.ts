@@ -16,6 +16,7 @@ import { KubeClient } from "../../controller/kube/client";
 import { loadKubeTarget } from "../../controller/kube/config";
 import { SecretApi } from "../../controller/role/secrets";
 import * as core from "../../core";
+import { DEFAULT_POOLER_PORT } from "../../crd/pgserver";
 import { databasesFailures } from "../../core/role/secretTemplate";
 
 /** Where the credentials go, as the credentialsSecret input says. */
@@ -28,6 +29,8 @@ export interface SecretTarget {
   /** The database the keys point at (dbname, uri, jdbc-uri, pgpass), and more, each under keys `<database>.`. */
   readonly database?: string;
   readonly databases?: readonly string[];
+  /** A pooler in front of the server (PgBouncer): the keys point at it, host and port under direct-*. */
+  readonly pooler?: { readonly host: string; readonly port?: number };
 }
 
 /** On the Secret: the manager of the role it holds the password of; a Secret without it is never written. */
@@ -51,6 +54,7 @@ export function endpointOf(t: SecretTarget | undefined, settings: core.Connectio
     ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
     ...(settings.gssencmode ? { gssencmode: settings.gssencmode } : {}),
     ...(settings.krbsrvname ? { krbsrvname: settings.krbsrvname } : {}),
+    ...(t?.pooler ? { pooler: { host: t.pooler.host, port: t.pooler.port ?? DEFAULT_POOLER_PORT } } : {}),
   };
 }
 
@@ -64,9 +68,9 @@ export function parseTarget(news: Record<string, unknown>): { target?: SecretTar
   const fail = (property: string, reason: string) => ({ failures: [{ property, reason: `${property}: ${reason}` }] });
   if (typeof value !== "object" || Array.isArray(value)) return fail("credentialsSecret", "expected {name, namespace, host?, port?}");
   const t = value as Record<string, unknown>;
-  const unknown = Object.keys(t).filter((k) => !["name", "namespace", "host", "port", "database", "databases"].includes(k));
+  const unknown = Object.keys(t).filter((k) => !["name", "namespace", "host", "port", "database", "databases", "pooler"].includes(k));
   if (unknown.length)
-    return fail(`credentialsSecret.${unknown[0]}`, "unknown field; expected name, namespace, host, port, database, databases");
+    return fail(`credentialsSecret.${unknown[0]}`, "unknown field; expected name, namespace, host, port, database, databases, pooler");
   const databasesFailed = databasesFailures(t.database, t.databases, "credentialsSecret");
   if (databasesFailed.length) return { failures: databasesFailed.map((f) => ({ property: f.field, reason: `${f.field}: ${f.message}` })) };
   if (typeof t.name !== "string" || !DNS_SUBDOMAIN.test(t.name))
@@ -77,6 +81,11 @@ export function parseTarget(news: Record<string, unknown>): { target?: SecretTar
     return fail("credentialsSecret.host", "expected the host name apps reach Postgres by");
   if (t.port !== undefined && (!Number.isInteger(t.port) || (t.port as number) < 1 || (t.port as number) > 65535))
     return fail("credentialsSecret.port", `${JSON.stringify(t.port)} is not a TCP port`);
+  const pooler = t.pooler as Record<string, unknown> | undefined;
+  if (pooler !== undefined && (typeof pooler !== "object" || typeof pooler.host !== "string" || pooler.host === ""))
+    return fail("credentialsSecret.pooler", 'expected {host: "<the pooler\'s host name>", port: 6432}');
+  if (pooler?.port !== undefined && (!Number.isInteger(pooler.port) || (pooler.port as number) < 1 || (pooler.port as number) > 65535))
+    return fail("credentialsSecret.pooler.port", `${JSON.stringify(pooler.port)} is not a TCP port`);
   if (typeof news.password === "string")
     return fail(
       "credentialsSecret",
@@ -94,7 +103,8 @@ export function targetOf(props: Record<string, unknown>): SecretTarget | undefin
 
 /**
  * Whether two credentialsSecret inputs name one Secret and one address (whatever their keys' order): where the
- * password goes. The databases its keys point at are not where: a change of them rewrites the keys (keysEdited).
+ * password goes. The databases and pooler its keys point at are not where: a change of them rewrites the keys
+ * (keysEdited).
  */
 export function sameTarget(a: SecretTarget | undefined, b: SecretTarget | undefined): boolean {
   if (!a || !b) return a === b;

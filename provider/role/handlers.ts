@@ -139,7 +139,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     if (gone) plannedSql.unshift(gone);
     if (target && !secretWritten && keysEdited(olds ?? {}, news))
       plannedSql.unshift(
-        `${NOTICE}writes the edited keys (secretTemplate, database, databases) to Secret ${target.namespace}/${target.name}, the password kept`,
+        `${NOTICE}writes the edited keys (secretTemplate, database, databases, pooler) to Secret ${target.namespace}/${target.name}, the password kept`,
       );
     // Not SQL, but what up writes first: reviewers see where the password goes.
     if (secretWritten)
@@ -173,7 +173,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
  */
 function keysEdited(olds: Props, news: Props): boolean {
   const canonical = (t: Record<string, string> | undefined) => JSON.stringify(Object.entries(t ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
-  const pointsAt = (p: Props) => JSON.stringify([targetOf(p)?.database ?? null, targetOf(p)?.databases ?? []]);
+  const pointsAt = (p: Props) => JSON.stringify([targetOf(p)?.database ?? null, targetOf(p)?.databases ?? [], targetOf(p)?.pooler ?? null]);
   return canonical(templateOf(olds)) !== canonical(templateOf(news)) || pointsAt(olds) !== pointsAt(news);
 }
 

@@ -24,6 +24,8 @@ export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpec
     database?: string;
     /** More databases, each with its keys `<database>.dbname`, `.uri`, `.jdbc-uri`, `.pgpass`. */
     databases?: string[];
+    /** A pooler in front of the server (PgBouncer, port 6432 by default): the keys point at it, the server under direct-*. */
+    pooler?: { host: string; port?: number };
   }>;
   /** With credentialsSecret: any new value writes a new password to the Secret and sets it on the role. */
   rotate?: pulumi.Input<string>;

@@ -5,9 +5,11 @@
 // and a server that never answers.
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
+import { Client } from "pg";
 import { after, before, describe, test } from "node:test";
 import { type TestCluster, startCluster } from "../harness/cluster";
 import { type ControllerProcess, installController, NAMESPACE, startController } from "../harness/controller";
+import { startPgBouncer } from "../harness/pgbouncer";
 import { freePort, startPostgres, type TestPostgres } from "../harness/postgres";
 import { customObjects, ready, eventually as waitFor } from "./customObjects";
 
@@ -169,6 +171,59 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
       move("localhost");
     }
     await eventually("the Secret back", () => (text("host") === "localhost" ? true : undefined), 15_000);
+  });
+
+  test("2c. a pooler declared on the server (a real PgBouncer, scram-sha-256): Secrets point at it, the server under direct-*; removed, they point back", async () => {
+    const pooler = await startPgBouncer(alpha);
+    roles().apply("pooled-app", { name: "pooled_app", server: "alpha", reclaimPolicy: "delete" });
+    await roles().untilReady("pooled-app");
+    const keys = () =>
+      Object.fromEntries(
+        Object.entries(secretData("pooled-app-credentials", NS)).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]),
+      ) as Record<string, string>;
+    const whoAt = async (uri: string) => {
+      const client = new Client({ connectionString: uri });
+      await client.connect();
+      try {
+        return (await client.query("SELECT current_user AS u")).rows[0].u;
+      } finally {
+        await client.end();
+      }
+    };
+    const declare = (value: object | null) =>
+      cluster.kubectl(["patch", "pgserver", "alpha", "--type", "merge", "-p", JSON.stringify({ spec: { pooler: value } })]);
+    const password = keys().password;
+    declare({ host: pooler.host, port: pooler.port });
+    try {
+      const pooled = await eventually(
+        "the Secret to point at the pooler",
+        () => {
+          const k = keys();
+          return k.port === String(pooler.port) ? k : undefined;
+        },
+        5_000,
+      );
+      assert.equal(pooled.password, password);
+      assert.equal(pooled.host, pooler.host);
+      assert.match(pooled.uri, new RegExp(`@${pooler.host.replace(/\./g, "\\.")}:${pooler.port}/postgres`));
+      assert.equal(await whoAt(pooled.uri), "pooled_app", "through PgBouncer");
+      assert.equal(pooled["direct-port"], String(alpha.port));
+      assert.equal(await whoAt(pooled["direct-uri"]), "pooled_app", "straight to the server");
+    } finally {
+      declare(null);
+      pooler.stop();
+    }
+    const back = await eventually(
+      "the Secret back at the server",
+      () => {
+        const k = keys();
+        return k.port === String(alpha.port) ? k : undefined;
+      },
+      15_000,
+    );
+    assert.ok(!Object.keys(back).some((k) => k.startsWith("direct-")), "no direct-* keys without a pooler");
+    assert.equal(back.password, password);
+    cluster.kubectl(["delete", "pgrole", "pooled-app", "-n", NS, "--wait=true"]);
   });
 
   test("3. tenancy: a namespace the server does not allow gets a refusal naming the server, and nothing is created", async () => {

@@ -146,7 +146,7 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
     assert.match(
       shown,
-      /-- note: writes the edited keys \(secretTemplate, database, databases\) to Secret default\/app-creds, the password kept/,
+      /-- note: writes the edited keys \(secretTemplate, database, databases, pooler\) to Secret default\/app-creds, the password kept/,
     );
     await t.stack.up({ onOutput: () => undefined });
     const edited = secret()!;
@@ -178,7 +178,7 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     declared = { app: { ...declared.app, credentialsSecret: { ...target, database: "postgres", databases: ["template1"] } } };
     let shown = "";
     await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
-    assert.match(shown, /-- note: writes the edited keys \(secretTemplate, database, databases\) to Secret default\/app-creds/);
+    assert.match(shown, /-- note: writes the edited keys \(secretTemplate, database, databases, pooler\) to Secret default\/app-creds/);
     await t.stack.up({ onOutput: () => undefined });
     const keys = secret()!;
     assert.equal(keys.password, before.password, "the password kept");
@@ -197,9 +197,20 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     // A database named twice fails the preview naming the field.
     declared = { app: { ...declared.app, credentialsSecret: { ...target, database: "postgres", databases: ["postgres"] } } };
     await assert.rejects(t.stack.preview({ onOutput: () => undefined }), /credentialsSecret\.databases\[0\]: "postgres" is named twice/);
+    // A pooler: the keys point at it, and the server's own address is under direct-*.
+    declared = { app: { ...declared.app, credentialsSecret: { ...target, pooler: { host: "pgbouncer.db.example" } } } };
+    await t.stack.up({ onOutput: () => undefined });
+    const pooled = secret()!;
+    assert.equal(pooled.password, before.password, "the password kept");
+    assert.equal(pooled.host, "pgbouncer.db.example");
+    assert.match(pooled.uri, /@pgbouncer\.db\.example:6432\/postgres/);
+    const direct = new Client({ connectionString: pooled["direct-uri"] });
+    await direct.connect();
+    await direct.end();
     declared = { app: { ...declared.app, credentialsSecret: target } };
     await t.stack.up({ onOutput: () => undefined });
     assert.equal(secret()!["template1.uri"], undefined, "the keys of a database no longer named are gone");
+    assert.equal(secret()!["direct-uri"], undefined, "no direct-* keys without a pooler");
   });
 
   test("5. destroy with reclaimPolicy delete drops the role and deletes its Secret", async () => {
