@@ -264,8 +264,14 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     s.concurrency + 1,
   );
   const kube = new KubeClient(loadKubeTarget(env));
-  const metrics = createMetrics();
   const watches: Watches = {};
+  const metrics = createMetrics({
+    passwordsSet: () =>
+      (watches.roles?.list() ?? []).flatMap((r) => {
+        const at = r.status?.credentials?.passwordSetAt;
+        return at ? [{ namespace: r.metadata.namespace as string, name: r.metadata.name, at }] : [];
+      }),
+  });
   // The queue exists below; a server's change brings back the objects on it (to go on, or to say why not).
   let onServerChange: (server: string) => void = () => undefined;
   const servers = createServers(s, log, metrics, kube, pg, (server) => onServerChange(server));

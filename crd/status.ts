@@ -82,7 +82,17 @@ export const RoleStatusFields = Type.Object({
   ),
   credentials: Type.Optional(
     Type.Object(
-      { secretName: Type.String(), uid: Type.String(), resourceVersion: Type.String() },
+      {
+        secretName: Type.String(),
+        uid: Type.String(),
+        resourceVersion: Type.String(),
+        passwordSetAt: Type.Optional(
+          Type.String({
+            description:
+              "When the controller last set the Secret's password on the role (RFC 3339): the credential's age, for rotation policies and alerts (metric pgkopf_role_password_set_timestamp_seconds).",
+          }),
+        ),
+      },
       {
         description:
           "The Secret whose password the role was last set to, by uid and resourceVersion (never the password): another uid or resourceVersion sets the role's password again.",

@@ -197,11 +197,17 @@ async function deliverCredentials(
           : `Secret ${secretName} was missing; new password in a new one`,
       );
   }
-  const credentials = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
-  if (!withPassword) return { credentials };
+  const record = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
+  if (!withPassword) return { credentials: record };
   const verifier = () => ({ verifier: core.scramVerifier(plaintext as string) });
-  // A role dropped out of band comes back with the password its Secret holds.
-  return setAlready ? { credentials, passwordIfCreated: verifier } : { credentials, password: verifier() };
+  // A role dropped out of band comes back with the password its Secret holds: the same credential, as old as it was.
+  if (setAlready) return { credentials: { ...record, ...since(previous) }, passwordIfCreated: verifier };
+  return { credentials: { ...record, passwordSetAt: new Date().toISOString() }, password: verifier() };
+}
+
+/** The time the role's password was set, as recorded (none for a record from before it was kept). */
+function since(previous: Credentials | undefined): { passwordSetAt?: string } {
+  return previous?.passwordSetAt ? { passwordSetAt: previous.passwordSetAt } : {};
 }
 
 /** The keys whose values differ between a Secret and the keys wanted, by name only (never a value). */

@@ -1,8 +1,14 @@
 // Prometheus metrics of the controller: reconciles by result, errors by reason, reconcile duration, queue depth,
-// leadership, each PgServer's readiness and watch restarts, plus the process defaults (memory, CPU, event loop).
+// leadership, each PgServer's readiness and watch restarts, each PgRole's password age, plus the process defaults (memory, CPU, event loop).
 import * as client from "prom-client";
 
-export function createMetrics() {
+/** What the metrics read from the controller's caches at each scrape. */
+export interface MetricSources {
+  /** Each PgRole with a password the controller set: its namespace, name and when it was set (RFC 3339). */
+  passwordsSet(): { namespace: string; name: string; at: string }[];
+}
+
+export function createMetrics(sources?: MetricSources) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: "pgkopf_" });
   return {
@@ -32,6 +38,18 @@ export function createMetrics() {
       help: "1 while the PgServer's last check succeeded, 0 otherwise, by server (absent once it is deleted)",
       labelNames: ["server"],
       registers: [registry],
+    }),
+    passwordSet: new client.Gauge({
+      name: "pgkopf_role_password_set_timestamp_seconds",
+      help: "When each PgRole's password was last set (Unix seconds): alert on time() minus this for the credential's age",
+      labelNames: ["namespace", "pgrole"],
+      registers: [registry],
+      // Read from the PgRoles' status at each scrape: a deleted PgRole's series goes with it.
+      collect() {
+        this.reset();
+        for (const p of sources?.passwordsSet() ?? [])
+          this.set({ namespace: p.namespace, pgrole: p.name }, Math.floor(Date.parse(p.at) / 1000));
+      },
     }),
     watchRestarts: new client.Counter({
       name: "pgkopf_watch_restarts_total",

@@ -152,11 +152,13 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
       "shop_app",
     );
 
-    assert.deepEqual(role.status.credentials, {
+    const { passwordSetAt, ...record } = role.status.credentials;
+    assert.deepEqual(record, {
       secretName: "shop-app-credentials",
       uid: s.raw.metadata.uid,
       resourceVersion: s.raw.metadata.resourceVersion,
     });
+    assert.ok(Math.abs(Date.parse(passwordSetAt) - Date.now()) < 120_000, `passwordSetAt ${passwordSetAt}: when it was set`);
     assert.deepEqual(role.status.role.memberOf, []);
     assert.match(role.status.lastAppliedSql[0], /^CREATE ROLE "shop_app" WITH LOGIN CONNECTION LIMIT 20 PASSWORD <redacted>$/);
     assert.deepEqual(role.metadata.finalizers, ["pgroles.my.local/finalizer"]);
@@ -223,11 +225,20 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
   });
 
   test("2. rotation by annotation: a new password in the Secret and on the role, the old one refused; once per value", async () => {
+    const setBefore: string = roles().get("shop-app").status.credentials.passwordSetAt;
+    assert.ok(Date.parse(setBefore) > Date.now() - 600_000, `status.credentials.passwordSetAt ${setBefore}: when the password was set`);
     roles().apply("shop-app", roles().get("shop-app").spec, { "pgroles.my.local/rotate": "2026-11-28" });
     const keys = await eventually("a new password", async () => {
       const data = await untilApplied("shop-app", "shop-app-credentials");
       return data.password !== passwords[0] ? data : undefined;
     });
+    // The credential's age: in the status and as a metric, from the rotation on.
+    const setAt: string = await eventually("a later passwordSetAt", () => {
+      const at = roles().get("shop-app").status.credentials.passwordSetAt;
+      return at > setBefore ? at : undefined;
+    });
+    const series = `pgkopf_role_password_set_timestamp_seconds{namespace="${NS}",pgrole="shop-app"}`;
+    assert.equal(await controller.metric(series), Math.floor(Date.parse(setAt) / 1000));
     passwords.push(keys.password);
     assert.equal(await loginWithUri(keys.uri), "shop_app");
     await assert.rejects(loginWithUri(keys.uri.replace(keys.password, passwords[0])), /password authentication failed/);
@@ -238,6 +249,7 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     const version = secret("shop-app-credentials")?.raw.metadata.resourceVersion;
     await new Promise((r) => setTimeout(r, 6000));
     assert.equal(secret("shop-app-credentials")?.raw.metadata.resourceVersion, version);
+    assert.equal(roles().get("shop-app").status.credentials.passwordSetAt, setAt, "a resync sets no password");
     assert.ok(!readFileSync(pg.logFile, "utf8").includes(keys.password));
   });
 
