@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PgRoleSpecSchema, REFUSED_ATTRIBUTES } from "../core/role";
-import { CREDENTIALS_FIELDS, parsePgRoleSpec, pgRoleCrd } from "./pgrole";
+import { CREDENTIALS_FIELDS, parsePgRoleSpec, pgRoleCrd, rotationPeriodMs } from "./pgrole";
 import { SERVER_FIELD } from "./server";
 
 type S = Record<string, any>;
@@ -62,4 +62,18 @@ test("databases: each a Secret key prefix, once, and not spec.database again; a 
   assert.equal(listed["x-kubernetes-list-type"], "set");
   assert.equal(listed.items.pattern, "^[-._a-zA-Z0-9]+$");
   assert.match(JSON.stringify(crdSpec()["x-kubernetes-validations"]), /self.database in self.databases/);
+});
+
+test("rotateEvery: a duration of whole h, m and s, at least 10s, refused naming the field otherwise", () => {
+  assert.equal(rotationPeriodMs("720h"), 720 * 3600_000);
+  assert.equal(rotationPeriodMs("1h30m"), 5400_000);
+  assert.equal(rotationPeriodMs("90s"), 90_000);
+  assert.equal(rotationPeriodMs(undefined), undefined);
+  assert.ok(parsePgRoleSpec({ name: "app", rotateEvery: "720h" }).ok);
+  for (const bad of ["5s", "", "1d", "1.5h", "h"]) {
+    const parsed = parsePgRoleSpec({ name: "app", rotateEvery: bad });
+    assert.ok(!parsed.ok, bad);
+    assert.equal(parsed.failures[0].field, "rotateEvery", bad);
+  }
+  assert.match(JSON.stringify(crdSpec()["x-kubernetes-validations"]), /duration\(self.rotateEvery\) >= duration\('10s'\)/);
 });

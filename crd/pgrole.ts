@@ -40,6 +40,18 @@ export function secretNameFor(objectName: string, secretName: string | undefined
   return secretName ?? `${objectName}${DEFAULT_SECRET_SUFFIX}`;
 }
 
+/** A duration as Kubernetes and Go write them, whole units only: 720h, 1h30m, 90s. */
+const DURATION_PATTERN = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
+/** Shorter would rotate faster than the role's Secret reaches the pods that read it. */
+const MIN_ROTATION_SECONDS = 10;
+
+/** spec.rotateEvery in milliseconds (undefined: no schedule). The pattern is checked by the schema. */
+export function rotationPeriodMs(rotateEvery: string | undefined): number | undefined {
+  if (!rotateEvery) return undefined;
+  const [, h = "0", m = "0", s = "0"] = /^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$/.exec(rotateEvery) ?? [];
+  return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1000;
+}
+
 /** The fields a PgRole has beside the core's role spec: where and how its credentials reach apps. */
 export const CREDENTIALS_FIELDS = {
   secretName: Type.Optional(
@@ -57,6 +69,13 @@ export const CREDENTIALS_FIELDS = {
     ),
   ),
   databases: Type.Optional(DatabasesSchema),
+  rotateEvery: Type.Optional(
+    Type.String({
+      pattern: DURATION_PATTERN,
+      maxLength: 32,
+      description: `Rotate the password on a schedule: a duration such as 720h or 1h30m (h, m, s; at least ${MIN_ROTATION_SECONDS}s), counted from status.credentials.passwordSetAt. Apps that read the password once (environment variables) need a restart after each rotation; a mounted Secret volume follows by itself.`,
+    }),
+  ),
   secretTemplate: Type.Optional(SecretTemplateSchema),
 };
 export const CredentialsSchema = Type.Object(CREDENTIALS_FIELDS, { additionalProperties: false });
@@ -71,9 +90,9 @@ export function parsePgRoleSpec(
   objectName?: string,
 ): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec; server: string } | { ok: false; failures: FieldFailure[] } {
   const { server, rest, failures: serverFailures } = splitServer(input);
-  const { secretName, database, databases, secretTemplate, ...fields } = rest;
+  const { secretName, database, databases, secretTemplate, rotateEvery, ...fields } = rest;
   const credentials = Object.fromEntries(
-    Object.entries({ secretName, database, databases, secretTemplate }).filter(([, v]) => v !== undefined),
+    Object.entries({ secretName, database, databases, secretTemplate, rotateEvery }).filter(([, v]) => v !== undefined),
   );
   const parsed = parseRoleSpec(fields);
   const failures = [
@@ -81,6 +100,16 @@ export function parsePgRoleSpec(
     ...schemaFailures(CredentialsSchema, credentials, () => undefined),
     ...serverFailures,
     ...derivedNameFailures(objectName, parsed.ok && parsed.spec.login, credentials.secretName),
+    ...(typeof rotateEvery === "string" &&
+    new RegExp(DURATION_PATTERN).test(rotateEvery) &&
+    (rotationPeriodMs(rotateEvery) ?? 0) < MIN_ROTATION_SECONDS * 1000
+      ? [
+          {
+            field: "rotateEvery",
+            message: `"${rotateEvery}" is shorter than ${MIN_ROTATION_SECONDS}s (or empty); use a duration such as 720h`,
+          },
+        ]
+      : []),
     // The schema checks each name and that none is twice; not that the list leaves out spec.database.
     ...(Array.isArray(databases) && databases.includes(database)
       ? [{ field: "databases", message: `"${database}" is spec.database already (it has the plain keys): name each database once` }]
@@ -148,6 +177,10 @@ const rules = [
   },
   // Memberships and settings: their behaviours' rules (core/role/behaviours).
   ...roleBehaviourRules(),
+  {
+    rule: `!has(self.rotateEvery) || (self.rotateEvery != '' && duration(self.rotateEvery) >= duration('${MIN_ROTATION_SECONDS}s'))`,
+    message: `spec.rotateEvery: use a duration of at least ${MIN_ROTATION_SECONDS}s, such as 720h`,
+  },
   {
     rule: "!has(self.databases) || !has(self.database) || !(self.database in self.databases)",
     message: "spec.databases names spec.database again: name each database once (spec.database has the plain keys)",

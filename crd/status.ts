@@ -92,6 +92,9 @@ export const RoleStatusFields = Type.Object({
               "When the controller last set the Secret's password on the role (RFC 3339): the credential's age, for rotation policies and alerts (metric pgkopf_role_password_set_timestamp_seconds).",
           }),
         ),
+        rotationDueAt: Type.Optional(
+          Type.String({ description: "With spec.rotateEvery: when the next scheduled rotation is due (RFC 3339)." }),
+        ),
       },
       {
         description:

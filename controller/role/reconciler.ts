@@ -3,7 +3,7 @@
 // set on the role, so a failure between the two is finished by the next reconcile (the role is set to whatever
 // password the Secret holds) and never leaves a role with a password nobody can read.
 import * as core from "../../core";
-import { parsePgRoleSpec } from "../../crd/pgrole";
+import { parsePgRoleSpec, rotationPeriodMs } from "../../crd/pgrole";
 import {
   credentialKeys,
   credentialsSecret,
@@ -119,7 +119,8 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
       },
       appliedSql: sql,
     });
-    return { outcome: { kind: "done" }, reason: "Reconciled" };
+    const again = untilRotation(credentials);
+    return { outcome: again === undefined ? { kind: "done" } : { kind: "requeueAfter", ms: again }, reason: "Reconciled" };
   } catch (err) {
     const { current } = latest;
     if (err instanceof KubeApiError) return finishRefused(deps, current, err, keptRecord(current));
@@ -159,7 +160,10 @@ async function deliverCredentials(
   // A Kerberos role has no password: its Secret holds where and as whom to connect, and nothing is rotated.
   const withPassword = core.role.usesPassword(spec);
   let plaintext = withPassword ? passwordOf(secret) : undefined;
-  const rotating = withPassword && (!secret || !plaintext || rotationAsked(obj, secret));
+  const period = rotationPeriodMs(parsed.credentials.rotateEvery);
+  // Only a password that is on the role already ages: one still to be set (a failed step) is set first, not replaced.
+  const scheduled = withPassword && secret !== undefined && applied(secret) && rotationDue(previous, period);
+  const rotating = withPassword && (!secret || !plaintext || rotationAsked(obj, secret) || scheduled);
   if (rotating) plaintext = core.generatePassword();
   const { database, databases, secretTemplate: template } = parsed.credentials;
   const keys = credentialKeys(spec.name, plaintext, endpoint, database, { template, databases });
@@ -186,28 +190,45 @@ async function deliverCredentials(
         "SecretUpdated",
         `Secret ${secretName} rewritten, the password kept: ${followed.join(", ")} changed (the server's address or TLS, the database, or secretTemplate)`,
       );
-    if (rotating && previous)
-      await recordEvent(
-        deps,
-        current,
-        "Normal",
-        "Rotated",
-        had
-          ? `new password in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`
-          : `Secret ${secretName} was missing; new password in a new one`,
-      );
+    if (rotating && previous) await recordEvent(deps, current, "Normal", "Rotated", rotatedMessage(obj, had, secretName, parsed));
   }
   const record = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
   if (!withPassword) return { credentials: record };
   const verifier = () => ({ verifier: core.scramVerifier(plaintext as string) });
   // A role dropped out of band comes back with the password its Secret holds: the same credential, as old as it was.
-  if (setAlready) return { credentials: { ...record, ...since(previous) }, passwordIfCreated: verifier };
-  return { credentials: { ...record, passwordSetAt: new Date().toISOString() }, password: verifier() };
+  if (setAlready) return { credentials: { ...record, ...since(previous, period) }, passwordIfCreated: verifier };
+  return { credentials: { ...record, ...since({ passwordSetAt: new Date().toISOString() }, period) }, password: verifier() };
 }
 
-/** The time the role's password was set, as recorded (none for a record from before it was kept). */
-function since(previous: Credentials | undefined): { passwordSetAt?: string } {
-  return previous?.passwordSetAt ? { passwordSetAt: previous.passwordSetAt } : {};
+/** Why the password is new: a Secret gone, the schedule, or the annotation. */
+function rotatedMessage(obj: PgRoleObject, had: SecretObject | undefined, secretName: string, parsed: ParsedRole): string {
+  if (!had) return `Secret ${secretName} was missing; new password in a new one`;
+  if (rotationAsked(obj, had)) return `new password in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`;
+  return `new password in Secret ${secretName} (spec.rotateEvery ${parsed.credentials.rotateEvery})`;
+}
+
+/**
+ * The time the role's password was set, as recorded (none for a record from before it was kept), and with a
+ * schedule when the next rotation is due.
+ */
+function since(
+  previous: Pick<Credentials, "passwordSetAt"> | undefined,
+  period: number | undefined,
+): Pick<Credentials, "passwordSetAt" | "rotationDueAt"> {
+  if (!previous?.passwordSetAt) return {};
+  const due = period === undefined ? {} : { rotationDueAt: new Date(Date.parse(previous.passwordSetAt) + period).toISOString() };
+  return { passwordSetAt: previous.passwordSetAt, ...due };
+}
+
+/** Whether the schedule asks for a new password: the one set is as old as the period (a record without a time: no). */
+function rotationDue(previous: Credentials | undefined, period: number | undefined): boolean {
+  return period !== undefined && previous?.passwordSetAt !== undefined && Date.now() - Date.parse(previous.passwordSetAt) >= period;
+}
+
+/** With a schedule, the reconcile comes back when the next rotation is due (the resync would, later; a timer holds 24 days at most). */
+function untilRotation(credentials: Credentials | undefined): number | undefined {
+  if (!credentials?.rotationDueAt) return undefined;
+  return Math.min(Math.max(Date.parse(credentials.rotationDueAt) - Date.now(), 0) + 1000, 24 * 3600 * 1000);
 }
 
 /** The keys whose values differ between a Secret and the keys wanted, by name only (never a value). */

@@ -253,6 +253,33 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     assert.ok(!readFileSync(pg.logFile, "utf8").includes(keys.password));
   });
 
+  test("2b. rotateEvery: a new password when the one set is as old as the period, with a Rotated event; status says when the next is due", async () => {
+    roles().apply("timed", { name: "timed_app", reclaimPolicy: "delete", rotateEvery: "12s" });
+    await roles().untilReady("timed");
+    const first = roles().get("timed").status.credentials;
+    assert.equal(Date.parse(first.rotationDueAt) - Date.parse(first.passwordSetAt), 12_000);
+    const password = secret("timed-credentials")!.data.password;
+    // Not before it is due, whichever reconcile comes first once it is (the one asked for then, or a resync).
+    const next = await eventually(
+      "the scheduled rotation",
+      () => {
+        const c = roles().get("timed").status.credentials;
+        return c.passwordSetAt !== first.passwordSetAt ? c : undefined;
+      },
+      30_000,
+    );
+    assert.ok(Date.parse(next.passwordSetAt) >= Date.parse(first.rotationDueAt), "not before it was due");
+    const keys = secret("timed-credentials")!.data;
+    assert.notEqual(keys.password, password);
+    assert.equal(await loginWithUri(keys.uri), "timed_app");
+    assert.ok(events("timed").some((e) => e.reason === "Rotated" && /spec.rotateEvery 12s/.test(e.message)));
+    assert.throws(
+      () => roles().apply("timed", { name: "timed_app", rotateEvery: "1s" }),
+      /spec.rotateEvery: use a duration of at least 10s/,
+    );
+    cluster.kubectl(["delete", "pgrole", "timed", "-n", NS, "--wait=true"]);
+  });
+
   test("3. rotation by deleting the Secret: a new Secret, a new password, and the role follows", async () => {
     cluster.kubectl(["delete", "secret", "shop-app-credentials", "-n", NS]);
     const keys = await eventually("a new Secret", async () => {
