@@ -48,6 +48,7 @@ export interface SecretObject {
     namespace: string;
     uid?: string;
     resourceVersion?: string;
+    creationTimestamp?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];

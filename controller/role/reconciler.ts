@@ -147,12 +147,17 @@ async function deliverCredentials(
 ): Promise<Delivered | ReconcileResult> {
   const { spec } = parsed;
   const obj = latest.current;
-  const previous = deps.applied.get(key) ?? obj.status?.credentials;
+  const recorded = deps.applied.get(key) ?? obj.status?.credentials;
   const secretName = secretNameOf(obj, parsed.credentials.secretName);
   if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
   let secret = await deps.secrets.get(obj.metadata.namespace, secretName).catch((err: unknown) => forbidden(err));
   if (secret === "forbidden") return secretsNotAllowed(deps, obj);
   if (secret && !ownedBy(secret, obj)) return secretNotOwned(deps, obj, secretName);
+  // A record from before the time was kept: the password is at most as old as its Secret.
+  const previous =
+    recorded && !recorded.passwordSetAt && secret?.metadata.creationTimestamp
+      ? { ...recorded, passwordSetAt: secret.metadata.creationTimestamp }
+      : recorded;
 
   const applied = (s: SecretObject) =>
     previous?.secretName === secretName && previous.uid === s.metadata.uid && previous.resourceVersion === s.metadata.resourceVersion;
@@ -188,7 +193,7 @@ async function deliverCredentials(
         current,
         "Normal",
         "SecretUpdated",
-        `Secret ${secretName} rewritten, the password kept: ${followed.join(", ")} changed (the server's address or TLS, the database, or secretTemplate)`,
+        `Secret ${secretName} rewritten, the password kept: ${followed.join(", ")} changed (the server's address, TLS or pooler, the databases, or secretTemplate)`,
       );
     if (rotating && previous) await recordEvent(deps, current, "Normal", "Rotated", rotatedMessage(obj, had, secretName, parsed));
   }
@@ -208,8 +213,7 @@ function rotatedMessage(obj: PgRoleObject, had: SecretObject | undefined, secret
 }
 
 /**
- * The time the role's password was set, as recorded (none for a record from before it was kept), and with a
- * schedule when the next rotation is due.
+ * The time the role's password was set, as recorded, and with a schedule when the next rotation is due.
  */
 function since(
   previous: Pick<Credentials, "passwordSetAt"> | undefined,
