@@ -100,6 +100,8 @@ export interface Pooler {
   readonly port: number;
 }
 
+const optionalPooler = (pooler: Pooler | undefined) => (pooler ? { pooler } : {});
+
 /** A pooler's {host, port?} (port 6432 by default), checked; failures name `key`. */
 export function readPooler(fail: (key: string, message: string) => never, key: string, value: unknown): Pooler | undefined {
   if (value === undefined) return undefined;
@@ -380,7 +382,7 @@ export function readSettings(config: ConfigReader): Settings {
     roles,
     rolePasswords,
     roleNamespaces,
-    ...(r.config.getObject("pooler") === undefined ? {} : { pooler: readPooler(r.fail, "pooler", r.config.getObject("pooler")) }),
+    ...optionalPooler(readPooler(r.fail, "pooler", r.config.getObject("pooler"))),
   };
 }
 
@@ -454,7 +456,7 @@ function readServer(
     ...(maxConnections ? { maxConnections } : {}),
     ...(allowed === undefined ? {} : { allowedNamespaces: everywhere ? "*" : [...new Set(allowed as string[])] }),
     ...(kerberos ? { kerberos } : {}),
-    ...(entry.pooler === undefined ? {} : { pooler: readPooler(fail, `${key}.pooler`, entry.pooler) }),
+    ...optionalPooler(readPooler(fail, `${key}.pooler`, entry.pooler)),
   };
 }
 

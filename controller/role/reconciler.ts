@@ -226,7 +226,8 @@ function since(
 
 /** Whether the schedule asks for a new password: the one set is as old as the period (a record without a time: no). */
 function rotationDue(previous: Credentials | undefined, period: number | undefined): boolean {
-  return period !== undefined && previous?.passwordSetAt !== undefined && Date.now() - Date.parse(previous.passwordSetAt) >= period;
+  const due = since(previous, period).rotationDueAt;
+  return due !== undefined && Date.parse(due) <= Date.now();
 }
 
 /** With a schedule, the reconcile comes back when the next rotation is due (the resync would, later; a timer holds 24 days at most). */

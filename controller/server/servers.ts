@@ -299,30 +299,22 @@ export class ServerRegistry {
     return identity;
   }
 
-  /** The entry's connection for these settings: the same pool while nothing changed, a new one when anything did. */
+  /**
+   * The entry's connection for these settings: the same pool while nothing changed, a new one when anything did. Its
+   * endpoint (where apps connect) follows the spec either way: a pooler declared is not a reason for a new pool.
+   */
   private connectionFor(entry: ServerEntry, spec: ResolvedServerSpec, settings: core.ConnectionSettings): ServerConnection {
     const fingerprint = createHash("sha256")
-      // The pooler is not how the controller connects, but it is where apps do: a new one is a new endpoint.
-      .update(JSON.stringify([settings, settings.password ?? null, settings.sslrootcert ?? null, spec.maxConnections, spec.pooler ?? null]))
+      .update(JSON.stringify([settings, settings.password ?? null, settings.sslrootcert ?? null, spec.maxConnections]))
       .digest("hex");
+    const endpoint = endpointOf(spec, settings);
     if (entry.connection?.fingerprint !== fingerprint) {
       const old = entry.connection;
-      entry.connection = {
-        settings: core.withPool(settings, spec.maxConnections),
-        endpoint: {
-          host: spec.host,
-          port: spec.port,
-          maintenanceDatabase: spec.maintenanceDatabase,
-          sslmode: spec.sslMode,
-          ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
-          ...(spec.kerberos?.gssEncMode ? { gssencmode: spec.kerberos.gssEncMode } : {}),
-          ...(spec.kerberos?.krbSrvName ? { krbsrvname: spec.kerberos.krbSrvName } : {}),
-          ...(spec.pooler ? { pooler: { host: spec.pooler.host, port: spec.pooler.port ?? DEFAULT_POOLER_PORT } } : {}),
-        },
-        fingerprint,
-      };
+      entry.connection = { settings: core.withPool(settings, spec.maxConnections), endpoint, fingerprint };
       // Connections checked out finish their work; the pool closes each as it comes back.
       void old?.settings.pool?.end().catch(() => undefined);
+    } else if (JSON.stringify(entry.connection.endpoint) !== JSON.stringify(endpoint)) {
+      entry.connection = { ...entry.connection, endpoint };
     }
     return entry.connection;
   }
@@ -479,4 +471,18 @@ function failedCheck(
 
 function decoded(base64: string | undefined): string | undefined {
   return base64 === undefined ? undefined : Buffer.from(base64, "base64").toString("utf8");
+}
+
+/** Where apps reach a PgServer and how (the credentials Secrets' keys): its address, TLS and Kerberos, and its pooler. */
+function endpointOf(spec: ResolvedServerSpec, settings: core.ConnectionSettings): Endpoint {
+  return {
+    host: spec.host,
+    port: spec.port,
+    maintenanceDatabase: spec.maintenanceDatabase,
+    sslmode: spec.sslMode,
+    ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
+    ...(spec.kerberos?.gssEncMode ? { gssencmode: spec.kerberos.gssEncMode } : {}),
+    ...(spec.kerberos?.krbSrvName ? { krbsrvname: spec.kerberos.krbSrvName } : {}),
+    ...(spec.pooler ? { pooler: { host: spec.pooler.host, port: spec.pooler.port ?? DEFAULT_POOLER_PORT } } : {}),
+  };
 }

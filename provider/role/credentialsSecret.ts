@@ -61,6 +61,8 @@ export function endpointOf(t: SecretTarget | undefined, settings: core.Connectio
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
+
 /** The credentialsSecret input, checked; failures name the field and the fix. */
 export function parseTarget(news: Record<string, unknown>): { target?: SecretTarget; failures: pulumi.dynamic.CheckFailure[] } {
   const value = news.credentialsSecret;
@@ -79,12 +81,11 @@ export function parseTarget(news: Record<string, unknown>): { target?: SecretTar
     return fail("credentialsSecret.namespace", `${JSON.stringify(t.namespace)} is not a namespace name`);
   if (t.host !== undefined && (typeof t.host !== "string" || t.host === ""))
     return fail("credentialsSecret.host", "expected the host name apps reach Postgres by");
-  if (t.port !== undefined && (!Number.isInteger(t.port) || (t.port as number) < 1 || (t.port as number) > 65535))
-    return fail("credentialsSecret.port", `${JSON.stringify(t.port)} is not a TCP port`);
+  if (t.port !== undefined && !isPort(t.port)) return fail("credentialsSecret.port", `${JSON.stringify(t.port)} is not a TCP port`);
   const pooler = t.pooler as Record<string, unknown> | undefined;
   if (pooler !== undefined && (typeof pooler !== "object" || typeof pooler.host !== "string" || pooler.host === ""))
     return fail("credentialsSecret.pooler", 'expected {host: "<the pooler\'s host name>", port: 6432}');
-  if (pooler?.port !== undefined && (!Number.isInteger(pooler.port) || (pooler.port as number) < 1 || (pooler.port as number) > 65535))
+  if (pooler?.port !== undefined && !isPort(pooler.port))
     return fail("credentialsSecret.pooler.port", `${JSON.stringify(pooler.port)} is not a TCP port`);
   if (typeof news.password === "string")
     return fail(

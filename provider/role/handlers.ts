@@ -169,7 +169,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
 
 /**
  * Whether the keys apps read were edited without the Secret moving: the template (its keys' order aside), or the
- * databases they point at. They are written again, the password kept.
+ * databases and pooler they point at. They are written again, the password kept.
  */
 function keysEdited(olds: Props, news: Props): boolean {
   const canonical = (t: Record<string, string> | undefined) => JSON.stringify(Object.entries(t ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));

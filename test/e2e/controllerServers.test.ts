@@ -190,19 +190,22 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
         await client.end();
       }
     };
+    /** The Secret's keys once its port is this one. */
+    const pointingAt = (port: number, what: string, timeoutMs: number) =>
+      eventually(
+        what,
+        () => {
+          const k = keys();
+          return k.port === String(port) ? k : undefined;
+        },
+        timeoutMs,
+      );
     const declare = (value: object | null) =>
       cluster.kubectl(["patch", "pgserver", "alpha", "--type", "merge", "-p", JSON.stringify({ spec: { pooler: value } })]);
     const password = keys().password;
     declare({ host: pooler.host, port: pooler.port });
     try {
-      const pooled = await eventually(
-        "the Secret to point at the pooler",
-        () => {
-          const k = keys();
-          return k.port === String(pooler.port) ? k : undefined;
-        },
-        5_000,
-      );
+      const pooled = await pointingAt(pooler.port, "the Secret to point at the pooler", 5_000);
       assert.equal(pooled.password, password);
       assert.equal(pooled.host, pooler.host);
       assert.match(pooled.uri, new RegExp(`@${pooler.host.replace(/\./g, "\\.")}:${pooler.port}/postgres`));
@@ -213,14 +216,7 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
       declare(null);
       pooler.stop();
     }
-    const back = await eventually(
-      "the Secret back at the server",
-      () => {
-        const k = keys();
-        return k.port === String(alpha.port) ? k : undefined;
-      },
-      15_000,
-    );
+    const back = await pointingAt(alpha.port, "the Secret back at the server", 15_000);
     assert.ok(!Object.keys(back).some((k) => k.startsWith("direct-")), "no direct-* keys without a pooler");
     assert.equal(back.password, password);
     cluster.kubectl(["delete", "pgrole", "pooled-app", "-n", NS, "--wait=true"]);

@@ -2,11 +2,11 @@
 // (KRB5_CONFIG, KRB5_KDC_PROFILE: the machine's are never read), principals and keytabs made with kadmin.local; the
 // KDC is stopped and its directory removed on stop() or process exit.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitForPort } from "./postgres";
-import { tie, untie } from "./leash";
+import { stopWithDir } from "./leash";
 
 export interface TestRealm {
   readonly realm: string;
@@ -95,7 +95,7 @@ export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestR
   // libfaketime preloaded into the KDC itself (not through the faketime wrapper, which would be the process killed).
   const skewed = realmOptions.clockOffset ? { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: realmOptions.clockOffset } : {};
   const kdc = spawn("krb5kdc", ["-n"], { env: { ...env, ...skewed }, stdio: "ignore" });
-  tie(kdc.pid, "SIGKILL");
+  const stop = stopWithDir(kdc, dir);
   await waitForPort(address, port);
 
   let keytabs = 0;
@@ -105,15 +105,6 @@ export async function startRealm(realmOptions: RealmOptions = {}): Promise<TestR
     chmodSync(file, 0o644);
     return file;
   };
-  let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    kdc.kill("SIGKILL");
-    untie(kdc.pid);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once("exit", stop);
   return {
     realm: TEST_REALM,
     dir,

@@ -4,6 +4,7 @@
 // process, that holds the read end of a pipe from it: the pipe closes however the harness ends, and the leash then
 // signals every process tied to it, and exits.
 import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 
 let leash: ChildProcess | undefined;
 
@@ -24,6 +25,24 @@ export function tie(pid: number | undefined, signal: NodeJS.Signals = "SIGKILL")
 /** Unties `pid` (it was stopped, and its number may be reused). */
 export function untie(pid: number | undefined): void {
   if (pid !== undefined && leash) leash.stdin!.write(`untie ${pid}\n`);
+}
+
+/**
+ * A daemon of a test's and its directory, gone together: the returned stop() kills it and removes the directory,
+ * once, and so does this process's exit; the leash covers a harder end.
+ */
+export function stopWithDir(child: ChildProcess, dir: string): () => void {
+  tie(child.pid, "SIGKILL");
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    child.kill("SIGKILL");
+    untie(child.pid);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once("exit", stop);
+  return stop;
 }
 
 function runLeash(): void {

@@ -2,10 +2,10 @@
 // authenticate with scram-sha-256, their verifiers looked up in the server with auth_query (as the bootstrap
 // superuser, who may read pg_shadow), every database passed through. Stopped and removed on stop() or exit.
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { tie, untie } from "./leash";
+import { stopWithDir } from "./leash";
 import { freePort, type TestPostgres, waitForPort } from "./postgres";
 
 export interface TestPooler {
@@ -46,18 +46,8 @@ export async function startPgBouncer(pg: TestPostgres): Promise<TestPooler> {
   const [cmd, ...args] = asRoot
     ? ["runuser", "-u", "postgres", "--", PGBOUNCER, join(dir, "pgbouncer.ini")]
     : [PGBOUNCER, join(dir, "pgbouncer.ini")];
-  const child = spawn(cmd, args, { stdio: "ignore" });
-  tie(child.pid, "SIGKILL");
+  const stop = stopWithDir(spawn(cmd, args, { stdio: "ignore" }), dir);
   await waitForPort(pg.host, port, "PgBouncer");
-  let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    child.kill("SIGKILL");
-    untie(child.pid);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once("exit", stop);
   return { host: pg.host, port, stop };
 }
 
