@@ -9,3 +9,4 @@ export * from "./observe";
 export * from "./plan";
 export * from "./apply";
 export * from "./secretTemplate";
+export * from "./members";
