@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PgRoleSpecSchema, REFUSED_ATTRIBUTES } from "../core/role";
-import { CREDENTIALS_FIELDS, parsePgRoleSpec, pgRoleCrd, rotationPeriodMs } from "./pgrole";
+import { CREDENTIALS_FIELDS, parsePgRoleSpec, pgRoleCrd, durationMs } from "./pgrole";
 import { SERVER_FIELD } from "./server";
 
 type S = Record<string, any>;
@@ -65,10 +65,10 @@ test("databases: each a Secret key prefix, once, and not spec.database again; a 
 });
 
 test("rotateEvery: a duration of whole h, m and s, at least 10s, refused naming the field otherwise", () => {
-  assert.equal(rotationPeriodMs("720h"), 720 * 3600_000);
-  assert.equal(rotationPeriodMs("1h30m"), 5400_000);
-  assert.equal(rotationPeriodMs("90s"), 90_000);
-  assert.equal(rotationPeriodMs(undefined), undefined);
+  assert.equal(durationMs("720h"), 720 * 3600_000);
+  assert.equal(durationMs("1h30m"), 5400_000);
+  assert.equal(durationMs("90s"), 90_000);
+  assert.equal(durationMs(undefined), undefined);
   assert.ok(parsePgRoleSpec({ name: "app", rotateEvery: "720h" }).ok);
   for (const bad of ["5s", "", "1d", "1.5h", "h"]) {
     const parsed = parsePgRoleSpec({ name: "app", rotateEvery: bad });
@@ -76,4 +76,34 @@ test("rotateEvery: a duration of whole h, m and s, at least 10s, refused naming 
     assert.equal(parsed.failures[0].field, "rotateEvery", bad);
   }
   assert.match(JSON.stringify(crdSpec()["x-kubernetes-validations"]), /duration\(self.rotateEvery\) >= duration\('10s'\)/);
+});
+
+test("twoCredentials: a password role that logs in, a name with room for _a and _b, keepPrevious at least 10s", () => {
+  const ok = parsePgRoleSpec({ name: "app", twoCredentials: { keepPrevious: "30m" } });
+  assert.ok(ok.ok);
+  assert.deepEqual(ok.credentials.twoCredentials, { keepPrevious: "30m" });
+  assert.ok(parsePgRoleSpec({ name: "app", twoCredentials: {} }).ok);
+  const cases: [object, string, RegExp][] = [
+    [{ name: "app", login: false, twoCredentials: {} }, "twoCredentials", /does not log in/],
+    [{ name: "app", authentication: "kerberos", twoCredentials: {} }, "twoCredentials", /Kerberos role has no password/],
+    [{ name: "x".repeat(62), twoCredentials: {} }, "name", /at most 61 bytes/],
+    [{ name: "app", twoCredentials: { keepPrevious: "5s" } }, "twoCredentials.keepPrevious", /shorter than 10s/],
+  ];
+  for (const [input, field, message] of cases) {
+    const parsed = parsePgRoleSpec(input as Record<string, unknown>);
+    assert.ok(!parsed.ok, JSON.stringify(input));
+    assert.equal(parsed.failures[0].field, field);
+    assert.match(parsed.failures[0].message, message);
+  }
+  const bad = parsePgRoleSpec({ name: "app", twoCredentials: { keepPrevious: "1d", extra: true } });
+  assert.ok(!bad.ok);
+  assert.match(JSON.stringify(bad.failures), /twoCredentials/);
+  const rules = JSON.stringify(crdSpec()["x-kubernetes-validations"]);
+  assert.match(rules, /duration\(self.twoCredentials.keepPrevious\) >= duration\('10s'\)/);
+  assert.match(rules, /size\(self.name\) <= 61/);
+  assert.equal(
+    crdSpec().properties.twoCredentials.additionalProperties,
+    undefined,
+    "structural: unknown keys pruned or refused by the schema",
+  );
 });

@@ -18,6 +18,8 @@ import {
   STANDARD_KEYS,
   templateFailures,
   usesPassword,
+  MAX_OWNER_NAME_BYTES,
+  memberNameFailures,
 } from "../core/role";
 import { SERVER_FIELD, SERVER_IMMUTABLE_RULE, splitServer } from "./server";
 import { celList, customResourceDefinition, GROUP, type Schema, toStructural } from "./structural";
@@ -45,10 +47,13 @@ const DURATION_PATTERN = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
 /** Shorter would rotate faster than the role's Secret reaches the pods that read it. */
 const MIN_ROTATION_SECONDS = 10;
 
-/** spec.rotateEvery in milliseconds (undefined: no schedule). The pattern is checked by the schema. */
-export function rotationPeriodMs(rotateEvery: string | undefined): number | undefined {
-  if (!rotateEvery) return undefined;
-  const [, h = "0", m = "0", s = "0"] = /^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$/.exec(rotateEvery) ?? [];
+/** What a previous credential is kept for when spec.twoCredentials.keepPrevious says nothing (or it was removed). */
+export const DEFAULT_KEEP_PREVIOUS = "1h";
+
+/** A duration of the spec (rotateEvery, keepPrevious) in milliseconds (undefined when unset). The pattern is checked by the schema. */
+export function durationMs(duration: string | undefined): number | undefined {
+  if (!duration) return undefined;
+  const [, h = "0", m = "0", s = "0"] = /^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$/.exec(duration) ?? [];
   return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1000;
 }
 
@@ -77,6 +82,24 @@ export const CREDENTIALS_FIELDS = {
     }),
   ),
   secretTemplate: Type.Optional(SecretTemplateSchema),
+  twoCredentials: Type.Optional(
+    Type.Object(
+      {
+        keepPrevious: Type.Optional(
+          Type.String({
+            pattern: DURATION_PATTERN,
+            maxLength: 32,
+            description: `How long the member apps were pointed at before a rotation keeps logging in (default ${DEFAULT_KEEP_PREVIOUS}, at least ${MIN_ROTATION_SECONDS}s): longer than apps take to read the Secret again (a mounted Secret volume follows within a minute or two; an app that reads it at start needs a restart) and than their connections live. Then it is made NOLOGIN; its open sessions are not ended. A rotation asked before it ends waits for it.`,
+          }),
+        ),
+      },
+      {
+        additionalProperties: false,
+        description:
+          "Two-credential rotation: the role becomes the NOLOGIN owner of everything it owns and is granted, and two login members, <name>_a and <name>_b (INHERIT, with role set to it, so what they create is its own), take turns: a rotation sets a new password on the idle one and points the Secret at it, while the other keeps working for keepPrevious. Removing it switches back to the role logging in itself, the same way. The members are dropped with the role (reclaimPolicy delete).",
+      },
+    ),
+  ),
 };
 export const CredentialsSchema = Type.Object(CREDENTIALS_FIELDS, { additionalProperties: false });
 export type CredentialsSpec = Static<typeof CredentialsSchema>;
@@ -90,9 +113,9 @@ export function parsePgRoleSpec(
   objectName?: string,
 ): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec; server: string } | { ok: false; failures: FieldFailure[] } {
   const { server, rest, failures: serverFailures } = splitServer(input);
-  const { secretName, database, databases, secretTemplate, rotateEvery, ...fields } = rest;
+  const { secretName, database, databases, secretTemplate, rotateEvery, twoCredentials, ...fields } = rest;
   const credentials = Object.fromEntries(
-    Object.entries({ secretName, database, databases, secretTemplate, rotateEvery }).filter(([, v]) => v !== undefined),
+    Object.entries({ secretName, database, databases, secretTemplate, rotateEvery, twoCredentials }).filter(([, v]) => v !== undefined),
   );
   const parsed = parseRoleSpec(fields);
   const failures = [
@@ -100,16 +123,8 @@ export function parsePgRoleSpec(
     ...schemaFailures(CredentialsSchema, credentials, () => undefined),
     ...serverFailures,
     ...derivedNameFailures(objectName, parsed.ok && parsed.spec.login, credentials.secretName),
-    ...(typeof rotateEvery === "string" &&
-    new RegExp(DURATION_PATTERN).test(rotateEvery) &&
-    (rotationPeriodMs(rotateEvery) ?? 0) < MIN_ROTATION_SECONDS * 1000
-      ? [
-          {
-            field: "rotateEvery",
-            message: `"${rotateEvery}" is shorter than ${MIN_ROTATION_SECONDS}s (or empty); use a duration such as 720h`,
-          },
-        ]
-      : []),
+    ...shortDurationFailures("rotateEvery", rotateEvery),
+    ...(parsed.ok && twoCredentials !== undefined ? twoCredentialsFailures(parsed.spec, twoCredentials) : []),
     // The schema checks each name and that none is twice; not that the list leaves out spec.database.
     ...(Array.isArray(databases) && databases.includes(database)
       ? [{ field: "databases", message: `"${database}" is spec.database already (it has the plain keys): name each database once` }]
@@ -124,6 +139,28 @@ export function parsePgRoleSpec(
   ];
   if (!parsed.ok || failures.length > 0) return { ok: false, failures };
   return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec, server };
+}
+
+/** A duration the schema's pattern accepts that is shorter than the least a rotation's timing allows. */
+function shortDurationFailures(field: string, duration: unknown): FieldFailure[] {
+  if (typeof duration !== "string" || !new RegExp(DURATION_PATTERN).test(duration)) return [];
+  if ((durationMs(duration) ?? 0) >= MIN_ROTATION_SECONDS * 1000) return [];
+  return [{ field, message: `"${duration}" is shorter than ${MIN_ROTATION_SECONDS}s (or empty); use a duration such as 720h` }];
+}
+
+/** Two-credential rotation needs a password role that logs in, with a name that leaves room for its members'. */
+function twoCredentialsFailures(spec: PgRoleSpec, twoCredentials: unknown): FieldFailure[] {
+  const keep = (twoCredentials as { keepPrevious?: unknown } | null)?.keepPrevious;
+  const refusal = !spec.login
+    ? "a role that does not log in has no credentials to rotate; remove twoCredentials, or login: false"
+    : !usesPassword(spec)
+      ? "a Kerberos role has no password to rotate; remove twoCredentials, or authentication: kerberos"
+      : undefined;
+  return [
+    ...(refusal ? [{ field: "twoCredentials", message: refusal }] : []),
+    ...memberNameFailures("name", spec.name),
+    ...shortDurationFailures("twoCredentials.keepPrevious", keep),
+  ];
 }
 
 /**
@@ -180,6 +217,19 @@ const rules = [
   {
     rule: `!has(self.rotateEvery) || (self.rotateEvery != '' && duration(self.rotateEvery) >= duration('${MIN_ROTATION_SECONDS}s'))`,
     message: `spec.rotateEvery: use a duration of at least ${MIN_ROTATION_SECONDS}s, such as 720h`,
+  },
+  {
+    rule: `!has(self.twoCredentials) || !has(self.twoCredentials.keepPrevious) || (self.twoCredentials.keepPrevious != '' && duration(self.twoCredentials.keepPrevious) >= duration('${MIN_ROTATION_SECONDS}s'))`,
+    message: `spec.twoCredentials.keepPrevious: use a duration of at least ${MIN_ROTATION_SECONDS}s, such as 1h`,
+  },
+  {
+    rule: "!has(self.twoCredentials) || (self.login && (!has(self.authentication) || self.authentication == 'password'))",
+    message:
+      "spec.twoCredentials: only a role that logs in with a password has credentials to rotate; remove twoCredentials, login: false or authentication: kerberos",
+  },
+  {
+    rule: `!has(self.twoCredentials) || size(self.name) <= ${MAX_OWNER_NAME_BYTES}`,
+    message: `spec.name: with twoCredentials the role's members are <name>_a and <name>_b, so the name may have at most ${MAX_OWNER_NAME_BYTES} characters`,
   },
   {
     rule: "!has(self.databases) || !has(self.database) || !(self.database in self.databases)",

@@ -95,6 +95,22 @@ export const RoleStatusFields = Type.Object({
         rotationDueAt: Type.Optional(
           Type.String({ description: "With spec.rotateEvery: when the next scheduled rotation is due (RFC 3339)." }),
         ),
+        username: Type.Optional(
+          Type.String({
+            description:
+              "The role the Secret names: with spec.twoCredentials the member apps are pointed at (<name>_a or <name>_b), else the role itself.",
+          }),
+        ),
+        previousUsername: Type.Optional(
+          Type.String({
+            description: "The role the Secret named before the last rotation that changed it, which logs in until previousUntil.",
+          }),
+        ),
+        previousUntil: Type.Optional(
+          Type.String({
+            description: "When previousUsername stops logging in (RFC 3339): it is made NOLOGIN then; in the past once it has.",
+          }),
+        ),
       },
       {
         description:

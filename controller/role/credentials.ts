@@ -189,14 +189,19 @@ export function secretData(keys: Record<string, string>): Record<string, string>
   return Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
 }
 
-/** The whole Secret for `obj`: its keys base64-encoded, owned by the object, marked with the rotation it answers. */
+/**
+ * The whole Secret for `obj`: its keys base64-encoded, owned by the object, marked with the rotation it answers and
+ * `annotations` (./turns: the previous credential).
+ */
 export function credentialsSecret(
   obj: CustomObject,
   name: string,
   keys: Record<string, string>,
   rotatedFor: string | undefined,
   resourceVersion?: string,
+  annotations: Record<string, string> = {},
 ): SecretObject {
+  const marks = { ...annotations, ...(rotatedFor === undefined ? {} : { [ROTATED_FOR_ANNOTATION]: rotatedFor }) };
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -205,7 +210,7 @@ export function credentialsSecret(
       namespace: obj.metadata.namespace,
       ...(resourceVersion ? { resourceVersion } : {}),
       labels: { ...MANAGED_BY_LABEL },
-      ...(rotatedFor === undefined ? {} : { annotations: { [ROTATED_FOR_ANNOTATION]: rotatedFor } }),
+      ...(Object.keys(marks).length ? { annotations: marks } : {}),
       // Deleting the PgRole deletes its Secret (the garbage collector); a Secret without this is never written.
       ownerReferences: [{ apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid, controller: true }],
     },

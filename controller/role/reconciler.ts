@@ -3,7 +3,8 @@
 // set on the role, so a failure between the two is finished by the next reconcile (the role is set to whatever
 // password the Secret holds) and never leaves a role with a password nobody can read.
 import * as core from "../../core";
-import { parsePgRoleSpec, rotationPeriodMs } from "../../crd/pgrole";
+import { DEFAULT_KEEP_PREVIOUS, durationMs, parsePgRoleSpec } from "../../crd/pgrole";
+import { chooseTurns, namesTheRightRole, previousAnnotations, usernameOf } from "./turns";
 import {
   credentialKeys,
   credentialsSecret,
@@ -55,6 +56,10 @@ interface Latest {
 /** What the credentials step gives the converge: the Secret's record, and the password to set (or to set if created). */
 interface Delivered {
   readonly credentials: Credentials;
+  /** With members (two-credential rotation): who logs in. */
+  readonly turns?: core.role.Turns;
+  /** A rotation asked that waits for the previous credential's grace period to end. */
+  readonly waitsUntil?: string;
   readonly password?: core.role.RolePasswordChange;
   readonly passwordIfCreated?: () => core.role.RolePasswordChange;
 }
@@ -89,28 +94,20 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
     const { settings, endpoint } = await deps.servers.resolve(parsed.server, obj.metadata.namespace);
     // The credentials: a role that cannot log in has none; one that can gets its password from its Secret.
     let delivered: Delivered | undefined;
+    const onStep = (_s: core.role.RoleStep, shown: string) => void sql.push(shown);
     if (spec.login) {
-      const step = await deliverCredentials(key, deps, latest, parsed, settings, endpoint);
+      const step = await deliverCredentials(key, deps, latest, parsed, settings, endpoint, onStep);
       if ("outcome" in step) return step;
       delivered = step;
     }
     if (!hasFinalizer(deps.api.kind, latest.current)) latest.current = await addFinalizer(deps.api, latest.current);
-    const { observed } = await core.role.convergeRole(
-      settings,
-      spec,
-      { ...clusterOwner(obj), previous: keptMemory(obj) },
-      {
-        password: delivered?.password,
-        passwordIfCreated: delivered?.passwordIfCreated,
-        onStep: (_s, shown) => sql.push(shown),
-      },
-    );
+    const observed = await convergeDelivered(settings, parsed, obj, delivered ?? {}, onStep);
     const credentials = delivered?.credentials;
     if (credentials) deps.applied.set(key, credentials);
     await finish(deps, latest.current, {
       ready: true,
       reason: "Reconciled",
-      message: credentials ? `role matches the spec; credentials in Secret ${credentials.secretName}` : "role matches the spec",
+      message: readyMessage(credentials, delivered?.waitsUntil),
       details: {
         role: { oid: observed.oid, login: observed.login, memberOf: [...observed.memberOf] },
         ...(credentials ? { credentials } : {}),
@@ -119,7 +116,7 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
       },
       appliedSql: sql,
     });
-    const again = untilRotation(credentials);
+    const again = untilNextTurn(credentials, delivered?.waitsUntil);
     return { outcome: again === undefined ? { kind: "done" } : { kind: "requeueAfter", ms: again }, reason: "Reconciled" };
   } catch (err) {
     const { current } = latest;
@@ -132,10 +129,24 @@ export async function reconcileRole(key: string, deps: RoleReconcilerDeps): Prom
   }
 }
 
+/** A login role's Secret as read: refused (SecretsNotAllowed, SecretNotOwned) before any SQL, or the Secret (if any). */
+async function readSecret(
+  deps: RoleReconcilerDeps,
+  obj: PgRoleObject,
+  secretName: string,
+): Promise<{ secret: SecretObject | undefined } | ReconcileResult> {
+  if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
+  const secret = await deps.secrets.get(obj.metadata.namespace, secretName).catch((err: unknown) => forbidden(err));
+  if (secret === "forbidden") return secretsNotAllowed(deps, obj);
+  if (secret && !ownedBy(secret, obj)) return secretNotOwned(deps, obj, secretName);
+  return { secret };
+}
+
 /**
- * The credentials Secret of a login role: refused (SecretsNotAllowed, SecretNotOwned) before any SQL; written with
- * a new password when there is none or a rotation was asked, or rewritten for its other keys; and the password the
- * role is to be set to, unless it was set from this very Secret already.
+ * The credentials Secret of a login role: written with a new password when there is none or a rotation was asked,
+ * or rewritten for its other keys; and the password the role is to be set to, unless it was set from this very
+ * Secret already. With members (two-credential rotation), a new password is set on the member before the Secret
+ * points at it: the member nobody uses yet loses nothing if the Secret write fails, and the next reconcile rotates again.
  */
 async function deliverCredentials(
   key: string,
@@ -144,15 +155,15 @@ async function deliverCredentials(
   parsed: ParsedRole,
   settings: core.ConnectionSettings,
   endpoint: Parameters<typeof credentialKeys>[2],
+  onStep: (step: core.role.RoleStep, shown: string) => void,
 ): Promise<Delivered | ReconcileResult> {
   const { spec } = parsed;
   const obj = latest.current;
   const recorded = deps.applied.get(key) ?? obj.status?.credentials;
   const secretName = secretNameOf(obj, parsed.credentials.secretName);
-  if (!secretsAllowed(deps.secretNamespaces, obj.metadata.namespace)) return secretsNotAllowed(deps, obj);
-  let secret = await deps.secrets.get(obj.metadata.namespace, secretName).catch((err: unknown) => forbidden(err));
-  if (secret === "forbidden") return secretsNotAllowed(deps, obj);
-  if (secret && !ownedBy(secret, obj)) return secretNotOwned(deps, obj, secretName);
+  const read = await readSecret(deps, obj, secretName);
+  if ("outcome" in read) return read;
+  let { secret } = read;
   // A record from before the time was kept: the password is at most as old as its Secret.
   const previous =
     recorded && !recorded.passwordSetAt && secret?.metadata.creationTimestamp
@@ -161,55 +172,166 @@ async function deliverCredentials(
 
   const applied = (s: SecretObject) =>
     previous?.secretName === secretName && previous.uid === s.metadata.uid && previous.resourceVersion === s.metadata.resourceVersion;
-  const asked = obj.metadata.annotations?.[ROTATE_ANNOTATION];
   // A Kerberos role has no password: its Secret holds where and as whom to connect, and nothing is rotated.
   const withPassword = core.role.usesPassword(spec);
   let plaintext = withPassword ? passwordOf(secret) : undefined;
-  const period = rotationPeriodMs(parsed.credentials.rotateEvery);
+  const period = durationMs(parsed.credentials.rotateEvery);
   // Only a password that is on the role already ages: one still to be set (a failed step) is set first, not replaced.
-  const scheduled = withPassword && secret !== undefined && applied(secret) && rotationDue(previous, period);
-  const rotating = withPassword && (!secret || !plaintext || rotationAsked(obj, secret) || scheduled);
+  const scheduled = secret !== undefined && applied(secret) && rotationDue(previous, period);
+  const choice = withPassword
+    ? chooseTurns(turnsInput(parsed, secret, previous, scheduled || (secret !== undefined && rotationAsked(obj, secret))))
+    : { rotating: false };
+  const { rotating, turns } = choice;
   if (rotating) plaintext = core.generatePassword();
   const { database, databases, secretTemplate: template } = parsed.credentials;
-  const keys = credentialKeys(spec.name, plaintext, endpoint, database, { template, databases });
+  const keys = credentialKeys(turns?.current ?? spec.name, plaintext, endpoint, database, { template, databases });
   // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
   const setAlready = secret !== undefined && !rotating && applied(secret);
-  if (!secret || !holdsKeys(secret, keys)) {
-    // Before a password is handed out: the role must be ours to set it on (NotOwned otherwise, Secret untouched).
-    const { observed, admin } = await core.role.observeRoleForPlan(settings, spec);
-    core.role.planRole(spec, observed, { ...clusterOwner(obj), admin });
-    // Our finalizer first: a role created after this must not escape a deletion.
-    if (!hasFinalizer(deps.api.kind, latest.current)) latest.current = await addFinalizer(deps.api, latest.current);
-    const current = latest.current;
-    const rotatedFor = rotating ? asked : secret?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
-    const wanted = credentialsSecret(current, secretName, keys, rotatedFor, secret?.metadata.resourceVersion);
-    const had = secret;
-    secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
-    // Not a new password: the keys that follow the spec or the server (its address, TLS, a template), named.
-    const followed = had && !rotating ? changedKeys(had, keys) : [];
-    if (followed.length > 0)
-      await recordEvent(
-        deps,
-        current,
-        "Normal",
-        "SecretUpdated",
-        `Secret ${secretName} rewritten, the password kept: ${followed.join(", ")} changed (the server's address, TLS or pooler, the databases, or secretTemplate)`,
-      );
-    if (rotating && previous) await recordEvent(deps, current, "Normal", "Rotated", rotatedMessage(obj, had, secretName, parsed));
-  }
-  const record = { secretName, uid: secret.metadata.uid as string, resourceVersion: secret.metadata.resourceVersion as string };
-  if (!withPassword) return { credentials: record };
   const verifier = () => ({ verifier: core.scramVerifier(plaintext as string) });
+  if (!secret || !holdsKeys(secret, keys)) {
+    const rotatedAgain = rotating && previous !== undefined;
+    secret = await writeSecret(deps, latest, parsed, settings, onStep, {
+      secretName,
+      had: secret,
+      keys,
+      rotating,
+      rotatedAgain,
+      turns,
+      verifier,
+    });
+  }
+  const record = {
+    secretName,
+    uid: secret.metadata.uid as string,
+    resourceVersion: secret.metadata.resourceVersion as string,
+    ...turnsRecord(turns),
+  };
+  const waits = choice.waitsUntil === undefined ? {} : { waitsUntil: choice.waitsUntil };
+  if (!withPassword) return { credentials: record };
   // A role dropped out of band comes back with the password its Secret holds: the same credential, as old as it was.
-  if (setAlready) return { credentials: { ...record, ...since(previous, period) }, passwordIfCreated: verifier };
-  return { credentials: { ...record, ...since({ passwordSetAt: new Date().toISOString() }, period) }, password: verifier() };
+  if (setAlready) return { credentials: { ...record, ...since(previous, period) }, turns, passwordIfCreated: verifier, ...waits };
+  const fresh = { credentials: { ...record, ...since({ passwordSetAt: new Date().toISOString() }, period) }, turns, ...waits };
+  // With members a rotation's password is on the member already; a Secret not applied yet (edited by hand) is set now.
+  return rotating && turns ? { ...fresh, passwordIfCreated: verifier } : { ...fresh, password: verifier() };
 }
 
-/** Why the password is new: a Secret gone, the schedule, or the annotation. */
-function rotatedMessage(obj: PgRoleObject, had: SecretObject | undefined, secretName: string, parsed: ParsedRole): string {
-  if (!had) return `Secret ${secretName} was missing; new password in a new one`;
-  if (rotationAsked(obj, had)) return `new password in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`;
-  return `new password in Secret ${secretName} (spec.rotateEvery ${parsed.credentials.rotateEvery})`;
+/** What writing the Secret carries: its keys, and with a rotation the turns and the new password. */
+interface SecretWrite {
+  readonly secretName: string;
+  readonly had: SecretObject | undefined;
+  readonly keys: Record<string, string>;
+  readonly rotating: boolean;
+  /** A password delivered before was replaced (not a first Secret): a Rotated event. */
+  readonly rotatedAgain: boolean;
+  readonly turns: core.role.Turns | undefined;
+  readonly verifier: () => core.role.RolePasswordChange;
+}
+
+/**
+ * Writes the Secret, the role checked to be ours first (NotOwned otherwise, Secret untouched) and the finalizer
+ * added (a role created after this must not escape a deletion); with members a new password is set on its member
+ * before the Secret names it. Returns the Secret as written.
+ */
+async function writeSecret(
+  deps: RoleReconcilerDeps,
+  latest: Latest,
+  parsed: ParsedRole,
+  settings: core.ConnectionSettings,
+  onStep: (step: core.role.RoleStep, shown: string) => void,
+  write: SecretWrite,
+): Promise<SecretObject> {
+  const { observed, admin } = await core.role.observeRoleForPlan(settings, parsed.spec);
+  core.role.planRole(parsed.spec, observed, { ...clusterOwner(latest.current), admin });
+  if (!hasFinalizer(deps.api.kind, latest.current)) latest.current = await addFinalizer(deps.api, latest.current);
+  const current = latest.current;
+  const { had, rotating, turns } = write;
+  if (rotating && turns) await convergeDelivered(settings, parsed, current, { turns, password: write.verifier() }, onStep);
+  const rotatedFor = rotating ? current.metadata.annotations?.[ROTATE_ANNOTATION] : had?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
+  const marks = previousAnnotations(turns?.previous);
+  const wanted = credentialsSecret(current, write.secretName, write.keys, rotatedFor, had?.metadata.resourceVersion, marks);
+  const secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
+  await recordSecretEvents(deps, current, { ...write, parsed });
+  return secret;
+}
+
+/** What chooseTurns is given for this PgRole and Secret. */
+function turnsInput(
+  parsed: ParsedRole,
+  secret: SecretObject | undefined,
+  recorded: Credentials | undefined,
+  wantsRotation: boolean,
+): Parameters<typeof chooseTurns>[0] {
+  const two = parsed.credentials.twoCredentials;
+  return {
+    owner: parsed.spec.name,
+    twoCredentials: two !== undefined,
+    keepPreviousMs: durationMs(two?.keepPrevious ?? DEFAULT_KEEP_PREVIOUS) as number,
+    secret,
+    ...(recorded?.username ? { recordedUsername: recorded.username } : {}),
+    mustRotate: !secret || !passwordOf(secret),
+    wantsRotation,
+    now: Date.now(),
+  };
+}
+
+/** The turns as status.credentials shows them. */
+function turnsRecord(turns: core.role.Turns | undefined): Pick<Credentials, "username" | "previousUsername" | "previousUntil"> {
+  if (!turns) return {};
+  const { current, previous } = turns;
+  return { username: current, ...(previous ? { previousUsername: previous.name, previousUntil: previous.until } : {}) };
+}
+
+/** The events of a Secret written: the keys that followed the spec or the server, or a new password and why. */
+async function recordSecretEvents(
+  deps: RoleReconcilerDeps,
+  obj: PgRoleObject,
+  what: SecretWrite & { readonly parsed: ParsedRole },
+): Promise<void> {
+  const { had, secretName } = what;
+  // Not a new password: the keys that follow the spec or the server (its address, TLS, a template), named.
+  const followed = had && !what.rotating ? changedKeys(had, what.keys) : [];
+  if (followed.length > 0)
+    await recordEvent(
+      deps,
+      obj,
+      "Normal",
+      "SecretUpdated",
+      `Secret ${secretName} rewritten, the password kept: ${followed.join(", ")} changed (the server's address, TLS or pooler, the databases, or secretTemplate)`,
+    );
+  if (what.rotating && what.rotatedAgain) {
+    const previous = what.turns?.previous;
+    const kept = previous && Date.parse(previous.until) > Date.now() ? `; ${previous.name} logs in until ${previous.until}` : "";
+    const as = what.turns ? ` for ${what.turns.current}` : "";
+    await recordEvent(deps, obj, "Normal", "Rotated", `${rotatedMessage(obj, had, secretName, what.parsed, as)}${kept}`);
+  }
+}
+
+/**
+ * Converges the role to the spec with what the credentials step delivered: with members, the owner and its members
+ * to the turns (core/role/members); without, the role itself. Returns the role (the owner) as observed.
+ */
+async function convergeDelivered(
+  settings: core.ConnectionSettings,
+  parsed: ParsedRole,
+  obj: PgRoleObject,
+  delivered: Partial<Pick<Delivered, "turns" | "password" | "passwordIfCreated">>,
+  onStep: (step: core.role.RoleStep, shown: string) => void,
+): Promise<core.role.ObservedRole> {
+  const ctx = { ...clusterOwner(obj), previous: keptMemory(obj) };
+  const { password, passwordIfCreated, turns } = delivered;
+  if (!turns) return (await core.role.convergeRole(settings, parsed.spec, ctx, { password, passwordIfCreated, onStep })).observed;
+  const createMembers = parsed.credentials.twoCredentials !== undefined;
+  return core.role.convergeTurns(settings, parsed.spec, ctx, turns, { password, passwordIfCreated, createMembers, onStep });
+}
+
+/** Why the password is new: a Secret gone, the annotation, the schedule, or two credentials turned on or off. */
+function rotatedMessage(obj: PgRoleObject, had: SecretObject | undefined, secretName: string, parsed: ParsedRole, as: string): string {
+  if (!had) return `Secret ${secretName} was missing; new password${as} in a new one`;
+  if (rotationAsked(obj, had)) return `new password${as} in Secret ${secretName} (asked by ${ROTATE_ANNOTATION})`;
+  const { rotateEvery, twoCredentials } = parsed.credentials;
+  if (!namesTheRightRole(parsed.spec.name, twoCredentials !== undefined, usernameOf(had)))
+    return `new password${as} in Secret ${secretName} (spec.twoCredentials ${twoCredentials ? "set" : "removed"})`;
+  return `new password${as} in Secret ${secretName} (spec.rotateEvery ${rotateEvery})`;
 }
 
 /**
@@ -230,10 +352,24 @@ function rotationDue(previous: Credentials | undefined, period: number | undefin
   return due !== undefined && Date.parse(due) <= Date.now();
 }
 
-/** With a schedule, the reconcile comes back when the next rotation is due (the resync would, later; a timer holds 24 days at most). */
-function untilRotation(credentials: Credentials | undefined): number | undefined {
-  if (!credentials?.rotationDueAt) return undefined;
-  return Math.min(Math.max(Date.parse(credentials.rotationDueAt) - Date.now(), 0) + 1000, 24 * 3600 * 1000);
+/**
+ * The reconcile comes back when something is due: the next scheduled rotation, the previous credential's end, or a
+ * rotation that waits for it (the resync would, later; a timer holds 24 days at most).
+ */
+function untilNextTurn(credentials: Credentials | undefined, waitsUntil: string | undefined): number | undefined {
+  const now = Date.now();
+  const previousEnds = credentials?.previousUntil && Date.parse(credentials.previousUntil) > now ? credentials.previousUntil : undefined;
+  const times = [credentials?.rotationDueAt, previousEnds, waitsUntil].filter((t): t is string => t !== undefined).map(Date.parse);
+  if (times.length === 0) return undefined;
+  return Math.min(Math.max(Math.min(...times) - now, 0) + 1000, 24 * 3600 * 1000);
+}
+
+/** The Ready message: where the credentials are and as whom, and a rotation that waits. */
+function readyMessage(credentials: Credentials | undefined, waitsUntil: string | undefined): string {
+  if (!credentials) return "role matches the spec";
+  const as = credentials.username ? ` as ${credentials.username}` : "";
+  const waits = waitsUntil ? `; the rotation asked waits until ${credentials.previousUsername} stops logging in at ${waitsUntil}` : "";
+  return `role matches the spec; credentials in Secret ${credentials.secretName}${as}${waits}`;
 }
 
 /** The keys whose values differ between a Secret and the keys wanted, by name only (never a value). */
@@ -303,7 +439,7 @@ async function reconcileDeletion(
     ? async () => {
         const { settings } = await deps.servers.resolve(dropping.server, obj.metadata.namespace);
         // Each step as it completes: a failure later leaves these done, and says so.
-        await core.role.reclaimRole(
+        await core.role.reclaimTurns(
           settings,
           dropping.spec,
           { manager },

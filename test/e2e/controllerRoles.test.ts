@@ -280,6 +280,116 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     cluster.kubectl(["delete", "pgrole", "timed", "-n", NS, "--wait=true"]);
   });
 
+  test("2c. twoCredentials: an app reading its Secret afresh for every connect, each 100 ms, never fails through rotations; the previous member works until keepPrevious, then not; a rotation asked meanwhile waits", async () => {
+    roles().apply("dual", { name: "dual_app", reclaimPolicy: "delete", twoCredentials: { keepPrevious: "15s" } });
+    await roles().untilReady("dual");
+    const first = secret("dual-credentials")!.data;
+    assert.equal(first.username, "dual_app_a");
+    assert.equal(roles().get("dual").status.credentials.username, "dual_app_a");
+    assert.equal(await loginWithUri(first.uri), "dual_app", "the member's sessions act as the role");
+    const seen = new Set<string>();
+    const failures: string[] = [];
+    let connects = 0;
+    let running = true;
+    const app = (async () => {
+      while (running) {
+        const keys = secret("dual-credentials")?.data;
+        try {
+          const [row] = (await query(keys!.uri, "SELECT session_user AS s")) as { s: string }[];
+          seen.add(row.s);
+          connects++;
+        } catch (err) {
+          failures.push(`${keys?.username}: ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 1000));
+    roles().apply("dual", roles().get("dual").spec, { "pgroles.my.local/rotate": "first" });
+    const rotated = await eventually("the Secret on the other member", () => {
+      const c = roles().get("dual").status.credentials;
+      return c?.username === "dual_app_b" && c.previousUsername === "dual_app_a" ? c : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    running = false;
+    await app;
+    assert.deepEqual(failures, [], "no connect failed");
+    assert.deepEqual([...seen].sort(), ["dual_app_a", "dual_app_b"], `${connects} connects, as each member in turn`);
+    assert.equal(Date.parse(rotated.previousUntil) - Date.parse(rotated.passwordSetAt) < 16_000, true, "keepPrevious from the rotation");
+    assert.equal(await loginWithUri(first.uri), "dual_app", "an app still holding the old Secret works in the grace period");
+    assert.ok(events("dual").some((e) => e.reason === "Rotated" && /for dual_app_b .*dual_app_a logs in until/.test(e.message)));
+
+    // Asked again before dual_app_a's grace period ends: the rotation onto it waits, then runs.
+    roles().apply("dual", roles().get("dual").spec, { "pgroles.my.local/rotate": "second" });
+    await eventually("the rotation to wait", () => /waits until/.test(ready(roles().get("dual"))?.message ?? "") || undefined);
+    assert.equal(secret("dual-credentials")!.data.username, "dual_app_b");
+    await eventually(
+      "the old member refused after keepPrevious",
+      async () => (await loginWithUri(first.uri).catch((e: Error) => e.message)).includes("not permitted to log in") || undefined,
+      30_000,
+    );
+    const third = await eventually("the waiting rotation", () => {
+      const keys = secret("dual-credentials")!.data;
+      return keys.username === "dual_app_a" && keys.password !== first.password ? keys : undefined;
+    });
+    assert.equal(await loginWithUri(third.uri), "dual_app");
+    cluster.kubectl(["delete", "pgrole", "dual", "-n", NS, "--wait=true"]);
+    for (const r of ["dual_app", "dual_app_a", "dual_app_b"]) assert.equal(await roleExists(r), false, `${r} dropped`);
+  });
+
+  test("2d. a PgRole with tables in two databases switches to twoCredentials and back: its old login works for keepPrevious, nothing it owns moves", async () => {
+    roles().apply("mover", { name: "mover_app" });
+    await roles().untilReady("mover");
+    const one = secret("mover-credentials")!.data;
+    for (const db of ["mover_one", "mover_two"]) {
+      await pg.query(`CREATE DATABASE ${db}`);
+      await pg.query(`GRANT CREATE ON DATABASE ${db} TO mover_app`);
+      const uri = one.uri.replace(/\/[^/?]+(\?|$)/, `/${db}$1`);
+      await query(uri, "CREATE TABLE items (id int); INSERT INTO items SELECT generate_series(1, 30)");
+    }
+    const owned = async () => {
+      const out: string[] = [];
+      for (const db of ["mover_one", "mover_two"]) {
+        const [row] = await pg.query<{ o: string; n: number }>(
+          "SELECT tableowner AS o, (SELECT count(*)::int FROM items) AS n FROM pg_tables WHERE tablename = 'items'",
+          [],
+          db,
+        );
+        out.push(`${row.o} ${row.n}`);
+      }
+      return out;
+    };
+    roles().apply("mover", { name: "mover_app", twoCredentials: { keepPrevious: "10s" } });
+    const two = await eventually("the Secret on the first member", () => {
+      const keys = secret("mover-credentials")!.data;
+      return keys.username === "mover_app_a" ? keys : undefined;
+    });
+    assert.equal(await loginWithUri(one.uri), "mover_app", "the old login works in the grace period");
+    for (const db of ["mover_one", "mover_two"])
+      await query(two.uri.replace(/\/[^/?]+(\?|$)/, `/${db}$1`), "INSERT INTO items VALUES (31)");
+    await eventually(
+      "the role itself NOLOGIN",
+      async () => (await loginWithUri(one.uri).catch((e: Error) => e.message)).includes("not permitted to log in") || undefined,
+      30_000,
+    );
+    assert.deepEqual(await owned(), ["mover_app 31", "mover_app 31"]);
+
+    roles().apply("mover", { name: "mover_app" });
+    const back = await eventually("the Secret on the role again", () => {
+      const keys = secret("mover-credentials")!.data;
+      return keys.username === "mover_app" ? keys : undefined;
+    });
+    assert.equal(await loginWithUri(back.uri), "mover_app");
+    assert.equal(await loginWithUri(two.uri), "mover_app", "the member works in its grace period");
+    assert.ok(events("mover").some((e) => e.reason === "Rotated" && /spec.twoCredentials removed/.test(e.message)));
+    await eventually(
+      "the member NOLOGIN",
+      async () => (await loginWithUri(two.uri).catch((e: Error) => e.message)).includes("not permitted to log in") || undefined,
+      30_000,
+    );
+    assert.deepEqual(await owned(), ["mover_app 31", "mover_app 31"]);
+  });
+
   test("3. rotation by deleting the Secret: a new Secret, a new password, and the role follows", async () => {
     cluster.kubectl(["delete", "secret", "shop-app-credentials", "-n", NS]);
     const keys = await eventually("a new Secret", async () => {
