@@ -141,6 +141,14 @@ export function parsePgRoleSpec(
   return { ok: true, spec: parsed.spec, credentials: credentials as CredentialsSpec, server };
 }
 
+/** A rotation's duration (rotateEvery, keepPrevious) checked where no schema does (the Pulumi inputs): its form and its least. */
+export function rotationDurationFailures(field: string, duration: unknown): FieldFailure[] {
+  if (duration === undefined) return [];
+  if (typeof duration !== "string" || !new RegExp(DURATION_PATTERN).test(duration))
+    return [{ field, message: `${JSON.stringify(duration)} is not a duration: use whole h, m and s, such as 720h or 1h30m` }];
+  return shortDurationFailures(field, duration);
+}
+
 /** A duration the schema's pattern accepts that is shorter than the least a rotation's timing allows. */
 function shortDurationFailures(field: string, duration: unknown): FieldFailure[] {
   if (typeof duration !== "string" || !new RegExp(DURATION_PATTERN).test(duration)) return [];

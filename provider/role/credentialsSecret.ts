@@ -36,7 +36,7 @@ export interface SecretTarget {
 /** On the Secret: the manager of the role it holds the password of; a Secret without it is never written. */
 export const SECRET_MANAGER_ANNOTATION = "pgroles.my.local/manager";
 /** The inputs of this mode, and the template of the keys apps read, kept out of the role's spec. */
-export const SECRET_INPUTS = ["credentialsSecret", "rotate", "secretTemplate"] as const;
+export const SECRET_INPUTS = ["credentialsSecret", "rotate", "rotateEvery", "secretTemplate"] as const;
 
 /** The secretTemplate input (checked by check: core/role/secretTemplate). */
 export function templateOf(props: Record<string, unknown>): Record<string, string> | undefined {
@@ -115,9 +115,21 @@ export function sameTarget(a: SecretTarget | undefined, b: SecretTarget | undefi
 /** The Secrets API as the user's KUBECONFIG reaches it, the way the controller reads and writes its own. */
 const secrets = () => new SecretApi(new KubeClient(loadKubeTarget(process.env)));
 
+/** On the Secret: when its password was set on the role, so that check (which sees only inputs) knows its age. */
+export const PASSWORD_SET_AT_ANNOTATION = "pgroles.my.local/password-set-at";
+
 /** The Secret's version, or undefined when it is gone. */
 export async function secretVersion(t: SecretTarget): Promise<string | undefined> {
   return (await secrets().get(t.namespace, t.name))?.metadata.resourceVersion;
+}
+
+/** The Secret's version and when its password was set, or undefined when it is gone. */
+export async function secretState(t: SecretTarget): Promise<{ version?: string; passwordSetAt?: string } | undefined> {
+  const secret = await secrets().get(t.namespace, t.name);
+  if (!secret) return undefined;
+  // A Secret written before the time was recorded: its password is at most as old as the Secret.
+  const at = secret.metadata.annotations?.[PASSWORD_SET_AT_ANNOTATION] ?? secret.metadata.creationTimestamp;
+  return { version: secret.metadata.resourceVersion, ...(at ? { passwordSetAt: at } : {}) };
 }
 
 /** The password the Secret holds, or undefined when it is gone or holds none. */
@@ -136,6 +148,7 @@ export async function writeCredentials(
   password: string | undefined,
   manager: string,
   template?: Record<string, string>,
+  passwordSetAt?: string,
 ): Promise<string> {
   const api = secrets();
   const existing = await api.get(t.namespace, t.name);
@@ -156,7 +169,7 @@ export async function writeCredentials(
       namespace: t.namespace,
       ...(existing?.metadata.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
       labels: { ...MANAGED_BY_LABEL },
-      annotations: { [SECRET_MANAGER_ANNOTATION]: manager },
+      annotations: { [SECRET_MANAGER_ANNOTATION]: manager, ...(passwordSetAt ? { [PASSWORD_SET_AT_ANNOTATION]: passwordSetAt } : {}) },
     },
     type: SECRET_TYPE,
     data: secretData(keys),

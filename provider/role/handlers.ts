@@ -27,13 +27,16 @@ import {
   unplanned,
   userInputs,
 } from "../props";
+import { durationMs, rotationDurationFailures } from "../../crd/pgrole";
 import { declareRole } from "./declared";
 import {
   deleteCredentials,
   endpointOf,
   parseTarget,
   SECRET_INPUTS,
+  type SecretTarget,
   sameTarget,
+  secretState,
   secretVersion,
   storedPassword,
   targetOf,
@@ -69,13 +72,37 @@ function managerOf(props: Props): string {
  * credentialsSecret, the Secret moves, the rotate input changes, or the Secret is gone (`secretGone`: check looks;
  * diff and update know from the recorded version, which a refresh clears when the Secret changed).
  */
-function rotates(olds: Props, news: Props, secretGone = (olds.credentialsVersion ?? "") === ""): boolean {
+function rotates(olds: Props, news: Props, secretGone = (olds.credentialsVersion ?? "") === "", passwordSetAt?: string): boolean {
   const target = targetOf(news);
   // Kerberos: no password to rotate; its Secret (no password in it) is written again where it moved or went.
   if (!role.usesPassword(specFields(news) as core.role.PgRoleSpec))
     return target !== undefined && (!sameTarget(targetOf(olds), target) || secretGone);
-  if (target) return !sameTarget(targetOf(olds), target) || olds.rotate !== news.rotate || secretGone;
+  if (target)
+    return !sameTarget(targetOf(olds), target) || olds.rotate !== news.rotate || secretGone || dueSince(news, passwordSetAt) !== undefined;
   return typeof news.password === "string" && news.password !== olds.password;
+}
+
+/**
+ * When the password was set, for rotateEvery: as the state records it, else as the Secret does (what check reads,
+ * as it sees only inputs), so check, diff and update agree on whether a rotation is due.
+ */
+async function passwordSetAtOf(olds: Props, news: Props): Promise<string | undefined> {
+  const target = targetOf(news);
+  if (news.rotateEvery === undefined || !target) return undefined;
+  return recordedSetAt(olds) ?? (await secretState(target))?.passwordSetAt;
+}
+
+/** When the next rotation is due by rotateEvery, from when the password was set; undefined without a schedule or a time. */
+function rotationDueAt(props: Props, passwordSetAt: unknown): string | undefined {
+  const period = durationMs(typeof props.rotateEvery === "string" ? props.rotateEvery : undefined);
+  if (period === undefined || typeof passwordSetAt !== "string") return undefined;
+  return new Date(Date.parse(passwordSetAt) + period).toISOString();
+}
+
+/** The time a scheduled rotation has been due since, if it is due now (Pulumi has no clock: the next up rotates). */
+function dueSince(props: Props, passwordSetAt: unknown): string | undefined {
+  const due = rotationDueAt(props, passwordSetAt);
+  return due !== undefined && Date.parse(due) <= Date.now() ? due : undefined;
 }
 
 /** What the credentials inputs cannot be for this role: a password for a Kerberos role, a template that is wrong. */
@@ -84,13 +111,21 @@ function credentialsFailures(spec: core.role.PgRoleSpec, news: Props): pulumi.dy
     return [
       { property: "password", reason: "password: a Kerberos role has none (its principal logs in); remove password, or authentication" },
     ];
-  return checkFailures(
-    role.templateFailures(templateOf(news), {
+  if (news.rotateEvery !== undefined && targetOf(news) === undefined)
+    return [
+      {
+        property: "rotateEvery",
+        reason: "rotateEvery: the provider generates the new passwords, so it needs credentialsSecret; add it, or remove rotateEvery",
+      },
+    ];
+  return checkFailures([
+    ...rotationDurationFailures("rotateEvery", news.rotateEvery),
+    ...role.templateFailures(templateOf(news), {
       field: "secretTemplate",
       hasPassword: role.usesPassword(spec),
       reserved: [...role.STANDARD_KEYS, ...role.databaseKeys(targetOf(news)?.databases)],
     }),
-  );
+  ]);
 }
 
 /**
@@ -98,7 +133,9 @@ function credentialsFailures(spec: core.role.PgRoleSpec, news: Props): pulumi.dy
  * its identity: renaming is refused here, naming the field.
  */
 export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
-  const r = role.parseRoleSpec(userInputs(news, ["password", "generatedPassword", "credentialsVersion", ...SECRET_INPUTS]));
+  const r = role.parseRoleSpec(
+    userInputs(news, ["password", "generatedPassword", "credentialsVersion", "passwordSetAt", "rotationDueAt", ...SECRET_INPUTS]),
+  );
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const { target, failures } = parseTarget(news);
   const refused = failures.length ? failures : credentialsFailures(r.spec, news);
@@ -124,8 +161,10 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     const { observed, admin } = await role.observeRoleForPlan(settings, r.spec);
     requireAdmin(settings, admin, "roles");
     // (check is given the old inputs, which record no Secret version: it looks at the Secret itself.)
-    const secretGone = target !== undefined && hasOlds && (await secretVersion(target)) === undefined;
-    const password = !observed || rotates(olds ?? {}, news, secretGone) ? PLANNED_VERIFIER : undefined;
+    const secret = target !== undefined && hasOlds ? await secretState(target) : undefined;
+    const secretGone = target !== undefined && hasOlds && secret === undefined;
+    const password = !observed || rotates(olds ?? {}, news, secretGone, secret?.passwordSetAt) ? PLANNED_VERIFIER : undefined;
+    const due = secret ? dueSince(news, secret.passwordSetAt) : undefined;
     const secretWritten = target !== undefined && password !== undefined;
     plannedSql = role
       .planRole(r.spec, observed, { ...owner, admin, previous: appliedOf(hasOlds ? olds : undefined) }, password)
@@ -137,17 +176,7 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       target ? "up creates it again, with the password its Secret has" : "up creates it again, with the password the state has",
     );
     if (gone) plannedSql.unshift(gone);
-    if (target && !secretWritten && keysEdited(olds ?? {}, news))
-      plannedSql.unshift(
-        `${NOTICE}writes the edited keys (secretTemplate, database, databases, pooler) to Secret ${target.namespace}/${target.name}, the password kept`,
-      );
-    // Not SQL, but what up writes first: reviewers see where the password goes.
-    if (secretWritten)
-      plannedSql.unshift(
-        kerberos
-          ? `${NOTICE}writes the connection details (no password: Kerberos) to Secret ${target.namespace}/${target.name}`
-          : `${NOTICE}writes a new generated password to Secret ${target.namespace}/${target.name}, then sets it on the role`,
-      );
+    if (target) plannedSql.unshift(...secretNotices(target, { olds: olds ?? {}, news, secretWritten, kerberos, due }));
   } catch (err) {
     const failed = unplanned(err, news);
     if ("failures" in failed) return failed;
@@ -162,9 +191,25 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       ...(typeof news.password === "string" ? { password: news.password } : {}),
       ...(target ? { credentialsSecret: target } : {}),
       ...(news.rotate !== undefined ? { rotate: news.rotate } : {}),
+      ...(news.rotateEvery !== undefined ? { rotateEvery: news.rotateEvery } : {}),
       ...(templateOf(news) ? { secretTemplate: templateOf(news) } : {}),
     },
   };
+}
+
+/** Not SQL, but what up writes to credentialsSecret first: reviewers see where the password goes, and why it is new. */
+function secretNotices(
+  target: SecretTarget,
+  what: { olds: Props; news: Props; secretWritten: boolean; kerberos: boolean; due: string | undefined },
+): string[] {
+  const where = `Secret ${target.namespace}/${target.name}`;
+  if (!what.secretWritten)
+    return keysEdited(what.olds, what.news)
+      ? [`${NOTICE}writes the edited keys (secretTemplate, database, databases, pooler) to ${where}, the password kept`]
+      : [];
+  if (what.kerberos) return [`${NOTICE}writes the connection details (no password: Kerberos) to ${where}`];
+  const due = what.due ? ` (rotateEvery ${what.news.rotateEvery}: due since ${what.due})` : "";
+  return [`${NOTICE}writes a new generated password to ${where}, then sets it on the role${due}`];
 }
 
 /**
@@ -178,13 +223,14 @@ function keysEdited(olds: Props, news: Props): boolean {
 }
 
 export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
+  const setAt = await passwordSetAtOf(olds, news).catch(rethrow);
   const a = specFields(olds);
   const b = specFields(news);
   const changed = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
   return {
     changes:
       changed.length > 0 ||
-      rotates(olds, news) ||
+      rotates(olds, news, undefined, setAt) ||
       hasPlannedWork(olds, news) ||
       olds.manager !== news.manager ||
       keysEdited(olds, news) ||
@@ -204,10 +250,12 @@ function outputs(
   manager: string,
   observed: core.role.ObservedRole,
   inputs: Props,
-  password: string | { delivered: string } | undefined,
+  password: string | { delivered: string; passwordSetAt?: string } | undefined,
 ): Props {
   const target = targetOf(inputs);
   const template = templateOf(inputs);
+  const setAt = typeof password === "object" ? password.passwordSetAt : undefined;
+  const due = rotationDueAt(inputs, setAt);
   return {
     ...spec,
     ...serverKey(inputs),
@@ -216,9 +264,11 @@ function outputs(
     ...(typeof password === "string"
       ? { password }
       : password
-        ? { credentialsSecret: target, credentialsVersion: password.delivered }
+        ? { credentialsSecret: target, credentialsVersion: password.delivered, ...(setAt ? { passwordSetAt: setAt } : {}) }
         : {}),
+    ...(due ? { rotationDueAt: due } : {}),
     ...(inputs.rotate !== undefined ? { rotate: inputs.rotate } : {}),
+    ...(inputs.rotateEvery !== undefined ? { rotateEvery: inputs.rotateEvery } : {}),
     ...(template ? { secretTemplate: template } : {}),
     // Without credentialsSecret, the template's keys are an output (secret: they may hold the password).
     ...(template && !target
@@ -254,8 +304,9 @@ function credentialsOutput(
  */
 async function deliverNew(settings: core.ConnectionSettings, spec: core.role.PgRoleSpec, inputs: Props, manager: string) {
   const password = role.usesPassword(spec) ? core.generatePassword() : undefined;
-  const version = await writeCredentials(targetOf(inputs)!, settings, spec.name, password, manager, templateOf(inputs));
-  return { password, delivered: { delivered: version } };
+  const passwordSetAt = password === undefined ? undefined : new Date().toISOString();
+  const version = await writeCredentials(targetOf(inputs)!, settings, spec.name, password, manager, templateOf(inputs), passwordSetAt);
+  return { password, delivered: { delivered: version, ...(passwordSetAt ? { passwordSetAt } : {}) } };
 }
 
 export async function create(settings: core.ConnectionSettings, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
@@ -279,6 +330,11 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
   }
 }
 
+/** When the recorded password was set (the state's passwordSetAt), if it was recorded. */
+function recordedSetAt(olds: Props): string | undefined {
+  return typeof olds.passwordSetAt === "string" ? olds.passwordSetAt : undefined;
+}
+
 /** What the state records as applied: the settings a key removed from config resets. Nothing recorded, nothing reset. */
 function appliedOf(olds: Props | undefined): core.role.RoleMemory {
   const config = recordedSettings(olds?.config);
@@ -292,17 +348,18 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
   const { manager } = owner;
   const target = targetOf(news);
   // (Into credentialsSecret from a password of the program's is a rotation too: the Secret moves, see rotates.)
-  const rotation = rotates(olds, news);
   try {
+    const setAt = await passwordSetAtOf(olds, news);
+    const rotation = rotates(olds, news, undefined, setAt);
     const fresh = target && rotation ? await deliverNew(settings, spec, news, manager) : undefined;
     // Without a rotation: the password the apps already have, from the Secret or the state.
-    const kept = async () => (target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? ""));
+    const held = async () => (target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? ""));
     const withPassword = role.usesPassword(spec);
-    const password = withPassword ? (fresh?.password ?? (rotation ? (news.password as string) : await kept())) : undefined;
+    const password = withPassword ? (fresh?.password ?? (rotation ? (news.password as string) : await held())) : undefined;
     // An edited template: the Secret's keys written again, with the password it holds.
     const rewritten =
       target && !fresh && keysEdited(olds, news)
-        ? await writeCredentials(target, settings, spec.name, password, manager, templateOf(news))
+        ? await writeCredentials(target, settings, spec.name, password, manager, templateOf(news), recordedSetAt(olds) ?? setAt)
         : undefined;
     const verifier = password === undefined ? undefined : { verifier: core.scramVerifier(password) };
     const { observed } = await role.convergeRole(
@@ -316,7 +373,10 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
         expected: plannedStatements(news),
       },
     );
-    const delivered = fresh?.delivered ?? (target ? { delivered: rewritten ?? String(olds.credentialsVersion ?? "") } : undefined);
+    const kept = recordedSetAt(olds) ?? setAt;
+    const delivered =
+      fresh?.delivered ??
+      (target ? { delivered: rewritten ?? String(olds.credentialsVersion ?? ""), ...(kept ? { passwordSetAt: kept } : {}) } : undefined);
     return { outs: outputs(settings, spec, manager, observed, news, delivered ?? password) };
   } catch (err) {
     rethrow(err);
@@ -345,6 +405,7 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
     ...(typeof props.password === "string" && props.generatedPassword === false ? { password: props.password } : {}),
     ...(target ? { credentialsSecret: target } : {}),
     ...(props.rotate !== undefined ? { rotate: props.rotate } : {}),
+    ...(props.rotateEvery !== undefined ? { rotateEvery: props.rotateEvery } : {}),
     ...(templateOf(props) ? { secretTemplate: templateOf(props) } : {}),
     ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}),
   };

@@ -27,8 +27,13 @@ export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpec
     /** A pooler in front of the server (PgBouncer, port 6432 by default): the keys point at it, the server under direct-*. */
     pooler?: { host: string; port?: number };
   }>;
-  /** With credentialsSecret: any new value writes a new password to the Secret and sets it on the role. */
+  /** With credentialsSecret: any new value writes a new password to the Secret and sets it on the role (in place). */
   rotate?: pulumi.Input<string>;
+  /**
+   * With credentialsSecret: a rotation period such as 720h (whole h, m, s; at least 10s). Pulumi has no clock of its
+   * own, so the first preview or up after rotationDueAt rotates, and says so; the output tells when that is.
+   */
+  rotateEvery?: pulumi.Input<string>;
   /**
    * More keys in the shape apps read, from {{ placeholders }} (core/role/secretTemplate): written to credentialsSecret,
    * or, without it, the credentials output. Editing it rewrites them, the password kept.
@@ -47,6 +52,10 @@ export class PgRole extends pulumi.dynamic.Resource {
   declare public readonly password: pulumi.Output<string>;
   /** With credentialsSecret: the version of the Secret the role's password was written to. */
   declare public readonly credentialsVersion: pulumi.Output<string | undefined>;
+  /** With credentialsSecret: when the provider last set the Secret's password on the role (RFC 3339): its age. */
+  declare public readonly passwordSetAt: pulumi.Output<string | undefined>;
+  /** With rotateEvery: when the next rotation is due (the first up after it rotates). */
+  declare public readonly rotationDueAt: pulumi.Output<string | undefined>;
   /** With secretTemplate and no credentialsSecret: its keys, for the admin connection's address. Secret. */
   declare public readonly credentials: pulumi.Output<Record<string, string> | undefined>;
 
@@ -62,6 +71,8 @@ export class PgRole extends pulumi.dynamic.Resource {
         password: password !== undefined ? pulumi.secret(password) : undefined,
         generatedPassword: undefined,
         credentialsVersion: undefined,
+        passwordSetAt: undefined,
+        rotationDueAt: undefined,
         credentials: undefined,
       },
       {

@@ -103,6 +103,40 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     assert.ok(!seen.includes(after) && !seen.includes(before));
   });
 
+  test("2b. rotateEvery: when the password was set and the next rotation is due, as outputs; once due, the preview says so and up rotates in place", async () => {
+    const appState = async () =>
+      (await t.stack.exportStack()).deployment.resources.find(
+        (r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/pg:Role" && r.urn.endsWith("::app"),
+      );
+    declared = { app: { ...declared.app, rotateEvery: "12s" } };
+    const before = secret()!.password;
+    await t.stack.up({ onOutput: () => undefined });
+    const first = (await appState()).outputs;
+    assert.equal(Date.parse(first.rotationDueAt) - Date.parse(first.passwordSetAt), 12_000, JSON.stringify(first));
+    assert.equal(secret()!.password, before, "adding a schedule does not rotate");
+    await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+    await new Promise((r) => setTimeout(r, Math.max(Date.parse(first.rotationDueAt) - Date.now(), 0) + 500));
+    let shown = "";
+    await t.stack.preview({ diff: true, onOutput: (s) => (shown += s) });
+    assert.match(
+      shown,
+      new RegExp(
+        `writes a new generated password to Secret default/app-creds, then sets it on the role \\(rotateEvery 12s: due since ${first.rotationDueAt.replace(/\./g, "\\.")}\\)`,
+      ),
+    );
+    assert.match(shown, /ALTER ROLE "app_user" WITH PASSWORD <redacted>/);
+    assert.doesNotMatch(shown, /\+-|replace/, "a rotation is an update in place");
+    await t.stack.up({ onOutput: () => undefined });
+    const after = secret()!.password;
+    assert.notEqual(after, before);
+    assert.ok(await login("app_user", after));
+    const second = (await appState()).outputs;
+    assert.ok(Date.parse(second.passwordSetAt) >= Date.parse(first.rotationDueAt), "set again once due");
+    declared = { app: { ...declared.app, rotateEvery: undefined } };
+    await t.stack.up({ onOutput: () => undefined });
+    assert.equal((await appState()).outputs.rotationDueAt, undefined);
+  });
+
   test("3. a Secret deleted out of band: the refresh sees it, and up delivers a new password", async () => {
     cluster.kubectl(["delete", "secret", target.name, "-n", target.namespace]);
     await t.stack.up({ onOutput: () => undefined });
