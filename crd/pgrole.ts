@@ -89,7 +89,7 @@ export const CREDENTIALS_FIELDS = {
           Type.String({
             pattern: DURATION_PATTERN,
             maxLength: 32,
-            description: `How long the member apps were pointed at before a rotation keeps logging in (default ${DEFAULT_KEEP_PREVIOUS}, at least ${MIN_ROTATION_SECONDS}s): longer than apps take to read the Secret again (a mounted Secret volume follows within a minute or two; an app that reads it at start needs a restart) and than their connections live. Then it is made NOLOGIN; its open sessions are not ended. A rotation asked before it ends waits for it.`,
+            description: `How long the member apps were pointed at before a rotation keeps logging in (default ${DEFAULT_KEEP_PREVIOUS}, at least ${MIN_ROTATION_SECONDS}s): longer than apps take to read the Secret again (a mounted Secret volume follows within a minute or two; an app that reads it at start needs a restart) and than their connections live. Then it is made NOLOGIN; its open sessions are not ended. A rotation asked before then waits until then.`,
           }),
         ),
       },

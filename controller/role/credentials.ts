@@ -219,6 +219,13 @@ export function credentialsSecret(
   };
 }
 
+/** The keys whose values differ between a Secret and the keys wanted, by name only (never a value). */
+export function changedKeys(secret: SecretObject, keys: Record<string, string>): string[] {
+  const had = secret.data ?? {};
+  const wanted = secretData(keys);
+  return [...new Set([...Object.keys(had), ...Object.keys(wanted)])].filter((k) => had[k] !== wanted[k]).sort();
+}
+
 /** Whether the Secret holds exactly these keys (base64-encoded, as read). */
 export function holdsKeys(secret: SecretObject, keys: Record<string, string>): boolean {
   const data = secret.data ?? {};

@@ -6,6 +6,7 @@ import * as core from "../../core";
 import { DEFAULT_KEEP_PREVIOUS, durationMs, parsePgRoleSpec } from "../../crd/pgrole";
 import { chooseTurns, namesTheRightRole, previousAnnotations, usernameOf } from "./turns";
 import {
+  changedKeys,
   credentialKeys,
   credentialsSecret,
   holdsKeys,
@@ -14,7 +15,6 @@ import {
   ROTATED_FOR_ANNOTATION,
   rotationAsked,
   type SecretObject,
-  secretData,
   secretNameOf,
 } from "./credentials";
 import { addFinalizer, hasFinalizer } from "../runtime/finalizer";
@@ -370,13 +370,6 @@ function readyMessage(credentials: Credentials | undefined, waitsUntil: string |
   const as = credentials.username ? ` as ${credentials.username}` : "";
   const waits = waitsUntil ? `; the rotation asked waits until ${credentials.previousUsername} stops logging in at ${waitsUntil}` : "";
   return `role matches the spec; credentials in Secret ${credentials.secretName}${as}${waits}`;
-}
-
-/** The keys whose values differ between a Secret and the keys wanted, by name only (never a value). */
-function changedKeys(secret: SecretObject, keys: Record<string, string>): string[] {
-  const had = secret.data ?? {};
-  const wanted = secretData(keys);
-  return [...new Set([...Object.keys(had), ...Object.keys(wanted)])].filter((k) => had[k] !== wanted[k]).sort();
 }
 
 /** A 403 on the Secret: the controller may not manage Secrets there (RBAC and ROLE_NAMESPACES disagree). */

@@ -48,13 +48,15 @@ test("a rotation moves to the idle member and keeps the one apps used for keepPr
   });
 });
 
-test("a rotation onto the previous member waits until its grace period ends; a lost Secret does not wait", () => {
+test("a rotation waits until the previous credential's grace period ends, whoever it is; a lost Secret does not wait", () => {
   const inGrace = secret("app_b", ["app_a", NOW + 60_000]);
   assert.deepEqual(chooseTurns(input({ secret: inGrace, wantsRotation: true })), {
     rotating: false,
     turns: { current: "app_b", previous: { name: "app_a", until: at(NOW + 60_000) } },
     waitsUntil: at(NOW + 60_000),
   });
+  // Just switched to two credentials, the role itself in its grace period: the next rotation waits for it too.
+  assert.equal(chooseTurns(input({ secret: secret("app_a", ["app", NOW + 1000]), wantsRotation: true })).waitsUntil, at(NOW + 1000));
   const after = chooseTurns(input({ secret: secret("app_b", ["app_a", NOW - 1]), wantsRotation: true }));
   assert.deepEqual(after.turns, { current: "app_a", previous: { name: "app_b", until: at(NOW + HOUR) } });
   // The Secret deleted: the member the status recorded keeps working, the other gets the new password.

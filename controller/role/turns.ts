@@ -51,7 +51,7 @@ export interface TurnsChoice {
   readonly rotating: boolean;
   /** Undefined for a role without members: it converges as one role. */
   readonly turns?: core.role.Turns;
-  /** A rotation asked while its target is the previous credential, still in use: it runs then. */
+  /** A rotation asked while the previous credential is still in its grace period: it runs then. */
   readonly waitsUntil?: string;
 }
 
@@ -72,8 +72,9 @@ export interface TurnsInput {
 
 /**
  * Whether to rotate and the turns that follow. A Secret naming the wrong role for the mode (two credentials turned
- * on or off) is a rotation onto the right one, the role apps used kept for keepPrevious; a rotation asked onto the
- * previous credential before its grace period ends waits for it, so no app using it is cut off.
+ * on or off) is a rotation onto the right one, the role apps used kept for keepPrevious; a rotation asked before the
+ * previous credential's grace period ends waits for it, so no app using it is cut off. A Secret that is gone does not
+ * wait: the role it named (as the status recorded) becomes the previous one.
  */
 export function chooseTurns(input: TurnsInput): TurnsChoice {
   const { owner, twoCredentials, secret, now } = input;
@@ -85,9 +86,11 @@ export function chooseTurns(input: TurnsInput): TurnsChoice {
   const recorded = previousOf(secret);
   const was = username ?? input.recordedUsername;
   if (!rotating) return { rotating, turns: { current: username ?? owner, ...(recorded ? { previous: recorded } : {}) } };
-  const current = rotationTarget(owner, twoCredentials, was);
-  if (!input.mustRotate && recorded?.name === current && Date.parse(recorded.until) > now)
+  // One previous credential at a time: a rotation during its grace period would cut off the apps still using it
+  // (as the next target, or by replacing it as the previous one), so it waits.
+  if (!input.mustRotate && recorded && Date.parse(recorded.until) > now)
     return { rotating: false, turns: { current: username ?? owner, previous: recorded }, waitsUntil: recorded.until };
+  const current = rotationTarget(owner, twoCredentials, was);
   const previous =
     was !== undefined && was !== current ? { name: was, until: new Date(now + input.keepPreviousMs).toISOString() } : recorded;
   return { rotating: true, turns: { current, ...(previous ? { previous } : {}) } };

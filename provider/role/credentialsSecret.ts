@@ -4,6 +4,7 @@
 // PULUMI_DEBUG_GRPC) can show it. The Secret is reached with the provider process's KUBECONFIG (as kubectl does).
 import type * as pulumi from "@pulumi/pulumi";
 import {
+  changedKeys,
   credentialKeys,
   type Endpoint,
   MANAGED_BY_LABEL,
@@ -103,13 +104,12 @@ export function targetOf(props: Record<string, unknown>): SecretTarget | undefin
 }
 
 /**
- * Whether two credentialsSecret inputs name one Secret and one address (whatever their keys' order): where the
- * password goes. The databases and pooler its keys point at are not where: a change of them rewrites the keys
- * (keysEdited).
+ * Whether two credentialsSecret inputs name one Secret: where the password goes. The address, databases and pooler
+ * its keys point at are not where: a change of them rewrites the keys, the password kept (staleKeys).
  */
 export function sameTarget(a: SecretTarget | undefined, b: SecretTarget | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.name === b.name && a.namespace === b.namespace && a.host === b.host && a.port === b.port;
+  return a.name === b.name && a.namespace === b.namespace;
 }
 
 /** The Secrets API as the user's KUBECONFIG reaches it, the way the controller reads and writes its own. */
@@ -130,6 +130,25 @@ export async function secretState(t: SecretTarget): Promise<{ version?: string; 
   // A Secret written before the time was recorded: its password is at most as old as the Secret.
   const at = secret.metadata.annotations?.[PASSWORD_SET_AT_ANNOTATION] ?? secret.metadata.creationTimestamp;
   return { version: secret.metadata.resourceVersion, ...(at ? { passwordSetAt: at } : {}) };
+}
+
+/**
+ * The keys of the Secret that are not what they would be written now, by name (never a value), its password kept: a
+ * new address, TLS mode or CA, pooler, database or template. None when the Secret is gone or (a password role) holds
+ * no password: that is a rotation.
+ */
+export async function staleKeys(
+  t: SecretTarget,
+  settings: core.ConnectionSettings,
+  role: string,
+  withPassword: boolean,
+  template: Record<string, string> | undefined,
+): Promise<string[]> {
+  const secret = await secrets().get(t.namespace, t.name);
+  const password = passwordOf(secret);
+  if (!secret || (withPassword && !password)) return [];
+  const keys = credentialKeys(role, password, endpointOf(t, settings), t.database, { template, databases: t.databases });
+  return changedKeys(secret, keys);
 }
 
 /** The password the Secret holds, or undefined when it is gone or holds none. */

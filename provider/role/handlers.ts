@@ -37,6 +37,7 @@ import {
   type SecretTarget,
   sameTarget,
   secretState,
+  staleKeys,
   secretVersion,
   storedPassword,
   targetOf,
@@ -164,7 +165,8 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
     const secret = target !== undefined && hasOlds ? await secretState(target) : undefined;
     const secretGone = target !== undefined && hasOlds && secret === undefined;
     const password = !observed || rotates(olds ?? {}, news, secretGone, secret?.passwordSetAt) ? PLANNED_VERIFIER : undefined;
-    const due = secret ? dueSince(news, secret.passwordSetAt) : undefined;
+    const dueAt = secret ? dueSince(news, secret.passwordSetAt) : undefined;
+    const due = dueAt ? { every: String(news.rotateEvery), since: dueAt } : undefined;
     const secretWritten = target !== undefined && password !== undefined;
     plannedSql = role
       .planRole(r.spec, observed, { ...owner, admin, previous: appliedOf(hasOlds ? olds : undefined) }, password)
@@ -176,7 +178,8 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       target ? "up creates it again, with the password its Secret has" : "up creates it again, with the password the state has",
     );
     if (gone) plannedSql.unshift(gone);
-    if (target) plannedSql.unshift(...secretNotices(target, { olds: olds ?? {}, news, secretWritten, kerberos, due }));
+    const stale = target && hasOlds && !secretWritten ? await staleKeys(target, settings, r.spec.name, !kerberos, templateOf(news)) : [];
+    if (target) plannedSql.unshift(...secretNotices(target, { secretWritten, kerberos, due, stale }));
   } catch (err) {
     const failed = unplanned(err, news);
     if ("failures" in failed) return failed;
@@ -200,15 +203,23 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
 /** Not SQL, but what up writes to credentialsSecret first: reviewers see where the password goes, and why it is new. */
 function secretNotices(
   target: SecretTarget,
-  what: { olds: Props; news: Props; secretWritten: boolean; kerberos: boolean; due: string | undefined },
+  what: {
+    secretWritten: boolean;
+    kerberos: boolean;
+    /** A scheduled rotation due: rotateEvery, and since when. */
+    due: { every: string; since: string } | undefined;
+    stale: readonly string[];
+  },
 ): string[] {
   const where = `Secret ${target.namespace}/${target.name}`;
   if (!what.secretWritten)
-    return keysEdited(what.olds, what.news)
-      ? [`${NOTICE}writes the edited keys (secretTemplate, database, databases, pooler) to ${where}, the password kept`]
+    return what.stale.length
+      ? [
+          `${NOTICE}rewrites ${what.stale.join(", ")} in ${where}, the password kept (the address, TLS, pooler, databases or secretTemplate changed)`,
+        ]
       : [];
   if (what.kerberos) return [`${NOTICE}writes the connection details (no password: Kerberos) to ${where}`];
-  const due = what.due ? ` (rotateEvery ${what.news.rotateEvery}: due since ${what.due})` : "";
+  const due = what.due ? ` (rotateEvery ${what.due.every}: due since ${what.due.since})` : "";
   return [`${NOTICE}writes a new generated password to ${where}, then sets it on the role${due}`];
 }
 
@@ -358,7 +369,9 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
     const password = withPassword ? (fresh?.password ?? (rotation ? (news.password as string) : await held())) : undefined;
     // An edited template: the Secret's keys written again, with the password it holds.
     const rewritten =
-      target && !fresh && keysEdited(olds, news)
+      target &&
+      !fresh &&
+      (keysEdited(olds, news) || (await staleKeys(target, settings, spec.name, withPassword, templateOf(news))).length > 0)
         ? await writeCredentials(target, settings, spec.name, password, manager, templateOf(news), recordedSetAt(olds) ?? setAt)
         : undefined;
     const verifier = password === undefined ? undefined : { verifier: core.scramVerifier(password) };

@@ -202,7 +202,7 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
       );
     const declare = (value: object | null) =>
       cluster.kubectl(["patch", "pgserver", "alpha", "--type", "merge", "-p", JSON.stringify({ spec: { pooler: value } })]);
-    const password = keys().password;
+    let password = keys().password;
     declare({ host: pooler.host, port: pooler.port });
     try {
       const pooled = await pointingAt(pooler.port, "the Secret to point at the pooler", 5_000);
@@ -212,6 +212,40 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
       assert.equal(await whoAt(pooled.uri), "pooled_app", "through PgBouncer");
       assert.equal(pooled["direct-port"], String(alpha.port));
       assert.equal(await whoAt(pooled["direct-uri"]), "pooled_app", "straight to the server");
+
+      // Switched to two credentials, then rotated, through the pooler: an app reading its Secret for every connect,
+      // each 100 ms, never fails (the rotation asked waits for the role's own grace period to end).
+      const seen = new Set<string>();
+      const failures: string[] = [];
+      let running = true;
+      const app = (async () => {
+        while (running) {
+          const k = keys();
+          try {
+            const client = new Client({ connectionString: k.uri });
+            await client.connect();
+            try {
+              seen.add((await client.query("SELECT session_user AS s")).rows[0].s);
+            } finally {
+              await client.end();
+            }
+          } catch (err) {
+            failures.push(`${k.username}@${k.port}: ${(err as Error).message}`);
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const spec = { name: "pooled_app", server: "alpha", reclaimPolicy: "delete", twoCredentials: { keepPrevious: "10s" } };
+      roles().apply("pooled-app", spec);
+      await eventually("the Secret on the first member", () => keys().username === "pooled_app_a" || undefined, 10_000);
+      roles().apply("pooled-app", spec, { "pgroles.my.local/rotate": "through-the-pooler" });
+      await eventually("the rotation, once the role's grace period ended", () => keys().username === "pooled_app_b" || undefined, 30_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      running = false;
+      await app;
+      assert.deepEqual(failures, [], "no connect through the pooler failed");
+      assert.deepEqual([...seen].sort(), ["pooled_app", "pooled_app_a", "pooled_app_b"]);
+      password = keys().password;
     } finally {
       declare(null);
       pooler.stop();

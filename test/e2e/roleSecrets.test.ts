@@ -178,10 +178,7 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     };
     let shown = "";
     await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
-    assert.match(
-      shown,
-      /-- note: writes the edited keys \(secretTemplate, database, databases, pooler\) to Secret default\/app-creds, the password kept/,
-    );
+    assert.match(shown, /-- note: rewrites JDBC_URL in Secret default\/app-creds, the password kept/);
     await t.stack.up({ onOutput: () => undefined });
     const edited = secret()!;
     assert.equal(edited.password, keys.password);
@@ -212,7 +209,10 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     declared = { app: { ...declared.app, credentialsSecret: { ...target, database: "postgres", databases: ["template1"] } } };
     let shown = "";
     await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
-    assert.match(shown, /-- note: writes the edited keys \(secretTemplate, database, databases, pooler\) to Secret default\/app-creds/);
+    assert.match(
+      shown,
+      /-- note: rewrites dbname, jdbc-uri, pgpass, template1\.dbname, template1\.jdbc-uri, template1\.pgpass, template1\.uri, uri in Secret default\/app-creds, the password kept/,
+    );
     await t.stack.up({ onOutput: () => undefined });
     const keys = secret()!;
     assert.equal(keys.password, before.password, "the password kept");
@@ -227,6 +227,28 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
       assert.equal((await client.query("SELECT current_database() AS d")).rows[0].d, db);
       await client.end();
     }
+    await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+    // The address apps use moved (a new Service name, another port): the keys follow, the password kept, no rotation.
+    declared = {
+      app: {
+        ...declared.app,
+        credentialsSecret: { ...target, host: "localhost", port: pg.port, database: "postgres", databases: ["template1"] },
+      },
+    };
+    shown = "";
+    await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
+    assert.match(
+      shown,
+      /-- note: rewrites host, jdbc-uri, pgpass, template1\.jdbc-uri, template1\.pgpass, template1\.uri, uri in Secret default\/app-creds, the password kept/,
+    );
+    assert.doesNotMatch(shown, /PASSWORD/, "not a rotation");
+    await t.stack.up({ onOutput: () => undefined });
+    const moved = secret()!;
+    assert.equal(moved.password, before.password, "the password kept");
+    assert.equal(moved.host, "localhost");
+    const reached = new Client({ connectionString: moved.uri });
+    await reached.connect();
+    await reached.end();
     await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
     // A database named twice fails the preview naming the field.
     declared = { app: { ...declared.app, credentialsSecret: { ...target, database: "postgres", databases: ["postgres"] } } };
