@@ -4,7 +4,7 @@
 // password the Secret holds) and never leaves a role with a password nobody can read.
 import * as core from "../../core";
 import { DEFAULT_KEEP_PREVIOUS, durationMs, parsePgRoleSpec } from "../../crd/pgrole";
-import { chooseTurns, namesTheRightRole, previousAnnotations, usernameOf } from "./turns";
+import { chooseTurns, keepPreviousOf, namesTheRightRole, previousAnnotations, usernameOf } from "./turns";
 import {
   changedKeys,
   credentialKeys,
@@ -247,7 +247,8 @@ async function writeSecret(
   const { had, rotating, turns } = write;
   if (rotating && turns) await convergeDelivered(settings, parsed, current, { turns, password: write.verifier() }, onStep);
   const rotatedFor = rotating ? current.metadata.annotations?.[ROTATE_ANNOTATION] : had?.metadata.annotations?.[ROTATED_FOR_ANNOTATION];
-  const marks = previousAnnotations(turns?.previous);
+  const two = parsed.credentials.twoCredentials;
+  const marks = previousAnnotations(turns?.previous, two ? (two.keepPrevious ?? DEFAULT_KEEP_PREVIOUS) : undefined);
   const wanted = credentialsSecret(current, write.secretName, write.keys, rotatedFor, had?.metadata.resourceVersion, marks);
   const secret = had ? await deps.secrets.replace(wanted) : await deps.secrets.create(wanted);
   await recordSecretEvents(deps, current, { ...write, parsed });
@@ -265,7 +266,8 @@ function turnsInput(
   return {
     owner: parsed.spec.name,
     twoCredentials: two !== undefined,
-    keepPreviousMs: durationMs(two?.keepPrevious ?? DEFAULT_KEEP_PREVIOUS) as number,
+    // Switching back: the keepPrevious last in effect, as the Secret recorded it.
+    keepPreviousMs: durationMs(two?.keepPrevious ?? keepPreviousOf(secret) ?? DEFAULT_KEEP_PREVIOUS) as number,
     secret,
     ...(recorded?.username ? { recordedUsername: recorded.username } : {}),
     mustRotate: !secret || !passwordOf(secret),

@@ -1,6 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chooseTurns, PREVIOUS_UNTIL_ANNOTATION, PREVIOUS_USERNAME_ANNOTATION, type TurnsInput } from "./turns";
+import {
+  chooseTurns,
+  KEEP_PREVIOUS_ANNOTATION,
+  keepPreviousOf,
+  PREVIOUS_UNTIL_ANNOTATION,
+  PREVIOUS_USERNAME_ANNOTATION,
+  previousAnnotations,
+  type TurnsInput,
+} from "./turns";
 import type { SecretObject } from "./credentials";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -80,4 +88,15 @@ test("switching to two credentials and back is a rotation; the role apps used ke
     rotating: false,
     turns: { current: "app", previous: { name: "app_b", until: at(NOW - 1) } },
   });
+});
+
+test("the Secret records the previous credential and the keepPrevious in effect, for switching back", () => {
+  const marks = previousAnnotations({ name: "app_a", until: at(NOW) }, "10s");
+  assert.deepEqual(marks, {
+    [PREVIOUS_USERNAME_ANNOTATION]: "app_a",
+    [PREVIOUS_UNTIL_ANNOTATION]: at(NOW),
+    [KEEP_PREVIOUS_ANNOTATION]: "10s",
+  });
+  assert.equal(keepPreviousOf({ metadata: { name: "s", namespace: "n", annotations: marks } }), "10s");
+  assert.deepEqual(previousAnnotations(undefined, undefined), {});
 });

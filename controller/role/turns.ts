@@ -8,6 +8,14 @@ import type { SecretObject } from "./credentials";
 export const PREVIOUS_USERNAME_ANNOTATION = "pgroles.my.local/previous-username";
 export const PREVIOUS_UNTIL_ANNOTATION = "pgroles.my.local/previous-until";
 
+/** On the Secret: the keepPrevious in effect when it was written, so that removing twoCredentials still keeps it. */
+export const KEEP_PREVIOUS_ANNOTATION = "pgroles.my.local/keep-previous";
+
+/** The keepPrevious a Secret recorded, or undefined. */
+export function keepPreviousOf(secret: SecretObject | undefined): string | undefined {
+  return secret?.metadata.annotations?.[KEEP_PREVIOUS_ANNOTATION];
+}
+
 /** The role a Secret names (its username key), or undefined. */
 export function usernameOf(secret: SecretObject | undefined): string | undefined {
   const encoded = secret?.data?.username;
@@ -21,9 +29,12 @@ export function previousOf(secret: SecretObject | undefined): core.role.Turns["p
   return name && until ? { name, until } : undefined;
 }
 
-/** The annotations that record a previous credential. */
-export function previousAnnotations(previous: core.role.Turns["previous"]): Record<string, string> {
-  return previous ? { [PREVIOUS_USERNAME_ANNOTATION]: previous.name, [PREVIOUS_UNTIL_ANNOTATION]: previous.until } : {};
+/** The annotations that record a previous credential, and the keepPrevious in effect (with two credentials). */
+export function previousAnnotations(previous: core.role.Turns["previous"], keepPrevious: string | undefined): Record<string, string> {
+  return {
+    ...(previous ? { [PREVIOUS_USERNAME_ANNOTATION]: previous.name, [PREVIOUS_UNTIL_ANNOTATION]: previous.until } : {}),
+    ...(keepPrevious ? { [KEEP_PREVIOUS_ANNOTATION]: keepPrevious } : {}),
+  };
 }
 
 const isMember = (owner: string, name: string | undefined) => name !== undefined && core.role.loginMembers(owner).includes(name);

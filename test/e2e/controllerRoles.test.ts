@@ -322,17 +322,23 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     // Asked again before dual_app_a's grace period ends: the rotation onto it waits, then runs.
     roles().apply("dual", roles().get("dual").spec, { "pgroles.my.local/rotate": "second" });
     await eventually("the rotation to wait", () => /waits until/.test(ready(roles().get("dual"))?.message ?? "") || undefined);
-    assert.equal(secret("dual-credentials")!.data.username, "dual_app_b");
-    await eventually(
-      "the old member refused after keepPrevious",
-      async () => (await loginWithUri(first.uri).catch((e: Error) => e.message)).includes("not permitted to log in") || undefined,
+    const second = secret("dual-credentials")!.data;
+    assert.equal(second.username, "dual_app_b");
+    assert.equal(await loginWithUri(first.uri), "dual_app", "still in its grace period");
+    // At its end the waiting rotation gives dual_app_a a new password: the first Secret's no longer logs in.
+    const third = await eventually(
+      "the waiting rotation",
+      () => {
+        const keys = secret("dual-credentials")!.data;
+        return keys.username === "dual_app_a" && keys.password !== first.password ? keys : undefined;
+      },
       30_000,
     );
-    const third = await eventually("the waiting rotation", () => {
-      const keys = secret("dual-credentials")!.data;
-      return keys.username === "dual_app_a" && keys.password !== first.password ? keys : undefined;
-    });
+    const started = Date.parse(roles().get("dual").status.credentials.passwordSetAt);
+    assert.ok(started >= Date.parse(rotated.previousUntil), "not before the grace period ended");
+    await assert.rejects(loginWithUri(first.uri), /password authentication failed|not permitted to log in/);
     assert.equal(await loginWithUri(third.uri), "dual_app");
+    assert.equal(await loginWithUri(second.uri), "dual_app", "and the member before it is the previous one now");
     cluster.kubectl(["delete", "pgrole", "dual", "-n", NS, "--wait=true"]);
     for (const r of ["dual_app", "dual_app_a", "dual_app_b"]) assert.equal(await roleExists(r), false, `${r} dropped`);
   });
@@ -345,13 +351,13 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
       await pg.query(`CREATE DATABASE ${db}`);
       await pg.query(`GRANT CREATE ON DATABASE ${db} TO mover_app`);
       const uri = one.uri.replace(/\/[^/?]+(\?|$)/, `/${db}$1`);
-      await query(uri, "CREATE TABLE items (id int); INSERT INTO items SELECT generate_series(1, 30)");
+      await query(uri, "CREATE SCHEMA app; CREATE TABLE app.items (id int); INSERT INTO app.items SELECT generate_series(1, 30)");
     }
     const owned = async () => {
       const out: string[] = [];
       for (const db of ["mover_one", "mover_two"]) {
         const [row] = await pg.query<{ o: string; n: number }>(
-          "SELECT tableowner AS o, (SELECT count(*)::int FROM items) AS n FROM pg_tables WHERE tablename = 'items'",
+          "SELECT tableowner AS o, (SELECT count(*)::int FROM app.items) AS n FROM pg_tables WHERE schemaname = 'app'",
           [],
           db,
         );
@@ -366,7 +372,7 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     });
     assert.equal(await loginWithUri(one.uri), "mover_app", "the old login works in the grace period");
     for (const db of ["mover_one", "mover_two"])
-      await query(two.uri.replace(/\/[^/?]+(\?|$)/, `/${db}$1`), "INSERT INTO items VALUES (31)");
+      await query(two.uri.replace(/\/[^/?]+(\?|$)/, `/${db}$1`), "INSERT INTO app.items VALUES (31)");
     await eventually(
       "the role itself NOLOGIN",
       async () => (await loginWithUri(one.uri).catch((e: Error) => e.message)).includes("not permitted to log in") || undefined,
