@@ -1,7 +1,8 @@
 // One level-based reconcile of a PgRole, as a ladder of early returns: fetch, deleting, validate, credentials Secret,
 // converge, status. The Secret is the password's one home: a new password is written to the Secret first and then
 // set on the role, so a failure between the two is finished by the next reconcile (the role is set to whatever
-// password the Secret holds) and never leaves a role with a password nobody can read.
+// password the Secret holds) and never leaves a role with a password nobody can read. With two credentials
+// (docs/adr/0026) the idle member takes its new password first: nobody uses it until the Secret names it.
 import * as core from "../../core";
 import { DEFAULT_KEEP_PREVIOUS, durationMs, parsePgRoleSpec } from "../../crd/pgrole";
 import { chooseTurns, keepPreviousOf, namesTheRightRole, previousAnnotations, usernameOf } from "./turns";
