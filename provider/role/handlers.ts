@@ -245,6 +245,8 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
       hasPlannedWork(olds, news) ||
       olds.manager !== news.manager ||
       keysEdited(olds, news) ||
+      // A schedule added, changed or removed: the outputs say when the next rotation is due.
+      olds.rotateEvery !== news.rotateEvery ||
       // A switch from credentialsSecret back to a password of the program's.
       (targetOf(olds) !== undefined && targetOf(news) === undefined),
     replaces: [],

@@ -315,6 +315,7 @@ describe("the controller reconciles PgRole objects into roles and credentials Se
     await app;
     assert.deepEqual(failures, [], "no connect failed");
     assert.deepEqual([...seen].sort(), ["dual_app_a", "dual_app_b"], `${connects} connects, as each member in turn`);
+    console.log(`[2c] ${connects} connects through the rotation, ${failures.length} failed, as ${[...seen].join(" then ")}`);
     assert.equal(Date.parse(rotated.previousUntil) - Date.parse(rotated.passwordSetAt) < 16_000, true, "keepPrevious from the rotation");
     assert.equal(await loginWithUri(first.uri), "dual_app", "an app still holding the old Secret works in the grace period");
     assert.ok(events("dual").some((e) => e.reason === "Rotated" && /for dual_app_b .*dual_app_a logs in until/.test(e.message)));

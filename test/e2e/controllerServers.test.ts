@@ -244,6 +244,7 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
       running = false;
       await app;
       assert.deepEqual(failures, [], "no connect through the pooler failed");
+      console.log(`[2c] ${seen.size} roles seen through PgBouncer, ${failures.length} connects failed`);
       assert.deepEqual([...seen].sort(), ["pooled_app", "pooled_app_a", "pooled_app_b"]);
       password = keys().password;
     } finally {

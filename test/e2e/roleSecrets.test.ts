@@ -108,31 +108,36 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
       (await t.stack.exportStack()).deployment.resources.find(
         (r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/pg:Role" && r.urn.endsWith("::app"),
       );
-    declared = { app: { ...declared.app, rotateEvery: "12s" } };
-    const before = secret()!.password;
-    await t.stack.up({ onOutput: () => undefined });
-    const first = (await appState()).outputs;
-    assert.equal(Date.parse(first.rotationDueAt) - Date.parse(first.passwordSetAt), 12_000, JSON.stringify(first));
-    assert.equal(secret()!.password, before, "adding a schedule does not rotate");
-    await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
-    await new Promise((r) => setTimeout(r, Math.max(Date.parse(first.rotationDueAt) - Date.now(), 0) + 500));
-    let shown = "";
-    await t.stack.preview({ diff: true, onOutput: (s) => (shown += s) });
-    assert.match(
-      shown,
-      new RegExp(
-        `writes a new generated password to Secret default/app-creds, then sets it on the role \\(rotateEvery 12s: due since ${first.rotationDueAt.replace(/\./g, "\\.")}\\)`,
-      ),
-    );
-    assert.match(shown, /ALTER ROLE "app_user" WITH PASSWORD <redacted>/);
-    assert.doesNotMatch(shown, /\+-|replace/, "a rotation is an update in place");
-    await t.stack.up({ onOutput: () => undefined });
-    const after = secret()!.password;
-    assert.notEqual(after, before);
-    assert.ok(await login("app_user", after));
-    const second = (await appState()).outputs;
-    assert.ok(Date.parse(second.passwordSetAt) >= Date.parse(first.rotationDueAt), "set again once due");
-    declared = { app: { ...declared.app, rotateEvery: undefined } };
+    const unscheduled = declared.app;
+    try {
+      declared = { app: { ...declared.app, rotateEvery: "20s" } };
+      const before = secret()!.password;
+      await t.stack.up({ onOutput: () => undefined });
+      const first = (await appState()).outputs;
+      assert.equal(Date.parse(first.rotationDueAt) - Date.parse(first.passwordSetAt), 20_000, JSON.stringify(first));
+      assert.equal(secret()!.password, before, "adding a schedule does not rotate");
+      await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+      await new Promise((r) => setTimeout(r, Math.max(Date.parse(first.rotationDueAt) - Date.now(), 0) + 500));
+      let shown = "";
+      await t.stack.preview({ diff: true, onOutput: (s) => (shown += s) });
+      assert.match(
+        shown,
+        new RegExp(
+          `writes a new generated password to Secret default/app-creds, then sets it on the role \\(rotateEvery 20s: due since ${first.rotationDueAt.replace(/\./g, "\\.")}\\)`,
+        ),
+      );
+      assert.match(shown, /ALTER ROLE \\?"app_user\\?" WITH PASSWORD <redacted>/);
+      assert.doesNotMatch(shown, /\+-|replace/, "a rotation is an update in place");
+      await t.stack.up({ onOutput: () => undefined });
+      const after = secret()!.password;
+      assert.notEqual(after, before);
+      assert.ok(await login("app_user", after));
+      const second = (await appState()).outputs;
+      assert.ok(Date.parse(second.passwordSetAt) >= Date.parse(first.rotationDueAt), "set again once due");
+    } finally {
+      // The later tests edit this role without a schedule, so that no rotation falls due during them.
+      declared = { app: unscheduled };
+    }
     await t.stack.up({ onOutput: () => undefined });
     assert.equal((await appState()).outputs.rotationDueAt, undefined);
   });
@@ -209,9 +214,10 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     declared = { app: { ...declared.app, credentialsSecret: { ...target, database: "postgres", databases: ["template1"] } } };
     let shown = "";
     await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
+    // (uri and jdbc-uri named the maintenance database, postgres, already: they stay as they are.)
     assert.match(
       shown,
-      /-- note: rewrites dbname, jdbc-uri, pgpass, template1\.dbname, template1\.jdbc-uri, template1\.pgpass, template1\.uri, uri in Secret default\/app-creds, the password kept/,
+      /-- note: rewrites dbname, pgpass, template1\.dbname, template1\.jdbc-uri, template1\.pgpass, template1\.uri in Secret default\/app-creds, the password kept/,
     );
     await t.stack.up({ onOutput: () => undefined });
     const keys = secret()!;
@@ -239,7 +245,7 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
     assert.match(
       shown,
-      /-- note: rewrites host, jdbc-uri, pgpass, template1\.jdbc-uri, template1\.pgpass, template1\.uri, uri in Secret default\/app-creds, the password kept/,
+      /-- note: rewrites DATABASE_URL, host, jdbc-uri, pgpass, template1\.jdbc-uri, template1\.pgpass, template1\.uri, uri in Secret default\/app-creds, the password kept/,
     );
     assert.doesNotMatch(shown, /PASSWORD/, "not a rotation");
     await t.stack.up({ onOutput: () => undefined });

@@ -100,6 +100,7 @@ describe(`two-credential rotation on Postgres ${process.env.PGKOPF_PG_MAJOR ?? 1
     await client;
     assert.deepEqual(failures, [], "no connect failed");
     assert.ok(ok >= 20, `${ok} connects`);
+    console.log(`[two credentials] ${ok} connects through three rotations, ${failures.length} failed`);
     assert.deepEqual([...seen].sort(), [a, b], "the sessions logged in as both members in turn");
     assert.equal(creds.user, b);
 
