@@ -57,6 +57,15 @@ async function observeForPlanWith(client: Client, spec: PgRoleSpec): Promise<Rol
   return { observed, admin };
 }
 
+/** The observations planRole needs for several roles, over one connection to the maintenance database. */
+export function observeRolesForPlan(settings: ConnectionSettings, specs: readonly PgRoleSpec[]): Promise<RoleObservation[]> {
+  return withClient(settings, undefined, async (client) => {
+    const out: RoleObservation[] = [];
+    for (const spec of specs) out.push(await observeForPlanWith(client, spec));
+    return out;
+  });
+}
+
 /** The observation planRole needs, over the maintenance database: pass `admin` in its context. */
 export function observeRoleForPlan(settings: ConnectionSettings, spec: PgRoleSpec): Promise<RoleObservation> {
   return withClient(settings, undefined, (client) => observeForPlanWith(client, spec));

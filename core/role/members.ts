@@ -6,12 +6,13 @@ import { Buffer } from "node:buffer";
 import type { ConnectionSettings } from "../connect";
 import type { FieldFailure } from "../errors";
 import { type OwnershipContext, stampedManager } from "../ownership";
-import { type ConvergeRoleOptions, convergeRole, observeRole, reclaimRole } from "./apply";
+import { PlanChanged } from "../errors";
+import { type ConvergeRoleOptions, convergeRole, observeRole, observeRolesForPlan, type RoleObservation, reclaimRole } from "./apply";
 import type { RoleMemory } from "./behaviours";
 import type { ObservedRole } from "./observe";
-import type { RolePasswordChange } from "./plan";
+import { planRole, type RolePasswordChange } from "./plan";
 import type { PgRoleSpec } from "./spec";
-import type { RoleStep } from "./steps";
+import { describeRoleStep, type RoleStep } from "./steps";
 
 const SUFFIXES = ["_a", "_b"] as const;
 /** Role names are at most 63 bytes; a member's adds its suffix. */
@@ -92,14 +93,80 @@ export interface TurnsOptions extends Pick<ConvergeRoleOptions, "onStep"> {
   readonly passwordIfCreated?: () => RolePasswordChange;
   /** Create the members that do not exist (two-credential rotation); without it only existing ones are converged. */
   readonly createMembers: boolean;
+  /**
+   * The statements a reviewer was shown (planTurns, described): nothing runs unless the turns plan exactly that, and
+   * each role's transaction runs exactly its part.
+   */
+  readonly expected?: readonly string[];
   readonly now?: number;
 }
 
+/** One role of the turns, with what converging it is given: the owner, the current one, then the other member. */
+interface TurnRole {
+  readonly spec: PgRoleSpec;
+  readonly ctx: OwnershipContext & { readonly previous?: RoleMemory };
+  readonly current: boolean;
+}
+
 /**
- * Converges the owner and its members to the turns, each in its own transaction: the owner first (the members are
- * granted it), then the current role, then the other member. Idempotent; a failure leaves what converged before it
- * converged, which the next call finishes. Throws what convergeRole throws (NotOwned for a member that is not ours).
- * Returns the owner as observed.
+ * The roles the turns converge, in order: the owner first (the members are granted it), then the current role,
+ * then the other member; a member that does not exist or is not this manager's only when members are created
+ * (`ours` says which are). The members' memory: the owner's settings, and `role`, which they always have.
+ */
+function turnRoles(
+  spec: PgRoleSpec,
+  ctx: OwnershipContext & { readonly previous?: RoleMemory },
+  turns: Turns,
+  now: number,
+  include: (member: string) => boolean,
+): TurnRole[] {
+  const members = [...loginMembers(spec.name)].sort((a, b) => Number(b === turns.current) - Number(a === turns.current));
+  const previous = { ...ctx.previous, config: { ...(ctx.previous?.config ?? {}), role: spec.name } };
+  return [
+    { spec: ownerSpec(spec, turns, now), ctx, current: turns.current === spec.name },
+    ...members
+      .filter((m) => m === turns.current || include(m))
+      .map((m) => ({ spec: memberSpec(spec, m, turns, now), ctx: { ...ctx, previous }, current: m === turns.current })),
+  ];
+}
+
+/**
+ * The statements converging the turns runs, per role in turnRoles' order, as describeRoleStep shows them: what a
+ * preview shows. Pure over the observations (observeTurnsForPlan). Throws what planRole throws.
+ */
+export function planTurns(
+  spec: PgRoleSpec,
+  observed: TurnsObservation,
+  ctx: OwnershipContext & { readonly previous?: RoleMemory },
+  turns: Turns,
+  options: Pick<TurnsOptions, "password" | "createMembers" | "now">,
+): string[][] {
+  const now = options.now ?? Date.now();
+  const ours = (m: string) => options.createMembers || stampedManager(observed.get(m)?.observed?.comment) === ctx.manager;
+  return turnRoles(spec, ctx, turns, now, ours).map((r) => {
+    const seen = observed.get(r.spec.name);
+    if (!seen) throw new Error(`planTurns: role "${r.spec.name}" was not observed`);
+    const password = r.current ? options.password : undefined;
+    return planRole(r.spec, seen.observed, { ...r.ctx, admin: seen.admin }, password).map(describeRoleStep);
+  });
+}
+
+/** The owner and both members, as planRole reads them: by role name. */
+export type TurnsObservation = ReadonlyMap<string, RoleObservation>;
+
+/** Observes the owner and its members for planTurns, over one connection. */
+export async function observeTurnsForPlan(settings: ConnectionSettings, spec: PgRoleSpec): Promise<TurnsObservation> {
+  const none: Turns = { current: spec.name };
+  const specs = [spec, ...loginMembers(spec.name).map((m) => memberSpec(spec, m, none, 0))];
+  const observed = await observeRolesForPlan(settings, specs);
+  return new Map(specs.map((s, i) => [s.name, observed[i]]));
+}
+
+/**
+ * Converges the owner and its members to the turns, each in its own transaction, in turnRoles' order. Idempotent; a
+ * failure leaves what converged before it converged, which the next call finishes. With `expected`, the whole plan
+ * is compared first (PlanChanged when it differs) and each transaction runs exactly its part. Throws what
+ * convergeRole throws (NotOwned for a member that is not ours). Returns the owner as observed.
  */
 export async function convergeTurns(
   settings: ConnectionSettings,
@@ -109,17 +176,22 @@ export async function convergeTurns(
   options: TurnsOptions,
 ): Promise<ObservedRole> {
   const now = options.now ?? Date.now();
-  const own = (name: string) =>
-    name === turns.current ? { password: options.password, passwordIfCreated: options.passwordIfCreated } : {};
-  const { observed } = await convergeRole(settings, ownerSpec(spec, turns, now), ctx, { ...own(spec.name), onStep: options.onStep });
-  const members = [...loginMembers(spec.name)].sort((a, b) => Number(b === turns.current) - Number(a === turns.current));
-  // The members' memory: the owner's settings, and `role`, which they always have.
-  const previous = { ...ctx.previous, config: { ...(ctx.previous?.config ?? {}), role: spec.name } };
-  for (const member of members) {
-    if (!options.createMembers && member !== turns.current && !(await ours(settings, member, ctx.manager))) continue;
-    await convergeRole(settings, memberSpec(spec, member, turns, now), { ...ctx, previous }, { ...own(member), onStep: options.onStep });
+  let parts: string[][] | undefined;
+  if (options.expected) {
+    parts = planTurns(spec, await observeTurnsForPlan(settings, spec), ctx, turns, { ...options, now });
+    if (JSON.stringify(parts.flat()) !== JSON.stringify(options.expected)) throw new PlanChanged("role", options.expected, parts.flat());
   }
-  return observed;
+  const existing = new Set<string>();
+  if (!options.createMembers)
+    for (const m of loginMembers(spec.name)) if (m !== turns.current && (await ours(settings, m, ctx.manager))) existing.add(m);
+  const roles = turnRoles(spec, ctx, turns, now, (m) => options.createMembers || existing.has(m));
+  let owner: ObservedRole | undefined;
+  for (const [i, r] of roles.entries()) {
+    const own = r.current ? { password: options.password, passwordIfCreated: options.passwordIfCreated } : {};
+    const { observed } = await convergeRole(settings, r.spec, r.ctx, { ...own, onStep: options.onStep, expected: parts?.[i] });
+    owner ??= observed;
+  }
+  return owner as ObservedRole;
 }
 
 /** Whether a role of a member's name exists and is this manager's: a role of that name that is not is never touched. */

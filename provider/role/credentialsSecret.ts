@@ -37,7 +37,7 @@ export interface SecretTarget {
 /** On the Secret: the manager of the role it holds the password of; a Secret without it is never written. */
 export const SECRET_MANAGER_ANNOTATION = "pgroles.my.local/manager";
 /** The inputs of this mode, and the template of the keys apps read, kept out of the role's spec. */
-export const SECRET_INPUTS = ["credentialsSecret", "rotate", "rotateEvery", "secretTemplate"] as const;
+export const SECRET_INPUTS = ["credentialsSecret", "rotate", "rotateEvery", "secretTemplate", "twoCredentials"] as const;
 
 /** The secretTemplate input (checked by check: core/role/secretTemplate). */
 export function templateOf(props: Record<string, unknown>): Record<string, string> | undefined {
@@ -123,9 +123,18 @@ export async function secretVersion(t: SecretTarget): Promise<string | undefined
   return (await secrets().get(t.namespace, t.name))?.metadata.resourceVersion;
 }
 
+/** The Secret as it is, or undefined when it is gone. */
+export function readSecret(t: SecretTarget): Promise<SecretObject | undefined> {
+  return secrets().get(t.namespace, t.name);
+}
+
 /** The Secret's version and when its password was set, or undefined when it is gone. */
 export async function secretState(t: SecretTarget): Promise<{ version?: string; passwordSetAt?: string } | undefined> {
-  const secret = await secrets().get(t.namespace, t.name);
+  return stateOf(await readSecret(t));
+}
+
+/** A Secret's version and when its password was set. */
+export function stateOf(secret: SecretObject | undefined): { version?: string; passwordSetAt?: string } | undefined {
   if (!secret) return undefined;
   // A Secret written before the time was recorded: its password is at most as old as the Secret.
   const at = secret.metadata.annotations?.[PASSWORD_SET_AT_ANNOTATION] ?? secret.metadata.creationTimestamp;
@@ -156,6 +165,17 @@ export async function storedPassword(t: SecretTarget): Promise<string | undefine
   return passwordOf(await secrets().get(t.namespace, t.name));
 }
 
+/** Refuses (InvalidSpec, naming the field) a Secret of that name that is not this manager's: it is left alone. */
+export function refuseForeign(existing: SecretObject | undefined, t: SecretTarget, manager: string): void {
+  if (!existing || existing.metadata.annotations?.[SECRET_MANAGER_ANNOTATION] === manager) return;
+  throw new core.InvalidSpec([
+    {
+      field: "credentialsSecret",
+      message: `Secret ${t.namespace}/${t.name} exists and is not this role's (no ${SECRET_MANAGER_ANNOTATION}: ${manager}), so it was left alone and the role was not created or changed. Set credentialsSecret.name to a name no Secret has, or delete that Secret if it is really unused.`,
+    },
+  ]);
+}
+
 /**
  * Writes the role's credentials to the Secret (created, or replaced when it is this manager's); returns its new
  * version. A Secret of that name that is not the manager's is left alone, and nothing is set on the role.
@@ -168,17 +188,12 @@ export async function writeCredentials(
   manager: string,
   template?: Record<string, string>,
   passwordSetAt?: string,
+  /** More annotations: with two credentials, the previous one (controller/role/turns). */
+  annotations: Record<string, string> = {},
 ): Promise<string> {
   const api = secrets();
   const existing = await api.get(t.namespace, t.name);
-  if (existing && existing.metadata.annotations?.[SECRET_MANAGER_ANNOTATION] !== manager) {
-    throw new core.InvalidSpec([
-      {
-        field: "credentialsSecret",
-        message: `Secret ${t.namespace}/${t.name} exists and is not this role's (no ${SECRET_MANAGER_ANNOTATION}: ${manager}), so it was left alone and the role was not created or changed. Set credentialsSecret.name to a name no Secret has, or delete that Secret if it is really unused.`,
-      },
-    ]);
-  }
+  refuseForeign(existing, t, manager);
   const keys = credentialKeys(role, password, endpointOf(t, settings), t.database, { template, databases: t.databases });
   const body: SecretObject = {
     apiVersion: "v1",
@@ -188,7 +203,11 @@ export async function writeCredentials(
       namespace: t.namespace,
       ...(existing?.metadata.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
       labels: { ...MANAGED_BY_LABEL },
-      annotations: { [SECRET_MANAGER_ANNOTATION]: manager, ...(passwordSetAt ? { [PASSWORD_SET_AT_ANNOTATION]: passwordSetAt } : {}) },
+      annotations: {
+        ...annotations,
+        [SECRET_MANAGER_ANNOTATION]: manager,
+        ...(passwordSetAt ? { [PASSWORD_SET_AT_ANNOTATION]: passwordSetAt } : {}),
+      },
     },
     type: SECRET_TYPE,
     data: secretData(keys),

@@ -30,13 +30,26 @@ import {
 import { durationMs, rotationDurationFailures } from "../../crd/pgrole";
 import { declareRole } from "./declared";
 import {
+  applyTurns,
+  plannedTurns,
+  turnsChoice,
+  turnsNotice,
+  turnsOutputs,
+  twoCredentialsFailures,
+  twoCredentialsOf,
+  usesTurns,
+  waitFailure,
+} from "./turns";
+import {
   deleteCredentials,
   endpointOf,
   parseTarget,
   SECRET_INPUTS,
   type SecretTarget,
+  readSecret,
   sameTarget,
   secretState,
+  stateOf,
   staleKeys,
   secretVersion,
   storedPassword,
@@ -46,6 +59,9 @@ import {
 } from "./credentialsSecret";
 
 const { role } = core;
+
+/** Outputs the resource declares beside its inputs: never part of the spec. */
+const OUTPUT_KEYS = ["credentialsVersion", "passwordSetAt", "rotationDueAt", "username", "previousUsername", "previousUntil"];
 
 /** The verifier planned at preview time: shown redacted, so any value plans the same statements as the real one. */
 const PLANNED_VERIFIER = { verifier: "SCRAM-SHA-256$4096:planned$planned:planned" };
@@ -119,6 +135,8 @@ function credentialsFailures(spec: core.role.PgRoleSpec, news: Props): pulumi.dy
         reason: "rotateEvery: the provider generates the new passwords, so it needs credentialsSecret; add it, or remove rotateEvery",
       },
     ];
+  const two = twoCredentialsFailures(spec, news, targetOf(news));
+  if (two.length) return two;
   return checkFailures([
     ...rotationDurationFailures("rotateEvery", news.rotateEvery),
     ...role.templateFailures(templateOf(news), {
@@ -134,14 +152,11 @@ function credentialsFailures(spec: core.role.PgRoleSpec, news: Props): pulumi.dy
  * its identity: renaming is refused here, naming the field.
  */
 export async function check(settings: core.ConnectionSettings, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
-  const r = role.parseRoleSpec(
-    userInputs(news, ["password", "generatedPassword", "credentialsVersion", "passwordSetAt", "rotationDueAt", ...SECRET_INPUTS]),
-  );
+  const r = role.parseRoleSpec(userInputs(news, ["password", "generatedPassword", ...OUTPUT_KEYS, ...SECRET_INPUTS]));
   if (!r.ok) return { failures: checkFailures(r.failures) };
   const { target, failures } = parseTarget(news);
   const refused = failures.length ? failures : credentialsFailures(r.spec, news);
   if (refused.length) return { failures: refused };
-  const kerberos = !role.usesPassword(r.spec);
   declareRole(serverOf(news), r.spec.name);
   const hasOlds = olds && typeof olds.name === "string";
   const misplaced = serverConflictOf(news) ?? serverChange(olds, news);
@@ -158,28 +173,9 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
   }
   let plannedSql: string[];
   try {
-    const owner = ownershipOf(news, "PgRole", hasOlds ? olds : undefined);
-    const { observed, admin } = await role.observeRoleForPlan(settings, r.spec);
-    requireAdmin(settings, admin, "roles");
-    // (check is given the old inputs, which record no Secret version: it looks at the Secret itself.)
-    const secret = target !== undefined && hasOlds ? await secretState(target) : undefined;
-    const secretGone = target !== undefined && hasOlds && secret === undefined;
-    const password = !observed || rotates(olds ?? {}, news, secretGone, secret?.passwordSetAt) ? PLANNED_VERIFIER : undefined;
-    const dueAt = secret ? dueSince(news, secret.passwordSetAt) : undefined;
-    const due = dueAt ? { every: String(news.rotateEvery), since: dueAt } : undefined;
-    const secretWritten = target !== undefined && password !== undefined;
-    plannedSql = role
-      .planRole(r.spec, observed, { ...owner, admin, previous: appliedOf(hasOlds ? olds : undefined) }, password)
-      .map(role.describeRoleStep);
-    const gone = goneNotice(
-      olds,
-      observed,
-      `role "${r.spec.name}"`,
-      target ? "up creates it again, with the password its Secret has" : "up creates it again, with the password the state has",
-    );
-    if (gone) plannedSql.unshift(gone);
-    const stale = target && hasOlds && !secretWritten ? await staleKeys(target, settings, r.spec.name, !kerberos, templateOf(news)) : [];
-    if (target) plannedSql.unshift(...secretNotices(target, { secretWritten, kerberos, due, stale }));
+    const planned = await planChecked(settings, r.spec, olds, news, target, hasOlds);
+    if ("failures" in planned) return planned;
+    plannedSql = planned.plannedSql;
   } catch (err) {
     const failed = unplanned(err, news);
     if ("failures" in failed) return failed;
@@ -195,9 +191,62 @@ export async function check(settings: core.ConnectionSettings, olds: Props, news
       ...(target ? { credentialsSecret: target } : {}),
       ...(news.rotate !== undefined ? { rotate: news.rotate } : {}),
       ...(news.rotateEvery !== undefined ? { rotateEvery: news.rotateEvery } : {}),
+      ...(twoCredentialsOf(news) ? { twoCredentials: twoCredentialsOf(news) } : {}),
       ...(templateOf(news) ? { secretTemplate: templateOf(news) } : {}),
     },
   };
+}
+
+/**
+ * The statements up will run, as the preview shows them, with the notices of what it writes to credentialsSecret
+ * first; with two credentials, the turns' statements of the owner and both members (./turns).
+ */
+async function planChecked(
+  settings: core.ConnectionSettings,
+  spec: core.role.PgRoleSpec,
+  olds: Props,
+  news: Props,
+  target: SecretTarget | undefined,
+  hasOlds: boolean,
+): Promise<{ plannedSql: string[] } | { failures: pulumi.dynamic.CheckFailure[] }> {
+  const kerberos = !role.usesPassword(spec);
+  const owner = ownershipOf(news, "PgRole", hasOlds ? olds : undefined);
+  const { observed, admin } = await role.observeRoleForPlan(settings, spec);
+  requireAdmin(settings, admin, "roles");
+  // (check is given the old inputs, which record no Secret version: it looks at the Secret itself.)
+  const secretObject = target !== undefined && hasOlds ? await readSecret(target) : undefined;
+  const secret = stateOf(secretObject);
+  const secretGone = target !== undefined && hasOlds && secret === undefined;
+  const wanted = !observed || rotates(olds ?? {}, news, secretGone, secret?.passwordSetAt);
+  const previous = appliedOf(hasOlds ? olds : undefined);
+  if (target && usesTurns(spec, news, secretObject)) {
+    const choice = turnsChoice(spec, news, secretObject, wanted, undefined);
+    // Asked for (a new rotate value, twoCredentials set or removed): it cannot wait; a schedule due waits by itself.
+    const asked = olds?.rotate !== news.rotate || JSON.stringify(olds?.twoCredentials) !== JSON.stringify(news.twoCredentials);
+    if (choice.waitsUntil && asked) return { failures: waitFailure(choice) };
+    const plannedSql = await plannedTurns(settings, spec, { ...owner, previous }, choice, news, PLANNED_VERIFIER);
+    const current = (choice.turns as core.role.Turns).current;
+    const stale = !choice.rotating && hasOlds ? await staleKeys(target, settings, current, true, templateOf(news)) : [];
+    const notices = choice.rotating
+      ? [turnsNotice(target, choice)]
+      : secretNotices(target, { secretWritten: false, kerberos, due: undefined, stale });
+    return { plannedSql: [...notices, ...plannedSql] };
+  }
+  const password = wanted ? PLANNED_VERIFIER : undefined;
+  const dueAt = secret ? dueSince(news, secret.passwordSetAt) : undefined;
+  const due = dueAt ? { every: String(news.rotateEvery), since: dueAt } : undefined;
+  const secretWritten = target !== undefined && password !== undefined;
+  const plannedSql = role.planRole(spec, observed, { ...owner, admin, previous }, password).map(role.describeRoleStep);
+  const gone = goneNotice(
+    olds,
+    observed,
+    `role "${spec.name}"`,
+    target ? "up creates it again, with the password its Secret has" : "up creates it again, with the password the state has",
+  );
+  if (gone) plannedSql.unshift(gone);
+  const stale = target && hasOlds && !secretWritten ? await staleKeys(target, settings, spec.name, !kerberos, templateOf(news)) : [];
+  if (target) plannedSql.unshift(...secretNotices(target, { secretWritten, kerberos, due, stale }));
+  return { plannedSql };
 }
 
 /** Not SQL, but what up writes to credentialsSecret first: reviewers see where the password goes, and why it is new. */
@@ -247,6 +296,7 @@ export async function diff(olds: Props, news: Props): Promise<pulumi.dynamic.Dif
       keysEdited(olds, news) ||
       // A schedule added, changed or removed: the outputs say when the next rotation is due.
       olds.rotateEvery !== news.rotateEvery ||
+      JSON.stringify(olds.twoCredentials) !== JSON.stringify(news.twoCredentials) ||
       // A switch from credentialsSecret back to a password of the program's.
       (targetOf(olds) !== undefined && targetOf(news) === undefined),
     replaces: [],
@@ -264,6 +314,7 @@ function outputs(
   observed: core.role.ObservedRole,
   inputs: Props,
   password: string | { delivered: string; passwordSetAt?: string } | undefined,
+  turns?: core.role.Turns,
 ): Props {
   const target = targetOf(inputs);
   const template = templateOf(inputs);
@@ -282,6 +333,8 @@ function outputs(
     ...(due ? { rotationDueAt: due } : {}),
     ...(inputs.rotate !== undefined ? { rotate: inputs.rotate } : {}),
     ...(inputs.rotateEvery !== undefined ? { rotateEvery: inputs.rotateEvery } : {}),
+    ...(twoCredentialsOf(inputs) ? { twoCredentials: twoCredentialsOf(inputs) } : {}),
+    ...turnsOutputs(turns),
     ...(template ? { secretTemplate: template } : {}),
     // Without credentialsSecret, the template's keys are an output (secret: they may hold the password).
     ...(template && !target
@@ -326,6 +379,15 @@ export async function create(settings: core.ConnectionSettings, inputs: Props): 
   const spec = parseOrThrow(inputs);
   const manager = managerOf(inputs);
   try {
+    const target = targetOf(inputs);
+    if (target && twoCredentialsOf(inputs)) {
+      const secret = await readSecret(target);
+      const choice = turnsChoice(spec, inputs, secret, false, undefined);
+      const expected = plannedStatements(inputs);
+      const what = { choice, template: templateOf(inputs), stale: true, ...(expected ? { expected } : {}) };
+      const applied = await applyTurns(settings, spec, { manager }, inputs, target, secret, what);
+      return { id: spec.name, outs: outputs(settings, spec, manager, applied.observed, inputs, applied.delivered, applied.turns) };
+    }
     // With credentialsSecret: the Secret first, so no role exists whose password nobody was given.
     const fresh = targetOf(inputs) ? await deliverNew(settings, spec, inputs, manager) : undefined;
     const password = !role.usesPassword(spec)
@@ -364,6 +426,24 @@ export async function update(settings: core.ConnectionSettings, olds: Props, new
   try {
     const setAt = await passwordSetAtOf(olds, news);
     const rotation = rotates(olds, news, undefined, setAt);
+    const secret = target ? await readSecret(target) : undefined;
+    if (target && usesTurns(spec, news, secret)) {
+      const choice = turnsChoice(spec, news, secret, rotation, olds.username);
+      const current = (choice.turns as core.role.Turns).current;
+      const stale = keysEdited(olds, news) || (await staleKeys(target, settings, current, true, templateOf(news))).length > 0;
+      const kept = recordedSetAt(olds) ?? setAt;
+      const expected = plannedStatements(news);
+      const what = {
+        choice,
+        template: templateOf(news),
+        stale,
+        ...(kept ? { passwordSetAt: kept } : {}),
+        ...(expected ? { expected } : {}),
+      };
+      const applied = await applyTurns(settings, spec, { ...owner, previous: appliedOf(olds) }, news, target, secret, what);
+      const delivered = applied.delivered ?? { delivered: String(olds.credentialsVersion ?? ""), ...(kept ? { passwordSetAt: kept } : {}) };
+      return { outs: outputs(settings, spec, manager, applied.observed, news, delivered, applied.turns) };
+    }
     const fresh = target && rotation ? await deliverNew(settings, spec, news, manager) : undefined;
     // Without a rotation: the password the apps already have, from the Secret or the state.
     const held = async () => (target ? ((await storedPassword(target)) ?? "") : String(olds.password ?? ""));
@@ -421,6 +501,7 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
     ...(target ? { credentialsSecret: target } : {}),
     ...(props.rotate !== undefined ? { rotate: props.rotate } : {}),
     ...(props.rotateEvery !== undefined ? { rotateEvery: props.rotateEvery } : {}),
+    ...(twoCredentialsOf(props) ? { twoCredentials: twoCredentialsOf(props) } : {}),
     ...(templateOf(props) ? { secretTemplate: templateOf(props) } : {}),
     ...(Array.isArray(props.plannedSql) ? { plannedSql: props.plannedSql } : {}),
   };
@@ -429,7 +510,8 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
 
 export async function remove(settings: core.ConnectionSettings, props: Props): Promise<void> {
   const spec = parseOrThrow(props);
-  await removeOrLeave(() => role.reclaimRole(settings, spec, { manager: managerOf(props) }));
+  // Its members too, when it had two credentials (only those stamped by this manager).
+  await removeOrLeave(() => role.reclaimTurns(settings, spec, { manager: managerOf(props) }));
   // The Secret goes with a dropped role; a retained role keeps it, so the apps still log in.
   const target = targetOf(props);
   if (target && spec.reclaimPolicy === "delete") await deleteCredentials(target, managerOf(props));

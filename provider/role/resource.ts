@@ -35,6 +35,12 @@ export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpec
    */
   rotateEvery?: pulumi.Input<string>;
   /**
+   * With credentialsSecret: two-credential rotation (docs/adr/0026). The role becomes the NOLOGIN owner of what it
+   * has; <name>_a and <name>_b log in by turns, the Secret naming the current one; the previous one keeps working for
+   * keepPrevious (default 1h) and is made NOLOGIN at the first up after that.
+   */
+  twoCredentials?: pulumi.Input<{ keepPrevious?: pulumi.Input<string> }>;
+  /**
    * More keys in the shape apps read, from {{ placeholders }} (core/role/secretTemplate): written to credentialsSecret,
    * or, without it, the credentials output. Editing it rewrites them, the password kept.
    */
@@ -56,6 +62,10 @@ export class PgRole extends pulumi.dynamic.Resource {
   declare public readonly passwordSetAt: pulumi.Output<string | undefined>;
   /** With rotateEvery: when the next rotation is due (the first up after it rotates). */
   declare public readonly rotationDueAt: pulumi.Output<string | undefined>;
+  /** With twoCredentials: the role the Secret names (a member), and the one it named before, which logs in until previousUntil. */
+  declare public readonly username: pulumi.Output<string | undefined>;
+  declare public readonly previousUsername: pulumi.Output<string | undefined>;
+  declare public readonly previousUntil: pulumi.Output<string | undefined>;
   /** With secretTemplate and no credentialsSecret: its keys, for the admin connection's address. Secret. */
   declare public readonly credentials: pulumi.Output<Record<string, string> | undefined>;
 
@@ -73,6 +83,9 @@ export class PgRole extends pulumi.dynamic.Resource {
         credentialsVersion: undefined,
         passwordSetAt: undefined,
         rotationDueAt: undefined,
+        username: undefined,
+        previousUsername: undefined,
+        previousUntil: undefined,
         credentials: undefined,
       },
       {

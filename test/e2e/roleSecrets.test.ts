@@ -142,6 +142,90 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     assert.equal((await appState()).outputs.rotationDueAt, undefined);
   });
 
+  test("2c. twoCredentials through the CLI: the preview shows the members' SQL; an app reading the Secret every 100 ms never fails through the switch and a rotation; a rotation asked too early is refused naming when; the previous member NOLOGIN at the next up", async () => {
+    const appState = async () =>
+      (await t.stack.exportStack()).deployment.resources.find(
+        (r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/pg:Role" && r.urn.endsWith("::app"),
+      );
+    const single = declared.app;
+    const failures: string[] = [];
+    const seen = new Set<string>();
+    let connects = 0;
+    let running = true;
+    const app = (async () => {
+      while (running) {
+        const keys = secret();
+        try {
+          const client = new Client({ connectionString: keys!.uri });
+          await client.connect();
+          try {
+            seen.add((await client.query("SELECT session_user AS s")).rows[0].s);
+            connects++;
+          } finally {
+            await client.end();
+          }
+        } catch (err) {
+          failures.push(`${keys?.username}: ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      declared = { app: { ...single, twoCredentials: { keepPrevious: "15s" } } };
+      let shown = "";
+      await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
+      assert.match(
+        shown,
+        /sets a new generated password on app_user_a, then writes it to Secret default\/app-creds; app_user keeps logging in until about/,
+      );
+      assert.match(shown, /CREATE ROLE \\?"app_user_a\\?" WITH LOGIN INHERIT PASSWORD <redacted>/);
+      assert.match(shown, /ALTER ROLE \\?"app_user_a\\?" SET \\?"role\\?" TO 'app_user'/);
+      await t.stack.up({ onOutput: () => undefined });
+      assert.equal(secret()!.username, "app_user_a");
+      const switched = (await appState()).outputs;
+      assert.equal(switched.username, "app_user_a");
+      assert.equal(switched.previousUsername, "app_user");
+      await t.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+      // Rotating again while app_user's grace period runs would cut off apps still using it: refused, naming when.
+      declared = { app: { ...declared.app, rotate: "too-early" } };
+      await assert.rejects(
+        t.stack.preview({ onOutput: () => undefined }),
+        new RegExp(`app_user logs in until ${switched.previousUntil.replace(/\./g, "\\.")}`),
+      );
+      await new Promise((r) => setTimeout(r, Math.max(Date.parse(switched.previousUntil) - Date.now(), 0) + 500));
+      shown = "";
+      await t.stack.preview({ diff: true, onOutput: (o) => (shown += o) });
+      assert.match(shown, /sets a new generated password on app_user_b/);
+      assert.match(shown, /ALTER ROLE \\?"app_user\\?" WITH NOLOGIN/, "the grace period over: the role itself stops logging in");
+      await t.stack.up({ onOutput: () => undefined });
+      assert.equal(secret()!.username, "app_user_b");
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      running = false;
+      await app;
+    }
+    assert.deepEqual(failures, [], "no connect failed");
+    assert.deepEqual([...seen].sort(), ["app_user", "app_user_a", "app_user_b"]);
+    console.log(`[2c] ${connects} connects through pulumi up, ${failures.length} failed`);
+    const [owner] = await pg.query<{ rolcanlogin: boolean }>("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'app_user'");
+    assert.equal(owner.rolcanlogin, false);
+    // Back to one credential, once app_user_a's grace period is over: the role logs in again with a new password,
+    // app_user_b until its own grace period ends.
+    const rotated = (await appState()).outputs;
+    assert.equal(rotated.previousUsername, "app_user_a");
+    await new Promise((r) => setTimeout(r, Math.max(Date.parse(rotated.previousUntil) - Date.now(), 0) + 500));
+    declared = { app: { ...single, rotate: "too-early" } };
+    const member = secret()!;
+    await t.stack.up({ onOutput: () => undefined });
+    const back = secret()!;
+    assert.equal(back.username, "app_user");
+    assert.ok(await login("app_user", back.password));
+    assert.ok(await login("app_user_b", member.password), "the member in its grace period");
+    const state = (await appState()).outputs;
+    assert.equal(state.username, "app_user");
+    assert.equal(state.previousUsername, "app_user_b");
+  });
+
   test("3. a Secret deleted out of band: the refresh sees it, and up delivers a new password", async () => {
     cluster.kubectl(["delete", "secret", target.name, "-n", target.namespace]);
     await t.stack.up({ onOutput: () => undefined });
@@ -275,9 +359,10 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
     assert.equal(secret()!["direct-uri"], undefined, "no direct-* keys without a pooler");
   });
 
-  test("5. destroy with reclaimPolicy delete drops the role and deletes its Secret", async () => {
+  test("5. destroy with reclaimPolicy delete drops the role, the members it had (2c), and deletes its Secret", async () => {
+    assert.equal((await pg.query("SELECT 1 FROM pg_roles WHERE rolname IN ('app_user_a', 'app_user_b')")).length, 2);
     await t.stack.destroy({ onOutput: () => undefined });
-    assert.deepEqual(await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'app_user'"), []);
+    assert.deepEqual(await pg.query("SELECT 1 FROM pg_roles WHERE rolname IN ('app_user', 'app_user_a', 'app_user_b')"), []);
     assert.equal(secret(), undefined);
   });
 });

@@ -49,11 +49,18 @@ async function rotate(
   createMembers = true,
 ): Promise<{ steps: string[] }> {
   const steps: string[] = [];
+  const password = secret ? { password: { verifier: core.scramVerifier(secret) } } : {};
+  // What a preview shows, planned from one observation: each role's transaction then runs exactly its part.
+  const planned = role.planTurns(s, await role.observeTurnsForPlan(settings, s), ctx, turns, { ...password, createMembers }).flat();
   await role.convergeTurns(settings, s, ctx, turns, {
-    ...(secret ? { password: { verifier: core.scramVerifier(secret) } } : {}),
+    ...password,
     createMembers,
+    expected: planned,
     onStep: (_s, shown) => steps.push(shown),
   });
+  assert.deepEqual(steps, planned, "the statements run are the ones planned");
+  const again = role.planTurns(s, await role.observeTurnsForPlan(settings, s), ctx, turns, { createMembers }).flat();
+  assert.deepEqual(again, [], "planned again right after: nothing");
   return { steps };
 }
 
