@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PgRoleSpecSchema, REFUSED_ATTRIBUTES } from "../core/role";
-import { CREDENTIALS_FIELDS, parsePgRoleSpec, pgRoleCrd, durationMs } from "./pgrole";
+import { CREDENTIALS_FIELDS, caPathIn, parsePgRoleSpec, pgRoleCrd, durationMs } from "./pgrole";
 import { SERVER_FIELD } from "./server";
 
 type S = Record<string, any>;
@@ -106,4 +106,15 @@ test("twoCredentials: a password role that logs in, a name with room for _a and 
     undefined,
     "structural: unknown keys pruned or refused by the schema",
   );
+});
+
+test("secretMountPath: an absolute path; {{ sslrootcert }} needs it, naming the field", () => {
+  assert.ok(parsePgRoleSpec({ name: "app", secretMountPath: "/etc/pg", secretTemplate: { CA: "{{ sslrootcert }}" } }).ok);
+  const missing = parsePgRoleSpec({ name: "app", secretTemplate: { CA: "{{ sslrootcert }}" } });
+  assert.ok(!missing.ok);
+  assert.equal(missing.failures[0].field, "secretTemplate.CA");
+  assert.match(missing.failures[0].message, /set secretMountPath/);
+  assert.ok(!parsePgRoleSpec({ name: "app", secretMountPath: "etc/pg" }).ok);
+  assert.equal(caPathIn("/etc/pg/"), "/etc/pg/ca.crt");
+  assert.equal(caPathIn(undefined), undefined);
 });

@@ -37,6 +37,11 @@ const SECRET_NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9
 const MAX_OBJECT_NAME = 253;
 const DEFAULT_SECRET_SUFFIX = "-credentials";
 
+/** Where an app mounting the Secret at `mountPath` finds its ca.crt (undefined without a mount path). */
+export function caPathIn(mountPath: string | undefined): string | undefined {
+  return mountPath === undefined ? undefined : `${mountPath.replace(/\/+$/, "")}/ca.crt`;
+}
+
 /** The credentials Secret's name: spec.secretName, or <metadata.name>-credentials. */
 export function secretNameFor(objectName: string, secretName: string | undefined): string {
   return secretName ?? `${objectName}${DEFAULT_SECRET_SUFFIX}`;
@@ -74,6 +79,14 @@ export const CREDENTIALS_FIELDS = {
     ),
   ),
   databases: Type.Optional(DatabasesSchema),
+  secretMountPath: Type.Optional(
+    Type.String({
+      pattern: "^/",
+      maxLength: 1024,
+      description:
+        "Where the apps mount the credentials Secret as a volume (an absolute path): with a server CA, uri and jdbc-uri then carry sslrootcert=<path>/ca.crt, and {{ sslrootcert }} is that path, so a client verifies the server with what the Secret gives it.",
+    }),
+  ),
   rotateEvery: Type.Optional(
     Type.String({
       pattern: DURATION_PATTERN,
@@ -113,9 +126,11 @@ export function parsePgRoleSpec(
   objectName?: string,
 ): { ok: true; spec: PgRoleSpec; credentials: CredentialsSpec; server: string } | { ok: false; failures: FieldFailure[] } {
   const { server, rest, failures: serverFailures } = splitServer(input);
-  const { secretName, database, databases, secretTemplate, rotateEvery, twoCredentials, ...fields } = rest;
+  const { secretName, database, databases, secretMountPath, secretTemplate, rotateEvery, twoCredentials, ...fields } = rest;
   const credentials = Object.fromEntries(
-    Object.entries({ secretName, database, databases, secretTemplate, rotateEvery, twoCredentials }).filter(([, v]) => v !== undefined),
+    Object.entries({ secretName, database, databases, secretMountPath, secretTemplate, rotateEvery, twoCredentials }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
   const parsed = parseRoleSpec(fields);
   const failures = [
@@ -134,6 +149,7 @@ export function parsePgRoleSpec(
           field: "secretTemplate",
           hasPassword: usesPassword(parsed.spec),
           reserved: [...STANDARD_KEYS, ...(Array.isArray(databases) ? databaseKeys(databases as string[]) : [])],
+          ...(secretMountPath === undefined ? { noMountPath: "secretMountPath" } : {}),
         })
       : []),
   ];

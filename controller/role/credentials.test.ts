@@ -79,6 +79,23 @@ describe("the credentials Secret", () => {
     assert.equal(credentialKeys("svc", undefined, at, "shop", { databases: ["audit"] })["audit.pgpass"], undefined);
   });
 
+  it("where the Secret is mounted: with a CA, both URIs name its ca.crt as sslrootcert, and so does {{ sslrootcert }}", () => {
+    const tls = { ...at, sslmode: "verify-full", ca: "-----BEGIN CERTIFICATE-----", caPath: "/etc/pg-kopf/app/ca.crt" };
+    const keys = credentialKeys("app_user", "p/w", tls, "app", {
+      template: { PGSSLROOTCERT: "{{ sslrootcert }}", U: "postgresql://h/d?sslrootcert={{ sslrootcert }}" },
+    });
+    assert.equal(
+      keys.uri,
+      "postgresql://app_user:p%2Fw@postgres.pg-kopf.svc.cluster.local:5432/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fpg-kopf%2Fapp%2Fca.crt",
+    );
+    assert.match(keys["jdbc-uri"], /&sslmode=verify-full&sslrootcert=%2Fetc%2Fpg-kopf%2Fapp%2Fca\.crt$/);
+    assert.equal(keys.PGSSLROOTCERT, "/etc/pg-kopf/app/ca.crt");
+    assert.equal(keys.U, "postgresql://h/d?sslrootcert=%2Fetc%2Fpg-kopf%2Fapp%2Fca.crt");
+    // Without a CA there is nothing to verify with: no sslrootcert.
+    const plain = credentialKeys("app_user", "pw", { ...at, sslmode: "require", caPath: "/etc/pg-kopf/app/ca.crt" }, "app");
+    assert.equal(plain.uri, "postgresql://app_user:pw@postgres.pg-kopf.svc.cluster.local:5432/app?sslmode=require");
+  });
+
   it("with a pooler: host, port, URIs and pgpass point at it, the server's own under direct-*, both in templates", () => {
     const keys = credentialKeys("app_user", "pw", { ...at, sslmode: "require", pooler: { host: "pgbouncer.db", port: 6432 } }, "app", {
       databases: ["audit"],

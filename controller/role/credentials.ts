@@ -27,6 +27,11 @@ export interface Endpoint {
   /** The server's TLS, as apps should use it: libpq's sslmode, and the CA that signs its certificate (PEM). */
   readonly sslmode?: string;
   readonly ca?: string;
+  /**
+   * Where the app finds ca.crt (the Secret mounted as a volume at the PgRole's secretMountPath): the URIs' sslrootcert
+   * and the {{ sslrootcert }} placeholder, with a CA only.
+   */
+  readonly caPath?: string;
   /** Where the server is reached by Kerberos and says so: libpq's gssencmode and krbsrvname, for Kerberos roles. */
   readonly gssencmode?: string;
   readonly krbsrvname?: string;
@@ -97,7 +102,8 @@ const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
  * The keys apps read, from the role's name and password, where Postgres is, and the database if one is named (else
  * the URIs name the maintenance database, and dbname and the pgpass line none), each further database's dbname,
  * uri, jdbc-uri and pgpass under `<database>.`, then the role's own template keys.
- * The server's sslmode is a key and a parameter of both URIs, its CA the key ca.crt. A role without a password
+ * The server's sslmode is a key and a parameter of both URIs, its CA the key ca.crt (and, where the app mounts the
+ * Secret is known, sslrootcert of both URIs). A role without a password
  * (Kerberos: the app brings its own ticket) gets no password, no pgpass line, and URIs without one, with the server's
  * gssencmode and krbsrvname where it sets them. With a pooler, the keys point at it, and direct-* at the server.
  */
@@ -135,6 +141,7 @@ export function credentialKeys(
     port: String(at.port),
     dbname: database ?? at.maintenanceDatabase,
     ...(at.sslmode ? { sslmode: at.sslmode } : {}),
+    ...(at.ca && at.caPath ? { sslrootcert: at.caPath } : {}),
     direct_host: more.direct?.host ?? at.host,
     direct_port: String(more.direct?.port ?? at.port),
   });
@@ -154,15 +161,18 @@ function keysAt(username: string, password: string | undefined, at: Endpoint, da
       .filter((p): p is [string, string] => p[1] !== undefined)
       .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
       .join("&");
+  const sslrootcert = at.ca && at.caPath ? at.caPath : undefined;
   if (password === undefined) {
     const gss = { ...(at.gssencmode ? { gssencmode: at.gssencmode } : {}), ...(at.krbsrvname ? { krbsrvname: at.krbsrvname } : {}) };
     const libpq = params([
       ["sslmode", at.sslmode],
+      ["sslrootcert", sslrootcert],
       ["gssencmode", gss.gssencmode],
       ["krbsrvname", gss.krbsrvname],
     ]);
     const jdbc = params([
       ["sslmode", at.sslmode],
+      ["sslrootcert", sslrootcert],
       ["gssEncMode", gss.gssencmode],
       ["kerberosServerName", gss.krbsrvname],
     ]);
@@ -174,12 +184,15 @@ function keysAt(username: string, password: string | undefined, at: Endpoint, da
     };
   }
   const secret = encodeURIComponent(password);
-  const sslmode = params([["sslmode", at.sslmode]]);
+  const tlsParams = params([
+    ["sslmode", at.sslmode],
+    ["sslrootcert", sslrootcert],
+  ]);
   return {
     ...common,
     password,
-    uri: `postgresql://${user}:${secret}@${address}${path}${sslmode ? `?${sslmode}` : ""}`,
-    "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}&password=${secret}${sslmode ? `&${sslmode}` : ""}`,
+    uri: `postgresql://${user}:${secret}@${address}${path}${tlsParams ? `?${tlsParams}` : ""}`,
+    "jdbc-uri": `jdbc:postgresql://${address}${path}?user=${user}&password=${secret}${tlsParams ? `&${tlsParams}` : ""}`,
     pgpass: `${[at.host, String(at.port), database ?? "*", username, password].map((f) => (f === "*" ? f : pgpassField(f))).join(":")}\n`,
   };
 }

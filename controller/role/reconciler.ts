@@ -4,7 +4,7 @@
 // password the Secret holds) and never leaves a role with a password nobody can read. With two credentials
 // (docs/adr/0026) the idle member takes its new password first: nobody uses it until the Secret names it.
 import * as core from "../../core";
-import { DEFAULT_KEEP_PREVIOUS, durationMs, parsePgRoleSpec } from "../../crd/pgrole";
+import { caPathIn, DEFAULT_KEEP_PREVIOUS, durationMs, parsePgRoleSpec } from "../../crd/pgrole";
 import { chooseTurns, keepPreviousOf, namesTheRightRole, previousAnnotations, usernameOf } from "./turns";
 import {
   changedKeys,
@@ -184,8 +184,9 @@ async function deliverCredentials(
     : { rotating: false };
   const { rotating, turns } = choice;
   if (rotating) plaintext = core.generatePassword();
-  const { database, databases, secretTemplate: template } = parsed.credentials;
-  const keys = credentialKeys(turns?.current ?? spec.name, plaintext, endpoint, database, { template, databases });
+  const { database, databases, secretTemplate: template, secretMountPath } = parsed.credentials;
+  const at = { ...endpoint, ...(secretMountPath ? { caPath: caPathIn(secretMountPath) } : {}) };
+  const keys = credentialKeys(turns?.current ?? spec.name, plaintext, at, database, { template, databases });
   // Set on the role already: the Secret is only rewritten for its other keys (a new database, another host).
   const setAlready = secret !== undefined && !rotating && applied(secret);
   const verifier = () => ({ verifier: core.scramVerifier(plaintext as string) });

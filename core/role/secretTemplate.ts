@@ -7,7 +7,17 @@ import { Type } from "@sinclair/typebox";
 import type { FieldFailure } from "../errors";
 
 /** The connection's parts a template may use. */
-export const TEMPLATE_PARTS = ["username", "password", "host", "port", "dbname", "sslmode", "direct_host", "direct_port"] as const;
+export const TEMPLATE_PARTS = [
+  "username",
+  "password",
+  "host",
+  "port",
+  "dbname",
+  "sslmode",
+  "sslrootcert",
+  "direct_host",
+  "direct_port",
+] as const;
 export type TemplatePart = (typeof TEMPLATE_PARTS)[number];
 export type ConnectionParts = Partial<Record<TemplatePart, string>> & { readonly username: string };
 
@@ -52,7 +62,13 @@ export const SecretTemplateSchema = Type.Record(Type.String({ pattern: SECRET_KE
  */
 export function templateFailures(
   template: Record<string, string> | undefined,
-  options: { readonly field: string; readonly hasPassword: boolean; readonly reserved: readonly string[] },
+  options: {
+    readonly field: string;
+    readonly hasPassword: boolean;
+    readonly reserved: readonly string[];
+    /** Where the Secret is mounted is not said: {{ sslrootcert }} would be empty; the field that says it. */
+    readonly noMountPath?: string;
+  },
 ): FieldFailure[] {
   const failures: FieldFailure[] = [];
   for (const [key, value] of Object.entries(template ?? {})) {
@@ -67,6 +83,11 @@ export function templateFailures(
         failures.push({
           field,
           message: `{{ ${name} }} is not a placeholder; use ${TEMPLATE_PARTS.map((p) => `{{ ${p} }}`).join(", ")} (or <part>${ENCODED})`,
+        });
+      else if (part === "sslrootcert" && options.noMountPath)
+        failures.push({
+          field,
+          message: `{{ ${name} }} is the path of ca.crt where apps mount this Secret: set ${options.noMountPath}, or remove it`,
         });
       else if (part === "password" && !options.hasPassword)
         failures.push({

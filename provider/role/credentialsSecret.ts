@@ -18,6 +18,7 @@ import { loadKubeTarget } from "../../controller/kube/config";
 import { SecretApi } from "../../controller/role/secrets";
 import * as core from "../../core";
 import { DEFAULT_POOLER_PORT } from "../../crd/pgserver";
+import { caPathIn } from "../../crd/pgrole";
 import { databasesFailures } from "../../core/role/secretTemplate";
 
 /** Where the credentials go, as the credentialsSecret input says. */
@@ -32,6 +33,8 @@ export interface SecretTarget {
   readonly databases?: readonly string[];
   /** A pooler in front of the server (PgBouncer): the keys point at it, host and port under direct-*. */
   readonly pooler?: { readonly host: string; readonly port?: number };
+  /** Where apps mount the Secret: the URIs' sslrootcert (<mountPath>/ca.crt) and {{ sslrootcert }}, with a CA. */
+  readonly mountPath?: string;
 }
 
 /** On the Secret: the manager of the role it holds the password of; a Secret without it is never written. */
@@ -52,7 +55,7 @@ export function endpointOf(t: SecretTarget | undefined, settings: core.Connectio
     port: t?.port ?? settings.port,
     maintenanceDatabase: settings.database ?? "postgres",
     sslmode: settings.sslmode,
-    ...(settings.sslrootcert ? { ca: settings.sslrootcert } : {}),
+    ...(settings.sslrootcert ? { ca: settings.sslrootcert, ...(t?.mountPath ? { caPath: caPathIn(t.mountPath) } : {}) } : {}),
     ...(settings.gssencmode ? { gssencmode: settings.gssencmode } : {}),
     ...(settings.krbsrvname ? { krbsrvname: settings.krbsrvname } : {}),
     ...(t?.pooler ? { pooler: { host: t.pooler.host, port: t.pooler.port ?? DEFAULT_POOLER_PORT } } : {}),
@@ -71,9 +74,11 @@ export function parseTarget(news: Record<string, unknown>): { target?: SecretTar
   const fail = (property: string, reason: string) => ({ failures: [{ property, reason: `${property}: ${reason}` }] });
   if (typeof value !== "object" || Array.isArray(value)) return fail("credentialsSecret", "expected {name, namespace, host?, port?}");
   const t = value as Record<string, unknown>;
-  const unknown = Object.keys(t).filter((k) => !["name", "namespace", "host", "port", "database", "databases", "pooler"].includes(k));
-  if (unknown.length)
-    return fail(`credentialsSecret.${unknown[0]}`, "unknown field; expected name, namespace, host, port, database, databases, pooler");
+  const known = ["name", "namespace", "host", "port", "database", "databases", "pooler", "mountPath"];
+  const unknown = Object.keys(t).filter((k) => !known.includes(k));
+  if (unknown.length) return fail(`credentialsSecret.${unknown[0]}`, `unknown field; expected ${known.join(", ")}`);
+  if (t.mountPath !== undefined && (typeof t.mountPath !== "string" || !t.mountPath.startsWith("/")))
+    return fail("credentialsSecret.mountPath", "expected the absolute path where apps mount this Secret, such as /etc/pg-kopf");
   const databasesFailed = databasesFailures(t.database, t.databases, "credentialsSecret");
   if (databasesFailed.length) return { failures: databasesFailed.map((f) => ({ property: f.field, reason: `${f.field}: ${f.message}` })) };
   if (typeof t.name !== "string" || !DNS_SUBDOMAIN.test(t.name))

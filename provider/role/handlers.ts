@@ -143,6 +143,7 @@ function credentialsFailures(spec: core.role.PgRoleSpec, news: Props): pulumi.dy
       field: "secretTemplate",
       hasPassword: role.usesPassword(spec),
       reserved: [...role.STANDARD_KEYS, ...role.databaseKeys(targetOf(news)?.databases)],
+      ...(targetOf(news)?.mountPath === undefined ? { noMountPath: "credentialsSecret.mountPath" } : {}),
     }),
   ]);
 }

@@ -26,6 +26,8 @@ export type PgRoleArgs = { [K in keyof PgRoleSpecInput]: pulumi.Input<PgRoleSpec
     databases?: string[];
     /** A pooler in front of the server (PgBouncer, port 6432 by default): the keys point at it, the server under direct-*. */
     pooler?: { host: string; port?: number };
+    /** Where apps mount the Secret: with a server CA, the URIs carry sslrootcert=<mountPath>/ca.crt. */
+    mountPath?: string;
   }>;
   /** With credentialsSecret: any new value writes a new password to the Secret and sets it on the role (in place). */
   rotate?: pulumi.Input<string>;

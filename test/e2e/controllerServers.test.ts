@@ -4,6 +4,10 @@
 // PostgreSQL 15 servers (the default one, a plain one that is stopped and restarted, a TLS-only one with its own CA)
 // and a server that never answers.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { Client } from "pg";
 import { after, before, describe, test } from "node:test";
@@ -14,6 +18,7 @@ import { freePort, startPostgres, type TestPostgres } from "../harness/postgres"
 import { customObjects, ready, eventually as waitFor } from "./customObjects";
 
 const NS = "default";
+const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 let pg: TestPostgres;
 let alpha: TestPostgres;
 let secure: TestPostgres;
@@ -120,7 +125,9 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
     databases().apply("on-alpha", { name: "on_alpha", server: "alpha", reclaimPolicy: "delete" });
     // The same name on two servers is two databases.
     databases().apply("same-on-alpha", { name: "on_default", server: "alpha", reclaimPolicy: "delete" });
-    roles().apply("secure-app", { name: "secure_app", server: "secure", reclaimPolicy: "delete" });
+    // Where the app mounts its Secret (a volume, played by a directory the test writes the keys into).
+    const mount = mkdtempSync(join(tmpdir(), "pg-kopf-mount-"));
+    roles().apply("secure-app", { name: "secure_app", server: "secure", reclaimPolicy: "delete", secretMountPath: mount });
     databases().apply("on-secure", { name: "on_secure", server: "secure", owner: "secure_app", reclaimPolicy: "delete" });
     for (const name of ["on-default", "on-alpha", "same-on-alpha", "on-secure"]) await databases().untilReady(name);
     await roles().untilReady("secure-app");
@@ -137,8 +144,18 @@ describe("more than one Postgres: PgServers, their status, tenancy, and a server
     assert.equal(text("host"), "localhost");
     // The server's TLS for apps: its sslmode in the keys and URIs, and its CA to verify it with.
     assert.equal(text("sslmode"), "verify-full");
-    assert.match(text("uri"), /\?sslmode=verify-full$/);
+    assert.match(text("uri"), new RegExp(`\\?sslmode=verify-full&sslrootcert=${encodeURIComponent(`${mount}/ca.crt`)}$`));
     assert.equal(text("ca.crt"), secure.caPem);
+    // An app given only the mounted Secret verifies the server: psql with the uri as it stands (libpq's own reading),
+    // its password from the Secret's pgpass file rather than on a command line.
+    for (const key of Object.keys(keys)) writeFileSync(join(mount, key), text(key), { mode: 0o600 });
+    const uri = text("uri").replace(`:${encodeURIComponent(text("password"))}@`, "@");
+    const sql = "SELECT current_user || ' ' || (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())";
+    const who = execFileSync(join(PG_BIN, "psql"), [uri, "-w", "-Atc", sql], {
+      env: { PATH: process.env.PATH ?? "", PGPASSFILE: join(mount, "pgpass") },
+      encoding: "utf8",
+    }).trim();
+    assert.equal(who, "secure_app true", "verify-full with the Secret's CA, as the role");
   });
 
   test("2b. the server's address changed: its roles' Secrets follow at once, the password kept, with an Event", async () => {
