@@ -491,6 +491,9 @@ export async function read(settings: core.ConnectionSettings, id: string, props:
   // Only what the spec sets is reflected, so a refresh shows drift in those and nothing else.
   // Field by field as each behaviour reflects it (core/role/behaviours).
   const refreshed: Props = { ...role.reflectRole(props, observed), name: observed.name, oid: observed.oid };
+  // With members (the username output), the role itself logs in only while it is the current or previous one: that is
+  // the turns' doing, not drift (a change by hand is in the next plan, which converges the turns).
+  if (typeof props.username === "string") refreshed.login = props.login;
   const target = targetOf(props);
   // A Secret gone (or written by someone else) since: recorded as no version, so the next up delivers a new password.
   if (target && (await secretVersion(target).catch(rethrow)) !== props.credentialsVersion) refreshed.credentialsVersion = "";

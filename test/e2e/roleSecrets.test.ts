@@ -199,6 +199,8 @@ describe("a PgRole's password delivered to a Secret, never to the engine", () =>
       assert.match(shown, /ALTER ROLE \\?"app_user\\?" WITH NOLOGIN/, "the grace period over: the role itself stops logging in");
       await t.stack.up({ onOutput: () => undefined });
       assert.equal(secret()!.username, "app_user_b");
+      // The role itself is NOLOGIN now, as the turns want: a refresh sees no drift in that.
+      await t.stack.preview({ expectNoChanges: true, refresh: true, onOutput: () => undefined });
       await new Promise((r) => setTimeout(r, 1500));
     } finally {
       running = false;
