@@ -4,9 +4,8 @@
 // one credential (the owner logs in itself), so switching to two members and back is a rotation like any other.
 import { Buffer } from "node:buffer";
 import type { ConnectionSettings } from "../connect";
-import type { FieldFailure } from "../errors";
+import { type FieldFailure, PlanChanged } from "../errors";
 import { type OwnershipContext, stampedManager } from "../ownership";
-import { PlanChanged } from "../errors";
 import { type ConvergeRoleOptions, convergeRole, observeRole, observeRolesForPlan, type RoleObservation, reclaimRole } from "./apply";
 import type { RoleMemory } from "./behaviours";
 import type { ObservedRole } from "./observe";
@@ -110,8 +109,8 @@ interface TurnRole {
 
 /**
  * The roles the turns converge, in order: the owner first (the members are granted it), then the current role,
- * then the other member; a member that does not exist or is not this manager's only when members are created
- * (`ours` says which are). The members' memory: the owner's settings, and `role`, which they always have.
+ * then the other member, unless `include` leaves it out (without members to create: one that does not exist or is
+ * not this manager's). The members' memory: the owner's settings, and `role`, which they always have.
  */
 function turnRoles(
   spec: PgRoleSpec,
