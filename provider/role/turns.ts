@@ -8,7 +8,7 @@ import { passwordOf, type SecretObject } from "../../controller/role/credentials
 import { chooseTurns, keepPreviousOf, previousAnnotations, type TurnsChoice, usernameOf, withMembers } from "../../controller/role/turns";
 import { DEFAULT_KEEP_PREVIOUS, durationMs, rotationDurationFailures } from "../../crd/pgrole";
 import { NOTICE, type Props } from "../props";
-import { refuseForeign, type SecretTarget, writeCredentials } from "./credentialsSecret";
+import { refuseForeign, type SecretTarget, targetOf, writeCredentials } from "./credentialsSecret";
 
 const { role } = core;
 
@@ -39,9 +39,8 @@ export function twoCredentialsFailures(
 
 /** Whether the members take part for this role and Secret (asked, or the Secret names or named one). */
 export function usesTurns(spec: core.role.PgRoleSpec, news: Props, secret: SecretObject | undefined): boolean {
-  return targetOfTurns(news) && withMembers(spec.name, twoCredentialsOf(news) !== undefined, secret);
+  return targetOf(news) !== undefined && withMembers(spec.name, twoCredentialsOf(news) !== undefined, secret);
 }
-const targetOfTurns = (news: Props) => typeof news.credentialsSecret === "object" && news.credentialsSecret !== null;
 
 /** The turns now: chooseTurns over the Secret, as the controller decides them. */
 export function turnsChoice(
